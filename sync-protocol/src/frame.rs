@@ -1,0 +1,91 @@
+//! The `/ws` wire format: one binary WebSocket message is one postcard-encoded `Frame`.
+//! Many documents share one socket; each frame names its document. The y-protocols message
+//! inside `Sync` is encoded by yrs' `sync` module, byte for byte what y-websocket sends.
+
+use crate::error::{Error, Result};
+use crate::ids::{RoomId, UserId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Version of the frame format; the server refuses clients that speak another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts, checked before decoding.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// A synchronised document: a room's conversation, or a user's personal state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DocId {
+    // Do not reorder: the variant index is the wire format.
+    Room(RoomId),
+    Personal(UserId),
+}
+
+impl DocId {
+    /// The key under which the document's log and snapshot are stored.
+    pub fn storage_key(self) -> String {
+        match self {
+            DocId::Room(r) => format!("room/{r}"),
+            DocId::Personal(u) => format!("user/{u}"),
+        }
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.storage_key())
+    }
+}
+
+/// One message on `/ws`, in either direction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    // Do not reorder or remove variants: the variant index is the wire format. Append only.
+    /// Client → server, first frame: the protocol version spoken.
+    Hello { version: u32 },
+    /// Client → server: start syncing a document. The server answers with its sync step 1
+    /// and, to the client's step 1, step 2.
+    Open { doc: DocId },
+    /// Client → server: stop syncing a document.
+    Close { doc: DocId },
+    /// Either way: a y-protocols message (sync step 1 / step 2 / update, or awareness).
+    /// A client sets `ack` on a message carrying an update it keeps in its outbox; the server
+    /// answers `Saved` with the same number once the update is durably stored.
+    Sync {
+        doc: DocId,
+        ack: Option<u64>,
+        #[serde(with = "serde_bytes")]
+        message: Vec<u8>,
+    },
+    /// Server → client: the update sent with `ack` is committed to storage (or was already).
+    Saved { doc: DocId, ack: u64 },
+    /// Server → client: the sender may not open or write this document.
+    Denied { doc: DocId, reason: String },
+    /// Server → client: the update was refused whole; nothing of it was stored or forwarded.
+    Invalid {
+        doc: DocId,
+        ack: Option<u64>,
+        reason: String,
+    },
+    /// Server → client: the frame exceeded `limit` bytes and was not read.
+    TooLarge { limit: u64 },
+    /// Server → client: a frame that could not be decoded at all.
+    Malformed { reason: String },
+}
+
+impl Frame {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("frames always serialise")
+    }
+
+    /// Decodes a frame, refusing oversized input before looking at it.
+    pub fn decode(bytes: &[u8]) -> Result<Frame> {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return Err(Error::TooLarge {
+                size: bytes.len(),
+                limit: MAX_FRAME_BYTES,
+            });
+        }
+        postcard::from_bytes(bytes).map_err(|e| Error::Malformed(e.to_string()))
+    }
+}

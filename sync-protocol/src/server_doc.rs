@@ -1,0 +1,130 @@
+//! `ServerDoc`: the server's replica of one document, which accepts an update only after
+//! checking it against its sender.
+
+use crate::frame::DocId;
+use crate::ids::UserId;
+use crate::schema::Root;
+use crate::update::ParsedUpdate;
+use crate::validate::{self, Accepted, PersonalPolicy, Policy, RoomPolicy, Slot, SlotIndex, Violation};
+use yrs::updates::decoder::Decode;
+use yrs::{Any, ClientID, Doc, Options, ReadTxn, StateVector, Transact, Update};
+
+pub struct ServerDoc {
+    doc: Doc,
+    index: SlotIndex,
+    policy: &'static (dyn Policy + Send + Sync),
+}
+
+/// An update that passed validation, ready to apply.
+pub struct Checked {
+    update: Update,
+    accepted: Accepted,
+    /// The yrs client ids that wrote it: the caller must make sure they are the sender's.
+    pub writers: Vec<u64>,
+    /// False when the server already had all of it (a resend from an outbox).
+    pub is_new: bool,
+}
+
+/// Storage is trusted: what it holds was validated when it was written.
+struct Trusted;
+
+impl Policy for Trusted {
+    fn check(&self, _: UserId, _: &Slot, _: Option<&Any>, _: Option<&Any>) -> Result<(), Violation> {
+        Ok(())
+    }
+}
+
+impl ServerDoc {
+    pub fn new(id: DocId) -> Self {
+        let doc = Doc::with_options(Options {
+            // The server never writes content itself; its client id only names its replica.
+            client_id: ClientID::new(1),
+            // Deleted items keep their place, so later updates stay attributable.
+            skip_gc: true,
+            ..Options::default()
+        });
+        for root in Root::ALL {
+            doc.get_or_insert_map(root.name());
+        }
+        let policy: &'static (dyn Policy + Send + Sync) = match id {
+            DocId::Room(_) => &RoomPolicy,
+            DocId::Personal(_) => &PersonalPolicy,
+        };
+        Self {
+            doc,
+            index: SlotIndex::default(),
+            policy,
+        }
+    }
+
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
+    /// Applies an update from storage.
+    pub fn load(&mut self, update: &[u8]) -> Result<(), Violation> {
+        let checked = self.check_with(UserId::new(0), update, &Trusted)?;
+        self.apply(checked);
+        Ok(())
+    }
+
+    /// Validates an update from `sender` without changing anything.
+    pub fn check(&self, sender: UserId, update: &[u8]) -> Result<Checked, Violation> {
+        self.check_with(sender, update, self.policy)
+    }
+
+    fn check_with(
+        &self,
+        sender: UserId,
+        bytes: &[u8],
+        policy: &dyn Policy,
+    ) -> Result<Checked, Violation> {
+        let parsed = ParsedUpdate::parse(bytes).map_err(|e| Violation::Malformed(e.to_string()))?;
+        let accepted = validate::validate(&parsed, sender, &self.doc, &self.index, policy)?;
+        let update = Update::decode_v1(bytes).map_err(|e| Violation::Malformed(e.to_string()))?;
+        let sv = self.doc.transact().state_vector();
+        Ok(Checked {
+            is_new: update.extends(&sv) || !deletes_known(&parsed, &self.doc),
+            update,
+            accepted,
+            writers: parsed.writers(),
+        })
+    }
+
+    /// Applies a checked update.
+    pub fn apply(&mut self, checked: Checked) {
+        self.doc
+            .transact_mut()
+            .apply_update(checked.update)
+            .expect("validated updates have no missing dependencies");
+        self.index.record(checked.accepted);
+    }
+
+    pub fn state_vector(&self) -> StateVector {
+        self.doc.transact().state_vector()
+    }
+
+    /// What a peer at `remote` lacks, as one v1 update (sync step 2).
+    pub fn encode_diff(&self, remote: &StateVector) -> Vec<u8> {
+        self.doc.transact().encode_state_as_update_v1(remote)
+    }
+
+    /// The whole document as one update: what a snapshot stores.
+    pub fn encode_state(&self) -> Vec<u8> {
+        self.encode_diff(&StateVector::default())
+    }
+}
+
+/// Whether every range the update deletes is already deleted here.
+fn deletes_known(parsed: &ParsedUpdate, doc: &Doc) -> bool {
+    if parsed.deletes.is_empty() {
+        return true;
+    }
+    let txn = doc.transact();
+    let snapshot = txn.snapshot();
+    parsed.deletes.iter().all(|(client, ranges)| {
+        ranges.iter().all(|r| {
+            (r.start..r.end).all(|clock| snapshot.delete_set.contains(&yrs::ID::new(*client, clock)))
+        })
+    })
+}
