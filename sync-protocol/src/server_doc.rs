@@ -17,7 +17,9 @@ pub struct ServerDoc {
 
 /// An update that passed validation, ready to apply.
 pub struct Checked {
-    update: Update,
+    /// The update's bytes, decoded again when applied: a decoded yrs `Update` is not `Send`,
+    /// and the caller awaits storage between checking and applying.
+    update: Vec<u8>,
     accepted: Accepted,
     /// The yrs client ids that wrote it: the caller must make sure they are the sender's.
     pub writers: Vec<u64>,
@@ -85,7 +87,7 @@ impl ServerDoc {
         let sv = self.doc.transact().state_vector();
         Ok(Checked {
             is_new: update.extends(&sv) || !deletes_known(&parsed, &self.doc),
-            update,
+            update: bytes.to_vec(),
             accepted,
             writers: parsed.writers(),
         })
@@ -93,9 +95,10 @@ impl ServerDoc {
 
     /// Applies a checked update.
     pub fn apply(&mut self, checked: Checked) {
+        let update = Update::decode_v1(&checked.update).expect("decoded when checked");
         self.doc
             .transact_mut()
-            .apply_update(checked.update)
+            .apply_update(update)
             .expect("validated updates have no missing dependencies");
         self.index.record(checked.accepted);
     }

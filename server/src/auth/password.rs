@@ -1,0 +1,67 @@
+//! argon2id password hashing, off the async runtime (each hash takes tens of milliseconds).
+
+use crate::error::{Error, Result};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use std::sync::LazyLock;
+
+/// Verified against when the login id is unknown, so that a wrong login id costs as much
+/// time as a wrong password and response times do not reveal which accounts exist.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_blocking("renraku-dummy-password-never-matches").expect("argon2 hashes a constant")
+});
+
+fn hash_blocking(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| Error::internal(format!("argon2: {e}")))
+}
+
+fn verify_blocking(password: &str, hash: &str) -> bool {
+    // A malformed stored hash is a failed sign-in, not a server error: nothing the client
+    // does can fix it, and a 500 would reveal that the account exists.
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Hashes with argon2id (the crate's default algorithm and parameters, OWASP's minimum).
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| Error::internal(format!("hashing task: {e}")))?
+}
+
+/// Checks `password` against `hash`; with no hash (unknown account) it spends the same time
+/// on a dummy hash and returns false.
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_blocking(&password, &hash),
+        None => {
+            verify_blocking(&password, &DUMMY_HASH);
+            false
+        }
+    })
+    .await
+    .map_err(|e| Error::internal(format!("verifying task: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_and_verifies() {
+        let hash = hash_password("パスワード".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("パスワード".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("password".into(), Some(hash)).await.unwrap());
+        assert!(!verify_password("x".into(), None).await.unwrap());
+        assert!(!verify_password("x".into(), Some("garbage".into())).await.unwrap());
+    }
+}

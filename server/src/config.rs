@@ -1,0 +1,124 @@
+//! Server configuration: flags, or `RENRAKU_*` environment variables (`DATABASE_URL` for the
+//! database, as every sqlx tool expects).
+
+use clap::Args;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
+pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
+
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Directory for the SQLite database (and, later, attachments).
+    #[arg(long, env = "RENRAKU_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/renraku.db`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "RENRAKU_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
+    pub listen: SocketAddr,
+
+    /// The URL people use to reach this server (behind a proxy, say); printed at start.
+    #[arg(long, env = "RENRAKU_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// A session ends after this long without a request.
+    #[arg(long, env = "RENRAKU_SESSION_IDLE_MINUTES", default_value_t = DEFAULT_SESSION_IDLE_MINUTES, global = true)]
+    pub session_idle_minutes: u64,
+
+    /// A session ends this long after sign-in, however active.
+    #[arg(long, env = "RENRAKU_SESSION_ABSOLUTE_HOURS", default_value_t = DEFAULT_SESSION_ABSOLUTE_HOURS, global = true)]
+    pub session_absolute_hours: u64,
+
+    /// Omit the cookies' Secure attribute, for plain-HTTP development on a non-localhost name.
+    #[arg(long, env = "RENRAKU_INSECURE_COOKIES", global = true)]
+    pub insecure_cookies: bool,
+}
+
+impl Config {
+    /// The defaults, with data in `data_dir`; for tests and embedding, where no flags exist.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            public_url: None,
+            session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
+            session_absolute_hours: DEFAULT_SESSION_ABSOLUTE_HOURS,
+            insecure_cookies: false,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("renraku.db").display()),
+        }
+    }
+
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_minutes * 60)
+    }
+
+    pub fn session_absolute(&self) -> Duration {
+        Duration::from_secs(self.session_absolute_hours * 3600)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_absolute_hours", &self.session_absolute_hours)
+            .field("insecure_cookies", &self.insecure_cookies)
+            .finish()
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/…`, so URLs can be logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The userinfo ends at the last '@' before the path: passwords may contain '@'.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cr@t@db:5432/renraku"),
+            "postgres://app:***@db:5432/renraku"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(redact_url("sqlite://./data/renraku.db"), "sqlite://./data/renraku.db");
+        let mut config = Config::with_data_dir("/tmp/x");
+        config.database_url = Some("postgres://u:hunter2@h/d".into());
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

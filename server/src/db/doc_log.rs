@@ -1,0 +1,186 @@
+//! The CRDT update log and snapshots of each document (`room/12`, `user/5`), and the binding
+//! of yrs client ids to users. The sync hub is the only writer; every function is one
+//! transaction, so an acknowledged update is durable and a compaction is all-or-nothing.
+
+use super::{now_ms, Backend, Db};
+use crate::error::{Error, Result};
+use renraku_sync::UserId;
+use sqlx::Row;
+
+/// The next seq of a document: one past both the log and the snapshot, because compaction
+/// may have emptied the log and seqs must never be reused.
+const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
+     SELECT $1, COALESCE(MAX(s), 0) + 1, $2, $3, $4 FROM ( \
+         SELECT MAX(seq) AS s FROM doc_updates WHERE doc = $1 \
+         UNION ALL SELECT up_to_seq AS s FROM doc_snapshots WHERE doc = $1 \
+     ) AS known RETURNING seq";
+
+const INSERT_NEXT: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+fn client_key(client_id: u64) -> Result<i64> {
+    i64::try_from(client_id).map_err(|_| Error::BadRequest("client id out of range".into()))
+}
+
+impl Db {
+    /// Appends updates to a document's log under consecutive seqs; returns them in order.
+    pub async fn append_updates(&self, doc: &str, rows: &[(UserId, Vec<u8>)]) -> Result<Vec<i64>> {
+        if rows.is_empty() {
+            return Ok(vec![]);
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Serializes appenders of one document (different documents do not wait), so
+            // two writers never compute the same MAX(seq). On SQLite the first statement is
+            // a write, which already takes the database's single write lock.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(doc)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (first_user, first_bytes) = &rows[0];
+        let first: i64 = sqlx::query(INSERT_FIRST)
+            .bind(doc)
+            .bind(first_user.get())
+            .bind(first_bytes.as_slice())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("seq")?;
+        let mut seqs = Vec::with_capacity(rows.len());
+        seqs.push(first);
+        for (seq, (user, bytes)) in (first + 1..).zip(&rows[1..]) {
+            sqlx::query(INSERT_NEXT)
+                .bind(doc)
+                .bind(seq)
+                .bind(user.get())
+                .bind(bytes.as_slice())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            seqs.push(seq);
+        }
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    /// The snapshot (state, up_to_seq) if any, then the log rows after it, in seq order.
+    #[allow(clippy::type_complexity)]
+    pub async fn load_doc(&self, doc: &str) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // One snapshot for both reads: a compaction committing in between must not make
+            // us see the old snapshot and the already-truncated log. (SQLite's read
+            // transaction in WAL mode is a snapshot already.)
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let snapshot = sqlx::query("SELECT state, up_to_seq FROM doc_snapshots WHERE doc = $1")
+            .bind(doc)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| -> Result<_, sqlx::Error> {
+                Ok((row.try_get::<Vec<u8>, _>("state")?, row.try_get::<i64, _>("up_to_seq")?))
+            })
+            .transpose()?;
+        let after = snapshot.as_ref().map_or(0, |(_, seq)| *seq);
+        let tail = sqlx::query(
+            "SELECT seq, update_bytes FROM doc_updates WHERE doc = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(doc)
+        .bind(after)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("seq")?, row.try_get("update_bytes")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tx.commit().await?;
+        Ok((snapshot, tail))
+    }
+
+    /// Replaces the snapshot with `state` (covering seqs up to `up_to_seq`) and deletes the
+    /// log rows it covers. A snapshot never moves backwards.
+    pub async fn compact(&self, doc: &str, state: &[u8], up_to_seq: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO doc_snapshots (doc, state, up_to_seq, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (doc) DO UPDATE SET state = excluded.state, \
+                 up_to_seq = excluded.up_to_seq, updated_at = excluded.updated_at \
+             WHERE doc_snapshots.up_to_seq <= excluded.up_to_seq",
+        )
+        .bind(doc)
+        .bind(state)
+        .bind(up_to_seq)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM doc_updates WHERE doc = $1 AND seq <= $2")
+            .bind(doc)
+            .bind(up_to_seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Number of log rows not yet compacted.
+    pub async fn log_len(&self, doc: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
+            .bind(doc)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Binds unbound client ids to `user`. If one is already bound to another user, binds
+    /// nothing and returns `Ok(Err(that_id))`.
+    pub async fn bind_clients(&self, user: UserId, client_ids: &[u64]) -> Result<Result<(), u64>> {
+        if client_ids.is_empty() {
+            return Ok(Ok(()));
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for &client in client_ids {
+            sqlx::query(
+                "INSERT INTO yjs_clients (client_id, user_id, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (client_id) DO NOTHING",
+            )
+            .bind(client_key(client)?)
+            .bind(user.get())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Re-check after inserting: a racing binder may have won some id between our view
+        // and our insert; the database's row is the truth, whoever wrote it.
+        for &client in client_ids {
+            let owner: i64 = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")
+                .bind(client_key(client)?)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("user_id")?;
+            if owner != user.get() {
+                tx.rollback().await?;
+                return Ok(Err(client));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    pub async fn client_owner(&self, client_id: u64) -> Result<Option<UserId>> {
+        let Ok(key) = i64::try_from(client_id) else {
+            return Ok(None);
+        };
+        let row = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>("user_id"))
+            .transpose()?
+            .map(UserId::new))
+    }
+}

@@ -1,0 +1,137 @@
+//! Storage: one `Db` over sqlx's `Any` driver, SQLite by default, PostgreSQL by URL.
+//!
+//! Rules that keep one SQL text valid on both backends through `Any`:
+//! - placeholders `$1, $2, …` in strictly increasing order of first appearance (SQLite
+//!   numbers named parameters by appearance, PostgreSQL by name);
+//! - only `i64`, `String`, `Vec<u8>`, `bool` and their `Option`s cross the boundary;
+//! - flags are read with [`flag`], because SQLite stores them as integers and PostgreSQL as
+//!   booleans, and `Any` decodes each as its own kind.
+
+pub mod audit;
+pub mod doc_log;
+pub mod municipalities;
+pub mod patients;
+pub mod rooms;
+pub mod sessions;
+pub mod users;
+
+use crate::error::Result;
+use sqlx::any::{AnyPoolOptions, AnyRow, AnyTypeInfoKind};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row, TypeInfo, ValueRef};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating a SQLite file and its directory if needed). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = rest.split('?').next().unwrap_or(rest);
+            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::Error::internal(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let url = if rest.contains("mode=") {
+                url.to_owned()
+            } else if rest.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(crate::Error::internal(
+                "DATABASE_URL must start with sqlite:// or postgres://",
+            ));
+        };
+
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // busy_timeout first: switching to WAL briefly needs an exclusive lock.
+                    // synchronous=FULL: an acknowledged update must survive power loss.
+                    conn.execute(
+                        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(&url).await?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Reads a flag column, stored as INTEGER 0/1 on SQLite and BOOLEAN on PostgreSQL.
+pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    let raw = row.try_get_raw(column)?;
+    if raw.type_info().kind() == AnyTypeInfoKind::Bool && !raw.type_info().is_null() {
+        row.try_get::<bool, _>(column)
+    } else {
+        Ok(row.try_get::<i64, _>(column)? != 0)
+    }
+}
+
+/// Unix time in milliseconds, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,109 @@
+//! Municipalities (tenants) and their organizations (facilities).
+
+use super::{now_ms, Db};
+use crate::error::Result;
+use renraku_sync::{MunicipalityId, OrganizationId};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Municipality {
+    #[schema(value_type = i64)]
+    pub id: MunicipalityId,
+    /// The URL segment: `/{slug}/`.
+    pub slug: String,
+    pub name: String,
+}
+
+impl Municipality {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: MunicipalityId::new(row.try_get("id")?),
+            slug: row.try_get("slug")?,
+            name: row.try_get("name")?,
+        })
+    }
+}
+
+/// The kind of a facility, as stored in `organizations.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationKind {
+    Clinic,
+    Hospital,
+    NursingStation,
+    CareOffice,
+    Pharmacy,
+    City,
+    Other,
+}
+
+impl OrganizationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clinic => "clinic",
+            Self::Hospital => "hospital",
+            Self::NursingStation => "nursing_station",
+            Self::CareOffice => "care_office",
+            Self::Pharmacy => "pharmacy",
+            Self::City => "city",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl Db {
+    pub async fn municipality_by_slug(&self, slug: &str) -> Result<Option<Municipality>> {
+        let row = sqlx::query("SELECT id, slug, name FROM municipalities WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(Municipality::from_row).transpose()?)
+    }
+
+    pub async fn municipality(&self, id: MunicipalityId) -> Result<Option<Municipality>> {
+        let row = sqlx::query("SELECT id, slug, name FROM municipalities WHERE id = $1")
+            .bind(id.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(Municipality::from_row).transpose()?)
+    }
+
+    pub async fn municipality_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM municipalities")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    pub async fn create_municipality(&self, slug: &str, name: &str) -> Result<MunicipalityId> {
+        let row = sqlx::query(
+            "INSERT INTO municipalities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(slug)
+        .bind(name)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(MunicipalityId::new(row.try_get("id")?))
+    }
+
+    pub async fn create_organization(
+        &self,
+        municipality: MunicipalityId,
+        name: &str,
+        kind: OrganizationKind,
+    ) -> Result<OrganizationId> {
+        let row = sqlx::query(
+            "INSERT INTO organizations (municipality_id, name, kind) VALUES ($1, $2, $3) \
+             RETURNING id",
+        )
+        .bind(municipality.get())
+        .bind(name)
+        .bind(kind.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OrganizationId::new(row.try_get("id")?))
+    }
+}

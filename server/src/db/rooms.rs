@@ -1,0 +1,211 @@
+//! Rooms and their members: the relational source of truth for who may see a conversation.
+
+use super::users::{decode_enum, Profession};
+use super::{flag, now_ms, Db};
+use crate::error::{Error, Result};
+use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub municipality: MunicipalityId,
+    pub kind: RoomKind,
+    pub title: String,
+    pub patient: Option<PatientId>,
+    pub created_at: i64,
+    pub archived: bool,
+}
+
+/// The patient columns of a room list entry.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PatientBrief {
+    #[schema(value_type = i64)]
+    pub id: PatientId,
+    pub name: String,
+    pub name_kana: String,
+    pub birth_date: String,
+    pub care_level: String,
+}
+
+/// One entry of "my rooms".
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RoomSummary {
+    #[schema(value_type = i64)]
+    pub id: RoomId,
+    /// `patient`, `project` or `message`.
+    #[schema(value_type = String)]
+    pub kind: RoomKind,
+    pub title: String,
+    pub archived: bool,
+    pub member_count: i64,
+    pub patient: Option<PatientBrief>,
+}
+
+/// A room member with what others need to know about them.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    #[schema(value_type = i64)]
+    pub user: UserId,
+    pub display_name: String,
+    pub display_name_kana: String,
+    pub profession: Profession,
+    pub organization_name: Option<String>,
+    /// `owner` or `member`.
+    pub role: String,
+    pub added_at: i64,
+}
+
+fn room_kind(row: &AnyRow) -> Result<RoomKind> {
+    let text: String = row.try_get("kind")?;
+    text.parse().map_err(Error::internal)
+}
+
+impl Db {
+    pub async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM room_members WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.get())
+        .bind(user.get())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    pub async fn room(&self, room: RoomId) -> Result<Option<RoomRow>> {
+        let row = sqlx::query(
+            "SELECT id, municipality_id, kind, title, patient_id, created_at, archived \
+             FROM rooms WHERE id = $1",
+        )
+        .bind(room.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(RoomRow {
+                id: RoomId::new(row.try_get("id")?),
+                municipality: MunicipalityId::new(row.try_get("municipality_id")?),
+                kind: room_kind(&row)?,
+                title: row.try_get("title")?,
+                patient: row.try_get::<Option<i64>, _>("patient_id")?.map(PatientId::new),
+                created_at: row.try_get("created_at")?,
+                archived: flag(&row, "archived")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The rooms `user` belongs to: patient rooms first, then projects, then messages.
+    pub async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.kind, r.title, r.archived, r.patient_id, \
+                 p.name AS patient_name, p.name_kana AS patient_kana, \
+                 p.birth_date AS patient_birth_date, p.care_level AS patient_care_level, \
+                 (SELECT COUNT(*) FROM room_members c WHERE c.room_id = r.id) AS member_count \
+             FROM room_members m \
+             JOIN rooms r ON r.id = m.room_id \
+             LEFT JOIN patients p ON p.id = r.patient_id \
+             WHERE m.user_id = $1 \
+             ORDER BY CASE r.kind WHEN 'patient' THEN 0 WHEN 'project' THEN 1 ELSE 2 END, \
+                 COALESCE(p.name_kana, r.title), r.id",
+        )
+        .bind(user.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let patient = match row.try_get::<Option<i64>, _>("patient_id")? {
+                    Some(id) => Some(PatientBrief {
+                        id: PatientId::new(id),
+                        name: row.try_get("patient_name")?,
+                        name_kana: row.try_get("patient_kana")?,
+                        birth_date: row.try_get("patient_birth_date")?,
+                        care_level: row.try_get("patient_care_level")?,
+                    }),
+                    None => None,
+                };
+                Ok(RoomSummary {
+                    id: RoomId::new(row.try_get("id")?),
+                    kind: room_kind(row)?,
+                    title: row.try_get("title")?,
+                    archived: flag(row, "archived")?,
+                    member_count: row.try_get("member_count")?,
+                    patient,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn members(&self, room: RoomId) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.display_name, u.display_name_kana, u.profession, \
+                 o.name AS organization_name, m.role, m.added_at \
+             FROM room_members m \
+             JOIN users u ON u.id = m.user_id \
+             LEFT JOIN organizations o ON o.id = u.organization_id \
+             WHERE m.room_id = $1 ORDER BY u.display_name_kana, u.id",
+        )
+        .bind(room.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    user: UserId::new(row.try_get("user_id")?),
+                    display_name: row.try_get("display_name")?,
+                    display_name_kana: row.try_get("display_name_kana")?,
+                    profession: decode_enum(row, "profession", Profession::parse)?,
+                    organization_name: row.try_get("organization_name")?,
+                    role: row.try_get("role")?,
+                    added_at: row.try_get("added_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_room(
+        &self,
+        municipality: MunicipalityId,
+        kind: RoomKind,
+        title: &str,
+        patient: Option<PatientId>,
+    ) -> Result<RoomId> {
+        let row = sqlx::query(
+            "INSERT INTO rooms (municipality_id, kind, title, patient_id, created_at, archived) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(municipality.get())
+        .bind(kind.as_str())
+        .bind(title)
+        .bind(patient.map(PatientId::get))
+        .bind(now_ms())
+        .bind(false)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(RoomId::new(row.try_get("id")?))
+    }
+
+    /// Adds a member; adding someone already in the room is a `Conflict`.
+    pub async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: &str,
+        added_by: Option<UserId>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO room_members (room_id, user_id, role, added_by, added_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(room.get())
+        .bind(user.get())
+        .bind(role)
+        .bind(added_by.map(UserId::get))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! Professionals' accounts.
+
+use super::{flag, now_ms, Db};
+use crate::error::{Error, Result};
+use renraku_sync::{MunicipalityId, OrganizationId, UserId};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// Declares a string-backed enum stored in a TEXT column, with its API schema.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What a professional does; shown next to their name in every room.
+    Profession {
+        Doctor = "doctor",
+        Nurse = "nurse",
+        CareManager = "care_manager",
+        Pharmacist = "pharmacist",
+        Therapist = "therapist",
+        Helper = "helper",
+        CityStaff = "city_staff",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// What an account may administer.
+    Role {
+        Member = "member",
+        MunicipalityAdmin = "municipality_admin",
+        SystemAdmin = "system_admin",
+    }
+);
+
+pub(crate) fn decode_enum<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| Error::internal(format!("unknown {column} {text:?} in database")))
+}
+
+/// An account as the rest of the server sees it: no password hash, no 2FA secret.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct UserProfile {
+    #[schema(value_type = i64)]
+    pub id: UserId,
+    #[schema(value_type = i64)]
+    pub municipality: MunicipalityId,
+    pub login_id: String,
+    pub display_name: String,
+    pub display_name_kana: String,
+    pub profession: Profession,
+    pub role: Role,
+    #[schema(value_type = Option<i64>)]
+    pub organization: Option<OrganizationId>,
+    pub organization_name: Option<String>,
+    #[serde(skip)]
+    pub disabled: bool,
+}
+
+const PROFILE_SELECT: &str = "SELECT u.id, u.municipality_id, u.login_id, u.display_name, \
+     u.display_name_kana, u.profession, u.role, u.organization_id, o.name AS organization_name, \
+     u.disabled FROM users u LEFT JOIN organizations o ON o.id = u.organization_id";
+
+impl UserProfile {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: UserId::new(row.try_get("id")?),
+            municipality: MunicipalityId::new(row.try_get("municipality_id")?),
+            login_id: row.try_get("login_id")?,
+            display_name: row.try_get("display_name")?,
+            display_name_kana: row.try_get("display_name_kana")?,
+            profession: decode_enum(row, "profession", Profession::parse)?,
+            role: decode_enum(row, "role", Role::parse)?,
+            organization: row
+                .try_get::<Option<i64>, _>("organization_id")?
+                .map(OrganizationId::new),
+            organization_name: row.try_get("organization_name")?,
+            disabled: flag(row, "disabled")?,
+        })
+    }
+}
+
+/// What sign-in needs to check a password.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: UserId,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// A new account; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser<'a> {
+    pub municipality: MunicipalityId,
+    pub organization: Option<OrganizationId>,
+    pub login_id: &'a str,
+    pub password_hash: &'a str,
+    pub display_name: &'a str,
+    pub display_name_kana: &'a str,
+    pub profession: Profession,
+    pub role: Role,
+}
+
+impl Db {
+    pub async fn user(&self, id: UserId) -> Result<Option<UserProfile>> {
+        let row = sqlx::query(&format!("{PROFILE_SELECT} WHERE u.id = $1"))
+            .bind(id.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(UserProfile::from_row).transpose()
+    }
+
+    pub async fn user_by_login(
+        &self,
+        municipality: MunicipalityId,
+        login_id: &str,
+    ) -> Result<Option<UserProfile>> {
+        let row = sqlx::query(&format!(
+            "{PROFILE_SELECT} WHERE u.municipality_id = $1 AND u.login_id = $2"
+        ))
+        .bind(municipality.get())
+        .bind(login_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserProfile::from_row).transpose()
+    }
+
+    pub async fn credentials(
+        &self,
+        municipality: MunicipalityId,
+        login_id: &str,
+    ) -> Result<Option<Credentials>> {
+        let row = sqlx::query(
+            "SELECT id, password_hash, disabled FROM users \
+             WHERE municipality_id = $1 AND login_id = $2",
+        )
+        .bind(municipality.get())
+        .bind(login_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user: UserId::new(row.try_get("id")?),
+                password_hash: row.try_get("password_hash")?,
+                disabled: flag(&row, "disabled")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<UserId> {
+        let row = sqlx::query(
+            "INSERT INTO users (municipality_id, organization_id, login_id, password_hash, \
+                 display_name, display_name_kana, profession, role, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(user.municipality.get())
+        .bind(user.organization.map(OrganizationId::get))
+        .bind(user.login_id)
+        .bind(user.password_hash)
+        .bind(user.display_name)
+        .bind(user.display_name_kana)
+        .bind(user.profession.as_str())
+        .bind(user.role.as_str())
+        .bind(false)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(UserId::new(row.try_get("id")?))
+    }
+
+    /// Disables or re-enables an account; a disabled account's sessions stop working at once.
+    pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(user.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

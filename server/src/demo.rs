@@ -1,0 +1,386 @@
+//! The demo municipality 「デモ市」 (`/demo/`): facilities, professionals, patients with their
+//! care teams, a project, message rooms, and a few conversations, so a first start (and every
+//! test) has something real to show. Every name is fictional.
+
+use crate::auth::hash_password;
+use crate::db::municipalities::OrganizationKind as Org;
+use crate::db::patients::NewPatient;
+use crate::db::users::{NewUser, Profession, Role};
+use crate::db::{now_ms, Db};
+use crate::error::{Error, Result};
+use renraku_sync::{DocId, PostId, Reaction, RoomDoc, RoomId, RoomKind, UserId};
+use std::collections::HashMap;
+
+pub const SLUG: &str = "demo";
+pub const NAME: &str = "デモ市";
+/// Shared by every demo account. Demo data is for trying Renraku out, never for real patients.
+pub const DEMO_PASSWORD: &str = "renraku-demo";
+
+/// A demo account, as printed by `renraku serve` and the README.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoLogin {
+    pub login_id: &'static str,
+    pub display_name: &'static str,
+    pub description: &'static str,
+}
+
+struct Person {
+    login: DemoLogin,
+    kana: &'static str,
+    profession: Profession,
+    role: Role,
+    /// Index into [`ORGANIZATIONS`].
+    org: usize,
+}
+
+const ORGANIZATIONS: [(&str, Org); 7] = [
+    ("みなみ在宅クリニック", Org::Clinic),
+    ("デモ市民病院", Org::Hospital),
+    ("ひかり訪問看護ステーション", Org::NursingStation),
+    ("さくら居宅介護支援事業所", Org::CareOffice),
+    ("あおば薬局", Org::Pharmacy),
+    ("デモ市役所 地域包括支援センター", Org::City),
+    ("ひまわりヘルパーステーション", Org::Other),
+];
+
+macro_rules! person {
+    ($login:literal, $name:literal, $kana:literal, $desc:literal, $prof:ident, $role:ident, $org:literal) => {
+        Person {
+            login: DemoLogin {
+                login_id: $login,
+                display_name: $name,
+                description: $desc,
+            },
+            kana: $kana,
+            profession: Profession::$prof,
+            role: Role::$role,
+            org: $org,
+        }
+    };
+}
+
+const PEOPLE: [Person; 10] = [
+    person!("doctor1", "南 健一", "みなみ けんいち", "医師・みなみ在宅クリニック", Doctor, Member, 0),
+    person!("doctor2", "北川 由美", "きたがわ ゆみ", "医師・デモ市民病院", Doctor, Member, 1),
+    person!("nurse1", "佐藤 花子", "さとう はなこ", "看護師・ひかり訪問看護", Nurse, Member, 2),
+    person!("nurse2", "鈴木 美咲", "すずき みさき", "看護師・ひかり訪問看護", Nurse, Member, 2),
+    person!("therapist1", "伊藤 愛", "いとう あい", "理学療法士・ひかり訪問看護", Therapist, Member, 2),
+    person!("caremgr1", "高橋 誠", "たかはし まこと", "ケアマネジャー・さくら居宅", CareManager, Member, 3),
+    person!("pharmacist1", "田中 翔太", "たなか しょうた", "薬剤師・あおば薬局", Pharmacist, Member, 4),
+    person!("city1", "山本 剛", "やまもと つよし", "市職員・管理者", CityStaff, MunicipalityAdmin, 5),
+    person!("city2", "中村 さゆり", "なかむら さゆり", "保健師・地域包括支援センター", CityStaff, Member, 5),
+    person!("helper1", "渡辺 洋子", "わたなべ ようこ", "ホームヘルパー・ひまわり", Helper, Member, 6),
+];
+
+/// The demo accounts (password [`DEMO_PASSWORD`]).
+pub const DEMO_LOGINS: [DemoLogin; 10] = {
+    let mut out = [PEOPLE[0].login; 10];
+    let mut i = 0;
+    while i < PEOPLE.len() {
+        out[i] = PEOPLE[i].login;
+        i += 1;
+    }
+    out
+};
+
+struct DemoPatient {
+    patient: NewPatient<'static>,
+    /// Care team by login id; the first is the room's owner.
+    team: &'static [&'static str],
+}
+
+const PATIENTS: [DemoPatient; 5] = [
+    DemoPatient {
+        patient: NewPatient {
+            name: "山田 太郎",
+            name_kana: "やまだ たろう",
+            birth_date: "1938-04-12",
+            address: "デモ市南町1-2-3",
+            care_level: "要介護3",
+            disaster_flag: true,
+            triage: Some("yellow"),
+        },
+        team: &["caremgr1", "doctor1", "nurse1", "nurse2", "pharmacist1", "helper1"],
+    },
+    DemoPatient {
+        patient: NewPatient {
+            name: "小林 キヨ",
+            name_kana: "こばやし きよ",
+            birth_date: "1931-11-03",
+            address: "デモ市北町4-5-6",
+            care_level: "要介護5",
+            disaster_flag: true,
+            triage: Some("red"),
+        },
+        team: &["caremgr1", "doctor1", "nurse1", "pharmacist1", "therapist1"],
+    },
+    DemoPatient {
+        patient: NewPatient {
+            name: "加藤 正男",
+            name_kana: "かとう まさお",
+            birth_date: "1945-07-21",
+            address: "デモ市東町7-8",
+            care_level: "要介護2",
+            disaster_flag: false,
+            triage: None,
+        },
+        team: &["caremgr1", "doctor2", "nurse2", "therapist1"],
+    },
+    DemoPatient {
+        patient: NewPatient {
+            name: "吉田 トミ",
+            name_kana: "よしだ とみ",
+            birth_date: "1935-02-28",
+            address: "デモ市西町9-10-11",
+            care_level: "要支援2",
+            disaster_flag: false,
+            triage: None,
+        },
+        team: &["city2", "caremgr1", "helper1"],
+    },
+    DemoPatient {
+        patient: NewPatient {
+            name: "松本 茂",
+            name_kana: "まつもと しげる",
+            birth_date: "1950-09-09",
+            address: "デモ市中央1-1",
+            care_level: "要介護1",
+            disaster_flag: false,
+            triage: None,
+        },
+        team: &["caremgr1", "doctor2", "nurse1", "pharmacist1"],
+    },
+];
+
+/// Other rooms: (kind, title, members; the first is the owner).
+const OTHER_ROOMS: [(RoomKind, &str, &[&str]); 3] = [
+    (
+        RoomKind::Project,
+        "認知症初期集中支援チーム",
+        &["city1", "city2", "doctor1", "nurse1", "caremgr1", "therapist1"],
+    ),
+    (
+        RoomKind::Message,
+        "ひかり訪問看護 スタッフ連絡",
+        &["nurse1", "nurse2", "therapist1"],
+    ),
+    (RoomKind::Message, "南 医師・佐藤 看護師", &["doctor1", "nurse1"]),
+];
+
+/// Creates the demo municipality with everything in it. Fails with `Conflict` if it exists.
+pub async fn seed(db: &Db) -> Result<()> {
+    let municipality = db.create_municipality(SLUG, NAME).await?;
+    let mut orgs = Vec::with_capacity(ORGANIZATIONS.len());
+    for (name, kind) in ORGANIZATIONS {
+        orgs.push(db.create_organization(municipality, name, kind).await?);
+    }
+
+    // One hash for all: hashing ten times would only slow down every test server's start.
+    let hash = hash_password(DEMO_PASSWORD.to_owned()).await?;
+    let mut users = HashMap::new();
+    for p in &PEOPLE {
+        let id = db
+            .create_user(&NewUser {
+                municipality,
+                organization: Some(orgs[p.org]),
+                login_id: p.login.login_id,
+                password_hash: &hash,
+                display_name: p.login.display_name,
+                display_name_kana: p.kana,
+                profession: p.profession,
+                role: p.role,
+            })
+            .await?;
+        users.insert(p.login.login_id, id);
+    }
+
+    let mut rooms = Vec::new();
+    for p in &PATIENTS {
+        let patient = db.create_patient(municipality, &p.patient).await?;
+        let room = db
+            .create_room(municipality, RoomKind::Patient, p.patient.name, Some(patient))
+            .await?;
+        add_members(db, room, p.team, &users).await?;
+        rooms.push(room);
+    }
+    for (kind, title, members) in OTHER_ROOMS {
+        let room = db.create_room(municipality, kind, title, None).await?;
+        add_members(db, room, members, &users).await?;
+        rooms.push(room);
+    }
+
+    seed_conversations(db, &rooms, &users).await
+}
+
+async fn add_members(
+    db: &Db,
+    room: RoomId,
+    logins: &[&str],
+    users: &HashMap<&str, UserId>,
+) -> Result<()> {
+    let owner = users[logins[0]];
+    for (i, login) in logins.iter().enumerate() {
+        let (role, by) = if i == 0 { ("owner", None) } else { ("member", Some(owner)) };
+        db.add_member(room, users[login], role, by).await?;
+    }
+    Ok(())
+}
+
+/// What happens in a demo room, oldest first. Replies and reactions name their target by
+/// its index in the room's list of posts.
+enum Act {
+    Thread(&'static str, u32, &'static str),
+    Reply(&'static str, u32, usize, &'static str),
+    React(&'static str, usize, Reaction),
+    Pin(&'static str, usize),
+    Read(&'static str, usize),
+}
+
+use Act::{Pin, React, Read, Reply, Thread};
+
+/// Per room, in the order rooms are created: hours ago, author, text.
+fn scripts() -> [Vec<Act>; 8] {
+    [
+        vec![
+            Thread("nurse1", 26, "本日訪問しました。BP 138/82、SpO2 96%。仙骨部の発赤が2cm大に広がっています。体位変換の回数を増やしてください。"),
+            Reply("helper1", 25, 0, "了解しました。午後の訪問から2時間ごとの体位変換を行います。"),
+            Reply("doctor1", 24, 0, "ご報告ありがとうございます。明日の往診で確認します。それまで除圧とワセリン塗布で様子をみてください。"),
+            React("caremgr1", 0, Reaction::Ack),
+            React("helper1", 0, Reaction::Ack),
+            React("doctor1", 0, Reaction::Checked),
+            Thread("caremgr1", 20, "来週月曜のサービス担当者会議は14時からご自宅で行います。ご都合の悪い方はお知らせください。"),
+            Reply("pharmacist1", 19, 3, "参加します。残薬の状況も確認しておきます。"),
+            React("nurse1", 3, Reaction::Ack),
+            React("doctor1", 3, Reaction::Ack),
+            Pin("caremgr1", 3),
+            Thread("pharmacist1", 5, "本日お薬をお届けしました。眠前薬の飲み忘れが3日分ありました。服薬カレンダーをベッドサイドに移しています。"),
+            React("nurse2", 5, Reaction::Like),
+            Read("nurse1", 5),
+        ],
+        vec![
+            Thread("doctor1", 30, "昨夜から37.8℃の発熱、右下肺に雑音あり。抗菌薬を処方しました。明日も訪問看護で状態の確認をお願いします。"),
+            Reply("nurse1", 22, 0, "本日訪問。37.2℃と解熱傾向です。食事は半量摂取、水分摂取を促しています。"),
+            React("caremgr1", 0, Reaction::Ack),
+            React("pharmacist1", 0, Reaction::Ack),
+            Thread("therapist1", 8, "体調を考慮し、本日のリハビリは座位訓練のみ実施しました。"),
+            React("nurse1", 2, Reaction::Checked),
+        ],
+        vec![
+            Thread("nurse2", 40, "退院後の初回訪問でした。自宅内の段差が多く、転倒のリスクが高いです。手すりの設置をご検討ください。"),
+            Reply("caremgr1", 38, 0, "福祉用具の事業所に連絡しました。今週中に見積もりに伺います。"),
+            React("therapist1", 0, Reaction::Checked),
+            Pin("caremgr1", 0),
+        ],
+        vec![
+            Thread("helper1", 12, "本日の買い物代行の際、冷蔵庫に賞味期限切れの食品が多くありました。物忘れが進んでいる印象です。"),
+            Reply("city2", 10, 0, "ありがとうございます。地域包括でも見守りを強化し、来週訪問します。"),
+            React("caremgr1", 0, Reaction::Ack),
+        ],
+        vec![],
+        vec![
+            Thread("city1", 48, "今月のチーム員会議は第3水曜15時、市役所2階の会議室です。新規ケース2件を検討します。"),
+            Reply("doctor1", 47, 0, "参加します。"),
+            React("doctor1", 0, Reaction::Ack),
+            React("nurse1", 0, Reaction::Ack),
+            React("caremgr1", 0, Reaction::Ack),
+            Pin("city1", 0),
+        ],
+        vec![
+            Thread("nurse2", 15, "明日の午前、車が1台点検で使えません。訪問ルートの調整をお願いします。"),
+            Reply("nurse1", 14, 0, "了解です。午前は私が自転車で回ります。"),
+            React("therapist1", 0, Reaction::Like),
+        ],
+        vec![
+            Thread("doctor1", 9, "山田さんの褥瘡、明日の往診のときに一緒に見られますか？"),
+            Reply("nurse1", 8, 0, "はい、10時に伺います。"),
+            React("doctor1", 1, Reaction::Like),
+        ],
+    ]
+}
+
+/// Writes each room's conversation the way clients would: every author through a yrs
+/// client id bound to them, every update appended to the room's log.
+async fn seed_conversations(
+    db: &Db,
+    rooms: &[RoomId],
+    users: &HashMap<&str, UserId>,
+) -> Result<()> {
+    let now = now_ms();
+    for (room, script) in rooms.iter().zip(scripts()) {
+        // Built before any await: yrs documents are not `Send`.
+        let (clients, updates) = write_script(script, users, now)?;
+        for (user, client) in clients {
+            if let Err(taken) = db.bind_clients(user, &[client]).await? {
+                return Err(Error::internal(format!("demo client id {taken} already bound")));
+            }
+        }
+        let key = DocId::Room(*room).storage_key();
+        for update in updates {
+            db.append_updates(&key, &[update]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Plays a script on one replica per author, each kept up to date with the others' updates;
+/// returns the authors' client ids and the updates in order.
+#[allow(clippy::type_complexity)]
+fn write_script(
+    script: Vec<Act>,
+    users: &HashMap<&str, UserId>,
+    now: i64,
+) -> Result<(Vec<(UserId, u64)>, Vec<(UserId, Vec<u8>)>)> {
+    let mut replicas: HashMap<UserId, RoomDoc> = HashMap::new();
+    let mut log: Vec<(UserId, Vec<u8>)> = Vec::new();
+    let mut posts: Vec<PostId> = Vec::new();
+    let replay = |e: renraku_sync::Error| Error::internal(format!("demo script: {e}"));
+    for act in script {
+        let login = match &act {
+            Thread(l, ..) | Reply(l, ..) | React(l, ..) | Pin(l, ..) | Read(l, ..) => *l,
+        };
+        let user = users[login];
+        if !replicas.contains_key(&user) {
+            // Yjs client ids are 53 bits; random ones do not collide in practice.
+            let doc = RoomDoc::new(rand::random::<u64>() & ((1 << 53) - 1));
+            for (_, update) in &log {
+                doc.apply_update(update).map_err(replay)?;
+            }
+            replicas.insert(user, doc);
+        }
+        let doc = &replicas[&user];
+        let update = match act {
+            Thread(_, hours, text) => {
+                let at = now - i64::from(hours) * 3_600_000;
+                let id = post_id(at);
+                posts.push(id.clone());
+                doc.start_thread(user, id, text, at)
+            }
+            Reply(_, hours, parent, text) => {
+                let at = now - i64::from(hours) * 3_600_000;
+                let id = post_id(at);
+                posts.push(id.clone());
+                doc.reply(user, id, &posts[parent], text, at).map_err(replay)?
+            }
+            React(_, post, kind) => doc.react(user, &posts[post], kind),
+            Pin(_, post) => doc.pin(user, &posts[post], now),
+            Read(_, post) => doc.mark_read(user, &posts[post], now),
+        };
+        for (other, replica) in &replicas {
+            if *other != user {
+                replica.apply_update(&update).map_err(replay)?;
+            }
+        }
+        log.push((user, update));
+    }
+    let clients = replicas
+        .iter()
+        .map(|(user, doc)| (*user, doc.client_id()))
+        .collect();
+    Ok((clients, log))
+}
+
+/// A post id for a post written at `at_ms` (ULIDs sort by time, as the app expects).
+fn post_id(at_ms: i64) -> PostId {
+    let ulid = ulid::Ulid::from_parts(u64::try_from(at_ms).unwrap_or(0), rand::random());
+    PostId::parse(&ulid.to_string()).expect("a ULID is a post id")
+}

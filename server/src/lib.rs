@@ -1,0 +1,108 @@
+//! Renraku server: HTTP API, authentication, tenancy, persistence and the room sync hub.
+//!
+//! A library with a thin `main.rs`, so tests start the real server in-process on port 0
+//! with a fresh database each: [`prepare`] then [`serve_state`], or just [`serve`].
+
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod rooms;
+
+pub use cli::run_cli;
+pub use config::Config;
+pub use db::Db;
+pub use error::{Error, Result};
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub hub: rooms::Hub,
+    pub throttle: auth::Throttle,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db) -> Self {
+        let hub = rooms::Hub::new(db.clone(), rooms::HubConfig::default());
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                hub,
+                throttle: auth::Throttle::default(),
+            }),
+        }
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// Logs to stderr (stdout carries the machine-readable `listening on` line), filtered by
+/// `RUST_LOG`, `info` by default.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The whole HTTP surface: API, sync endpoints, the embedded app.
+pub fn router(state: AppState) -> axum::Router {
+    http::router(state)
+}
+
+/// Connects to the configured database, migrates it, and seeds the demo municipality if the
+/// database has none (a first start should show something usable).
+pub async fn prepare(config: &Config) -> Result<Db> {
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    if db.municipality_count().await? == 0 {
+        demo::seed(&db).await?;
+        tracing::info!("seeded the demo municipality");
+    }
+    Ok(db)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = prepare(&config).await?;
+    serve_state(AppState::new(config, db), listener, shutdown).await
+}
+
+/// [`serve`] with state built by the caller (tests keep a handle on its database).
+pub async fn serve_state(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! WebSocket connections: `/ws` (Renraku frames, many documents on one socket) and
+//! `/yjs/{room}` (plain y-websocket, one room), each a task that `select!`s over the socket,
+//! its bounded outbox and a kick from a room that found it too slow.
+
+use super::room::{RoomCmd, RoomHandle};
+use super::Hub;
+use crate::auth::CurrentUser;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use renraku_sync::frame::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use renraku_sync::yrs::sync::Message;
+use renraku_sync::yrs::updates::encoder::Encode;
+use crate::db::audit::AuditEntry;
+use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, UserId};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, info_span, Instrument};
+
+/// Frames queued for one connection before it counts as too slow.
+const OUTBOX_FRAMES: usize = 1024;
+/// Messages larger than this close the socket at the protocol level; up to it, an oversized
+/// frame gets a `TooLarge` answer and the connection lives on.
+const HARD_MESSAGE_LIMIT: usize = 8 * MAX_FRAME_BYTES;
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENCE_LIMIT: Duration = Duration::from_secs(65);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+impl ConnId {
+    fn next() -> ConnId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ConnId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// What a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// Renraku `Frame`s on `/ws`.
+    Frames,
+    /// Bare y-protocols messages on `/yjs/{room}`.
+    YWebsocket,
+}
+
+pub type Outbox = mpsc::Sender<Bytes>;
+
+/// A connection as a room sees it.
+#[derive(Clone)]
+pub struct Peer {
+    pub conn: ConnId,
+    pub wire: Wire,
+    pub outbox: Outbox,
+    pub kick: Arc<Notify>,
+}
+
+impl Peer {
+    /// Queues bytes; a full queue means the client cannot keep up: it is disconnected.
+    pub fn send(&self, bytes: &Bytes) {
+        if self.outbox.try_send(bytes.clone()).is_err() {
+            self.kick.notify_one();
+        }
+    }
+
+    /// How a refused message is reported on this wire.
+    pub fn refusal(&self, doc: DocId, ack: Option<u64>, reason: &str) -> Bytes {
+        match self.wire {
+            Wire::Frames => Frame::Invalid {
+                doc,
+                ack,
+                reason: reason.to_owned(),
+            }
+            .encode()
+            .into(),
+            // y-websocket has no error message; a denied auth message is shown by its
+            // permission-denied handler and leaves the connection open.
+            Wire::YWebsocket => Message::Auth(Some(reason.to_owned())).encode_v1().into(),
+        }
+    }
+}
+
+/// Refuses cross-site WebSocket handshakes: a browser always sends Origin.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
+        return true; // not a browser
+    };
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    origin_host == host
+}
+
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+    }
+    let span = info_span!("ws", user.id = %user.id);
+    ws.max_message_size(HARD_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| {
+            Connection::new(state, &user, Wire::Frames)
+                .run(socket)
+                .instrument(span)
+        })
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: String,
+}
+
+pub async fn yjs_handler(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+    }
+    let Ok(room) = room.parse::<RoomId>() else {
+        return (StatusCode::NOT_FOUND, "no such room").into_response();
+    };
+    let (user, token_room) = match crate::auth::authenticate_room_token(&state, &q.token).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    if token_room != room {
+        return (StatusCode::FORBIDDEN, "the token is for another room").into_response();
+    }
+    let span = info_span!("yjs", user.id = %user.id, room = %room);
+    ws.max_message_size(HARD_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| {
+            async move {
+                let mut conn = Connection::new(state, &user, Wire::YWebsocket);
+                if conn.open(DocId::Room(room)).await.is_ok() {
+                    conn.run(socket).await;
+                }
+            }
+            .instrument(span)
+        })
+}
+
+struct Connection {
+    state: AppState,
+    user: UserId,
+    municipality: MunicipalityId,
+    wire: Wire,
+    peer: Peer,
+    rx: mpsc::Receiver<Bytes>,
+    opened: HashMap<DocId, RoomHandle>,
+}
+
+impl Connection {
+    fn new(state: AppState, user: &CurrentUser, wire: Wire) -> Self {
+        let (tx, rx) = mpsc::channel(OUTBOX_FRAMES);
+        let peer = Peer {
+            conn: ConnId::next(),
+            wire,
+            outbox: tx,
+            kick: Arc::new(Notify::new()),
+        };
+        Self {
+            state,
+            user: user.id,
+            municipality: user.municipality,
+            wire,
+            peer,
+            rx,
+            opened: HashMap::new(),
+        }
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.state.hub
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                inbound = stream.next() => {
+                    let Some(Ok(msg)) = inbound else { break };
+                    last_heard = Instant::now();
+                    match msg {
+                        WsMessage::Binary(bytes) => self.inbound(&bytes).await,
+                        WsMessage::Text(_) => self.reply(Frame::Malformed { reason: "binary frames only".into() }),
+                        WsMessage::Close(_) => break,
+                        WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                    }
+                }
+                Some(out) = self.rx.recv() => {
+                    if sink.send(WsMessage::Binary(out)).await.is_err() {
+                        break;
+                    }
+                }
+                _ = self.peer.kick.notified() => {
+                    let close = CloseFrame { code: 1013, reason: "too slow; reconnect and resync".into() };
+                    let _ = sink.send(WsMessage::Close(Some(close))).await;
+                    break;
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        break;
+                    }
+                    if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (_, room) in self.opened.drain() {
+            let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+        }
+        debug!("connection closed");
+    }
+
+    /// Sends a frame to this client (for `/ws`).
+    fn reply(&self, frame: Frame) {
+        if self.wire == Wire::Frames {
+            self.peer.send(&frame.encode().into());
+        }
+    }
+
+    async fn inbound(&mut self, bytes: &[u8]) {
+        match self.wire {
+            Wire::Frames => self.inbound_frame(bytes).await,
+            Wire::YWebsocket => {
+                let Some((&doc, _)) = self.opened.iter().next() else {
+                    return;
+                };
+                if bytes.len() > MAX_FRAME_BYTES {
+                    let reason = format!("message exceeds {MAX_FRAME_BYTES} bytes");
+                    self.peer.send(&self.peer.refusal(doc, None, &reason));
+                    return;
+                }
+                self.forward(doc, None, bytes.to_vec()).await;
+            }
+        }
+    }
+
+    async fn inbound_frame(&mut self, bytes: &[u8]) {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return self.reply(Frame::TooLarge {
+                limit: MAX_FRAME_BYTES as u64,
+            });
+        }
+        let frame = match Frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                return self.reply(Frame::Malformed {
+                    reason: e.to_string(),
+                })
+            }
+        };
+        match frame {
+            Frame::Hello { version } if version == PROTOCOL_VERSION => {}
+            Frame::Hello { version } => self.reply(Frame::Malformed {
+                reason: format!("protocol version {version} is not spoken here (want {PROTOCOL_VERSION})"),
+            }),
+            Frame::Open { doc } => {
+                if let Err(reason) = self.open(doc).await {
+                    self.reply(Frame::Denied { doc, reason });
+                }
+            }
+            Frame::Close { doc } => {
+                if let Some(room) = self.opened.remove(&doc) {
+                    let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+                }
+            }
+            Frame::Sync { doc, ack, message } => {
+                if self.opened.contains_key(&doc) {
+                    self.forward(doc, ack, message).await;
+                } else {
+                    self.reply(Frame::Denied {
+                        doc,
+                        reason: "open the document first".into(),
+                    });
+                }
+            }
+            Frame::Saved { .. }
+            | Frame::Denied { .. }
+            | Frame::Invalid { .. }
+            | Frame::TooLarge { .. }
+            | Frame::Malformed { .. } => self.reply(Frame::Malformed {
+                reason: "that frame is sent by the server only".into(),
+            }),
+        }
+    }
+
+    /// Joins a document's room after checking that the user may read it.
+    async fn open(&mut self, doc: DocId) -> Result<(), String> {
+        let allowed = match doc {
+            DocId::Personal(owner) => owner == self.user,
+            DocId::Room(room) => self
+                .hub()
+                .may_open(self.user, room)
+                .await
+                .map_err(|_| "temporarily unavailable; retry".to_owned())?,
+        };
+        if !allowed {
+            return Err("not a member of this room".into());
+        }
+        if let DocId::Room(_) = doc {
+            // Every read of a room (a patient's above all) is accounted for.
+            let entry = AuditEntry::new("room.open", doc.storage_key()).by(self.user, self.municipality);
+            if let Err(e) = self.state.db.audit(entry).await {
+                tracing::error!(error = %e, "audit write failed");
+                return Err("temporarily unavailable; retry".into());
+            }
+        }
+        if let Some(old) = self.opened.remove(&doc) {
+            let _ = old.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+        }
+        // A room task may be on its way out; the hub then starts a fresh one.
+        for _ in 0..3 {
+            let room = self.hub().room(doc);
+            if room.tx.send(RoomCmd::Join(self.peer.clone())).await.is_ok() {
+                self.opened.insert(doc, room);
+                return Ok(());
+            }
+            self.hub().forget(doc, &room);
+        }
+        Err("temporarily unavailable; retry".into())
+    }
+
+    async fn forward(&mut self, doc: DocId, ack: Option<u64>, message: Vec<u8>) {
+        let Some(room) = self.opened.get(&doc) else {
+            return;
+        };
+        let cmd = RoomCmd::Message {
+            conn: self.peer.conn,
+            user: self.user,
+            ack,
+            message,
+        };
+        if room.tx.send(cmd).await.is_err() {
+            // The room task died (a panic while applying): tell the client to reopen.
+            self.opened.remove(&doc);
+            self.reply(Frame::Denied {
+                doc,
+                reason: "the room was restarted; open it again".into(),
+            });
+        }
+    }
+}

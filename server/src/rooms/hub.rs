@@ -1,0 +1,117 @@
+//! The hub: which documents are loaded, and the room task for each.
+
+use super::room::{Room, RoomHandle};
+use crate::db::audit::AuditEntry;
+use crate::db::Db;
+use renraku_sync::{DocId, RoomId, UserId, Violation};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::error;
+
+/// Commands queued for one room before senders wait.
+const ROOM_QUEUE: usize = 4096;
+
+/// Tunables of the sync hub.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// How long a room with no connections stays loaded.
+    pub evict_after: Duration,
+    /// Log rows after which a room is compacted into its snapshot.
+    pub compact_after: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            evict_after: Duration::from_secs(30),
+            compact_after: 500,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Hub(Arc<HubInner>);
+
+pub struct HubInner {
+    pub(super) db: Db,
+    pub(super) config: HubConfig,
+    pub(super) rooms: Mutex<HashMap<DocId, RoomHandle>>,
+}
+
+impl Deref for Hub {
+    type Target = HubInner;
+    fn deref(&self) -> &HubInner {
+        &self.0
+    }
+}
+
+impl Hub {
+    pub fn new(db: Db, config: HubConfig) -> Hub {
+        Hub(Arc::new(HubInner {
+            db,
+            config,
+            rooms: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The room task of `doc`, started (and loaded from storage) if it is not running.
+    pub fn room(&self, doc: DocId) -> RoomHandle {
+        let mut rooms = self.rooms.lock().expect("hub lock");
+        if let Some(room) = rooms.get(&doc) {
+            return room.clone();
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let handle = RoomHandle { tx };
+        rooms.insert(doc, handle.clone());
+        let hub = self.clone();
+        tokio::spawn(async move {
+            match Room::load(doc, hub.db.clone(), hub.clone()).await {
+                Ok(room) => room.run(rx).await,
+                Err(e) => {
+                    error!(doc = %doc, error = %e, "loading failed");
+                    // Closing the queue fails every waiting sender; the next open retries.
+                    drop(rx);
+                    let mut rooms = hub.rooms.lock().expect("hub lock");
+                    if rooms.get(&doc).is_some_and(|h| h.tx.is_closed()) {
+                        rooms.remove(&doc);
+                    }
+                }
+            }
+        });
+        handle
+    }
+
+    /// Drops a dead room handle so the next `room` call starts a fresh task.
+    pub fn forget(&self, doc: DocId, dead: &RoomHandle) {
+        let mut rooms = self.rooms.lock().expect("hub lock");
+        if rooms.get(&doc).is_some_and(|h| h.tx.same_channel(&dead.tx)) {
+            rooms.remove(&doc);
+        }
+    }
+
+    /// Number of documents loaded.
+    pub fn loaded(&self) -> usize {
+        self.rooms.lock().expect("hub lock").len()
+    }
+
+    pub async fn may_open(&self, user: UserId, room: RoomId) -> anyhow::Result<bool> {
+        Ok(self.db.is_member(room, user).await?)
+    }
+
+    /// Records a refused update in the audit log (in the background: refusals must not
+    /// slow the room down).
+    pub fn audit_refusal(&self, user: UserId, doc: DocId, violation: &Violation) {
+        let db = self.db.clone();
+        let detail = violation.to_string();
+        tokio::spawn(async move {
+            let mut entry = AuditEntry::new("update.refused", doc.storage_key()).detail(detail);
+            entry.user = Some(user);
+            if let Err(e) = db.audit(entry).await {
+                error!(error = %e, "audit write failed");
+            }
+        });
+    }
+}

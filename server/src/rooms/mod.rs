@@ -1,0 +1,17 @@
+//! The realtime sync hub: `/ws` and `/yjs/{room}` connections, one task per loaded document.
+
+mod conn;
+mod hub;
+mod room;
+
+pub use hub::{Hub, HubConfig};
+
+use crate::AppState;
+use axum::routing::get;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws", get(conn::ws_handler))
+        .route("/yjs/{room}", get(conn::yjs_handler))
+}

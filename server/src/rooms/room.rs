@@ -1,0 +1,363 @@
+//! One loaded document: a task that owns its `ServerDoc` and serialises everything done to it.
+//!
+//! Per batch of incoming messages: validate each update against its sender and apply it in
+//! memory, then append the whole batch to the log in one transaction (group commit), and only
+//! after that commit acknowledge (`saved`) and broadcast. Nothing is sent before it is durable.
+
+use super::conn::{ConnId, Peer, Wire};
+use super::Hub;
+use crate::db::Db;
+use axum::body::Bytes;
+use renraku_sync::yrs::sync::{Message, SyncMessage};
+use renraku_sync::yrs::updates::decoder::Decode;
+use renraku_sync::yrs::updates::encoder::Encode;
+use renraku_sync::{DocId, Frame, ServerDoc, UserId, Violation};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+/// Messages from connections to a room task.
+pub enum RoomCmd {
+    Join(Peer),
+    Leave(ConnId),
+    /// A y-protocols message from a member.
+    Message {
+        conn: ConnId,
+        user: UserId,
+        ack: Option<u64>,
+        message: Vec<u8>,
+    },
+}
+
+/// How a room task is reached.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub tx: mpsc::Sender<RoomCmd>,
+}
+
+/// Largest batch of messages handled (and committed) at once.
+const MAX_BATCH: usize = 256;
+
+pub struct Room {
+    id: DocId,
+    key: String,
+    doc: ServerDoc,
+    db: Db,
+    hub: Hub,
+    peers: HashMap<ConnId, Peer>,
+    /// Owners of yrs client ids seen in this room (a cache of the `yjs_clients` table).
+    client_owners: HashMap<u64, UserId>,
+    /// Log rows since the last snapshot.
+    log_len: usize,
+    last_seq: i64,
+}
+
+/// An accepted update waiting for the batch's commit.
+struct Pending {
+    conn: ConnId,
+    user: UserId,
+    ack: Option<u64>,
+    update: Vec<u8>,
+    is_new: bool,
+}
+
+impl Room {
+    /// Loads a document from its snapshot and log tail.
+    pub async fn load(id: DocId, db: Db, hub: Hub) -> anyhow::Result<Room> {
+        let key = id.storage_key();
+        let (snapshot, tail) = db.load_doc(&key).await?;
+        let mut doc = ServerDoc::new(id);
+        let mut last_seq = 0;
+        if let Some((state, up_to)) = snapshot {
+            doc.load(&state)
+                .map_err(|e| anyhow::anyhow!("snapshot of {key} does not load: {e}"))?;
+            last_seq = up_to;
+        }
+        for (seq, update) in &tail {
+            doc.load(update)
+                .map_err(|e| anyhow::anyhow!("update {seq} of {key} does not load: {e}"))?;
+            last_seq = *seq;
+        }
+        debug!(doc = %key, log = tail.len(), "loaded");
+        Ok(Room {
+            id,
+            key,
+            doc,
+            db,
+            hub,
+            peers: HashMap::new(),
+            client_owners: HashMap::new(),
+            log_len: tail.len(),
+            last_seq,
+        })
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let got = if self.peers.is_empty() {
+                match tokio::time::timeout(self.hub.config.evict_after, rx.recv_many(&mut batch, MAX_BATCH)).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        if self.try_evict(&mut rx) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv_many(&mut batch, MAX_BATCH).await
+            };
+            if got == 0 {
+                return; // the hub is gone
+            }
+            self.handle_batch(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    /// Leaves memory if still unused. Decided under the hub's lock, so that a join racing
+    /// with the eviction either lands in our queue (and we stay) or finds us gone.
+    fn try_evict(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) -> bool {
+        let mut rooms = self.hub.rooms.lock().expect("hub lock");
+        if !rx.is_empty() {
+            return false;
+        }
+        rooms.remove(&self.id);
+        drop(rooms);
+        if self.log_len > 0 {
+            // Compact on the way out, so the next load reads one snapshot.
+            let (db, key, state, seq) = (self.db.clone(), self.key.clone(), self.doc.encode_state(), self.last_seq);
+            tokio::spawn(async move {
+                if let Err(e) = db.compact(&key, &state, seq).await {
+                    warn!(doc = %key, error = %e, "compaction on eviction failed");
+                }
+            });
+        }
+        debug!(doc = %self.key, "evicted");
+        true
+    }
+
+    async fn handle_batch(&mut self, batch: Vec<RoomCmd>) {
+        let mut pending: Vec<Pending> = Vec::new();
+        for cmd in batch {
+            match cmd {
+                RoomCmd::Join(peer) => self.join(peer),
+                RoomCmd::Leave(conn) => {
+                    self.peers.remove(&conn);
+                }
+                RoomCmd::Message {
+                    conn,
+                    user,
+                    ack,
+                    message,
+                } => self.message(conn, user, ack, &message, &mut pending).await,
+            }
+        }
+        if !pending.is_empty() {
+            self.commit(pending).await;
+        }
+    }
+
+    fn join(&mut self, peer: Peer) {
+        // The server speaks first with its own state vector, as y-websocket servers do: the
+        // client answers with what the server lacks (its offline writes).
+        let step1 = Message::Sync(SyncMessage::SyncStep1(self.doc.state_vector())).encode_v1();
+        peer.send(&self.encode_for(peer.wire, &step1));
+        self.peers.insert(peer.conn, peer);
+    }
+
+    fn encode_for(&self, wire: Wire, message: &[u8]) -> Bytes {
+        match wire {
+            Wire::Frames => Frame::Sync {
+                doc: self.id,
+                ack: None,
+                message: message.to_vec(),
+            }
+            .encode()
+            .into(),
+            Wire::YWebsocket => Bytes::copy_from_slice(message),
+        }
+    }
+
+    async fn message(
+        &mut self,
+        conn: ConnId,
+        user: UserId,
+        ack: Option<u64>,
+        bytes: &[u8],
+        pending: &mut Vec<Pending>,
+    ) {
+        let Some(peer) = self.peers.get(&conn).cloned() else {
+            return; // left already
+        };
+        let message = match catch_unwind(|| Message::decode_v1(bytes)) {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => return self.refuse(&peer, ack, Violation::Malformed(e.to_string())),
+            Err(_) => return self.refuse(&peer, ack, Violation::Malformed("undecodable".into())),
+        };
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let step2 = Message::Sync(SyncMessage::SyncStep2(self.doc.encode_diff(&sv))).encode_v1();
+                peer.send(&self.encode_for(peer.wire, &step2));
+            }
+            Message::Sync(SyncMessage::SyncStep2(update)) | Message::Sync(SyncMessage::Update(update)) => {
+                match self.accept(user, &update).await {
+                    Ok(is_new) => pending.push(Pending {
+                        conn,
+                        user,
+                        ack,
+                        update,
+                        is_new,
+                    }),
+                    Err(v) => {
+                        warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
+                        self.hub.audit_refusal(user, self.id, &v);
+                        self.refuse(&peer, ack, v);
+                    }
+                }
+            }
+            Message::Awareness(update) => {
+                // Presence may only speak for the sender's own yrs clients.
+                let clients: Vec<u64> = update.clients.keys().map(|c| c.get()).collect();
+                if let Err(v) = self.check_writers(user, &clients).await {
+                    return self.refuse(&peer, ack, v);
+                }
+                // Forwarded to everyone, the sender included: y-websocket clients count the
+                // echo of their own renewals as the sign that the connection is alive.
+                self.broadcast(None, bytes);
+            }
+            Message::AwarenessQuery | Message::Auth(_) | Message::Custom(..) => {}
+        }
+    }
+
+    /// Validates and applies one update in memory; it is committed with its batch.
+    async fn accept(&mut self, user: UserId, update: &[u8]) -> Result<bool, Violation> {
+        let doc = &self.doc;
+        let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update)))
+            .map_err(|_| Violation::Malformed("undecodable update".into()))??;
+        self.check_writers(user, &checked.writers).await?;
+        let is_new = checked.is_new;
+        if is_new {
+            self.doc.apply(checked);
+        }
+        Ok(is_new)
+    }
+
+    /// Every yrs client id must be the sender's: bound on first use, refused if another's.
+    async fn check_writers(&mut self, user: UserId, clients: &[u64]) -> Result<(), Violation> {
+        let mut unknown = Vec::new();
+        for &client in clients {
+            match self.client_owners.get(&client) {
+                Some(owner) if *owner == user => {}
+                Some(_) => return Err(Violation::ForeignClient(client)),
+                None => unknown.push(client),
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        match self.db.bind_clients(user, &unknown).await {
+            Ok(Ok(())) => {
+                self.client_owners.extend(unknown.into_iter().map(|c| (c, user)));
+                Ok(())
+            }
+            Ok(Err(client)) => Err(Violation::ForeignClient(client)),
+            Err(e) => {
+                error!(error = %e, "binding client ids failed");
+                Err(Violation::Malformed("storage unavailable; retry".into()))
+            }
+        }
+    }
+
+    fn refuse(&self, peer: &Peer, ack: Option<u64>, violation: Violation) {
+        peer.send(&peer.refusal(self.id, ack, &violation.to_string()));
+    }
+
+    /// Stores the batch's new updates in one transaction, then acknowledges and broadcasts.
+    async fn commit(&mut self, pending: Vec<Pending>) {
+        let rows: Vec<(UserId, Vec<u8>)> = pending
+            .iter()
+            .filter(|p| p.is_new)
+            .map(|p| (p.user, p.update.clone()))
+            .collect();
+        if !rows.is_empty() {
+            match self.db.append_updates(&self.key, &rows).await {
+                Ok(seqs) => {
+                    self.last_seq = *seqs.last().unwrap_or(&self.last_seq);
+                    self.log_len += seqs.len();
+                }
+                Err(e) => {
+                    error!(doc = %self.key, error = %e, "commit failed");
+                    for p in &pending {
+                        if let Some(peer) = self.peers.get(&p.conn) {
+                            self.refuse(peer, p.ack, Violation::Malformed("storage unavailable; retry".into()));
+                        }
+                    }
+                    // The in-memory doc holds what was not stored: start again from storage.
+                    match Room::load(self.id, self.db.clone(), self.hub.clone()).await {
+                        Ok(fresh) => {
+                            self.doc = fresh.doc;
+                            self.log_len = fresh.log_len;
+                            self.last_seq = fresh.last_seq;
+                        }
+                        Err(e) => error!(doc = %self.key, error = %e, "reload failed"),
+                    }
+                    return;
+                }
+            }
+        }
+        for p in &pending {
+            if let (Some(ack), Some(peer)) = (p.ack, self.peers.get(&p.conn)) {
+                if peer.wire == Wire::Frames {
+                    peer.send(&Frame::Saved { doc: self.id, ack }.encode().into());
+                }
+            }
+        }
+        for p in pending.iter().filter(|p| p.is_new) {
+            let message = Message::Sync(SyncMessage::Update(p.update.clone())).encode_v1();
+            self.broadcast(Some(p.conn), &message);
+        }
+        if self.log_len >= self.hub.config.compact_after {
+            self.compact().await;
+        }
+    }
+
+    fn broadcast(&mut self, except: Option<ConnId>, message: &[u8]) {
+        let mut frames: Option<Bytes> = None;
+        let mut raw: Option<Bytes> = None;
+        let mut slow = Vec::new();
+        for (conn, peer) in &self.peers {
+            if Some(*conn) == except {
+                continue;
+            }
+            let bytes = match peer.wire {
+                Wire::Frames => frames.get_or_insert_with(|| self.encode_for(Wire::Frames, message)),
+                Wire::YWebsocket => raw.get_or_insert_with(|| Bytes::copy_from_slice(message)),
+            };
+            if peer.outbox.try_send(bytes.clone()).is_err() {
+                slow.push(*conn);
+            }
+        }
+        // A client that cannot keep up is disconnected (it resyncs on reconnect), never
+        // silently starved of updates.
+        for conn in slow {
+            if let Some(peer) = self.peers.remove(&conn) {
+                info!(doc = %self.key, conn = conn.0, "disconnecting a slow client");
+                peer.kick.notify_one();
+            }
+        }
+    }
+
+    async fn compact(&mut self) {
+        let state = self.doc.encode_state();
+        match self.db.compact(&self.key, &state, self.last_seq).await {
+            Ok(()) => {
+                debug!(doc = %self.key, bytes = state.len(), "compacted");
+                self.log_len = 0;
+            }
+            Err(e) => warn!(doc = %self.key, error = %e, "compaction failed"),
+        }
+    }
+}
+

@@ -1,0 +1,213 @@
+//! Fixtures shared by the sync tests: a care team in a fresh room, storage for a server
+//! process, sign-in over HTTP, and the Node Yjs client.
+
+use anyhow::{anyhow, bail, Context, Result};
+use renraku_server::db::Db;
+use renraku_sync::{RoomId, UserId};
+use serde_json::json;
+use sqlx::Row;
+use std::path::PathBuf;
+use tokio::sync::Mutex;
+
+/// A signed-in professional.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub id: UserId,
+    pub login: String,
+    /// Session token (sent as a bearer header).
+    pub token: String,
+}
+
+/// Two members of one fresh room, and a colleague of the same municipality outside it.
+#[derive(Clone, Debug)]
+pub struct Team {
+    pub room: RoomId,
+    pub a: Member,
+    pub b: Member,
+    pub outsider: Member,
+}
+
+/// Signs in to the demo municipality with the demo password; returns the session token.
+pub async fn signin_at(base_url: &str, login: &str) -> String {
+    try_signin(base_url, login)
+        .await
+        .unwrap_or_else(|e| panic!("sign-in of {login} failed: {e:#}"))
+}
+
+async fn try_signin(base_url: &str, login: &str) -> Result<String> {
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}/api/demo/signin"))
+        .json(&json!({ "login_id": login, "password": renraku_server::demo::DEMO_PASSWORD }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("status {}", response.status());
+    }
+    let body: serde_json::Value = response.json().await?;
+    body["session_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no session_token in {body}"))
+}
+
+/// Creates a patient room with two demo professionals as its only members.
+pub async fn team_in(db: &Db, base_url: &str) -> Team {
+    let pool = db.pool();
+    let municipality: i64 = sqlx::query("SELECT id FROM municipalities WHERE slug = $1")
+        .bind("demo")
+        .fetch_one(pool)
+        .await
+        .expect("demo municipality")
+        .get("id");
+    let users: Vec<(i64, String)> = sqlx::query(
+        "SELECT id, login_id FROM users WHERE municipality_id = $1 ORDER BY id LIMIT 3",
+    )
+    .bind(municipality)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get("id"), r.get("login_id")))
+    .collect();
+    assert_eq!(users.len(), 3, "the demo data has professionals");
+    let room: i64 = sqlx::query(
+        "INSERT INTO rooms (municipality_id, kind, title, created_at) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(municipality)
+    .bind("patient")
+    .bind("テスト 患者")
+    .bind(0_i64)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+    .get("id");
+    for (user, _) in &users[..2] {
+        sqlx::query("INSERT INTO room_members (room_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)")
+            .bind(room)
+            .bind(*user)
+            .bind("member")
+            .bind(0_i64)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let mut members = Vec::new();
+    for (id, login) in users {
+        let token = signin_at(base_url, &login).await;
+        members.push(Member {
+            id: UserId::new(id),
+            login,
+            token,
+        });
+    }
+    let outsider = members.pop().unwrap();
+    let b = members.pop().unwrap();
+    let a = members.pop().unwrap();
+    Team {
+        room: RoomId::new(room),
+        a,
+        b,
+        outsider,
+    }
+}
+
+/// Storage for a server process: a SQLite data directory, or a fresh PostgreSQL database
+/// when `RENRAKU_TEST_BACKEND=postgres`. Dropped with the test.
+pub struct TestStorage {
+    pub dir: tempfile::TempDir,
+    pub postgres: Option<crate::PgDatabase>,
+}
+
+impl TestStorage {
+    pub async fn new() -> TestStorage {
+        let postgres = if crate::postgres_requested() {
+            Some(crate::PgDatabase::create().await)
+        } else {
+            None
+        };
+        TestStorage {
+            dir: tempfile::tempdir().unwrap(),
+            postgres,
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.url(),
+            None => format!("sqlite://{}/renraku.db", self.dir.path().display()),
+        }
+    }
+}
+
+/// Command-line arguments that point `renraku serve` at this storage.
+pub fn storage_args(storage: &TestStorage) -> Vec<String> {
+    vec![
+        "--data-dir".into(),
+        storage.dir.path().display().to_string(),
+        "--database-url".into(),
+        storage.database_url(),
+    ]
+}
+
+/// `team_in` for a server running as a separate process on `storage`.
+pub async fn team_at(base_url: &str, storage: &TestStorage) -> Team {
+    let db = Db::connect(&storage.database_url()).await.unwrap();
+    let team = team_in(&db, base_url).await;
+    db.close().await;
+    team
+}
+
+/// Runs the Node Yjs client (`tests/node/yclient.mjs`) against a server's `/yjs` endpoint and
+/// returns what it printed.
+pub async fn node_client(
+    server: &crate::TestServer,
+    room: RoomId,
+    token: &str,
+    args: &[&str],
+) -> Result<String> {
+    let dir = node_dir();
+    ensure_node_modules(&dir).await?;
+    let output = tokio::process::Command::new("node")
+        .arg(dir.join("yclient.mjs"))
+        .arg(server.yjs_url())
+        .arg(room.to_string())
+        .arg(token)
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("running node (Node.js 20+ is needed for the Yjs compatibility tests)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "yclient {args:?} failed ({}): {stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
+}
+
+/// Installs the pinned npm packages once, if `cargo xtask setup` has not.
+async fn ensure_node_modules(dir: &std::path::Path) -> Result<()> {
+    static INSTALL: Mutex<()> = Mutex::const_new(());
+    let _guard = INSTALL.lock().await;
+    if dir.join("node_modules/yjs").exists() && dir.join("node_modules/y-websocket").exists() {
+        return Ok(());
+    }
+    let status = tokio::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .await
+        .context("running npm ci in tests/node")?;
+    if !status.success() {
+        bail!("npm ci in tests/node failed");
+    }
+    Ok(())
+}

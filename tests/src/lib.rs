@@ -1,0 +1,234 @@
+//! Test harness: the real Renraku server, in-process on a loopback port with a fresh
+//! database per test (SQLite in a temporary directory, or a fresh PostgreSQL database when
+//! `RENRAKU_TEST_BACKEND=postgres`), plus clients and fixtures.
+
+pub mod fixtures;
+pub mod process;
+pub mod sync_client;
+
+pub use fixtures::{node_client, signin_at, storage_args, team_at, team_in, Member, Team, TestStorage};
+
+use anyhow::{bail, Context, Result};
+use renraku_server::{AppState, Config, Db};
+use renraku_sync::RoomId;
+use sqlx::{Connection, Executor, PgConnection};
+use std::net::SocketAddr;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The PostgreSQL server tests create their databases on (trust authentication).
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Whether this run targets PostgreSQL (`RENRAKU_TEST_BACKEND=postgres`).
+pub fn postgres_requested() -> bool {
+    std::env::var("RENRAKU_TEST_BACKEND").is_ok_and(|b| b.eq_ignore_ascii_case("postgres"))
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("RENRAKU_TEST_PG_URL").unwrap_or_else(|_| PG_ADMIN_URL.to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped (with its connections) when this value is dropped.
+pub struct PgDatabase {
+    name: String,
+    admin_url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let admin_url = pg_admin_url();
+        let name = format!("renraku_t_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
+        // Concurrent CREATE DATABASE can trip over template1 being in use; retry briefly.
+        let mut attempt = 0;
+        loop {
+            match conn.execute(format!("CREATE DATABASE {name}").as_str()).await {
+                Ok(_) => break,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    note(&format!("CREATE DATABASE {name} failed ({e}); retrying"));
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("CREATE DATABASE {name}: {e}"),
+            }
+        }
+        let _ = conn.close().await;
+        PgDatabase { name, admin_url }
+    }
+
+    pub fn url(&self) -> String {
+        match self.admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{}", self.name),
+            None => unreachable!("the admin URL names a database"),
+        }
+    }
+}
+
+fn note(message: &str) {
+    eprintln!("[renraku-tests] {message}");
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (name, admin_url) = (self.name.clone(), self.admin_url.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived
+        // thread with its own runtime does the cleanup and is joined.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect(&admin_url).await?;
+                // FORCE: the server's pool may still hold connections.
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await?;
+                conn.close().await
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            note(&format!("could not drop test database {}: {e}", self.name));
+        }
+    }
+}
+
+/// The server running in-process. Dropping it stops the server and deletes its database.
+pub struct TestServer {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    // Last field: dropped after the server task is stopped.
+    storage: TestStorage,
+}
+
+impl TestServer {
+    /// A server with the default configuration on fresh storage with the demo data.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with the configuration adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let storage = TestStorage::new().await;
+        let mut config = Config::with_data_dir(storage.dir.path());
+        config.database_url = Some(storage.database_url());
+        config.insecure_cookies = true;
+        adjust(&mut config);
+        let db = renraku_server::prepare(&config)
+            .await
+            .expect("database prepared");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(config, db);
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(renraku_server::serve_state(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+            storage,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The multiplexed sync endpoint, `ws://…/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The y-websocket server URL (`ws://…/yjs`); providers append `/{room}`.
+    pub fn yjs_url(&self) -> String {
+        format!("ws://{}/yjs", self.addr)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn storage(&self) -> &TestStorage {
+        &self.storage
+    }
+
+    /// Signs in a demo professional; returns the session token.
+    pub async fn signin(&self, login_id: &str) -> String {
+        signin_at(&self.base_url(), login_id).await
+    }
+
+    /// An HTTP client that sends `token` as its bearer session.
+    pub fn client(&self, token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().expect("header-safe token");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("reqwest client")
+    }
+
+    /// `url` relative to this server: `server.url("/api/me")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// A `/yjs/{room}` token for the holder of `session`.
+    pub async fn room_token(&self, session: &str, room: RoomId) -> Result<String> {
+        let response = self
+            .client(session)
+            .post(self.url(&format!("/api/rooms/{room}/token")))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("room token: status {}", response.status());
+        }
+        let body: serde_json::Value = response.json().await?;
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no token in the answer")
+    }
+
+    /// Number of audit entries with this action.
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        self.db().audit_count(action).await.expect("audit count")
+    }
+
+    /// Stops the server gracefully and waits for it (within a few seconds).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Open WebSockets would hold a graceful shutdown forever; don't wait on them.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Two members of a fresh room and an outsider, on an in-process server.
+pub async fn team(server: &TestServer) -> Team {
+    team_in(server.db(), &server.base_url()).await
+}

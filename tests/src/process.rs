@@ -1,0 +1,54 @@
+//! The real `renraku` binary as a child process, for crash tests: started on a loopback port
+//! chosen by the OS, killed with SIGKILL, restarted on the same storage.
+
+use anyhow::{anyhow, Context, Result};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct ServerProcess {
+    child: Child,
+    pub base_url: String,
+}
+
+impl ServerProcess {
+    /// Starts `bin serve` with `args` and waits for its `listening on http://…` line.
+    pub async fn spawn(bin: &str, args: &[String]) -> Result<ServerProcess> {
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {bin}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return Ok(rest.trim().trim_end_matches('/').to_owned());
+                }
+            }
+            Err(anyhow!("the server exited before listening"))
+        })
+        .await
+        .map_err(|_| anyhow!("the server did not start in time"))??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerProcess { child, base_url })
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.base_url.replacen("http", "ws", 1))
+    }
+
+    /// SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer.
+    pub async fn kill_9(mut self) -> Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+}

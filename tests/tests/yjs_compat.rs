@@ -1,0 +1,79 @@
+//! A standard Yjs client (Node: yjs 13 + y-websocket's WebsocketProvider + ws, from npm)
+//! syncs a room through `/yjs/{room}?token=…`, under the same membership and validation
+//! rules as `/ws`.
+
+use renraku_sync::PostId;
+use renraku_tests::sync_client::SyncClient;
+use renraku_tests::{node_client, team, TestServer};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 4242)
+        .await
+        .unwrap();
+    a.open(t.room).await.unwrap();
+    let from_ws = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+    let u = a
+        .doc(t.room)
+        .start_thread(t.a.id, from_ws.clone(), "WS から投稿", now_ms());
+    a.write(t.room, u).await.unwrap();
+
+    // The Yjs client sees the /ws post.
+    let b_token = server.room_token(&t.b.token, t.room).await.unwrap();
+    let dump = node_client(&server, t.room, &b_token, &["dump"]).await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(dump.trim()).unwrap();
+    assert_eq!(json["posts"][from_ws.as_str()]["text"], "WS から投稿", "{json}");
+
+    // The /ws client sees the Yjs client's post.
+    let from_yjs = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+    let out = node_client(
+        &server,
+        t.room,
+        &b_token,
+        &["write-post", from_yjs.as_str(), &t.b.id.to_string(), "Yjs から投稿"],
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("ok"), "{out}");
+    a.wait_for(t.room, "the Yjs client's post", |d| d.post(&from_yjs).is_some())
+        .await
+        .unwrap();
+    assert_eq!(a.doc(t.room).post(&from_yjs).unwrap().author, t.b.id);
+
+    // A forged author through the Yjs endpoint is refused: it reaches neither A nor storage.
+    let forged = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+    node_client(
+        &server,
+        t.room,
+        &b_token,
+        &["write-post", forged.as_str(), &t.a.id.to_string(), "なりすまし"],
+    )
+    .await
+    .unwrap();
+    let dump = node_client(&server, t.room, &b_token, &["dump"]).await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(dump.trim()).unwrap();
+    assert!(json["posts"].get(forged.as_str()).is_none(), "{json}");
+    assert!(a.doc(t.room).post(&forged).is_none());
+}
+
+#[tokio::test]
+async fn the_yjs_endpoint_needs_a_valid_token_for_that_room() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    // No token, a wrong token, and the outsider cannot get one.
+    let url = format!("{}/{}", server.yjs_url(), t.room);
+    assert!(tokio_tungstenite::connect_async(url.clone()).await.is_err());
+    assert!(tokio_tungstenite::connect_async(format!("{url}?token=nope"))
+        .await
+        .is_err());
+    assert!(server.room_token(&t.outsider.token, t.room).await.is_err());
+}

@@ -1,0 +1,598 @@
+//! `cargo xtask setup | build-app | run | test`: everything a newcomer or CI needs, from a
+//! machine that has only the Rust toolchain, Node 20+ and (for the Postgres run) PostgreSQL.
+//!
+//! Deliberately std + anyhow only, so `cargo xtask` itself compiles in seconds.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::OsStr;
+use std::fs;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The custom profile in the root `Cargo.toml` (release + lto, panic=abort, strip, opt "z").
+const APP_PROFILE: &str = "wasm-release";
+const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  setup       install what is missing: the wasm32 target, wasm-bindgen-cli (the version
+              in Cargo.lock), rustfmt/clippy, and the npm packages in tests/node/
+  build-app   build the Dioxus app for wasm32 into app/dist/ (embedded by the server)
+  run [ARGS]  setup + build-app + `cargo run --release -p renraku-server -- serve ARGS`
+  test        setup + build-app + fmt + clippy + every test on SQLite, then on PostgreSQL
+              (which must be reachable at 127.0.0.1:5432)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match cmd.as_deref() {
+        Some("setup") => setup(),
+        Some("build-app") => build_app(),
+        Some("run") => run(&rest),
+        Some("test") => test(),
+        Some("help" | "-h" | "--help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// setup
+
+fn setup() -> Result<()> {
+    let started = Instant::now();
+    step("setup: Rust components");
+    ensure_rust_components()?;
+    step("setup: wasm32 target");
+    ensure_wasm_target()?;
+    step("setup: wasm-bindgen-cli");
+    ensure_wasm_bindgen()?;
+    step("setup: npm packages for tests/node");
+    ensure_node_packages()?;
+    println!("setup done in {}", secs(started));
+    Ok(())
+}
+
+fn ensure_rust_components() -> Result<()> {
+    let installed = capture(Command::new("rustup").args(["component", "list", "--installed"]))
+        .context("`rustup` is needed (https://rustup.rs)")?;
+    let missing: Vec<&str> = ["rustfmt", "clippy"]
+        .into_iter()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(&format!("{c}-"))))
+        .collect();
+    if missing.is_empty() {
+        println!("rustfmt and clippy: present");
+        return Ok(());
+    }
+    run_cmd(
+        Command::new("rustup")
+            .args(["component", "add"])
+            .args(&missing),
+    )
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = capture(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("`rustup` is needed (https://rustup.rs)")?;
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        println!("{WASM_TARGET}: present");
+        return Ok(());
+    }
+    run_cmd(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+fn ensure_wasm_bindgen() -> Result<()> {
+    let want = locked_version("wasm-bindgen")?;
+    if let Some(have) = wasm_bindgen_version() {
+        if have == want {
+            println!("wasm-bindgen {have}: present");
+            return Ok(());
+        }
+        println!("wasm-bindgen {have} found, but Cargo.lock has {want}: installing {want}");
+    }
+    // No `--locked`: wasm-bindgen-cli's own lockfile pins a crate the registry mirror lacks.
+    run_cmd(
+        Command::new(cargo())
+            .args(["install", "wasm-bindgen-cli", "--version", &want])
+            .arg("--force"),
+    )?;
+    match wasm_bindgen_version() {
+        Some(have) if have == want => Ok(()),
+        Some(have) => bail!("installed wasm-bindgen-cli {want}, but the one found is {have}"),
+        None => bail!("installed wasm-bindgen-cli {want}, but cannot run `wasm-bindgen`"),
+    }
+}
+
+/// `wasm-bindgen` on PATH, else in cargo's bin directory (a fresh rustup install may not
+/// have put it on this process's PATH).
+fn wasm_bindgen_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join("wasm-bindgen");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    cargo_home().join("bin").join("wasm-bindgen")
+}
+
+fn wasm_bindgen_version() -> Option<String> {
+    let out = capture(Command::new(wasm_bindgen_bin()).arg("--version")).ok()?;
+    // "wasm-bindgen 0.2.100"
+    out.split_whitespace().nth(1).map(str::to_owned)
+}
+
+fn cargo_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("CARGO_HOME") {
+        return PathBuf::from(h);
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+}
+
+/// The version of `name` that Cargo.lock resolved (exactly one is expected).
+fn locked_version(name: &str) -> Result<String> {
+    let lock = fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut versions = Vec::new();
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{name}\"") {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+            {
+                versions.push(v.trim_matches('"').to_owned());
+            }
+        }
+    }
+    match versions.as_slice() {
+        [v] => Ok(v.clone()),
+        [] => bail!("`{name}` is not in Cargo.lock"),
+        _ => bail!("Cargo.lock has several versions of `{name}`: {versions:?}"),
+    }
+}
+
+fn node_dir() -> PathBuf {
+    root().join("tests").join("node")
+}
+
+fn ensure_node_packages() -> Result<()> {
+    let version = capture(Command::new("node").arg("--version"))
+        .context("Node.js 20 or newer is needed (https://nodejs.org)")?;
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        bail!("Node.js 20 or newer is needed, found {}", version.trim());
+    }
+    let dir = node_dir();
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules").join(".package-lock.json");
+    // npm writes node_modules/.package-lock.json on every install: if it is newer than both
+    // manifests, the install is current.
+    let current = |f: &Path| match (mtime(&installed), mtime(f)) {
+        (Some(i), Some(m)) => i >= m,
+        (_, None) => true,
+        _ => false,
+    };
+    if current(&lock) && current(&dir.join("package.json")) {
+        println!("tests/node/node_modules: up to date");
+        return Ok(());
+    }
+    let sub = if lock.is_file() { "ci" } else { "install" };
+    run_cmd(
+        Command::new("npm")
+            .args([sub, "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )
+}
+
+fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// build-app
+
+fn build_app() -> Result<()> {
+    let started = Instant::now();
+    step("build-app: cargo build (wasm32, profile wasm-release)");
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "-p",
+        "renraku-app",
+        "--profile",
+        APP_PROFILE,
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    let wasm = target_dir()?
+        .join(WASM_TARGET)
+        .join(APP_PROFILE)
+        .join("renraku-app.wasm");
+    if !wasm.is_file() {
+        bail!("the build did not produce {}", wasm.display());
+    }
+
+    step("build-app: wasm-bindgen → app/dist/");
+    let dist = root().join("app").join("dist");
+    let before = files(&dist);
+    if dist.exists() {
+        fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    }
+    fs::create_dir_all(&dist)?;
+    run_cmd(
+        Command::new(wasm_bindgen_bin())
+            .args(["--target", "web", "--no-typescript", "--out-name", "app"])
+            .args(["--remove-name-section", "--remove-producers-section"])
+            .arg("--out-dir")
+            .arg(&dist)
+            .arg(&wasm),
+    )
+    .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
+
+    copy_file(&root().join("app").join("index.html"), &dist)?;
+    let sw = root().join("service-worker");
+    let mut entries: Vec<_> = fs::read_dir(&sw)
+        .with_context(|| format!("reading {}", sw.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let ext = p.extension().and_then(OsStr::to_str).unwrap_or("");
+        // The icon generator stays in the source tree; everything else is served.
+        if p.is_file() && !matches!(ext, "py" | "md") {
+            copy_file(&p, &dist)?;
+        }
+    }
+
+    stamp_service_worker(&dist)?;
+
+    // rust-embed (release builds) embeds app/dist at compile time. Cargo notices changed
+    // files, but not files that appeared or vanished: when the set of names changes, bump
+    // the mtime of assets.rs so the server's next build embeds the new set.
+    if files(&dist) != before {
+        let assets = root().join("server").join("src").join("assets.rs");
+        if let Ok(f) = fs::File::options().append(true).open(&assets) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
+    print_sizes(&dist)?;
+    println!("build-app done in {}", secs(started));
+    Ok(())
+}
+
+/// Fills in `sw.js`: the precache list becomes every built file (wasm-bindgen adds
+/// `snippets/…` modules whose names change), and the build id a hash of them all, so each
+/// new build installs a fresh shell cache (and the browser sees a changed `sw.js`).
+fn stamp_service_worker(dist: &Path) -> Result<()> {
+    let sw = dist.join("sw.js");
+    let text = fs::read_to_string(&sw).with_context(|| format!("reading {}", sw.display()))?;
+    const BUILD: &str = "__RENRAKU_BUILD__";
+    const LIST_START: &str = "const SHELL = [";
+    const LIST_END: &str = "]; // end of SHELL";
+    let (Some(start), Some(end)) = (text.find(LIST_START), text.find(LIST_END)) else {
+        bail!("{} lacks `{LIST_START}` … `{LIST_END}`", sw.display());
+    };
+    if !text.contains(BUILD) {
+        bail!("{} has no {BUILD} placeholder", sw.display());
+    }
+    let files: Vec<String> = files(dist).into_iter().filter(|f| f != "sw.js").collect();
+    // FNV-1a, 64 bit: stable across Rust versions, unlike std's DefaultHasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in &files {
+        for byte in name.bytes().chain([0]).chain(fs::read(dist.join(name))?) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut list = String::from("\n");
+    for f in &files {
+        list.push_str(&format!("  \"/{f}\",\n"));
+    }
+    let text = format!("{}{LIST_START}{list}{}", &text[..start], &text[end..])
+        .replace(BUILD, &format!("{hash:016x}"));
+    fs::write(&sw, text)?;
+    Ok(())
+}
+
+/// Every file under `dir`, as sorted `/`-separated paths relative to it.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.filter_map(|e| e.ok()) {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&e.path(), &format!("{name}/"), out),
+                Ok(_) => out.push(name),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
+fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
+    let name = from.file_name().context("file name")?;
+    fs::copy(from, to_dir.join(name))
+        .with_context(|| format!("copying {} to {}", from.display(), to_dir.display()))?;
+    Ok(())
+}
+
+fn print_sizes(dist: &Path) -> Result<()> {
+    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm):");
+    println!("  {:<72} {:>10} {:>10}", "file", "raw", "gzip -9");
+    let (mut raw_total, mut gz_total) = (0u64, 0u64);
+    for name in files(dist) {
+        let p = dist.join(&name);
+        let raw = fs::metadata(&p)?.len();
+        let gz = gzip_size(&p);
+        println!(
+            "  {:<72} {:>10} {:>10}",
+            name,
+            kb(raw),
+            gz.map(kb).unwrap_or_else(|| "n/a".into())
+        );
+        let first_load =
+            name != "sw.js" && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
+        if first_load {
+            raw_total += raw;
+            gz_total += gz.unwrap_or(raw);
+        }
+    }
+    println!(
+        "  {:<72} {:>10} {:>10}",
+        "first load",
+        kb(raw_total),
+        kb(gz_total)
+    );
+    Ok(())
+}
+
+fn gzip_size(p: &Path) -> Option<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(p)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// run
+
+fn run(args: &[String]) -> Result<()> {
+    // `cargo xtask run -- --help` hands us the `--` too.
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    setup()?;
+    build_app()?;
+    step("run: cargo run --release -p renraku-server -- serve");
+    run_cmd(
+        Command::new(cargo())
+            .current_dir(root())
+            .args(["run", "--release", "-p", "renraku-server", "--", "serve"])
+            .args(args),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// test
+
+struct Outcome {
+    name: &'static str,
+    ok: bool,
+    took: Duration,
+    note: String,
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    let mut record = |name: &'static str, f: &dyn Fn() -> Result<()>| {
+        step(name);
+        let t = Instant::now();
+        let r = f();
+        let note = match &r {
+            Ok(()) => String::new(),
+            Err(e) => {
+                eprintln!("\nxtask: {name} FAILED: {e:#}");
+                format!("{e:#}")
+            }
+        };
+        outcomes.push(Outcome {
+            name,
+            ok: r.is_ok(),
+            took: t.elapsed(),
+            note,
+        });
+        r.is_ok()
+    };
+
+    // Everything after these needs them: stop at once if they fail.
+    let prepared = record("setup", &setup) && record("build-app", &build_app);
+    if prepared {
+        let c = || {
+            let mut c = Command::new(cargo());
+            c.current_dir(root());
+            c
+        };
+        record("cargo fmt --check", &|| {
+            run_cmd(c().args(["fmt", "--all", "--", "--check"]))
+        });
+        record("clippy (native, all targets)", &|| {
+            run_cmd(c().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
+        });
+        record("clippy (app, wasm32)", &|| {
+            run_cmd(c().args([
+                "clippy",
+                "-p",
+                "renraku-app",
+                "--target",
+                WASM_TARGET,
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        });
+        record("cargo test (SQLite)", &|| {
+            run_cmd(c().arg("test").env_remove("RENRAKU_TEST_BACKEND"))
+        });
+        record("cargo test -p renraku-tests (PostgreSQL)", &|| {
+            postgres_reachable()?;
+            run_cmd(
+                c().args(["test", "-p", "renraku-tests"])
+                    .env("RENRAKU_TEST_BACKEND", "postgres"),
+            )
+        });
+    }
+
+    println!("\n==== cargo xtask test: summary ====");
+    for o in &outcomes {
+        let mark = if o.ok { "ok  " } else { "FAIL" };
+        println!("  {mark}  {:<44} {:>8}", o.name, secs_d(o.took));
+        if !o.ok {
+            let first = o.note.lines().next().unwrap_or("");
+            println!("        {first}");
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    println!("  total {}", secs(started));
+    if !prepared {
+        bail!("setup or build-app failed; nothing else was run");
+    }
+    if failed > 0 {
+        bail!("{failed} step(s) failed");
+    }
+    println!("all steps passed");
+    Ok(())
+}
+
+fn postgres_reachable() -> Result<()> {
+    let addr: SocketAddr = POSTGRES_ADDR.parse().expect("valid address");
+    TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
+        anyhow::anyhow!(
+            "PostgreSQL is not reachable at {POSTGRES_ADDR} ({e}). The PostgreSQL test run \
+             needs a server there with trust authentication for local connections; start \
+             one and run `cargo xtask test` again. (It is never skipped.)"
+        )
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+/// The cargo that runs us (`cargo xtask` sets `CARGO`), so toolchain overrides carry over.
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Cargo's target directory, wherever `CARGO_TARGET_DIR` or cargo's config put it.
+fn target_dir() -> Result<PathBuf> {
+    let json = capture(Command::new(cargo()).current_dir(root()).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+    ]))?;
+    let key = "\"target_directory\":\"";
+    let start = json
+        .find(key)
+        .context("no target_directory in cargo metadata")?
+        + key.len();
+    let mut out = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' => return Ok(PathBuf::from(out)),
+            '\\' => out.push(chars.next().context("bad escape in cargo metadata")?),
+            c => out.push(c),
+        }
+    }
+    bail!("unterminated target_directory in cargo metadata")
+}
+
+fn step(name: &str) {
+    println!("\n==> {name}");
+}
+
+fn secs(since: Instant) -> String {
+    secs_d(since.elapsed())
+}
+
+fn secs_d(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs a command with inherited stdio; fails unless it exits 0.
+fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let what = describe(cmd);
+    println!("$ {what}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{what}`"))?;
+    if !status.success() {
+        bail!("`{what}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its stdout; fails unless it exits 0.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let what = describe(cmd);
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start `{what}`"))?;
+    if !out.status.success() {
+        bail!("`{what}` failed ({})", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
