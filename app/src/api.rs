@@ -18,9 +18,18 @@ pub struct RoomSummary {
     /// `patient`, `project` or `message`.
     pub kind: String,
     pub title: String,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub member_count: i64,
     /// Patient rooms only.
     #[serde(default)]
-    pub patient_name: Option<String>,
+    pub patient: Option<PatientBrief>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct PatientBrief {
+    pub name: String,
 }
 
 impl RoomSummary {
@@ -89,6 +98,14 @@ pub async fn sign_in(slug: &str, login_id: &str, password: &str) -> Result<(), S
         200..=299 => Ok(()),
         400 | 401 | 403 | 404 => Err("ログイン ID またはパスワードが違います。".into()),
         429 => Err("試行回数が多すぎます。しばらく待ってからお試しください。".into()),
+        _ => Err(server_error(status)),
+    }
+}
+
+pub async fn sign_out() -> Result<(), String> {
+    let (status, _) = request("POST", "/api/signout", None).await?;
+    match status {
+        200..=299 => Ok(()),
         _ => Err(server_error(status)),
     }
 }

@@ -89,7 +89,9 @@ fn Municipality(slug: String) -> Element {
                     on_signed_in: move |rooms| screen.set(Screen::Rooms(rooms)),
                 }
             },
-            Screen::Rooms(rooms) => rsx! { RoomList { rooms } },
+            Screen::Rooms(rooms) => rsx! {
+                RoomList { rooms, on_signed_out: move |_| screen.set(Screen::SignIn) }
+            },
         }
     }
 }
@@ -164,7 +166,16 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Vec<RoomSummary>>) -> Element
 }
 
 #[component]
-fn RoomList(rooms: Vec<RoomSummary>) -> Element {
+fn RoomList(rooms: Vec<RoomSummary>, on_signed_out: EventHandler<()>) -> Element {
+    let mut error = use_signal(|| None::<String>);
+    let sign_out = move |_| {
+        spawn(async move {
+            match api::sign_out().await {
+                Ok(()) => on_signed_out.call(()),
+                Err(msg) => error.set(Some(msg)),
+            }
+        });
+    };
     rsx! {
         main { class: "card",
             h1 { "ルーム" }
@@ -176,12 +187,20 @@ fn RoomList(rooms: Vec<RoomSummary>) -> Element {
                     li { key: "{room.id}",
                         span { class: "kind kind-{room.kind}", "{room.kind_label()}" }
                         span { class: "title", "{room.title}" }
-                        if let Some(p) = &room.patient_name {
-                            span { class: "patient", "{p} 様" }
+                        if let Some(p) = room.patient.as_ref().filter(|p| p.name != room.title) {
+                            span { class: "patient", "{p.name} 様" }
+                        }
+                        span { class: "muted members", "{room.member_count} 人" }
+                        if room.archived {
+                            span { class: "muted", "アーカイブ済み" }
                         }
                     }
                 }
             }
+            if let Some(msg) = error() {
+                p { class: "error", role: "alert", "{msg}" }
+            }
+            button { class: "secondary", r#type: "button", onclick: sign_out, "サインアウト" }
         }
     }
 }

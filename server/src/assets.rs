@@ -32,7 +32,8 @@ const NOT_BUILT: &str = r#"<!doctype html>
 pub async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     if path == "api" || path.starts_with("api/") {
-        return not_found();
+        // An unknown API route: the API's own JSON error, not a page.
+        return crate::error::Error::NotFound.into_response();
     }
     // No way out of the folder, whatever the build mode.
     if path.split('/').any(|s| s == ".." || s == ".") || path.contains('\\') {
@@ -117,7 +118,12 @@ mod tests {
 
     #[tokio::test]
     async fn api_paths_and_missing_files_are_404() {
-        assert_eq!(get("/api/nope").await.status(), StatusCode::NOT_FOUND);
+        let api = get("/api/nope").await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert!(api.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
         assert_eq!(get("/api").await.status(), StatusCode::NOT_FOUND);
         assert_eq!(get("/favicon.ico").await.status(), StatusCode::NOT_FOUND);
         assert_eq!(get("/demo/x.png").await.status(), StatusCode::NOT_FOUND);

@@ -5,7 +5,11 @@ use crate::{demo, prepare, serve_state, AppState, Db};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "renraku", version, about = "Renraku 連絡帳: realtime contact book for home care")]
+#[command(
+    name = "renraku",
+    version,
+    about = "Renraku 連絡帳: realtime contact book for home care"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -72,9 +76,17 @@ fn public_base(config: &Config, addr: std::net::SocketAddr) -> String {
 }
 
 fn print_demo_logins(base: &str) {
-    println!("demo: {}/{}/  password: {}", base.trim_end_matches('/'), demo::SLUG, demo::DEMO_PASSWORD);
+    println!(
+        "demo: {}/{}/  password: {}",
+        base.trim_end_matches('/'),
+        demo::SLUG,
+        demo::DEMO_PASSWORD
+    );
     for login in demo::DEMO_LOGINS {
-        println!("  {:<10} {} ({})", login.login_id, login.display_name, login.description);
+        println!(
+            "  {:<10} {} ({})",
+            login.login_id, login.display_name, login.description
+        );
     }
 }
 

@@ -10,11 +10,18 @@ use std::time::Duration;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
 pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
+pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
+pub const DEFAULT_COMPACT_AFTER: usize = 500;
 
 #[derive(Args, Clone)]
 pub struct Config {
     /// Directory for the SQLite database (and, later, attachments).
-    #[arg(long, env = "RENRAKU_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "RENRAKU_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/renraku.db`.
@@ -40,6 +47,14 @@ pub struct Config {
     /// Omit the cookies' Secure attribute, for plain-HTTP development on a non-localhost name.
     #[arg(long, env = "RENRAKU_INSECURE_COOKIES", global = true)]
     pub insecure_cookies: bool,
+
+    /// A loaded room with no connections leaves memory after this many milliseconds.
+    #[arg(long, env = "RENRAKU_ROOM_EVICT_MS", default_value_t = DEFAULT_ROOM_EVICT_MS, global = true)]
+    pub room_evict_ms: u64,
+
+    /// A room's update log is compacted into its snapshot once it holds this many updates.
+    #[arg(long, env = "RENRAKU_COMPACT_AFTER", default_value_t = DEFAULT_COMPACT_AFTER, global = true)]
+    pub compact_after: usize,
 }
 
 impl Config {
@@ -53,6 +68,8 @@ impl Config {
             session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
             session_absolute_hours: DEFAULT_SESSION_ABSOLUTE_HOURS,
             insecure_cookies: false,
+            room_evict_ms: DEFAULT_ROOM_EVICT_MS,
+            compact_after: DEFAULT_COMPACT_AFTER,
         }
     }
 
@@ -60,6 +77,13 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("renraku.db").display()),
+        }
+    }
+
+    pub fn hub(&self) -> crate::rooms::HubConfig {
+        crate::rooms::HubConfig {
+            evict_after: Duration::from_millis(self.room_evict_ms),
+            compact_after: self.compact_after.max(1),
         }
     }
 
@@ -116,7 +140,10 @@ mod tests {
             redact_url("postgres://postgres@127.0.0.1/x"),
             "postgres://postgres@127.0.0.1/x"
         );
-        assert_eq!(redact_url("sqlite://./data/renraku.db"), "sqlite://./data/renraku.db");
+        assert_eq!(
+            redact_url("sqlite://./data/renraku.db"),
+            "sqlite://./data/renraku.db"
+        );
         let mut config = Config::with_data_dir("/tmp/x");
         config.database_url = Some("postgres://u:hunter2@h/d".into());
         assert!(!format!("{config:?}").contains("hunter2"));

@@ -9,6 +9,7 @@ use crate::db::users::{NewUser, Profession, Role};
 use crate::db::{now_ms, Db};
 use crate::error::{Error, Result};
 use renraku_sync::{DocId, PostId, Reaction, RoomDoc, RoomId, RoomKind, UserId};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 pub const SLUG: &str = "demo";
@@ -60,16 +61,96 @@ macro_rules! person {
 }
 
 const PEOPLE: [Person; 10] = [
-    person!("doctor1", "南 健一", "みなみ けんいち", "医師・みなみ在宅クリニック", Doctor, Member, 0),
-    person!("doctor2", "北川 由美", "きたがわ ゆみ", "医師・デモ市民病院", Doctor, Member, 1),
-    person!("nurse1", "佐藤 花子", "さとう はなこ", "看護師・ひかり訪問看護", Nurse, Member, 2),
-    person!("nurse2", "鈴木 美咲", "すずき みさき", "看護師・ひかり訪問看護", Nurse, Member, 2),
-    person!("therapist1", "伊藤 愛", "いとう あい", "理学療法士・ひかり訪問看護", Therapist, Member, 2),
-    person!("caremgr1", "高橋 誠", "たかはし まこと", "ケアマネジャー・さくら居宅", CareManager, Member, 3),
-    person!("pharmacist1", "田中 翔太", "たなか しょうた", "薬剤師・あおば薬局", Pharmacist, Member, 4),
-    person!("city1", "山本 剛", "やまもと つよし", "市職員・管理者", CityStaff, MunicipalityAdmin, 5),
-    person!("city2", "中村 さゆり", "なかむら さゆり", "保健師・地域包括支援センター", CityStaff, Member, 5),
-    person!("helper1", "渡辺 洋子", "わたなべ ようこ", "ホームヘルパー・ひまわり", Helper, Member, 6),
+    person!(
+        "doctor1",
+        "南 健一",
+        "みなみ けんいち",
+        "医師・みなみ在宅クリニック",
+        Doctor,
+        Member,
+        0
+    ),
+    person!(
+        "doctor2",
+        "北川 由美",
+        "きたがわ ゆみ",
+        "医師・デモ市民病院",
+        Doctor,
+        Member,
+        1
+    ),
+    person!(
+        "nurse1",
+        "佐藤 花子",
+        "さとう はなこ",
+        "看護師・ひかり訪問看護",
+        Nurse,
+        Member,
+        2
+    ),
+    person!(
+        "nurse2",
+        "鈴木 美咲",
+        "すずき みさき",
+        "看護師・ひかり訪問看護",
+        Nurse,
+        Member,
+        2
+    ),
+    person!(
+        "therapist1",
+        "伊藤 愛",
+        "いとう あい",
+        "理学療法士・ひかり訪問看護",
+        Therapist,
+        Member,
+        2
+    ),
+    person!(
+        "caremgr1",
+        "高橋 誠",
+        "たかはし まこと",
+        "ケアマネジャー・さくら居宅",
+        CareManager,
+        Member,
+        3
+    ),
+    person!(
+        "pharmacist1",
+        "田中 翔太",
+        "たなか しょうた",
+        "薬剤師・あおば薬局",
+        Pharmacist,
+        Member,
+        4
+    ),
+    person!(
+        "city1",
+        "山本 剛",
+        "やまもと つよし",
+        "市職員・管理者",
+        CityStaff,
+        MunicipalityAdmin,
+        5
+    ),
+    person!(
+        "city2",
+        "中村 さゆり",
+        "なかむら さゆり",
+        "保健師・地域包括支援センター",
+        CityStaff,
+        Member,
+        5
+    ),
+    person!(
+        "helper1",
+        "渡辺 洋子",
+        "わたなべ ようこ",
+        "ホームヘルパー・ひまわり",
+        Helper,
+        Member,
+        6
+    ),
 ];
 
 /// The demo accounts (password [`DEMO_PASSWORD`]).
@@ -100,7 +181,14 @@ const PATIENTS: [DemoPatient; 5] = [
             disaster_flag: true,
             triage: Some("yellow"),
         },
-        team: &["caremgr1", "doctor1", "nurse1", "nurse2", "pharmacist1", "helper1"],
+        team: &[
+            "caremgr1",
+            "doctor1",
+            "nurse1",
+            "nurse2",
+            "pharmacist1",
+            "helper1",
+        ],
     },
     DemoPatient {
         patient: NewPatient {
@@ -157,14 +245,25 @@ const OTHER_ROOMS: [(RoomKind, &str, &[&str]); 3] = [
     (
         RoomKind::Project,
         "認知症初期集中支援チーム",
-        &["city1", "city2", "doctor1", "nurse1", "caremgr1", "therapist1"],
+        &[
+            "city1",
+            "city2",
+            "doctor1",
+            "nurse1",
+            "caremgr1",
+            "therapist1",
+        ],
     ),
     (
         RoomKind::Message,
         "ひかり訪問看護 スタッフ連絡",
         &["nurse1", "nurse2", "therapist1"],
     ),
-    (RoomKind::Message, "南 医師・佐藤 看護師", &["doctor1", "nurse1"]),
+    (
+        RoomKind::Message,
+        "南 医師・佐藤 看護師",
+        &["doctor1", "nurse1"],
+    ),
 ];
 
 /// Creates the demo municipality with everything in it. Fails with `Conflict` if it exists.
@@ -198,7 +297,12 @@ pub async fn seed(db: &Db) -> Result<()> {
     for p in &PATIENTS {
         let patient = db.create_patient(municipality, &p.patient).await?;
         let room = db
-            .create_room(municipality, RoomKind::Patient, p.patient.name, Some(patient))
+            .create_room(
+                municipality,
+                RoomKind::Patient,
+                p.patient.name,
+                Some(patient),
+            )
             .await?;
         add_members(db, room, p.team, &users).await?;
         rooms.push(room);
@@ -220,7 +324,11 @@ async fn add_members(
 ) -> Result<()> {
     let owner = users[logins[0]];
     for (i, login) in logins.iter().enumerate() {
-        let (role, by) = if i == 0 { ("owner", None) } else { ("member", Some(owner)) };
+        let (role, by) = if i == 0 {
+            ("owner", None)
+        } else {
+            ("member", Some(owner))
+        };
         db.add_member(room, users[login], role, by).await?;
     }
     Ok(())
@@ -311,7 +419,9 @@ async fn seed_conversations(
         let (clients, updates) = write_script(script, users, now)?;
         for (user, client) in clients {
             if let Err(taken) = db.bind_clients(user, &[client]).await? {
-                return Err(Error::internal(format!("demo client id {taken} already bound")));
+                return Err(Error::internal(format!(
+                    "demo client id {taken} already bound"
+                )));
             }
         }
         let key = DocId::Room(*room).storage_key();
@@ -339,13 +449,13 @@ fn write_script(
             Thread(l, ..) | Reply(l, ..) | React(l, ..) | Pin(l, ..) | Read(l, ..) => *l,
         };
         let user = users[login];
-        if !replicas.contains_key(&user) {
+        if let Entry::Vacant(slot) = replicas.entry(user) {
             // Yjs client ids are 53 bits; random ones do not collide in practice.
             let doc = RoomDoc::new(rand::random::<u64>() & ((1 << 53) - 1));
             for (_, update) in &log {
                 doc.apply_update(update).map_err(replay)?;
             }
-            replicas.insert(user, doc);
+            slot.insert(doc);
         }
         let doc = &replicas[&user];
         let update = match act {
@@ -359,7 +469,8 @@ fn write_script(
                 let at = now - i64::from(hours) * 3_600_000;
                 let id = post_id(at);
                 posts.push(id.clone());
-                doc.reply(user, id, &posts[parent], text, at).map_err(replay)?
+                doc.reply(user, id, &posts[parent], text, at)
+                    .map_err(replay)?
             }
             React(_, post, kind) => doc.react(user, &posts[post], kind),
             Pin(_, post) => doc.pin(user, &posts[post], now),

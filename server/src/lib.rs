@@ -37,7 +37,7 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
-        let hub = rooms::Hub::new(db.clone(), rooms::HubConfig::default());
+        let hub = rooms::Hub::new(db.clone(), config.hub());
         Self {
             inner: Arc::new(Inner {
                 config,

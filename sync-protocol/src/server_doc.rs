@@ -5,7 +5,9 @@ use crate::frame::DocId;
 use crate::ids::UserId;
 use crate::schema::Root;
 use crate::update::ParsedUpdate;
-use crate::validate::{self, Accepted, PersonalPolicy, Policy, RoomPolicy, Slot, SlotIndex, Violation};
+use crate::validate::{
+    self, Accepted, PersonalPolicy, Policy, RoomPolicy, Slot, SlotIndex, Violation,
+};
 use yrs::updates::decoder::Decode;
 use yrs::{Any, ClientID, Doc, Options, ReadTxn, StateVector, Transact, Update};
 
@@ -31,7 +33,13 @@ pub struct Checked {
 struct Trusted;
 
 impl Policy for Trusted {
-    fn check(&self, _: UserId, _: &Slot, _: Option<&Any>, _: Option<&Any>) -> Result<(), Violation> {
+    fn check(
+        &self,
+        _: UserId,
+        _: &Slot,
+        _: Option<&Any>,
+        _: Option<&Any>,
+    ) -> Result<(), Violation> {
         Ok(())
     }
 }
@@ -127,7 +135,8 @@ fn deletes_known(parsed: &ParsedUpdate, doc: &Doc) -> bool {
     let snapshot = txn.snapshot();
     parsed.deletes.iter().all(|(client, ranges)| {
         ranges.iter().all(|r| {
-            (r.start..r.end).all(|clock| snapshot.delete_set.contains(&yrs::ID::new(*client, clock)))
+            (r.start..r.end)
+                .all(|clock| snapshot.delete_set.contains(&yrs::ID::new(*client, clock)))
         })
     })
 }

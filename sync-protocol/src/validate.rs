@@ -10,7 +10,7 @@
 use crate::ids::{PostId, RoomId, UserId};
 use crate::room::post_from_any;
 use crate::schema::{self, any_i64, any_str, any_user_id, field, Root};
-use crate::update::{BlockKind, Content, ParsedUpdate, Parent};
+use crate::update::{BlockKind, Content, Parent, ParsedUpdate};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use thiserror::Error;
@@ -246,8 +246,7 @@ pub fn validate(
         for range in ranges.iter() {
             let mut clock = range.start;
             while clock < range.end {
-                if let Some(&(_, end)) = gc_ranges.iter().find(|(s, e)| *s <= clock && clock < *e)
-                {
+                if let Some(&(_, end)) = gc_ranges.iter().find(|(s, e)| *s <= clock && clock < *e) {
                     clock = end;
                     continue;
                 }

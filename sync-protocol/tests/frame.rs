@@ -41,10 +41,7 @@ fn frames_encode_to_stable_bytes() {
             vec![6, 0, 24, 0, 1, b'y'],
         ),
         (Frame::TooLarge { limit: 2 }, vec![7, 2]),
-        (
-            Frame::Malformed { reason: "z".into() },
-            vec![8, 1, b'z'],
-        ),
+        (Frame::Malformed { reason: "z".into() }, vec![8, 1, b'z']),
     ];
     for (frame, bytes) in cases {
         assert_eq!(frame.encode(), bytes, "{frame:?}");
@@ -55,7 +52,10 @@ fn frames_encode_to_stable_bytes() {
 #[test]
 fn bad_frames_are_errors_not_panics() {
     assert!(matches!(Frame::decode(&[]), Err(Error::Malformed(_))));
-    assert!(matches!(Frame::decode(&[99, 1, 2]), Err(Error::Malformed(_))));
+    assert!(matches!(
+        Frame::decode(&[99, 1, 2]),
+        Err(Error::Malformed(_))
+    ));
     assert!(matches!(
         Frame::decode(&[3, 0, 24, 1, 7, 200, 200, 200, 200, 15]),
         Err(Error::Malformed(_))

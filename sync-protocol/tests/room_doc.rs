@@ -21,7 +21,10 @@ fn thread_reply_reaction_and_pin_reach_the_other_replica() {
     let nurse = RoomDoc::new(11);
     let doctor = RoomDoc::new(22);
 
-    send(&nurse.start_thread(NURSE, pid(1), "褥瘡の写真です", 1_000), &[&doctor]);
+    send(
+        &nurse.start_thread(NURSE, pid(1), "褥瘡の写真です", 1_000),
+        &[&doctor],
+    );
     let reply = doctor
         .reply(DOCTOR, pid(2), &pid(1), "軟膏を変更します", 2_000)
         .unwrap();
@@ -54,10 +57,16 @@ fn replies_to_replies_join_the_thread_and_threads_sort_by_activity() {
     let doc = RoomDoc::new(5);
     doc.start_thread(NURSE, pid(1), "first", 1_000);
     doc.start_thread(NURSE, pid(2), "second", 2_000);
-    doc.reply(DOCTOR, pid(3), &pid(1), "re first", 3_000).unwrap();
-    doc.reply(NURSE, pid(4), &pid(3), "re re first", 4_000).unwrap();
+    doc.reply(DOCTOR, pid(3), &pid(1), "re first", 3_000)
+        .unwrap();
+    doc.reply(NURSE, pid(4), &pid(3), "re re first", 4_000)
+        .unwrap();
     let threads = doc.threads();
-    assert_eq!(threads[0].root.id, pid(1), "the thread with the newest reply comes first");
+    assert_eq!(
+        threads[0].root.id,
+        pid(1),
+        "the thread with the newest reply comes first"
+    );
     assert_eq!(threads[0].replies.len(), 2);
     assert_eq!(threads[0].replies[1].parent, Some(pid(1)));
     assert_eq!(threads[1].root.id, pid(2));
@@ -68,7 +77,8 @@ fn replies_to_replies_join_the_thread_and_threads_sort_by_activity() {
 fn only_the_author_edits_or_deletes_and_deleted_posts_stay_as_tombstones() {
     let doc = RoomDoc::new(5);
     doc.start_thread(NURSE, pid(1), "訪問は14時", 1_000);
-    doc.reply(DOCTOR, pid(2), &pid(1), "了解です", 2_000).unwrap();
+    doc.reply(DOCTOR, pid(2), &pid(1), "了解です", 2_000)
+        .unwrap();
     assert!(doc.edit(DOCTOR, &pid(1), "改ざん", 3_000).is_err());
     assert!(doc.delete(DOCTOR, &pid(1), 3_000).is_err());
     doc.edit(NURSE, &pid(1), "訪問は15時に変更", 3_000).unwrap();
@@ -79,7 +89,11 @@ fn only_the_author_edits_or_deletes_and_deleted_posts_stay_as_tombstones() {
     let threads = doc.threads();
     assert!(threads[0].root.deleted);
     assert!(threads[0].root.text.is_empty());
-    assert_eq!(threads[0].replies.len(), 1, "replies survive their root's deletion");
+    assert_eq!(
+        threads[0].replies.len(),
+        1,
+        "replies survive their root's deletion"
+    );
 }
 
 #[test]
@@ -90,7 +104,11 @@ fn unreact_unpin_and_read_markers() {
     doc.react(DOCTOR, &pid(1), Reaction::Like);
     doc.react(DOCTOR, &pid(1), Reaction::Checked);
     let r = doc.reactions(&pid(1));
-    assert_eq!(r.len(), 1, "one reaction per person: a new one replaces the old");
+    assert_eq!(
+        r.len(),
+        1,
+        "one reaction per person: a new one replaces the old"
+    );
     assert_eq!(r[0].kind, Reaction::Checked);
     doc.unreact(DOCTOR, &pid(1));
     assert!(doc.reactions(&pid(1)).is_empty());

@@ -53,11 +53,19 @@ fn post_value(author: &str, text: &str) -> Any {
 fn legitimate_team_work_is_accepted() {
     let (mut server, nurse, doctor) = setup();
     let updates = [
-        (DOCTOR, doctor.reply(DOCTOR, pid(2), &pid(1), "降圧剤を調整", 2_000).unwrap()),
+        (
+            DOCTOR,
+            doctor
+                .reply(DOCTOR, pid(2), &pid(1), "降圧剤を調整", 2_000)
+                .unwrap(),
+        ),
         (DOCTOR, doctor.react(DOCTOR, &pid(1), Reaction::Ack)),
         (DOCTOR, doctor.pin(DOCTOR, &pid(1), 3_000)),
         (DOCTOR, doctor.mark_read(DOCTOR, &pid(1), 3_000)),
-        (NURSE, nurse.edit(NURSE, &pid(1), "血圧 150/92", 4_000).unwrap()),
+        (
+            NURSE,
+            nurse.edit(NURSE, &pid(1), "血圧 150/92", 4_000).unwrap(),
+        ),
         (NURSE, nurse.react(NURSE, &pid(1), Reaction::Like)),
         (NURSE, nurse.unreact(NURSE, &pid(1))),
     ];
@@ -69,7 +77,11 @@ fn legitimate_team_work_is_accepted() {
     assert_eq!(accept(&mut server, NURSE, &nurse.unpin(&pid(1))), Ok(true));
     // The nurse deletes her own post.
     assert_eq!(
-        accept(&mut server, NURSE, &nurse.delete(NURSE, &pid(1), 5_000).unwrap()),
+        accept(
+            &mut server,
+            NURSE,
+            &nurse.delete(NURSE, &pid(1), 5_000).unwrap()
+        ),
         Ok(true)
     );
     let view = RoomDoc::new(9);
@@ -95,10 +107,18 @@ fn editing_or_deleting_anothers_post_is_refused() {
     let (mut server, _, doctor) = setup();
     // Keeping the nurse as author does not help: the slot is hers.
     let edit = raw_insert(&doctor, "posts", pid(1).as_str(), post_value("1", "改ざん"));
-    assert_eq!(accept(&mut server, DOCTOR, &edit), Err(Violation::NotYourPost));
+    assert_eq!(
+        accept(&mut server, DOCTOR, &edit),
+        Err(Violation::NotYourPost)
+    );
 
     let (mut server, _, doctor) = setup();
-    let takeover = raw_insert(&doctor, "posts", pid(1).as_str(), post_value("2", "乗っ取り"));
+    let takeover = raw_insert(
+        &doctor,
+        "posts",
+        pid(1).as_str(),
+        post_value("2", "乗っ取り"),
+    );
     assert_eq!(
         accept(&mut server, DOCTOR, &takeover),
         Err(Violation::NotYourPost)
@@ -115,22 +135,39 @@ fn editing_or_deleting_anothers_post_is_refused() {
         accept(&mut server, DOCTOR, &delete),
         Err(Violation::NotYourPost)
     );
-    assert_eq!(server_view(&server).post(&pid(1)).unwrap().text, "血圧 150/90");
+    assert_eq!(
+        server_view(&server).post(&pid(1)).unwrap().text,
+        "血圧 150/90"
+    );
 }
 
 #[test]
 fn reactions_pins_and_read_markers_under_anothers_id_are_refused() {
     let (mut server, _, doctor) = setup();
     let forged = doctor.react(NURSE, &pid(1), Reaction::Ack);
-    assert_eq!(accept(&mut server, DOCTOR, &forged), Err(Violation::NotYourKey));
+    assert_eq!(
+        accept(&mut server, DOCTOR, &forged),
+        Err(Violation::NotYourKey)
+    );
     let (mut server, _, doctor) = setup();
     let forged = doctor.mark_read(NURSE, &pid(1), 1);
-    assert_eq!(accept(&mut server, DOCTOR, &forged), Err(Violation::NotYourKey));
+    assert_eq!(
+        accept(&mut server, DOCTOR, &forged),
+        Err(Violation::NotYourKey)
+    );
     let (mut server, _, doctor) = setup();
     let forged = doctor.pin(NURSE, &pid(1), 1);
-    assert_eq!(accept(&mut server, DOCTOR, &forged), Err(Violation::NotYourKey));
+    assert_eq!(
+        accept(&mut server, DOCTOR, &forged),
+        Err(Violation::NotYourKey)
+    );
     let (mut server, _, doctor) = setup();
-    let bad = raw_insert(&doctor, "reactions", &format!("{}/2", pid(1)), Any::from("💩"));
+    let bad = raw_insert(
+        &doctor,
+        "reactions",
+        &format!("{}/2", pid(1)),
+        Any::from("💩"),
+    );
     assert!(matches!(
         accept(&mut server, DOCTOR, &bad),
         Err(Violation::BadValue(_))
@@ -212,7 +249,12 @@ fn writers_name_the_client_ids_used() {
 #[test]
 fn a_server_reloaded_from_its_snapshot_still_knows_who_wrote_what() {
     let (mut server, nurse, doctor) = setup();
-    accept(&mut server, NURSE, &nurse.edit(NURSE, &pid(1), "v2", 2).unwrap()).unwrap();
+    accept(
+        &mut server,
+        NURSE,
+        &nurse.edit(NURSE, &pid(1), "v2", 2).unwrap(),
+    )
+    .unwrap();
     let reply = doctor.reply(DOCTOR, pid(2), &pid(1), "re", 3).unwrap();
     accept(&mut server, DOCTOR, &reply).unwrap();
 

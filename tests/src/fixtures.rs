@@ -83,14 +83,16 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
     .unwrap()
     .get("id");
     for (user, _) in &users[..2] {
-        sqlx::query("INSERT INTO room_members (room_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)")
-            .bind(room)
-            .bind(*user)
-            .bind("member")
-            .bind(0_i64)
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO room_members (room_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(room)
+        .bind(*user)
+        .bind("member")
+        .bind(0_i64)
+        .execute(pool)
+        .await
+        .unwrap();
     }
     let mut members = Vec::new();
     for (id, login) in users {

@@ -6,7 +6,9 @@ pub mod fixtures;
 pub mod process;
 pub mod sync_client;
 
-pub use fixtures::{node_client, signin_at, storage_args, team_at, team_in, Member, Team, TestStorage};
+pub use fixtures::{
+    node_client, signin_at, storage_args, team_at, team_in, Member, Team, TestStorage,
+};
 
 use anyhow::{bail, Context, Result};
 use renraku_server::{AppState, Config, Db};
@@ -44,7 +46,10 @@ impl PgDatabase {
         // Concurrent CREATE DATABASE can trip over template1 being in use; retry briefly.
         let mut attempt = 0;
         loop {
-            match conn.execute(format!("CREATE DATABASE {name}").as_str()).await {
+            match conn
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+            {
                 Ok(_) => break,
                 Err(e) if attempt < 20 => {
                     attempt += 1;
@@ -124,9 +129,13 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(config, db);
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(renraku_server::serve_state(state.clone(), listener, async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(renraku_server::serve_state(
+            state.clone(),
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        ));
         TestServer {
             addr,
             state,
@@ -170,7 +179,9 @@ impl TestServer {
     /// An HTTP client that sends `token` as its bearer session.
     pub fn client(&self, token: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
-        let value = format!("Bearer {token}").parse().expect("header-safe token");
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("header-safe token");
         headers.insert(reqwest::header::AUTHORIZATION, value);
         reqwest::Client::builder()
             .default_headers(headers)

@@ -11,7 +11,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
 #[tokio::test]
 async fn every_saved_update_survives_kill_9() {
     let storage = TestStorage::new().await;
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage)).await.unwrap();
+    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+        .await
+        .unwrap();
     let t = team_at(&server.base_url, &storage).await;
     let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 7007)
         .await
@@ -48,7 +50,9 @@ async fn every_saved_update_survives_kill_9() {
     }));
     assert!(saved.len() >= 100);
 
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage)).await.unwrap();
+    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+        .await
+        .unwrap();
     let token = signin_at(&server.base_url, &t.a.login).await;
     let mut fresh = SyncClient::connect(&server.ws_url(), &token, 8008)
         .await

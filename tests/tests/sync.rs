@@ -8,6 +8,7 @@ use renraku_sync::yrs::{Any, Map, Transact};
 use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc};
 use renraku_tests::sync_client::{connect_raw, SyncClient};
 use renraku_tests::{team, Team, TestServer};
+use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -42,7 +43,9 @@ async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
     let (room, ua, ub) = (t.room, t.a.id, t.b.id);
 
     let root = new_post_id();
-    let u = a.doc(room).start_thread(ua, root.clone(), "本日の訪問で発熱 37.8℃", now_ms());
+    let u = a
+        .doc(room)
+        .start_thread(ua, root.clone(), "本日の訪問で発熱 37.8℃", now_ms());
     a.write(room, u).await.unwrap();
     b.wait_for(room, "the thread", |d| d.post(&root).is_some())
         .await
@@ -61,8 +64,12 @@ async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
 
     a.wait_for(room, "reply, reaction and pin", |d| {
         d.threads().first().is_some_and(|t| t.replies.len() == 1)
-            && d.reactions(&root).first().is_some_and(|r| r.users == vec![ub])
-            && d.pins().first().is_some_and(|p| p.post == root && p.by == ub)
+            && d.reactions(&root)
+                .first()
+                .is_some_and(|r| r.users == vec![ub])
+            && d.pins()
+                .first()
+                .is_some_and(|p| p.post == root && p.by == ub)
     })
     .await
     .unwrap();
@@ -76,7 +83,9 @@ async fn concurrent_offline_edits_converge_after_reconnecting() {
     let (mut a, mut b) = connected(&server, &t).await;
     let (room, ua, ub) = (t.room, t.a.id, t.b.id);
     let root = new_post_id();
-    let u = a.doc(room).start_thread(ua, root.clone(), "共有事項", now_ms());
+    let u = a
+        .doc(room)
+        .start_thread(ua, root.clone(), "共有事項", now_ms());
     a.write(room, u).await.unwrap();
     b.wait_for(room, "root", |d| d.post(&root).is_some())
         .await
@@ -91,8 +100,12 @@ async fn concurrent_offline_edits_converge_after_reconnecting() {
     let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
         .await
         .unwrap();
-    a.doc(room).apply_update(&server_state(&server, &t).await).unwrap();
-    b.doc(room).apply_update(&server_state(&server, &t).await).unwrap();
+    a.doc(room)
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
+    b.doc(room)
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
     a.doc(room)
         .reply(ua, new_post_id(), &root, "Aの返信", now_ms())
         .unwrap();
@@ -119,9 +132,13 @@ async fn concurrent_offline_edits_converge_after_reconnecting() {
 
 /// The room's state as a third member (a fresh client) receives it.
 async fn server_state(server: &TestServer, t: &Team) -> Vec<u8> {
-    let mut c = SyncClient::connect(&server.ws_url(), &t.a.token, 9_000 + rand::random::<u16>() as u64)
-        .await
-        .unwrap();
+    let mut c = SyncClient::connect(
+        &server.ws_url(),
+        &t.a.token,
+        9_000 + rand::random::<u16>() as u64,
+    )
+    .await
+    .unwrap();
     c.open(t.room).await.unwrap();
     c.doc(t.room).encode_state()
 }
@@ -159,12 +176,22 @@ async fn a_non_member_is_denied_and_no_session_cannot_connect() {
         .await
         .unwrap();
     outsider
-        .wait_event(|f| matches!(f, Frame::Denied { doc: DocId::Personal(_), .. }))
+        .wait_event(|f| {
+            matches!(
+                f,
+                Frame::Denied {
+                    doc: DocId::Personal(_),
+                    ..
+                }
+            )
+        })
         .await
         .unwrap();
 
     assert!(connect_raw(&server.ws_url(), None).await.is_err());
-    assert!(connect_raw(&server.ws_url(), Some("not-a-session")).await.is_err());
+    assert!(connect_raw(&server.ws_url(), Some("not-a-session"))
+        .await
+        .is_err());
     let (_, b) = connected(&server, &t).await;
     drop(b);
 }
@@ -191,7 +218,8 @@ async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
         .unwrap();
 
     // Each forgery comes from a scratch replica of B's, so B's own replica stays honest.
-    let forgeries: Vec<(&str, Box<dyn Fn(&RoomDoc) -> Vec<u8>>)> = vec![
+    type Forge<'a> = Box<dyn Fn(&RoomDoc) -> Vec<u8> + 'a>;
+    let forgeries: Vec<(&str, Forge)> = vec![
         (
             "a post in A's name",
             Box::new(|d: &RoomDoc| d.start_thread(ua, new_post_id(), "なりすまし", 1)),
@@ -243,9 +271,11 @@ async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
     // B's connection still works for honest updates, and that is all A ever receives.
     let u = b.doc(room).react(ub, &root, Reaction::Checked);
     b.write(room, u).await.unwrap();
-    a.wait_for(room, "B's honest reaction", |d| !d.reactions(&root).is_empty())
-        .await
-        .unwrap();
+    a.wait_for(room, "B's honest reaction", |d| {
+        !d.reactions(&root).is_empty()
+    })
+    .await
+    .unwrap();
     a.drain(Duration::from_millis(300)).await;
     let seen = a.doc(room);
     assert_eq!(seen.post(&root).unwrap().text, "原文");
@@ -256,7 +286,9 @@ async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
 
     // And nothing of it was stored: a fresh replica from storage matches.
     let stored = RoomDoc::new(77);
-    stored.apply_update(&server_state(&server, &t).await).unwrap();
+    stored
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
     assert_eq!(stored.post(&root).unwrap().text, "原文");
     assert_eq!(stored.posts().len(), 1);
     assert_eq!(stored.reactions(&root), reactions);
@@ -289,13 +321,17 @@ async fn malformed_and_oversized_frames_get_errors_and_others_are_still_served()
     assert!(a.verdict(99).await.unwrap().is_err());
     // An update just under the frame limit but over the text limit.
     let long = "長".repeat(30_000);
-    let u = a.doc(room).start_thread(t.a.id, new_post_id(), &long, now_ms());
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, new_post_id(), &long, now_ms());
     let ack = a.send_update(room, u).await.unwrap();
     assert!(a.verdict(ack).await.unwrap().is_err());
 
     // The server keeps serving: B writes, A (the offender) still receives.
     let p = new_post_id();
-    let u = b.doc(room).start_thread(t.b.id, p.clone(), "通常の投稿", now_ms());
+    let u = b
+        .doc(room)
+        .start_thread(t.b.id, p.clone(), "通常の投稿", now_ms());
     b.write(room, u).await.unwrap();
     a.wait_for(room, "B's post", |d| d.post(&p).is_some())
         .await
@@ -334,4 +370,60 @@ async fn personal_document_stores_its_owners_pins_and_refuses_posts() {
     .await
     .unwrap();
     assert!(c.verdict(2).await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn rooms_are_compacted_evicted_and_reloaded_from_storage() {
+    let server = TestServer::start_with(|c| {
+        c.compact_after = 5;
+        c.room_evict_ms = 100;
+    })
+    .await;
+    let t = team(&server).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 1001)
+        .await
+        .unwrap();
+    a.open(t.room).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let id = new_post_id();
+        let u = a
+            .doc(t.room)
+            .start_thread(t.a.id, id.clone(), &format!("{i}"), now_ms());
+        a.write(t.room, u).await.unwrap();
+        ids.push(id);
+    }
+    // Compacted at 5 and 10 updates: a snapshot plus a short log.
+    let key = format!("room/{}", t.room);
+    let pool = server.db().pool();
+    let log: i64 = sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
+        .bind(&key)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get("n");
+    let up_to: i64 = sqlx::query("SELECT up_to_seq FROM doc_snapshots WHERE doc = $1")
+        .bind(&key)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get("up_to_seq");
+    assert_eq!((log, up_to), (2, 10));
+
+    // Everyone leaves: the room leaves memory.
+    drop(a);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.state().hub.loaded() > 0 {
+        assert!(std::time::Instant::now() < deadline, "room never evicted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Loaded again from snapshot and tail, it has every post.
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    b.open(t.room).await.unwrap();
+    for id in &ids {
+        assert!(b.doc(t.room).post(id).is_some(), "post {id} lost");
+    }
+    assert_eq!(b.doc(t.room).posts().len(), 12);
 }

@@ -29,9 +29,15 @@ async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
 
     // The Yjs client sees the /ws post.
     let b_token = server.room_token(&t.b.token, t.room).await.unwrap();
-    let dump = node_client(&server, t.room, &b_token, &["dump"]).await.unwrap();
+    let dump = node_client(&server, t.room, &b_token, &["dump"])
+        .await
+        .unwrap();
     let json: serde_json::Value = serde_json::from_str(dump.trim()).unwrap();
-    assert_eq!(json["posts"][from_ws.as_str()]["text"], "WS から投稿", "{json}");
+    assert_eq!(
+        json["posts"][from_ws.as_str()]["text"],
+        "WS から投稿",
+        "{json}"
+    );
 
     // The /ws client sees the Yjs client's post.
     let from_yjs = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
@@ -39,14 +45,21 @@ async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
         &server,
         t.room,
         &b_token,
-        &["write-post", from_yjs.as_str(), &t.b.id.to_string(), "Yjs から投稿"],
+        &[
+            "write-post",
+            from_yjs.as_str(),
+            &t.b.id.to_string(),
+            "Yjs から投稿",
+        ],
     )
     .await
     .unwrap();
     assert!(out.contains("ok"), "{out}");
-    a.wait_for(t.room, "the Yjs client's post", |d| d.post(&from_yjs).is_some())
-        .await
-        .unwrap();
+    a.wait_for(t.room, "the Yjs client's post", |d| {
+        d.post(&from_yjs).is_some()
+    })
+    .await
+    .unwrap();
     assert_eq!(a.doc(t.room).post(&from_yjs).unwrap().author, t.b.id);
 
     // A forged author through the Yjs endpoint is refused: it reaches neither A nor storage.
@@ -55,11 +68,18 @@ async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
         &server,
         t.room,
         &b_token,
-        &["write-post", forged.as_str(), &t.a.id.to_string(), "なりすまし"],
+        &[
+            "write-post",
+            forged.as_str(),
+            &t.a.id.to_string(),
+            "なりすまし",
+        ],
     )
     .await
     .unwrap();
-    let dump = node_client(&server, t.room, &b_token, &["dump"]).await.unwrap();
+    let dump = node_client(&server, t.room, &b_token, &["dump"])
+        .await
+        .unwrap();
     let json: serde_json::Value = serde_json::from_str(dump.trim()).unwrap();
     assert!(json["posts"].get(forged.as_str()).is_none(), "{json}");
     assert!(a.doc(t.room).post(&forged).is_none());
@@ -72,8 +92,10 @@ async fn the_yjs_endpoint_needs_a_valid_token_for_that_room() {
     // No token, a wrong token, and the outsider cannot get one.
     let url = format!("{}/{}", server.yjs_url(), t.room);
     assert!(tokio_tungstenite::connect_async(url.clone()).await.is_err());
-    assert!(tokio_tungstenite::connect_async(format!("{url}?token=nope"))
-        .await
-        .is_err());
+    assert!(
+        tokio_tungstenite::connect_async(format!("{url}?token=nope"))
+            .await
+            .is_err()
+    );
     assert!(server.room_token(&t.outsider.token, t.room).await.is_err());
 }

@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use std::ffi::OsStr;
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -253,19 +253,16 @@ fn build_app() -> Result<()> {
     )
     .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
 
-    copy_file(&root().join("app").join("index.html"), &dist)?;
-    let sw = root().join("service-worker");
-    let mut entries: Vec<_> = fs::read_dir(&sw)
-        .with_context(|| format!("reading {}", sw.display()))?
-        .collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let p = e.path();
-        let ext = p.extension().and_then(OsStr::to_str).unwrap_or("");
-        // The icon generator stays in the source tree; everything else is served.
-        if p.is_file() && !matches!(ext, "py" | "md") {
-            copy_file(&p, &dist)?;
-        }
+    // The page and its boot script from app/; everything in service-worker/ but the icon
+    // generator.
+    copy_web_files(&root().join("app"), &dist, &["html", "js", "css"])?;
+    copy_web_files(
+        &root().join("service-worker"),
+        &dist,
+        &["js", "webmanifest", "png", "svg"],
+    )?;
+    if !dist.join("index.html").is_file() || !dist.join("sw.js").is_file() {
+        bail!("app/index.html or service-worker/sw.js is missing");
     }
 
     stamp_service_worker(&dist)?;
@@ -335,6 +332,18 @@ fn files(dir: &Path) -> Vec<String> {
     walk(dir, "", &mut out);
     out.sort();
     out
+}
+
+/// Copies the files directly in `from` whose extension is one of `exts` into `to_dir`.
+fn copy_web_files(from: &Path, to_dir: &Path, exts: &[&str]) -> Result<()> {
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let p = entry?.path();
+        let ext = p.extension().and_then(OsStr::to_str).unwrap_or("");
+        if p.is_file() && exts.contains(&ext) {
+            copy_file(&p, to_dir)?;
+        }
+    }
+    Ok(())
 }
 
 fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
@@ -497,16 +506,45 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// Fails clearly unless the PostgreSQL the tests use (`RENRAKU_TEST_PG_URL`, by default
+/// 127.0.0.1:5432) accepts TCP connections.
 fn postgres_reachable() -> Result<()> {
-    let addr: SocketAddr = POSTGRES_ADDR.parse().expect("valid address");
-    TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
-        anyhow::anyhow!(
-            "PostgreSQL is not reachable at {POSTGRES_ADDR} ({e}). The PostgreSQL test run \
-             needs a server there with trust authentication for local connections; start \
-             one and run `cargo xtask test` again. (It is never skipped.)"
-        )
-    })?;
+    let (addr, from) = match std::env::var("RENRAKU_TEST_PG_URL") {
+        Ok(url) => (pg_host_port(&url), "RENRAKU_TEST_PG_URL"),
+        Err(_) => (POSTGRES_ADDR.to_owned(), "the default"),
+    };
+    let reachable = addr
+        .to_socket_addrs()
+        .map(|addrs| {
+            addrs
+                .into_iter()
+                .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
+        })
+        .unwrap_or(false);
+    if !reachable {
+        bail!(
+            "PostgreSQL is not reachable at {addr} ({from}). The PostgreSQL test run needs a \
+             server there with trust authentication for local connections; start one and run \
+             `cargo xtask test` again. This run is never skipped."
+        );
+    }
     Ok(())
+}
+
+/// `postgres://user@host:port/db` → `host:port` (port 5432 if absent).
+fn pg_host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host.ends_with(']')
+    {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -595,4 +633,39 @@ fn capture(cmd: &mut Command) -> Result<String> {
         bail!("`{what}` failed ({})", out.status);
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_give_host_and_port() {
+        for (url, want) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "127.0.0.1:5432",
+            ),
+            (
+                "postgres://u:pw@db.example:6543/x?sslmode=disable",
+                "db.example:6543",
+            ),
+            ("postgresql://localhost/renraku", "localhost:5432"),
+            ("postgres://u@[::1]/x", "[::1]:5432"),
+        ] {
+            assert_eq!(pg_host_port(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn cargo_lock_has_one_wasm_bindgen() {
+        let v = locked_version("wasm-bindgen").unwrap();
+        assert!(v.starts_with("0.2."), "{v}");
+        // app/Cargo.toml pins the same version, so crate and CLI never drift.
+        let app = fs::read_to_string(root().join("app").join("Cargo.toml")).unwrap();
+        assert!(
+            app.contains(&format!("wasm-bindgen = \"={v}\"")),
+            "app/Cargo.toml must pin wasm-bindgen = \"={v}\""
+        );
+    }
 }

@@ -120,7 +120,11 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Curre
         state.db.delete_session(&hash).await?;
         return Err(Error::Unauthorized);
     }
-    let user = state.db.user(session.user).await?.ok_or(Error::Unauthorized)?;
+    let user = state
+        .db
+        .user(session.user)
+        .await?
+        .ok_or(Error::Unauthorized)?;
     if user.disabled {
         return Err(Error::Unauthorized);
     }
@@ -131,7 +135,11 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Curre
 }
 
 /// Issues a room token for a member of `room` (the caller checks membership).
-pub async fn issue_room_token(state: &AppState, user: UserId, room: RoomId) -> Result<(String, i64)> {
+pub async fn issue_room_token(
+    state: &AppState,
+    user: UserId,
+    room: RoomId,
+) -> Result<(String, i64)> {
     let token = new_token();
     let expires_at = now_ms().saturating_add(millis(ROOM_TOKEN_TTL));
     state
@@ -145,7 +153,10 @@ pub async fn issue_room_token(state: &AppState, user: UserId, room: RoomId) -> R
 /// expires (y-websocket reconnects with the same URL); membership and the account are
 /// re-checked on every use, so removal from the room takes effect at once.
 /// The caller must check that the returned room is the one in the path.
-pub async fn authenticate_room_token(state: &AppState, token: &str) -> Result<(CurrentUser, RoomId)> {
+pub async fn authenticate_room_token(
+    state: &AppState,
+    token: &str,
+) -> Result<(CurrentUser, RoomId)> {
     if !looks_like_token(token) {
         return Err(Error::Unauthorized);
     }
@@ -179,12 +190,20 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// `Set-Cookie` value that stores the session in the browser.
 pub fn session_cookie(state: &AppState, token: &str) -> String {
     let max_age = state.config.session_absolute().as_secs();
-    let secure = if state.config.insecure_cookies { "" } else { "; Secure" };
+    let secure = if state.config.insecure_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
     format!("{SESSION_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}")
 }
 
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_session_cookie(state: &AppState) -> String {
-    let secure = if state.config.insecure_cookies { "" } else { "; Secure" };
+    let secure = if state.config.insecure_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
     format!("{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
 }

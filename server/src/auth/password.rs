@@ -59,9 +59,15 @@ mod tests {
     async fn hashes_and_verifies() {
         let hash = hash_password("パスワード".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("パスワード".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("password".into(), Some(hash)).await.unwrap());
+        assert!(verify_password("パスワード".into(), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!verify_password("password".into(), Some(hash))
+            .await
+            .unwrap());
         assert!(!verify_password("x".into(), None).await.unwrap());
-        assert!(!verify_password("x".into(), Some("garbage".into())).await.unwrap());
+        assert!(!verify_password("x".into(), Some("garbage".into()))
+            .await
+            .unwrap());
     }
 }

@@ -63,8 +63,8 @@ impl Db {
         use sqlx::Row;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE action = $1")
             .bind(action)
-        .fetch_one(&self.pool)
-        .await?;
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

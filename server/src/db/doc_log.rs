@@ -67,7 +67,10 @@ impl Db {
 
     /// The snapshot (state, up_to_seq) if any, then the log rows after it, in seq order.
     #[allow(clippy::type_complexity)]
-    pub async fn load_doc(&self, doc: &str) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
+    pub async fn load_doc(
+        &self,
+        doc: &str,
+    ) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             // One snapshot for both reads: a compaction committing in between must not make
@@ -82,7 +85,10 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| -> Result<_, sqlx::Error> {
-                Ok((row.try_get::<Vec<u8>, _>("state")?, row.try_get::<i64, _>("up_to_seq")?))
+                Ok((
+                    row.try_get::<Vec<u8>, _>("state")?,
+                    row.try_get::<i64, _>("up_to_seq")?,
+                ))
             })
             .transpose()?;
         let after = snapshot.as_ref().map_or(0, |(_, seq)| *seq);

@@ -46,7 +46,10 @@ impl Db {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             let path = rest.split('?').next().unwrap_or(rest);
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     crate::Error::internal(format!("cannot create {}: {e}", dir.display()))
                 })?;

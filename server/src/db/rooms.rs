@@ -89,7 +89,9 @@ impl Db {
                 municipality: MunicipalityId::new(row.try_get("municipality_id")?),
                 kind: room_kind(&row)?,
                 title: row.try_get("title")?,
-                patient: row.try_get::<Option<i64>, _>("patient_id")?.map(PatientId::new),
+                patient: row
+                    .try_get::<Option<i64>, _>("patient_id")?
+                    .map(PatientId::new),
                 created_at: row.try_get("created_at")?,
                 archived: flag(&row, "archived")?,
             })

@@ -49,7 +49,11 @@ text_enum!(
     }
 );
 
-pub(crate) fn decode_enum<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+pub(crate) fn decode_enum<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T> {
     let text: String = row.try_get(column)?;
     parse(&text).ok_or_else(|| Error::internal(format!("unknown {column} {text:?} in database")))
 }

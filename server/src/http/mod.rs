@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{municipality}/signin", post(session::signin))
         .route("/api/signout", post(session::signout))
         .route("/api/me", get(session::me))
-        .route("/api/municipalities/{slug}", get(municipalities::get_municipality))
+        .route(
+            "/api/municipalities/{slug}",
+            get(municipalities::get_municipality),
+        )
         .route("/api/rooms", get(rooms::list_rooms))
         .route("/api/rooms/{id}", get(rooms::get_room))
         .route("/api/rooms/{id}/token", post(rooms::room_token));

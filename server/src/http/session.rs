@@ -98,7 +98,8 @@ pub async fn signin(
 pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if let Some(token) = auth::session_token(&headers) {
         if let Ok(user) = auth::authenticate_session(&state, &token).await {
-            let entry = AuditEntry::new("signout", user.login_id.clone()).by(user.id, user.municipality);
+            let entry =
+                AuditEntry::new("signout", user.login_id.clone()).by(user.id, user.municipality);
             state.db.audit(entry).await?;
         }
         auth::end_session(&state, &token).await?;

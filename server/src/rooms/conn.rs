@@ -5,6 +5,7 @@
 use super::room::{RoomCmd, RoomHandle};
 use super::Hub;
 use crate::auth::CurrentUser;
+use crate::db::audit::AuditEntry;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -15,7 +16,6 @@ use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
 use renraku_sync::yrs::sync::Message;
 use renraku_sync::yrs::updates::encoder::Encode;
-use crate::db::audit::AuditEntry;
 use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, UserId};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -93,7 +93,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return true; // not a browser
     };
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
     origin_host == host
 }
@@ -271,7 +274,9 @@ impl Connection {
         match frame {
             Frame::Hello { version } if version == PROTOCOL_VERSION => {}
             Frame::Hello { version } => self.reply(Frame::Malformed {
-                reason: format!("protocol version {version} is not spoken here (want {PROTOCOL_VERSION})"),
+                reason: format!(
+                    "protocol version {version} is not spoken here (want {PROTOCOL_VERSION})"
+                ),
             }),
             Frame::Open { doc } => {
                 if let Err(reason) = self.open(doc).await {
@@ -318,7 +323,8 @@ impl Connection {
         }
         if let DocId::Room(_) = doc {
             // Every read of a room (a patient's above all) is accounted for.
-            let entry = AuditEntry::new("room.open", doc.storage_key()).by(self.user, self.municipality);
+            let entry =
+                AuditEntry::new("room.open", doc.storage_key()).by(self.user, self.municipality);
             if let Err(e) = self.state.db.audit(entry).await {
                 tracing::error!(error = %e, "audit write failed");
                 return Err("temporarily unavailable; retry".into());

@@ -23,15 +23,6 @@ pub struct HubConfig {
     pub compact_after: usize,
 }
 
-impl Default for HubConfig {
-    fn default() -> Self {
-        Self {
-            evict_after: Duration::from_secs(30),
-            compact_after: 500,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Hub(Arc<HubInner>);
 

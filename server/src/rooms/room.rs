@@ -15,6 +15,7 @@ use renraku_sync::{DocId, Frame, ServerDoc, UserId, Violation};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, error, info, warn};
 
 /// Messages from connections to a room task.
@@ -97,7 +98,12 @@ impl Room {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             let got = if self.peers.is_empty() {
-                match tokio::time::timeout(self.hub.config.evict_after, rx.recv_many(&mut batch, MAX_BATCH)).await {
+                match tokio::time::timeout(
+                    self.hub.config.evict_after,
+                    rx.recv_many(&mut batch, MAX_BATCH),
+                )
+                .await
+                {
                     Ok(n) => n,
                     Err(_) => {
                         if self.try_evict(&mut rx) {
@@ -127,7 +133,12 @@ impl Room {
         drop(rooms);
         if self.log_len > 0 {
             // Compact on the way out, so the next load reads one snapshot.
-            let (db, key, state, seq) = (self.db.clone(), self.key.clone(), self.doc.encode_state(), self.last_seq);
+            let (db, key, state, seq) = (
+                self.db.clone(),
+                self.key.clone(),
+                self.doc.encode_state(),
+                self.last_seq,
+            );
             tokio::spawn(async move {
                 if let Err(e) = db.compact(&key, &state, seq).await {
                     warn!(doc = %key, error = %e, "compaction on eviction failed");
@@ -198,10 +209,17 @@ impl Room {
         };
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let step2 = Message::Sync(SyncMessage::SyncStep2(self.doc.encode_diff(&sv))).encode_v1();
+                // Step 2 is read from memory: commit this batch first, so that nothing
+                // leaves the server before it is durable.
+                if !pending.is_empty() {
+                    self.commit(std::mem::take(pending)).await;
+                }
+                let step2 =
+                    Message::Sync(SyncMessage::SyncStep2(self.doc.encode_diff(&sv))).encode_v1();
                 peer.send(&self.encode_for(peer.wire, &step2));
             }
-            Message::Sync(SyncMessage::SyncStep2(update)) | Message::Sync(SyncMessage::Update(update)) => {
+            Message::Sync(SyncMessage::SyncStep2(update))
+            | Message::Sync(SyncMessage::Update(update)) => {
                 match self.accept(user, &update).await {
                     Ok(is_new) => pending.push(Pending {
                         conn,
@@ -259,7 +277,8 @@ impl Room {
         }
         match self.db.bind_clients(user, &unknown).await {
             Ok(Ok(())) => {
-                self.client_owners.extend(unknown.into_iter().map(|c| (c, user)));
+                self.client_owners
+                    .extend(unknown.into_iter().map(|c| (c, user)));
                 Ok(())
             }
             Ok(Err(client)) => Err(Violation::ForeignClient(client)),
@@ -291,7 +310,11 @@ impl Room {
                     error!(doc = %self.key, error = %e, "commit failed");
                     for p in &pending {
                         if let Some(peer) = self.peers.get(&p.conn) {
-                            self.refuse(peer, p.ack, Violation::Malformed("storage unavailable; retry".into()));
+                            self.refuse(
+                                peer,
+                                p.ack,
+                                Violation::Malformed("storage unavailable; retry".into()),
+                            );
                         }
                     }
                     // The in-memory doc holds what was not stored: start again from storage.
@@ -326,17 +349,21 @@ impl Room {
     fn broadcast(&mut self, except: Option<ConnId>, message: &[u8]) {
         let mut frames: Option<Bytes> = None;
         let mut raw: Option<Bytes> = None;
-        let mut slow = Vec::new();
+        let (mut slow, mut gone) = (Vec::new(), Vec::new());
         for (conn, peer) in &self.peers {
             if Some(*conn) == except {
                 continue;
             }
             let bytes = match peer.wire {
-                Wire::Frames => frames.get_or_insert_with(|| self.encode_for(Wire::Frames, message)),
+                Wire::Frames => {
+                    frames.get_or_insert_with(|| self.encode_for(Wire::Frames, message))
+                }
                 Wire::YWebsocket => raw.get_or_insert_with(|| Bytes::copy_from_slice(message)),
             };
-            if peer.outbox.try_send(bytes.clone()).is_err() {
-                slow.push(*conn);
+            match peer.outbox.try_send(bytes.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => slow.push(*conn),
+                Err(TrySendError::Closed(_)) => gone.push(*conn),
             }
         }
         // A client that cannot keep up is disconnected (it resyncs on reconnect), never
@@ -346,6 +373,9 @@ impl Room {
                 info!(doc = %self.key, conn = conn.0, "disconnecting a slow client");
                 peer.kick.notify_one();
             }
+        }
+        for conn in gone {
+            self.peers.remove(&conn);
         }
     }
 
@@ -360,4 +390,3 @@ impl Room {
         }
     }
 }
-
