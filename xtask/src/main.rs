@@ -237,40 +237,42 @@ fn build_app() -> Result<()> {
     }
 
     step("build-app: wasm-bindgen → app/dist/");
-    let dist = root().join("app").join("dist");
-    let before = files(&dist);
-    if dist.exists() {
-        fs::remove_dir_all(&dist).with_context(|| format!("removing {}", dist.display()))?;
+    // Assemble in a staging directory, then update app/dist/ file by file: unchanged files
+    // keep their mtimes, so the server (which embeds app/dist/) is not rebuilt for nothing.
+    let stage = target_dir()?.join("renraku-app-dist");
+    if stage.exists() {
+        fs::remove_dir_all(&stage).with_context(|| format!("removing {}", stage.display()))?;
     }
-    fs::create_dir_all(&dist)?;
+    fs::create_dir_all(&stage)?;
     run_cmd(
         Command::new(wasm_bindgen_bin())
             .args(["--target", "web", "--no-typescript", "--out-name", "app"])
             .args(["--remove-name-section", "--remove-producers-section"])
             .arg("--out-dir")
-            .arg(&dist)
+            .arg(&stage)
             .arg(&wasm),
     )
     .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
 
     // The page and its boot script from app/; everything in service-worker/ but the icon
     // generator.
-    copy_web_files(&root().join("app"), &dist, &["html", "js", "css"])?;
+    copy_web_files(&root().join("app"), &stage, &["html", "js", "css"])?;
     copy_web_files(
         &root().join("service-worker"),
-        &dist,
+        &stage,
         &["js", "webmanifest", "png", "svg"],
     )?;
-    if !dist.join("index.html").is_file() || !dist.join("sw.js").is_file() {
+    if !stage.join("index.html").is_file() || !stage.join("sw.js").is_file() {
         bail!("app/index.html or service-worker/sw.js is missing");
     }
+    stamp_service_worker(&stage)?;
 
-    stamp_service_worker(&dist)?;
-
-    // rust-embed (release builds) embeds app/dist at compile time. Cargo notices changed
+    let dist = root().join("app").join("dist");
+    let names_changed = sync_dir(&stage, &dist)?;
+    // rust-embed (release builds) embeds app/dist/ at compile time. Cargo notices changed
     // files, but not files that appeared or vanished: when the set of names changes, bump
     // the mtime of assets.rs so the server's next build embeds the new set.
-    if files(&dist) != before {
+    if names_changed {
         let assets = root().join("server").join("src").join("assets.rs");
         if let Ok(f) = fs::File::options().append(true).open(&assets) {
             let _ = f.set_modified(std::time::SystemTime::now());
@@ -332,6 +334,40 @@ fn files(dir: &Path) -> Vec<String> {
     walk(dir, "", &mut out);
     out.sort();
     out
+}
+
+/// Makes `to` hold exactly the files of `from`, writing only files whose bytes differ.
+/// Returns whether the set of file names changed.
+fn sync_dir(from: &Path, to: &Path) -> Result<bool> {
+    let (want, have) = (files(from), files(to));
+    for name in &have {
+        if !want.contains(name) {
+            fs::remove_file(to.join(name))?;
+        }
+    }
+    for name in &want {
+        let (src, dst) = (from.join(name), to.join(name));
+        let bytes = fs::read(&src)?;
+        if fs::read(&dst).ok().as_deref() != Some(bytes.as_slice()) {
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&dst, bytes).with_context(|| format!("writing {}", dst.display()))?;
+        }
+    }
+    remove_empty_dirs(to);
+    Ok(want != have)
+}
+
+fn remove_empty_dirs(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&e.path());
+                let _ = fs::remove_dir(e.path()); // fails unless empty: fine
+            }
+        }
+    }
 }
 
 /// Copies the files directly in `from` whose extension is one of `exts` into `to_dir`.
