@@ -235,15 +235,19 @@ impl Room {
                     }
                 }
             }
-            Message::Awareness(update) => {
-                // Presence may only speak for the sender's own yrs clients.
+            Message::Awareness(mut update) => {
+                // Presence may only speak for the sender's own yrs clients, and who they are
+                // is the server's to say, not the client's.
                 let clients: Vec<u64> = update.clients.keys().map(|c| c.get()).collect();
                 if let Err(v) = self.check_writers(user, &clients).await {
                     return self.refuse(&peer, ack, v);
                 }
+                for entry in update.clients.values_mut() {
+                    entry.json = stamp_identity(&entry.json, user).into();
+                }
                 // Forwarded to everyone, the sender included: y-websocket clients count the
                 // echo of their own renewals as the sign that the connection is alive.
-                self.broadcast(None, bytes);
+                self.broadcast(None, &Message::Awareness(update).encode_v1());
             }
             Message::AwarenessQuery | Message::Auth(_) | Message::Custom(..) => {}
         }
@@ -388,5 +392,31 @@ impl Room {
             }
             Err(e) => warn!(doc = %self.key, error = %e, "compaction failed"),
         }
+    }
+}
+
+/// Sets `user_id` in an awareness state to the connection's user; `null` (a client leaving)
+/// and non-object states pass unchanged.
+fn stamp_identity(json: &str, user: UserId) -> String {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(mut state)) => {
+            state.insert("user_id".into(), user.get().into());
+            serde_json::Value::Object(state).to_string()
+        }
+        _ => json.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awareness_states_carry_the_servers_idea_of_the_user() {
+        let stamped = stamp_identity(r#"{"cursor":1,"user_id":99}"#, UserId::new(7));
+        let v: serde_json::Value = serde_json::from_str(&stamped).unwrap();
+        assert_eq!(v["user_id"], 7);
+        assert_eq!(v["cursor"], 1);
+        assert_eq!(stamp_identity("null", UserId::new(7)), "null");
     }
 }
