@@ -92,17 +92,14 @@ impl Hub {
         Ok(self.db.is_member(room, user).await?)
     }
 
-    /// Records a refused update in the audit log (in the background: refusals must not
-    /// slow the room down).
-    pub fn audit_refusal(&self, user: UserId, doc: DocId, violation: &Violation) {
-        let db = self.db.clone();
-        let detail = violation.to_string();
-        tokio::spawn(async move {
-            let mut entry = AuditEntry::new("update.refused", doc.storage_key()).detail(detail);
-            entry.user = Some(user);
-            if let Err(e) = db.audit(entry).await {
-                error!(error = %e, "audit write failed");
-            }
-        });
+    /// Records a refused update in the audit log. Awaited before the sender hears of the
+    /// refusal, so that an `invalid` frame always has its audit entry.
+    pub async fn audit_refusal(&self, user: UserId, doc: DocId, violation: &Violation) {
+        let mut entry =
+            AuditEntry::new("update.refused", doc.storage_key()).detail(violation.to_string());
+        entry.user = Some(user);
+        if let Err(e) = self.db.audit(entry).await {
+            error!(error = %e, "audit write failed");
+        }
     }
 }

@@ -230,7 +230,7 @@ impl Room {
                     }),
                     Err(v) => {
                         warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
-                        self.hub.audit_refusal(user, self.id, &v);
+                        self.hub.audit_refusal(user, self.id, &v).await;
                         self.refuse(&peer, ack, v);
                     }
                 }
