@@ -1,7 +1,8 @@
-//! `renraku serve | migrate | demo`.
+//! `renraku serve | migrate | demo | set-password | second-factor-policy`.
 
 use crate::config::{redact_url, Config};
-use crate::{demo, prepare, serve_state, AppState, Db};
+use crate::db::audit::AuditEntry;
+use crate::{auth, demo, prepare, serve_state, AppState, Db};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -25,6 +26,26 @@ enum Command {
     Migrate,
     /// Add the demo municipality (`/demo/`) with its people, patients and rooms.
     Demo,
+    /// Set an account's password, read from the first line of stdin (never from the command
+    /// line, which other users can see in the process list). Ends the account's sessions.
+    SetPassword {
+        /// The municipality's URL segment, e.g. `demo`.
+        municipality: String,
+        /// The account's login id.
+        login: String,
+    },
+    /// Whether a municipality's professionals must sign in with a second factor (TOTP).
+    SecondFactorPolicy {
+        municipality: String,
+        #[arg(value_enum)]
+        policy: SecondFactorPolicy,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SecondFactorPolicy {
+    Required,
+    Optional,
 }
 
 pub async fn run_cli() -> anyhow::Result<()> {
@@ -63,6 +84,53 @@ pub async fn run_cli() -> anyhow::Result<()> {
                 println!("added the demo municipality");
             }
             print_demo_logins(&public_base(&config, config.listen));
+            Ok(())
+        }
+        Command::SetPassword {
+            municipality,
+            login,
+        } => {
+            let db = Db::connect(&config.database_url()).await?;
+            db.migrate().await?;
+            let m = db
+                .municipality_by_slug(&municipality)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no municipality {municipality:?}"))?;
+            let user = db
+                .user_by_login(m.id, &login)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account {login:?} in {municipality:?}"))?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']).to_owned();
+            auth::check_new_password(&password, &login)?;
+            let hash = auth::hash_password(password).await?;
+            db.set_password_hash(user.id, &hash).await?;
+            let ended = db.revoke_other_sessions(user.id, None).await?;
+            let entry = AuditEntry::new("password.set_by_cli", login.clone())
+                .in_municipality(m.id)
+                .detail(format!("sessions ended: {ended}"));
+            db.audit(entry).await?;
+            println!("password of {login} in {municipality} set; {ended} session(s) ended");
+            Ok(())
+        }
+        Command::SecondFactorPolicy {
+            municipality,
+            policy,
+        } => {
+            let db = Db::connect(&config.database_url()).await?;
+            db.migrate().await?;
+            let m = db
+                .municipality_by_slug(&municipality)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no municipality {municipality:?}"))?;
+            let required = matches!(policy, SecondFactorPolicy::Required);
+            db.set_require_second_factor(m.id, required).await?;
+            let entry = AuditEntry::new("policy.second_factor", municipality.clone())
+                .in_municipality(m.id)
+                .detail(if required { "required" } else { "optional" });
+            db.audit(entry).await?;
+            println!("{municipality}: second factor {policy:?}");
             Ok(())
         }
     }

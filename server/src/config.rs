@@ -12,6 +12,8 @@ pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
 pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
 pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
 pub const DEFAULT_COMPACT_AFTER: usize = 500;
+/// The project's private vulnerability reporting (see SECURITY.md).
+pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
 #[derive(Args, Clone)]
 pub struct Config {
@@ -48,6 +50,16 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_INSECURE_COOKIES", global = true)]
     pub insecure_cookies: bool,
 
+    /// Behind a reverse proxy: take the client address (for sign-in throttling) from the last
+    /// `X-Forwarded-For` entry. Without a proxy that sets it, clients could choose their own.
+    #[arg(long, env = "RENRAKU_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+
+    /// Where vulnerabilities are reported, for `/.well-known/security.txt` (a `mailto:` or
+    /// `https:` URI).
+    #[arg(long, env = "RENRAKU_SECURITY_CONTACT", default_value = DEFAULT_SECURITY_CONTACT, global = true)]
+    pub security_contact: String,
+
     /// A loaded room with no connections leaves memory after this many milliseconds.
     #[arg(long, env = "RENRAKU_ROOM_EVICT_MS", default_value_t = DEFAULT_ROOM_EVICT_MS, global = true)]
     pub room_evict_ms: u64,
@@ -68,6 +80,8 @@ impl Config {
             session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
             session_absolute_hours: DEFAULT_SESSION_ABSOLUTE_HOURS,
             insecure_cookies: false,
+            trust_proxy: false,
+            security_contact: DEFAULT_SECURITY_CONTACT.to_owned(),
             room_evict_ms: DEFAULT_ROOM_EVICT_MS,
             compact_after: DEFAULT_COMPACT_AFTER,
         }
@@ -106,6 +120,7 @@ impl fmt::Debug for Config {
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("session_absolute_hours", &self.session_absolute_hours)
             .field("insecure_cookies", &self.insecure_cookies)
+            .field("trust_proxy", &self.trust_proxy)
             .finish()
     }
 }

@@ -1,7 +1,7 @@
 //! The server's one error type and its HTTP mapping. Server-side details (database text,
 //! I/O errors) are logged here and never sent to the client.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -15,6 +15,24 @@ pub enum Error {
     /// Wrong login id or password: one answer for both, so it reveals no account.
     #[error("bad credentials")]
     BadCredentials,
+    /// The password was right, but the account has a second factor and none was given.
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// A wrong, expired or replayed TOTP or recovery code at sign-in.
+    #[error("bad second factor")]
+    BadSecondFactor,
+    /// A wrong TOTP code where a signed-in user confirms or removes their second factor.
+    #[error("invalid code")]
+    InvalidCode,
+    /// The session may only enrol a second factor (the municipality requires one).
+    #[error("second factor enrolment required")]
+    EnrolmentRequired,
+    /// A cookie-authenticated mutation without a matching `Origin` or the CSRF header.
+    #[error("cross-site request refused")]
+    CsrfRejected,
+    /// A new password that is too short, too long or too common; the reason is for people.
+    #[error("weak password: {0}")]
+    WeakPassword(&'static str),
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -23,8 +41,9 @@ pub enum Error {
     Conflict,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
-    TooManyRequests,
+    TooManyRequests { retry_after_secs: u64 },
     #[error("database error: {0}")]
     Database(sqlx::Error),
     #[error("migration error: {0}")]
@@ -50,12 +69,18 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Unauthorized
+            | Error::BadCredentials
+            | Error::SecondFactorRequired
+            | Error::BadSecondFactor => StatusCode::UNAUTHORIZED,
+            Error::EnrolmentRequired | Error::CsrfRejected | Error::Forbidden => {
+                StatusCode::FORBIDDEN
+            }
+            Error::InvalidCode | Error::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -67,11 +92,17 @@ impl Error {
         match self {
             Error::Unauthorized => "unauthorized",
             Error::BadCredentials => "bad_credentials",
+            Error::SecondFactorRequired => "second_factor_required",
+            Error::BadSecondFactor => "bad_second_factor",
+            Error::InvalidCode => "invalid_code",
+            Error::EnrolmentRequired => "enrolment_required",
+            Error::CsrfRejected => "csrf_rejected",
+            Error::WeakPassword(_) => "weak_password",
             Error::Forbidden => "forbidden",
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
             Error::BadRequest(_) => "bad_request",
-            Error::TooManyRequests => "too_many_requests",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
     }
@@ -82,11 +113,25 @@ impl Error {
             Error::BadCredentials => {
                 "ログインIDまたはパスワードが正しくありません。(Wrong login id or password.)".into()
             }
+            Error::SecondFactorRequired => {
+                "確認コードを入力してください。(Enter the code from your authenticator app.)".into()
+            }
+            Error::BadSecondFactor => {
+                "確認コードが正しくないか、期限切れです。(Wrong or expired code.)".into()
+            }
+            Error::InvalidCode => "確認コードが正しくありません。(Wrong code.)".into(),
+            Error::EnrolmentRequired => {
+                "この自治体では二段階認証の設定が必要です。(Set up a second factor first.)".into()
+            }
+            Error::CsrfRejected => {
+                "別のサイトからのリクエストは受け付けません。(Cross-site request refused.)".into()
+            }
+            Error::WeakPassword(why) => format!("このパスワードは使えません: {why}"),
             Error::Forbidden => "この操作は許可されていません。(Not allowed.)".into(),
             Error::NotFound => "見つかりません。(Not found.)".into(),
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
-            Error::TooManyRequests => {
+            Error::TooManyRequests { .. } => {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
                     .into()
             }
@@ -100,7 +145,9 @@ impl Error {
 /// The JSON body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Stable code: `unauthorized`, `bad_credentials`, `forbidden`, `not_found`, `conflict`, `bad_request`,
+    /// Stable code: `unauthorized`, `bad_credentials`, `second_factor_required`,
+    /// `bad_second_factor`, `invalid_code`, `enrolment_required`, `csrf_rejected`,
+    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`,
     /// `too_many_requests` or `internal`.
     pub error: String,
     /// For people; Japanese first.
@@ -117,6 +164,13 @@ impl IntoResponse for Error {
             error: self.code().into(),
             message: self.public_message(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Error::TooManyRequests { retry_after_secs } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
     }
 }

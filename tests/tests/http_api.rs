@@ -133,8 +133,10 @@ async fn the_session_cookie_alone_authenticates_a_browser() {
     assert_eq!(response.status(), StatusCode::OK);
     let me = browser.get(server.url("/api/me")).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
+    // A cookie-authenticated mutation shows it comes from our pages (CSRF defence).
     let response = browser
         .post(server.url("/api/signout"))
+        .header("x-renraku-csrf", "1")
         .send()
         .await
         .unwrap();

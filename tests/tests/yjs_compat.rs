@@ -91,11 +91,13 @@ async fn the_yjs_endpoint_needs_a_valid_token_for_that_room() {
     let t = team(&server).await;
     // No token, a wrong token, and the outsider cannot get one.
     let url = format!("{}/{}", server.yjs_url(), t.room);
-    assert!(tokio_tungstenite::connect_async(url.clone()).await.is_err());
-    assert!(
-        tokio_tungstenite::connect_async(format!("{url}?token=nope"))
-            .await
-            .is_err()
-    );
+    for attempt in [url.clone(), format!("{url}?token=nope")] {
+        match tokio_tungstenite::connect_async(attempt).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
     assert!(server.room_token(&t.outsider.token, t.room).await.is_err());
 }

@@ -1,31 +1,49 @@
-//! Who is asking: password sign-in, sessions (cookie or bearer), short-lived room tokens.
+//! Who is asking: password sign-in with an optional second factor, sessions (cookie or
+//! bearer), short-lived room tokens, and the CSRF rule for cookie-authenticated mutations.
 
 pub mod password;
+pub mod second_factor;
 pub mod throttle;
 pub mod token;
 
+use crate::config::Config;
 use crate::db::now_ms;
+use crate::db::sessions::{NewSession, SessionId};
 use crate::db::users::{Profession, Role, UserProfile};
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use renraku_sync::{MunicipalityId, OrganizationId, RoomId, UserId};
 use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use token::{looks_like_token, new_token, token_hash};
 
-pub use password::{hash_password, verify_password};
+pub use password::{check_new_password, hash_password, verify_password};
 pub use throttle::Throttle;
 
-pub const SESSION_COOKIE: &str = "renraku_session";
+/// The session cookie over HTTPS. The `__Host-` prefix makes browsers refuse it unless it is
+/// Secure, has `Path=/` and no `Domain`: a sibling subdomain cannot plant or overwrite it.
+pub const SESSION_COOKIE: &str = "__Host-renraku";
+/// The session cookie with `--insecure-cookies` (plain-HTTP development), where a
+/// `__Host-` cookie would be refused by the browser.
+pub const INSECURE_SESSION_COOKIE: &str = "renraku_session";
+/// Sent by our app on mutations: a cross-site HTML form cannot set a custom header, and a
+/// cross-site `fetch` that sets one needs a CORS preflight we never grant.
+pub const CSRF_HEADER: &str = "x-renraku-csrf";
 /// Lifetime of a room token: long enough to open a socket (and for y-websocket to reconnect
 /// after a blip), short enough that a token in a log or history is soon worthless.
 pub const ROOM_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+/// A session that may only enrol a second factor ends this soon: enough to scan a QR code,
+/// not a way around the municipality's policy.
+pub const ENROLMENT_SESSION_TTL: Duration = Duration::from_secs(15 * 60);
 /// `last_seen_at` is written at most this often per session, not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
+/// User-Agent strings are cut to this many characters before they are stored.
+const MAX_USER_AGENT: usize = 200;
 
 /// The signed-in user of a request. As an extractor it answers 401 by itself.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -64,14 +82,33 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The session token of a request: `Authorization: Bearer …` (native and test clients) or
-/// the session cookie (browsers).
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The session cookie's name under this configuration.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.insecure_cookies {
+        INSECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// How a request presents its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presented {
+    /// `Authorization: Bearer …` (native and test clients): never sent by a browser on its
+    /// own, so exempt from the CSRF rule.
+    Bearer,
+    /// The session cookie (browsers), which a browser attaches to cross-site requests too.
+    Cookie,
+}
+
+/// The session token of a request and how it came: the bearer header wins over the cookie.
+pub fn presented_token(config: &Config, headers: &HeaderMap) -> Option<(String, Presented)> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
+        .map(|t| (t.trim().to_owned(), Presented::Bearer));
+    let name = session_cookie_name(config);
     bearer.or_else(|| {
         headers
             .get_all(COOKIE)
@@ -79,22 +116,92 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                (name == SESSION_COOKIE).then(|| value.to_owned())
+                let (key, value) = pair.trim().split_once('=')?;
+                (key == name).then(|| (value.to_owned(), Presented::Cookie))
             })
     })
 }
 
-/// Starts a session for `user`; returns the token (shown to the client once, stored hashed).
-pub async fn create_session(state: &AppState, user: UserId) -> Result<String> {
+/// The session token of a request, however presented.
+pub fn session_token(config: &Config, headers: &HeaderMap) -> Option<String> {
+    presented_token(config, headers).map(|(token, _)| token)
+}
+
+/// CSRF rule for a mutation authenticated by the cookie: it must carry our custom header, or
+/// an `Origin` that is this server (its Host, or the configured public URL). Browsers send
+/// `Origin` on every cross-origin and same-origin POST/PUT/PATCH/DELETE, so a missing one
+/// means an old browser or a non-browser client, which can use the header or a bearer token.
+pub fn csrf_allows(config: &Config, headers: &HeaderMap, authority: Option<&str>) -> bool {
+    if headers
+        .get(CSRF_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if let Some(public) = config.public_url.as_deref().and_then(origin_of) {
+        if origin == public {
+            return true;
+        }
+    }
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .or(authority)
+        .map(str::to_ascii_lowercase);
+    match (origin.split_once("://"), host) {
+        (Some((scheme, rest)), Some(host)) => {
+            matches!(scheme, "http" | "https") && !host.is_empty() && rest == host
+        }
+        _ => false,
+    }
+}
+
+/// `scheme://authority` of a URL, lower-cased, as browsers write `Origin`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}").to_ascii_lowercase())
+}
+
+/// A new session's token (shown to the client once, stored hashed), public id and lifetime.
+pub struct NewSessionToken {
+    pub token: String,
+    pub id: SessionId,
+    pub max_age: Duration,
+}
+
+/// Starts a session for `user`. `enrolment_only` sessions (policy requires a second factor
+/// the user has not set up) get a short life; what they may do is decided per request.
+pub async fn create_session(
+    state: &AppState,
+    user: UserId,
+    user_agent: &str,
+    enrolment_only: bool,
+) -> Result<NewSessionToken> {
     let token = new_token();
+    let id = SessionId::generate();
+    let mut max_age = state.config.session_absolute();
+    if enrolment_only {
+        max_age = max_age.min(ENROLMENT_SESSION_TTL);
+    }
     let now = now_ms();
-    let expires_at = now.saturating_add(millis(state.config.session_absolute()));
+    let user_agent: String = user_agent.chars().take(MAX_USER_AGENT).collect();
     state
         .db
-        .create_session(&token_hash(&token), user, now, expires_at)
+        .create_session(&NewSession {
+            id_hash: &token_hash(&token),
+            id: &id,
+            user,
+            now,
+            expires_at: now.saturating_add(millis(max_age)),
+            user_agent: &user_agent,
+        })
         .await?;
-    Ok(token)
+    Ok(NewSessionToken { token, id, max_age })
 }
 
 pub async fn end_session(state: &AppState, token: &str) -> Result<()> {
@@ -104,9 +211,19 @@ pub async fn end_session(state: &AppState, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a session token; unknown, ended or disabled → `Unauthorized`. For WebSocket
-/// handlers that receive the token some other way than the extractor.
-pub async fn authenticate_session(state: &AppState, token: &str) -> Result<CurrentUser> {
+/// A live session and its user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user: CurrentUser,
+    pub id: SessionId,
+    /// The municipality requires a second factor the user has not set up: the session may
+    /// only enrol one (and sign out).
+    pub enrolment_required: bool,
+}
+
+/// Resolves a session token, restricted sessions included; unknown, ended or disabled →
+/// `Unauthorized`.
+pub async fn resolve_session(state: &AppState, token: &str) -> Result<Session> {
     if !looks_like_token(token) {
         return Err(Error::Unauthorized);
     }
@@ -131,7 +248,21 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Curre
     if now - session.last_seen_at >= TOUCH_EVERY_MS {
         state.db.touch_session(&hash, now).await?;
     }
-    Ok(user.into())
+    Ok(Session {
+        user: user.into(),
+        id: session.id,
+        enrolment_required: session.second_factor_required && !session.has_second_factor,
+    })
+}
+
+/// Resolves a session token to its user; restricted sessions → `EnrolmentRequired`. For
+/// WebSocket handlers that receive the token some other way than the extractor.
+pub async fn authenticate_session(state: &AppState, token: &str) -> Result<CurrentUser> {
+    let session = resolve_session(state, token).await?;
+    if session.enrolment_required {
+        return Err(Error::EnrolmentRequired);
+    }
+    Ok(session.user)
 }
 
 /// Issues a room token for a member of `room` (the caller checks membership).
@@ -178,32 +309,178 @@ pub async fn authenticate_room_token(
     Ok((user.into(), room))
 }
 
+/// Any live session, including one that may only enrol a second factor. Only the
+/// enrolment endpoints (and sign-out) take this; everything else takes [`CurrentSession`]
+/// or [`CurrentUser`].
+pub struct AnySession(pub Session);
+
+/// A live session with full rights.
+pub struct CurrentSession(pub Session);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = session_token(&state.config, &parts.headers).ok_or(Error::Unauthorized)?;
+        Ok(AnySession(resolve_session(state, &token).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        if session.enrolment_required {
+            return Err(Error::EnrolmentRequired);
+        }
+        Ok(CurrentSession(session))
+    }
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = session_token(&parts.headers).ok_or(Error::Unauthorized)?;
-        authenticate_session(state, &token).await
+        let CurrentSession(session) = CurrentSession::from_request_parts(parts, state).await?;
+        Ok(session.user)
     }
 }
 
-/// `Set-Cookie` value that stores the session in the browser.
-pub fn session_cookie(state: &AppState, token: &str) -> String {
-    let max_age = state.config.session_absolute().as_secs();
-    let secure = if state.config.insecure_cookies {
-        ""
+/// The client's address, for throttling: the TCP peer, or with `--trust-proxy` the last
+/// `X-Forwarded-For` entry (the one our own proxy appended; earlier ones are the client's
+/// word). Unknown (no connect info, as in router-level tests) counts as one address.
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        if state.config.trust_proxy {
+            // Only the very last entry: if it does not parse, an earlier (client-written)
+            // one must not stand in for it.
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|a| a.trim().parse::<IpAddr>().ok());
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(ClientAddr(
+            peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
+/// The request's User-Agent, for telling sessions apart in the list.
+pub fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn cookie_attributes(config: &Config) -> &'static str {
+    if config.insecure_cookies {
+        "Path=/; HttpOnly; SameSite=Lax"
     } else {
-        "; Secure"
-    };
-    format!("{SESSION_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}")
+        "Path=/; HttpOnly; SameSite=Lax; Secure"
+    }
+}
+
+/// `Set-Cookie` value that stores the session in the browser (no `Domain`: host-only).
+pub fn session_cookie(state: &AppState, token: &str, max_age: Duration) -> String {
+    let name = session_cookie_name(&state.config);
+    let max_age = max_age.as_secs();
+    let attributes = cookie_attributes(&state.config);
+    format!("{name}={token}; Max-Age={max_age}; {attributes}")
 }
 
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_session_cookie(state: &AppState) -> String {
-    let secure = if state.config.insecure_cookies {
-        ""
-    } else {
-        "; Secure"
-    };
-    format!("{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
+    let name = session_cookie_name(&state.config);
+    let attributes = cookie_attributes(&state.config);
+    format!("{name}=; Max-Age=0; {attributes}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_cookie_name_follows_the_secure_setting() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        let token = "0123456789abcdef0123456789abcdef";
+        let secure = headers(&[("cookie", &format!("a=b; __Host-renraku={token}"))]);
+        assert_eq!(
+            presented_token(&config, &secure),
+            Some((token.to_owned(), Presented::Cookie))
+        );
+        // A cookie a subdomain could plant is not read when cookies are Secure.
+        let plain = headers(&[("cookie", &format!("renraku_session={token}"))]);
+        assert_eq!(presented_token(&config, &plain), None);
+        config.insecure_cookies = true;
+        assert_eq!(session_token(&config, &plain).as_deref(), Some(token));
+        let both = headers(&[
+            ("cookie", &format!("renraku_session={token}")),
+            ("authorization", "Bearer abc"),
+        ]);
+        assert_eq!(
+            presented_token(&config, &both),
+            Some(("abc".to_owned(), Presented::Bearer))
+        );
+    }
+
+    #[test]
+    fn csrf_needs_our_header_or_our_origin() {
+        let mut config = Config::with_data_dir("/tmp/x");
+        let host = ("host", "renraku.example:8080");
+        assert!(!csrf_allows(&config, &headers(&[host]), None));
+        assert!(csrf_allows(
+            &config,
+            &headers(&[host, ("x-renraku-csrf", "1")]),
+            None
+        ));
+        assert!(!csrf_allows(
+            &config,
+            &headers(&[host, ("x-renraku-csrf", "0")]),
+            None
+        ));
+        let same = ("origin", "https://renraku.example:8080");
+        assert!(csrf_allows(&config, &headers(&[host, same]), None));
+        for other in ["https://evil.example", "null", "https://renraku.example"] {
+            assert!(
+                !csrf_allows(&config, &headers(&[host, ("origin", other)]), None),
+                "{other}"
+            );
+        }
+        // Behind a proxy that rewrites Host, the public URL is the origin.
+        config.public_url = Some("https://Renraku.City.JP/".into());
+        let proxied = [
+            ("host", "127.0.0.1:8080"),
+            ("origin", "https://renraku.city.jp"),
+        ];
+        assert!(csrf_allows(&config, &headers(&proxied), None));
+        // HTTP/2 has no Host header; the URI's authority stands in.
+        let h2 = [("origin", "https://a.example")];
+        assert!(csrf_allows(&config, &headers(&h2), Some("a.example")));
+    }
 }

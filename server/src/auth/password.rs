@@ -1,10 +1,50 @@
-//! argon2id password hashing, off the async runtime (each hash takes tens of milliseconds).
+//! argon2id password hashing, off the async runtime (each hash takes tens of milliseconds),
+//! and the policy every new password must meet.
 
 use crate::error::{Error, Result};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use std::collections::HashSet;
 use std::sync::LazyLock;
+
+/// NIST SP 800-63B: at least 8 characters; a long upper bound so passphrases fit, but not
+/// unbounded. Counted in characters, not bytes, so Japanese passphrases are not penalized.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Lower-cased common passwords, from the list shipped in the binary.
+static COMMON: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    include_str!("common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_lowercase)
+        .collect()
+});
+
+/// Whether `password` may be set for the account `login_id`: the length bounds, not on the
+/// common-password list, not the login id itself.
+pub fn check_new_password(password: &str, login_id: &str) -> Result<()> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(Error::WeakPassword(
+            "8文字以上にしてください。(At least 8 characters.)",
+        ));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(Error::WeakPassword(
+            "128文字以内にしてください。(At most 128 characters.)",
+        ));
+    }
+    let lower = password.to_lowercase();
+    if COMMON.contains(&lower) || lower == login_id.to_lowercase() {
+        return Err(Error::WeakPassword(
+            "よく使われるパスワードです。(Too common or guessable.)",
+        ));
+    }
+    Ok(())
+}
 
 /// Verified against when the login id is unknown, so that a wrong login id costs as much
 /// time as a wrong password and response times do not reveal which accounts exist.
@@ -54,6 +94,26 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_passwords_meet_the_policy() {
+        assert!(check_new_password("short", "nurse1").is_err());
+        assert!(check_new_password(&"x".repeat(129), "nurse1").is_err());
+        assert!(check_new_password(&"x".repeat(128), "nurse1").is_ok());
+        for common in [
+            "password",
+            "Password1",
+            "12345678",
+            "renraku-demo",
+            "iloveyou",
+        ] {
+            assert!(check_new_password(common, "nurse1").is_err(), "{common}");
+        }
+        assert!(check_new_password("nurse123", "NURSE123").is_err());
+        assert!(check_new_password("夕焼け小焼けの赤とんぼ", "nurse1").is_ok());
+        assert!(check_new_password("correct horse battery", "nurse1").is_ok());
+        assert!(COMMON.len() > 250);
+    }
 
     #[tokio::test]
     async fn hashes_and_verifies() {

@@ -12,6 +12,7 @@ pub mod doc_log;
 pub mod municipalities;
 pub mod patients;
 pub mod rooms;
+pub mod second_factor;
 pub mod sessions;
 pub mod users;
 

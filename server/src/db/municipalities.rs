@@ -1,6 +1,6 @@
 //! Municipalities (tenants) and their organizations (facilities).
 
-use super::{now_ms, Db};
+use super::{flag, now_ms, Db};
 use crate::error::Result;
 use renraku_sync::{MunicipalityId, OrganizationId};
 use serde::Serialize;
@@ -14,6 +14,8 @@ pub struct Municipality {
     /// The URL segment: `/{slug}/`.
     pub slug: String,
     pub name: String,
+    /// Policy: every professional here must sign in with a second factor (TOTP).
+    pub require_second_factor: bool,
 }
 
 impl Municipality {
@@ -22,6 +24,7 @@ impl Municipality {
             id: MunicipalityId::new(row.try_get("id")?),
             slug: row.try_get("slug")?,
             name: row.try_get("name")?,
+            require_second_factor: flag(row, "require_second_factor")?,
         })
     }
 }
@@ -55,18 +58,22 @@ impl OrganizationKind {
 
 impl Db {
     pub async fn municipality_by_slug(&self, slug: &str) -> Result<Option<Municipality>> {
-        let row = sqlx::query("SELECT id, slug, name FROM municipalities WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, slug, name, require_second_factor FROM municipalities WHERE slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(Municipality::from_row).transpose()?)
     }
 
     pub async fn municipality(&self, id: MunicipalityId) -> Result<Option<Municipality>> {
-        let row = sqlx::query("SELECT id, slug, name FROM municipalities WHERE id = $1")
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, slug, name, require_second_factor FROM municipalities WHERE id = $1",
+        )
+        .bind(id.get())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(Municipality::from_row).transpose()?)
     }
 
@@ -87,6 +94,21 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(MunicipalityId::new(row.try_get("id")?))
+    }
+
+    /// Sets the municipality's second-factor policy. Takes effect on the next request of
+    /// every session (see [`Db::session`]).
+    pub async fn set_require_second_factor(
+        &self,
+        municipality: MunicipalityId,
+        required: bool,
+    ) -> Result<()> {
+        sqlx::query("UPDATE municipalities SET require_second_factor = $1 WHERE id = $2")
+            .bind(required)
+            .bind(municipality.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn create_organization(

@@ -1,57 +1,176 @@
 //! Sessions and short-lived room tokens. Both are stored only as SHA-256 hashes of the
 //! random tokens the clients hold.
 
-use super::Db;
+use super::{flag, Db};
 use crate::error::Result;
 use renraku_sync::{RoomId, UserId};
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::fmt;
 
-#[derive(Clone, Copy, Debug)]
+/// A session's public id: names it in `GET /api/me/sessions` and `DELETE …/{id}`. Not a
+/// secret (a ULID, unlike the 32-hex token), and useless for authenticating.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        SessionId(ulid::Ulid::new().to_string())
+    }
+
+    /// Parses a public id from a path; anything else cannot name a session.
+    pub fn parse(raw: &str) -> Option<Self> {
+        raw.parse::<ulid::Ulid>()
+            .ok()
+            .map(|u| SessionId(u.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A session as authentication sees it, with what decides whether it is restricted.
+#[derive(Clone, Debug)]
 pub struct SessionRow {
+    pub id: SessionId,
     pub user: UserId,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// The user has a confirmed TOTP secret.
+    pub has_second_factor: bool,
+    /// The user's municipality requires a second factor.
+    pub second_factor_required: bool,
+}
+
+/// A session as its owner sees it in the list: never the token or its hash.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: String,
+}
+
+/// What a new session records besides its token's hash.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub id: &'a SessionId,
+    pub user: UserId,
+    pub now: i64,
+    pub expires_at: i64,
+    pub user_agent: &'a str,
 }
 
 impl Db {
-    pub async fn create_session(
-        &self,
-        id_hash: &str,
-        user: UserId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
+    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, public_id, user_id, created_at, last_seen_at, \
+                 expires_at, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(id_hash)
-        .bind(user.get())
-        .bind(now)
-        .bind(now)
-        .bind(expires_at)
+        .bind(session.id_hash)
+        .bind(session.id.as_str())
+        .bind(session.user.get())
+        .bind(session.now)
+        .bind(session.now)
+        .bind(session.expires_at)
+        .bind(session.user_agent)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
+    /// One round trip per authenticated request: the session, and the two facts that decide
+    /// whether it may do more than enrol a second factor (so a policy change or a removed
+    /// factor takes effect at once, not at the next sign-in).
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
-            "SELECT user_id, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = $1",
+            "SELECT s.public_id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, \
+                 u.totp_secret, m.require_second_factor \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+                 JOIN municipalities m ON m.id = u.municipality_id \
+             WHERE s.id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| {
             Ok(SessionRow {
+                id: SessionId(row.try_get("public_id")?),
                 user: UserId::new(row.try_get("user_id")?),
                 created_at: row.try_get("created_at")?,
                 last_seen_at: row.try_get("last_seen_at")?,
                 expires_at: row.try_get("expires_at")?,
+                has_second_factor: row.try_get::<Option<String>, _>("totp_secret")?.is_some(),
+                second_factor_required: flag(&row, "require_second_factor")?,
             })
         })
         .transpose()
+    }
+
+    /// The live sessions of `user`, newest first.
+    pub async fn sessions_of(
+        &self,
+        user: UserId,
+        now: i64,
+        idle_before: i64,
+    ) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT public_id, created_at, last_seen_at, expires_at, user_agent FROM sessions \
+             WHERE user_id = $1 AND expires_at > $2 AND last_seen_at >= $3 \
+             ORDER BY created_at DESC, public_id DESC",
+        )
+        .bind(user.get())
+        .bind(now)
+        .bind(idle_before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionInfo {
+                    id: SessionId(row.try_get("public_id")?),
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    user_agent: row.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends one of `user`'s sessions by its public id; false if they have no such session.
+    pub async fn revoke_session(&self, user: UserId, id: &SessionId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE public_id = $1 AND user_id = $2")
+            .bind(id.as_str())
+            .bind(user.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends every session of `user` except `keep` (after a password or second-factor change,
+    /// a session someone else may hold must not survive).
+    pub async fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id <> $2")
+            .bind(user.get())
+            .bind(keep.map(SessionId::as_str).unwrap_or(""))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {

@@ -189,6 +189,16 @@ impl Db {
         Ok(UserId::new(row.try_get("id")?))
     }
 
+    /// Replaces a password hash (the caller checked the new password and hashed it).
+    pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Disables or re-enables an account; a disabled account's sessions stop working at once.
     pub async fn set_user_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
         sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")

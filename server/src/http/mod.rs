@@ -1,42 +1,70 @@
-//! The HTTP API (`/api/…`), health check, OpenAPI document, and the layers every response
-//! passes through.
+//! The HTTP API (`/api/…`), health check, OpenAPI document, security.txt, and the layers
+//! every response passes through.
 
 mod health;
+mod me;
 mod municipalities;
 mod openapi;
 mod rooms;
+mod security_txt;
 mod session;
 
 use crate::error::Error;
-use crate::{assets, AppState};
-use axum::extract::{FromRequest, Request};
-use axum::http::{header, HeaderName, HeaderValue};
-use axum::routing::{get, post};
+use crate::{assets, auth, AppState};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use openapi::ApiDoc;
+pub use openapi::{document as openapi_document, ApiDoc};
 
 const CSP: &str = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; \
      connect-src 'self' ws: wss:; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self' 'unsafe-inline'";
+/// Two years, subdomains included (the hstspreload.org minimum). Browsers ignore it over
+/// plain HTTP, so development without TLS is unaffected.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Every documented route. Registering through `routes!` puts the handler's `#[utoipa::path]`
+/// into the OpenAPI document, so the document is the complete list of routes.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(security_txt::security_txt))
+        .routes(routes!(security_txt::security_policy))
+        .routes(routes!(session::signin))
+        .routes(routes!(session::signout))
+        .routes(routes!(session::me))
+        .routes(routes!(municipalities::get_municipality))
+        .routes(routes!(me::totp_setup))
+        .routes(routes!(me::totp_confirm))
+        .routes(routes!(me::totp_remove))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::revoke_session))
+        .routes(routes!(me::change_password))
+        .routes(routes!(rooms::list_rooms))
+        .routes(routes!(rooms::get_room))
+        .routes(routes!(rooms::room_token))
+}
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/openapi.json", get(openapi::openapi_json))
-        .route("/api/{municipality}/signin", post(session::signin))
-        .route("/api/signout", post(session::signout))
-        .route("/api/me", get(session::me))
-        .route(
-            "/api/municipalities/{slug}",
-            get(municipalities::get_municipality),
-        )
-        .route("/api/rooms", get(rooms::list_rooms))
-        .route("/api/rooms/{id}", get(rooms::get_room))
-        .route("/api/rooms/{id}/token", post(rooms::room_token));
+    let (api, mut doc) = api_routes().split_for_parts();
+    // The document route is itself documented; added last so it is part of what it serves.
+    let (doc_route, doc_paths) = OpenApiRouter::<Arc<utoipa::openapi::OpenApi>>::new()
+        .routes(routes!(openapi::openapi_json))
+        .split_for_parts();
+    doc.merge(doc_paths);
+    let doc_route = doc_route.with_state(Arc::new(doc));
 
     let app = Router::new()
         .route("/", get(assets::serve))
@@ -44,7 +72,14 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::rooms::router())
         .fallback(assets::serve)
-        .with_state(state);
+        .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        .with_state(state)
+        .merge(doc_route)
+        // Inside the header layers, so a panicking handler's 500 carries them too.
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The payload may hold request data: not logged, not sent.
+            Error::internal("a handler panicked").into_response()
+        }));
 
     let header = |name: HeaderName, value: &'static str| {
         // `if_not_present`: a handler that knows better (a download, say) may set its own.
@@ -54,12 +89,33 @@ pub fn router(state: AppState) -> Router {
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::STRICT_TRANSPORT_SECURITY, HSTS))
         .layer(
             // The path only: room tokens travel in query strings and must not reach logs.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
             }),
         )
+}
+
+/// Refuses cookie-authenticated mutations that do not show they come from our own pages
+/// (see [`auth::csrf_allows`]). Bearer-token requests are exempt: a browser never adds that
+/// header by itself, so another site cannot make it send one.
+async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if !safe {
+        let presented = auth::presented_token(&state.config, req.headers());
+        if matches!(presented, Some((_, auth::Presented::Cookie))) {
+            let authority = req.uri().authority().map(|a| a.as_str());
+            if !auth::csrf_allows(&state.config, req.headers(), authority) {
+                return Error::CsrfRejected.into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// `Json` whose rejections are our JSON errors rather than axum's plain-text ones.

@@ -1,7 +1,8 @@
-//! Sign-in, sign-out, and "who am I".
+//! Sign-in (password, then a second factor where the account has one), sign-out, and
+//! "who am I".
 
 use super::ApiJson;
-use crate::auth::{self, CurrentUser};
+use crate::auth::{self, second_factor, ClientAddr, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
@@ -20,6 +21,12 @@ const MAX_LOGIN_ID: usize = 64;
 pub struct SigninRequest {
     pub login_id: String,
     pub password: String,
+    /// The current 6-digit code of the authenticator app, for accounts with a second factor.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// One of the account's recovery codes, instead of `totp` (each works once).
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -29,6 +36,9 @@ pub struct SigninResponse {
     /// The session token, also set as an HttpOnly cookie. Native and test clients send it as
     /// `Authorization: Bearer …`; browsers can ignore it.
     pub session_token: String,
+    /// The municipality requires a second factor and this account has none: the session
+    /// may only call `/api/me/totp/…` and `/api/signout` until one is confirmed.
+    pub enrolment_required: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -37,17 +47,20 @@ pub struct MeResponse {
     pub municipality: Municipality,
 }
 
-/// Signs in with a login id and password of the municipality in the path.
+/// Signs in with a login id and password of the municipality in the path, plus a TOTP or
+/// recovery code if the account has a second factor.
 #[utoipa::path(post, path = "/api/{municipality}/signin", tag = "session",
     params(("municipality" = String, Path, description = "Municipality slug")),
     request_body = SigninRequest,
     responses((status = 200, body = SigninResponse),
-              (status = 401, description = "Wrong login id or password", body = crate::error::ErrorBody),
+              (status = 401, description = "`bad_credentials`; `second_factor_required` (password right, code missing, no session); `bad_second_factor`", body = crate::error::ErrorBody),
               (status = 404, description = "No such municipality", body = crate::error::ErrorBody),
-              (status = 429, description = "Too many failed attempts", body = crate::error::ErrorBody)))]
+              (status = 429, description = "Too many failed attempts for the account or from the address; see `Retry-After`", body = crate::error::ErrorBody)))]
 pub async fn signin(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<SigninRequest>,
 ) -> Result<Response> {
     let municipality = state
@@ -57,11 +70,17 @@ pub async fn signin(
         .ok_or(Error::NotFound)?;
     let login_id: String = req.login_id.trim().chars().take(MAX_LOGIN_ID).collect();
     let m = municipality.id;
-    if !state.throttle.allows(m.get(), &login_id) {
+    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
         let entry = AuditEntry::new("signin.throttled", &login_id).in_municipality(m);
         state.db.audit(entry).await?;
-        return Err(Error::TooManyRequests);
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
     }
+    let fail = |action: &'static str| {
+        state.throttle.failed(m.get(), &login_id, addr);
+        AuditEntry::new(action, &login_id).in_municipality(m)
+    };
 
     let credentials = state.db.credentials(m, &login_id).await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
@@ -69,49 +88,103 @@ pub async fn signin(
     let user = match credentials {
         Some(c) if password_ok && !c.disabled => c.user,
         _ => {
-            state.throttle.failed(m.get(), &login_id);
-            let entry = AuditEntry::new("signin.failed", &login_id).in_municipality(m);
-            state.db.audit(entry).await?;
+            state.db.audit(fail("signin.failed")).await?;
             return Err(Error::BadCredentials);
         }
     };
+
+    let totp = state.db.totp_state(user).await?;
+    let enrolment_required = match &totp.secret {
+        Some(secret) => {
+            let verified = match (req.totp.as_deref(), req.recovery_code.as_deref()) {
+                // No code: not a failure (the app asks for one next), and no session.
+                (None, None) => return Err(Error::SecondFactorRequired),
+                (Some(code), _) => {
+                    match second_factor::matching_step(secret, code, second_factor::current_step())
+                    {
+                        Some(step) => state.db.claim_totp_step(user, step).await?,
+                        None => false,
+                    }
+                }
+                (None, Some(code)) => match second_factor::recovery_code_hash(code) {
+                    Some(hash) => state.db.use_recovery_code(user, &hash).await?,
+                    None => false,
+                },
+            };
+            if !verified {
+                state
+                    .db
+                    .audit(fail("signin.second_factor_failed").by(user, m))
+                    .await?;
+                return Err(Error::BadSecondFactor);
+            }
+            if req.totp.is_none() {
+                let entry = AuditEntry::new("signin.recovery_code_used", &login_id).by(user, m);
+                state.db.audit(entry).await?;
+            }
+            false
+        }
+        None => municipality.require_second_factor,
+    };
     state.throttle.succeeded(m.get(), &login_id);
 
-    let token = auth::create_session(&state, user).await?;
+    let session =
+        auth::create_session(&state, user, auth::user_agent(&headers), enrolment_required).await?;
     let profile = state.db.user(user).await?.ok_or(Error::BadCredentials)?;
+    let action = if enrolment_required {
+        "signin.enrolment_only"
+    } else {
+        "signin.ok"
+    };
     state
         .db
-        .audit(AuditEntry::new("signin.ok", &login_id).by(user, m))
+        .audit(
+            AuditEntry::new(action, &login_id)
+                .by(user, m)
+                .detail(format!("session/{}", session.id)),
+        )
         .await?;
-    let cookie = auth::session_cookie(&state, &token);
+    let cookie = auth::session_cookie(&state, &session.token, session.max_age);
     let body = SigninResponse {
         user: profile.into(),
         municipality,
-        session_token: token,
+        session_token: session.token,
+        enrolment_required,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-/// Ends the current session (if any) and clears the cookie.
+/// Ends the current session (restricted ones included) and clears the cookie. Without a
+/// live session: 401, and the cookie is cleared all the same.
 #[utoipa::path(post, path = "/api/signout", tag = "session",
-    responses((status = 204, description = "Signed out")))]
+    responses((status = 204, description = "Signed out"),
+              (status = 401, description = "No live session", body = crate::error::ErrorBody),
+              (status = 403, description = "`csrf_rejected`: cookie without Origin or `X-Renraku-Csrf: 1`", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
 pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    if let Some(token) = auth::session_token(&headers) {
-        if let Ok(user) = auth::authenticate_session(&state, &token).await {
-            let entry =
-                AuditEntry::new("signout", user.login_id.clone()).by(user.id, user.municipality);
-            state.db.audit(entry).await?;
-        }
-        auth::end_session(&state, &token).await?;
-    }
-    let cookie = auth::clear_session_cookie(&state);
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+    let clear = [(header::SET_COOKIE, auth::clear_session_cookie(&state))];
+    let Some(token) = auth::session_token(&state.config, &headers) else {
+        return Ok((clear, Error::Unauthorized).into_response());
+    };
+    let session = match auth::resolve_session(&state, &token).await {
+        Ok(session) => session,
+        Err(Error::Unauthorized) => return Ok((clear, Error::Unauthorized).into_response()),
+        Err(e) => return Err(e),
+    };
+    auth::end_session(&state, &token).await?;
+    let user = &session.user;
+    let entry = AuditEntry::new("signout", user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("session/{}", session.id));
+    state.db.audit(entry).await?;
+    Ok((StatusCode::NO_CONTENT, clear).into_response())
 }
 
 /// The signed-in user and their municipality.
 #[utoipa::path(get, path = "/api/me", tag = "session",
     responses((status = 200, body = MeResponse),
-              (status = 401, body = crate::error::ErrorBody)),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "`enrolment_required`", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<MeResponse>> {
     let municipality = state

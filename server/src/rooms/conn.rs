@@ -121,7 +121,7 @@ pub async fn ws_handler(
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
-    token: String,
+    token: Option<String>,
 }
 
 pub async fn yjs_handler(
@@ -137,7 +137,10 @@ pub async fn yjs_handler(
     let Ok(room) = room.parse::<RoomId>() else {
         return (StatusCode::NOT_FOUND, "no such room").into_response();
     };
-    let (user, token_room) = match crate::auth::authenticate_room_token(&state, &q.token).await {
+    let Some(token) = q.token else {
+        return crate::Error::Unauthorized.into_response();
+    };
+    let (user, token_room) = match crate::auth::authenticate_room_token(&state, &token).await {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };

@@ -1,0 +1,328 @@
+//! The signed-in user's own security settings: TOTP enrolment, sessions, password.
+
+use super::ApiJson;
+use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
+use crate::db::audit::AuditEntry;
+use crate::db::now_ms;
+use crate::db::sessions::SessionId;
+use crate::error::{Error, Result};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use utoipa::ToSchema;
+
+/// Shown in authenticator apps next to the account.
+const TOTP_ISSUER: &str = "Renraku";
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// For a QR code: `otpauth://totp/Renraku:{municipality}/{login}?secret=…`.
+    pub otpauth_uri: String,
+    /// The same secret (base32), for typing in by hand.
+    pub secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpCode {
+    /// The current 6-digit code.
+    pub code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpRemoval {
+    /// The current 6-digit code…
+    #[serde(default)]
+    pub code: Option<String>,
+    /// …or, with the authenticator lost, one of the recovery codes.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes, shown this once; each replaces a TOTP code at sign-in.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// Public id, for `DELETE /api/me/sessions/{id}`; not a credential.
+    #[schema(value_type = String)]
+    pub id: SessionId,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current: String,
+    /// 8–128 characters, not a common password.
+    pub new: String,
+}
+
+/// Checks a code from the user's confirmed authenticator (or a recovery code) and uses it
+/// up. Failures count against the account's sign-in budget: a stolen session must not be a
+/// way to guess codes freely.
+async fn verify_second_factor(
+    state: &AppState,
+    session: &auth::Session,
+    addr: IpAddr,
+    code: Option<&str>,
+    recovery_code: Option<&str>,
+) -> Result<()> {
+    let user = &session.user;
+    let (m, login) = (user.municipality.get(), user.login_id.as_str());
+    if let Err(wait) = state.throttle.check(m, login, addr) {
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let secret = state.db.totp_state(user.id).await?.secret;
+    let ok = match (secret, code, recovery_code) {
+        (Some(secret), Some(code), _) => {
+            match second_factor::matching_step(&secret, code, second_factor::current_step()) {
+                Some(step) => state.db.claim_totp_step(user.id, step).await?,
+                None => false,
+            }
+        }
+        (Some(_), None, Some(code)) => match second_factor::recovery_code_hash(code) {
+            Some(hash) => state.db.use_recovery_code(user.id, &hash).await?,
+            None => false,
+        },
+        (None, _, _) => return Err(Error::NotFound),
+        (Some(_), None, None) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        state.throttle.failed(m, login, addr);
+        Err(Error::InvalidCode)
+    }
+}
+
+/// Starts TOTP enrolment: a new secret, pending until confirmed. Allowed to sessions that
+/// may only enrol. 409 if a second factor is already set up (remove it first).
+#[utoipa::path(post, path = "/api/me/totp/setup", tag = "me",
+    responses((status = 200, body = TotpSetup),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 409, description = "Already set up", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn totp_setup(
+    AnySession(session): AnySession,
+    State(state): State<AppState>,
+) -> Result<Json<TotpSetup>> {
+    let user = &session.user;
+    if state.db.totp_state(user.id).await?.secret.is_some() {
+        return Err(Error::Conflict);
+    }
+    let municipality = state
+        .db
+        .municipality(user.municipality)
+        .await?
+        .ok_or_else(|| Error::internal("user without municipality"))?;
+    let secret = second_factor::new_secret();
+    state.db.set_pending_totp(user.id, &secret).await?;
+    let account = format!("{}/{}", municipality.slug, user.login_id);
+    let entry = AuditEntry::new("totp.setup", user.login_id.clone()).by(user.id, user.municipality);
+    state.db.audit(entry).await?;
+    Ok(Json(TotpSetup {
+        otpauth_uri: second_factor::otpauth_uri(TOTP_ISSUER, &account, &secret),
+        secret,
+    }))
+}
+
+/// Confirms enrolment with a code from the new secret: the second factor is on, the
+/// recovery codes are returned (once), and the user's other sessions end.
+#[utoipa::path(post, path = "/api/me/totp/confirm", tag = "me",
+    request_body = TotpCode,
+    responses((status = 200, body = RecoveryCodes),
+              (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 409, description = "No enrolment pending", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn totp_confirm(
+    AnySession(session): AnySession,
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<TotpCode>,
+) -> Result<Json<RecoveryCodes>> {
+    let user = &session.user;
+    let (m, login) = (user.municipality.get(), user.login_id.as_str());
+    if let Err(wait) = state.throttle.check(m, login, addr) {
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let totp = state.db.totp_state(user.id).await?;
+    let pending = match (totp.secret, totp.pending) {
+        (None, Some(pending)) => pending,
+        _ => return Err(Error::Conflict),
+    };
+    let Some(step) =
+        second_factor::matching_step(&pending, &req.code, second_factor::current_step())
+    else {
+        state.throttle.failed(m, login, addr);
+        return Err(Error::InvalidCode);
+    };
+    let codes = second_factor::new_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| second_factor::recovery_code_hash(c))
+        .collect();
+    if !state
+        .db
+        .confirm_totp(user.id, &pending, step, &hashes)
+        .await?
+    {
+        return Err(Error::Conflict);
+    }
+    let ended = state
+        .db
+        .revoke_other_sessions(user.id, Some(&session.id))
+        .await?;
+    let entry = AuditEntry::new("totp.enabled", user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("other sessions ended: {ended}"));
+    state.db.audit(entry).await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Removes the second factor; needs a current code (or a recovery code). Where the
+/// municipality requires one, the user's sessions are then restricted to enrolling again.
+#[utoipa::path(delete, path = "/api/me/totp", tag = "me",
+    request_body = TotpRemoval,
+    responses((status = 204, description = "Removed"),
+              (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, description = "No second factor set up", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn totp_remove(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<TotpRemoval>,
+) -> Result<StatusCode> {
+    verify_second_factor(
+        &state,
+        &session,
+        addr,
+        req.code.as_deref(),
+        req.recovery_code.as_deref(),
+    )
+    .await?;
+    let user = &session.user;
+    state.db.remove_totp(user.id).await?;
+    let entry =
+        AuditEntry::new("totp.disabled", user.login_id.clone()).by(user.id, user.municipality);
+    state.db.audit(entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// My live sessions, newest first; the one making the request is marked `current`.
+#[utoipa::path(get, path = "/api/me/sessions", tag = "me",
+    responses((status = 200, body = Vec<SessionView>),
+              (status = 401, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn list_sessions(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SessionView>>> {
+    let now = now_ms();
+    let idle = i64::try_from(state.config.session_idle().as_millis()).unwrap_or(i64::MAX);
+    let sessions = state
+        .db
+        .sessions_of(session.user.id, now, now.saturating_sub(idle))
+        .await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == session.id,
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                user_agent: s.user_agent,
+            })
+            .collect(),
+    ))
+}
+
+/// Ends one of my sessions (a lost phone, a shared computer). 404 for anyone else's.
+#[utoipa::path(delete, path = "/api/me/sessions/{id}", tag = "me",
+    params(("id" = String, Path, description = "The session's public id")),
+    responses((status = 204, description = "Ended"),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn revoke_session(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = SessionId::parse(&id).ok_or(Error::NotFound)?;
+    let user = &session.user;
+    if !state.db.revoke_session(user.id, &id).await? {
+        return Err(Error::NotFound);
+    }
+    let entry = AuditEntry::new("session.revoked", user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("session/{id}"));
+    state.db.audit(entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes my password: the current one, and a new one that meets the policy. My other
+/// sessions end.
+#[utoipa::path(post, path = "/api/me/password", tag = "me",
+    request_body = PasswordChange,
+    responses((status = 204, description = "Changed"),
+              (status = 400, description = "`weak_password`", body = crate::error::ErrorBody),
+              (status = 401, description = "Not signed in, or `bad_credentials`", body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn change_password(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode> {
+    let user = &session.user;
+    let (m, login) = (user.municipality.get(), user.login_id.as_str());
+    if let Err(wait) = state.throttle.check(m, login, addr) {
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let hash = state
+        .db
+        .credentials(user.municipality, login)
+        .await?
+        .map(|c| c.password_hash);
+    if !auth::verify_password(req.current, hash).await? {
+        state.throttle.failed(m, login, addr);
+        return Err(Error::BadCredentials);
+    }
+    auth::check_new_password(&req.new, login)?;
+    let new_hash = auth::hash_password(req.new).await?;
+    state.db.set_password_hash(user.id, &new_hash).await?;
+    let ended = state
+        .db
+        .revoke_other_sessions(user.id, Some(&session.id))
+        .await?;
+    let entry = AuditEntry::new("password.changed", user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("other sessions ended: {ended}"));
+    state.db.audit(entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
