@@ -93,9 +93,16 @@ pub async fn municipality(slug: &str) -> Result<MunicipalityInfo, String> {
 
 pub async fn sign_in(slug: &str, login_id: &str, password: &str) -> Result<(), String> {
     let body = serde_json::json!({ "login_id": login_id, "password": password }).to_string();
-    let (status, _) = request("POST", &format!("/api/{slug}/signin"), Some(body)).await?;
+    let (status, body) = request("POST", &format!("/api/{slug}/signin"), Some(body)).await?;
+    let code = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned));
     match status {
         200..=299 => Ok(()),
+        401 if code.as_deref() == Some("second_factor_required") => Err(
+            "このアカウントは二段階認証が有効です。確認コードでのサインインはこのアプリではまだ使えません。"
+                .into(),
+        ),
         400 | 401 | 403 | 404 => Err("ログイン ID またはパスワードが違います。".into()),
         429 => Err("試行回数が多すぎます。しばらく待ってからお試しください。".into()),
         _ => Err(server_error(status)),
@@ -105,7 +112,8 @@ pub async fn sign_in(slug: &str, login_id: &str, password: &str) -> Result<(), S
 pub async fn sign_out() -> Result<(), String> {
     let (status, _) = request("POST", "/api/signout", None).await?;
     match status {
-        200..=299 => Ok(()),
+        // 401: the session had already ended, which is what signing out wants.
+        200..=299 | 401 => Ok(()),
         _ => Err(server_error(status)),
     }
 }
@@ -140,6 +148,9 @@ async fn request(method: &str, url: &str, json: Option<String>) -> Result<(u16, 
     headers
         .set("accept", "application/json")
         .map_err(|_| offline())?;
+    // The server's CSRF check for cookie-authenticated mutations: a cross-site form cannot
+    // send a custom header.
+    headers.set("x-renraku-csrf", "1").map_err(|_| offline())?;
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
