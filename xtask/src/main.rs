@@ -25,7 +25,9 @@ commands:
   build-app   build the Dioxus app for wasm32 into app/dist/ (embedded by the server)
   run [ARGS]  setup + build-app + `cargo run --release -p renraku-server -- serve ARGS`
   test        setup + build-app + fmt + clippy + every test on SQLite, then on PostgreSQL
-              (which must be reachable at 127.0.0.1:5432)";
+              (which must be reachable at 127.0.0.1:5432)
+  bench [ARGS] npm ci in bench/node + release build + `cargo run --release -p renraku-bench
+              -- ARGS`: Renraku beside y-websocket, written to BENCHMARKS.md (--quick: smoke)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Some("build-app") => build_app(),
         Some("run") => run(&rest),
         Some("test") => test(),
+        Some("bench") => bench(&rest),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -446,6 +449,37 @@ fn run(args: &[String]) -> Result<()> {
         Command::new(cargo())
             .current_dir(root())
             .args(["run", "--release", "-p", "renraku-server", "--", "serve"])
+            .args(args),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// bench
+
+/// The reference server's npm folder, then the release server, then the load tool.
+fn bench(args: &[String]) -> Result<()> {
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    let dir = root().join("bench").join("node");
+    if !dir.join("node_modules/@y/websocket-server").is_dir() {
+        step("bench: npm ci in bench/node");
+        run_cmd(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+        )?;
+    }
+    step("bench: cargo build --release -p renraku-server");
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "renraku-server",
+    ]))?;
+    step("bench: cargo run --release -p renraku-bench");
+    run_cmd(
+        Command::new(cargo())
+            .current_dir(root())
+            .args(["run", "--release", "-p", "renraku-bench", "--"])
             .args(args),
     )
 }

@@ -1,0 +1,630 @@
+//! The load clients: one task per WebSocket, speaking Renraku frames on `/ws` or plain
+//! y-protocols to a y-websocket server, driven by commands from the scenario runner.
+//!
+//! A post's text carries `#B<phase>:<sender>:<seq>:<sent ns>;`. Receivers find that marker in
+//! the raw update bytes (lib0 writes strings verbatim) instead of applying every update to a
+//! replica: the generator shares two cores with the server and must stay cheap.
+
+use crate::stats::{Delivery, Sent};
+use anyhow::{bail, Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use renraku_sync::frame::PROTOCOL_VERSION;
+use renraku_sync::yrs::sync::{Message, SyncMessage};
+use renraku_sync::yrs::updates::decoder::Decode;
+use renraku_sync::yrs::updates::encoder::Encode;
+use renraku_sync::yrs::StateVector;
+use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId, UserId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// y-protocols message types (first byte) and sync sub-types (second byte).
+const MSG_SYNC: u8 = 0;
+const SYNC_STEP1: u8 = 0;
+const SYNC_STEP2: u8 = 1;
+const SYNC_UPDATE: u8 = 2;
+
+/// Which server, and how to reach it.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// `ws://ADDR/ws`, bearer session tokens, Renraku frames.
+    Renraku { ws_url: String },
+    /// `ws://ADDR/<room>`, plain y-protocols.
+    YWebsocket { base_url: String },
+}
+
+/// One simulated professional.
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    /// Bench-wide index: the sender id in markers.
+    pub idx: u32,
+    /// Bench room index (what the checker groups by).
+    pub room: u32,
+    /// The server's room id (Renraku) / name suffix (y-websocket).
+    pub room_id: i64,
+    pub user: i64,
+    pub token: String,
+    /// Members of the room besides this client: deliveries owed per post.
+    pub peers: u32,
+}
+
+/// Counters every client updates.
+pub struct Shared {
+    pub base: Instant,
+    pub phase: AtomicU32,
+    pub synced: AtomicUsize,
+    pub delivered: AtomicU64,
+    pub expected: AtomicU64,
+    pub disconnects: AtomicU64,
+    pub failed_connects: AtomicU64,
+    pub refused: AtomicU64,
+    pub not_sent: AtomicU64,
+    pub stopping: AtomicBool,
+    pub connect_permits: Semaphore,
+    /// First few refusal reasons, for the log.
+    pub reasons: std::sync::Mutex<Vec<String>>,
+}
+
+impl Shared {
+    pub fn new(connect_concurrency: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            base: Instant::now(),
+            phase: AtomicU32::new(0),
+            synced: AtomicUsize::new(0),
+            delivered: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+            disconnects: AtomicU64::new(0),
+            failed_connects: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            not_sent: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            connect_permits: Semaphore::new(connect_concurrency),
+            reasons: Default::default(),
+        })
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+
+    fn note_refusal(&self, reason: String) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let mut r = self.reasons.lock().expect("reasons lock");
+        if r.len() < 5 {
+            r.push(reason);
+        }
+    }
+}
+
+/// What a client recorded since the last collection.
+#[derive(Default)]
+pub struct ClientLog {
+    pub sent: Vec<Sent>,
+    pub deliveries: Vec<Delivery>,
+    /// Post → `saved` times (Renraku only).
+    pub acks_ns: Vec<u64>,
+    /// When the client last finished syncing (shared clock).
+    pub synced_at_ns: u64,
+}
+
+pub enum Cmd {
+    Post {
+        seq: u32,
+    },
+    /// Drop the connection without a goodbye; reconnect after up to `first_delay_max`, then
+    /// with capped exponential backoff and jitter.
+    Drop {
+        first_delay_max: Duration,
+    },
+    Collect(oneshot::Sender<ClientLog>),
+    Stop,
+}
+
+/// Starts a client; it connects, opens its room and syncs, then follows commands.
+pub fn spawn_client(
+    spec: ClientSpec,
+    target: Arc<Target>,
+    shared: Arc<Shared>,
+) -> (mpsc::Sender<Cmd>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(256);
+    let join = tokio::spawn(async move {
+        let mut c = Client::new(spec, target, shared);
+        c.run(rx).await;
+    });
+    (tx, join)
+}
+
+/// Capped exponential backoff with jitter: 200 ms × 2^(n−1), at most 5 s, times 0.5–1.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(200).saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let capped = base.min(Duration::from_secs(5));
+    capped.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+}
+
+/// Opens a WebSocket (Renraku: `/ws` with the bearer token; y-websocket: `/<room>`).
+pub async fn connect(target: &Target, token: &str, room_id: i64) -> Result<Ws> {
+    let request = match target {
+        Target::Renraku { ws_url } => {
+            let mut r = ws_url.as_str().into_client_request()?;
+            r.headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+            r
+        }
+        Target::YWebsocket { base_url } => {
+            format!("{base_url}/room-{room_id}").into_client_request()?
+        }
+    };
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true),
+    )
+    .await
+    .context("connect timed out")??;
+    Ok(ws)
+}
+
+/// The y-protocols sync step 1 of an empty document.
+pub fn empty_step1() -> Vec<u8> {
+    Message::Sync(SyncMessage::SyncStep1(StateVector::default())).encode_v1()
+}
+
+/// Frames that open `room` on a fresh `/ws` socket (hello, open, our step 1).
+pub fn renraku_open_frames(room_id: i64, step1: Vec<u8>, hello: bool) -> Vec<Vec<u8>> {
+    let doc = DocId::Room(RoomId::new(room_id));
+    let mut frames = Vec::new();
+    if hello {
+        frames.push(
+            Frame::Hello {
+                version: PROTOCOL_VERSION,
+            }
+            .encode(),
+        );
+    }
+    frames.push(Frame::Open { doc }.encode());
+    frames.push(
+        Frame::Sync {
+            doc,
+            ack: None,
+            message: step1,
+        }
+        .encode(),
+    );
+    frames
+}
+
+/// The marker in a post's text.
+pub fn marker(phase: u32, sender: u32, seq: u32, at_ns: u64) -> String {
+    format!("#B{phase}:{sender}:{seq}:{at_ns};")
+}
+
+/// Finds and reads a marker in raw bytes: (phase, sender, seq, sent ns).
+pub fn find_marker(bytes: &[u8]) -> Option<(u32, u32, u32, u64)> {
+    let start = bytes.windows(2).position(|w| w == b"#B")? + 2;
+    let rest = &bytes[start..];
+    let end = rest.iter().position(|&b| b == b';')?;
+    let text = std::str::from_utf8(&rest[..end]).ok()?;
+    let mut parts = text.split(':');
+    let phase = parts.next()?.parse().ok()?;
+    let sender = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    let at = parts.next()?.parse().ok()?;
+    Some((phase, sender, seq, at))
+}
+
+struct Client {
+    spec: ClientSpec,
+    target: Arc<Target>,
+    shared: Arc<Shared>,
+    doc: RoomDoc,
+    log: ClientLog,
+    pending_acks: HashMap<u64, u64>,
+    synced: bool,
+}
+
+enum Next {
+    Reconnect(Duration),
+    Stop,
+}
+
+impl Client {
+    fn new(spec: ClientSpec, target: Arc<Target>, shared: Arc<Shared>) -> Client {
+        let doc = RoomDoc::new(1_000 + u64::from(spec.idx));
+        Client {
+            spec,
+            target,
+            shared,
+            doc,
+            log: ClientLog::default(),
+            pending_acks: HashMap::new(),
+            synced: false,
+        }
+    }
+
+    /// What was recorded since the last collection; the sync time stays.
+    fn take_log(&mut self) -> ClientLog {
+        ClientLog {
+            sent: std::mem::take(&mut self.log.sent),
+            deliveries: std::mem::take(&mut self.log.deliveries),
+            acks_ns: std::mem::take(&mut self.log.acks_ns),
+            synced_at_ns: self.log.synced_at_ns,
+        }
+    }
+
+    fn renraku(&self) -> bool {
+        matches!(*self.target, Target::Renraku { .. })
+    }
+
+    async fn run(&mut self, mut rx: mpsc::Receiver<Cmd>) {
+        let mut delay = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            if !delay.is_zero() && !self.wait(delay, &mut rx).await {
+                return;
+            }
+            let ws = {
+                let _permit = self.shared.connect_permits.acquire().await;
+                connect(&self.target, &self.spec.token, self.spec.room_id).await
+            };
+            let mut ws = match ws {
+                Ok(ws) => ws,
+                Err(_) => {
+                    if self.shared.stopping.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    self.shared.failed_connects.fetch_add(1, Ordering::Relaxed);
+                    attempt += 1;
+                    delay = backoff(attempt);
+                    continue;
+                }
+            };
+            attempt = 0;
+            match self.session(&mut ws, &mut rx).await {
+                Next::Stop => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                    return;
+                }
+                Next::Reconnect(d) => delay = d,
+            }
+            if self.synced {
+                self.synced = false;
+                self.shared.synced.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sleeps while answering commands; false when told to stop.
+    async fn wait(&mut self, d: Duration, rx: &mut mpsc::Receiver<Cmd>) -> bool {
+        let until = tokio::time::sleep(d);
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                _ = &mut until => return true,
+                cmd = rx.recv() => match cmd {
+                    None | Some(Cmd::Stop) => return false,
+                    Some(Cmd::Post { .. }) => {
+                        self.shared.not_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Cmd::Drop { .. }) => {}
+                    Some(Cmd::Collect(tx)) => {
+                        let _ = tx.send(self.take_log());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, ws: &mut Ws, bytes: Vec<u8>) -> Result<()> {
+        ws.send(WsMessage::Binary(bytes.into())).await?;
+        Ok(())
+    }
+
+    /// One connection's life: handshake, then frames and commands until it ends.
+    async fn session(&mut self, ws: &mut Ws, rx: &mut mpsc::Receiver<Cmd>) -> Next {
+        let step1 = Message::Sync(SyncMessage::SyncStep1(self.doc.state_vector())).encode_v1();
+        let opening = if self.renraku() {
+            renraku_open_frames(self.spec.room_id, step1, true)
+        } else {
+            vec![step1]
+        };
+        for f in opening {
+            if self.send(ws, f).await.is_err() {
+                return self.lost();
+            }
+        }
+        loop {
+            tokio::select! {
+                msg = ws.next() => match msg {
+                    Some(Ok(WsMessage::Binary(bytes))) => {
+                        if let Err(e) = self.inbound(ws, &bytes).await {
+                            self.shared.note_refusal(format!("client error: {e:#}"));
+                            return self.lost();
+                        }
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return self.lost(),
+                    Some(Ok(_)) => {}
+                },
+                cmd = rx.recv() => match cmd {
+                    None | Some(Cmd::Stop) => return Next::Stop,
+                    Some(Cmd::Post { seq }) => {
+                        if !self.synced {
+                            self.shared.not_sent.fetch_add(1, Ordering::Relaxed);
+                        } else if self.post(ws, seq).await.is_err() {
+                            return self.lost();
+                        }
+                    }
+                    Some(Cmd::Drop { first_delay_max }) => {
+                        let max = first_delay_max.as_secs_f64();
+                        let d = rand::thread_rng().gen_range(0.0..=max.max(1e-6));
+                        return Next::Reconnect(Duration::from_secs_f64(d));
+                    }
+                    Some(Cmd::Collect(tx)) => {
+                        let _ = tx.send(self.take_log());
+                    }
+                }
+            }
+        }
+    }
+
+    fn lost(&self) -> Next {
+        if self.shared.stopping.load(Ordering::Relaxed) {
+            return Next::Stop;
+        }
+        self.shared.disconnects.fetch_add(1, Ordering::Relaxed);
+        Next::Reconnect(backoff(1))
+    }
+
+    async fn post(&mut self, ws: &mut Ws, seq: u32) -> Result<()> {
+        let phase = self.shared.phase.load(Ordering::Relaxed);
+        let at_ns = self.shared.now_ns();
+        let text = format!(
+            "申し送り: 訪問済み。{}",
+            marker(phase, self.spec.idx, seq, at_ns)
+        );
+        let id = PostId::parse(&ulid::Ulid::new().to_string()).expect("a ULID is a post id");
+        let now_ms = (at_ns / 1_000_000) as i64;
+        let update = self
+            .doc
+            .start_thread(UserId::new(self.spec.user), id, &text, now_ms);
+        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        let bytes = if self.renraku() {
+            self.pending_acks.insert(u64::from(seq), at_ns);
+            Frame::Sync {
+                doc: DocId::Room(RoomId::new(self.spec.room_id)),
+                ack: Some(u64::from(seq)),
+                message,
+            }
+            .encode()
+        } else {
+            message
+        };
+        self.send(ws, bytes).await?;
+        self.log.sent.push(Sent {
+            sender: self.spec.idx,
+            seq,
+            room: self.spec.room,
+            at_ns,
+        });
+        self.shared
+            .expected
+            .fetch_add(u64::from(self.spec.peers), Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn inbound(&mut self, ws: &mut Ws, bytes: &[u8]) -> Result<()> {
+        if !self.renraku() {
+            if let Some(reply) = self.y_message(bytes)? {
+                self.send(ws, reply).await?;
+            }
+            return Ok(());
+        }
+        match Frame::decode(bytes)? {
+            Frame::Sync { message, doc, .. } => {
+                if let Some(reply) = self.y_message(&message)? {
+                    let frame = Frame::Sync {
+                        doc,
+                        ack: None,
+                        message: reply,
+                    };
+                    self.send(ws, frame.encode()).await?;
+                }
+            }
+            Frame::Saved { ack, .. } => {
+                if let Some(at) = self.pending_acks.remove(&ack) {
+                    self.log
+                        .acks_ns
+                        .push(self.shared.now_ns().saturating_sub(at));
+                }
+            }
+            Frame::Denied { reason, .. } | Frame::Invalid { reason, .. } => {
+                self.shared.note_refusal(reason);
+            }
+            Frame::Malformed { reason } => self.shared.note_refusal(reason),
+            other => bail!("unexpected frame {other:?}"),
+        }
+        Ok(())
+    }
+
+    /// Handles a y-protocols message; returns the reply to send, if any.
+    fn y_message(&mut self, msg: &[u8]) -> Result<Option<Vec<u8>>> {
+        if msg.len() < 2 || msg[0] != MSG_SYNC {
+            return Ok(None); // awareness and the like
+        }
+        match msg[1] {
+            SYNC_UPDATE => {
+                let now = self.shared.now_ns();
+                if let Some((phase, sender, seq, _)) = find_marker(msg) {
+                    if sender == self.spec.idx {
+                        return Ok(None); // y-websocket echoes an update to its sender
+                    }
+                    if phase == self.shared.phase.load(Ordering::Relaxed) {
+                        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                        self.log.deliveries.push(Delivery {
+                            receiver: self.spec.idx,
+                            sender,
+                            seq,
+                            at_ns: now,
+                        });
+                    }
+                }
+                Ok(None)
+            }
+            SYNC_STEP2 => {
+                if !self.synced {
+                    self.synced = true;
+                    self.log.synced_at_ns = self.shared.now_ns();
+                    self.shared.synced.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(None)
+            }
+            SYNC_STEP1 => match Message::decode_v1(msg)? {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let diff = self.doc.encode_diff(&sv);
+                    Ok(Some(
+                        Message::Sync(SyncMessage::SyncStep2(diff)).encode_v1(),
+                    ))
+                }
+                _ => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Connects, opens a room and waits for the server's sync step 2; returns the time taken and
+/// the step 2's size. `ws` reuses an open Renraku socket (then only open → step 2 is timed).
+pub async fn time_open(
+    target: &Target,
+    token: &str,
+    room_id: i64,
+    ws: Option<&mut Ws>,
+) -> Result<(Duration, usize)> {
+    let t0 = Instant::now();
+    let mut fresh = None;
+    let (ws, reused) = match ws {
+        Some(ws) => (ws, true),
+        None => (fresh.insert(connect(target, token, room_id).await?), false),
+    };
+    let frames = match target {
+        Target::Renraku { .. } => renraku_open_frames(room_id, empty_step1(), !reused),
+        Target::YWebsocket { .. } => vec![empty_step1()],
+    };
+    for f in frames {
+        ws.send(WsMessage::Binary(f.into())).await?;
+    }
+    let deadline = Duration::from_secs(30);
+    loop {
+        let msg = tokio::time::timeout(deadline, ws.next())
+            .await
+            .context("no sync step 2 in time")?;
+        let Some(Ok(WsMessage::Binary(bytes))) = msg else {
+            match msg {
+                Some(Ok(_)) => continue,
+                _ => bail!("connection closed before sync step 2"),
+            }
+        };
+        let message = match target {
+            // Not `Frame::decode`: it refuses frames over MAX_FRAME_BYTES, and the server
+            // sends a big room's step 2 as one frame larger than that (see BENCHMARKS.md).
+            Target::Renraku { .. } => match postcard::from_bytes::<Frame>(&bytes)? {
+                Frame::Sync { message, .. } => message,
+                Frame::Denied { reason, .. } => bail!("denied: {reason}"),
+                _ => continue,
+            },
+            Target::YWebsocket { .. } => bytes.to_vec(),
+        };
+        if message.len() >= 2 && message[0] == MSG_SYNC && message[1] == SYNC_STEP2 {
+            let took = t0.elapsed();
+            if reused {
+                let close = Frame::Close {
+                    doc: DocId::Room(RoomId::new(room_id)),
+                };
+                ws.send(WsMessage::Binary(close.encode().into())).await?;
+            } else {
+                let _ = ws.close(None).await;
+            }
+            return Ok((took, message.len()));
+        }
+    }
+}
+
+/// Measures the generator's own cost per post built and per delivery read, in µs.
+pub fn self_cost(n: u32) -> (f64, f64) {
+    let doc = RoomDoc::new(7);
+    let t0 = Instant::now();
+    let mut frames = Vec::with_capacity(n as usize);
+    for seq in 0..n {
+        let id = PostId::parse(&ulid::Ulid::new().to_string()).expect("ULID");
+        let text = format!("申し送り: 訪問済み。{}", marker(1, 7, seq, 123_456_789));
+        let update = doc.start_thread(UserId::new(7), id, &text, 0);
+        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        frames.push(
+            Frame::Sync {
+                doc: DocId::Room(RoomId::new(1)),
+                ack: Some(u64::from(seq)),
+                message,
+            }
+            .encode(),
+        );
+    }
+    let build = t0.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    let t1 = Instant::now();
+    let mut found = 0;
+    for f in &frames {
+        if let Ok(Frame::Sync { message, .. }) = Frame::decode(f) {
+            found += usize::from(find_marker(&message).is_some());
+        }
+    }
+    let read = t1.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    assert_eq!(found, frames.len());
+    (build, read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_survives_a_real_update_and_frame() {
+        let doc = RoomDoc::new(42);
+        let id = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+        let text = format!("申し送り {}", marker(3, 17, 9, 1_234_567_890_123));
+        let update = doc.start_thread(UserId::new(5), id, &text, 0);
+        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        assert_eq!(&message[..2], &[MSG_SYNC, SYNC_UPDATE]);
+        assert_eq!(find_marker(&message), Some((3, 17, 9, 1_234_567_890_123)));
+        let frame = Frame::Sync {
+            doc: DocId::Room(RoomId::new(1)),
+            ack: Some(1),
+            message,
+        }
+        .encode();
+        assert_eq!(find_marker(&frame), Some((3, 17, 9, 1_234_567_890_123)));
+        assert_eq!(find_marker(b"no marker here"), None);
+        assert_eq!(find_marker(b"#B1:2:x:4;"), None);
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        for attempt in [1, 2, 5, 30] {
+            let d = backoff(attempt);
+            assert!(d <= Duration::from_secs(5), "{d:?}");
+            assert!(d >= Duration::from_millis(100), "{d:?}");
+        }
+    }
+}
