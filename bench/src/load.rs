@@ -433,7 +433,7 @@ impl Client {
             }
             return Ok(());
         }
-        match Frame::decode(bytes)? {
+        match Frame::decode_from_server(bytes)? {
             Frame::Sync { message, doc, .. } => {
                 if let Some(reply) = self.y_message(&message)? {
                     let frame = Frame::Sync {
@@ -539,9 +539,7 @@ pub async fn time_open(
             }
         };
         let message = match target {
-            // Not `Frame::decode`: it refuses frames over MAX_FRAME_BYTES, and the server
-            // sends a big room's step 2 as one frame larger than that (see BENCHMARKS.md).
-            Target::Renraku { .. } => match postcard::from_bytes::<Frame>(&bytes)? {
+            Target::Renraku { .. } => match Frame::decode_from_server(&bytes)? {
                 Frame::Sync { message, .. } => message,
                 Frame::Denied { reason, .. } => bail!("denied: {reason}"),
                 _ => continue,
@@ -586,7 +584,7 @@ pub fn self_cost(n: u32) -> (f64, f64) {
     let t1 = Instant::now();
     let mut found = 0;
     for f in &frames {
-        if let Ok(Frame::Sync { message, .. }) = Frame::decode(f) {
+        if let Ok(Frame::Sync { message, .. }) = Frame::decode_from_server(f) {
             found += usize::from(find_marker(&message).is_some());
         }
     }

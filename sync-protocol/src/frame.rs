@@ -10,8 +10,12 @@ use std::fmt;
 /// Version of the frame format; the server refuses clients that speak another.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest frame either side accepts, checked before decoding.
+/// Largest frame the server accepts from a client, checked before decoding.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Largest frame a client accepts from the server: the first sync of a large room is one
+/// frame (a 10,000-post room is about 2 MB), and clients trust their server's size.
+pub const MAX_SERVER_FRAME_BYTES: usize = 256 * 1024 * 1024;
 
 /// A synchronised document: a room's conversation, or a user's personal state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,12 +82,21 @@ impl Frame {
         postcard::to_stdvec(self).expect("frames always serialise")
     }
 
-    /// Decodes a frame, refusing oversized input before looking at it.
+    /// Decodes a frame from a client, refusing oversized input before looking at it.
     pub fn decode(bytes: &[u8]) -> Result<Frame> {
-        if bytes.len() > MAX_FRAME_BYTES {
+        Self::decode_with_limit(bytes, MAX_FRAME_BYTES)
+    }
+
+    /// Decodes a frame from the server (see `MAX_SERVER_FRAME_BYTES`).
+    pub fn decode_from_server(bytes: &[u8]) -> Result<Frame> {
+        Self::decode_with_limit(bytes, MAX_SERVER_FRAME_BYTES)
+    }
+
+    fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<Frame> {
+        if bytes.len() > limit {
             return Err(Error::TooLarge {
                 size: bytes.len(),
-                limit: MAX_FRAME_BYTES,
+                limit,
             });
         }
         postcard::from_bytes(bytes).map_err(|e| Error::Malformed(e.to_string()))

@@ -65,6 +65,18 @@ fn bad_frames_are_errors_not_panics() {
 }
 
 #[test]
+fn a_large_rooms_first_sync_from_the_server_decodes_on_the_client() {
+    let frame = Frame::Sync {
+        doc: DocId::Room(RoomId::new(1)),
+        ack: None,
+        message: vec![1; 2 * MAX_FRAME_BYTES],
+    };
+    let bytes = frame.encode();
+    assert!(matches!(Frame::decode(&bytes), Err(Error::TooLarge { .. })));
+    assert_eq!(Frame::decode_from_server(&bytes).unwrap(), frame);
+}
+
+#[test]
 fn doc_ids_have_storage_keys() {
     assert_eq!(DocId::Room(RoomId::new(3)).storage_key(), "room/3");
     assert_eq!(DocId::Personal(UserId::new(4)).storage_key(), "user/4");

@@ -226,7 +226,7 @@ impl SyncClient {
     }
 
     async fn handle(&mut self, bytes: &[u8]) -> Result<()> {
-        let frame = Frame::decode(bytes)?;
+        let frame = Frame::decode_from_server(bytes)?;
         let Frame::Sync {
             doc: DocId::Room(room),
             message,

@@ -43,19 +43,7 @@ impl AuditEntry {
 
 impl Db {
     pub async fn audit(&self, entry: AuditEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, user_id, municipality_id, action, target, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(now_ms())
-        .bind(entry.user.map(UserId::get))
-        .bind(entry.municipality.map(MunicipalityId::get))
-        .bind(entry.action)
-        .bind(entry.target)
-        .bind(entry.detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert(&self.pool, &entry, now_ms()).await
     }
 
     /// Number of entries with this action; for tests and admin pages.
@@ -67,4 +55,24 @@ impl Db {
             .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// Appends one entry, in a transaction of the caller's or on its own.
+pub(super) async fn insert<'e, E>(executor: E, entry: &AuditEntry, at: i64) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, user_id, municipality_id, action, target, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(at)
+    .bind(entry.user.map(UserId::get))
+    .bind(entry.municipality.map(MunicipalityId::get))
+    .bind(entry.action)
+    .bind(entry.target.as_str())
+    .bind(entry.detail.as_str())
+    .execute(executor)
+    .await?;
+    Ok(())
 }

@@ -101,6 +101,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin_host == host
 }
 
+/// Socket buffers sized for many mostly idle connections: tungstenite's default 128 KiB
+/// read buffer is zero-filled on every read, so each socket would keep it all resident.
+fn tune(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(HARD_MESSAGE_LIMIT)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+}
+
 pub async fn ws_handler(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -111,12 +119,11 @@ pub async fn ws_handler(
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let span = info_span!("ws", user.id = %user.id);
-    ws.max_message_size(HARD_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| {
-            Connection::new(state, &user, Wire::Frames)
-                .run(socket)
-                .instrument(span)
-        })
+    tune(ws).on_upgrade(move |socket| {
+        Connection::new(state, &user, Wire::Frames)
+            .run(socket)
+            .instrument(span)
+    })
 }
 
 #[derive(Deserialize)]
@@ -148,16 +155,15 @@ pub async fn yjs_handler(
         return (StatusCode::FORBIDDEN, "the token is for another room").into_response();
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
-    ws.max_message_size(HARD_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| {
-            async move {
-                let mut conn = Connection::new(state, &user, Wire::YWebsocket);
-                if conn.open(DocId::Room(room)).await.is_ok() {
-                    conn.run(socket).await;
-                }
+    tune(ws).on_upgrade(move |socket| {
+        async move {
+            let mut conn = Connection::new(state, &user, Wire::YWebsocket);
+            if conn.open(DocId::Room(room)).await.is_ok() {
+                conn.run(socket).await;
             }
-            .instrument(span)
-        })
+        }
+        .instrument(span)
+    })
 }
 
 struct Connection {
@@ -328,7 +334,7 @@ impl Connection {
             // Every read of a room (a patient's above all) is accounted for.
             let entry =
                 AuditEntry::new("room.open", doc.storage_key()).by(self.user, self.municipality);
-            if let Err(e) = self.state.db.audit(entry).await {
+            if let Err(e) = self.hub().audit(entry).await {
                 tracing::error!(error = %e, "audit write failed");
                 return Err("temporarily unavailable; retry".into());
             }

@@ -1,6 +1,7 @@
 //! The hub: which documents are loaded, and the room task for each.
 
 use super::room::{Room, RoomHandle};
+use super::writer::Writer;
 use crate::db::audit::AuditEntry;
 use crate::db::Db;
 use renraku_sync::{DocId, RoomId, UserId, Violation};
@@ -28,6 +29,7 @@ pub struct Hub(Arc<HubInner>);
 
 pub struct HubInner {
     pub(super) db: Db,
+    pub(super) writer: Writer,
     pub(super) config: HubConfig,
     pub(super) rooms: Mutex<HashMap<DocId, RoomHandle>>,
 }
@@ -42,6 +44,7 @@ impl Deref for Hub {
 impl Hub {
     pub fn new(db: Db, config: HubConfig) -> Hub {
         Hub(Arc::new(HubInner {
+            writer: Writer::spawn(db.clone()),
             db,
             config,
             rooms: Mutex::new(HashMap::new()),
@@ -88,6 +91,11 @@ impl Hub {
         self.rooms.lock().expect("hub lock").len()
     }
 
+    /// Writes an audit entry through the group-committing writer.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), String> {
+        self.writer.audit(entry).await
+    }
+
     pub async fn may_open(&self, user: UserId, room: RoomId) -> anyhow::Result<bool> {
         Ok(self.db.is_member(room, user).await?)
     }
@@ -98,7 +106,7 @@ impl Hub {
         let mut entry =
             AuditEntry::new("update.refused", doc.storage_key()).detail(violation.to_string());
         entry.user = Some(user);
-        if let Err(e) = self.db.audit(entry).await {
+        if let Err(e) = self.writer.audit(entry).await {
             error!(error = %e, "audit write failed");
         }
     }

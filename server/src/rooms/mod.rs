@@ -3,6 +3,7 @@
 mod conn;
 mod hub;
 mod room;
+mod writer;
 
 pub use hub::{Hub, HubConfig};
 

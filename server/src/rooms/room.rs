@@ -305,7 +305,7 @@ impl Room {
             .map(|p| (p.user, p.update.clone()))
             .collect();
         if !rows.is_empty() {
-            match self.db.append_updates(&self.key, &rows).await {
+            match self.hub.writer.append(self.key.clone(), rows).await {
                 Ok(seqs) => {
                     self.last_seq = *seqs.last().unwrap_or(&self.last_seq);
                     self.log_len += seqs.len();

@@ -1,0 +1,109 @@
+//! The one writer of update logs: every room hands its accepted batch here, and whatever
+//! all rooms handed in while the previous transaction was committing goes into the next one
+//! — group commit across rooms, so a busy server pays one fsync for many rooms instead of
+//! one each, and rooms never queue on SQLite's single write lock.
+
+use crate::db::audit::AuditEntry;
+use crate::db::Db;
+use renraku_sync::UserId;
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+/// Jobs taken into one transaction at most.
+const MAX_JOBS: usize = 1024;
+
+type Done<T> = oneshot::Sender<Result<T, String>>;
+
+enum Job {
+    Append {
+        doc: String,
+        rows: Vec<(UserId, Vec<u8>)>,
+        done: Done<Vec<i64>>,
+    },
+    Audit {
+        entry: AuditEntry,
+        done: Done<()>,
+    },
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task; it ends when the last `Writer` is dropped.
+    pub fn spawn(db: Db) -> Writer {
+        let (tx, rx) = mpsc::channel(MAX_JOBS * 4);
+        tokio::spawn(run(db, rx));
+        Writer { tx }
+    }
+
+    /// Appends `rows` to `doc`'s log; returns their seqs once committed.
+    pub async fn append(
+        &self,
+        doc: String,
+        rows: Vec<(UserId, Vec<u8>)>,
+    ) -> Result<Vec<i64>, String> {
+        let (done, wait) = oneshot::channel();
+        self.submit(Job::Append { doc, rows, done }, wait).await
+    }
+
+    /// Writes an audit entry; returns once committed.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        self.submit(Job::Audit { entry, done }, wait).await
+    }
+
+    async fn submit<T>(
+        &self,
+        job: Job,
+        wait: oneshot::Receiver<Result<T, String>>,
+    ) -> Result<T, String> {
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| "the writer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the writer has stopped".to_owned())?
+    }
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_JOBS);
+    while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
+        let mut appends = Vec::new();
+        let mut audits = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append { doc, rows, done } => appends.push((doc, rows, done)),
+                Job::Audit { entry, done } => audits.push((entry, done)),
+            }
+        }
+        let docs: Vec<(&str, &[(UserId, Vec<u8>)])> = appends
+            .iter()
+            .map(|(doc, rows, _)| (doc.as_str(), rows.as_slice()))
+            .collect();
+        let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
+        match db.append_batch(&docs, &entries).await {
+            Ok(seqs) => {
+                for ((_, _, done), seqs) in appends.into_iter().zip(seqs) {
+                    let _ = done.send(Ok(seqs));
+                }
+                for (_, done) in audits {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                error!(error = %e, jobs = docs.len() + entries.len(), "group commit failed");
+                let reason = "storage unavailable".to_owned();
+                for (_, _, done) in appends {
+                    let _ = done.send(Err(reason.clone()));
+                }
+                for (_, done) in audits {
+                    let _ = done.send(Err(reason.clone()));
+                }
+            }
+        }
+    }
+}
