@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use renraku_sync::UserId;
 use sqlx::Row;
 
+/// One document's new log rows: who wrote each update, and its bytes.
+pub type DocRows<'a> = (&'a str, &'a [(UserId, Vec<u8>)]);
+
 /// The next seq of a document: one past both the log and the snapshot, because compaction
 /// may have emptied the log and seqs must never be reused.
 const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
@@ -34,7 +37,7 @@ impl Db {
     /// (group commit across rooms). Returns each document's new seqs, in input order.
     pub async fn append_batch(
         &self,
-        docs: &[(&str, &[(UserId, Vec<u8>)])],
+        docs: &[DocRows<'_>],
         audits: &[super::audit::AuditEntry],
     ) -> Result<Vec<Vec<i64>>> {
         let now = now_ms();

@@ -4,6 +4,7 @@
 //! one each, and rooms never queue on SQLite's single write lock.
 
 use crate::db::audit::AuditEntry;
+use crate::db::doc_log::DocRows;
 use crate::db::Db;
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
@@ -80,7 +81,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 Job::Audit { entry, done } => audits.push((entry, done)),
             }
         }
-        let docs: Vec<(&str, &[(UserId, Vec<u8>)])> = appends
+        let docs: Vec<DocRows> = appends
             .iter()
             .map(|(doc, rows, _)| (doc.as_str(), rows.as_slice()))
             .collect();
