@@ -10,6 +10,35 @@ use sqlx::Row;
 /// One document's new log rows: who wrote each update, and its bytes.
 pub type DocRows<'a> = (&'a str, &'a [(UserId, Vec<u8>)]);
 
+/// A compaction: the document's whole state, covering its log up to a seq.
+pub type Snapshot<'a> = (&'a str, &'a [u8], i64);
+
+/// Replaces a document's snapshot (never with an older one) and drops the log rows it covers.
+async fn compact_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (doc, state, up_to_seq): Snapshot<'_>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO doc_snapshots (doc, state, up_to_seq, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (doc) DO UPDATE SET state = excluded.state, \
+             up_to_seq = excluded.up_to_seq, updated_at = excluded.updated_at \
+         WHERE doc_snapshots.up_to_seq <= excluded.up_to_seq",
+    )
+    .bind(doc)
+    .bind(state)
+    .bind(up_to_seq)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM doc_updates WHERE doc = $1 AND seq <= $2")
+        .bind(doc)
+        .bind(up_to_seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The next seq of a document: one past both the log and the snapshot, because compaction
 /// may have emptied the log and seqs must never be reused.
 const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
@@ -28,17 +57,19 @@ fn client_key(client_id: u64) -> Result<i64> {
 impl Db {
     /// Appends updates to a document's log under consecutive seqs; returns them in order.
     pub async fn append_updates(&self, doc: &str, rows: &[(UserId, Vec<u8>)]) -> Result<Vec<i64>> {
-        let mut seqs = self.append_batch(&[(doc, rows)], &[]).await?;
+        let mut seqs = self.append_batch(&[(doc, rows)], &[], &[]).await?;
         Ok(seqs.pop().unwrap_or_default())
     }
 
-    /// Appends to several documents' logs and writes audit entries, all in ONE transaction:
+    /// Appends to several documents' logs, writes audit entries and snapshots, all in ONE
+    /// transaction:
     /// one fsync for everything a busy server accepted in the last few milliseconds
     /// (group commit across rooms). Returns each document's new seqs, in input order.
     pub async fn append_batch(
         &self,
         docs: &[DocRows<'_>],
         audits: &[super::audit::AuditEntry],
+        snapshots: &[Snapshot<'_>],
     ) -> Result<Vec<Vec<i64>>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -83,6 +114,9 @@ impl Db {
         }
         for entry in audits {
             super::audit::insert(&mut *tx, entry, now).await?;
+        }
+        for snapshot in snapshots {
+            compact_in(&mut tx, *snapshot, now).await?;
         }
         tx.commit().await?;
         Ok(all)
@@ -133,23 +167,7 @@ impl Db {
     /// log rows it covers. A snapshot never moves backwards.
     pub async fn compact(&self, doc: &str, state: &[u8], up_to_seq: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO doc_snapshots (doc, state, up_to_seq, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (doc) DO UPDATE SET state = excluded.state, \
-                 up_to_seq = excluded.up_to_seq, updated_at = excluded.updated_at \
-             WHERE doc_snapshots.up_to_seq <= excluded.up_to_seq",
-        )
-        .bind(doc)
-        .bind(state)
-        .bind(up_to_seq)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM doc_updates WHERE doc = $1 AND seq <= $2")
-            .bind(doc)
-            .bind(up_to_seq)
-            .execute(&mut *tx)
-            .await?;
+        compact_in(&mut tx, (doc, state, up_to_seq), now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }

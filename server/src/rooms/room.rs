@@ -133,17 +133,9 @@ impl Room {
         drop(rooms);
         if self.log_len > 0 {
             // Compact on the way out, so the next load reads one snapshot.
-            let (db, key, state, seq) = (
-                self.db.clone(),
-                self.key.clone(),
-                self.doc.encode_state(),
-                self.last_seq,
-            );
-            tokio::spawn(async move {
-                if let Err(e) = db.compact(&key, &state, seq).await {
-                    warn!(doc = %key, error = %e, "compaction on eviction failed");
-                }
-            });
+            self.hub
+                .writer
+                .compact(self.key.clone(), self.doc.encode_state(), self.last_seq);
         }
         debug!(doc = %self.key, "evicted");
         true
@@ -346,7 +338,7 @@ impl Room {
             self.broadcast(Some(p.conn), &message);
         }
         if self.log_len >= self.hub.config.compact_after {
-            self.compact().await;
+            self.compact();
         }
     }
 
@@ -383,15 +375,13 @@ impl Room {
         }
     }
 
-    async fn compact(&mut self) {
+    fn compact(&mut self) {
         let state = self.doc.encode_state();
-        match self.db.compact(&self.key, &state, self.last_seq).await {
-            Ok(()) => {
-                debug!(doc = %self.key, bytes = state.len(), "compacted");
-                self.log_len = 0;
-            }
-            Err(e) => warn!(doc = %self.key, error = %e, "compaction failed"),
-        }
+        debug!(doc = %self.key, bytes = state.len(), "compacting");
+        self.hub
+            .writer
+            .compact(self.key.clone(), state, self.last_seq);
+        self.log_len = 0;
     }
 }
 

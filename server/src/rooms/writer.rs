@@ -4,7 +4,7 @@
 //! one each, and rooms never queue on SQLite's single write lock.
 
 use crate::db::audit::AuditEntry;
-use crate::db::doc_log::DocRows;
+use crate::db::doc_log::{DocRows, Snapshot};
 use crate::db::Db;
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +24,12 @@ enum Job {
     Audit {
         entry: AuditEntry,
         done: Done<()>,
+    },
+    /// Not waited for: a failed compaction only leaves a longer log to replay.
+    Compact {
+        doc: String,
+        state: Vec<u8>,
+        up_to_seq: i64,
     },
 }
 
@@ -56,6 +62,19 @@ impl Writer {
         self.submit(Job::Audit { entry, done }, wait).await
     }
 
+    /// Queues a compaction of `doc` into `state`, covering its log up to `up_to_seq`.
+    pub fn compact(&self, doc: String, state: Vec<u8>, up_to_seq: i64) {
+        let job = Job::Compact {
+            doc,
+            state,
+            up_to_seq,
+        };
+        if let Err(e) = self.tx.try_send(job) {
+            // A full queue means a busy writer: the room compacts again at its next threshold.
+            tracing::warn!(error = %e, "compaction not queued");
+        }
+    }
+
     async fn submit<T>(
         &self,
         job: Job,
@@ -75,18 +94,28 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
         let mut appends = Vec::new();
         let mut audits = Vec::new();
+        let mut compactions = Vec::new();
         for job in jobs.drain(..) {
             match job {
                 Job::Append { doc, rows, done } => appends.push((doc, rows, done)),
                 Job::Audit { entry, done } => audits.push((entry, done)),
+                Job::Compact {
+                    doc,
+                    state,
+                    up_to_seq,
+                } => compactions.push((doc, state, up_to_seq)),
             }
         }
+        let snapshots: Vec<Snapshot> = compactions
+            .iter()
+            .map(|(doc, state, seq)| (doc.as_str(), state.as_slice(), *seq))
+            .collect();
         let docs: Vec<DocRows> = appends
             .iter()
             .map(|(doc, rows, _)| (doc.as_str(), rows.as_slice()))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        match db.append_batch(&docs, &entries).await {
+        match db.append_batch(&docs, &entries, &snapshots).await {
             Ok(seqs) => {
                 for ((_, _, done), seqs) in appends.into_iter().zip(seqs) {
                     let _ = done.send(Ok(seqs));
