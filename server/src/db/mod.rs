@@ -79,9 +79,13 @@ impl Db {
                 Box::pin(async move {
                     // busy_timeout first: switching to WAL briefly needs an exclusive lock.
                     // synchronous=FULL: an acknowledged update must survive power loss.
+                    // wal_autocheckpoint: checkpoints run beside the writer (see
+                    // `rooms::writer`), not inside a commit that rooms wait for; the high
+                    // bound only caps the WAL should that task ever fall behind.
                     conn.execute(
                         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                         PRAGMA wal_autocheckpoint = 50000;",
                     )
                     .await?;
                     Ok(())
@@ -108,6 +112,17 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Copies committed WAL frames into the SQLite database file without blocking writers
+    /// (a no-op on PostgreSQL).
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 

@@ -5,13 +5,15 @@
 
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{DocRows, Snapshot};
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 /// Jobs taken into one transaction at most.
 const MAX_JOBS: usize = 1024;
+
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 type Done<T> = oneshot::Sender<Result<T, String>>;
 
@@ -42,6 +44,7 @@ impl Writer {
     /// Starts the writer task; it ends when the last `Writer` is dropped.
     pub fn spawn(db: Db) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_JOBS * 4);
+        tokio::spawn(checkpoints(db.clone(), tx.downgrade()));
         tokio::spawn(run(db, rx));
         Writer { tx }
     }
@@ -134,6 +137,26 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                     let _ = done.send(Err(reason.clone()));
                 }
             }
+        }
+    }
+}
+
+/// Checkpoints SQLite's WAL every second on a connection of its own, so that the copy into
+/// the database file (and its fsync) never happens inside a commit that rooms wait for.
+/// Ends with the writer.
+async fn checkpoints(db: Db, writer: mpsc::WeakSender<Job>) {
+    if db.backend() != Backend::Sqlite {
+        return;
+    }
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if writer.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = db.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
