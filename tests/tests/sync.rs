@@ -5,7 +5,7 @@ use renraku_sync::frame::MAX_FRAME_BYTES;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::yrs::{Any, Map, Transact};
-use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc};
+use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc, RoomId, UserId};
 use renraku_tests::sync_client::{connect_raw, SyncClient};
 use renraku_tests::{team, Team, TestServer};
 use sqlx::Row;
@@ -35,6 +35,25 @@ async fn connected(server: &TestServer, team: &Team) -> (SyncClient, SyncClient)
     (a, b)
 }
 
+/// A starts a thread (saved), and waits until B's replica has it.
+async fn thread_seen_by_both(
+    a: &mut SyncClient,
+    b: &mut SyncClient,
+    room: RoomId,
+    author: UserId,
+    text: &str,
+) -> PostId {
+    let root = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(author, root.clone(), text, now_ms());
+    a.write(room, u).await.unwrap();
+    b.wait_for(room, "the thread", |d| d.post(&root).is_some())
+        .await
+        .unwrap();
+    root
+}
+
 #[tokio::test]
 async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
     let server = TestServer::start().await;
@@ -42,14 +61,7 @@ async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
     let (mut a, mut b) = connected(&server, &t).await;
     let (room, ua, ub) = (t.room, t.a.id, t.b.id);
 
-    let root = new_post_id();
-    let u = a
-        .doc(room)
-        .start_thread(ua, root.clone(), "本日の訪問で発熱 37.8℃", now_ms());
-    a.write(room, u).await.unwrap();
-    b.wait_for(room, "the thread", |d| d.post(&root).is_some())
-        .await
-        .unwrap();
+    let root = thread_seen_by_both(&mut a, &mut b, room, ua, "本日の訪問で発熱 37.8℃").await;
 
     let reply = new_post_id();
     let u = b
@@ -82,14 +94,7 @@ async fn concurrent_offline_edits_converge_after_reconnecting() {
     let t = team(&server).await;
     let (mut a, mut b) = connected(&server, &t).await;
     let (room, ua, ub) = (t.room, t.a.id, t.b.id);
-    let root = new_post_id();
-    let u = a
-        .doc(room)
-        .start_thread(ua, root.clone(), "共有事項", now_ms());
-    a.write(room, u).await.unwrap();
-    b.wait_for(room, "root", |d| d.post(&root).is_some())
-        .await
-        .unwrap();
+    let root = thread_seen_by_both(&mut a, &mut b, room, ua, "共有事項").await;
     drop(a);
     drop(b);
 
@@ -210,12 +215,7 @@ async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
     let t = team(&server).await;
     let (mut a, mut b) = connected(&server, &t).await;
     let (room, ua, ub) = (t.room, t.a.id, t.b.id);
-    let root = new_post_id();
-    let u = a.doc(room).start_thread(ua, root.clone(), "原文", now_ms());
-    a.write(room, u).await.unwrap();
-    b.wait_for(room, "root", |d| d.post(&root).is_some())
-        .await
-        .unwrap();
+    let root = thread_seen_by_both(&mut a, &mut b, room, ua, "原文").await;
 
     // Each forgery comes from a scratch replica of B's, so B's own replica stays honest.
     type Forge<'a> = Box<dyn Fn(&RoomDoc) -> Vec<u8> + 'a>;
