@@ -19,8 +19,8 @@ pub struct ServerDoc {
 
 /// An update that passed validation, ready to apply.
 pub struct Checked {
-    /// The update's bytes, decoded again when applied: a decoded yrs `Update` is not `Send`,
-    /// and the caller awaits storage between checking and applying.
+    /// The update's bytes, decoded by yrs when applied: a decoded yrs `Update` is not
+    /// `Send`, and the caller awaits storage between checking and applying.
     update: Vec<u8>,
     accepted: Accepted,
     /// The yrs client ids that wrote it: the caller must make sure they are the sender's.
@@ -41,6 +41,10 @@ impl Policy for Trusted {
         _: Option<&Any>,
     ) -> Result<(), Violation> {
         Ok(())
+    }
+
+    fn trusts_all(&self) -> bool {
+        true
     }
 }
 
@@ -74,8 +78,7 @@ impl ServerDoc {
     /// Applies an update from storage.
     pub fn load(&mut self, update: &[u8]) -> Result<(), Violation> {
         let checked = self.check_with(UserId::new(0), update, &Trusted)?;
-        self.apply(checked);
-        Ok(())
+        self.apply(checked)
     }
 
     /// Validates an update from `sender` without changing anything.
@@ -91,24 +94,28 @@ impl ServerDoc {
     ) -> Result<Checked, Violation> {
         let parsed = ParsedUpdate::parse(bytes).map_err(|e| Violation::Malformed(e.to_string()))?;
         let accepted = validate::validate(&parsed, sender, &self.doc, &self.index, policy)?;
-        let update = Update::decode_v1(bytes).map_err(|e| Violation::Malformed(e.to_string()))?;
-        let sv = self.doc.transact().state_vector();
+        // Loading from storage applies everything anyway; spare it the delete-set walk.
+        let is_new =
+            accepted.has_new_items || (!policy.trusts_all() && !deletes_known(&parsed, &self.doc));
         Ok(Checked {
-            is_new: update.extends(&sv) || !deletes_known(&parsed, &self.doc),
+            is_new,
             update: bytes.to_vec(),
             accepted,
             writers: parsed.writers(),
         })
     }
 
-    /// Applies a checked update.
-    pub fn apply(&mut self, checked: Checked) {
-        let update = Update::decode_v1(&checked.update).expect("decoded when checked");
+    /// Applies a checked update. yrs decodes it here, once; bytes that our reader accepted
+    /// but yrs refuses are refused whole, before anything is recorded.
+    pub fn apply(&mut self, checked: Checked) -> Result<(), Violation> {
+        let update =
+            Update::decode_v1(&checked.update).map_err(|e| Violation::Malformed(e.to_string()))?;
         self.doc
             .transact_mut()
             .apply_update(update)
-            .expect("validated updates have no missing dependencies");
+            .map_err(|e| Violation::Malformed(e.to_string()))?;
         self.index.record(checked.accepted);
+        Ok(())
     }
 
     pub fn state_vector(&self) -> StateVector {

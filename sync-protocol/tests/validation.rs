@@ -16,7 +16,7 @@ fn pid(n: u8) -> PostId {
 fn accept(server: &mut ServerDoc, sender: UserId, update: &[u8]) -> Result<bool, Violation> {
     let checked = server.check(sender, update)?;
     let is_new = checked.is_new;
-    server.apply(checked);
+    server.apply(checked)?;
     Ok(is_new)
 }
 

@@ -253,7 +253,7 @@ impl Room {
         self.check_writers(user, &checked.writers).await?;
         let is_new = checked.is_new;
         if is_new {
-            self.doc.apply(checked);
+            self.doc.apply(checked)?;
         }
         Ok(is_new)
     }
