@@ -1,9 +1,10 @@
-//! `renraku serve | migrate | demo | set-password | second-factor-policy`.
+//! `renraku serve | migrate | demo | set-password | second-factor-policy | backup | restore`.
 
 use crate::config::{redact_url, Config};
 use crate::db::audit::AuditEntry;
-use crate::{auth, demo, prepare, serve_state, AppState, Db};
+use crate::{auth, backup, demo, prepare, serve_state, AppState, Db};
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +40,22 @@ enum Command {
         municipality: String,
         #[arg(value_enum)]
         policy: SecondFactorPolicy,
+    },
+    /// Copy the SQLite database (consistently, while the server may run) and the attachment
+    /// store into DEST_DIR, a new or empty directory, with a MANIFEST.json of checksums. On
+    /// PostgreSQL, prints how to use pg_dump instead.
+    Backup {
+        #[arg(value_name = "DEST_DIR")]
+        dest: PathBuf,
+    },
+    /// Verify a backup against its MANIFEST.json and restore it into the data directory.
+    /// Stop the server first.
+    Restore {
+        #[arg(value_name = "BACKUP_DIR")]
+        backup: PathBuf,
+        /// Replace a database that already holds data, and skip the check for a running server.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -131,6 +148,34 @@ pub async fn run_cli() -> anyhow::Result<()> {
                 .detail(if required { "required" } else { "optional" });
             db.audit(entry).await?;
             println!("{municipality}: second factor {policy:?}");
+            Ok(())
+        }
+        Command::Backup { dest } => {
+            let manifest = backup::backup(&config, &dest).await?;
+            println!(
+                "backed up {} file(s) to {} (schema version {})",
+                manifest.files.len(),
+                dest.display(),
+                manifest.schema_version
+            );
+            println!("logical checksum: {}", manifest.logical_checksum);
+            Ok(())
+        }
+        Command::Restore { backup, force } => {
+            let restored = backup::restore(&config, &backup, force).await?;
+            println!(
+                "restored {} (backup of {}, schema version {}) into {}",
+                backup.display(),
+                restored.manifest.created_at,
+                restored.manifest.schema_version,
+                restored.database.display()
+            );
+            // Both, so an operator (and the tests) can see they agree.
+            println!(
+                "manifest logical checksum: {}",
+                restored.manifest.logical_checksum
+            );
+            println!("restored logical checksum: {}", restored.restored_checksum);
             Ok(())
         }
     }
