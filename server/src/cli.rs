@@ -86,14 +86,12 @@ pub async fn run_cli() -> anyhow::Result<()> {
             serve_state(AppState::new(config, db), listener, shutdown_signal()).await
         }
         Command::Migrate => {
-            let db = Db::connect(&config.database_url()).await?;
-            db.migrate().await?;
+            migrated(&config).await?;
             println!("migrated {}", redact_url(&config.database_url()));
             Ok(())
         }
         Command::Demo => {
-            let db = Db::connect(&config.database_url()).await?;
-            db.migrate().await?;
+            let db = migrated(&config).await?;
             if db.municipality_by_slug(demo::SLUG).await?.is_some() {
                 println!("the demo municipality already exists");
             } else {
@@ -107,12 +105,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
             municipality,
             login,
         } => {
-            let db = Db::connect(&config.database_url()).await?;
-            db.migrate().await?;
-            let m = db
-                .municipality_by_slug(&municipality)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no municipality {municipality:?}"))?;
+            let (db, m) = open_municipality(&config, &municipality).await?;
             let user = db
                 .user_by_login(m.id, &login)
                 .await?
@@ -135,12 +128,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
             municipality,
             policy,
         } => {
-            let db = Db::connect(&config.database_url()).await?;
-            db.migrate().await?;
-            let m = db
-                .municipality_by_slug(&municipality)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no municipality {municipality:?}"))?;
+            let (db, m) = open_municipality(&config, &municipality).await?;
             let required = matches!(policy, SecondFactorPolicy::Required);
             db.set_require_second_factor(m.id, required).await?;
             let entry = AuditEntry::new("policy.second_factor", municipality.clone())
@@ -179,6 +167,26 @@ pub async fn run_cli() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The configured database, migrated: what every maintenance command starts from.
+async fn migrated(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// [`migrated`], and the municipality an administrative command names.
+async fn open_municipality(
+    config: &Config,
+    slug: &str,
+) -> anyhow::Result<(Db, crate::db::municipalities::Municipality)> {
+    let db = migrated(config).await?;
+    let m = db
+        .municipality_by_slug(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no municipality {slug:?}"))?;
+    Ok((db, m))
 }
 
 fn public_base(config: &Config, addr: std::net::SocketAddr) -> String {
