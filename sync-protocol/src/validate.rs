@@ -94,8 +94,7 @@ fn lookup(
     client: u64,
     clock: u32,
 ) -> Option<&Slot> {
-    let (_, (end, slot)) = clients.get(&client)?.range(..=clock).next_back()?;
-    (clock < *end).then_some(slot)
+    span(clients, client, clock).map(|(_, slot)| slot)
 }
 
 /// The slots of an accepted update's new items, to be recorded in the `SlotIndex`.
@@ -282,6 +281,7 @@ pub fn validate(
     Ok(accepted)
 }
 
+/// The run holding `clock`: where it ends, and its slot.
 fn span(
     clients: &HashMap<u64, BTreeMap<u32, (u32, Slot)>>,
     client: u64,
