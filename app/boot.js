@@ -1,13 +1,66 @@
-// Starts the wasm app and registers the service worker. Absolute paths: the page is served
-// at /{municipality}/… and these must resolve from any route.
+// Starts the wasm app, points the page at its municipality's manifest, and registers the
+// service worker with the update flow. Absolute paths: the page is served at
+// /{municipality}/… and these must resolve from any route.
 import init from "/app.js";
 
+// Installing from /demo/… should install デモ市's app (start URL /demo/), so the manifest
+// link names the municipality of the page's first path segment.
+const municipality = location.pathname.split("/")[1];
+if (municipality && /^[a-z0-9][a-z0-9-]*$/.test(municipality)) {
+  const link = document.querySelector('link[rel="manifest"]');
+  if (link) link.href = `/${municipality}/manifest.webmanifest`;
+}
+
+// The update flow. A new build's service worker installs in the background and waits; the
+// page hears `renraku:update-available` (and `window.renrakuUpdateAvailable` turns true, for
+// an app that starts listening later) and shows a banner whose button calls
+// `window.renrakuApplyUpdate()`: the waiting worker takes over and the page reloads into the
+// new version.
+window.renrakuUpdateAvailable = false;
+window.renrakuApplyUpdate = async () => false;
+
+function announceUpdate() {
+  if (window.renrakuUpdateAvailable) return;
+  window.renrakuUpdateAvailable = true;
+  window.dispatchEvent(new Event("renraku:update-available"));
+}
+
 if ("serviceWorker" in navigator) {
-  addEventListener("load", () => {
-    navigator.serviceWorker
-      .register("/sw.js", { scope: "/" })
-      .catch((e) => console.warn("service worker registration failed", e));
-  });
+  const sw = navigator.serviceWorker;
+  // The first install is no update: there was no controller to replace.
+  const watch = (worker) =>
+    worker?.addEventListener("statechange", () => {
+      if (worker.state === "installed" && sw.controller) announceUpdate();
+    });
+
+  window.renrakuApplyUpdate = async () => {
+    const registration = await sw.getRegistration("/");
+    if (!registration?.waiting) return false;
+    sw.addEventListener("controllerchange", () => location.reload(), { once: true });
+    registration.waiting.postMessage({ type: "SKIP_WAITING" });
+    return true;
+  };
+
+  // After `load`: the worker's precache then revalidates files the page already holds
+  // instead of racing it for the wasm.
+  const loaded = new Promise((resolve) =>
+    document.readyState === "complete" ? resolve() : addEventListener("load", resolve, { once: true }),
+  );
+  loaded
+    .then(() => sw.register("/sw.js", { scope: "/" }))
+    .then((registration) => {
+      if (registration.waiting && sw.controller) announceUpdate();
+      watch(registration.installing);
+      registration.addEventListener("updatefound", () => watch(registration.installing));
+      // Phones keep an installed app open for days: look for a new version when it comes
+      // back to the foreground, and hourly.
+      const check = () => registration.update().catch(() => {});
+      document.addEventListener("visibilitychange", () => {
+        if (document.visibilityState === "visible") check();
+      });
+      setInterval(check, 60 * 60 * 1000);
+    })
+    .catch((e) => console.warn("service worker registration failed", e));
 }
 
 await init({ module_or_path: "/app_bg.wasm" });

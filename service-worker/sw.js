@@ -5,6 +5,9 @@
 //   the same index.html.
 // - /api/, /ws and /yjs are never cached and never answered from a cache: they go to the
 //   network only.
+// - A new version waits (no skipWaiting on install): app/boot.js announces it to the page
+//   (`renraku:update-available`) and the user chooses when to reload, so a half-written post
+//   is never swapped out from under them; `renrakuApplyUpdate()` sends SKIP_WAITING here.
 // `cargo xtask build-app` rewrites SHELL to every file it built (wasm-bindgen's snippets
 // included) and BUILD to a hash of them, so a new build installs a new cache and the old
 // one is deleted on activation.
@@ -24,9 +27,16 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
-      .then(() => self.skipWaiting()),
+      // "no-cache": revalidate with the server. Files the page has just loaded answer 304
+      // (the server sends ETags), so a first visit does not download the wasm twice.
+      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "no-cache" })))),
   );
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
+  // The page can ask which build serves it (the update test does).
+  if (event.data && event.data.type === "BUILD") event.source?.postMessage({ type: "BUILD", build: BUILD });
 });
 
 self.addEventListener("activate", (event) => {
@@ -53,6 +63,13 @@ function isLive(path) {
   );
 }
 
+// `/`, `/{municipality}/…`: pages of the app. Files (`/icon-192.png`) and
+// `/.well-known/…` opened in a tab are not.
+function isAppPage(path) {
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  return !last.includes(".") && !path.startsWith("/.well-known/");
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -61,7 +78,7 @@ self.addEventListener("fetch", (event) => {
   // Live data: network only (the browser's default), never stored.
   if (isLive(url.pathname)) return;
 
-  if (request.mode === "navigate") {
+  if (request.mode === "navigate" && isAppPage(url.pathname)) {
     // Every route of the app is the same shell.
     event.respondWith(
       caches.match("/index.html", { cacheName: CACHE }).then((hit) => hit || fetch(request)),
@@ -74,3 +91,82 @@ self.addEventListener("fetch", (event) => {
     );
   }
 });
+
+// ==== push (engineer "push"): push and notificationclick handlers below this line ====
+// The server sends one encrypted JSON payload per device (server/src/db/push.rs
+// `PushPayload`): { title, body, tag, url, room, kind }. Unless the user opted into details,
+// title and body say only which kind of room has 「新しい投稿があります」 — nothing about
+// the patient. One tag per room: a burst of posts replaces the notification instead of
+// piling up; `renotify` still alerts for the newer one.
+function pushPayload(event) {
+  if (!event.data) return null;
+  try {
+    const data = event.data.json();
+    return data && typeof data === "object" ? data : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+// Only our own pages: a payload never navigates anywhere else.
+function roomUrl(data) {
+  try {
+    const url = new URL(typeof data.url === "string" ? data.url : "/", self.location.origin);
+    return url.origin === self.location.origin ? url.href : self.location.origin + "/";
+  } catch (_) {
+    return self.location.origin + "/";
+  }
+}
+
+self.addEventListener("push", (event) => {
+  const data = pushPayload(event) || {};
+  const title = typeof data.title === "string" && data.title ? data.title : "Renraku";
+  const body = typeof data.body === "string" && data.body ? data.body : "新しい投稿があります";
+  const options = {
+    body,
+    icon: "/icon-192.png",
+    badge: "/icon-192.png",
+    tag: typeof data.tag === "string" && data.tag ? data.tag : "renraku",
+    renotify: true,
+    lang: "ja",
+    data: { url: roomUrl(data), room: data.room ?? null, kind: data.kind ?? null },
+  };
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+// Take an open Renraku window to the room and focus it, or open one on the room.
+async function openRoom(url) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const ours = windows.filter((c) => new URL(c.url).origin === self.location.origin);
+  const exact = ours.find((c) => c.url === url);
+  let target = exact || ours.find((c) => c.focused) || ours[0];
+  if (!target) return self.clients.openWindow(url);
+  if (!exact) {
+    try {
+      // navigate() works on windows this worker controls…
+      target = (await target.navigate(url)) || target;
+    } catch (_) {
+      // …others are asked to route themselves.
+      target.postMessage({ type: "renraku:open", url });
+    }
+  }
+  try {
+    target = await target.focus();
+  } catch (_) {
+    // Focusing needs the user activation of a real click; the window is on the room anyway.
+  }
+  return target;
+}
+
+// What a click on a notification does (a named function: the browser test calls it with a
+// shown notification, since headless Chromium has no way to click one).
+function clickNotification(notification) {
+  notification.close();
+  const url = (notification.data && notification.data.url) || self.location.origin + "/";
+  return openRoom(url);
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.waitUntil(clickNotification(event.notification));
+});
+// ==== end of push ====

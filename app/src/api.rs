@@ -1,18 +1,74 @@
-//! The few JSON API calls the app makes, over the browser's `fetch` with the session cookie.
+//! The JSON API, over the browser's `fetch` with the session cookie. Responses the app needs
+//! offline (me, rooms, room details, directory) are also kept in IndexedDB and answered from
+//! there when the network is gone.
 
-use renraku_sync::RoomId;
-use serde::Deserialize;
+use crate::i18n::tr;
+use renraku_sync::{RoomId, UserId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct MunicipalityInfo {
+// ---- types (mirrors of the server's JSON; unknown fields are ignored, new ones default) ----
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Municipality {
+    pub slug: String,
     pub name: String,
+    #[serde(default)]
+    pub require_second_factor: bool,
+    /// お知らせ (added by the admin screens' API); shown on the portal.
+    #[serde(default)]
+    pub announcements: Vec<Announcement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Announcement {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub login_id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub display_name_kana: String,
+    pub profession: String,
+    pub role: String,
+    #[serde(default)]
+    pub organization_name: Option<String>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role != "member"
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Me {
+    pub user: User,
+    pub municipality: Municipality,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct PatientBrief {
+    pub name: String,
+    #[serde(default)]
+    pub name_kana: String,
+    #[serde(default)]
+    pub birth_date: String,
+    #[serde(default)]
+    pub care_level: String,
 }
 
 /// One entry of `GET /api/rooms`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct RoomSummary {
     pub id: RoomId,
     /// `patient`, `project` or `message`.
@@ -22,26 +78,236 @@ pub struct RoomSummary {
     pub archived: bool,
     #[serde(default)]
     pub member_count: i64,
-    /// Patient rooms only.
     #[serde(default)]
     pub patient: Option<PatientBrief>,
+    /// Posts I have not read (present once the server keeps a posts projection).
+    #[serde(default)]
+    pub unread: Option<i64>,
+    /// Unix ms of the newest post.
+    #[serde(default)]
+    pub last_activity: Option<i64>,
+    /// For message rooms: the other members' names, so a 1:1 room shows who it is with.
+    #[serde(default)]
+    pub member_names: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PatientBrief {
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Patient {
     pub name: String,
+    #[serde(default)]
+    pub name_kana: String,
+    #[serde(default)]
+    pub birth_date: String,
+    #[serde(default)]
+    pub care_level: String,
 }
 
-impl RoomSummary {
-    pub fn kind_label(&self) -> &'static str {
-        match self.kind.as_str() {
-            "patient" => "患者",
-            "project" => "プロジェクト",
-            "message" => "メッセージ",
-            _ => "ルーム",
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Member {
+    pub user: UserId,
+    pub display_name: String,
+    #[serde(default)]
+    pub display_name_kana: String,
+    pub profession: String,
+    #[serde(default)]
+    pub organization_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct RoomDetail {
+    pub id: RoomId,
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub patient: Option<Patient>,
+    pub members: Vec<Member>,
+}
+
+/// A colleague in the directory (`GET /api/directory`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Colleague {
+    pub id: UserId,
+    pub display_name: String,
+    #[serde(default)]
+    pub display_name_kana: String,
+    pub profession: String,
+    #[serde(default)]
+    pub organization_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NewMessageRoom {
+    pub members: Vec<UserId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreatedRoom {
+    pub id: RoomId,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SigninOk {
+    #[serde(default)]
+    pub enrolment_required: bool,
+}
+
+/// A profession as people say it.
+pub fn profession_label(p: &str) -> &'static str {
+    match p {
+        "doctor" => tr("医師", "Doctor"),
+        "nurse" => tr("看護師", "Nurse"),
+        "care_manager" => tr("ケアマネジャー", "Care manager"),
+        "pharmacist" => tr("薬剤師", "Pharmacist"),
+        "therapist" => tr("リハビリ職", "Therapist"),
+        "helper" => tr("ヘルパー", "Care worker"),
+        "city_staff" => tr("市職員", "City staff"),
+        _ => tr("その他", "Other"),
+    }
+}
+
+// ---- errors ----
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApiError {
+    /// No network, or the server could not be reached.
+    Offline,
+    /// The server answered with an error status and its error code (`error` field).
+    Status { status: u16, code: Option<String> },
+    /// A body that was not what we expected.
+    Unexpected,
+}
+
+impl ApiError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ApiError::Status { status: 401, .. })
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Status { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What to tell the user.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Offline => tr(
+                "サーバーに接続できません。通信状態をご確認ください。",
+                "Cannot reach the server. Check your connection.",
+            )
+            .into(),
+            ApiError::Unexpected => tr(
+                "サーバーから予期しない応答がありました。",
+                "The server sent an unexpected answer.",
+            )
+            .into(),
+            ApiError::Status { status: 403, .. } => {
+                tr("この操作は許可されていません。", "You may not do that.").into()
+            }
+            ApiError::Status { status: 404, .. } => tr("見つかりません。", "Not found.").into(),
+            ApiError::Status { status: 429, .. } => tr(
+                "試行回数が多すぎます。しばらく待ってからお試しください。",
+                "Too many attempts. Wait a moment and try again.",
+            )
+            .into(),
+            ApiError::Status { status, .. } => crate::i18n::tr_string(
+                format!(
+                    "サーバーでエラーが発生しました（{status}）。しばらくしてからお試しください。"
+                ),
+                format!("The server had an error ({status}). Try again later."),
+            ),
         }
     }
 }
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+// ---- calls ----
+
+pub async fn get<T: DeserializeOwned>(url: &str) -> ApiResult<T> {
+    let body = request("GET", url, None).await?;
+    serde_json::from_str(&body).map_err(|_| ApiError::Unexpected)
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    let json = serde_json::to_string(body).map_err(|_| ApiError::Unexpected)?;
+    let text = request("POST", url, Some(json)).await?;
+    serde_json::from_str(if text.is_empty() { "null" } else { &text })
+        .map_err(|_| ApiError::Unexpected)
+}
+
+/// `GET` that keeps the answer in IndexedDB, and answers the kept copy when offline.
+pub async fn cached_get<T: DeserializeOwned>(
+    store: &crate::store::Store,
+    url: &str,
+) -> ApiResult<T> {
+    match request("GET", url, None).await {
+        Ok(body) => {
+            let value = serde_json::from_str(&body).map_err(|_| ApiError::Unexpected)?;
+            store.put_cache(url, &body).await;
+            Ok(value)
+        }
+        Err(ApiError::Offline) => match store.get_cache(url).await {
+            Some(body) => serde_json::from_str(&body).map_err(|_| ApiError::Unexpected),
+            None => Err(ApiError::Offline),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// The kept copy only (to paint at once, before the network answers).
+pub async fn cached_only<T: DeserializeOwned>(store: &crate::store::Store, url: &str) -> Option<T> {
+    serde_json::from_str(&store.get_cache(url).await?).ok()
+}
+
+pub async fn municipality(slug: &str) -> ApiResult<Municipality> {
+    get(&format!("/api/municipalities/{slug}")).await
+}
+
+#[derive(Serialize)]
+struct Signin<'a> {
+    login_id: &'a str,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
+}
+
+/// Signs in; `code` is the second factor when the server asked for one (6 digits: TOTP,
+/// otherwise a recovery code).
+pub async fn sign_in(
+    slug: &str,
+    login_id: &str,
+    password: &str,
+    code: Option<&str>,
+) -> ApiResult<SigninOk> {
+    let code = code.map(str::trim).filter(|c| !c.is_empty());
+    let is_totp = code.is_some_and(|c| c.len() == 6 && c.chars().all(|ch| ch.is_ascii_digit()));
+    let body = Signin {
+        login_id,
+        password,
+        totp: code.filter(|_| is_totp),
+        recovery_code: code.filter(|_| !is_totp),
+    };
+    post(&format!("/api/{slug}/signin"), &body).await
+}
+
+pub async fn sign_out() -> ApiResult<()> {
+    match request("POST", "/api/signout", None).await {
+        // 401: the session had already ended, which is what signing out wants.
+        Ok(_) => Ok(()),
+        Err(e) if e.is_unauthorized() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// ---- municipality in the URL ----
 
 /// The municipality's slug: the first path segment (`/demo/…` → `demo`).
 pub fn municipality_slug() -> Option<String> {
@@ -54,18 +320,12 @@ const LAST_MUNICIPALITY: &str = "renraku.municipality";
 
 /// The municipality last opened on this device (so `/` and the installed app find it).
 pub fn last_municipality() -> Option<String> {
-    let slug = web_sys::window()?
-        .local_storage()
-        .ok()??
-        .get_item(LAST_MUNICIPALITY)
-        .ok()??;
+    let slug = crate::util::local_get(LAST_MUNICIPALITY)?;
     is_slug(&slug).then_some(slug)
 }
 
 pub fn remember_municipality(slug: &str) {
-    if let Some(Ok(Some(storage))) = web_sys::window().map(|w| w.local_storage()) {
-        let _ = storage.set_item(LAST_MUNICIPALITY, slug);
-    }
+    crate::util::local_set(LAST_MUNICIPALITY, slug);
 }
 
 pub fn go_to(path: &str) {
@@ -80,102 +340,41 @@ fn is_slug(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-pub async fn municipality(slug: &str) -> Result<MunicipalityInfo, String> {
-    let (status, body) = request("GET", &format!("/api/municipalities/{slug}"), None).await?;
-    match status {
-        200 => serde_json::from_str(&body).map_err(|_| unexpected()),
-        404 => Err(format!(
-            "自治体「{slug}」は見つかりません。URL をご確認ください。"
-        )),
-        _ => Err(server_error(status)),
-    }
-}
+// ---- fetch ----
 
-pub async fn sign_in(slug: &str, login_id: &str, password: &str) -> Result<(), String> {
-    let body = serde_json::json!({ "login_id": login_id, "password": password }).to_string();
-    let (status, body) = request("POST", &format!("/api/{slug}/signin"), Some(body)).await?;
-    let code = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned));
-    match status {
-        200..=299 => Ok(()),
-        401 if code.as_deref() == Some("second_factor_required") => Err(
-            "このアカウントは二段階認証が有効です。確認コードでのサインインはこのアプリではまだ使えません。"
-                .into(),
-        ),
-        400 | 401 | 403 | 404 => Err("ログイン ID またはパスワードが違います。".into()),
-        429 => Err("試行回数が多すぎます。しばらく待ってからお試しください。".into()),
-        _ => Err(server_error(status)),
-    }
-}
-
-pub async fn sign_out() -> Result<(), String> {
-    let (status, _) = request("POST", "/api/signout", None).await?;
-    match status {
-        // 401: the session had already ended, which is what signing out wants.
-        200..=299 | 401 => Ok(()),
-        _ => Err(server_error(status)),
-    }
-}
-
-/// My rooms, or `None` when there is no valid session.
-pub async fn my_rooms() -> Result<Option<Vec<RoomSummary>>, String> {
-    let (status, body) = request("GET", "/api/rooms", None).await?;
-    match status {
-        200 => serde_json::from_str(&body)
-            .map(Some)
-            .map_err(|_| unexpected()),
-        401 | 403 => Ok(None),
-        _ => Err(server_error(status)),
-    }
-}
-
-fn unexpected() -> String {
-    "サーバーから予期しない応答がありました。".into()
-}
-
-fn server_error(status: u16) -> String {
-    format!("サーバーでエラーが発生しました（{status}）。しばらくしてからお試しください。")
-}
-
-fn offline() -> String {
-    "サーバーに接続できません。通信状態をご確認ください。".into()
-}
-
-/// `fetch(url)` with the session cookie; returns the status and the body as text.
-async fn request(method: &str, url: &str, json: Option<String>) -> Result<(u16, String), String> {
-    let headers = Headers::new().map_err(|_| offline())?;
-    headers
-        .set("accept", "application/json")
-        .map_err(|_| offline())?;
+/// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error.
+async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+    let headers = Headers::new().map_err(|_| ApiError::Offline)?;
+    let _ = headers.set("accept", "application/json");
     // The server's CSRF check for cookie-authenticated mutations: a cross-site form cannot
     // send a custom header.
-    headers.set("x-renraku-csrf", "1").map_err(|_| offline())?;
+    let _ = headers.set("x-renraku-csrf", "1");
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
     if let Some(body) = json {
-        headers
-            .set("content-type", "application/json")
-            .map_err(|_| offline())?;
+        let _ = headers.set("content-type", "application/json");
         init.set_body(&JsValue::from_str(&body));
     }
     init.set_headers(&headers);
-    send(Request::new_with_str_and_init(url, &init).map_err(|_| offline())?).await
-}
-
-async fn send(request: Request) -> Result<(u16, String), String> {
-    let window = web_sys::window().ok_or_else(offline)?;
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Offline)?;
+    let window = web_sys::window().ok_or(ApiError::Offline)?;
     let response: Response = JsFuture::from(window.fetch_with_request(&request))
         .await
-        .map_err(|_| offline())?
+        .map_err(|_| ApiError::Offline)?
         .dyn_into()
-        .map_err(|_| offline())?;
+        .map_err(|_| ApiError::Offline)?;
     let status = response.status();
-    let text = JsFuture::from(response.text().map_err(|_| offline())?)
+    let text = JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
         .await
-        .map_err(|_| offline())?
+        .map_err(|_| ApiError::Offline)?
         .as_string()
         .unwrap_or_default();
-    Ok((status, text))
+    if (200..300).contains(&status) {
+        return Ok(text);
+    }
+    let code = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned));
+    Err(ApiError::Status { status, code })
 }

@@ -12,6 +12,8 @@ pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
 pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
 pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
 pub const DEFAULT_COMPACT_AFTER: usize = 500;
+pub const DEFAULT_WS_MESSAGES_PER_SECOND: u32 = 100;
+pub const DEFAULT_WS_MESSAGE_BURST: u32 = 400;
 /// The project's private vulnerability reporting (see SECURITY.md).
 pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
@@ -67,6 +69,73 @@ pub struct Config {
     /// A room's update log is compacted into its snapshot once it holds this many updates.
     #[arg(long, env = "RENRAKU_COMPACT_AFTER", default_value_t = DEFAULT_COMPACT_AFTER, global = true)]
     pub compact_after: usize,
+
+    /// Messages per second one WebSocket connection may send, sustained; a connection that
+    /// exceeds its rate (after its burst) is closed with code 1008 and a reason.
+    #[arg(long, env = "RENRAKU_WS_MESSAGES_PER_SECOND", default_value_t = DEFAULT_WS_MESSAGES_PER_SECOND, global = true)]
+    pub ws_messages_per_second: u32,
+
+    /// Messages one WebSocket connection may send at once before the rate applies.
+    #[arg(long, env = "RENRAKU_WS_MESSAGE_BURST", default_value_t = DEFAULT_WS_MESSAGE_BURST, global = true)]
+    pub ws_message_burst: u32,
+
+    /// Largest WebSocket message read, in bytes (at most the protocol's 1 MiB); larger ones
+    /// are answered `TooLarge`, and ones over 8× this close the connection.
+    #[arg(long, env = "RENRAKU_WS_MAX_FRAME_BYTES", default_value_t = renraku_sync::frame::MAX_FRAME_BYTES, global = true)]
+    pub ws_max_frame_bytes: usize,
+
+    /// Terminate TLS here: the server's certificate chain (PEM). Needs `--tls-key`.
+    #[arg(long, env = "RENRAKU_TLS_CERT", global = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The server's private key (PEM).
+    #[arg(long, env = "RENRAKU_TLS_KEY", global = true, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Ask clients for a certificate issued by this CA (PEM). Optional at the TLS layer;
+    /// municipalities whose policy requires one refuse their users without it.
+    #[arg(
+        long,
+        env = "RENRAKU_TLS_CLIENT_CA",
+        global = true,
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// The client CA's revocation list (PEM or DER); re-read when the file changes, and
+    /// the live connections of users whose certificate it revokes are ended.
+    #[arg(
+        long,
+        env = "RENRAKU_TLS_CRL",
+        global = true,
+        requires = "tls_client_ca"
+    )]
+    pub tls_crl: Option<PathBuf>,
+
+    /// Largest attachment accepted, in bytes (checked while the upload streams).
+    #[arg(long, env = "RENRAKU_ATTACHMENT_MAX_BYTES", default_value_t = crate::attachments::DEFAULT_MAX_BYTES, global = true)]
+    pub attachment_max_bytes: u64,
+
+    /// Where attachments are stored: unset → `<data-dir>/attachments/`; `s3://bucket/prefix`
+    /// → S3 or a compatible service (credentials, region and `AWS_ENDPOINT` from the usual
+    /// `AWS_*` variables); `file:///dir` → a directory.
+    #[arg(long, env = "RENRAKU_ATTACHMENT_STORE", global = true)]
+    pub attachment_store: Option<String>,
+
+    /// Serve the web app from this directory (a `cargo xtask build-app` output) instead of
+    /// the copy built into the binary: try a new app build without rebuilding the server.
+    #[arg(long, env = "RENRAKU_APP_DIR", global = true)]
+    pub app_dir: Option<PathBuf>,
+
+    /// How push services reach the operator (the VAPID `sub` claim, a `mailto:` or `https:`
+    /// URI); default: the security contact.
+    #[arg(long, env = "RENRAKU_PUSH_CONTACT", global = true)]
+    pub push_contact: Option<String>,
+
+    /// Accept plain-`http` push endpoints (a local push service for tests). Off by default:
+    /// the server POSTs to whatever endpoint a browser registers.
+    #[arg(long, env = "RENRAKU_PUSH_ALLOW_HTTP", global = true)]
+    pub push_allow_http: bool,
 }
 
 impl Config {
@@ -84,6 +153,18 @@ impl Config {
             security_contact: DEFAULT_SECURITY_CONTACT.to_owned(),
             room_evict_ms: DEFAULT_ROOM_EVICT_MS,
             compact_after: DEFAULT_COMPACT_AFTER,
+            ws_messages_per_second: DEFAULT_WS_MESSAGES_PER_SECOND,
+            ws_message_burst: DEFAULT_WS_MESSAGE_BURST,
+            ws_max_frame_bytes: renraku_sync::frame::MAX_FRAME_BYTES,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_crl: None,
+            attachment_max_bytes: crate::attachments::DEFAULT_MAX_BYTES,
+            attachment_store: None,
+            app_dir: None,
+            push_contact: None,
+            push_allow_http: false,
         }
     }
 
@@ -98,6 +179,17 @@ impl Config {
         crate::rooms::HubConfig {
             evict_after: Duration::from_millis(self.room_evict_ms),
             compact_after: self.compact_after.max(1),
+        }
+    }
+
+    /// Per-connection WebSocket limits; the frame size never exceeds what the decoder takes.
+    pub fn ws_limits(&self) -> crate::rooms::ConnLimits {
+        crate::rooms::ConnLimits {
+            messages_per_second: self.ws_messages_per_second,
+            message_burst: self.ws_message_burst.max(1),
+            max_frame_bytes: self
+                .ws_max_frame_bytes
+                .clamp(1, renraku_sync::frame::MAX_FRAME_BYTES),
         }
     }
 

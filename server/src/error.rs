@@ -12,6 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("authentication required")]
     Unauthorized,
+    /// The municipality requires a client certificate registered to the user (mTLS).
+    #[error("client certificate required")]
+    ClientCertificateRequired,
     /// Wrong login id or password: one answer for both, so it reveals no account.
     #[error("bad credentials")]
     BadCredentials,
@@ -27,6 +30,12 @@ pub enum Error {
     /// The session may only enrol a second factor (the municipality requires one).
     #[error("second factor enrolment required")]
     EnrolmentRequired,
+    /// An administrator reset the password: the session may only change it (and sign out).
+    #[error("password change required")]
+    PasswordChangeRequired,
+    /// Maintenance mode: only administrators are served until the window ends.
+    #[error("under maintenance")]
+    Maintenance { message: String },
     /// A cookie-authenticated mutation without a matching `Origin` or the CSRF header.
     #[error("cross-site request refused")]
     CsrfRejected,
@@ -41,6 +50,10 @@ pub enum Error {
     Conflict,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// An upload refused for what it is: too large, a type not allowed, a bad file name, or
+    /// a body that ended early. Nothing of it is kept.
+    #[error("upload refused: {0}")]
+    Upload(#[from] crate::attachments::Refusal),
     /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
@@ -73,13 +86,17 @@ impl Error {
             | Error::BadCredentials
             | Error::SecondFactorRequired
             | Error::BadSecondFactor => StatusCode::UNAUTHORIZED,
-            Error::EnrolmentRequired | Error::CsrfRejected | Error::Forbidden => {
-                StatusCode::FORBIDDEN
-            }
+            Error::EnrolmentRequired
+            | Error::PasswordChangeRequired
+            | Error::CsrfRejected
+            | Error::ClientCertificateRequired
+            | Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::InvalidCode | Error::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Upload(refusal) => refusal.status(),
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -91,17 +108,21 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Unauthorized => "unauthorized",
+            Error::ClientCertificateRequired => "client_certificate_required",
             Error::BadCredentials => "bad_credentials",
             Error::SecondFactorRequired => "second_factor_required",
             Error::BadSecondFactor => "bad_second_factor",
             Error::InvalidCode => "invalid_code",
             Error::EnrolmentRequired => "enrolment_required",
+            Error::PasswordChangeRequired => "password_change_required",
+            Error::Maintenance { .. } => "maintenance",
             Error::CsrfRejected => "csrf_rejected",
             Error::WeakPassword(_) => "weak_password",
             Error::Forbidden => "forbidden",
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
             Error::BadRequest(_) => "bad_request",
+            Error::Upload(refusal) => refusal.code(),
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
@@ -110,6 +131,10 @@ impl Error {
     fn public_message(&self) -> String {
         match self {
             Error::Unauthorized => "ログインが必要です。(Sign-in required.)".into(),
+            Error::ClientCertificateRequired => {
+                "この自治体では登録済みのクライアント証明書が必要です。(A client certificate registered to your account is required.)"
+                    .into()
+            }
             Error::BadCredentials => {
                 "ログインIDまたはパスワードが正しくありません。(Wrong login id or password.)".into()
             }
@@ -123,6 +148,13 @@ impl Error {
             Error::EnrolmentRequired => {
                 "この自治体では二段階認証の設定が必要です。(Set up a second factor first.)".into()
             }
+            Error::PasswordChangeRequired => {
+                "パスワードを変更してください。(Change your password first.)".into()
+            }
+            Error::Maintenance { message } if !message.is_empty() => {
+                format!("メンテナンス中です: {message}")
+            }
+            Error::Maintenance { .. } => "メンテナンス中です。(Under maintenance.)".into(),
             Error::CsrfRejected => {
                 "別のサイトからのリクエストは受け付けません。(Cross-site request refused.)".into()
             }
@@ -131,6 +163,7 @@ impl Error {
             Error::NotFound => "見つかりません。(Not found.)".into(),
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
+            Error::Upload(refusal) => refusal.message(),
             Error::TooManyRequests { .. } => {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
                     .into()
@@ -146,9 +179,11 @@ impl Error {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable code: `unauthorized`, `bad_credentials`, `second_factor_required`,
-    /// `bad_second_factor`, `invalid_code`, `enrolment_required`, `csrf_rejected`,
+    /// `bad_second_factor`, `invalid_code`, `enrolment_required`,
+    /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
     /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`,
-    /// `too_many_requests` or `internal`.
+    /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
+    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`.
     pub error: String,
     /// For people; Japanese first.
     pub message: String,

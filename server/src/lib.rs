@@ -4,6 +4,7 @@
 //! with a fresh database each: [`prepare`] then [`serve_state`], or just [`serve`].
 
 pub mod assets;
+pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod cli;
@@ -12,7 +13,10 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod push;
 pub mod rooms;
+pub mod tls;
+pub mod transfer;
 
 pub use cli::run_cli;
 pub use config::Config;
@@ -34,17 +38,22 @@ pub struct Inner {
     pub db: Db,
     pub hub: rooms::Hub,
     pub throttle: auth::Throttle,
+    pub attachments: attachments::Store,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
         let hub = rooms::Hub::new(db.clone(), config.hub());
+        // `prepare` has already checked the attachment store's configuration.
+        let attachments =
+            attachments::Store::from_config(&config).expect("attachment store configured");
         Self {
             inner: Arc::new(Inner {
                 config,
                 db,
                 hub,
                 throttle: auth::Throttle::default(),
+                attachments,
             }),
         }
     }
@@ -76,12 +85,19 @@ pub fn router(state: AppState) -> axum::Router {
 /// Connects to the configured database, migrates it, and seeds the demo municipality if the
 /// database has none (a first start should show something usable).
 pub async fn prepare(config: &Config) -> Result<Db> {
+    attachments::Store::from_config(config)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     if db.municipality_count().await? == 0 {
         demo::seed(&db).await?;
         tracing::info!("seeded the demo municipality");
     }
+    // Rooms written before the posts projection existed (and the demo data) get their rows.
+    let projected = db.backfill_projection().await?;
+    if projected > 0 {
+        tracing::info!(rooms = projected, "projected rooms' posts");
+    }
+    push::vapid::ensure(&db).await?;
     Ok(db)
 }
 
@@ -101,6 +117,11 @@ pub async fn serve_state(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Sends queued web pushes while the server runs.
+    let _push = push::spawn_worker(state.db.clone(), &state.config);
+    if let Some(files) = tls::TlsFiles::from_config(&state.config) {
+        return tls::serve(state, listener, files, shutdown).await;
+    }
     let app = router(state);
     // With the peer address: sign-in throttling counts failures per client address.
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -168,13 +168,26 @@ impl RoomDoc {
 
     /// Starts a new thread.
     pub fn start_thread(&self, author: UserId, id: PostId, text: &str, now_ms: i64) -> Vec<u8> {
+        self.start_thread_with(author, id, text, vec![], now_ms)
+    }
+
+    /// Starts a new thread naming attachments (their ids; the files may still be on their
+    /// way to the server).
+    pub fn start_thread_with(
+        &self,
+        author: UserId,
+        id: PostId,
+        text: &str,
+        attachments: Vec<String>,
+        now_ms: i64,
+    ) -> Vec<u8> {
         let post = Post {
             id,
             author,
             created_at: now_ms,
             text: text.to_owned(),
             parent: None,
-            attachments: vec![],
+            attachments,
             edited_at: None,
             deleted: false,
         };
@@ -190,6 +203,19 @@ impl RoomDoc {
         text: &str,
         now_ms: i64,
     ) -> Result<Vec<u8>> {
+        self.reply_with(author, id, parent, text, vec![], now_ms)
+    }
+
+    /// [`RoomDoc::reply`] naming attachments.
+    pub fn reply_with(
+        &self,
+        author: UserId,
+        id: PostId,
+        parent: &PostId,
+        text: &str,
+        attachments: Vec<String>,
+        now_ms: i64,
+    ) -> Result<Vec<u8>> {
         let parent = self.post(parent).ok_or(Error::NoSuchPost)?;
         let root = parent.parent.unwrap_or(parent.id);
         let post = Post {
@@ -198,7 +224,7 @@ impl RoomDoc {
             created_at: now_ms,
             text: text.to_owned(),
             parent: Some(root),
-            attachments: vec![],
+            attachments,
             edited_at: None,
             deleted: false,
         };

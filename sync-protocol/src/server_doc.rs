@@ -48,6 +48,14 @@ impl Policy for Trusted {
     }
 }
 
+impl Checked {
+    /// The slots (root map, key) this update writes or clears: what a projection of the
+    /// document must re-read once it is applied.
+    pub fn touched(&self) -> Vec<crate::validate::Slot> {
+        self.accepted.touched()
+    }
+}
+
 impl ServerDoc {
     pub fn new(id: DocId) -> Self {
         let doc = Doc::with_options(Options {
@@ -116,6 +124,34 @@ impl ServerDoc {
             .map_err(|e| Violation::Malformed(e.to_string()))?;
         self.index.record(checked.accepted);
         Ok(())
+    }
+
+    /// A post as it stands in this replica (`None`: absent, removed, or not a post value).
+    pub fn post(&self, id: &crate::ids::PostId) -> Option<crate::room::Post> {
+        use yrs::{Map, Out};
+        let txn = self.doc.transact();
+        match txn.get_map(Root::Posts.name())?.get(&txn, id.as_str())? {
+            Out::Any(v) => crate::room::post_from_any(id.clone(), &v),
+            _ => None,
+        }
+    }
+
+    /// A member's read marker (`None`: absent or removed).
+    pub fn read_marker(&self, user: UserId) -> Option<crate::room::ReadMarker> {
+        use crate::schema::{any_i64, any_str, field};
+        use yrs::{Map, Out};
+        let txn = self.doc.transact();
+        let Out::Any(v) = txn
+            .get_map(Root::Read.name())?
+            .get(&txn, &user.to_string())?
+        else {
+            return None;
+        };
+        Some(crate::room::ReadMarker {
+            user,
+            post: crate::ids::PostId::parse(any_str(field(&v, "post")?)?)?,
+            at: any_i64(field(&v, "at")?)?,
+        })
     }
 
     pub fn state_vector(&self) -> StateVector {

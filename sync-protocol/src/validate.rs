@@ -103,6 +103,21 @@ pub struct Accepted {
     slots: Vec<(u64, u32, u32, Slot)>,
     /// Whether the update inserts anything the server does not have yet.
     pub has_new_items: bool,
+    /// Slots whose items the update deletes (projections re-read them after applying).
+    pub cleared: Vec<Slot>,
+}
+
+impl Accepted {
+    /// Every slot the update writes or clears, each once.
+    pub fn touched(&self) -> Vec<Slot> {
+        let mut slots: Vec<Slot> = Vec::new();
+        for slot in self.slots.iter().map(|(.., s)| s).chain(&self.cleared) {
+            if !slots.contains(slot) {
+                slots.push(slot.clone());
+            }
+        }
+        slots
+    }
 }
 
 /// Who may write what, for one kind of document.
@@ -225,6 +240,7 @@ pub fn validate(
     let mut accepted = Accepted {
         slots: Vec::with_capacity(new_blocks.len()),
         has_new_items: !new_blocks.is_empty(),
+        cleared: Vec::new(),
     };
     let trusted = policy.trusts_all();
     for block in &new_blocks {
@@ -274,6 +290,7 @@ pub fn validate(
                     .or_else(|| span(&index.clients, client, clock))
                     .ok_or(Violation::UnknownDelete)?;
                 policy.check(sender, slot, None, current(slot).as_ref())?;
+                accepted.cleared.push(slot.clone());
                 clock = end;
             }
         }

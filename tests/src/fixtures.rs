@@ -44,10 +44,12 @@ async fn try_signin(base_url: &str, login: &str) -> Result<String> {
         bail!("status {}", response.status());
     }
     let body: serde_json::Value = response.json().await?;
-    body["session_token"]
+    let token = body["session_token"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| anyhow!("no session_token in {body}"))
+        .ok_or_else(|| anyhow!("no session_token in {body}"))?;
+    crate::logs::record_secret(&token);
+    Ok(token)
 }
 
 /// Creates a patient room with two demo professionals as its only members.
@@ -70,13 +72,28 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
     .map(|r| (r.get("id"), r.get("login_id")))
     .collect();
     assert_eq!(users.len(), 3, "the demo data has professionals");
-    let room: i64 = sqlx::query(
-        "INSERT INTO rooms (municipality_id, kind, title, created_at) \
+    // Every team's room is the canary patient's: its name then travels through every test
+    // (room lists, audits, sync), and must never show up in a server log (see `logs`).
+    let patient: i64 = sqlx::query(
+        "INSERT INTO patients (municipality_id, name, name_kana, birth_date) \
          VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(municipality)
+    .bind(crate::logs::CANARY_PATIENT_NAME)
+    .bind(crate::logs::CANARY_PATIENT_KANA)
+    .bind("1938-04-01")
+    .fetch_one(pool)
+    .await
+    .expect("canary patient")
+    .get("id");
+    let room: i64 = sqlx::query(
+        "INSERT INTO rooms (municipality_id, kind, title, patient_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(municipality)
     .bind("patient")
-    .bind("テスト 患者")
+    .bind(crate::logs::CANARY_PATIENT_NAME)
+    .bind(patient)
     .bind(0_i64)
     .fetch_one(pool)
     .await

@@ -3,6 +3,7 @@
 //! `RENRAKU_TEST_BACKEND=postgres`), plus clients and fixtures.
 
 pub mod fixtures;
+pub mod logs;
 pub mod process;
 pub mod sync_client;
 
@@ -117,6 +118,7 @@ impl TestServer {
 
     /// Like [`TestServer::start`], with the configuration adjusted first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        logs::init();
         let storage = TestStorage::new().await;
         let mut config = Config::with_data_dir(storage.dir.path());
         config.database_url = Some(storage.database_url());
@@ -205,10 +207,12 @@ impl TestServer {
             bail!("room token: status {}", response.status());
         }
         let body: serde_json::Value = response.json().await?;
-        body["token"]
+        let token = body["token"]
             .as_str()
             .map(str::to_owned)
-            .context("no token in the answer")
+            .context("no token in the answer")?;
+        logs::record_secret(&token);
+        Ok(token)
     }
 
     /// Number of audit entries with this action.

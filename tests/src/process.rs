@@ -14,13 +14,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `bin serve` with `args` and waits for its `listening on http://…` line.
     pub async fn spawn(bin: &str, args: &[String]) -> Result<ServerProcess> {
+        // The child's log goes where the canary check reads it (see `logs`).
+        let (stderr, filter) = match crate::logs::child_log() {
+            Some((file, filter)) => (Stdio::from(file), filter),
+            None => (Stdio::inherit(), "warn".to_owned()),
+        };
         let mut child = Command::new(bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {bin}"))?;

@@ -44,7 +44,9 @@ async fn error_code(response: reqwest::Response) -> String {
 async fn token_of(response: reqwest::Response) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    body["session_token"].as_str().unwrap().to_owned()
+    let token = body["session_token"].as_str().unwrap().to_owned();
+    renraku_tests::logs::record_secret(&token);
+    token
 }
 
 async fn demo_municipality(server: &TestServer) -> MunicipalityId {
@@ -96,6 +98,10 @@ async fn enrol(server: &TestServer, token: &str) -> (String, i64, Vec<String>) {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
+    renraku_tests::logs::record_secret(&secret);
+    for code in &codes {
+        renraku_tests::logs::record_secret(code);
+    }
     (secret, step, codes)
 }
 

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod canary;
+mod fuzz;
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The custom profile in the root `Cargo.toml` (release + lto, panic=abort, strip, opt "z").
 const APP_PROFILE: &str = "wasm-release";
@@ -21,13 +24,19 @@ usage: cargo xtask <command> [args]
 
 commands:
   setup       install what is missing: the wasm32 target, wasm-bindgen-cli (the version
-              in Cargo.lock), rustfmt/clippy, and the npm packages in tests/node/
+              in Cargo.lock), rustfmt/clippy, the npm packages in tests/node/, and
+              Chromium for the browser tests (Debian's package, via apt-get)
   build-app   build the Dioxus app for wasm32 into app/dist/ (embedded by the server)
   run [ARGS]  setup + build-app + `cargo run --release -p renraku-server -- serve ARGS`
   test        setup + build-app + fmt + clippy + every test on SQLite, then on PostgreSQL
               (which must be reachable at 127.0.0.1:5432)
   bench [ARGS] npm ci in bench/node + release build + `cargo run --release -p renraku-bench
-              -- ARGS`: Renraku beside y-websocket, written to BENCHMARKS.md (--quick: smoke)";
+              -- ARGS`: Renraku beside y-websocket, written to BENCHMARKS.md (--quick: smoke)
+  bench-app [ARGS] setup + build-app + release server, then bench/browser/app_bench.mjs in
+              Chromium: first-load bytes, repeat load, a 1,000-post room's first paint at
+              4x CPU slowdown; written to the app section of BENCHMARKS.md (--runs N)
+  fuzz [TARGET…] build the fuzz/ targets (stable toolchain) and run each for
+              RENRAKU_FUZZ_SECS (20) seconds; see fuzz/README.md";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -39,6 +48,8 @@ fn main() -> ExitCode {
         Some("run") => run(&rest),
         Some("test") => test(),
         Some("bench") => bench(&rest),
+        Some("bench-app") => bench_app(&rest),
+        Some("fuzz") => target_dir().and_then(|t| fuzz::run(&root(), &t, &rest)),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -70,6 +81,8 @@ fn setup() -> Result<()> {
     ensure_wasm_bindgen()?;
     step("setup: npm packages for tests/node");
     ensure_node_packages()?;
+    step("setup: Chromium for the browser tests");
+    ensure_chromium()?;
     println!("setup done in {}", secs(started));
     Ok(())
 }
@@ -210,6 +223,67 @@ fn ensure_node_packages() -> Result<()> {
             .args([sub, "--no-audit", "--no-fund"])
             .current_dir(&dir),
     )
+}
+
+/// The browser the browser tests drive (tests/browser/, via playwright-core).
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's `fonts-noto-cjk`.
+const CJK_FONT_DIR: &str = "/usr/share/fonts/opentype/noto";
+
+/// Debian's `chromium` (and `chromium-driver`, for wasm-bindgen-test), installed with
+/// apt-get when missing; `RENRAKU_CHROMIUM` names another Chromium instead.
+fn ensure_chromium() -> Result<()> {
+    if let Some(other) = std::env::var_os("RENRAKU_CHROMIUM") {
+        if Path::new(&other).is_file() {
+            println!(
+                "chromium: {} (RENRAKU_CHROMIUM)",
+                Path::new(&other).display()
+            );
+            return Ok(());
+        }
+        bail!(
+            "RENRAKU_CHROMIUM={} is not a file",
+            Path::new(&other).display()
+        );
+    }
+    // Without a CJK font every Japanese glyph in the screenshots is a box.
+    if Path::new(CHROMIUM).is_file() && Path::new(CJK_FONT_DIR).is_dir() {
+        println!("chromium and a Japanese font: present");
+        return Ok(());
+    }
+    let root_user = capture(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run_cmd(&mut cmd)
+    };
+    let installed = apt(&["update", "-q"]).and_then(|()| {
+        apt(&[
+            "install",
+            "-y",
+            "-q",
+            "chromium",
+            "chromium-driver",
+            "fonts-noto-cjk",
+        ])
+    });
+    if let Err(e) = installed {
+        bail!(
+            "could not install Chromium with apt-get ({e:#}). The browser tests need Debian's \
+             `chromium` at {CHROMIUM}: install it as root (`apt-get install chromium \
+             chromium-driver`), or set RENRAKU_CHROMIUM to a Chromium binary"
+        );
+    }
+    if !Path::new(CHROMIUM).is_file() {
+        bail!("apt-get installed chromium, but {CHROMIUM} is missing");
+    }
+    Ok(())
 }
 
 fn mtime(p: &Path) -> Option<std::time::SystemTime> {
@@ -476,10 +550,57 @@ fn bench(args: &[String]) -> Result<()> {
         "renraku-server",
     ]))?;
     step("bench: cargo run --release -p renraku-bench");
-    run_cmd(
+    let report = root().join("BENCHMARKS.md");
+    let app_section = fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| app_bench_section(&t).map(str::to_owned));
+    let ran = run_cmd(
         Command::new(cargo())
             .current_dir(root())
             .args(["run", "--release", "-p", "renraku-bench", "--"])
+            .args(args),
+    );
+    // renraku-bench writes the file whole: put back what `bench-app` measured.
+    if let (Some(section), Ok(text)) = (app_section, fs::read_to_string(&report)) {
+        if app_bench_section(&text).is_none() {
+            fs::write(&report, format!("{}\n\n{section}\n", text.trim_end()))?;
+        }
+    }
+    ran
+}
+
+/// The section `cargo xtask bench-app` keeps in BENCHMARKS.md, which `renraku-bench`
+/// rewrites whole.
+const APP_BENCH_START: &str = "<!-- app-bench:start -->";
+const APP_BENCH_END: &str = "<!-- app-bench:end -->";
+
+fn app_bench_section(text: &str) -> Option<&str> {
+    let start = text.find(APP_BENCH_START)?;
+    let end = text[start..].find(APP_BENCH_END)? + start + APP_BENCH_END.len();
+    Some(&text[start..end])
+}
+
+/// The app's budgets (issue 3) in Chromium against the release server.
+fn bench_app(args: &[String]) -> Result<()> {
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    setup()?;
+    build_app()?;
+    step("bench-app: cargo build --release -p renraku-server");
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "renraku-server",
+    ]))?;
+    step("bench-app: node bench/browser/app_bench.mjs");
+    let bin = target_dir()?.join("release").join("renraku");
+    run_cmd(
+        Command::new("node")
+            .current_dir(root())
+            .arg("bench/browser/app_bench.mjs")
+            .arg("--renraku")
+            .arg(&bin)
+            .args(["--out", "BENCHMARKS.md"])
             .args(args),
     )
 }
@@ -543,15 +664,32 @@ fn test() -> Result<()> {
                 "warnings",
             ]))
         });
+        // Every in-process server logs into this directory; the canary check reads it last.
+        let logs = target_dir().map(|t| canary::log_dir(&t));
+        record("reset the test log directory", &|| {
+            canary::reset(logs.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?)
+        });
+        let logs = logs.unwrap_or_else(|_| root().join("target").join("renraku-test-logs"));
         record("cargo test (SQLite)", &|| {
-            run_cmd(c().arg("test").env_remove("RENRAKU_TEST_BACKEND"))
+            run_cmd(
+                c().arg("test")
+                    .env_remove("RENRAKU_TEST_BACKEND")
+                    .env("RENRAKU_TEST_LOG_DIR", &logs),
+            )
         });
         record("cargo test -p renraku-tests (PostgreSQL)", &|| {
             postgres_reachable()?;
             run_cmd(
                 c().args(["test", "-p", "renraku-tests"])
-                    .env("RENRAKU_TEST_BACKEND", "postgres"),
+                    .env("RENRAKU_TEST_BACKEND", "postgres")
+                    .env("RENRAKU_TEST_LOG_DIR", &logs),
             )
+        });
+        record("canary: no secret or patient name in server logs", &|| {
+            canary::check(&logs)
+        });
+        record("fuzz: every target briefly", &|| {
+            fuzz::run(&root(), &target_dir()?, &[])
         });
     }
 

@@ -219,6 +219,8 @@ pub struct Session {
     /// The municipality requires a second factor the user has not set up: the session may
     /// only enrol one (and sign out).
     pub enrolment_required: bool,
+    /// An administrator reset the password: the session may only change it (and sign out).
+    pub password_change_required: bool,
 }
 
 /// Resolves a session token, restricted sessions included; unknown, ended or disabled →
@@ -248,7 +250,9 @@ pub async fn resolve_session(state: &AppState, token: &str) -> Result<Session> {
     if now - session.last_seen_at >= TOUCH_EVERY_MS {
         state.db.touch_session(&hash, now).await?;
     }
+    let password_change_required = user.must_change_password;
     Ok(Session {
+        password_change_required,
         user: user.into(),
         id: session.id,
         enrolment_required: session.second_factor_required && !session.has_second_factor,
@@ -261,6 +265,9 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Curre
     let session = resolve_session(state, token).await?;
     if session.enrolment_required {
         return Err(Error::EnrolmentRequired);
+    }
+    if session.password_change_required {
+        return Err(Error::PasswordChangeRequired);
     }
     Ok(session.user)
 }
@@ -317,6 +324,22 @@ pub struct AnySession(pub Session);
 /// A live session with full rights.
 pub struct CurrentSession(pub Session);
 
+/// A live session that may change its password: full rights, or a session whose password an
+/// administrator reset (which may do nothing else).
+pub struct PasswordSession(pub Session);
+
+impl FromRequestParts<AppState> for PasswordSession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        if session.enrolment_required {
+            return Err(Error::EnrolmentRequired);
+        }
+        Ok(PasswordSession(session))
+    }
+}
+
 impl FromRequestParts<AppState> for AnySession {
     type Rejection = Error;
 
@@ -333,6 +356,9 @@ impl FromRequestParts<AppState> for CurrentSession {
         let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
         if session.enrolment_required {
             return Err(Error::EnrolmentRequired);
+        }
+        if session.password_change_required {
+            return Err(Error::PasswordChangeRequired);
         }
         Ok(CurrentSession(session))
     }

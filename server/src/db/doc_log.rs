@@ -57,12 +57,13 @@ fn client_key(client_id: u64) -> Result<i64> {
 impl Db {
     /// Appends updates to a document's log under consecutive seqs; returns them in order.
     pub async fn append_updates(&self, doc: &str, rows: &[(UserId, Vec<u8>)]) -> Result<Vec<i64>> {
-        let mut seqs = self.append_batch(&[(doc, rows)], &[], &[]).await?;
+        let mut seqs = self.append_batch(&[(doc, rows)], &[], &[], &[]).await?;
         Ok(seqs.pop().unwrap_or_default())
     }
 
-    /// Appends to several documents' logs, writes audit entries and snapshots, all in ONE
-    /// transaction:
+    /// Appends to several documents' logs, writes audit entries, snapshots, the projection of
+    /// what the appended updates wrote (`posts`, `read_markers`) and the pushes new posts call
+    /// for, all in ONE transaction:
     /// one fsync for everything a busy server accepted in the last few milliseconds
     /// (group commit across rooms). Returns each document's new seqs, in input order.
     pub async fn append_batch(
@@ -70,6 +71,7 @@ impl Db {
         docs: &[DocRows<'_>],
         audits: &[super::audit::AuditEntry],
         snapshots: &[Snapshot<'_>],
+        projections: &[super::posts::Projection],
     ) -> Result<Vec<Vec<i64>>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -112,13 +114,17 @@ impl Db {
             }
             all.push(seqs);
         }
-        for entry in audits {
-            super::audit::insert(&mut *tx, entry, now).await?;
-        }
+        // Chained in one go: the chain head is locked once per batch.
+        super::audit::append(&mut tx, audits, now).await?;
         for snapshot in snapshots {
             compact_in(&mut tx, *snapshot, now).await?;
         }
+        let new_posts = super::posts::project_in(&mut tx, projections, now, false).await?;
+        let pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
         tx.commit().await?;
+        if pushes > 0 {
+            crate::push::wake();
+        }
         Ok(all)
     }
 
@@ -230,4 +236,57 @@ impl Db {
             .transpose()?
             .map(UserId::new))
     }
+}
+
+/// Appends one update to a document's log inside the caller's transaction (imports, which
+/// must be all-or-nothing with the rest of their writes). Returns its seq.
+pub async fn append_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    doc: &str,
+    user: UserId,
+    bytes: &[u8],
+    now: i64,
+) -> Result<i64> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(doc)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let seq: i64 = sqlx::query(INSERT_FIRST)
+        .bind(doc)
+        .bind(user.get())
+        .bind(bytes)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("seq")?;
+    Ok(seq)
+}
+
+/// Every stored update of a document (snapshot first, then the log), read inside the
+/// caller's transaction.
+pub async fn load_in(conn: &mut sqlx::AnyConnection, doc: &str) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let snapshot = sqlx::query("SELECT state, up_to_seq FROM doc_snapshots WHERE doc = $1")
+        .bind(doc)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut after = 0_i64;
+    if let Some(row) = snapshot {
+        out.push(row.try_get::<Vec<u8>, _>("state")?);
+        after = row.try_get("up_to_seq")?;
+    }
+    let rows = sqlx::query(
+        "SELECT update_bytes FROM doc_updates WHERE doc = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(doc)
+    .bind(after)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        out.push(row.try_get::<Vec<u8>, _>("update_bytes")?);
+    }
+    Ok(out)
 }

@@ -7,13 +7,22 @@
 //! - flags are read with [`flag`], because SQLite stores them as integers and PostgreSQL as
 //!   booleans, and `Any` decodes each as its own kind.
 
+pub mod agreements;
+pub mod announcements;
+pub mod attachments;
 pub mod audit;
+pub mod client_certs;
 pub mod doc_log;
 pub mod municipalities;
+pub mod organizations;
 pub mod patients;
+pub mod posts;
+pub mod push;
+pub mod room_admin;
 pub mod rooms;
 pub mod second_factor;
 pub mod sessions;
+pub mod statistics;
 pub mod users;
 
 use crate::error::Result;

@@ -30,7 +30,7 @@ impl Municipality {
 }
 
 /// The kind of a facility, as stored in `organizations.kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrganizationKind {
     Clinic,
@@ -53,6 +53,19 @@ impl OrganizationKind {
             Self::City => "city",
             Self::Other => "other",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "clinic" => Self::Clinic,
+            "hospital" => Self::Hospital,
+            "nursing_station" => Self::NursingStation,
+            "care_office" => Self::CareOffice,
+            "pharmacy" => Self::Pharmacy,
+            "city" => Self::City,
+            "other" => Self::Other,
+            _ => return None,
+        })
     }
 }
 
@@ -127,5 +140,29 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(OrganizationId::new(row.try_get("id")?))
+    }
+}
+
+impl Db {
+    /// Every municipality, by slug.
+    pub async fn municipalities(&self) -> Result<Vec<Municipality>> {
+        let rows = sqlx::query(
+            "SELECT id, slug, name, require_second_factor FROM municipalities ORDER BY slug",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(Municipality::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn rename_municipality(&self, id: MunicipalityId, name: &str) -> Result<()> {
+        sqlx::query("UPDATE municipalities SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -42,6 +42,12 @@ pub struct RoomSummary {
     pub archived: bool,
     pub member_count: i64,
     pub patient: Option<PatientBrief>,
+    /// Message rooms: the other members' names, so a 1:1 room shows whom it is with.
+    pub member_names: Vec<String>,
+    /// Posts I have not read; present when the server keeps a posts projection.
+    pub unread: Option<i64>,
+    /// Unix ms of the newest post; present with `unread`.
+    pub last_activity: Option<i64>,
 }
 
 /// A room member with what others need to know about them.
@@ -116,6 +122,7 @@ impl Db {
         .bind(user.get())
         .fetch_all(&self.pool)
         .await?;
+        let mut names = self.message_room_names(user).await?;
         rows.iter()
             .map(|row| {
                 let patient = match row.try_get::<Option<i64>, _>("patient_id")? {
@@ -135,9 +142,20 @@ impl Db {
                     archived: flag(row, "archived")?,
                     member_count: row.try_get("member_count")?,
                     patient,
+                    member_names: Vec::new(),
+                    unread: None,
+                    last_activity: None,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .map(|mut rooms| {
+                for room in &mut rooms {
+                    if let Some(names) = names.remove(&room.id) {
+                        room.member_names = names;
+                    }
+                }
+                rooms
+            })
     }
 
     pub async fn members(&self, room: RoomId) -> Result<Vec<Member>> {
@@ -209,5 +227,108 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+/// What `create_message_room` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageRoom {
+    Created(RoomId),
+    /// The 1:1 room the two already share.
+    Existing(RoomId),
+}
+
+impl Db {
+    /// For each message room of `user`: the other members' names, by kana.
+    async fn message_room_names(
+        &self,
+        user: UserId,
+    ) -> Result<std::collections::HashMap<RoomId, Vec<String>>> {
+        let rows = sqlx::query(
+            "SELECT o.room_id, u.display_name \
+             FROM room_members m \
+             JOIN rooms r ON r.id = m.room_id AND r.kind = 'message' \
+             JOIN room_members o ON o.room_id = m.room_id AND o.user_id <> m.user_id \
+             JOIN users u ON u.id = o.user_id \
+             WHERE m.user_id = $1 ORDER BY o.room_id, u.display_name_kana, u.id",
+        )
+        .bind(user.get())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut names: std::collections::HashMap<RoomId, Vec<String>> = Default::default();
+        for row in &rows {
+            names
+                .entry(RoomId::new(row.try_get("room_id")?))
+                .or_default()
+                .push(row.try_get("display_name")?);
+        }
+        Ok(names)
+    }
+
+    /// The live message room whose members are exactly `a` and `b`, if any.
+    pub async fn one_to_one_room(&self, a: UserId, b: UserId) -> Result<Option<RoomId>> {
+        let row = sqlx::query(
+            "SELECT r.id FROM rooms r \
+             JOIN room_members x ON x.room_id = r.id AND x.user_id = $1 \
+             JOIN room_members y ON y.room_id = r.id AND y.user_id = $2 \
+             WHERE r.kind = 'message' AND r.archived = $3 \
+               AND (SELECT COUNT(*) FROM room_members c WHERE c.room_id = r.id) = 2 \
+             ORDER BY r.id LIMIT 1",
+        )
+        .bind(a.get())
+        .bind(b.get())
+        .bind(false)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok(RoomId::new(row.try_get("id")?)))
+            .transpose()
+    }
+
+    /// A message room of `creator` (its owner) with `others`; for one other person, their
+    /// existing 1:1 room is reused. Room and members are written in one transaction.
+    pub async fn create_message_room(
+        &self,
+        municipality: MunicipalityId,
+        creator: UserId,
+        others: &[UserId],
+        title: &str,
+    ) -> Result<MessageRoom> {
+        if let [other] = others {
+            if let Some(room) = self.one_to_one_room(creator, *other).await? {
+                return Ok(MessageRoom::Existing(room));
+            }
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO rooms (municipality_id, kind, title, patient_id, created_at, archived) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(municipality.get())
+        .bind(RoomKind::Message.as_str())
+        .bind(title)
+        .bind(None::<i64>)
+        .bind(now)
+        .bind(false)
+        .fetch_one(&mut *tx)
+        .await?;
+        let room = RoomId::new(row.try_get("id")?);
+        let members =
+            std::iter::once((creator, "owner")).chain(others.iter().map(|u| (*u, "member")));
+        for (user, role) in members {
+            sqlx::query(
+                "INSERT INTO room_members (room_id, user_id, role, added_by, added_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(room.get())
+            .bind(user.get())
+            .bind(role)
+            .bind(creator.get())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(MessageRoom::Created(room))
     }
 }

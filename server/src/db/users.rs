@@ -75,11 +75,14 @@ pub struct UserProfile {
     pub organization_name: Option<String>,
     #[serde(skip)]
     pub disabled: bool,
+    /// An administrator reset the password: it must be changed before anything else.
+    #[serde(skip)]
+    pub must_change_password: bool,
 }
 
 const PROFILE_SELECT: &str = "SELECT u.id, u.municipality_id, u.login_id, u.display_name, \
      u.display_name_kana, u.profession, u.role, u.organization_id, o.name AS organization_name, \
-     u.disabled FROM users u LEFT JOIN organizations o ON o.id = u.organization_id";
+     u.disabled, u.must_change_password FROM users u LEFT JOIN organizations o ON o.id = u.organization_id";
 
 impl UserProfile {
     fn from_row(row: &AnyRow) -> Result<Self> {
@@ -96,6 +99,7 @@ impl UserProfile {
                 .map(OrganizationId::new),
             organization_name: row.try_get("organization_name")?,
             disabled: flag(row, "disabled")?,
+            must_change_password: flag(row, "must_change_password")?,
         })
     }
 }
@@ -189,10 +193,12 @@ impl Db {
         Ok(UserId::new(row.try_get("id")?))
     }
 
-    /// Replaces a password hash (the caller checked the new password and hashed it).
+    /// Replaces a password hash (the caller checked the new password and hashed it). A
+    /// password the user chose ends a forced change.
     pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
             .bind(password_hash)
+            .bind(false)
             .bind(user.get())
             .execute(&self.pool)
             .await?;
@@ -207,5 +213,137 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// An account as administrators see it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct UserListing {
+    #[serde(flatten)]
+    pub profile: UserProfile,
+    pub disabled: bool,
+    pub must_change_password: bool,
+}
+
+/// What an administrator may change about an account; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub display_name_kana: Option<String>,
+    pub profession: Option<Profession>,
+    pub role: Option<Role>,
+    /// The organization (of the account's municipality); `0` detaches.
+    #[schema(value_type = Option<i64>)]
+    pub organization: Option<OrganizationId>,
+}
+
+impl Db {
+    /// Every account of a municipality, by kana.
+    pub async fn users_of_municipality(&self, m: MunicipalityId) -> Result<Vec<UserListing>> {
+        let rows = sqlx::query(&format!(
+            "{PROFILE_SELECT} WHERE u.municipality_id = $1 ORDER BY u.display_name_kana, u.id"
+        ))
+        .bind(m.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let profile = UserProfile::from_row(row)?;
+                Ok(UserListing {
+                    disabled: profile.disabled,
+                    must_change_password: profile.must_change_password,
+                    profile,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies an administrator's changes to an account.
+    pub async fn update_user(&self, user: UserId, u: &UserUpdate) -> Result<()> {
+        let organization = u.organization.map(|o| (o.get() != 0).then_some(o.get()));
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), \
+                 display_name_kana = COALESCE($2, display_name_kana), \
+                 profession = COALESCE($3, profession), role = COALESCE($4, role), \
+                 organization_id = CASE WHEN $5 THEN $6 ELSE organization_id END \
+             WHERE id = $7",
+        )
+        .bind(u.display_name.as_deref())
+        .bind(u.display_name_kana.as_deref())
+        .bind(u.profession.map(Profession::as_str))
+        .bind(u.role.map(Role::as_str))
+        .bind(organization.is_some())
+        .bind(organization.flatten())
+        .bind(user.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An administrator's reset: a new (temporary) password that must be changed at the
+    /// next sign-in.
+    pub async fn reset_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(true)
+            .bind(user.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session and room token of an account (disable, reset, revocation).
+    pub async fn end_all_sessions(&self, user: UserId) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM room_tokens WHERE user_id = $1")
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+}
+
+/// A colleague as the directory lists them (for choosing whom to message).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Colleague {
+    #[schema(value_type = i64)]
+    pub id: UserId,
+    pub display_name: String,
+    pub display_name_kana: String,
+    pub profession: Profession,
+    pub organization_name: Option<String>,
+}
+
+impl Db {
+    /// The active professionals of a municipality, by kana.
+    pub async fn colleagues(&self, municipality: MunicipalityId) -> Result<Vec<Colleague>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, u.display_name_kana, u.profession, \
+                 o.name AS organization_name \
+             FROM users u LEFT JOIN organizations o ON o.id = u.organization_id \
+             WHERE u.municipality_id = $1 AND u.disabled = $2 \
+             ORDER BY u.display_name_kana, u.id",
+        )
+        .bind(municipality.get())
+        .bind(false)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Colleague {
+                    id: UserId::new(row.try_get("id")?),
+                    display_name: row.try_get("display_name")?,
+                    display_name_kana: row.try_get("display_name_kana")?,
+                    profession: decode_enum(row, "profession", Profession::parse)?,
+                    organization_name: row.try_get("organization_name")?,
+                })
+            })
+            .collect()
     }
 }

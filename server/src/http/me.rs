@@ -292,7 +292,7 @@ pub async fn revoke_session(
               (status = 429, body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn change_password(
-    CurrentSession(session): CurrentSession,
+    auth::PasswordSession(session): auth::PasswordSession,
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<PasswordChange>,

@@ -1,10 +1,15 @@
 //! The HTTP API (`/api/…`), health check, OpenAPI document, security.txt, and the layers
 //! every response passes through.
 
+pub mod admin;
+mod attachments;
+mod client_certs;
+mod directory;
 mod health;
 mod me;
 mod municipalities;
 mod openapi;
+mod push;
 mod rooms;
 mod security_txt;
 mod session;
@@ -55,6 +60,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::list_rooms))
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))
+        .routes(routes!(push::vapid_key))
+        .routes(routes!(push::get_settings, push::put_settings))
+        .routes(routes!(push::mute_room))
+        .routes(routes!(push::subscribe, push::unsubscribe))
+        .routes(routes!(rooms::create_message_room))
+        .routes(routes!(directory::directory))
+        .routes(routes!(attachments::upload))
+        .routes(routes!(attachments::list))
+        .routes(routes!(attachments::download))
+        .routes(routes!(attachments::thumbnail))
+        .routes(routes!(client_certs::register))
+        .routes(routes!(client_certs::list))
+        .routes(routes!(client_certs::revoke))
+        .routes(routes!(client_certs::set_policy))
+        .merge(admin::routes())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -69,10 +89,23 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(assets::serve))
         .route("/{municipality}/", get(assets::serve))
+        .route(
+            "/{municipality}/manifest.webmanifest",
+            get(assets::manifest),
+        )
         .merge(api)
         .merge(crate::rooms::router())
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
+        // Municipalities that require client certificates (mTLS): before any handler.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::tls::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::maintenance_guard,
+        ))
         .with_state(state)
         .merge(doc_route)
         // Inside the header layers, so a panicking handler's 500 carries them too.

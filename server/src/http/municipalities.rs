@@ -4,15 +4,35 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
 
+/// The portal: the municipality, its current announcements (お知らせ, system-wide ones
+/// included) and the maintenance window open now, if any.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Portal {
+    #[serde(flatten)]
+    pub municipality: Municipality,
+    pub announcements: Vec<crate::db::announcements::Announcement>,
+    pub maintenance: Option<crate::db::announcements::MaintenanceWindow>,
+}
+
 /// Public facts about a municipality, for its sign-in page.
 #[utoipa::path(get, path = "/api/municipalities/{slug}", tag = "public",
     params(("slug" = String, Path, description = "The municipality's URL segment")),
-    responses((status = 200, body = Municipality),
+    responses((status = 200, body = Portal),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_municipality(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> Result<Json<Municipality>> {
-    let found = state.db.municipality_by_slug(&slug).await?;
-    found.map(Json).ok_or(Error::NotFound)
+) -> Result<Json<Portal>> {
+    let municipality = state
+        .db
+        .municipality_by_slug(&slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let announcements = state.db.current_announcements(municipality.id).await?;
+    let maintenance = state.db.active_maintenance(Some(municipality.id)).await?;
+    Ok(Json(Portal {
+        municipality,
+        announcements,
+        maintenance,
+    }))
 }

@@ -3,13 +3,14 @@
 use crate::auth::{self, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::patients::Patient;
-use crate::db::rooms::{Member, RoomSummary};
+use crate::db::rooms::{Member, MessageRoom, RoomSummary};
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
-use renraku_sync::{RoomId, RoomKind};
-use serde::Serialize;
+use renraku_sync::{RoomId, RoomKind, UserId};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
@@ -57,7 +58,21 @@ pub async fn list_rooms(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<RoomSummary>>> {
-    Ok(Json(state.db.rooms_of(user.id).await?))
+    let mut rooms = state.db.rooms_of(user.id).await?;
+    let activity: std::collections::HashMap<RoomId, _> = state
+        .db
+        .room_activity(user.id)
+        .await?
+        .into_iter()
+        .map(|a| (a.room, a))
+        .collect();
+    for room in &mut rooms {
+        if let Some(a) = activity.get(&room.id) {
+            room.unread = Some(a.unread);
+            room.last_activity = a.latest_activity_at;
+        }
+    }
+    Ok(Json(rooms))
 }
 
 /// One room: header, patient (audited) and members. Members only.
@@ -112,4 +127,113 @@ pub async fn room_token(
     require_member(&state, id, &user).await?;
     let (token, expires_at) = auth::issue_room_token(&state, user.id, id).await?;
     Ok(Json(RoomToken { token, expires_at }))
+}
+
+/// Most people one message room starts with.
+const MAX_MESSAGE_MEMBERS: usize = 50;
+/// Longest room title, in characters.
+const MAX_TITLE_CHARS: usize = 100;
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewMessageRoom {
+    /// Whom to message (the caller is added as the owner). One person: their existing 1:1
+    /// room with the caller is reused.
+    #[schema(value_type = Vec<i64>)]
+    pub members: Vec<UserId>,
+    /// For rooms of three or more; by default the members' names.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageRoomCreated {
+    #[schema(value_type = i64)]
+    pub id: RoomId,
+    /// False when an existing 1:1 room was returned.
+    pub created: bool,
+}
+
+/// Starts a 1:1 or 1:many message room with colleagues of the caller's municipality.
+#[utoipa::path(post, path = "/api/rooms/messages", tag = "rooms",
+    request_body = NewMessageRoom,
+    responses((status = 201, description = "Created", body = MessageRoomCreated),
+              (status = 200, description = "The existing 1:1 room", body = MessageRoomCreated),
+              (status = 400, description = "No members, too many, or someone who cannot be messaged", body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn create_message_room(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    super::ApiJson(req): super::ApiJson<NewMessageRoom>,
+) -> Result<(StatusCode, Json<MessageRoomCreated>)> {
+    let mut others: Vec<UserId> = req.members.into_iter().filter(|u| *u != user.id).collect();
+    others.sort();
+    others.dedup();
+    if others.is_empty() {
+        return Err(Error::BadRequest(
+            "宛先を 1 人以上選んでください (choose at least one colleague)".into(),
+        ));
+    }
+    if others.len() > MAX_MESSAGE_MEMBERS {
+        return Err(Error::BadRequest(format!(
+            "宛先は {MAX_MESSAGE_MEMBERS} 人までです (at most {MAX_MESSAGE_MEMBERS} colleagues)"
+        )));
+    }
+    // Only active colleagues of the same municipality; one answer for "no such account" and
+    // "not yours to message", so ids reveal nothing.
+    let mut names = Vec::with_capacity(others.len());
+    // Wide-area agreements extend "colleagues" to their municipalities (see the directory).
+    let partners = state.db.agreement_partners(user.municipality).await?;
+    for id in &others {
+        match state.db.user(*id).await? {
+            Some(p)
+                if !p.disabled
+                    && (p.municipality == user.municipality
+                        || partners.contains(&p.municipality)) =>
+            {
+                names.push(p.display_name)
+            }
+            _ => {
+                return Err(Error::BadRequest(
+                    "選んだ宛先にメッセージを送れません (a chosen colleague cannot be messaged)"
+                        .into(),
+                ))
+            }
+        }
+    }
+    let title: String = match req
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) if others.len() > 1 => t.chars().take(MAX_TITLE_CHARS).collect(),
+        _ => std::iter::once(user.display_name.clone())
+            .chain(names)
+            .collect::<Vec<_>>()
+            .join("、")
+            .chars()
+            .take(MAX_TITLE_CHARS)
+            .collect(),
+    };
+    let outcome = state
+        .db
+        .create_message_room(user.municipality, user.id, &others, &title)
+        .await?;
+    let (id, created) = match outcome {
+        MessageRoom::Created(id) => (id, true),
+        MessageRoom::Existing(id) => (id, false),
+    };
+    if created {
+        let entry = AuditEntry::new("room.create", format!("room/{id}"))
+            .by(user.id, user.municipality)
+            .detail(format!("message, {} members", others.len() + 1));
+        state.db.audit(entry).await?;
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(MessageRoomCreated { id, created })))
 }

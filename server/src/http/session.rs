@@ -39,6 +39,9 @@ pub struct SigninResponse {
     /// The municipality requires a second factor and this account has none: the session
     /// may only call `/api/me/totp/…` and `/api/signout` until one is confirmed.
     pub enrolment_required: bool,
+    /// An administrator reset the password: the session may only call
+    /// `/api/me/password` (and `/api/signout`) until a new one is chosen.
+    pub password_change_required: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -145,7 +148,9 @@ pub async fn signin(
         )
         .await?;
     let cookie = auth::session_cookie(&state, &session.token, session.max_age);
+    let password_change_required = profile.must_change_password;
     let body = SigninResponse {
+        password_change_required,
         user: profile.into(),
         municipality,
         session_token: session.token,

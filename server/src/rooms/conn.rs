@@ -2,6 +2,7 @@
 //! `/yjs/{room}` (plain y-websocket, one room), each a task that `select!`s over the socket,
 //! its bounded outbox and a kick from a room that found it too slow.
 
+use super::limits::{ConnLimits, TokenBucket};
 use super::room::{RoomCmd, RoomHandle};
 use super::Hub;
 use crate::auth::CurrentUser;
@@ -13,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use renraku_sync::frame::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::yrs::sync::Message;
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, UserId};
@@ -23,15 +24,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
-use tracing::{debug, info_span, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 /// Frames queued for one connection before it counts as too slow.
 const OUTBOX_FRAMES: usize = 1024;
-/// Messages larger than this close the socket at the protocol level; up to it, an oversized
-/// frame gets a `TooLarge` answer and the connection lives on.
-const HARD_MESSAGE_LIMIT: usize = 8 * MAX_FRAME_BYTES;
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(65);
+/// How long a closing connection waits for the client's answering close.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
@@ -103,8 +103,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// Socket buffers sized for many mostly idle connections: tungstenite's default 128 KiB
 /// read buffer is zero-filled on every read, so each socket would keep it all resident.
-fn tune(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(HARD_MESSAGE_LIMIT)
+/// Messages over the hard limit close the socket at the protocol level; up to it, an
+/// oversized frame gets a `TooLarge` answer and the connection lives on.
+fn tune(ws: WebSocketUpgrade, limits: &ConnLimits) -> WebSocketUpgrade {
+    ws.max_message_size(limits.hard_message_bytes())
+        .max_frame_size(limits.hard_message_bytes())
         .read_buffer_size(4 * 1024)
         .write_buffer_size(8 * 1024)
 }
@@ -119,7 +122,7 @@ pub async fn ws_handler(
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let span = info_span!("ws", user.id = %user.id);
-    tune(ws).on_upgrade(move |socket| {
+    tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
         Connection::new(state, &user, Wire::Frames)
             .run(socket)
             .instrument(span)
@@ -155,7 +158,7 @@ pub async fn yjs_handler(
         return (StatusCode::FORBIDDEN, "the token is for another room").into_response();
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
-    tune(ws).on_upgrade(move |socket| {
+    tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
         async move {
             let mut conn = Connection::new(state, &user, Wire::YWebsocket);
             if conn.open(DocId::Room(room)).await.is_ok() {
@@ -174,6 +177,17 @@ struct Connection {
     peer: Peer,
     rx: mpsc::Receiver<Bytes>,
     opened: HashMap<DocId, RoomHandle>,
+    /// Orders from administrators (see `Hub::disconnect_user`).
+    control: super::live::ControlRx,
+    limits: ConnLimits,
+    /// Messages this client may still send now (see `limits`).
+    bucket: TokenBucket,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.state.hub.live.unregister(self.user, self.peer.conn);
+    }
 }
 
 impl Connection {
@@ -185,6 +199,8 @@ impl Connection {
             outbox: tx,
             kick: Arc::new(Notify::new()),
         };
+        let control = state.hub.live.register(user.id, peer.conn);
+        let limits = state.config.ws_limits();
         Self {
             state,
             user: user.id,
@@ -193,6 +209,9 @@ impl Connection {
             peer,
             rx,
             opened: HashMap::new(),
+            control,
+            limits,
+            bucket: TokenBucket::new(&limits),
         }
     }
 
@@ -204,11 +223,38 @@ impl Connection {
         let (mut sink, mut stream) = socket.split();
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
+        // Registered before this check: an account disabled between the handshake's
+        // authentication and the registration is caught here, any later one by `control`.
+        if !matches!(self.state.db.user(self.user).await, Ok(Some(u)) if !u.disabled) {
+            let close = CloseFrame {
+                code: 1008,
+                reason: "account disabled".into(),
+            };
+            let _ = sink.send(WsMessage::Close(Some(close))).await;
+            return;
+        }
         loop {
             tokio::select! {
                 inbound = stream.next() => {
                     let Some(Ok(msg)) = inbound else { break };
                     last_heard = Instant::now();
+                    if !matches!(msg, WsMessage::Close(_) | WsMessage::Pong(_)) && !self.bucket.take() {
+                        // Over its rate: this message is dropped unread and the client told
+                        // why; it reconnects and resyncs (its outbox keeps unsaved updates).
+                        let _ = sink.send(WsMessage::Close(Some(self.rate_exceeded()))).await;
+                        // Drain (unread) until the client answers the close, so that its
+                        // unread messages do not make the kernel reset the socket under the
+                        // close frame; bounded, so a client cannot hold the socket this way.
+                        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                            while let Some(Ok(msg)) = stream.next().await {
+                                if matches!(msg, WsMessage::Close(_)) {
+                                    break;
+                                }
+                            }
+                        })
+                        .await;
+                        break;
+                    }
                     match msg {
                         WsMessage::Binary(bytes) => self.inbound(&bytes).await,
                         WsMessage::Text(_) => self.reply(Frame::Malformed { reason: "binary frames only".into() }),
@@ -226,6 +272,24 @@ impl Connection {
                     let _ = sink.send(WsMessage::Close(Some(close))).await;
                     break;
                 }
+                Some(control) = self.control.recv() => match control {
+                    super::live::Control::Disconnect { reason } => {
+                        let close = CloseFrame { code: 1008, reason: reason.into() };
+                        let _ = sink.send(WsMessage::Close(Some(close))).await;
+                        break;
+                    }
+                    super::live::Control::CloseDoc(doc) => {
+                        if let Some(room) = self.opened.remove(&doc) {
+                            let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+                            if self.wire == Wire::YWebsocket {
+                                let close = CloseFrame { code: 1008, reason: "removed from the room".into() };
+                                let _ = sink.send(WsMessage::Close(Some(close))).await;
+                                break;
+                            }
+                            self.reply(Frame::Denied { doc, reason: "removed from the room".into() });
+                        }
+                    }
+                },
                 _ = ping.tick() => {
                     if last_heard.elapsed() > SILENCE_LIMIT {
                         break;
@@ -242,6 +306,24 @@ impl Connection {
         debug!("connection closed");
     }
 
+    fn rate_exceeded(&self) -> CloseFrame {
+        let retry_ms = self.bucket.retry_after().as_millis().min(60_000);
+        warn!(
+            limit = self.limits.messages_per_second,
+            burst = self.limits.message_burst,
+            "closing a connection over its message rate"
+        );
+        CloseFrame {
+            // 1008: policy violation.
+            code: 1008,
+            reason: format!(
+                "message rate limit exceeded ({} per second, burst {}); reconnect after {retry_ms} ms",
+                self.limits.messages_per_second, self.limits.message_burst
+            )
+            .into(),
+        }
+    }
+
     /// Sends a frame to this client (for `/ws`).
     fn reply(&self, frame: Frame) {
         if self.wire == Wire::Frames {
@@ -256,8 +338,9 @@ impl Connection {
                 let Some((&doc, _)) = self.opened.iter().next() else {
                     return;
                 };
-                if bytes.len() > MAX_FRAME_BYTES {
-                    let reason = format!("message exceeds {MAX_FRAME_BYTES} bytes");
+                let limit = self.limits.max_frame_bytes;
+                if bytes.len() > limit {
+                    let reason = format!("message exceeds {limit} bytes");
                     self.peer.send(&self.peer.refusal(doc, None, &reason));
                     return;
                 }
@@ -267,9 +350,9 @@ impl Connection {
     }
 
     async fn inbound_frame(&mut self, bytes: &[u8]) {
-        if bytes.len() > MAX_FRAME_BYTES {
+        if bytes.len() > self.limits.max_frame_bytes {
             return self.reply(Frame::TooLarge {
-                limit: MAX_FRAME_BYTES as u64,
+                limit: self.limits.max_frame_bytes as u64,
             });
         }
         let frame = match Frame::decode(bytes) {

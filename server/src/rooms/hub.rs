@@ -32,6 +32,8 @@ pub struct HubInner {
     pub(super) writer: Writer,
     pub(super) config: HubConfig,
     pub(super) rooms: Mutex<HashMap<DocId, RoomHandle>>,
+    /// Open sockets per user, so admin decisions reach them at once.
+    pub(super) live: super::live::LiveConnections,
 }
 
 impl Deref for Hub {
@@ -48,6 +50,7 @@ impl Hub {
             db,
             config,
             rooms: Mutex::new(HashMap::new()),
+            live: Default::default(),
         }))
     }
 
@@ -84,6 +87,29 @@ impl Hub {
         if rooms.get(&doc).is_some_and(|h| h.tx.same_channel(&dead.tx)) {
             rooms.remove(&doc);
         }
+    }
+
+    /// Closes every open WebSocket of `user` on this node (account disabled, sessions or a
+    /// client certificate revoked). Returns how many sockets were told to close; each closes
+    /// as soon as its task next runs.
+    pub fn disconnect_user(&self, user: UserId) -> usize {
+        let control = super::live::Control::Disconnect {
+            reason: "signed out by an administrator",
+        };
+        self.live.send(user, &control)
+    }
+
+    /// Stops serving `room` to `user`'s open connections (removed from the room). `/ws`
+    /// connections get a `Denied` frame for the room and stay open; a `/yjs/{room}` socket
+    /// of that room is closed.
+    pub fn close_room_for(&self, user: UserId, room: RoomId) -> usize {
+        self.live
+            .send(user, &super::live::Control::CloseDoc(DocId::Room(room)))
+    }
+
+    /// Number of open WebSocket connections of `user` on this node.
+    pub fn live_connections(&self, user: UserId) -> usize {
+        self.live.count(user)
     }
 
     /// Number of documents loaded.

@@ -2,10 +2,13 @@
 
 mod conn;
 mod hub;
+mod limits;
+mod live;
 mod room;
 mod writer;
 
 pub use hub::{Hub, HubConfig};
+pub use limits::ConnLimits;
 
 use crate::AppState;
 use axum::routing::get;

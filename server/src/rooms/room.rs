@@ -6,11 +6,15 @@
 
 use super::conn::{ConnId, Peer, Wire};
 use super::Hub;
+use crate::db::posts::Projection;
 use crate::db::Db;
 use axum::body::Bytes;
+use renraku_sync::schema::Root;
+use renraku_sync::validate::Slot;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::decoder::Decode;
 use renraku_sync::yrs::updates::encoder::Encode;
+use renraku_sync::PostId;
 use renraku_sync::{DocId, Frame, ServerDoc, UserId, Violation};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -61,6 +65,8 @@ struct Pending {
     ack: Option<u64>,
     update: Vec<u8>,
     is_new: bool,
+    /// Slots the update wrote or cleared (room documents only): re-projected after commit.
+    touched: Vec<Slot>,
 }
 
 impl Room {
@@ -213,12 +219,13 @@ impl Room {
             Message::Sync(SyncMessage::SyncStep2(update))
             | Message::Sync(SyncMessage::Update(update)) => {
                 match self.accept(user, &update).await {
-                    Ok(is_new) => pending.push(Pending {
+                    Ok((is_new, touched)) => pending.push(Pending {
                         conn,
                         user,
                         ack,
                         update,
                         is_new,
+                        touched,
                     }),
                     Err(v) => {
                         warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
@@ -245,17 +252,26 @@ impl Room {
         }
     }
 
-    /// Validates and applies one update in memory; it is committed with its batch.
-    async fn accept(&mut self, user: UserId, update: &[u8]) -> Result<bool, Violation> {
+    /// Validates and applies one update in memory; it is committed with its batch. Returns
+    /// whether it was new, and the slots it touched (for the projection).
+    async fn accept(
+        &mut self,
+        user: UserId,
+        update: &[u8],
+    ) -> Result<(bool, Vec<Slot>), Violation> {
         let doc = &self.doc;
         let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update)))
             .map_err(|_| Violation::Malformed("undecodable update".into()))??;
         self.check_writers(user, &checked.writers).await?;
         let is_new = checked.is_new;
+        let mut touched = Vec::new();
         if is_new {
+            if matches!(self.id, DocId::Room(_)) {
+                touched = checked.touched();
+            }
             self.doc.apply(checked)?;
         }
-        Ok(is_new)
+        Ok((is_new, touched))
     }
 
     /// Every yrs client id must be the sender's: bound on first use, refused if another's.
@@ -297,7 +313,13 @@ impl Room {
             .map(|p| (p.user, p.update.clone()))
             .collect();
         if !rows.is_empty() {
-            match self.hub.writer.append(self.key.clone(), rows).await {
+            let projection = self.projection(&pending);
+            match self
+                .hub
+                .writer
+                .append_projected(self.key.clone(), rows, projection)
+                .await
+            {
                 Ok(seqs) => {
                     self.last_seq = *seqs.last().unwrap_or(&self.last_seq);
                     self.log_len += seqs.len();
@@ -340,6 +362,39 @@ impl Room {
         if self.log_len >= self.hub.config.compact_after {
             self.compact();
         }
+    }
+
+    /// The posts and read markers the batch touched, as the replica now holds them. Read
+    /// after the whole batch applied, so several writes of one key project its final value.
+    fn projection(&self, pending: &[Pending]) -> Option<Projection> {
+        let DocId::Room(room) = self.id else {
+            return None; // personal documents have no projection
+        };
+        let mut projection = Projection {
+            room,
+            posts: Vec::new(),
+            reads: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for slot in pending.iter().flat_map(|p| &p.touched) {
+            if !seen.insert(slot) {
+                continue;
+            }
+            match slot.root {
+                Root::Posts => {
+                    if let Some(id) = PostId::parse(&slot.key) {
+                        projection.posts.push((id.clone(), self.doc.post(&id)));
+                    }
+                }
+                Root::Read => {
+                    if let Ok(user) = slot.key.parse::<UserId>() {
+                        projection.reads.push((user, self.doc.read_marker(user)));
+                    }
+                }
+                Root::Reactions | Root::Pins => {}
+            }
+        }
+        (!projection.is_empty()).then_some(projection)
     }
 
     fn broadcast(&mut self, except: Option<ConnId>, message: &[u8]) {

@@ -5,6 +5,7 @@
 
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{DocRows, Snapshot};
+use crate::db::posts::Projection;
 use crate::db::{Backend, Db};
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +22,8 @@ enum Job {
     Append {
         doc: String,
         rows: Vec<(UserId, Vec<u8>)>,
+        /// What the rows wrote, for the `posts` / `read_markers` projection.
+        projection: Option<Projection>,
         done: Done<Vec<i64>>,
     },
     Audit {
@@ -49,14 +52,22 @@ impl Writer {
         Writer { tx }
     }
 
-    /// Appends `rows` to `doc`'s log; returns their seqs once committed.
-    pub async fn append(
+    /// Appends `rows` to `doc`'s log, and the projection of what they wrote (room documents)
+    /// in the same transaction; returns their seqs once committed.
+    pub async fn append_projected(
         &self,
         doc: String,
         rows: Vec<(UserId, Vec<u8>)>,
+        projection: Option<Projection>,
     ) -> Result<Vec<i64>, String> {
         let (done, wait) = oneshot::channel();
-        self.submit(Job::Append { doc, rows, done }, wait).await
+        let job = Job::Append {
+            doc,
+            rows,
+            projection,
+            done,
+        };
+        self.submit(job, wait).await
     }
 
     /// Writes an audit entry; returns once committed.
@@ -96,11 +107,20 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_JOBS);
     while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
         let mut appends = Vec::new();
+        let mut projections = Vec::new();
         let mut audits = Vec::new();
         let mut compactions = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                Job::Append { doc, rows, done } => appends.push((doc, rows, done)),
+                Job::Append {
+                    doc,
+                    rows,
+                    projection,
+                    done,
+                } => {
+                    projections.extend(projection);
+                    appends.push((doc, rows, done));
+                }
                 Job::Audit { entry, done } => audits.push((entry, done)),
                 Job::Compact {
                     doc,
@@ -118,7 +138,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             .map(|(doc, rows, _)| (doc.as_str(), rows.as_slice()))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        match db.append_batch(&docs, &entries, &snapshots).await {
+        match db
+            .append_batch(&docs, &entries, &snapshots, &projections)
+            .await
+        {
             Ok(seqs) => {
                 for ((_, _, done), seqs) in appends.into_iter().zip(seqs) {
                     let _ = done.send(Ok(seqs));

@@ -1,0 +1,154 @@
+//! The app's routes and a tiny History-API router (no dioxus-router: a few routes do not
+//! need its weight in the wasm). Every route is under `/{municipality}/`.
+
+use dioxus::prelude::*;
+use renraku_sync::RoomId;
+use wasm_bindgen::JsValue;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Patients,
+    Projects,
+    Messages,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 3] = [Tab::Patients, Tab::Projects, Tab::Messages];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tab::Patients => "patients",
+            Tab::Projects => "projects",
+            Tab::Messages => "messages",
+        }
+    }
+
+    fn parse(s: &str) -> Tab {
+        match s {
+            "projects" => Tab::Projects,
+            "messages" => Tab::Messages,
+            _ => Tab::Patients,
+        }
+    }
+
+    /// The room kind the tab lists (`patient`, `project`, `message`).
+    pub fn room_kind(self) -> &'static str {
+        match self {
+            Tab::Patients => "patient",
+            Tab::Projects => "project",
+            Tab::Messages => "message",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/{m}/`: the portal and sign-in.
+    Portal,
+    /// `/{m}/home?tab=…`
+    Home(Tab),
+    /// `/{m}/rooms/{id}`
+    Room(RoomId),
+    /// `/{m}/new-message`
+    NewMessage,
+    /// `/{m}/settings`
+    Settings,
+    /// `/{m}/admin/…` — the rest of the path after `admin/` (owned by the admin screens).
+    Admin { path: String },
+}
+
+impl Route {
+    fn parse(path: &str, query: &str) -> Route {
+        let mut segments = path.split('/').filter(|s| !s.is_empty()).skip(1);
+        match segments.next() {
+            Some("home") => {
+                let tab = query
+                    .trim_start_matches('?')
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("tab="))
+                    .unwrap_or("patients");
+                Route::Home(Tab::parse(tab))
+            }
+            Some("rooms") => match segments.next().and_then(|s| s.parse().ok()) {
+                Some(id) => Route::Room(id),
+                None => Route::Home(Tab::Patients),
+            },
+            Some("new-message") => Route::NewMessage,
+            Some("settings") => Route::Settings,
+            Some("admin") => Route::Admin {
+                path: segments.collect::<Vec<_>>().join("/"),
+            },
+            _ => Route::Portal,
+        }
+    }
+
+    /// The URL of this route in the current municipality.
+    pub fn href(&self) -> String {
+        let m = crate::api::municipality_slug().unwrap_or_default();
+        match self {
+            Route::Portal => format!("/{m}/"),
+            Route::Home(tab) => format!("/{m}/home?tab={}", tab.as_str()),
+            Route::Room(id) => format!("/{m}/rooms/{id}"),
+            Route::NewMessage => format!("/{m}/new-message"),
+            Route::Settings => format!("/{m}/settings"),
+            Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
+            Route::Admin { path } => format!("/{m}/admin/{path}"),
+        }
+    }
+}
+
+fn from_location() -> Route {
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return Route::Portal;
+    };
+    Route::parse(
+        &location.pathname().unwrap_or_default(),
+        &location.search().unwrap_or_default(),
+    )
+}
+
+pub static ROUTE: GlobalSignal<Route> = Signal::global(from_location);
+
+pub fn current() -> Route {
+    ROUTE.read().clone()
+}
+
+/// Navigates (a new history entry), scrolled to the top.
+pub fn go(route: Route) {
+    if let Some(w) = web_sys::window() {
+        if let Ok(history) = w.history() {
+            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&route.href()));
+        }
+        w.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+    *ROUTE.write() = route;
+}
+
+/// Replaces the current entry (redirects: the back button should not return to them).
+pub fn replace(route: Route) {
+    if let Some(Ok(history)) = web_sys::window().map(|w| w.history()) {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&route.href()));
+    }
+    *ROUTE.write() = route;
+}
+
+/// Back in history when there is somewhere to go back to in the app, else to `fallback`.
+pub fn back(fallback: Route) {
+    let w = web_sys::window();
+    let len = w
+        .as_ref()
+        .and_then(|w| w.history().ok())
+        .and_then(|h| h.length().ok())
+        .unwrap_or(0);
+    match w.and_then(|w| w.history().ok()) {
+        Some(history) if len > 1 => {
+            let _ = history.back();
+        }
+        _ => replace(fallback),
+    }
+}
+
+/// Follows the browser's back/forward buttons. Call once at the root.
+pub fn use_popstate() {
+    crate::util::use_window_event("popstate", || *ROUTE.write() = from_location());
+}

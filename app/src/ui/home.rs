@@ -1,0 +1,218 @@
+//! Home: tabs 患者 / プロジェクト / メッセージ, each a list of my rooms with my pinned ones on
+//! top (pins live in the personal document, so they follow me to another device), unread
+//! counts, latest activity, and a filter-as-you-type box (name, kana).
+
+use crate::api::{self, RoomSummary};
+use crate::i18n::{tr, tr_string};
+use crate::route::{self, Route, Tab};
+use crate::ui::session::Session;
+use crate::ui::widgets::TopBar;
+use crate::util;
+use dioxus::prelude::*;
+use renraku_sync::RoomId;
+use std::collections::HashMap;
+
+pub const ROOMS_URL: &str = "/api/rooms";
+
+fn tab_label(tab: Tab) -> &'static str {
+    match tab {
+        Tab::Patients => tr("患者", "Patients"),
+        Tab::Projects => tr("プロジェクト", "Projects"),
+        Tab::Messages => tr("メッセージ", "Messages"),
+    }
+}
+
+#[component]
+pub fn Home() -> Element {
+    let session = use_context::<Session>();
+    let tab = match route::current() {
+        Route::Home(tab) => tab,
+        _ => Tab::Patients,
+    };
+    let mut rooms = use_signal(|| None::<Vec<RoomSummary>>);
+    let mut error = use_signal(|| None::<String>);
+    let mut filter = use_signal(String::new);
+
+    let s = session.clone();
+    use_hook(move || {
+        spawn(async move {
+            // Paint what the device knows at once; then ask the server.
+            if let Some(cached) = api::cached_only::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
+                rooms.set(Some(cached));
+            }
+            match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
+                Ok(list) => rooms.set(Some(list)),
+                Err(e) if e.is_unauthorized() => s.expired(),
+                Err(api::ApiError::Offline) if rooms.peek().is_some() => {}
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    });
+
+    let _ = session.engine.revision()();
+    let pins: HashMap<RoomId, i64> = session
+        .engine
+        .personal(|p| p.pinned_rooms())
+        .into_iter()
+        .collect();
+
+    let list = rooms();
+    let (mut pinned, mut others): (Vec<RoomSummary>, Vec<RoomSummary>) = list
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.kind == tab.room_kind())
+        .filter(|r| {
+            let p = r.patient.as_ref();
+            util::matches_filter(
+                &filter(),
+                &[
+                    &r.title,
+                    p.map(|p| p.name.as_str()).unwrap_or(""),
+                    p.map(|p| p.name_kana.as_str()).unwrap_or(""),
+                    &r.member_names.join(" "),
+                ],
+            )
+        })
+        .partition(|r| pins.contains_key(&r.id));
+    pinned.sort_by_key(|r| std::cmp::Reverse(pins.get(&r.id).copied().unwrap_or(0)));
+    // Latest activity first once the server reports it; otherwise the server's order (kana).
+    if others.iter().any(|r| r.last_activity.is_some()) {
+        others.sort_by_key(|r| std::cmp::Reverse(r.last_activity.unwrap_or(0)));
+    }
+    let total = pinned.len() + others.len();
+
+    rsx! {
+        TopBar { title: tr("連絡", "Renraku").to_owned(), subtitle: Some(session.me.municipality.name.clone()),
+            button {
+                class: "icon",
+                r#type: "button",
+                aria_label: tr("設定", "Settings"),
+                onclick: move |_| route::go(Route::Settings),
+                "⚙"
+            }
+        }
+        nav { class: "tabs", role: "tablist", aria_label: tr("ルームの種類", "Room kinds"),
+            for t in Tab::ALL {
+                button {
+                    key: "{t.as_str()}",
+                    role: "tab",
+                    r#type: "button",
+                    id: "tab-{t.as_str()}",
+                    aria_selected: if t == tab { "true" } else { "false" },
+                    class: if t == tab { "tab active" } else { "tab" },
+                    onclick: move |_| route::replace(Route::Home(t)),
+                    "{tab_label(t)}"
+                }
+            }
+        }
+        main { class: "home", role: "tabpanel", aria_labelledby: "tab-{tab.as_str()}",
+            div { class: "filter",
+                input {
+                    r#type: "search",
+                    aria_label: tr("名前・かなで絞り込み", "Filter by name or kana"),
+                    placeholder: tr("名前・かなで絞り込み", "Filter by name or kana"),
+                    value: "{filter}",
+                    oninput: move |e| filter.set(e.value()),
+                }
+            }
+            if let Some(msg) = error() {
+                p { class: "error", role: "alert", "{msg}" }
+            }
+            if list.is_none() && error().is_none() {
+                p { class: "muted pad", {tr("読み込み中…", "Loading…")} }
+            } else if total == 0 {
+                p { class: "muted pad",
+                    if filter().is_empty() { {tr("まだありません。", "Nothing here yet.")} } else { {tr("該当するものはありません。", "No matches.")} }
+                }
+            }
+            ul { class: "rooms", aria_label: "{tab_label(tab)}",
+                for room in pinned {
+                    RoomRow { key: "{room.id}", room, pinned: true }
+                }
+                for room in others {
+                    RoomRow { key: "{room.id}", room, pinned: false }
+                }
+            }
+            if tab == Tab::Messages {
+                button {
+                    class: "fab",
+                    r#type: "button",
+                    onclick: move |_| route::go(Route::NewMessage),
+                    {tr("＋ 新規メッセージ", "+ New message")}
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
+    let session = use_context::<Session>();
+    let id = room.id;
+    let (title, detail) = match &room.patient {
+        Some(p) => {
+            let mut bits = vec![p.name_kana.clone()];
+            if let Some(age) = util::age(&p.birth_date) {
+                bits.push(tr_string(format!("{age}歳"), format!("{age} y")));
+            }
+            if !p.care_level.is_empty() {
+                bits.push(p.care_level.clone());
+            }
+            (
+                format!("{} {}", p.name, tr("様", "")).trim().to_owned(),
+                bits.join(" · "),
+            )
+        }
+        None if !room.member_names.is_empty() => (room.title.clone(), room.member_names.join("、")),
+        None => (
+            room.title.clone(),
+            tr_string(
+                format!("{} 人", room.member_count),
+                format!("{} members", room.member_count),
+            ),
+        ),
+    };
+    let engine = session.engine.clone();
+    let toggle_pin = move |_| {
+        let now = util::now_ms();
+        if pinned {
+            engine.write_personal(|p| p.unpin_room(id));
+        } else {
+            engine.write_personal(|p| p.pin_room(id, now));
+        }
+    };
+    let href = Route::Room(id).href();
+    rsx! {
+        li { class: if pinned { "room pinned" } else { "room" },
+            a {
+                class: "room-link",
+                href: "{href}",
+                onclick: move |e| {
+                    e.prevent_default();
+                    route::go(Route::Room(id));
+                },
+                span { class: "room-title", "{title}" }
+                span { class: "room-detail", "{detail}" }
+                if let Some(at) = room.last_activity {
+                    span { class: "room-time", "{util::short_time(at)}" }
+                }
+                if let Some(n) = room.unread.filter(|n| *n > 0) {
+                    span {
+                        class: "badge",
+                        aria_label: tr_string(format!("未読 {n} 件"), format!("{n} unread")),
+                        "{n}"
+                    }
+                }
+            }
+            button {
+                class: if pinned { "icon pin on" } else { "icon pin" },
+                r#type: "button",
+                aria_pressed: if pinned { "true" } else { "false" },
+                aria_label: if pinned { tr("ピン留めを外す", "Unpin") } else { tr("ピン留め", "Pin") },
+                onclick: toggle_pin,
+                if pinned { "★" } else { "☆" }
+            }
+        }
+    }
+}

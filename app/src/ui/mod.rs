@@ -1,0 +1,12 @@
+//! Screens and their parts.
+
+pub mod banners;
+pub mod composer;
+pub mod home;
+pub mod new_message;
+pub mod portal;
+pub mod post;
+pub mod room;
+pub mod session;
+pub mod settings;
+pub mod widgets;

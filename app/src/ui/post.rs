@@ -1,0 +1,258 @@
+//! One post: author with profession and organization, text, reactions with counts (tap a
+//! count to see who), read status 「既読 3/5」 (tap to see who), pin, edit and delete of
+//! one's own posts, and 送信待ち / 保存済み for one's own writes.
+
+use crate::i18n::{tr, tr_string};
+use crate::ui::room::{RoomCtx, Who};
+use crate::ui::session::Session;
+use crate::util;
+use dioxus::prelude::*;
+use renraku_sync::{Post, Reaction};
+
+pub fn reaction_label(kind: Reaction) -> &'static str {
+    match kind {
+        Reaction::Like => tr("いいね", "Like"),
+        Reaction::Ack => tr("了解", "Got it"),
+        Reaction::Checked => tr("確認しました", "Checked"),
+    }
+}
+
+#[component]
+pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) -> Element {
+    let session = use_context::<Session>();
+    let ctx = use_context::<RoomCtx>();
+    let engine = session.engine.clone();
+    let me = session.me.user.id;
+    let room = ctx.room;
+    let mut editing = use_signal(|| None::<String>);
+    let mut menu = use_signal(|| false);
+    let mut who = ctx.who;
+
+    let _ = engine.revision()();
+    let (reactions, readers) =
+        engine.read_room(room, |d| (d.reactions(&post.id), d.readers_of(&post.id)));
+    let pending = engine.pending(room).contains(post.id.as_str());
+    let members = ctx.members.read();
+    let author = members.get(&post.author);
+    let author_name = author
+        .map(|m| m.display_name.clone())
+        .unwrap_or_else(|| tr("（ルーム外のメンバー）", "(former member)").to_owned());
+    let author_meta = author.map(|m| {
+        let mut s = crate::api::profession_label(&m.profession).to_owned();
+        if let Some(org) = &m.organization_name {
+            s.push_str(" · ");
+            s.push_str(org);
+        }
+        s
+    });
+    // Read status counts the other members: the author has read their own post.
+    let others: Vec<_> = members
+        .keys()
+        .filter(|u| **u != post.author)
+        .copied()
+        .collect();
+    let read_by: Vec<_> = readers
+        .iter()
+        .filter(|u| others.contains(u))
+        .copied()
+        .collect();
+    let (read_n, member_n) = (read_by.len(), others.len());
+    drop(members);
+    let mine = post.author == me;
+    let my_reaction = reactions
+        .iter()
+        .find(|r| r.users.contains(&me))
+        .map(|r| r.kind);
+
+    if post.deleted {
+        return rsx! {
+            article { class: "post deleted", p { class: "muted", {tr("この投稿は削除されました。", "This post was deleted.")} } }
+        };
+    }
+
+    let post_id = post.id.clone();
+    let save_edit = {
+        let engine = engine.clone();
+        let post_id = post_id.clone();
+        move |e: FormEvent| {
+            e.prevent_default();
+            let Some(text) = editing.peek().clone() else {
+                return;
+            };
+            let text = text.trim().to_owned();
+            if text.is_empty() {
+                return;
+            }
+            let now = util::now_ms();
+            engine.write_room(room, Some(post_id.to_string()), |d| {
+                d.edit(me, &post_id, &text, now).unwrap_or_default()
+            });
+            editing.set(None);
+        }
+    };
+
+    rsx! {
+        article { class: if pinned { "post pinned-post" } else { "post" }, id: "post-{post.id}",
+            div { class: "post-head",
+                span { class: "author", "{author_name}" }
+                if let Some(meta) = author_meta {
+                    span { class: "author-meta", "{meta}" }
+                }
+                span { class: "time",
+                    "{util::short_time(post.created_at)}"
+                    if post.edited_at.is_some() {
+                        " "
+                        {tr("（編集済み）", "(edited)")}
+                    }
+                }
+            }
+            if pinned {
+                p { class: "pin-note", "📌 " {tr("ピン留め", "Pinned")} }
+            }
+            if let Some(draft) = editing() {
+                form { class: "composer", onsubmit: save_edit,
+                    label { class: "visually-hidden", r#for: "edit-{post.id}", {tr("投稿を編集", "Edit post")} }
+                    textarea {
+                        id: "edit-{post.id}",
+                        rows: "3",
+                        value: "{draft}",
+                        oninput: move |e| editing.set(Some(e.value())),
+                    }
+                    div { class: "composer-actions",
+                        button { class: "secondary", r#type: "button", onclick: move |_| editing.set(None), {tr("キャンセル", "Cancel")} }
+                        button { class: "primary", r#type: "submit", {tr("保存", "Save")} }
+                    }
+                }
+            } else {
+                p { class: "text", "{post.text}" }
+            }
+            // attach: AttachmentThumbs
+            div { class: "reactions", role: "group", aria_label: tr("リアクション", "Reactions"),
+                for kind in Reaction::ALL {
+                    {
+                        let count = reactions.iter().find(|r| r.kind == kind).map(|r| r.count).unwrap_or(0);
+                        let users = reactions.iter().find(|r| r.kind == kind).map(|r| r.users.clone()).unwrap_or_default();
+                        let on = my_reaction == Some(kind);
+                        let engine = engine.clone();
+                        let pid = post.id.clone();
+                        let pid2 = post.id.clone();
+                        rsx! {
+                            span { key: "{kind.as_str()}", class: "reaction",
+                                button {
+                                    class: if on { "react on" } else { "react" },
+                                    r#type: "button",
+                                    aria_pressed: if on { "true" } else { "false" },
+                                    onclick: move |_| {
+                                        engine.write_room(room, None, |d| {
+                                            if on { d.unreact(me, &pid) } else { d.react(me, &pid, kind) }
+                                        });
+                                    },
+                                    "{reaction_label(kind)}"
+                                }
+                                if count > 0 {
+                                    button {
+                                        class: "count",
+                                        r#type: "button",
+                                        aria_label: tr_string(format!("{}した人 {count} 人", reaction_label(kind)), format!("{count} pressed {}", reaction_label(kind))),
+                                        onclick: move |_| who.set(Some(Who {
+                                            title: tr_string(format!("「{}」した人", reaction_label(kind)), format!("Pressed “{}”", reaction_label(kind))),
+                                            users: users.clone(),
+                                            post: Some(pid2.clone()),
+                                        })),
+                                        "{count}"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div { class: "post-foot",
+                button {
+                    class: "read-status",
+                    r#type: "button",
+                    aria_label: tr_string(format!("既読 {read_n} / {member_n} 人。既読者を表示"), format!("Read by {read_n} of {member_n}. Show who")),
+                    onclick: {
+                        let read_by = read_by.clone();
+                        move |_| who.set(Some(Who {
+                            title: tr("既読", "Read by").to_owned(),
+                            users: read_by.clone(),
+                            post: None,
+                        }))
+                    },
+                    {tr_string(format!("既読 {read_n}/{member_n}"), format!("Read {read_n}/{member_n}"))}
+                }
+                if mine {
+                    span { class: if pending { "state pending" } else { "state saved" }, role: "status",
+                        if pending { {tr("送信待ち", "Waiting to send")} } else { {tr("保存済み", "Saved")} }
+                    }
+                }
+                span { class: "spacer" }
+                if let Some(reply) = on_reply {
+                    button { class: "link", r#type: "button", onclick: move |_| reply.call(()), {tr("返信", "Reply")} }
+                }
+                button {
+                    class: "icon more",
+                    r#type: "button",
+                    aria_label: tr("その他の操作", "More actions"),
+                    aria_haspopup: "dialog",
+                    onclick: move |_| menu.set(true),
+                    "⋯"
+                }
+            }
+            if menu() {
+                crate::ui::widgets::Sheet { title: tr("投稿の操作", "Post actions").to_owned(), on_close: move |_| menu.set(false),
+                    div { class: "menu",
+                        button {
+                            class: "menu-item",
+                            r#type: "button",
+                            onclick: {
+                                let engine = engine.clone();
+                                let pid = post.id.clone();
+                                move |_| {
+                                    let now = util::now_ms();
+                                    engine.write_room(room, None, |d| if pinned { d.unpin(&pid) } else { d.pin(me, &pid, now) });
+                                    menu.set(false);
+                                }
+                            },
+                            if pinned { {tr("ピン留めを外す", "Unpin")} } else { {tr("チームにピン留め", "Pin for the team")} }
+                        }
+                        if mine {
+                            button {
+                                class: "menu-item",
+                                r#type: "button",
+                                onclick: {
+                                    let text = post.text.clone();
+                                    move |_| {
+                                        editing.set(Some(text.clone()));
+                                        menu.set(false);
+                                    }
+                                },
+                                {tr("編集", "Edit")}
+                            }
+                            button {
+                                class: "menu-item danger",
+                                r#type: "button",
+                                onclick: {
+                                    let engine = engine.clone();
+                                    let pid = post.id.clone();
+                                    move |_| {
+                                        let sure = web_sys::window()
+                                            .and_then(|w| w.confirm_with_message(tr("この投稿を削除しますか？", "Delete this post?")).ok())
+                                            .unwrap_or(false);
+                                        if sure {
+                                            let now = util::now_ms();
+                                            engine.write_room(room, Some(pid.to_string()), |d| d.delete(me, &pid, now).unwrap_or_default());
+                                        }
+                                        menu.set(false);
+                                    }
+                                },
+                                {tr("削除", "Delete")}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

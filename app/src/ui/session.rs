@@ -1,0 +1,197 @@
+//! Who is signed in: remembered on the device (so the app opens offline), checked against
+//! the server in the background; the workspace (store + sync engine) of the signed-in user.
+
+use crate::api::{self, Me};
+use crate::i18n::tr;
+use crate::route::{self, Route, Tab};
+use crate::store::{self, Store};
+use crate::sync::Engine;
+use crate::ui;
+use dioxus::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Auth {
+    /// Nothing remembered; asking the server.
+    Checking,
+    SignedOut,
+    SignedIn(Me),
+}
+
+/// Everything a signed-in screen needs: `use_context::<Session>()`.
+#[derive(Clone, PartialEq)]
+pub struct Session {
+    pub slug: String,
+    pub me: Me,
+    pub store: Store,
+    pub engine: Engine,
+    auth: Signal<Auth>,
+}
+
+fn me_key(slug: &str) -> String {
+    format!("renraku.me.{slug}")
+}
+
+fn remembered(slug: &str) -> Option<Me> {
+    serde_json::from_str(&crate::util::local_get(&me_key(slug))?).ok()
+}
+
+impl Session {
+    /// Ends the session on the server and removes this user's data from the device.
+    pub async fn sign_out(&self) -> Result<(), String> {
+        match api::sign_out().await {
+            Ok(()) | Err(api::ApiError::Offline) => {}
+            Err(e) => return Err(e.message()),
+        }
+        self.engine.shutdown();
+        self.store.close();
+        let name = store::db_name(&self.slug, self.me.user.id);
+        Store::delete(&name).await;
+        // attach: crate::attachments::forget(&name).await;
+        crate::util::local_remove(&me_key(&self.slug));
+        let mut auth = self.auth;
+        auth.set(Auth::SignedOut);
+        route::replace(Route::Portal);
+        Ok(())
+    }
+
+    /// The session ended on the server (expired, revoked): back to sign-in, data kept.
+    pub fn expired(&self) {
+        crate::util::local_remove(&me_key(&self.slug));
+        self.engine.shutdown();
+        let mut auth = self.auth;
+        auth.set(Auth::SignedOut);
+        route::replace(Route::Portal);
+    }
+}
+
+#[component]
+pub fn Root(slug: String) -> Element {
+    let s = slug.clone();
+    let mut auth = use_signal(move || match remembered(&s) {
+        Some(me) => Auth::SignedIn(me),
+        None => Auth::Checking,
+    });
+    let mut municipality = use_signal(|| None::<Result<api::Municipality, api::ApiError>>);
+
+    let s = slug.clone();
+    use_hook(move || {
+        let slug = s.clone();
+        spawn(async move {
+            let result = api::municipality(&slug).await;
+            if result.is_ok() {
+                api::remember_municipality(&slug);
+            }
+            municipality.set(Some(result));
+        });
+        let slug = s;
+        spawn(async move {
+            match api::get::<Me>("/api/me").await {
+                Ok(me) if me.municipality.slug == slug => {
+                    crate::util::local_set(
+                        &me_key(&slug),
+                        &serde_json::to_string(&me).unwrap_or_default(),
+                    );
+                    auth.set(Auth::SignedIn(me));
+                }
+                // Offline: trust what the device remembers (or show sign-in if nothing).
+                Err(api::ApiError::Offline) => {
+                    if *auth.peek() == Auth::Checking {
+                        auth.set(Auth::SignedOut);
+                    }
+                }
+                _ => {
+                    crate::util::local_remove(&me_key(&slug));
+                    auth.set(Auth::SignedOut);
+                }
+            }
+        });
+    });
+
+    if let Some(Err(api::ApiError::Status { status: 404, .. })) = &*municipality.read() {
+        return rsx! {
+            main { class: "card",
+                h1 { "Renraku 連絡" }
+                p { class: "error",
+                    {crate::i18n::tr_string(format!("自治体「{slug}」は見つかりません。URL をご確認ください。"), format!("There is no municipality \"{slug}\". Check the address."))}
+                }
+            }
+        };
+    }
+    let info = municipality.read().clone().and_then(Result::ok);
+
+    match auth() {
+        Auth::Checking => rsx! {
+            main { class: "card", aria_busy: "true",
+                p { class: "muted", {tr("読み込み中…", "Loading…")} }
+            }
+        },
+        Auth::SignedOut => rsx! {
+            ui::portal::Portal {
+                slug: slug.clone(),
+                municipality: info,
+                on_signed_in: move |me: Me| {
+                    crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
+                    auth.set(Auth::SignedIn(me));
+                    route::replace(Route::Home(Tab::Patients));
+                },
+            }
+        },
+        Auth::SignedIn(me) => rsx! {
+            Workspace { key: "{me.user.id}", slug: slug.clone(), me, auth }
+        },
+    }
+}
+
+/// Opens the user's IndexedDB, then starts the sync engine.
+#[component]
+fn Workspace(slug: String, me: Me, auth: Signal<Auth>) -> Element {
+    let name = store::db_name(&slug, me.user.id);
+    let store = use_resource(move || {
+        let name = name.clone();
+        async move { Store::open(&name).await }
+    });
+    let ready = store.read().clone();
+    match ready {
+        None => rsx! {
+            main { class: "card", aria_busy: "true",
+                p { class: "muted", {tr("読み込み中…", "Loading…")} }
+            }
+        },
+        Some(store) => rsx! { Signed { slug, me, store, auth } },
+    }
+}
+
+#[component]
+fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
+    let session = use_hook(|| {
+        let engine = Engine::start(me.user.id, store.clone());
+        Session {
+            slug: slug.clone(),
+            me: me.clone(),
+            store: store.clone(),
+            engine,
+            auth,
+        }
+    });
+    use_context_provider(|| session.clone());
+    use_drop({
+        let engine = session.engine.clone();
+        move || engine.shutdown()
+    });
+
+    // The portal is for signing in; a signed-in user lands on home.
+    if route::current() == Route::Portal {
+        route::replace(Route::Home(Tab::Patients));
+    }
+    rsx! {
+        ui::banners::OfflineBanner {}
+        match route::current() {
+            Route::Portal | Route::Home(_) => rsx! { ui::home::Home {} },
+            Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },
+            Route::NewMessage => rsx! { ui::new_message::NewMessage {} },
+            Route::Settings => rsx! { ui::settings::Settings {} },
+            // admin: replace `ui::widgets::NotYet` with `crate::admin::AdminScreen`.
+            Route::Admin { path } => rsx! { ui::widgets::NotYet { path } },
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Settings: a list of sections. Other modules mount their own section here with one line
+//! (see the marked block), wrapped in `Section` for the common look.
+
+use crate::i18n::{self, tr, Lang};
+use crate::route::{self, Route, Tab};
+use crate::ui::session::Session;
+use crate::ui::widgets::TopBar;
+use dioxus::prelude::*;
+
+/// One settings section: a titled card.
+#[component]
+pub fn Section(title: String, children: Element) -> Element {
+    rsx! {
+        section { class: "card settings-section", aria_label: "{title}",
+            h2 { "{title}" }
+            {children}
+        }
+    }
+}
+
+#[component]
+pub fn Settings() -> Element {
+    let session = use_context::<Session>();
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let me = session.me.user.clone();
+    let lang = i18n::lang();
+    let s = session.clone();
+    let sign_out = move |_| {
+        let s = s.clone();
+        busy.set(true);
+        spawn(async move {
+            if let Err(msg) = s.sign_out().await {
+                error.set(Some(msg));
+            }
+            busy.set(false);
+        });
+    };
+    let org = me.organization_name.clone().unwrap_or_default();
+    let admin_href = Route::Admin {
+        path: String::new(),
+    }
+    .href();
+    rsx! {
+        TopBar {
+            title: tr("設定", "Settings").to_owned(),
+            on_back: move |_| route::back(Route::Home(Tab::Patients)),
+        }
+        main { class: "settings",
+            Section { title: tr("アカウント", "Account").to_owned(),
+                p { strong { "{me.display_name}" } " " span { class: "muted", "{me.display_name_kana}" } }
+                p { class: "muted", "{crate::api::profession_label(&me.profession)} · {org}" }
+                p { class: "muted", "{session.me.municipality.name}" }
+            }
+            Section { title: tr("言語 / Language", "Language / 言語").to_owned(),
+                div { class: "segmented", role: "radiogroup", aria_label: tr("言語", "Language"),
+                    button {
+                        r#type: "button",
+                        role: "radio",
+                        aria_checked: if lang == Lang::Ja { "true" } else { "false" },
+                        class: if lang == Lang::Ja { "on" } else { "" },
+                        onclick: move |_| i18n::set_lang(Lang::Ja),
+                        "日本語"
+                    }
+                    button {
+                        r#type: "button",
+                        role: "radio",
+                        aria_checked: if lang == Lang::En { "true" } else { "false" },
+                        class: if lang == Lang::En { "on" } else { "" },
+                        onclick: move |_| i18n::set_lang(Lang::En),
+                        "English"
+                    }
+                }
+            }
+            // ---- sections mounted by other modules ----
+            crate::push::NotificationSettings {}
+            // ---- end of mounted sections ----
+            if me.is_admin() {
+                Section { title: tr("管理", "Administration").to_owned(),
+                    a {
+                        class: "button secondary",
+                        href: "{admin_href}",
+                        onclick: move |e| {
+                            e.prevent_default();
+                            route::go(Route::Admin { path: String::new() });
+                        },
+                        {tr("管理画面を開く", "Open administration")}
+                    }
+                }
+            }
+            Section { title: tr("サインアウト", "Sign out").to_owned(),
+                p { class: "muted", {tr("この端末に保存されたデータも削除されます。", "Data kept on this device is deleted too.")} }
+                if let Some(msg) = error() {
+                    p { class: "error", role: "alert", "{msg}" }
+                }
+                button { class: "secondary danger", r#type: "button", disabled: busy(), onclick: sign_out,
+                    {tr("サインアウト", "Sign out")}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+// The app's budgets from issue 3, measured in Debian's Chromium (not a test: numbers).
+//
+//   node bench/browser/app_bench.mjs --renraku <release binary> [--out BENCHMARKS.md] [--runs N]
+//
+// Starts the release server on fresh SQLite storage (demo data), puts a byte-counting TCP
+// proxy in front of it, and measures:
+//   1. first load: every byte the server sends (headers and compressed bodies) from opening
+//      /demo/ in a fresh phone profile until the app has rendered and the service worker
+//      controls the page (its precache revalidations included);
+//   2. repeat load: the same for a reload, and which shell files the service worker served;
+//   3. a room with 1,000 posts (seeded over /yjs by a standard Yjs client): time from
+//      opening the room to the first paint showing its newest post, phone emulation with
+//      4× CPU slowdown (`Emulation.setCPUThrottlingRate`), signed in, shell cached.
+// The table goes to stdout and, with --out, between the app-bench markers of that file.
+
+import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+
+const require = createRequire(new URL("../../tests/node/package.json", import.meta.url));
+const { chromium } = require("playwright-core");
+const Y = require("yjs");
+const { WebsocketProvider } = require("y-websocket");
+const WebSocket = require("ws");
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => {
+    if (a.startsWith("--")) pairs.push([a.slice(2), all[i + 1]]);
+    return pairs;
+  }, []),
+);
+if (!args.renraku) {
+  console.error("usage: node bench/browser/app_bench.mjs --renraku <binary> [--out FILE] [--runs N]");
+  process.exit(64);
+}
+const RUNS = Number(args.runs ?? 5);
+const POSTS = 1000;
+const CPU_SLOWDOWN = 4;
+const CHROMIUM = process.env.RENRAKU_CHROMIUM ?? "/usr/bin/chromium";
+const MARK_START = "<!-- app-bench:start -->";
+const MARK_END = "<!-- app-bench:end -->";
+const BUDGET_FIRST_LOAD_KB = 600;
+const BUDGET_ROOM_MS = 300;
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "renraku-app-bench-"));
+const cleanups = [];
+async function cleanup() {
+  for (const f of cleanups.reverse()) await Promise.resolve(f()).catch(() => {});
+  rmSync(scratch, { recursive: true, force: true });
+}
+process.on("SIGINT", () => cleanup().finally(() => process.exit(130)));
+
+// ---- the server and the counting proxy --------------------------------------------------
+
+async function startServer() {
+  const child = spawn(
+    args.renraku,
+    ["serve", "--listen", "127.0.0.1:0", "--data-dir", path.join(scratch, "data")],
+    { env: { ...process.env, RUST_LOG: "warn", RENRAKU_INSECURE_COOKIES: "1" }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  cleanups.push(() => child.kill("SIGKILL"));
+  const lines = readline.createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`renraku exited (${code}) before listening`)));
+    lines.on("line", (line) => {
+      const m = line.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1].replace(/\/$/, ""));
+    });
+  });
+  return new URL(url);
+}
+
+/** A TCP proxy counting the bytes the server sends. */
+async function startProxy(upstream) {
+  const counter = { bytes: 0, connections: 0 };
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    counter.connections += 1;
+    const up = net.connect(Number(upstream.port), upstream.hostname);
+    sockets.add(client).add(up);
+    up.on("data", (chunk) => (counter.bytes += chunk.length));
+    client.pipe(up);
+    up.pipe(client);
+    const end = () => (client.destroy(), up.destroy());
+    client.on("error", end).on("close", end);
+    up.on("error", end).on("close", end);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return { base: `http://127.0.0.1:${server.address().port}`, counter };
+}
+
+// ---- seeding a room with 1,000 posts ----------------------------------------------------
+
+async function api(base, p, { token, method = "GET", body } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(base + p, { method, headers, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+function ulid(ms, n) {
+  let time = "";
+  for (let i = 0, t = ms; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
+  let rand = "";
+  for (let i = 0, r = n; i < 16; i++, r = Math.floor(r / 32)) rand = CROCKFORD[r % 32] + rand;
+  return time + rand;
+}
+
+/** 250 threads of a parent and 3 replies, written by nurse1 into her first patient room. */
+async function seedRoom(base) {
+  const login = await api(base, "/api/demo/signin", {
+    method: "POST",
+    body: { login_id: "nurse1", password: "renraku-demo" },
+  });
+  const token = login.session_token;
+  const me = await api(base, "/api/me", { token });
+  const userId = String(me.id ?? me.user?.id ?? me.user_id);
+  const rooms = await api(base, "/api/rooms", { token });
+  const room = rooms.find((r) => r.kind === "patient") ?? rooms[0];
+  const { token: roomToken } = await api(base, `/api/rooms/${room.id}/token`, { token, method: "POST" });
+
+  const doc = new Y.Doc();
+  const wsBase = base.replace("http", "ws") + "/yjs";
+  const provider = new WebsocketProvider(wsBase, String(room.id), doc, {
+    WebSocketPolyfill: WebSocket,
+    params: { token: roomToken },
+    disableBc: true,
+  });
+  await new Promise((resolve, reject) => {
+    provider.once("synced", resolve);
+    provider.on("connection-close", (e) => reject(new Error(`/yjs closed: ${e?.code} ${e?.reason}`)));
+  });
+  const posts = doc.getMap("posts");
+  const start = Date.now() - POSTS * 60_000;
+  let newest = null;
+  for (let batch = 0; batch < POSTS / 100; batch++) {
+    doc.transact(() => {
+      for (let i = batch * 100; i < (batch + 1) * 100; i++) {
+        const thread = Math.floor(i / 4);
+        const at = start + i * 60_000;
+        const id = ulid(at, i + 1);
+        const parent = i % 4 === 0 ? null : ulid(start + thread * 4 * 60_000, thread * 4 + 1);
+        const text = `ベンチマーク投稿 ${i + 1}: 本日の訪問で血圧 128/76、食事は半量摂取。次回は金曜日に伺います。`;
+        posts.set(id, { author: userId, created_at: at, text, parent, attachments: [], edited_at: null, deleted: false });
+        newest = { id, text, thread };
+      }
+    });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Wait until the server has everything: a second client sees all posts.
+  const check = new Y.Doc();
+  const reader = new WebsocketProvider(wsBase, String(room.id), check, {
+    WebSocketPolyfill: WebSocket,
+    params: { token: (await api(base, `/api/rooms/${room.id}/token`, { token, method: "POST" })).token },
+    disableBc: true,
+  });
+  for (let i = 0; check.getMap("posts").size < POSTS && i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stored = check.getMap("posts").size;
+  reader.destroy();
+  provider.destroy();
+  if (stored < POSTS) throw new Error(`only ${stored} posts reached the server`);
+  return { room, newest, stored };
+}
+
+// ---- the browser --------------------------------------------------------------------------
+
+const phone = {
+  viewport: { width: 390, height: 844 },
+  screen: { width: 390, height: 844 },
+  deviceScaleFactor: 3,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " +
+    "Chrome/156.0.0.0 Mobile Safari/537.36",
+  locale: "ja-JP",
+  timezoneId: "Asia/Tokyo",
+};
+
+async function device() {
+  const profile = mkdtempSync(path.join(scratch, "profile-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    ...phone,
+  });
+  cleanups.push(() => context.close());
+  return { context, page: context.pages()[0] ?? (await context.newPage()) };
+}
+
+const appRendered = (page) =>
+  page.waitForFunction(() => [...document.querySelectorAll("#main *")].some((e) => !e.closest("noscript")));
+
+async function swControls(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
+  });
+}
+
+const settle = (ms = 500) => new Promise((r) => setTimeout(r, ms));
+
+async function loads(base, counter) {
+  const { page } = await device();
+  const before = counter.bytes;
+  await page.goto(`${base}/demo/`, { waitUntil: "load" });
+  await appRendered(page);
+  await swControls(page);
+  await settle(1000);
+  const first = counter.bytes - before;
+
+  const fromSw = [];
+  const fromNet = [];
+  page.on("response", (r) => {
+    const p = new URL(r.url()).pathname;
+    (r.fromServiceWorker() ? fromSw : fromNet).push(p);
+  });
+  const again = counter.bytes;
+  const t0 = Date.now();
+  await page.reload({ waitUntil: "load" });
+  await appRendered(page);
+  const repeatMs = Date.now() - t0;
+  await settle(1000);
+  return { first, repeat: counter.bytes - again, repeatMs, fromSw, fromNet };
+}
+
+/** Opens the room (deep link, shell cached, signed in) and times its first useful paint. */
+async function roomPaint(base, seeded) {
+  const { page } = await device();
+  await page.goto(`${base}/demo/`, { waitUntil: "load" });
+  await swControls(page);
+  await page.getByLabel("ログイン ID").fill("nurse1");
+  await page.getByLabel("パスワード").fill("renraku-demo");
+  await page.getByRole("button", { name: "サインイン" }).click();
+  await page.getByLabel("パスワード").waitFor({ state: "detached" });
+  const roomUrl = `${base}/demo/rooms/${seeded.room.id}`;
+  // One visit to warm the room (the app keeps opened rooms in IndexedDB), as a user would.
+  await page.goto(roomUrl, { waitUntil: "load" });
+  const marker = seeded.newest.text.slice(0, 14);
+  await page.getByText(marker).first().waitFor({ timeout: 60_000 });
+
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: CPU_SLOWDOWN });
+  // Record when the newest post first appears, at the next frame (its paint).
+  await page.addInitScript((text) => {
+    const seen = () => document.body && document.body.innerText.includes(text);
+    const mark = () => requestAnimationFrame(() => (window.__roomPainted = performance.now()));
+    new MutationObserver((_, obs) => {
+      if (seen()) {
+        obs.disconnect();
+        mark();
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  }, marker);
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    await page.goto(roomUrl, { waitUntil: "load" });
+    await page.waitForFunction(() => window.__roomPainted !== undefined, null, { timeout: 120_000 });
+    times.push(await page.evaluate(() => window.__roomPainted));
+  }
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
+  return times;
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+const kb = (b) => (b / 1024).toFixed(1);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function table(r) {
+  const verdict = (ok) => (ok ? "**met**" : "**not met**");
+  const lines = [
+    MARK_START,
+    "## The app in Chromium (issue 3's budgets)",
+    "",
+    `Written by \`cargo xtask bench-app\` (bench/browser/app_bench.mjs) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ` +
+      `Debian Chromium ${r.chromium}, headless, 390×844 phone emulation, release server on SQLite, ` +
+      "bytes counted by a TCP proxy in front of the server (headers and compressed bodies).",
+    "",
+    "| measure | result | budget |",
+    "|---|---:|---|",
+    `| first load, bytes sent by the server (app rendered, service worker installed) | ${kb(r.first)} KB | < ${BUDGET_FIRST_LOAD_KB} KB: ${verdict(r.first / 1024 < BUDGET_FIRST_LOAD_KB)} |`,
+    `| repeat load, bytes sent by the server | ${kb(r.repeat)} KB | shell from the service worker: ${verdict(r.shellFromSw)} |`,
+    `| repeat load, shell files answered by the service worker | ${r.fromSw} | |`,
+    `| repeat load, time to the app's first render (no throttling) | ${r.repeatMs} ms | |`,
+  ];
+  if (r.room) {
+    lines.push(
+      `| room with ${POSTS} posts, open to first paint of its newest post, 4× CPU slowdown, median of ${r.room.length} (min–max) | ${median(r.room).toFixed(0)} ms (${Math.min(...r.room).toFixed(0)}–${Math.max(...r.room).toFixed(0)}) | < ${BUDGET_ROOM_MS} ms: ${verdict(median(r.room) < BUDGET_ROOM_MS)} |`,
+    );
+  } else {
+    lines.push(`| room with ${POSTS} posts, first paint | not measured: ${r.roomError} | < ${BUDGET_ROOM_MS} ms |`);
+  }
+  lines.push("", MARK_END);
+  return lines.join("\n");
+}
+
+function writeSection(file, section) {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const start = text.indexOf(MARK_START);
+  const end = text.indexOf(MARK_END);
+  const next =
+    start >= 0 && end > start
+      ? text.slice(0, start) + section + text.slice(end + MARK_END.length)
+      : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}
+
+try {
+  const upstream = await startServer();
+  const { base, counter } = await startProxy(upstream);
+  // The server compresses each file once, in the background: ask once before measuring, as
+  // any earlier visitor would have.
+  for (const f of ["/index.html", "/app.js", "/app_bg.wasm", "/boot.js", "/sw.js"]) {
+    await fetch(upstream.origin + f, { headers: { "accept-encoding": "br, gzip" } });
+  }
+  await settle(8000);
+
+  const l = await loads(base, counter);
+  const shell = ["/app.js", "/app_bg.wasm", "/boot.js"];
+  const result = {
+    chromium: (await import("node:child_process")).execFileSync(CHROMIUM, ["--version"]).toString().trim().split(" ")[1],
+    first: l.first,
+    repeat: l.repeat,
+    repeatMs: l.repeatMs,
+    fromSw: `${l.fromSw.length} (${[...new Set(l.fromSw)].join(", ")})`,
+    shellFromSw: shell.every((f) => l.fromSw.includes(f)) && !l.fromNet.some((p) => shell.includes(p)),
+  };
+  try {
+    const seeded = await seedRoom(base);
+    result.room = await roomPaint(base, seeded);
+  } catch (e) {
+    result.roomError = String(e.message ?? e).split("\n")[0];
+    console.error(e);
+  }
+  const section = table(result);
+  console.log(section);
+  if (args.out) writeSection(args.out, section);
+} finally {
+  await cleanup();
+}
+process.exit(0);

@@ -1,0 +1,75 @@
+//! Why an upload was refused. Each case has its own stable code, so the app can tell the
+//! person what to change, and none of them keeps anything of the upload.
+
+use axum::http::StatusCode;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Larger than the configured limit (bytes).
+    #[error("larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The bytes are not one of the allowed types (photos, PDF, Office documents, text).
+    #[error("type not allowed: {found}")]
+    UnsupportedType { found: String },
+    /// The bytes are an allowed type, but the name's extension says another one.
+    #[error("content is {found} but the name says .{extension}")]
+    TypeMismatch { found: String, extension: String },
+    /// The file name is empty, too long, a path, or holds control or bidirectional characters.
+    #[error("bad file name: {0}")]
+    BadFileName(&'static str),
+    #[error("empty file")]
+    EmptyFile,
+    /// The body ended before its `Content-Length`, or the connection broke.
+    #[error("incomplete upload")]
+    Incomplete,
+}
+
+impl Refusal {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::UnsupportedType { .. } | Refusal::TypeMismatch { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Refusal::BadFileName(_) | Refusal::EmptyFile | Refusal::Incomplete => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::UnsupportedType { .. } => "unsupported_type",
+            Refusal::TypeMismatch { .. } => "type_mismatch",
+            Refusal::BadFileName(_) => "bad_file_name",
+            Refusal::EmptyFile => "empty_file",
+            Refusal::Incomplete => "incomplete_upload",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::TooLarge { limit } => format!(
+                "ファイルが大きすぎます（上限 {} MB）。(File too large: the limit is {} MB.)",
+                limit / 1_000_000,
+                limit / 1_000_000
+            ),
+            Refusal::UnsupportedType { .. } => {
+                "この種類のファイルは添付できません。写真（JPEG・PNG・WebP）、PDF、Office 文書、テキストを添付できます。\
+                 (This kind of file cannot be attached: photos, PDF, Office documents and text can.)"
+                    .into()
+            }
+            Refusal::TypeMismatch { found, extension } => format!(
+                "ファイルの中身（{found}）が名前の拡張子（.{extension}）と一致しません。\
+                 (The file's content is {found}, but its name ends in .{extension}.)"
+            ),
+            Refusal::BadFileName(why) => format!("ファイル名が使えません: {why}"),
+            Refusal::EmptyFile => "空のファイルは添付できません。(The file is empty.)".into(),
+            Refusal::Incomplete => {
+                "アップロードが途中で切れました。もう一度お試しください。(The upload was cut off; try again.)"
+                    .into()
+            }
+        }
+    }
+}

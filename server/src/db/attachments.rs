@@ -1,0 +1,123 @@
+//! Attachment rows: which room an attachment belongs to (so who may download it), and what
+//! it is. The bytes are in the attachment store, under `sha256`.
+
+use super::{flag, Db};
+use crate::attachments::{AttachmentId, FileName, Kind, Sha256};
+use crate::error::{Error, Result};
+use renraku_sync::{RoomId, UserId};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// An attachment as the API shows it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AttachmentMeta {
+    /// ULID chosen by the uploading client.
+    #[schema(value_type = String)]
+    pub id: AttachmentId,
+    #[schema(value_type = i64)]
+    pub room: RoomId,
+    #[schema(value_type = i64)]
+    pub uploader: UserId,
+    /// The original file name (shown, and offered on download).
+    pub name: String,
+    /// Media type decided from the bytes.
+    pub mime: String,
+    /// Bytes stored (after metadata was removed from photos).
+    pub size: i64,
+    /// SHA-256 (hex) of the stored bytes.
+    pub sha256: String,
+    pub has_thumbnail: bool,
+    /// Display size of images, after orientation.
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl AttachmentMeta {
+    pub fn kind(&self) -> Result<Kind> {
+        self.mime.parse().map_err(Error::internal)
+    }
+
+    pub fn file_name(&self) -> Result<FileName> {
+        FileName::parse(&self.name).map_err(Error::internal)
+    }
+
+    pub fn blob(&self) -> Result<Sha256> {
+        self.sha256.parse().map_err(Error::internal)
+    }
+
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let id: String = row.try_get("id")?;
+        Ok(Self {
+            id: id.parse().map_err(Error::internal)?,
+            room: RoomId::new(row.try_get("room_id")?),
+            uploader: UserId::new(row.try_get("uploader_id")?),
+            name: row.try_get("name")?,
+            mime: row.try_get("mime")?,
+            size: row.try_get("size")?,
+            sha256: row.try_get("sha256")?,
+            has_thumbnail: flag(row, "has_thumbnail")?,
+            width: row.try_get("width")?,
+            height: row.try_get("height")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, room_id, uploader_id, name, mime, size, sha256, has_thumbnail, \
+     width, height, created_at";
+
+impl Db {
+    pub async fn attachment(&self, id: &AttachmentId) -> Result<Option<AttachmentMeta>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM attachments WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(AttachmentMeta::from_row).transpose()
+    }
+
+    /// A room's attachments, oldest first.
+    pub async fn room_attachments(&self, room: RoomId) -> Result<Vec<AttachmentMeta>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM attachments WHERE room_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(room.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(AttachmentMeta::from_row).collect()
+    }
+
+    /// Records a stored attachment; an id already taken is a `Conflict`.
+    pub async fn insert_attachment(&self, meta: &AttachmentMeta) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (id, room_id, uploader_id, name, mime, size, sha256, \
+                 has_thumbnail, width, height, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(meta.id.as_str())
+        .bind(meta.room.get())
+        .bind(meta.uploader.get())
+        .bind(meta.name.as_str())
+        .bind(meta.mime.as_str())
+        .bind(meta.size)
+        .bind(meta.sha256.as_str())
+        .bind(meta.has_thumbnail)
+        .bind(meta.width)
+        .bind(meta.height)
+        .bind(meta.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// How many rows name this blob; a blob none names may be deleted.
+    pub async fn blob_references(&self, sha256: &Sha256) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM attachments WHERE sha256 = $1")
+            .bind(sha256.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,322 @@
+//! The relational projection of room documents: `posts` (for statistics, search, export and
+//! push) and `read_markers` (for unread counts). Written only by the room tasks, in the same
+//! transaction as the log rows of the updates they reflect (`doc_log::append_batch`), so the
+//! projection never runs ahead of or behind what was acknowledged. Never a sync source.
+
+use super::{flag, now_ms, Db};
+use crate::error::Result;
+use renraku_sync::yrs::{Map, ReadTxn, Transact};
+use renraku_sync::{DocId, Post, PostId, ReadMarker, RoomId, ServerDoc, UserId};
+use serde::Serialize;
+use sqlx::Row;
+
+/// What one room's committed batch wrote, read back from the room's replica after applying:
+/// each touched post and read marker as it now stands.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    pub room: RoomId,
+    /// `None`: the key was removed from the document (the post counts as deleted).
+    pub posts: Vec<(PostId, Option<Post>)>,
+    /// `None`: the member's marker was removed.
+    pub reads: Vec<(UserId, Option<ReadMarker>)>,
+}
+
+impl Projection {
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty() && self.reads.is_empty()
+    }
+
+    /// Everything a replica holds: for rebuilding the projection of a room.
+    pub fn whole(room: RoomId, doc: &ServerDoc) -> Projection {
+        let (post_keys, read_keys) = {
+            let txn = doc.doc().transact();
+            let keys = |root: &str| -> Vec<String> {
+                txn.get_map(root)
+                    .map(|m| m.keys(&txn).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            (
+                keys(renraku_sync::schema::POSTS),
+                keys(renraku_sync::schema::READ),
+            )
+        };
+        Projection {
+            room,
+            posts: post_keys
+                .iter()
+                .filter_map(|k| PostId::parse(k))
+                .map(|id| {
+                    let post = doc.post(&id);
+                    (id, post)
+                })
+                .collect(),
+            reads: read_keys
+                .iter()
+                .filter_map(|k| k.parse::<UserId>().ok())
+                .map(|user| (user, doc.read_marker(user)))
+                .collect(),
+        }
+    }
+}
+
+/// A post that reached the server for the first time in a transaction (a push is due).
+#[derive(Clone, Debug)]
+pub struct NewPost {
+    pub room: RoomId,
+    pub post: Post,
+}
+
+/// Per room of a user: when its conversation last moved, and how many posts by others the
+/// user has not read.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RoomActivity {
+    #[schema(value_type = i64)]
+    pub room: RoomId,
+    /// Newest `max(created_at, edited_at)` of the room's live posts (unix ms), if any.
+    pub latest_activity_at: Option<i64>,
+    /// Posts by others, not deleted, after the user's read marker.
+    pub unread: i64,
+}
+
+/// Writes `projections` inside `tx`; returns the posts new to the server (not deleted).
+/// `stored_at` of a new row is `now`, or the post's own time when rebuilding (`backfill`).
+pub(super) async fn project_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    projections: &[Projection],
+    now: i64,
+    backfill: bool,
+) -> Result<Vec<NewPost>> {
+    let mut new_posts = Vec::new();
+    for projection in projections {
+        let room = projection.room;
+        for (id, post) in &projection.posts {
+            let exists =
+                sqlx::query("SELECT deleted FROM posts WHERE room_id = $1 AND post_id = $2")
+                    .bind(room.get())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some();
+            match post {
+                Some(post) => {
+                    let activity = post.created_at.max(post.edited_at.unwrap_or(i64::MIN));
+                    let parent = post.parent.as_ref().map(|p| p.as_str().to_owned());
+                    if exists {
+                        sqlx::query(
+                            "UPDATE posts SET author_id = $1, parent_id = $2, text = $3, \
+                                 created_at = $4, edited_at = $5, deleted = $6, \
+                                 activity_at = $7, updated_at = $8 \
+                             WHERE room_id = $9 AND post_id = $10",
+                        )
+                        .bind(post.author.get())
+                        .bind(parent)
+                        .bind(post.text.as_str())
+                        .bind(post.created_at)
+                        .bind(post.edited_at)
+                        .bind(post.deleted)
+                        .bind(activity)
+                        .bind(now)
+                        .bind(room.get())
+                        .bind(id.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                    } else {
+                        sqlx::query(
+                            "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
+                                 created_at, edited_at, deleted, activity_at, stored_at, \
+                                 updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        )
+                        .bind(room.get())
+                        .bind(id.as_str())
+                        .bind(post.author.get())
+                        .bind(parent)
+                        .bind(post.text.as_str())
+                        .bind(post.created_at)
+                        .bind(post.edited_at)
+                        .bind(post.deleted)
+                        .bind(activity)
+                        .bind(if backfill { post.created_at } else { now })
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                        if !post.deleted && !backfill {
+                            new_posts.push(NewPost {
+                                room,
+                                post: post.clone(),
+                            });
+                        }
+                    }
+                }
+                None if exists => {
+                    sqlx::query(
+                        "UPDATE posts SET deleted = $1, text = $2, updated_at = $3 \
+                         WHERE room_id = $4 AND post_id = $5",
+                    )
+                    .bind(true)
+                    .bind("")
+                    .bind(now)
+                    .bind(room.get())
+                    .bind(id.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                None => {}
+            }
+        }
+        for (user, marker) in &projection.reads {
+            match marker {
+                Some(marker) => {
+                    sqlx::query(
+                        "INSERT INTO read_markers (room_id, user_id, post_id, at) \
+                         VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (room_id, user_id) DO UPDATE \
+                         SET post_id = excluded.post_id, at = excluded.at",
+                    )
+                    .bind(room.get())
+                    .bind(user.get())
+                    .bind(marker.post.as_str())
+                    .bind(marker.at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM read_markers WHERE room_id = $1 AND user_id = $2")
+                        .bind(room.get())
+                        .bind(user.get())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(new_posts)
+}
+
+/// One projected post, as statistics, search and export read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostRow {
+    pub room: RoomId,
+    pub post: Post,
+    pub stored_at: i64,
+}
+
+impl Db {
+    /// For each room `user` is a member of: latest activity and unread count.
+    pub async fn room_activity(&self, user: UserId) -> Result<Vec<RoomActivity>> {
+        let rows = sqlx::query(
+            "SELECT m.room_id, \
+                 (SELECT MAX(p.activity_at) FROM posts p \
+                  WHERE p.room_id = m.room_id AND NOT p.deleted) AS latest, \
+                 (SELECT COUNT(*) FROM posts p \
+                  WHERE p.room_id = m.room_id AND p.author_id <> $1 AND NOT p.deleted \
+                    AND p.post_id > COALESCE((SELECT r.post_id FROM read_markers r \
+                        WHERE r.room_id = m.room_id AND r.user_id = $1), '')) AS unread \
+             FROM room_members m WHERE m.user_id = $1 ORDER BY m.room_id",
+        )
+        .bind(user.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomActivity {
+                    room: RoomId::new(row.try_get("room_id")?),
+                    latest_activity_at: row.try_get("latest")?,
+                    unread: row.try_get("unread")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A room's projected posts in id (creation) order, deleted ones included.
+    pub async fn projected_posts(&self, room: RoomId) -> Result<Vec<PostRow>> {
+        let rows = sqlx::query(
+            "SELECT post_id, author_id, parent_id, text, created_at, edited_at, deleted, \
+                 stored_at FROM posts WHERE room_id = $1 ORDER BY post_id",
+        )
+        .bind(room.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("post_id")?;
+                let parent: Option<String> = row.try_get("parent_id")?;
+                Ok(PostRow {
+                    room,
+                    post: Post {
+                        id: PostId::parse(&id)
+                            .ok_or_else(|| crate::Error::internal("bad post id in posts"))?,
+                        author: UserId::new(row.try_get("author_id")?),
+                        created_at: row.try_get("created_at")?,
+                        text: row.try_get("text")?,
+                        parent: parent.as_deref().and_then(PostId::parse),
+                        attachments: vec![],
+                        edited_at: row.try_get("edited_at")?,
+                        deleted: flag(row, "deleted")?,
+                    },
+                    stored_at: row.try_get("stored_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A room's projected read markers, in user order.
+    pub async fn projected_read_markers(&self, room: RoomId) -> Result<Vec<ReadMarker>> {
+        let rows = sqlx::query(
+            "SELECT user_id, post_id, at FROM read_markers WHERE room_id = $1 ORDER BY user_id",
+        )
+        .bind(room.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let post: String = row.try_get("post_id")?;
+                Ok(ReadMarker {
+                    user: UserId::new(row.try_get("user_id")?),
+                    post: PostId::parse(&post)
+                        .ok_or_else(|| crate::Error::internal("bad post id in read_markers"))?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Projects rooms whose documents hold data but which have no projected rows: rooms
+    /// written before the projection existed, and the demo data (seeded straight into the
+    /// log). Run at start; idempotent. Pushes are not queued for these old posts.
+    pub async fn backfill_projection(&self) -> Result<usize> {
+        let rooms: Vec<i64> = sqlx::query(
+            "SELECT r.id FROM rooms r \
+             WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.room_id = r.id) \
+               AND NOT EXISTS (SELECT 1 FROM read_markers k WHERE k.room_id = r.id) \
+               AND (EXISTS (SELECT 1 FROM doc_updates u \
+                            WHERE u.doc = 'room/' || CAST(r.id AS TEXT)) \
+                 OR EXISTS (SELECT 1 FROM doc_snapshots s \
+                            WHERE s.doc = 'room/' || CAST(r.id AS TEXT)))",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, sqlx::Error>>()?;
+        for &room in &rooms {
+            let room = RoomId::new(room);
+            let id = DocId::Room(room);
+            let (snapshot, tail) = self.load_doc(&id.storage_key()).await?;
+            let mut doc = ServerDoc::new(id);
+            for update in snapshot
+                .iter()
+                .map(|(s, _)| s)
+                .chain(tail.iter().map(|(_, u)| u))
+            {
+                doc.load(update)
+                    .map_err(|e| crate::Error::internal(format!("{id} does not load: {e}")))?;
+            }
+            let projection = Projection::whole(room, &doc);
+            let mut tx = self.pool.begin().await?;
+            project_in(&mut tx, &[projection], now_ms(), true).await?;
+            tx.commit().await?;
+        }
+        Ok(rooms.len())
+    }
+}

@@ -1,0 +1,479 @@
+//! Web push storage: the VAPID key pair, per-user settings and room mutes, subscriptions (one
+//! per signed-in browser, removed with its session), and the outbox the sender drains.
+//! Pushes are queued by [`enqueue_in`] inside the transaction that projects the new posts.
+
+use super::posts::NewPost;
+use super::{flag, now_ms, Db};
+use crate::error::{Error, Result};
+use renraku_sync::{RoomId, RoomKind, UserId};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// Japan has one time zone and no daylight saving: quiet hours are read in UTC+9.
+const JST_OFFSET_MINUTES: i64 = 9 * 60;
+const MINUTES_PER_DAY: i64 = 24 * 60;
+/// How long a push service keeps a notification for a device that is offline.
+pub const PUSH_TTL_SECS: i64 = 24 * 60 * 60;
+/// The lock-screen text when details are not to be shown.
+pub const PRIVATE_BODY: &str = "新しい投稿があります";
+/// Characters of a post's text shown when the user opted into details.
+const DETAIL_CHARS: usize = 120;
+
+/// A user's notification settings. Without a stored row: on, no details, no quiet hours.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushSettings {
+    pub enabled: bool,
+    /// Show the room's title, the author and the text on the lock screen.
+    pub show_details: bool,
+    /// Quiet hours, minutes after midnight Japan time (0–1439); both or neither. The window
+    /// may wrap past midnight (22:00–07:00 is `1320`–`420`).
+    #[serde(default)]
+    pub quiet_start: Option<i64>,
+    #[serde(default)]
+    pub quiet_end: Option<i64>,
+    /// Rooms the user muted. Read-only here: changed one room at a time through
+    /// `POST /api/push/rooms/{room}/mute`, so a stale settings screen cannot undo a mute.
+    #[serde(default)]
+    #[schema(value_type = Vec<i64>)]
+    pub muted_rooms: Vec<RoomId>,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            enabled: true,
+            show_details: false,
+            quiet_start: None,
+            quiet_end: None,
+            muted_rooms: vec![],
+        }
+    }
+}
+
+impl PushSettings {
+    /// Checks what a client sent; the reason is for people.
+    pub fn validate(&self) -> Result<()> {
+        let minute = |m: Option<i64>| m.is_none_or(|m| (0..MINUTES_PER_DAY).contains(&m));
+        if self.quiet_start.is_some() != self.quiet_end.is_some() {
+            return Err(Error::BadRequest(
+                "quiet hours need both a start and an end".into(),
+            ));
+        }
+        if !minute(self.quiet_start) || !minute(self.quiet_end) {
+            return Err(Error::BadRequest(
+                "quiet hours are minutes after midnight (0–1439)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `now_ms` falls into the quiet hours `[start, end)` (Japan time, minutes).
+pub fn in_quiet_hours(now_ms: i64, start: Option<i64>, end: Option<i64>) -> bool {
+    let (Some(start), Some(end)) = (start, end) else {
+        return false;
+    };
+    let minute = (now_ms.div_euclid(60_000) + JST_OFFSET_MINUTES).rem_euclid(MINUTES_PER_DAY);
+    match start.cmp(&end) {
+        std::cmp::Ordering::Equal => false,
+        std::cmp::Ordering::Less => start <= minute && minute < end,
+        std::cmp::Ordering::Greater => minute >= start || minute < end,
+    }
+}
+
+/// What the service worker receives (JSON, encrypted for the device). Never holds a patient's
+/// name or a post's text unless the recipient opted into details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushPayload {
+    pub title: String,
+    pub body: String,
+    /// One notification per room: a burst of posts replaces rather than piles up.
+    pub tag: String,
+    /// The room in the app, `/{municipality}/rooms/{id}`.
+    pub url: String,
+    pub room: i64,
+    /// `patient`, `project` or `message`.
+    pub kind: String,
+}
+
+fn kind_label(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Patient => "患者",
+        RoomKind::Project => "プロジェクト",
+        RoomKind::Message => "メッセージ",
+    }
+}
+
+/// The push-service topic of a room: a newer undelivered push of the room replaces the older.
+pub fn room_topic(room: RoomId) -> String {
+    format!("room-{room}")
+}
+
+/// A subscription as the sender needs it.
+#[derive(Clone, Debug)]
+pub struct SubscriptionKeys {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// One leased outbox row.
+#[derive(Clone, Debug)]
+pub struct OutboxPush {
+    pub id: i64,
+    pub subscription_id: i64,
+    pub subscription: SubscriptionKeys,
+    pub payload: String,
+    pub urgency: String,
+    pub ttl_secs: i64,
+    pub topic: String,
+    /// Attempts including this one.
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// Queues one push per device of every other member who wants one, for each new post.
+/// Runs inside the transaction that projects the posts. Returns the number queued.
+pub(super) async fn enqueue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new_posts: &[NewPost],
+    now: i64,
+) -> Result<usize> {
+    let mut queued = 0;
+    for new in new_posts {
+        let Some(room) = sqlx::query(
+            "SELECT r.kind, r.title, mu.slug, u.display_name FROM rooms r \
+             JOIN municipalities mu ON mu.id = r.municipality_id \
+             JOIN users u ON u.id = $1 WHERE r.id = $2",
+        )
+        .bind(new.post.author.get())
+        .bind(new.room.get())
+        .fetch_optional(&mut **tx)
+        .await?
+        else {
+            continue;
+        };
+        let kind: RoomKind = room
+            .try_get::<String, _>("kind")?
+            .parse()
+            .map_err(Error::internal)?;
+        let title: String = room.try_get("title")?;
+        let slug: String = room.try_get("slug")?;
+        let author: String = room.try_get("display_name")?;
+        let recipients = sqlx::query(
+            "SELECT s.id AS subscription_id, ps.user_id AS settings_user, ps.enabled, \
+                 ps.show_details, ps.quiet_start, ps.quiet_end \
+             FROM room_members m \
+             JOIN users u ON u.id = m.user_id \
+             JOIN push_subscriptions s ON s.user_id = m.user_id \
+             LEFT JOIN push_settings ps ON ps.user_id = m.user_id \
+             WHERE m.room_id = $1 AND m.user_id <> $2 AND NOT u.disabled \
+               AND NOT EXISTS (SELECT 1 FROM push_mutes x \
+                   WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
+             ORDER BY s.id",
+        )
+        .bind(new.room.get())
+        .bind(new.post.author.get())
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in recipients {
+            let has_settings = row.try_get::<Option<i64>, _>("settings_user")?.is_some();
+            let settings = if has_settings {
+                PushSettings {
+                    enabled: flag(&row, "enabled")?,
+                    show_details: flag(&row, "show_details")?,
+                    quiet_start: row.try_get("quiet_start")?,
+                    quiet_end: row.try_get("quiet_end")?,
+                    muted_rooms: vec![],
+                }
+            } else {
+                PushSettings::default()
+            };
+            if !settings.enabled || in_quiet_hours(now, settings.quiet_start, settings.quiet_end) {
+                continue;
+            }
+            let payload = if settings.show_details {
+                let text: String = new.post.text.chars().take(DETAIL_CHARS).collect();
+                PushPayload {
+                    title: title.clone(),
+                    body: format!("{author}: {text}"),
+                    tag: format!("renraku-room-{}", new.room),
+                    url: format!("/{slug}/rooms/{}", new.room),
+                    room: new.room.get(),
+                    kind: kind.as_str().to_owned(),
+                }
+            } else {
+                PushPayload {
+                    title: format!("Renraku · {}", kind_label(kind)),
+                    body: PRIVATE_BODY.to_owned(),
+                    tag: format!("renraku-room-{}", new.room),
+                    url: format!("/{slug}/rooms/{}", new.room),
+                    room: new.room.get(),
+                    kind: kind.as_str().to_owned(),
+                }
+            };
+            let payload = serde_json::to_string(&payload).map_err(Error::internal)?;
+            sqlx::query(
+                "INSERT INTO push_outbox (subscription_id, room_id, payload, urgency, ttl_secs, \
+                     topic, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(row.try_get::<i64, _>("subscription_id")?)
+            .bind(new.room.get())
+            .bind(payload)
+            .bind("normal")
+            .bind(PUSH_TTL_SECS)
+            .bind(room_topic(new.room))
+            .bind(now)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+impl Db {
+    /// The stored VAPID key pair (private, public; base64url), if any.
+    pub async fn vapid_keys(&self) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT private_key, public_key FROM push_vapid WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((r.try_get("private_key")?, r.try_get("public_key")?))
+            })
+            .transpose()?)
+    }
+
+    /// Stores a key pair unless one exists (two nodes starting at once keep the first).
+    pub async fn insert_vapid_keys(&self, private: &str, public: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO push_vapid (id, private_key, public_key, created_at) \
+             VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(private)
+        .bind(public)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn push_settings(&self, user: UserId) -> Result<PushSettings> {
+        let row = sqlx::query(
+            "SELECT enabled, show_details, quiet_start, quiet_end FROM push_settings \
+             WHERE user_id = $1",
+        )
+        .bind(user.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        let mut settings = match row {
+            Some(row) => PushSettings {
+                enabled: flag(&row, "enabled")?,
+                show_details: flag(&row, "show_details")?,
+                quiet_start: row.try_get("quiet_start")?,
+                quiet_end: row.try_get("quiet_end")?,
+                muted_rooms: vec![],
+            },
+            None => PushSettings::default(),
+        };
+        settings.muted_rooms =
+            sqlx::query("SELECT room_id FROM push_mutes WHERE user_id = $1 ORDER BY room_id")
+                .bind(user.get())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("room_id").map(RoomId::new))
+                .collect::<Result<_, sqlx::Error>>()?;
+        Ok(settings)
+    }
+
+    /// Replaces the settings (not the mutes: see [`PushSettings::muted_rooms`]).
+    pub async fn set_push_settings(&self, user: UserId, settings: &PushSettings) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO push_settings (user_id, enabled, show_details, quiet_start, quiet_end, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, \
+                 show_details = excluded.show_details, quiet_start = excluded.quiet_start, \
+                 quiet_end = excluded.quiet_end, updated_at = excluded.updated_at",
+        )
+        .bind(user.get())
+        .bind(settings.enabled)
+        .bind(settings.show_details)
+        .bind(settings.quiet_start)
+        .bind(settings.quiet_end)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Mutes or unmutes one room (the caller checks membership).
+    pub async fn set_room_muted(&self, user: UserId, room: RoomId, muted: bool) -> Result<()> {
+        if muted {
+            sqlx::query(
+                "INSERT INTO push_mutes (user_id, room_id, muted_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, room_id) DO NOTHING",
+            )
+            .bind(user.get())
+            .bind(room.get())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM push_mutes WHERE user_id = $1 AND room_id = $2")
+                .bind(user.get())
+                .bind(room.get())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Stores this browser's subscription for `session`. The same endpoint again (the browser
+    /// re-subscribing, or another account signing in on it) moves it to this session.
+    pub async fn save_push_subscription(
+        &self,
+        user: UserId,
+        session: &str,
+        keys: &SubscriptionKeys,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO push_subscriptions (user_id, session_id, endpoint, p256dh, auth, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, \
+                 session_id = excluded.session_id, p256dh = excluded.p256dh, \
+                 auth = excluded.auth, created_at = excluded.created_at \
+             RETURNING id",
+        )
+        .bind(user.get())
+        .bind(session)
+        .bind(keys.endpoint.as_str())
+        .bind(keys.p256dh.as_str())
+        .bind(keys.auth.as_str())
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Removes the subscription of this session (the browser turned notifications off).
+    pub async fn remove_session_subscriptions(&self, session: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM push_subscriptions WHERE session_id = $1")
+            .bind(session)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether this session has a subscription.
+    pub async fn session_subscribed(&self, session: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM push_subscriptions WHERE session_id = $1")
+                .bind(session)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Forgets a subscription the push service says is gone (its queued pushes go with it).
+    pub async fn delete_push_subscription(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM push_outbox WHERE subscription_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` due pushes for `lease_ms`: another worker (another node, or this
+    /// one after a crash) takes them only once the lease ran out.
+    pub async fn lease_pushes(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxPush>> {
+        let now = now_ms();
+        let until = now + lease_ms;
+        let ids: Vec<i64> = sqlx::query(
+            "UPDATE push_outbox SET lease_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM push_outbox \
+                 WHERE next_attempt_at <= $2 AND lease_until <= $3 ORDER BY id LIMIT $4) \
+               AND lease_until <= $5 \
+             RETURNING id",
+        )
+        .bind(until)
+        .bind(now)
+        .bind(now)
+        .bind(limit)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, sqlx::Error>>()?;
+        let mut leased = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(row) = sqlx::query(
+                "SELECT o.id, o.subscription_id, o.payload, o.urgency, o.ttl_secs, o.topic, \
+                     o.attempts, o.created_at, s.endpoint, s.p256dh, s.auth \
+                 FROM push_outbox o JOIN push_subscriptions s ON s.id = o.subscription_id \
+                 WHERE o.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            else {
+                continue; // its subscription went away meanwhile
+            };
+            leased.push(OutboxPush {
+                id: row.try_get("id")?,
+                subscription_id: row.try_get("subscription_id")?,
+                subscription: SubscriptionKeys {
+                    endpoint: row.try_get("endpoint")?,
+                    p256dh: row.try_get("p256dh")?,
+                    auth: row.try_get("auth")?,
+                },
+                payload: row.try_get("payload")?,
+                urgency: row.try_get("urgency")?,
+                ttl_secs: row.try_get("ttl_secs")?,
+                topic: row.try_get("topic")?,
+                attempts: row.try_get("attempts")?,
+                created_at: row.try_get("created_at")?,
+            });
+        }
+        Ok(leased)
+    }
+
+    /// A push was delivered (or will never be): it leaves the outbox.
+    pub async fn push_done(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM push_outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A transient failure: try again at `at`.
+    pub async fn push_retry_at(&self, id: i64, at: i64) -> Result<()> {
+        sqlx::query("UPDATE push_outbox SET next_attempt_at = $1, lease_until = 0 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The earliest time a queued push becomes due (for the worker's sleep).
+    pub async fn next_push_due(&self) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until \
+                 ELSE next_attempt_at END) AS due FROM push_outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("due")?)
+    }
+}

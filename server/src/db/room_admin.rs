@@ -1,0 +1,104 @@
+//! Rooms as administrators manage them: a municipality's rooms, titles, archiving, and
+//! membership changes.
+
+use super::{flag, Db};
+use crate::error::{Error, Result};
+use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminRoom {
+    #[schema(value_type = i64)]
+    pub id: RoomId,
+    /// `patient`, `project` or `message`.
+    #[schema(value_type = String)]
+    pub kind: RoomKind,
+    pub title: String,
+    #[schema(value_type = Option<i64>)]
+    pub patient: Option<PatientId>,
+    pub archived: bool,
+    pub member_count: i64,
+    pub created_at: i64,
+}
+
+impl Db {
+    /// The patient and project rooms of a municipality (message rooms are private to their
+    /// members and not administered).
+    pub async fn rooms_of_municipality(&self, m: MunicipalityId) -> Result<Vec<AdminRoom>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.kind, r.title, r.patient_id, r.archived, r.created_at, \
+                 (SELECT COUNT(*) FROM room_members c WHERE c.room_id = r.id) AS member_count \
+             FROM rooms r WHERE r.municipality_id = $1 AND r.kind <> 'message' \
+             ORDER BY r.kind DESC, r.title, r.id",
+        )
+        .bind(m.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(AdminRoom {
+                    id: RoomId::new(row.try_get("id")?),
+                    kind: kind.parse().map_err(Error::internal)?,
+                    title: row.try_get("title")?,
+                    patient: row
+                        .try_get::<Option<i64>, _>("patient_id")?
+                        .map(PatientId::new),
+                    archived: flag(row, "archived")?,
+                    member_count: row.try_get("member_count")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn update_room(
+        &self,
+        room: RoomId,
+        title: Option<&str>,
+        archived: Option<bool>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE rooms SET title = COALESCE($1, title), archived = COALESCE($2, archived) \
+             WHERE id = $3",
+        )
+        .bind(title)
+        .bind(archived)
+        .bind(room.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a member and their room tokens; `false` if they were not a member.
+    pub async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM room_tokens WHERE room_id = $1 AND user_id = $2")
+            .bind(room.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Changes a member's role in a room (`owner` or `member`); `false` if not a member.
+    pub async fn set_member_role(&self, room: RoomId, user: UserId, role: &str) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE room_members SET role = $1 WHERE room_id = $2 AND user_id = $3")
+                .bind(role)
+                .bind(room.get())
+                .bind(user.get())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n > 0)
+    }
+}

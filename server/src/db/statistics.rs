@@ -1,0 +1,94 @@
+//! Statistics for administrators: posts and active users (authors) per month, by room kind,
+//! from the `posts` projection. Months are Japan Standard Time calendar months.
+
+use super::{Backend, Db};
+use crate::error::Result;
+use renraku_sync::MunicipalityId;
+use serde::Serialize;
+use sqlx::Row;
+
+/// One month of one room kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MonthKind {
+    /// `YYYY-MM` (JST).
+    pub month: String,
+    /// `patient`, `project` or `message`.
+    pub kind: String,
+    pub posts: i64,
+    /// Distinct authors.
+    pub active_users: i64,
+}
+
+/// One month over all room kinds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Month {
+    pub month: String,
+    pub posts: i64,
+    pub active_users: i64,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Statistics {
+    /// Oldest first.
+    pub months: Vec<Month>,
+    pub by_kind: Vec<MonthKind>,
+}
+
+/// JST is UTC+9 all year (no daylight saving).
+const JST_MS: i64 = 9 * 3_600_000;
+
+fn month_expr(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "strftime('%Y-%m', (p.stored_at + 32400000) / 1000, 'unixepoch')",
+        Backend::Postgres => {
+            "to_char(to_timestamp((p.stored_at + 32400000) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
+        }
+    }
+}
+
+impl Db {
+    /// Posts stored from `since` (unix ms) on, in rooms of `m`, counted per JST month.
+    pub async fn statistics(&self, m: MunicipalityId, since: i64) -> Result<Statistics> {
+        debug_assert_eq!(JST_MS, 32_400_000);
+        let month = month_expr(self.backend);
+        let from = "FROM posts p JOIN rooms r ON r.id = p.room_id \
+                    WHERE r.municipality_id = $1 AND p.stored_at >= $2";
+        let by_kind = sqlx::query(&format!(
+            "SELECT {month} AS month, r.kind AS kind, COUNT(*) AS posts, \
+                 COUNT(DISTINCT p.author_id) AS active_users {from} \
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        ))
+        .bind(m.get())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MonthKind {
+                month: row.try_get("month")?,
+                kind: row.try_get("kind")?,
+                posts: row.try_get("posts")?,
+                active_users: row.try_get("active_users")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let months = sqlx::query(&format!(
+            "SELECT {month} AS month, COUNT(*) AS posts, \
+                 COUNT(DISTINCT p.author_id) AS active_users {from} GROUP BY 1 ORDER BY 1"
+        ))
+        .bind(m.get())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Month {
+                month: row.try_get("month")?,
+                posts: row.try_get("posts")?,
+                active_users: row.try_get("active_users")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Statistics { months, by_kind })
+    }
+}

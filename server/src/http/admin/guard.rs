@@ -1,0 +1,101 @@
+//! Who may administer what.
+
+use crate::auth::CurrentUser;
+use crate::db::audit::AuditEntry;
+use crate::db::municipalities::Municipality;
+use crate::db::users::Role;
+use crate::error::{Error, Result};
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use renraku_sync::MunicipalityId;
+
+/// A signed-in municipality or system administrator. As an extractor it answers 403 to
+/// everyone else (401 without a session).
+#[derive(Clone, Debug)]
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        match user.role {
+            Role::MunicipalityAdmin | Role::SystemAdmin => Ok(Admin(user)),
+            Role::Member => Err(Error::Forbidden),
+        }
+    }
+}
+
+impl Admin {
+    pub fn is_system(&self) -> bool {
+        self.0.role == Role::SystemAdmin
+    }
+
+    pub fn require_system(&self) -> Result<()> {
+        if self.is_system() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    /// A municipality administrator manages only their own municipality.
+    pub fn require_manages(&self, m: MunicipalityId) -> Result<()> {
+        if self.is_system() || self.0.municipality == m {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    /// The municipality of `slug`, if this administrator manages it.
+    pub async fn municipality(&self, state: &AppState, slug: &str) -> Result<Municipality> {
+        let m = state
+            .db
+            .municipality_by_slug(slug)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.require_manages(m.id)?;
+        Ok(m)
+    }
+
+    /// `require_manages` for a record that may not exist: not found is 404.
+    pub fn require_owner(&self, owner: Option<MunicipalityId>) -> Result<MunicipalityId> {
+        let m = owner.ok_or(Error::NotFound)?;
+        self.require_manages(m)?;
+        Ok(m)
+    }
+
+    /// An audit entry by this administrator, filed under the municipality it concerns.
+    pub fn entry(
+        &self,
+        action: &'static str,
+        m: Option<MunicipalityId>,
+        target: impl Into<String>,
+    ) -> AuditEntry {
+        let mut entry = AuditEntry::new(action, target);
+        entry.user = Some(self.0.id);
+        entry.municipality = m.or(Some(self.0.municipality));
+        entry
+    }
+}
+
+/// Rejects empty or overlong display text.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::BadRequest(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(Error::BadRequest(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// `text` for optional fields.
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    value.map(|v| text(field, v, max)).transpose()
+}

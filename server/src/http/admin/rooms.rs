@@ -1,0 +1,340 @@
+//! A municipality's patient and project rooms and their members. Professionals of another
+//! municipality may be added only when the two municipalities share an agreement.
+
+use super::guard::{opt_text, text, Admin};
+use crate::db::audit::AuditEntry;
+use crate::db::room_admin::AdminRoom;
+use crate::db::rooms::{Member, RoomRow};
+use crate::db::users::{Profession, UserProfile};
+use crate::error::{Error, Result};
+use crate::http::ApiJson;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewRoom {
+    /// `patient` or `project` (message rooms are started by professionals themselves).
+    #[schema(value_type = String)]
+    pub kind: RoomKind,
+    pub title: String,
+    /// For a patient room: the patient.
+    #[schema(value_type = Option<i64>)]
+    #[serde(default)]
+    pub patient: Option<PatientId>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RoomUpdate {
+    pub title: Option<String>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct MemberRole {
+    /// `owner` or `member` (default).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct CandidateQuery {
+    /// Matches name, kana, login id or organization; empty lists everyone (up to 100).
+    #[serde(default)]
+    pub q: String,
+}
+
+/// Someone who may be added to the room.
+#[derive(Serialize, ToSchema)]
+pub struct Candidate {
+    #[schema(value_type = i64)]
+    pub id: UserId,
+    #[schema(value_type = i64)]
+    pub municipality: MunicipalityId,
+    pub municipality_name: String,
+    pub display_name: String,
+    pub display_name_kana: String,
+    pub profession: Profession,
+    pub organization_name: Option<String>,
+    pub already_member: bool,
+}
+
+/// The room, if this administrator manages its municipality (message rooms are private).
+async fn managed_room(state: &AppState, admin: &Admin, id: i64) -> Result<RoomRow> {
+    let room = state
+        .db
+        .room(RoomId::new(id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    admin.require_manages(room.municipality)?;
+    if room.kind == RoomKind::Message {
+        return Err(Error::Forbidden);
+    }
+    Ok(room)
+}
+
+fn audit_room(admin: &Admin, action: &'static str, room: &RoomRow) -> AuditEntry {
+    admin.entry(action, Some(room.municipality), format!("room/{}", room.id))
+}
+
+/// The municipality's patient and project rooms.
+#[utoipa::path(get, path = "/api/admin/municipalities/{slug}/rooms", tag = "admin",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = Vec<AdminRoom>),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn list_rooms(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+) -> Result<Json<Vec<AdminRoom>>> {
+    let m = admin.municipality(&state, &slug).await?;
+    Ok(Json(state.db.rooms_of_municipality(m.id).await?))
+}
+
+/// Creates a patient or project room.
+#[utoipa::path(post, path = "/api/admin/municipalities/{slug}/rooms", tag = "admin",
+    params(("slug" = String, Path)),
+    request_body = NewRoom,
+    responses((status = 201, body = AdminRoom),
+              (status = 400, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn create_room(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+    ApiJson(req): ApiJson<NewRoom>,
+) -> Result<(StatusCode, Json<AdminRoom>)> {
+    let m = admin.municipality(&state, &slug).await?;
+    let title = text("title", &req.title, 100)?;
+    match (req.kind, req.patient) {
+        (RoomKind::Patient, Some(p)) => {
+            if state.db.patient_municipality(p).await? != Some(m.id) {
+                return Err(Error::BadRequest(
+                    "patient: not one of this municipality's".into(),
+                ));
+            }
+        }
+        (RoomKind::Project, None) => {}
+        (RoomKind::Patient, None) => {
+            return Err(Error::BadRequest("a patient room needs its patient".into()))
+        }
+        _ => {
+            return Err(Error::BadRequest(
+                "kind: patient (with a patient) or project".into(),
+            ))
+        }
+    }
+    let id = state
+        .db
+        .create_room(m.id, req.kind, &title, req.patient)
+        .await?;
+    state
+        .db
+        .audit(admin.entry("admin.room.create", Some(m.id), format!("room/{id}")))
+        .await?;
+    let created = state
+        .db
+        .rooms_of_municipality(m.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(Error::NotFound)?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Renames or archives a room.
+#[utoipa::path(patch, path = "/api/admin/rooms/{id}", tag = "admin",
+    params(("id" = i64, Path)),
+    request_body = RoomUpdate,
+    responses((status = 204),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn update_room(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<RoomUpdate>,
+) -> Result<StatusCode> {
+    let room = managed_room(&state, &admin, id).await?;
+    let title = opt_text("title", req.title.as_deref(), 100)?;
+    state
+        .db
+        .update_room(room.id, title.as_deref(), req.archived)
+        .await?;
+    let action = match req.archived {
+        Some(true) => "admin.room.archive",
+        Some(false) => "admin.room.unarchive",
+        None => "admin.room.update",
+    };
+    state.db.audit(audit_room(&admin, action, &room)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A room's members.
+#[utoipa::path(get, path = "/api/admin/rooms/{id}/members", tag = "admin",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Member>),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Member>>> {
+    let room = managed_room(&state, &admin, id).await?;
+    Ok(Json(state.db.members(room.id).await?))
+}
+
+/// Adds a professional to a room (or changes their role in it). Professionals of another
+/// municipality only when it shares an agreement with the room's.
+#[utoipa::path(put, path = "/api/admin/rooms/{id}/members/{user}", tag = "admin",
+    params(("id" = i64, Path), ("user" = i64, Path)),
+    request_body = MemberRole,
+    responses((status = 204),
+              (status = 400, description = "Disabled account", body = crate::error::ErrorBody),
+              (status = 403, description = "Not yours, or outside every agreement", body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, user)): Path<(i64, i64)>,
+    ApiJson(body): ApiJson<MemberRole>,
+) -> Result<StatusCode> {
+    let room = managed_room(&state, &admin, id).await?;
+    let role = body.role.unwrap_or_else(|| "member".into());
+    if !matches!(role.as_str(), "owner" | "member") {
+        return Err(Error::BadRequest("role: owner or member".into()));
+    }
+    let profile: UserProfile = state
+        .db
+        .user(UserId::new(user))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if !state
+        .db
+        .may_collaborate(profile.municipality, room.municipality)
+        .await?
+    {
+        let entry = audit_room(&admin, "room.member.refused", &room)
+            .detail(format!("user/{user}: no shared agreement"));
+        state.db.audit(entry).await?;
+        return Err(Error::Forbidden);
+    }
+    if profile.disabled {
+        return Err(Error::BadRequest("the account is disabled".into()));
+    }
+    let detail = format!("user/{user} as {role}");
+    if state.db.is_member(room.id, profile.id).await? {
+        state.db.set_member_role(room.id, profile.id, &role).await?;
+        let entry = audit_room(&admin, "room.member.role", &room).detail(detail);
+        state.db.audit(entry).await?;
+    } else {
+        state
+            .db
+            .add_member(room.id, profile.id, &role, Some(admin.0.id))
+            .await?;
+        let entry = audit_room(&admin, "room.member.added", &room).detail(detail);
+        state.db.audit(entry).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member; the room closes on their open connections at once.
+#[utoipa::path(delete, path = "/api/admin/rooms/{id}/members/{user}", tag = "admin",
+    params(("id" = i64, Path), ("user" = i64, Path)),
+    responses((status = 204),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, description = "No such room or not a member", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path((id, user)): Path<(i64, i64)>,
+) -> Result<StatusCode> {
+    let room = managed_room(&state, &admin, id).await?;
+    let user = UserId::new(user);
+    if !state.db.remove_member(room.id, user).await? {
+        return Err(Error::NotFound);
+    }
+    state.hub.close_room_for(user, room.id);
+    let entry = audit_room(&admin, "room.member.removed", &room).detail(format!("user/{user}"));
+    state.db.audit(entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Professionals who may be added to the room: enabled accounts of the room's municipality
+/// and of every municipality sharing an agreement with it.
+#[utoipa::path(get, path = "/api/admin/rooms/{id}/candidates", tag = "admin",
+    params(("id" = i64, Path), CandidateQuery),
+    responses((status = 200, body = Vec<Candidate>),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn candidates(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    Query(q): Query<CandidateQuery>,
+) -> Result<Json<Vec<Candidate>>> {
+    let room = managed_room(&state, &admin, id).await?;
+    let pattern = format!(
+        "%{}%",
+        q.q.trim()
+            .chars()
+            .filter(|c| *c != '%' && *c != '_')
+            .collect::<String>()
+    );
+    let rows = sqlx::query(
+        "SELECT u.id, u.municipality_id, mu.name AS municipality_name, u.display_name, \
+             u.display_name_kana, u.profession, o.name AS organization_name, \
+             (SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = $1 AND rm.user_id = u.id) \
+                 AS member \
+         FROM users u JOIN municipalities mu ON mu.id = u.municipality_id \
+         LEFT JOIN organizations o ON o.id = u.organization_id \
+         WHERE (u.municipality_id = $2 OR u.municipality_id IN ( \
+                 SELECT y.municipality_id FROM agreement_members x \
+                 JOIN agreement_members y ON y.agreement_id = x.agreement_id \
+                 WHERE x.municipality_id = $3)) \
+           AND u.disabled = $4 \
+           AND (u.display_name LIKE $5 OR u.display_name_kana LIKE $5 OR u.login_id LIKE $5 \
+                OR COALESCE(o.name, '') LIKE $5) \
+         ORDER BY CASE WHEN u.municipality_id = $6 THEN 0 ELSE 1 END, u.display_name_kana, u.id \
+         LIMIT 100",
+    )
+    .bind(room.id.get())
+    .bind(room.municipality.get())
+    .bind(room.municipality.get())
+    .bind(false)
+    .bind(pattern)
+    .bind(room.municipality.get())
+    .fetch_all(state.db.pool())
+    .await?;
+    let out = rows
+        .iter()
+        .map(|row| {
+            Ok(Candidate {
+                id: UserId::new(row.try_get("id")?),
+                municipality: MunicipalityId::new(row.try_get("municipality_id")?),
+                municipality_name: row.try_get("municipality_name")?,
+                display_name: row.try_get("display_name")?,
+                display_name_kana: row.try_get("display_name_kana")?,
+                profession: crate::db::users::decode_enum(row, "profession", Profession::parse)?,
+                organization_name: row.try_get("organization_name")?,
+                already_member: row.try_get::<i64, _>("member")? > 0,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(out))
+}

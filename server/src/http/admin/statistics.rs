@@ -1,0 +1,38 @@
+//! Posts and active users per month, by room kind.
+
+use super::guard::Admin;
+use crate::db::now_ms;
+use crate::db::statistics::Statistics;
+use crate::error::Result;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatisticsQuery {
+    /// How many months back (default 12, at most 120).
+    #[serde(default)]
+    pub months: Option<i64>,
+}
+
+/// The municipality's posts and active users (authors) per month, overall and by room kind.
+#[utoipa::path(get, path = "/api/admin/municipalities/{slug}/statistics", tag = "admin",
+    params(("slug" = String, Path), StatisticsQuery),
+    responses((status = 200, body = Statistics),
+              (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn statistics(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(slug): Path<String>,
+    Query(q): Query<StatisticsQuery>,
+) -> Result<Json<Statistics>> {
+    let m = admin.municipality(&state, &slug).await?;
+    let months = q.months.unwrap_or(12).clamp(1, 120);
+    // A month is at most 31 days; the first month may be partial, which charts show as such.
+    let since = now_ms() - months * 31 * 86_400_000;
+    Ok(Json(state.db.statistics(m.id, since).await?))
+}

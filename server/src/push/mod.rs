@@ -1,0 +1,81 @@
+//! Web push (DESIGN §7): the VAPID key pair, and the worker that drains `push_outbox`.
+//!
+//! Pushes are queued by the transaction that stores a new post (`db::push::enqueue_in`), so a
+//! post acknowledged to its writer always has its pushes queued, across crashes too. The
+//! worker leases due rows, sends each with the `web-push` crate (RFC 8291 aes128gcm, VAPID
+//! RFC 8292) over our own HTTP client, and deletes it once the push service took it.
+
+pub mod sender;
+pub mod vapid;
+
+use crate::db::push::SubscriptionKeys;
+use crate::error::{Error, Result};
+use data_encoding::BASE64URL_NOPAD;
+use std::sync::LazyLock;
+use tokio::sync::watch;
+
+/// Bumped after a commit queued pushes. A watch channel, not a `Notify`: every worker (there
+/// is one per in-process server) sees every bump, and none is lost while a worker is busy.
+static QUEUED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
+/// Tells the workers that pushes were queued.
+pub fn wake() {
+    QUEUED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+fn queued() -> watch::Receiver<u64> {
+    QUEUED.subscribe()
+}
+
+/// Longest endpoint URL accepted (real ones are a few hundred bytes).
+const MAX_ENDPOINT: usize = 2048;
+
+/// Checks a browser's subscription before it is stored. Plain `http` endpoints (a local push
+/// service in tests) only with `allow_http`: the server POSTs to whatever URL it is given.
+pub fn check_subscription(keys: &SubscriptionKeys, allow_http: bool) -> Result<()> {
+    let bad = |why: &str| Error::BadRequest(format!("push subscription: {why}"));
+    if keys.endpoint.len() > MAX_ENDPOINT {
+        return Err(bad("endpoint too long"));
+    }
+    let https = keys.endpoint.starts_with("https://");
+    let http = keys.endpoint.starts_with("http://");
+    if !(https || (http && allow_http)) {
+        return Err(bad("the endpoint must be an https URL"));
+    }
+    if keys.endpoint.parse::<axum::http::Uri>().is_err() {
+        return Err(bad("the endpoint is not a URL"));
+    }
+    let p256dh = BASE64URL_NOPAD
+        .decode(keys.p256dh.trim_end_matches('=').as_bytes())
+        .map_err(|_| bad("p256dh is not base64url"))?;
+    if p256dh.len() != 65 || p256dh[0] != 4 {
+        return Err(bad("p256dh is not an uncompressed P-256 key"));
+    }
+    let auth = BASE64URL_NOPAD
+        .decode(keys.auth.trim_end_matches('=').as_bytes())
+        .map_err(|_| bad("auth is not base64url"))?;
+    if auth.len() != 16 {
+        return Err(bad("auth must be 16 bytes"));
+    }
+    Ok(())
+}
+
+/// Stops the worker when the server stops.
+pub struct WorkerGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the outbox worker of this server.
+pub fn spawn_worker(db: crate::Db, config: &crate::Config) -> WorkerGuard {
+    let settings = sender::Settings {
+        contact: config
+            .push_contact
+            .clone()
+            .unwrap_or_else(|| config.security_contact.clone()),
+    };
+    WorkerGuard(tokio::spawn(sender::run(db, settings)))
+}

@@ -1,0 +1,154 @@
+//! Wide-area agreements: professionals of another municipality join a room only while the
+//! two municipalities share an agreement; leaving it removes the access at once.
+
+mod admin_common;
+
+use admin_common::{cast, client};
+use renraku_sync::Frame;
+use renraku_tests::sync_client::SyncClient;
+use renraku_tests::{team, TestServer};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn outside_an_agreement_no_one_is_added_and_leaving_removes_access() {
+    let server = TestServer::start().await;
+    let cast = cast(&server).await;
+    let team = team(&server).await;
+    let admin = client(&server, &cast.admin);
+    let system = client(&server, &cast.system);
+    let outsider = &cast.other_member;
+    let add_url = server.url(&format!(
+        "/api/admin/rooms/{}/members/{}",
+        team.room, outsider.id
+    ));
+    let candidates = |admin: reqwest::Client| {
+        let url = server.url(&format!("/api/admin/rooms/{}/candidates", team.room));
+        async move {
+            let list: Vec<Value> = admin.get(url).send().await.unwrap().json().await.unwrap();
+            list.iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // No agreement: neither offered, nor added, nor let in.
+    assert!(!candidates(admin.clone()).await.contains(&outsider.id.get()));
+    let refused = admin.put(&add_url).json(&json!({})).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(server.audit_count("room.member.refused").await, 1);
+    let mut ws = SyncClient::connect(&server.ws_url(), &outsider.token, 777)
+        .await
+        .unwrap();
+    assert!(ws.open(team.room).await.is_err());
+    let detail = client(&server, outsider)
+        .get(server.url(&format!("/api/rooms/{}", team.room)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(detail.status(), 403);
+
+    let directory: Vec<Value> = client(&server, outsider)
+        .get(server.url("/api/directory"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(directory.iter().all(|c| c["id"] != team.a.id.get()));
+
+    // An agreement between the two municipalities.
+    let agreement: Value = system
+        .post(server.url("/api/admin/agreements"))
+        .json(&json!({"name": "広域連携協定"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = agreement["id"].as_i64().unwrap();
+    for slug in ["demo", "other"] {
+        let r = system
+            .put(server.url(&format!("/api/admin/agreements/{id}/members/{slug}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{slug}");
+    }
+    assert!(candidates(admin.clone()).await.contains(&outsider.id.get()));
+    // The colleague directory now reaches across the agreement.
+    let directory: Vec<Value> = client(&server, outsider)
+        .get(server.url("/api/directory"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(directory.iter().any(|c| c["id"] == team.a.id.get()));
+    let added = admin.put(&add_url).json(&json!({})).send().await.unwrap();
+    assert_eq!(added.status(), 204);
+    // A fresh connection: the refused open above may still have frames in flight on the old one.
+    ws = SyncClient::connect(&server.ws_url(), &outsider.token, 779)
+        .await
+        .unwrap();
+    ws.open(team.room)
+        .await
+        .expect("a member through the agreement");
+
+    // The other municipality leaves: the membership goes, the open room closes.
+    let left: Value = system
+        .delete(server.url(&format!("/api/admin/agreements/{id}/members/other")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left["memberships_removed"], 1);
+    let denied = ws
+        .wait_event(|f| matches!(f, Frame::Denied { .. }))
+        .await
+        .expect("the open room is closed");
+    assert!(matches!(denied, Frame::Denied { .. }));
+    assert!(ws.open(team.room).await.is_err());
+    let rooms: Vec<Value> = client(&server, outsider)
+        .get(server.url("/api/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(rooms.iter().all(|r| r["id"] != team.room.get()));
+    assert!(!server.db().is_member(team.room, outsider.id).await.unwrap());
+    assert_eq!(server.audit_count("room.member.added").await, 1);
+    assert_eq!(server.audit_count("room.member.removed").await, 1);
+    assert_eq!(server.audit_count("admin.agreement.leave").await, 1);
+}
+
+#[tokio::test]
+async fn removing_a_member_closes_the_room_on_their_socket() {
+    let server = TestServer::start().await;
+    let cast = cast(&server).await;
+    let team = team(&server).await;
+    let mut ws = SyncClient::connect(&server.ws_url(), &team.b.token, 778)
+        .await
+        .unwrap();
+    ws.open(team.room).await.unwrap();
+    let removed = client(&server, &cast.admin)
+        .delete(server.url(&format!(
+            "/api/admin/rooms/{}/members/{}",
+            team.room, team.b.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    ws.wait_event(|f| matches!(f, Frame::Denied { .. }))
+        .await
+        .expect("Denied for the room");
+    assert!(!ws.closed, "the socket itself stays open for other rooms");
+    assert!(ws.open(team.room).await.is_err());
+}

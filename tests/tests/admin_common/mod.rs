@@ -1,0 +1,113 @@
+//! Fixtures of the admin suites: a second municipality with its administrator and member,
+//! a system administrator, and sign-in to any municipality.
+
+#![allow(dead_code)]
+
+use renraku_server::db::users::{NewUser, Profession, Role};
+use renraku_server::demo::DEMO_PASSWORD;
+use renraku_sync::{MunicipalityId, UserId};
+use renraku_tests::TestServer;
+use serde_json::{json, Value};
+
+pub struct Person {
+    pub id: UserId,
+    pub slug: String,
+    pub login: String,
+    pub token: String,
+}
+
+/// Everyone the permission checks need.
+pub struct Cast {
+    pub demo: MunicipalityId,
+    pub other: MunicipalityId,
+    /// Member of `demo`.
+    pub member: Person,
+    /// Municipality administrator of `demo` (the demo data's `city1`).
+    pub admin: Person,
+    /// Municipality administrator of `other`.
+    pub other_admin: Person,
+    /// Member of `other`.
+    pub other_member: Person,
+    /// System administrator (home municipality `other`, so nothing is granted by home).
+    pub system: Person,
+}
+
+/// Signs in at `/api/{slug}/signin`; returns the whole answer.
+pub async fn signin_as(server: &TestServer, slug: &str, login: &str, password: &str) -> Value {
+    let response = reqwest::Client::new()
+        .post(server.url(&format!("/api/{slug}/signin")))
+        .json(&json!({ "login_id": login, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "sign-in of {login}@{slug}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+pub async fn person(server: &TestServer, slug: &str, login: &str) -> Person {
+    let body = signin_as(server, slug, login, DEMO_PASSWORD).await;
+    Person {
+        id: UserId::new(body["user"]["id"].as_i64().unwrap()),
+        slug: slug.into(),
+        login: login.into(),
+        token: body["session_token"].as_str().unwrap().into(),
+    }
+}
+
+/// Adds an account with the demo password.
+pub async fn add_user(server: &TestServer, m: MunicipalityId, login: &str, role: Role) -> UserId {
+    let hash = renraku_server::auth::hash_password(DEMO_PASSWORD.into())
+        .await
+        .unwrap();
+    server
+        .db()
+        .create_user(&NewUser {
+            municipality: m,
+            organization: None,
+            login_id: login,
+            password_hash: &hash,
+            display_name: login,
+            display_name_kana: login,
+            profession: Profession::Nurse,
+            role,
+        })
+        .await
+        .unwrap()
+}
+
+pub async fn cast(server: &TestServer) -> Cast {
+    let db = server.db();
+    let demo = db.municipality_by_slug("demo").await.unwrap().unwrap().id;
+    let other = db.create_municipality("other", "となり町").await.unwrap();
+    add_user(server, other, "oadmin", Role::MunicipalityAdmin).await;
+    add_user(server, other, "omember", Role::Member).await;
+    add_user(server, other, "root", Role::SystemAdmin).await;
+    Cast {
+        demo,
+        other,
+        member: person(server, "demo", "nurse1").await,
+        admin: person(server, "demo", "city1").await,
+        other_admin: person(server, "other", "oadmin").await,
+        other_member: person(server, "other", "omember").await,
+        system: person(server, "other", "root").await,
+    }
+}
+
+/// A request with the bearer session of `who`.
+pub fn client(server: &TestServer, who: &Person) -> reqwest::Client {
+    server.client(&who.token)
+}
+
+/// Number of rows in the audit log.
+pub async fn audit_rows(server: &TestServer) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) AS n FROM audit_log")
+        .fetch_one(server.db().pool())
+        .await
+        .unwrap()
+        .get("n")
+}

@@ -1,0 +1,71 @@
+//! Statistics: posts and active users per month, by room kind, counted from the posts the
+//! server stored.
+
+mod admin_common;
+
+use admin_common::{cast, client};
+use renraku_sync::PostId;
+use renraku_tests::sync_client::{SyncClient, PATIENCE};
+use renraku_tests::{team, TestServer};
+use serde_json::Value;
+
+async fn stats(server: &TestServer, who: &admin_common::Person) -> Value {
+    let r = client(server, who)
+        .get(server.url("/api/admin/municipalities/demo/statistics?months=3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn kind_posts(stats: &Value, kind: &str) -> i64 {
+    stats["by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .map(|m| m["posts"].as_i64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn new_posts_are_counted_by_month_and_room_kind() {
+    let server = TestServer::start().await;
+    let cast = cast(&server).await;
+    let team = team(&server).await;
+    let before = stats(&server, &cast.admin).await;
+    let patient_before = kind_posts(&before, "patient");
+
+    let mut a = SyncClient::connect(&server.ws_url(), &team.a.token, 5151)
+        .await
+        .unwrap();
+    a.open(team.room).await.unwrap();
+    let now = renraku_server::db::now_ms();
+    for text in ["朝の訪問で血圧 128/76", "夕方も問題なし"] {
+        let id = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+        let update = a.doc(team.room).start_thread(team.a.id, id, text, now);
+        a.write(team.room, update).await.unwrap();
+    }
+    // The projection may trail the commit slightly: wait for it, within the usual patience.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let after = loop {
+        let s = stats(&server, &cast.admin).await;
+        if kind_posts(&s, "patient") >= patient_before + 2 || tokio::time::Instant::now() > deadline
+        {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(kind_posts(&after, "patient"), patient_before + 2, "{after}");
+    let months = after["months"].as_array().unwrap();
+    let latest = months.last().unwrap();
+    assert!(latest["month"].as_str().unwrap().len() == 7, "{latest}");
+    assert!(latest["active_users"].as_i64().unwrap() >= 1);
+    let total: i64 = months.iter().map(|m| m["posts"].as_i64().unwrap()).sum();
+    let by_kind: i64 = ["patient", "project", "message"]
+        .iter()
+        .map(|k| kind_posts(&after, k))
+        .sum();
+    assert_eq!(total, by_kind, "the kinds add up to the total");
+}

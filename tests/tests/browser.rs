@@ -1,0 +1,272 @@
+//! Browser tests: each `tests/browser/*.test.mjs` runs under Node (`node:test` +
+//! playwright-core driving Debian's Chromium) against the real server, started here
+//! in-process on fresh storage with the demo data and serving the built app (`app/dist/`).
+//!
+//! One `#[test]` per file, so `cargo test` reports and filters them one by one; adding a file
+//! is one line in `browser_tests!` (the last test fails for a file that has no line). The
+//! shared JavaScript harness is `tests/browser/lib/browser.mjs`.
+//!
+//! Needs: `cargo xtask build-app` (app/dist/), `cargo xtask setup` (Chromium, npm packages).
+
+use futures_util::future::BoxFuture;
+use renraku_server::Config;
+use renraku_tests::TestServer;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+/// What a test file needs beyond the default server: a configuration change, and data or
+/// environment variables for the script once the server runs. Both get a scratch directory
+/// that lives as long as the test.
+#[derive(Clone, Copy)]
+struct Setup {
+    config: fn(&mut Config, &Path),
+    seed: Seed,
+}
+
+/// Seeds data once the server runs; returns environment variables for the script.
+type Seed = for<'a> fn(&'a TestServer, &'a Path) -> BoxFuture<'a, Vec<(String, String)>>;
+
+const DEFAULT: Setup = Setup {
+    config: |_, _| {},
+    seed: |_, _| Box::pin(async { Vec::new() }),
+};
+
+macro_rules! browser_tests {
+    ($($name:ident: $file:literal $(with $setup:expr)?;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                #[allow(unused_mut, unused_assignments)]
+                let mut setup = DEFAULT;
+                $(setup = $setup;)?
+                run_browser_test($file, setup).await;
+            }
+        )*
+        /// Every file some test above runs.
+        const FILES: &[&str] = &[$($file),*];
+    };
+}
+
+// One line per file in tests/browser/: `name: "file.test.mjs";`, or with a Setup:
+// `name: "file.test.mjs" with SOME_SETUP;`.
+browser_tests! {
+    pwa_network_cut: "pwa_network_cut.test.mjs";
+    pwa_install: "pwa_install.test.mjs";
+    pwa_offline_shell: "pwa_offline_shell.test.mjs";
+    pwa_update: "pwa_update.test.mjs" with APP_COPY;
+    push_notification: "push_notification.test.mjs";
+    app_team: "app_team.test.mjs";
+}
+
+/// The server serves a copy of app/dist (`--app-dir`) that the script may change, as a new
+/// deployment would: RENRAKU_APP_COPY names it.
+const APP_COPY: Setup = Setup {
+    config: |config, scratch| {
+        let copy = scratch.join("app");
+        copy_dir(&root().join("app").join("dist"), &copy);
+        config.app_dir = Some(copy);
+    },
+    seed: |_, scratch| {
+        let copy = scratch.join("app").to_string_lossy().into_owned();
+        Box::pin(async move { vec![("RENRAKU_APP_COPY".to_owned(), copy)] })
+    },
+};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_browser_test_file_is_run() {
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(browser_dir()).expect("tests/browser exists") {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".test.mjs") && !FILES.contains(&name.as_str()) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "browser test files no #[test] runs (add a line to browser_tests! in \
+         tests/tests/browser.rs): {missing:?}"
+    );
+    for file in FILES {
+        assert!(
+            browser_dir().join(file).is_file(),
+            "browser_tests! names {file}, which is not in tests/browser/"
+        );
+    }
+}
+
+/// Longest a test file may take before it is killed and failed (a hang, not a slow test:
+/// each file is meant to take seconds).
+const FILE_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn browser_dir() -> PathBuf {
+    root().join("tests").join("browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("RENRAKU_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Clear failures for what `cargo xtask` would have prepared.
+fn check_prerequisites() {
+    let index = root().join("app/dist/index.html");
+    assert!(
+        index.is_file(),
+        "{} is missing: the browser tests need the built app; run `cargo xtask build-app`",
+        index.display()
+    );
+    assert!(
+        chromium().is_file(),
+        "{} is missing: the browser tests need Chromium; run `cargo xtask setup` (it installs \
+         Debian's chromium), or point RENRAKU_CHROMIUM at a Chromium binary",
+        chromium().display()
+    );
+    let playwright = root().join("tests/node/node_modules/playwright-core");
+    assert!(
+        playwright.is_dir(),
+        "{} is missing: run `cargo xtask setup` (npm ci in tests/node)",
+        playwright.display()
+    );
+}
+
+/// Browser tests share two cores with everything else: one at a time keeps each fast and
+/// their timings meaningful.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_browser_test(file: &str, setup: Setup) {
+    check_prerequisites();
+    let _turn = ONE_AT_A_TIME.lock().await;
+
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let profiles = scratch.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let server = TestServer::start_with(|c| (setup.config)(c, scratch.path())).await;
+    let extra_env = (setup.seed)(&server, scratch.path()).await;
+
+    let stem = file.trim_end_matches(".test.mjs");
+    let artifacts = root().join("tests").join("artifacts").join(stem);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    let mut command = Command::new("node");
+    command
+        .arg("--test-reporter=spec")
+        .arg(browser_dir().join(file))
+        .current_dir(root())
+        .env("RENRAKU_BASE_URL", server.base_url())
+        .env("RENRAKU_ARTIFACTS", &artifacts)
+        .env("RENRAKU_BROWSER_TMP", &profiles)
+        .env("RENRAKU_CHROMIUM", chromium())
+        .env("NO_COLOR", "1")
+        .envs(extra_env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so everything it starts can be ended together.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .expect("cannot start `node` (Node.js 20+ is needed)");
+    let guard = Cleanup {
+        group: child.id().expect("node has a pid"),
+        profiles: profiles.clone(),
+    };
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let read_out = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s).await;
+        s
+    });
+    let read_err = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s).await;
+        s
+    });
+    let status = tokio::time::timeout(FILE_TIMEOUT, child.wait()).await;
+    drop(guard); // ends stragglers before the output is read to its end
+    let (stdout, stderr) = (
+        read_out.await.unwrap_or_default(),
+        read_err.await.unwrap_or_default(),
+    );
+    let report = format!(
+        "---- node {file} (artifacts: {}) ----\n{stdout}\n---- stderr ----\n{stderr}",
+        artifacts.display()
+    );
+    match status {
+        Err(_) => panic!("{file} did not finish within {FILE_TIMEOUT:?}; killed\n{report}"),
+        Ok(Err(e)) => panic!("waiting for node: {e}\n{report}"),
+        Ok(Ok(s)) if !s.success() => panic!("{file} failed ({s})\n{report}"),
+        Ok(Ok(_)) => println!("{report}"),
+    }
+    server.shutdown().await;
+}
+
+/// Ends node's process group, then any Chromium still using one of this test's profiles
+/// (playwright starts browsers in process groups of their own).
+struct Cleanup {
+    group: u32,
+    profiles: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.group);
+        // TERM first: playwright's handler closes its browsers properly.
+        if signal("-TERM", &group) {
+            std::thread::sleep(Duration::from_millis(500));
+            signal("-KILL", &group);
+        }
+        let needle = self.profiles.to_string_lossy().into_owned();
+        for pid in processes_mentioning(&needle) {
+            signal("-KILL", &pid.to_string());
+        }
+    }
+}
+
+/// `kill SIG -- TARGET`; whether a process received it.
+fn signal(sig: &str, target: &str) -> bool {
+    std::process::Command::new("kill")
+        .args([sig, "--", target])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Processes whose command line contains `needle` (from /proc).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}

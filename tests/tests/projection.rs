@@ -1,0 +1,288 @@
+//! The relational projection of room documents (`posts`, `read_markers`): what members write
+//! through `/ws` shows there exactly, refused updates leave no trace, and the rows are as
+//! durable as the log they are committed with. Runs on SQLite, or PostgreSQL with
+//! RENRAKU_TEST_BACKEND=postgres.
+
+use renraku_server::Db;
+use renraku_sync::{Frame, PostId, RoomDoc, RoomId, UserId};
+use renraku_tests::process::ServerProcess;
+use renraku_tests::sync_client::SyncClient;
+use renraku_tests::{signin_at, storage_args, team, team_at, TestServer, TestStorage};
+
+const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+
+fn new_post_id() -> PostId {
+    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The projection holds exactly the document's posts and read markers.
+async fn assert_projection_is(db: &Db, room: RoomId, doc: &RoomDoc) {
+    let projected: Vec<_> = db
+        .projected_posts(room)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.post)
+        .collect();
+    assert_eq!(projected, doc.posts(), "posts table vs the document");
+    let markers = db.projected_read_markers(room).await.unwrap();
+    assert_eq!(
+        markers,
+        doc.read_markers(),
+        "read_markers table vs the document"
+    );
+}
+
+async fn unread(db: &Db, user: UserId, room: RoomId) -> (i64, Option<i64>) {
+    let activity = db.room_activity(user).await.unwrap();
+    let entry = activity
+        .iter()
+        .find(|a| a.room == room)
+        .expect("the room is listed for its member");
+    (entry.unread, entry.latest_activity_at)
+}
+
+#[tokio::test]
+async fn posting_replying_editing_deleting_and_reading_show_in_the_projection() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (room, ua, ub) = (t.room, t.a.id, t.b.id);
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 3101)
+        .await
+        .unwrap();
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 3202)
+        .await
+        .unwrap();
+    a.open(room).await.unwrap();
+    b.open(room).await.unwrap();
+    let db = server.db();
+
+    let root = new_post_id();
+    let at = now_ms();
+    let u = a
+        .doc(room)
+        .start_thread(ua, root.clone(), "山田様 本日 37.8℃ の発熱", at);
+    a.write(room, u).await.unwrap();
+    assert_projection_is(db, room, a.doc(room)).await;
+    let rows = db.projected_posts(room).await.unwrap();
+    assert_eq!(rows[0].post.author, ua);
+    assert_eq!(rows[0].post.text, "山田様 本日 37.8℃ の発熱");
+    assert_eq!(rows[0].post.created_at, at);
+    assert_eq!(rows[0].post.parent, None);
+    assert!(rows[0].stored_at >= at, "stored_at is the server's clock");
+    assert_eq!(unread(db, ub, room).await, (1, Some(at)));
+    assert_eq!(
+        unread(db, ua, room).await.0,
+        0,
+        "one's own posts are never unread"
+    );
+
+    b.wait_for(room, "the thread", |d| d.post(&root).is_some())
+        .await
+        .unwrap();
+    let reply = new_post_id();
+    let u = b
+        .doc(room)
+        .reply(ub, reply.clone(), &root, "明日往診します", now_ms())
+        .unwrap();
+    b.write(room, u).await.unwrap();
+    assert_projection_is(db, room, b.doc(room)).await;
+    let rows = db.projected_posts(room).await.unwrap();
+    let projected_reply = rows.iter().find(|r| r.post.id == reply).unwrap();
+    assert_eq!(projected_reply.post.parent.as_ref(), Some(&root));
+    assert_eq!(projected_reply.post.author, ub);
+
+    a.wait_for(room, "the reply", |d| d.post(&reply).is_some())
+        .await
+        .unwrap();
+    let edited_at = now_ms() + 5;
+    let u = a
+        .doc(room)
+        .edit(ua, &root, "山田様 本日 38.1℃ の発熱（訂正）", edited_at)
+        .unwrap();
+    a.write(room, u).await.unwrap();
+    assert_projection_is(db, room, a.doc(room)).await;
+    let rows = db.projected_posts(room).await.unwrap();
+    let edited = rows.iter().find(|r| r.post.id == root).unwrap();
+    assert_eq!(edited.post.text, "山田様 本日 38.1℃ の発熱（訂正）");
+    assert_eq!(edited.post.edited_at, Some(edited_at));
+    assert_eq!(unread(db, ub, room).await, (1, Some(edited_at)));
+
+    b.wait_for(room, "the edit", |d| {
+        d.post(&root).is_some_and(|p| p.edited_at.is_some())
+    })
+    .await
+    .unwrap();
+    let u = b.doc(room).delete(ub, &reply, now_ms()).unwrap();
+    b.write(room, u).await.unwrap();
+    assert_projection_is(db, room, b.doc(room)).await;
+    let rows = db.projected_posts(room).await.unwrap();
+    let deleted = rows.iter().find(|r| r.post.id == reply).unwrap();
+    assert!(deleted.post.deleted);
+    assert_eq!(
+        deleted.post.text, "",
+        "a deleted post's text is gone from the table too"
+    );
+    assert_eq!(
+        unread(db, ua, room).await.0,
+        0,
+        "deleted posts are not unread"
+    );
+
+    let u = b.doc(room).mark_read(ub, &root, now_ms());
+    b.write(room, u).await.unwrap();
+    assert_projection_is(db, room, b.doc(room)).await;
+    assert_eq!(unread(db, ub, room).await.0, 0);
+
+    // A newer post by A is unread for B again, and only it.
+    let second = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(ua, second.clone(), "次回訪問は木曜です", now_ms());
+    a.write(room, u).await.unwrap();
+    assert_eq!(unread(db, ub, room).await.0, 1);
+    b.wait_for(room, "the second thread", |d| d.post(&second).is_some())
+        .await
+        .unwrap();
+    let u = b.doc(room).mark_read(ub, &second, now_ms());
+    b.write(room, u).await.unwrap();
+    assert_eq!(unread(db, ub, room).await.0, 0);
+    assert_projection_is(db, room, b.doc(room)).await;
+}
+
+#[tokio::test]
+async fn a_refused_update_projects_nothing() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (room, ua, ub) = (t.room, t.a.id, t.b.id);
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 3303)
+        .await
+        .unwrap();
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 3404)
+        .await
+        .unwrap();
+    a.open(room).await.unwrap();
+    b.open(room).await.unwrap();
+    let db = server.db();
+
+    let root = new_post_id();
+    let u = a.doc(room).start_thread(ua, root.clone(), "原文", now_ms());
+    a.write(room, u).await.unwrap();
+    b.wait_for(room, "the thread", |d| d.post(&root).is_some())
+        .await
+        .unwrap();
+    let before = db.projected_posts(room).await.unwrap();
+
+    // B posts in A's name, edits A's post, and marks A's read position: all refused.
+    let forged = b
+        .doc(room)
+        .start_thread(ua, new_post_id(), "なりすまし", now_ms());
+    let ack = b.send_update(room, forged).await.unwrap();
+    assert!(b.verdict(ack).await.unwrap().is_err());
+
+    let mut other = SyncClient::connect(&server.ws_url(), &t.b.token, 3405)
+        .await
+        .unwrap();
+    other.open(room).await.unwrap();
+    let tampered = other.doc(room).edit(ua, &root, "改ざん", now_ms()).unwrap();
+    let ack = other.send_update(room, tampered).await.unwrap();
+    assert!(other.verdict(ack).await.unwrap().is_err());
+
+    let mut third = SyncClient::connect(&server.ws_url(), &t.b.token, 3406)
+        .await
+        .unwrap();
+    third.open(room).await.unwrap();
+    let marker = third.doc(room).mark_read(ua, &root, now_ms());
+    let ack = third.send_update(room, marker).await.unwrap();
+    assert!(third.verdict(ack).await.unwrap().is_err());
+
+    assert_eq!(db.projected_posts(room).await.unwrap(), before);
+    assert!(db.projected_read_markers(room).await.unwrap().is_empty());
+    assert_eq!(unread(db, ub, room).await.0, 1);
+    assert_projection_is(db, room, a.doc(room)).await;
+}
+
+#[tokio::test]
+async fn the_demo_conversations_are_projected_at_start() {
+    let server = TestServer::start().await;
+    let posts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+        .fetch_one(server.db().pool())
+        .await
+        .unwrap();
+    assert!(posts > 10, "the demo posts are in the projection ({posts})");
+}
+
+#[tokio::test]
+async fn projected_rows_survive_kill_9_exactly_like_the_log() {
+    let storage = TestStorage::new().await;
+    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+        .await
+        .unwrap();
+    let t = team_at(&server.base_url, &storage).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 3507)
+        .await
+        .unwrap();
+    a.open(t.room).await.unwrap();
+
+    let mut sent = Vec::new();
+    for i in 0..300 {
+        let id = new_post_id();
+        let u = a
+            .doc(t.room)
+            .start_thread(t.a.id, id.clone(), &format!("投稿 {i}"), i);
+        let ack = a.send_update(t.room, u).await.unwrap();
+        sent.push((ack, id));
+    }
+    let mut saved = Vec::new();
+    while saved.len() < 50 {
+        if let Frame::Saved { ack, .. } = a
+            .wait_event(|f| matches!(f, Frame::Saved { .. }))
+            .await
+            .unwrap()
+        {
+            saved.push(ack);
+        }
+    }
+    server.kill_9().await.unwrap();
+    a.drain(std::time::Duration::from_millis(200)).await;
+    saved.extend(a.events.iter().filter_map(|f| match f {
+        Frame::Saved { ack, .. } => Some(*ack),
+        _ => None,
+    }));
+
+    // The log as the restarted server loads it, and the table as it was left.
+    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+        .await
+        .unwrap();
+    let token = signin_at(&server.base_url, &t.a.login).await;
+    let mut fresh = SyncClient::connect(&server.ws_url(), &token, 3508)
+        .await
+        .unwrap();
+    fresh.open(t.room).await.unwrap();
+    let db = Db::connect(&storage.database_url()).await.unwrap();
+    let projected: Vec<PostId> = db
+        .projected_posts(t.room)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.post.id)
+        .collect();
+    for (ack, id) in &sent {
+        if saved.contains(ack) {
+            assert!(
+                projected.contains(id),
+                "acknowledged post {ack} not projected"
+            );
+        }
+    }
+    assert_projection_is(&db, t.room, fresh.doc(t.room)).await;
+    db.close().await;
+    server.kill_9().await.unwrap();
+}

@@ -1,0 +1,297 @@
+//! Per-connection WebSocket limits against the real server: a client over its message rate
+//! is closed with a reason, what it sent past the limit is not stored, and everybody else
+//! (including the same person reconnecting) keeps being served; oversized frames are refused.
+//! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+
+use futures_util::{SinkExt, StreamExt};
+use renraku_sync::frame::PROTOCOL_VERSION;
+use renraku_sync::yrs::sync::{Message, SyncMessage};
+use renraku_sync::yrs::updates::encoder::Encode;
+use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId};
+use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
+use renraku_tests::{team, TestServer};
+use std::collections::HashSet;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+fn new_post_id() -> PostId {
+    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug)]
+enum Ending {
+    Closed {
+        code: u16,
+        reason: String,
+    },
+    /// The socket ended without a close frame (reset or a protocol error).
+    Broken(String),
+}
+
+/// Reads (and keeps the binary frames of) a socket until it ends.
+async fn read_until_end(ws: &mut Ws) -> (Vec<Frame>, Ending) {
+    let mut frames = Vec::new();
+    loop {
+        let next = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("the server ends the connection");
+        match next {
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                if let Ok(frame) = Frame::decode_from_server(&bytes) {
+                    frames.push(frame);
+                }
+            }
+            Some(Ok(WsMessage::Close(close))) => {
+                let (code, reason) = close
+                    .map(|c| (u16::from(c.code), c.reason.to_string()))
+                    .unwrap_or((1005, String::new()));
+                return (frames, Ending::Closed { code, reason });
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return (frames, Ending::Broken(e.to_string())),
+            None => return (frames, Ending::Broken("ended without a close frame".into())),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, frame: &Frame) -> bool {
+    ws.send(WsMessage::Binary(frame.encode().into()))
+        .await
+        .is_ok()
+}
+
+/// Texts of the posts a fresh replica receives from the server.
+async fn stored_texts(server: &TestServer, token: &str, room: RoomId) -> HashSet<String> {
+    let mut reader = SyncClient::connect(&server.ws_url(), token, 9_999)
+        .await
+        .unwrap();
+    reader.open(room).await.unwrap();
+    reader
+        .doc(room)
+        .posts()
+        .into_iter()
+        .map(|p| p.text)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored() {
+    const BURST: u32 = 20;
+    const SENT: usize = 200;
+    let server = TestServer::start_with(|c| {
+        c.ws_message_burst = BURST;
+        c.ws_messages_per_second = 1;
+    })
+    .await;
+    let t = team(&server).await;
+    let room = t.room;
+    let doc = DocId::Room(room);
+
+    // B is in the room throughout and must keep being served.
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    b.open(room).await.unwrap();
+
+    // A floods: hello, open, its step 1, then SENT updates without waiting for answers.
+    let mut a = connect_raw(&server.ws_url(), Some(&t.a.token))
+        .await
+        .unwrap();
+    let replica = RoomDoc::new(1001);
+    assert!(
+        send(
+            &mut a,
+            &Frame::Hello {
+                version: PROTOCOL_VERSION
+            }
+        )
+        .await
+    );
+    assert!(send(&mut a, &Frame::Open { doc }).await);
+    let step1 = Message::Sync(SyncMessage::SyncStep1(replica.state_vector())).encode_v1();
+    assert!(
+        send(
+            &mut a,
+            &Frame::Sync {
+                doc,
+                ack: None,
+                message: step1
+            }
+        )
+        .await
+    );
+    let texts: Vec<String> = (0..SENT).map(|i| format!("連投 {i:03}")).collect();
+    for (i, text) in texts.iter().enumerate() {
+        let update = replica.start_thread(t.a.id, new_post_id(), text, now_ms());
+        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        let frame = Frame::Sync {
+            doc,
+            ack: Some(i as u64 + 1),
+            message,
+        };
+        if !send(&mut a, &frame).await {
+            break; // the server already closed
+        }
+    }
+
+    let (_, ending) = read_until_end(&mut a).await;
+    match ending {
+        Ending::Closed { code, reason } => {
+            assert_eq!(code, 1008, "policy violation");
+            assert!(
+                reason.contains("rate limit") && reason.contains("per second"),
+                "a reason a person can act on: {reason}"
+            );
+        }
+        Ending::Broken(e) => panic!("expected a close frame with a reason, got: {e}"),
+    }
+
+    // B still writes and is acknowledged; the room handles messages in order, so once B's
+    // post is saved, whatever A got in before its limit is committed too.
+    let after = new_post_id();
+    let u = b
+        .doc(room)
+        .start_thread(t.b.id, after.clone(), "洪水のあとも通常どおり", now_ms());
+    b.write(room, u).await.unwrap();
+
+    // What is stored is exactly a prefix of A's posts: those within its budget; the one that
+    // broke the limit and everything after it are not.
+    let stored = stored_texts(&server, &t.b.token, room).await;
+    let accepted = texts.iter().take_while(|t| stored.contains(*t)).count();
+    let budget = BURST as usize - 3; // hello, open and step 1 took a token each
+    assert!(
+        accepted >= budget,
+        "A's posts within its budget are stored ({accepted} < {budget})"
+    );
+    assert!(accepted < SENT, "the flood was cut off");
+    for text in &texts[accepted..] {
+        assert!(!stored.contains(text), "{text} came after the limit");
+    }
+    assert_eq!(stored.len(), accepted + 1, "A's prefix and B's post");
+
+    // B saw A's accepted posts live.
+    b.wait_for(room, "A's accepted posts", |d| {
+        d.posts().len() == accepted + 1
+    })
+    .await
+    .unwrap();
+
+    // A reconnects (a fresh connection, a fresh budget) and is served again.
+    let mut again = SyncClient::connect(&server.ws_url(), &t.a.token, 1003)
+        .await
+        .unwrap();
+    again.open(room).await.unwrap();
+    let u = again
+        .doc(room)
+        .start_thread(t.a.id, new_post_id(), "再接続後の投稿", now_ms());
+    again.write(room, u).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_yjs_endpoint_has_the_same_rate_limit() {
+    let server = TestServer::start_with(|c| {
+        c.ws_message_burst = 10;
+        c.ws_messages_per_second = 1;
+    })
+    .await;
+    let t = team(&server).await;
+    let token = server.room_token(&t.a.token, t.room).await.unwrap();
+    let url = format!("{}/{}?token={token}", server.yjs_url(), t.room);
+    let mut ws = connect_raw(&url, None).await.unwrap();
+    let query = Message::AwarenessQuery.encode_v1();
+    for _ in 0..100 {
+        if ws
+            .send(WsMessage::Binary(query.clone().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut ending = None;
+    while ending.is_none() {
+        let next = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("the server ends the connection");
+        match next {
+            Some(Ok(WsMessage::Close(Some(close)))) => {
+                ending = Some((u16::from(close.code), close.reason.to_string()))
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+    let (code, reason) = ending.unwrap();
+    assert_eq!(code, 1008);
+    assert!(reason.contains("rate limit"), "{reason}");
+}
+
+#[tokio::test]
+async fn frames_over_the_configured_size_are_refused_and_the_connection_lives_on() {
+    const LIMIT: usize = 4096;
+    let server = TestServer::start_with(|c| c.ws_max_frame_bytes = LIMIT).await;
+    let t = team(&server).await;
+    let room = t.room;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 1001)
+        .await
+        .unwrap();
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    a.open(room).await.unwrap();
+    b.open(room).await.unwrap();
+
+    // A post a bit over the limit (written on a scratch replica, so A's own stays clean):
+    // refused unread, with the limit named.
+    let scratch = RoomDoc::new(1009);
+    let big = scratch.start_thread(t.a.id, new_post_id(), &"大".repeat(2_000), now_ms());
+    let ack = a.send_update(room, big).await.unwrap();
+    let refusal = a
+        .wait_event(|f| matches!(f, Frame::TooLarge { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal,
+        Frame::TooLarge {
+            limit: LIMIT as u64
+        }
+    );
+
+    // The connection lives on: a small post from A is saved and reaches B.
+    let small = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, small.clone(), "小さな投稿", now_ms());
+    a.write(room, u).await.unwrap();
+    b.wait_for(room, "the small post", |d| d.post(&small).is_some())
+        .await
+        .unwrap();
+    assert!(
+        !a.events
+            .iter()
+            .any(|f| matches!(f, Frame::Saved { ack: s, .. } if *s == ack)),
+        "an oversized update is never acknowledged"
+    );
+    assert_eq!(
+        b.doc(room).posts().len(),
+        1,
+        "the oversized post was not stored"
+    );
+
+    // A message over 8× the limit ends the connection at the protocol level; others go on.
+    let _ = a.send_bytes(vec![7; 8 * LIMIT + 1]).await;
+    let ended = a.wait_event(|_| false).await;
+    assert!(ended.is_err() && a.closed, "the socket was closed");
+    let later = new_post_id();
+    let u = b
+        .doc(room)
+        .start_thread(t.b.id, later.clone(), "まだ使える", now_ms());
+    b.write(room, u).await.unwrap();
+}
