@@ -65,6 +65,15 @@ async fn fixture(server: &TestServer, cast: &Cast) -> Fixture {
     let agreement = db.create_agreement(&format!("協定{n}")).await.unwrap();
     let joined = db.create_agreement(&format!("協定{n}b")).await.unwrap();
     db.join_agreement(joined, cast.demo).await.unwrap();
+    let certificate = db
+        .register_client_certificate(
+            user,
+            &format!("{n:064x}"),
+            b"not a real certificate",
+            "端末",
+        )
+        .await
+        .unwrap();
     Fixture {
         ids: vec![
             ("/api/admin/organizations/", org.get()),
@@ -74,6 +83,7 @@ async fn fixture(server: &TestServer, cast: &Cast) -> Fixture {
             ("/api/admin/announcements/", announcement),
             ("/api/admin/maintenance/", maintenance),
             ("/api/admin/agreements/", agreement.0),
+            ("/api/admin/client-certificates/", certificate.id),
         ],
         user: user.get(),
         joined_agreement: joined.0,
@@ -140,6 +150,16 @@ fn body(method: &str, template: &str) -> Option<Value> {
             json!({"starts_at": tomorrow, "ends_at": tomorrow + 1000, "message": "点検"})
         }
         ("delete", "/api/admin/maintenance/{id}") => return None,
+        ("post", "/api/admin/users/{id}/client-certificates") => {
+            // A fresh certificate each time: fingerprints are unique.
+            let cert = rcgen::generate_simple_self_signed(vec![format!("device{n}.example")])
+                .expect("a self-signed certificate");
+            json!({"certificate_pem": cert.cert.pem(), "label": "端末"})
+        }
+        ("post", "/api/admin/client-certificates/{id}/revoke") => return None,
+        ("put", "/api/admin/municipalities/{slug}/client-certificate-policy") => {
+            json!({"required": false})
+        }
         ("get", _) => return None,
         _ => panic!("no body for {method} {template}: add one to the matrix"),
     };
