@@ -6,6 +6,7 @@
 //! (routes, modules, extension points) is in the README's "App" section.
 
 mod api;
+mod attachments;
 mod i18n;
 mod push;
 mod route;

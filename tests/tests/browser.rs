@@ -59,6 +59,7 @@ browser_tests! {
     pwa_update: "pwa_update.test.mjs" with APP_COPY;
     push_notification: "push_notification.test.mjs";
     app_team: "app_team.test.mjs";
+    attachments_photo: "attachments_photo.test.mjs";
 }
 
 /// The server serves a copy of app/dist (`--app-dir`) that the script may change, as a new

@@ -19,7 +19,7 @@ pub fn Composer(
 ) -> Element {
     let session = use_context::<Session>();
     let mut text = use_signal(String::new);
-    // Attachment ids, filled by the attach button (module `attachments`, see the app map).
+    // Attachment ids, filled by the attach button.
     let mut attachments = use_signal(Vec::<String>::new);
     let is_reply = parent.is_some();
 
@@ -70,7 +70,11 @@ pub fn Composer(
                 oninput: move |e| text.set(e.value()),
             }
             div { class: "composer-actions",
-                // attach: AttachButton
+                crate::attachments::AttachButton {
+                    room,
+                    on_attached: move |id| attachments.write().push(id),
+                    attached: Some(attachments.read().clone()),
+                }
                 button { class: "primary", r#type: "submit", disabled: text().trim().is_empty() && attachments.read().is_empty(),
                     if is_reply { {tr("返信する", "Send reply")} } else { {tr("投稿する", "Post")} }
                 }

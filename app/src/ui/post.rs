@@ -126,7 +126,9 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
             } else {
                 p { class: "text", "{post.text}" }
             }
-            // attach: AttachmentThumbs
+            if !post.attachments.is_empty() {
+                crate::attachments::AttachmentThumbs { room, ids: post.attachments.clone() }
+            }
             div { class: "reactions", role: "group", aria_label: tr("リアクション", "Reactions"),
                 for kind in Reaction::ALL {
                     {

@@ -46,7 +46,7 @@ impl Session {
         self.store.close();
         let name = store::db_name(&self.slug, self.me.user.id);
         Store::delete(&name).await;
-        // attach: crate::attachments::forget(&name).await;
+        crate::attachments::forget(&name).await;
         crate::util::local_remove(&me_key(&self.slug));
         let mut auth = self.auth;
         auth.set(Auth::SignedOut);
