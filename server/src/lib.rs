@@ -119,6 +119,8 @@ pub async fn serve_state(
 ) -> anyhow::Result<()> {
     // Sends queued web pushes while the server runs.
     let _push = push::spawn_worker(state.db.clone(), &state.config);
+    // Closes members' open sockets when a maintenance window opens.
+    let _maintenance = rooms::maintenance::spawn_watcher(state.clone());
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {
         return tls::serve(state, listener, files, shutdown).await;
     }

@@ -10,8 +10,8 @@ use yrs::block::{
     BLOCK_SKIP_REF_NUMBER, HAS_ORIGIN, HAS_PARENT_SUB, HAS_RIGHT_ORIGIN,
 };
 use yrs::encoding::read::Read;
-use yrs::updates::decoder::{Decode, Decoder, DecoderV1};
-use yrs::{Any, IdSet, ID};
+use yrs::updates::decoder::{Decoder, DecoderV1};
+use yrs::{Any, ClientID, IdSet, ID};
 
 /// Where an item says it belongs.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +94,7 @@ impl ParsedUpdate {
                 blocks.push(block);
             }
         }
-        let deletes = IdSet::decode(&mut d).map_err(malformed)?;
+        let deletes = read_delete_set(&mut d)?;
         if !d.read_to_end().map_err(malformed)?.is_empty() {
             return Err(Error::Malformed("trailing bytes after update".into()));
         }
@@ -189,4 +189,29 @@ fn read_block(d: &mut DecoderV1, client: u64, clock: u32) -> Result<Block> {
         len,
         kind,
     })
+}
+
+/// The delete set at the end of an update. Read here rather than with yrs' `IdSet::decode`,
+/// which adds `clock + len` and takes the client id unchecked: with overflow checks on
+/// (debug builds, the fuzzers) a forged range or a client id over 53 bits panics inside yrs.
+fn read_delete_set(d: &mut DecoderV1) -> Result<IdSet> {
+    let malformed = |e: yrs::encoding::read::Error| Error::Malformed(e.to_string());
+    let mut set = IdSet::new();
+    let clients: u32 = d.read_var().map_err(malformed)?;
+    for _ in 0..clients {
+        let client: u64 = d.read_var().map_err(malformed)?;
+        if client >> 53 != 0 {
+            return Err(Error::Malformed("client id over 53 bits".into()));
+        }
+        let ranges: u32 = d.read_var().map_err(malformed)?;
+        for _ in 0..ranges {
+            let clock = d.read_ds_clock().map_err(malformed)?;
+            let len = d.read_ds_len().map_err(malformed)?;
+            if clock.checked_add(len).is_none() {
+                return Err(Error::Malformed("delete range overflows".into()));
+            }
+            set.insert(ID::new(ClientID::new(client), clock), len);
+        }
+    }
+    Ok(set)
 }

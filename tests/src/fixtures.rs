@@ -27,6 +27,20 @@ pub struct Team {
     pub outsider: Member,
 }
 
+/// Posts `body` to `/api/{slug}/signin` and returns the answer, whatever it is: the one
+/// place tests build a sign-in request.
+pub async fn signin_request(
+    base_url: &str,
+    slug: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(format!("{base_url}/api/{slug}/signin"))
+        .json(body)
+        .send()
+        .await
+}
+
 /// Signs in to the demo municipality with the demo password; returns the session token.
 pub async fn signin_at(base_url: &str, login: &str) -> String {
     try_signin(base_url, login)
@@ -35,11 +49,8 @@ pub async fn signin_at(base_url: &str, login: &str) -> String {
 }
 
 async fn try_signin(base_url: &str, login: &str) -> Result<String> {
-    let response = reqwest::Client::new()
-        .post(format!("{base_url}/api/demo/signin"))
-        .json(&json!({ "login_id": login, "password": renraku_server::demo::DEMO_PASSWORD }))
-        .send()
-        .await?;
+    let body = json!({ "login_id": login, "password": renraku_server::demo::DEMO_PASSWORD });
+    let response = signin_request(base_url, "demo", &body).await?;
     if !response.status().is_success() {
         bail!("status {}", response.status());
     }

@@ -2,13 +2,14 @@
 //! `RoomDoc` replica per opened room, answers the server's sync step 1, and records every
 //! frame it receives so tests can assert on acknowledgements and refusals.
 
+use crate::process::ServerProcess;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::decoder::Decode;
 use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, RoomDoc, RoomId};
+use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId, UserId};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -216,6 +217,45 @@ impl SyncClient {
         }
     }
 
+    /// Streams `count` new threads into `room` without waiting for answers and kills the
+    /// server (kill -9) once at least `min_saved` of them were acknowledged: the crash a
+    /// durability test needs, in the middle of a stream of unacknowledged writes.
+    pub async fn stream_then_kill_9(
+        &mut self,
+        server: ServerProcess,
+        room: RoomId,
+        author: UserId,
+        count: usize,
+        min_saved: usize,
+    ) -> Result<Streamed> {
+        let mut sent = Vec::new();
+        for i in (0_i64..).take(count) {
+            let id = PostId::parse(&ulid::Ulid::new().to_string())?;
+            let update = self
+                .doc(room)
+                .start_thread(author, id.clone(), &format!("投稿 {i}"), i);
+            let ack = self.send_update(room, update).await?;
+            sent.push((ack, id));
+        }
+        let mut saved = Vec::new();
+        while saved.len() < min_saved {
+            if let Frame::Saved { ack, .. } = self
+                .wait_event(|f| matches!(f, Frame::Saved { .. }))
+                .await?
+            {
+                saved.push(ack);
+            }
+        }
+        server.kill_9().await?;
+        // Whatever else was acknowledged before the socket died counts too.
+        self.drain(Duration::from_millis(200)).await;
+        saved.extend(self.events.iter().filter_map(|f| match f {
+            Frame::Saved { ack, .. } => Some(*ack),
+            _ => None,
+        }));
+        Ok(Streamed { sent, saved })
+    }
+
     /// Handles frames for up to `d`, returning when nothing arrives for that long.
     pub async fn drain(&mut self, d: Duration) {
         while self
@@ -257,5 +297,23 @@ impl SyncClient {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// What [`SyncClient::stream_then_kill_9`] sent and what the server acknowledged.
+pub struct Streamed {
+    /// Every post sent, with the ack number it was sent under.
+    pub sent: Vec<(u64, PostId)>,
+    /// The ack numbers the server answered `saved` to before it died.
+    pub saved: Vec<u64>,
+}
+
+impl Streamed {
+    /// The posts the server said were saved: a crash must not lose any of them.
+    pub fn acknowledged(&self) -> impl Iterator<Item = (u64, &PostId)> {
+        self.sent
+            .iter()
+            .filter(|(ack, _)| self.saved.contains(ack))
+            .map(|(ack, id)| (*ack, id))
     }
 }

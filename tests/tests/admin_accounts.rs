@@ -35,17 +35,8 @@ async fn disabling_a_user_closes_their_websocket_within_a_second() {
     assert_eq!(body["connections_closed"], 2, "{body}");
 
     // The server closes the socket: a Close frame or the end of the stream, within 1 s.
-    let closed = tokio::time::timeout(Duration::from_secs(1), async {
-        loop {
-            match bare.next().await {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
     assert!(
-        closed.is_ok(),
+        closes_within(&mut bare, Duration::from_secs(1)).await,
         "the disabled user's socket is still open after 1 s"
     );
     synced.drain(Duration::from_millis(200)).await;
@@ -141,6 +132,13 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
 async fn maintenance_shuts_out_everyone_but_administrators() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
+    // Sockets opened before the window: the member's must close, the admin's stays.
+    let mut member_socket = connect_raw(&server.ws_url(), Some(&cast.member.token))
+        .await
+        .unwrap();
+    let mut admin_socket = connect_raw(&server.ws_url(), Some(&cast.admin.token))
+        .await
+        .unwrap();
     let now = renraku_server::db::now_ms();
     let created = client(&server, &cast.system)
         .post(server.url("/api/admin/maintenance"))
@@ -150,6 +148,14 @@ async fn maintenance_shuts_out_everyone_but_administrators() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    assert!(
+        closes_within(&mut member_socket, Duration::from_secs(2)).await,
+        "a member's socket opened before the maintenance window is still open"
+    );
+    assert!(
+        !closes_within(&mut admin_socket, Duration::from_millis(1500)).await,
+        "the administrator's socket was closed by maintenance"
+    );
 
     let member = server
         .client(&cast.member.token)
@@ -238,4 +244,18 @@ async fn announcements_reach_the_portal() {
         .await
         .unwrap();
     assert_eq!(titles(&other), vec!["全体のお知らせ"]);
+}
+
+/// Whether the server closes `socket` (a Close frame or the end of the stream) within `d`.
+async fn closes_within(socket: &mut renraku_tests::sync_client::Ws, d: Duration) -> bool {
+    tokio::time::timeout(d, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
 }

@@ -232,6 +232,24 @@ async fn assert_nothing_stored(server: &TestServer, team: &Team, id: &str, case:
     assert_eq!(response.status(), StatusCode::NOT_FOUND, "{case}");
 }
 
+/// Uploads `body` as `name` into the team's room and checks the refusal a user would see:
+/// the HTTP status, the error code, and that nothing was stored (`case` names the attempt).
+async fn assert_refused(
+    server: &TestServer,
+    team: &Team,
+    name: &str,
+    body: Vec<u8>,
+    status: StatusCode,
+    code: &str,
+    case: &str,
+) {
+    let id = new_id();
+    let response = upload(server, &team.a.token, team.room, &id, name, body).await;
+    assert_eq!(response.status(), status, "{case}");
+    assert_eq!(error_code(response).await, code, "{case}");
+    assert_nothing_stored(server, team, &id, case).await;
+}
+
 #[tokio::test]
 async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
     let server = TestServer::start().await;
@@ -382,19 +400,16 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
     let team = team(&server).await;
 
     // Over the limit, announced by Content-Length: refused before the body is read.
-    let id = new_id();
-    let response = upload(
+    assert_refused(
         &server,
-        &team.a.token,
-        team.room,
-        &id,
+        &team,
         "big.txt",
         vec![b'a'; 10_001],
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "oversized",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(error_code(response).await, "too_large");
-    assert_nothing_stored(&server, &team, &id, "oversized").await;
 
     // Over the limit without a Content-Length (chunked): refused while streaming.
     let id = new_id();
@@ -423,51 +438,55 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
     // A program renamed .jpg (an ELF header, then code).
     let mut elf = b"\x7FELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3E\0".to_vec();
     elf.extend_from_slice(&[0x90; 200]);
-    let id = new_id();
-    let response = upload(&server, &team.a.token, team.room, &id, "wound.jpg", elf).await;
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(response).await, "unsupported_type");
-    assert_nothing_stored(&server, &team, &id, "executable renamed .jpg").await;
+    assert_refused(
+        &server,
+        &team,
+        "wound.jpg",
+        elf,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_type",
+        "executable renamed .jpg",
+    )
+    .await;
 
     // A Windows program renamed .jpg.
     let mut exe = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xFF\xFF\0\0".to_vec();
     exe.extend_from_slice(&[0; 100]);
-    let id = new_id();
-    let response = upload(&server, &team.a.token, team.room, &id, "photo.jpg", exe).await;
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(response).await, "unsupported_type");
-    assert_nothing_stored(&server, &team, &id, "exe renamed .jpg").await;
+    assert_refused(
+        &server,
+        &team,
+        "photo.jpg",
+        exe,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_type",
+        "exe renamed .jpg",
+    )
+    .await;
 
     // An HTML page renamed .png: not an image, and not text we would serve either.
     let html = b"<!DOCTYPE html><html><body><script>fetch('/api/me')</script></body></html>";
-    let id = new_id();
-    let response = upload(
+    assert_refused(
         &server,
-        &team.a.token,
-        team.room,
-        &id,
+        &team,
         "scan.png",
         html.to_vec(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_type",
+        "HTML renamed .png",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(response).await, "unsupported_type");
-    assert_nothing_stored(&server, &team, &id, "HTML renamed .png").await;
 
     // Harmless text under an image's name: the name lies about the content.
-    let id = new_id();
-    let response = upload(
+    assert_refused(
         &server,
-        &team.a.token,
-        team.room,
-        &id,
+        &team,
         "scan.png",
         b"just text\n".to_vec(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "type_mismatch",
+        "text renamed .png",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(response).await, "type_mismatch");
-    assert_nothing_stored(&server, &team, &id, "text renamed .png").await;
 
     // Path traversal in the name.
     for name in [
@@ -475,27 +494,29 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
         "..\\..\\boot.ini.txt",
         "/tmp/x.pdf",
     ] {
-        let id = new_id();
-        let response = upload(&server, &team.a.token, team.room, &id, name, pdf()).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
-        assert_eq!(error_code(response).await, "bad_file_name", "{name}");
-        assert_nothing_stored(&server, &team, &id, name).await;
+        assert_refused(
+            &server,
+            &team,
+            name,
+            pdf(),
+            StatusCode::BAD_REQUEST,
+            "bad_file_name",
+            name,
+        )
+        .await;
     }
 
     // A right-to-left override (U+202E): "report<RLO>fdp.exe.pdf" would show reversed.
-    let id = new_id();
-    let response = upload(
+    assert_refused(
         &server,
-        &team.a.token,
-        team.room,
-        &id,
+        &team,
         "report\u{202E}fdp.exe.pdf",
         pdf(),
+        StatusCode::BAD_REQUEST,
+        "bad_file_name",
+        "right-to-left override",
     )
     .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(response).await, "bad_file_name");
-    assert_nothing_stored(&server, &team, &id, "right-to-left override").await;
 
     // No name at all.
     let id = new_id();
@@ -510,11 +531,16 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
     assert_eq!(error_code(response).await, "bad_file_name");
 
     // Empty.
-    let id = new_id();
-    let response = upload(&server, &team.a.token, team.room, &id, "empty.txt", vec![]).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(response).await, "empty_file");
-    assert_nothing_stored(&server, &team, &id, "empty").await;
+    assert_refused(
+        &server,
+        &team,
+        "empty.txt",
+        vec![],
+        StatusCode::BAD_REQUEST,
+        "empty_file",
+        "empty",
+    )
+    .await;
 
     // Cut off: Content-Length promises 5,000 bytes, the client sends 1,000 and stops.
     let id = new_id();

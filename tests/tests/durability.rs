@@ -1,7 +1,7 @@
 //! Nothing acknowledged is lost: kill -9 of the server during a stream of updates, restart
 //! on the same storage, and every update that was acknowledged with `saved` is there.
 
-use renraku_sync::{Frame, PostId, RoomDoc};
+use renraku_sync::RoomDoc;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{signin_at, storage_args, team_at, TestStorage};
@@ -20,35 +20,12 @@ async fn every_saved_update_survives_kill_9() {
         .unwrap();
     a.open(t.room).await.unwrap();
 
-    // Stream posts without waiting, collect acknowledgements as they come, and kill the
-    // server in the middle of the stream.
-    let mut sent = Vec::new();
-    for i in 0..400 {
-        let id = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
-        let u = a
-            .doc(t.room)
-            .start_thread(t.a.id, id.clone(), &format!("投稿 {i}"), i);
-        let ack = a.send_update(t.room, u).await.unwrap();
-        sent.push((ack, id));
-    }
-    let mut saved = Vec::new();
-    while saved.len() < 100 {
-        if let Frame::Saved { ack, .. } = a
-            .wait_event(|f| matches!(f, Frame::Saved { .. }))
-            .await
-            .unwrap()
-        {
-            saved.push(ack);
-        }
-    }
-    server.kill_9().await.unwrap();
-    // Whatever else was acknowledged before the socket died counts too.
-    a.drain(std::time::Duration::from_millis(200)).await;
-    saved.extend(a.events.iter().filter_map(|f| match f {
-        Frame::Saved { ack, .. } => Some(*ack),
-        _ => None,
-    }));
-    assert!(saved.len() >= 100);
+    // Kill the server in the middle of a stream of posts sent without waiting.
+    let streamed = a
+        .stream_then_kill_9(server, t.room, t.a.id, 400, 100)
+        .await
+        .unwrap();
+    assert!(streamed.saved.len() >= 100);
 
     let server = ServerProcess::spawn(BIN, &storage_args(&storage))
         .await
@@ -59,10 +36,10 @@ async fn every_saved_update_survives_kill_9() {
         .unwrap();
     fresh.open(t.room).await.unwrap();
     let stored: &RoomDoc = fresh.doc(t.room);
-    let missing: Vec<u64> = sent
-        .iter()
-        .filter(|(ack, id)| saved.contains(ack) && stored.post(id).is_none())
-        .map(|(ack, _)| *ack)
+    let missing: Vec<u64> = streamed
+        .acknowledged()
+        .filter(|(_, id)| stored.post(id).is_none())
+        .map(|(ack, _)| ack)
         .collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     server.kill_9().await.unwrap();

@@ -3,7 +3,7 @@
 
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::{RoomId, UserId};
-use renraku_tests::TestServer;
+use renraku_tests::{signin_request, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -14,10 +14,8 @@ async fn signin_raw(
     login: &str,
     password: &str,
 ) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(server.url(&format!("/api/{slug}/signin")))
-        .json(&json!({ "login_id": login, "password": password }))
-        .send()
+    let body = json!({ "login_id": login, "password": password });
+    signin_request(&server.base_url(), slug, &body)
         .await
         .unwrap()
 }

@@ -4,7 +4,7 @@
 //! RENRAKU_TEST_BACKEND=postgres.
 
 use renraku_server::Db;
-use renraku_sync::{Frame, PostId, RoomDoc, RoomId, UserId};
+use renraku_sync::{PostId, RoomDoc, RoomId, UserId};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{signin_at, storage_args, team, team_at, TestServer, TestStorage};
@@ -231,31 +231,10 @@ async fn projected_rows_survive_kill_9_exactly_like_the_log() {
         .unwrap();
     a.open(t.room).await.unwrap();
 
-    let mut sent = Vec::new();
-    for i in 0..300 {
-        let id = new_post_id();
-        let u = a
-            .doc(t.room)
-            .start_thread(t.a.id, id.clone(), &format!("投稿 {i}"), i);
-        let ack = a.send_update(t.room, u).await.unwrap();
-        sent.push((ack, id));
-    }
-    let mut saved = Vec::new();
-    while saved.len() < 50 {
-        if let Frame::Saved { ack, .. } = a
-            .wait_event(|f| matches!(f, Frame::Saved { .. }))
-            .await
-            .unwrap()
-        {
-            saved.push(ack);
-        }
-    }
-    server.kill_9().await.unwrap();
-    a.drain(std::time::Duration::from_millis(200)).await;
-    saved.extend(a.events.iter().filter_map(|f| match f {
-        Frame::Saved { ack, .. } => Some(*ack),
-        _ => None,
-    }));
+    let streamed = a
+        .stream_then_kill_9(server, t.room, t.a.id, 300, 50)
+        .await
+        .unwrap();
 
     // The log as the restarted server loads it, and the table as it was left.
     let server = ServerProcess::spawn(BIN, &storage_args(&storage))
@@ -274,13 +253,11 @@ async fn projected_rows_survive_kill_9_exactly_like_the_log() {
         .into_iter()
         .map(|r| r.post.id)
         .collect();
-    for (ack, id) in &sent {
-        if saved.contains(ack) {
-            assert!(
-                projected.contains(id),
-                "acknowledged post {ack} not projected"
-            );
-        }
+    for (ack, id) in streamed.acknowledged() {
+        assert!(
+            projected.contains(id),
+            "acknowledged post {ack} not projected"
+        );
     }
     assert_projection_is(&db, t.room, fresh.doc(t.room)).await;
     db.close().await;

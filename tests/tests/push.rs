@@ -13,7 +13,9 @@ use renraku_sync::{PostId, RoomId};
 use renraku_tests::logs::{CANARY_PATIENT_KANA, CANARY_PATIENT_NAME};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{signin_at, storage_args, team, team_at, Member, TestServer, TestStorage};
+use renraku_tests::{
+    signin_at, storage_args, team, team_at, Member, Team, TestServer, TestStorage,
+};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -290,8 +292,28 @@ async fn outbox_drained(db: &Db) {
     }
 }
 
-async fn push_server() -> TestServer {
-    TestServer::start_with(|c| c.push_allow_http = true).await
+/// Where most tests here start: a server that may push over plain HTTP, the local push
+/// service, and a care team.
+struct Scene {
+    server: TestServer,
+    service: PushService,
+    t: Team,
+    base: String,
+}
+
+impl Scene {
+    async fn start() -> Scene {
+        let server = TestServer::start_with(|c| c.push_allow_http = true).await;
+        let service = PushService::start().await;
+        let t = team(&server).await;
+        let base = server.base_url();
+        Scene {
+            server,
+            service,
+            t,
+            base,
+        }
+    }
 }
 
 async fn post_thread(client: &mut SyncClient, room: RoomId, member: &Member, text: &str) {
@@ -305,10 +327,12 @@ const SECRET_TEXT: &str = "山田 花子様 褥瘡 ステージ3 処置内容";
 
 #[tokio::test]
 async fn a_new_post_reaches_every_device_of_the_other_members_signed_and_encrypted() {
-    let server = push_server().await;
-    let service = PushService::start().await;
-    let t = team(&server).await;
-    let base = server.base_url();
+    let Scene {
+        server,
+        service,
+        t,
+        base,
+    } = Scene::start().await;
     // B on two devices (two sessions), A on one.
     let b_phone = Device::new(&service, "b-phone");
     let b_pc = Device::new(&service, "b-pc");
@@ -418,10 +442,12 @@ async fn a_new_post_reaches_every_device_of_the_other_members_signed_and_encrypt
 
 #[tokio::test]
 async fn muted_rooms_quiet_hours_and_turned_off_notifications_send_nothing() {
-    let server = push_server().await;
-    let service = PushService::start().await;
-    let t = team(&server).await;
-    let base = server.base_url();
+    let Scene {
+        server,
+        service,
+        t,
+        base,
+    } = Scene::start().await;
     let b_phone = Device::new(&service, "b-phone");
     subscribe(&base, &t.b.token, &b_phone).await;
     let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 4303)
@@ -508,10 +534,12 @@ async fn muted_rooms_quiet_hours_and_turned_off_notifications_send_nothing() {
 
 #[tokio::test]
 async fn gone_subscriptions_are_removed_and_server_errors_are_retried() {
-    let server = push_server().await;
-    let service = PushService::start().await;
-    let t = team(&server).await;
-    let base = server.base_url();
+    let Scene {
+        server,
+        service,
+        t,
+        base,
+    } = Scene::start().await;
     let gone = Device::new(&service, "b-old-phone");
     let flaky = Device::new(&service, "b-phone");
     subscribe(&base, &t.b.token, &gone).await;
@@ -585,10 +613,12 @@ async fn gone_subscriptions_are_removed_and_server_errors_are_retried() {
 
 #[tokio::test]
 async fn signing_out_removes_that_devices_subscription_only() {
-    let server = push_server().await;
-    let service = PushService::start().await;
-    let t = team(&server).await;
-    let base = server.base_url();
+    let Scene {
+        server,
+        service,
+        t,
+        base,
+    } = Scene::start().await;
     let phone = Device::new(&service, "b-phone");
     let pc = Device::new(&service, "b-pc");
     subscribe(&base, &t.b.token, &phone).await;

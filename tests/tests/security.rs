@@ -7,7 +7,7 @@
 use renraku_server::auth::second_factor::{code_at, current_step};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::MunicipalityId;
-use renraku_tests::TestServer;
+use renraku_tests::{signin_request, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -24,10 +24,7 @@ const PUBLIC: [(&str, &str); 6] = [
 ];
 
 async fn signin(server: &TestServer, body: Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(server.url("/api/demo/signin"))
-        .json(&body)
-        .send()
+    signin_request(&server.base_url(), "demo", &body)
         .await
         .unwrap()
 }

@@ -672,7 +672,8 @@ fn test() -> Result<()> {
         let logs = logs.unwrap_or_else(|_| root().join("target").join("renraku-test-logs"));
         record("cargo test (SQLite)", &|| {
             run_cmd(
-                c().arg("test")
+                // --no-fail-fast: one failing suite must not hide the others' results.
+                c().args(["test", "--no-fail-fast"])
                     .env_remove("RENRAKU_TEST_BACKEND")
                     .env("RENRAKU_TEST_LOG_DIR", &logs),
             )
@@ -680,7 +681,7 @@ fn test() -> Result<()> {
         record("cargo test -p renraku-tests (PostgreSQL)", &|| {
             postgres_reachable()?;
             run_cmd(
-                c().args(["test", "-p", "renraku-tests"])
+                c().args(["test", "--no-fail-fast", "-p", "renraku-tests"])
                     .env("RENRAKU_TEST_BACKEND", "postgres")
                     .env("RENRAKU_TEST_LOG_DIR", &logs),
             )

@@ -175,6 +175,23 @@ impl Db {
         Ok(row.as_ref().map(MaintenanceWindow::from_row).transpose()?)
     }
 
+    /// The windows open right now, system-wide or any municipality's.
+    pub async fn open_maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>> {
+        let now = now_ms();
+        let rows = sqlx::query(&format!(
+            "SELECT {WINDOW_COLUMNS} FROM maintenance_windows \
+             WHERE starts_at <= $1 AND ends_at > $2"
+        ))
+        .bind(now)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(MaintenanceWindow::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Windows that have not ended, soonest first.
     pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>> {
         let rows = sqlx::query(&format!(

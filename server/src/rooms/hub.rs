@@ -93,10 +93,13 @@ impl Hub {
     /// client certificate revoked). Returns how many sockets were told to close; each closes
     /// as soon as its task next runs.
     pub fn disconnect_user(&self, user: UserId) -> usize {
-        let control = super::live::Control::Disconnect {
-            reason: "signed out by an administrator",
-        };
-        self.live.send(user, &control)
+        self.disconnect_user_for(user, "signed out by an administrator")
+    }
+
+    /// [`Hub::disconnect_user`] with the reason the socket's close frame carries.
+    pub fn disconnect_user_for(&self, user: UserId, reason: &'static str) -> usize {
+        self.live
+            .send(user, &super::live::Control::Disconnect { reason })
     }
 
     /// Stops serving `room` to `user`'s open connections (removed from the room). `/ws`
@@ -105,6 +108,11 @@ impl Hub {
     pub fn close_room_for(&self, user: UserId, room: RoomId) -> usize {
         self.live
             .send(user, &super::live::Control::CloseDoc(DocId::Room(room)))
+    }
+
+    /// Every user with an open WebSocket on this node.
+    pub fn connected_users(&self) -> Vec<UserId> {
+        self.live.users()
     }
 
     /// Number of open WebSocket connections of `user` on this node.

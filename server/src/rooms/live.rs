@@ -56,6 +56,12 @@ impl LiveConnections {
         })
     }
 
+    /// Every user with a live connection on this node.
+    pub fn users(&self) -> Vec<UserId> {
+        let map = self.by_user.lock().expect("live lock");
+        map.keys().copied().collect()
+    }
+
     /// Number of live connections of `user` on this node.
     pub fn count(&self, user: UserId) -> usize {
         let map = self.by_user.lock().expect("live lock");

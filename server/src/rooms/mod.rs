@@ -4,6 +4,7 @@ mod conn;
 mod hub;
 mod limits;
 mod live;
+pub mod maintenance;
 mod room;
 mod writer;
 

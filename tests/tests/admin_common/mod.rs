@@ -6,7 +6,7 @@
 use renraku_server::db::users::{NewUser, Profession, Role};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::{MunicipalityId, UserId};
-use renraku_tests::TestServer;
+use renraku_tests::{signin_request, TestServer};
 use serde_json::{json, Value};
 
 pub struct Person {
@@ -34,10 +34,8 @@ pub struct Cast {
 
 /// Signs in at `/api/{slug}/signin`; returns the whole answer.
 pub async fn signin_as(server: &TestServer, slug: &str, login: &str, password: &str) -> Value {
-    let response = reqwest::Client::new()
-        .post(server.url(&format!("/api/{slug}/signin")))
-        .json(&json!({ "login_id": login, "password": password }))
-        .send()
+    let body = json!({ "login_id": login, "password": password });
+    let response = signin_request(&server.base_url(), slug, &body)
         .await
         .unwrap();
     assert!(
