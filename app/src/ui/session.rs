@@ -5,7 +5,7 @@ use crate::api::{self, Me};
 use crate::i18n::tr;
 use crate::route::{self, Route, Tab};
 use crate::store::{self, Store};
-use crate::sync::Engine;
+use crate::sync::{ConnState, Engine};
 use crate::ui;
 use dioxus::prelude::*;
 
@@ -178,6 +178,27 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
         let engine = session.engine.clone();
         move || engine.shutdown()
     });
+    // The server closes a live socket when an administrator disables the account or resets
+    // its password, and refuses the reconnects: without asking, the app would say
+    // "connecting" forever. One question per lost connection tells the two apart.
+    let status = session.engine.status();
+    let mut was_online = use_signal(|| false);
+    let s = session.clone();
+    use_effect(move || {
+        let now = status();
+        let before = *was_online.peek();
+        was_online.set(now == ConnState::Online);
+        if before && now == ConnState::Connecting {
+            let s = s.clone();
+            spawn(async move {
+                if let Err(e) = api::get::<Me>("/api/me").await {
+                    if e.is_unauthorized() {
+                        s.expired();
+                    }
+                }
+            });
+        }
+    });
 
     // The portal is for signing in; a signed-in user lands on home.
     if route::current() == Route::Portal {
@@ -190,8 +211,7 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
             Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },
             Route::NewMessage => rsx! { ui::new_message::NewMessage {} },
             Route::Settings => rsx! { ui::settings::Settings {} },
-            // admin: replace `ui::widgets::NotYet` with `crate::admin::AdminScreen`.
-            Route::Admin { path } => rsx! { ui::widgets::NotYet { path } },
+            Route::Admin { path } => rsx! { crate::admin::AdminScreen { path } },
         }
     }
 }
