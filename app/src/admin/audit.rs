@@ -286,7 +286,7 @@ pub fn Audit() -> Element {
         if let State::Failed(msg) = state() {
             LoadState { error: msg }
         }
-        p { class: "muted pad count", role: "status",
+        p { class: "muted pad admin-count", role: "status",
             if filtered {
                 {tr_string(format!("条件に合う記録 {} 件を表示中", shown.len()), format!("{} matching entries shown", shown.len()))}
             } else {

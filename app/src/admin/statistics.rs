@@ -119,7 +119,7 @@ impl Chart<'_> {
         const H: f64 = 220.0;
         const LEFT: f64 = 40.0;
         const RIGHT: f64 = 8.0;
-        const TOP: f64 = 12.0;
+        const TOP: f64 = 18.0;
         const BOTTOM: f64 = 30.0;
         let n = self.months.len().max(1);
         let totals: Vec<i64> = (0..n)
@@ -213,6 +213,14 @@ impl Chart<'_> {
                     r#"<rect class="bar {kind}" x="{x:.1}" y="{y1:.1}" width="{w:.1}" height="{h:.1}" data-month="{month}" data-value="{value}"><title>{label}</title></rect>"#,
                     h = (y2 - y1).max(0.5),
                     label = escape(&label),
+                ));
+            }
+            // The total over a stacked column, so the number is read without the grid.
+            if self.stacked && stack > 0 {
+                out.push_str(&format!(
+                    r#"<text class="value" x="{cx:.1}" y="{ty:.1}" text-anchor="middle" aria-hidden="true">{stack}</text>"#,
+                    cx = x0 + slot / 2.0,
+                    ty = y_of(stack) - 4.0,
                 ));
             }
             if i % every == 0 || i == n - 1 {

@@ -197,7 +197,7 @@ pub fn Users() -> Element {
             None => rsx! { LoadState {} },
             Some(Err(e)) => rsx! { LoadState { error: e } },
             Some(Ok(_)) => rsx! {
-                p { class: "muted pad count",
+                p { class: "muted pad admin-count",
                     {tr_string(format!("{} 件 / 全 {total} 件", shown.len()), format!("{} of {total}", shown.len()))}
                 }
                 ul { class: "admin-list", aria_label: tr("アカウント一覧", "Accounts"),

@@ -56,6 +56,7 @@ impl Session {
 
     /// The session ended on the server (expired, revoked): back to sign-in, data kept.
     pub fn expired(&self) {
+        *SESSION_ENDED.write() = true;
         crate::util::local_remove(&me_key(&self.slug));
         self.engine.shutdown();
         let mut auth = self.auth;
@@ -63,6 +64,10 @@ impl Session {
         route::replace(Route::Portal);
     }
 }
+
+/// The last session ended on the server rather than by signing out, so sign-in says why the
+/// app is back there.
+pub static SESSION_ENDED: GlobalSignal<bool> = Signal::global(|| false);
 
 #[component]
 pub fn Root(slug: String) -> Element {
@@ -130,6 +135,7 @@ pub fn Root(slug: String) -> Element {
                 slug: slug.clone(),
                 municipality: info,
                 on_signed_in: move |me: Me| {
+                    *SESSION_ENDED.write() = false;
                     crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
                     auth.set(Auth::SignedIn(me));
                     route::replace(Route::Home(Tab::Patients));
