@@ -175,8 +175,13 @@ pub fn profession_label(p: &str) -> &'static str {
 pub enum ApiError {
     /// No network, or the server could not be reached.
     Offline,
-    /// The server answered with an error status and its error code (`error` field).
-    Status { status: u16, code: Option<String> },
+    /// The server answered with an error status, its error code (`error` field) and the
+    /// text it wrote for people (`message` field).
+    Status {
+        status: u16,
+        code: Option<String>,
+        detail: Option<String>,
+    },
     /// A body that was not what we expected.
     Unexpected,
 }
@@ -190,6 +195,19 @@ impl ApiError {
         match self {
             ApiError::Status { code, .. } => code.as_deref(),
             _ => None,
+        }
+    }
+
+    /// What the server said about a refused request (a 400's reason, a 409's conflict), for
+    /// forms whose users can fix their input; `message` otherwise.
+    pub fn explain(&self) -> String {
+        match self {
+            ApiError::Status {
+                status: 400 | 409,
+                detail: Some(d),
+                ..
+            } if !d.is_empty() => d.clone(),
+            _ => self.message(),
         }
     }
 
@@ -235,10 +253,25 @@ pub async fn get<T: DeserializeOwned>(url: &str) -> ApiResult<T> {
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> ApiResult<T> {
+    send("POST", url, body).await
+}
+
+/// `PATCH`, `PUT` or `DELETE` (the admin API), with the same handling as `post`; an empty
+/// answer (204) reads as `null`, so `T = ()` fits it.
+pub async fn send<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    url: &str,
+    body: &B,
+) -> ApiResult<T> {
     let json = serde_json::to_string(body).map_err(|_| ApiError::Unexpected)?;
-    let text = request("POST", url, Some(json)).await?;
+    let text = request(method, url, Some(json)).await?;
     serde_json::from_str(if text.is_empty() { "null" } else { &text })
         .map_err(|_| ApiError::Unexpected)
+}
+
+/// `DELETE` without a body.
+pub async fn delete(url: &str) -> ApiResult<()> {
+    request("DELETE", url, None).await.map(|_| ())
 }
 
 /// `GET` that keeps the answer in IndexedDB, and answers the kept copy when offline.
@@ -373,8 +406,14 @@ async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<Str
     if (200..300).contains(&status) {
         return Ok(text);
     }
-    let code = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned));
-    Err(ApiError::Status { status, code })
+    let body = serde_json::from_str::<serde_json::Value>(&text).ok();
+    let field = |name: &str| {
+        body.as_ref()
+            .and_then(|v| v[name].as_str().map(str::to_owned))
+    };
+    Err(ApiError::Status {
+        status,
+        code: field("error"),
+        detail: field("message"),
+    })
 }

@@ -5,6 +5,7 @@
 //! kept in IndexedDB (`store`), so the app opens and writes with no network. The app map
 //! (routes, modules, extension points) is in the README's "App" section.
 
+mod admin;
 mod api;
 mod attachments;
 mod i18n;

@@ -60,6 +60,7 @@ browser_tests! {
     push_notification: "push_notification.test.mjs";
     app_team: "app_team.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
+    admin_screens: "admin_screens.test.mjs";
 }
 
 /// The server serves a copy of app/dist (`--app-dir`) that the script may change, as a new

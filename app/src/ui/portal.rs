@@ -48,6 +48,14 @@ pub fn Portal(
                     }
                 }
             }
+            if *crate::ui::session::SESSION_ENDED.read() {
+                p { class: "card session-ended", role: "status",
+                    {tr(
+                        "サインインが終了しました（有効期限切れ、または管理者による操作）。もう一度サインインしてください。",
+                        "Your session has ended (it expired, or an administrator ended it). Sign in again.",
+                    )}
+                }
+            }
             SignIn { slug, on_signed_in }
         }
     }

@@ -5,7 +5,7 @@ use crate::api::{self, Me};
 use crate::i18n::tr;
 use crate::route::{self, Route, Tab};
 use crate::store::{self, Store};
-use crate::sync::Engine;
+use crate::sync::{ConnState, Engine};
 use crate::ui;
 use dioxus::prelude::*;
 
@@ -56,6 +56,7 @@ impl Session {
 
     /// The session ended on the server (expired, revoked): back to sign-in, data kept.
     pub fn expired(&self) {
+        *SESSION_ENDED.write() = true;
         crate::util::local_remove(&me_key(&self.slug));
         self.engine.shutdown();
         let mut auth = self.auth;
@@ -63,6 +64,10 @@ impl Session {
         route::replace(Route::Portal);
     }
 }
+
+/// The last session ended on the server rather than by signing out, so sign-in says why the
+/// app is back there.
+pub static SESSION_ENDED: GlobalSignal<bool> = Signal::global(|| false);
 
 #[component]
 pub fn Root(slug: String) -> Element {
@@ -130,6 +135,7 @@ pub fn Root(slug: String) -> Element {
                 slug: slug.clone(),
                 municipality: info,
                 on_signed_in: move |me: Me| {
+                    *SESSION_ENDED.write() = false;
                     crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
                     auth.set(Auth::SignedIn(me));
                     route::replace(Route::Home(Tab::Patients));
@@ -178,6 +184,27 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
         let engine = session.engine.clone();
         move || engine.shutdown()
     });
+    // The server closes a live socket when an administrator disables the account or resets
+    // its password, and refuses the reconnects: without asking, the app would say
+    // "connecting" forever. One question per lost connection tells the two apart.
+    let status = session.engine.status();
+    let mut was_online = use_signal(|| false);
+    let s = session.clone();
+    use_effect(move || {
+        let now = status();
+        let before = *was_online.peek();
+        was_online.set(now == ConnState::Online);
+        if before && now == ConnState::Connecting {
+            let s = s.clone();
+            spawn(async move {
+                if let Err(e) = api::get::<Me>("/api/me").await {
+                    if e.is_unauthorized() {
+                        s.expired();
+                    }
+                }
+            });
+        }
+    });
 
     // The portal is for signing in; a signed-in user lands on home.
     if route::current() == Route::Portal {
@@ -190,8 +217,7 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
             Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },
             Route::NewMessage => rsx! { ui::new_message::NewMessage {} },
             Route::Settings => rsx! { ui::settings::Settings {} },
-            // admin: replace `ui::widgets::NotYet` with `crate::admin::AdminScreen`.
-            Route::Admin { path } => rsx! { ui::widgets::NotYet { path } },
+            Route::Admin { path } => rsx! { crate::admin::AdminScreen { path } },
         }
     }
 }

@@ -91,14 +91,3 @@ pub fn PersonLine(
         }
     }
 }
-
-/// The placeholder of a screen another module provides.
-#[component]
-pub fn NotYet(path: String) -> Element {
-    let _ = path;
-    rsx! {
-        main { class: "card",
-            p { {tr("この画面は準備中です。", "This screen is not available yet.")} }
-        }
-    }
-}

@@ -1,0 +1,171 @@
+//! Organizations (facilities) of the municipality: list, create, rename or change kind.
+
+use super::{check, load, murl, Choice, Field, FormError, LoadState};
+use crate::api;
+use crate::i18n::{tr, tr_string};
+use crate::ui::session::Session;
+use crate::ui::widgets::Sheet;
+use dioxus::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Organization {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub user_count: i64,
+}
+
+#[derive(Serialize)]
+struct OrganizationBody {
+    name: String,
+    kind: String,
+}
+
+const KINDS: [&str; 7] = [
+    "clinic",
+    "hospital",
+    "nursing_station",
+    "care_office",
+    "pharmacy",
+    "city",
+    "other",
+];
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "clinic" => tr("診療所", "Clinic"),
+        "hospital" => tr("病院", "Hospital"),
+        "nursing_station" => tr("訪問看護ステーション", "Visiting nursing station"),
+        "care_office" => tr("居宅介護支援事業所", "Care management office"),
+        "pharmacy" => tr("薬局", "Pharmacy"),
+        "city" => tr("市役所・地域包括", "City"),
+        _ => tr("その他", "Other"),
+    }
+}
+
+fn kind_options() -> Vec<(String, String)> {
+    KINDS
+        .iter()
+        .map(|k| (k.to_string(), kind_label(k).to_owned()))
+        .collect()
+}
+
+#[component]
+pub fn Organizations() -> Element {
+    let session = use_context::<Session>();
+    let s = session.clone();
+    let mut orgs = use_resource(move || {
+        let s = s.clone();
+        async move { load::<Vec<Organization>>(&s, &murl(&s.slug, "organizations")).await }
+    });
+    // `None`: closed; `Some(None)`: a new one; `Some(Some(o))`: editing `o`.
+    let mut open = use_signal(|| None::<Option<Organization>>);
+    let list = orgs.read().clone();
+    rsx! {
+        div { class: "admin-toolbar",
+            button { class: "primary", r#type: "button", onclick: move |_| open.set(Some(None)),
+                {tr("＋ 事業所を追加", "+ New organization")}
+            }
+        }
+        match list {
+            None => rsx! { LoadState {} },
+            Some(Err(e)) => rsx! { LoadState { error: e } },
+            Some(Ok(list)) => rsx! {
+                ul { class: "admin-list", aria_label: tr("事業所一覧", "Organizations"),
+                    for o in list {
+                        li { key: "{o.id}",
+                            button {
+                                r#type: "button",
+                                class: "admin-item",
+                                onclick: {
+                                    let o = o.clone();
+                                    move |_| open.set(Some(Some(o.clone())))
+                                },
+                                span { class: "name", "{o.name}" }
+                                span { class: "meta",
+                                    "{kind_label(&o.kind)} · "
+                                    {tr_string(format!("{} 人", o.user_count), format!("{} people", o.user_count))}
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        }
+        if let Some(editing) = open() {
+            OrganizationForm {
+                org: editing,
+                on_close: move |_| open.set(None),
+                on_saved: move |_| {
+                    orgs.restart();
+                    open.set(None);
+                },
+            }
+        }
+    }
+}
+
+#[component]
+fn OrganizationForm(
+    org: Option<Organization>,
+    on_close: EventHandler<()>,
+    on_saved: EventHandler<()>,
+) -> Element {
+    let session = use_context::<Session>();
+    let o = org.clone();
+    let name = use_signal(|| o.as_ref().map(|o| o.name.clone()).unwrap_or_default());
+    let kind = use_signal(|| {
+        o.as_ref()
+            .map(|o| o.kind.clone())
+            .unwrap_or_else(|| "clinic".into())
+    });
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let id = org.as_ref().map(|o| o.id);
+    let submit = move |e: FormEvent| {
+        e.prevent_default();
+        if busy() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let s = session.clone();
+        spawn(async move {
+            let body = OrganizationBody {
+                name: name.peek().clone(),
+                kind: kind.peek().clone(),
+            };
+            let result = match id {
+                Some(id) => {
+                    api::send::<_, ()>("PATCH", &format!("/api/admin/organizations/{id}"), &body)
+                        .await
+                }
+                None => api::post::<_, Organization>(&murl(&s.slug, "organizations"), &body)
+                    .await
+                    .map(|_| ()),
+            };
+            busy.set(false);
+            match check(&s, result) {
+                Ok(()) => on_saved.call(()),
+                Err(msg) => error.set(Some(msg)),
+            }
+        });
+    };
+    let title = if org.is_some() {
+        tr("事業所を編集", "Edit organization")
+    } else {
+        tr("事業所を追加", "New organization")
+    };
+    rsx! {
+        Sheet { title: title.to_owned(), on_close: move |_| on_close.call(()),
+            form { class: "admin-form", onsubmit: submit,
+                Field { id: "org-name", label: tr("名称", "Name").to_owned(), value: name, required: true }
+                Choice { id: "org-kind", label: tr("種別", "Kind").to_owned(), value: kind, options: kind_options() }
+                FormError { error: error() }
+                button { class: "primary", r#type: "submit", disabled: busy(), {tr("保存する", "Save")} }
+            }
+        }
+    }
+}
