@@ -26,12 +26,21 @@ const shownNotifications = (page, tag) =>
     }));
   }, tag);
 
+/** What the DevTools protocol said about service workers: printed when a wait fails. */
+const workerEvents = [];
+
 async function waitForNotifications(page, tag, count) {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const shown = await shownNotifications(page, tag);
     if (shown.length === count) return shown;
-    if (Date.now() > deadline) throw new Error(`expected ${count} notifications, saw ${JSON.stringify(shown)}`);
+    if (Date.now() > deadline) {
+      const permission = await page.evaluate(() => Notification.permission);
+      throw new Error(
+        `expected ${count} notifications, saw ${JSON.stringify(shown)}; permission ${permission}; ` +
+          `service worker events:\n${workerEvents.join("\n")}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -47,6 +56,14 @@ test("a push shows the room's notification, and its click opens the room", async
   assert.ok(room, "nurse1 has rooms");
 
   const cdp = await nurse.cdp();
+  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) =>
+    workerEvents.push(
+      `${Date.now()} versions ${JSON.stringify(versions.map((v) => [v.registrationId, v.versionId, v.runningStatus, v.status]))}`,
+    ),
+  );
+  cdp.on("ServiceWorker.workerErrorReported", ({ errorMessage }) =>
+    workerEvents.push(`${Date.now()} error ${JSON.stringify(errorMessage)}`),
+  );
   const registrationId = await new Promise((resolve, reject) => {
     cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
       const ours = registrations.find((r) => r.scopeURL === `${baseUrl}/` && !r.isDeleted);
@@ -69,6 +86,7 @@ test("a push shows the room's notification, and its click opens the room", async
     registrationId,
     data: JSON.stringify(payload),
   });
+  workerEvents.push(`${Date.now()} push delivered to registration ${registrationId}`);
   const [shown] = await waitForNotifications(nurse.page, payload.tag, 1);
   assert.equal(shown.title, "Renraku · 患者");
   assert.equal(shown.body, "新しい投稿があります");

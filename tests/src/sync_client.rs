@@ -230,7 +230,8 @@ impl SyncClient {
     ) -> Result<Streamed> {
         let mut sent = Vec::new();
         for i in (0_i64..).take(count) {
-            let id = PostId::parse(&ulid::Ulid::new().to_string())?;
+            let id =
+                PostId::parse(&ulid::Ulid::new().to_string()).context("a ULID is a post id")?;
             let update = self
                 .doc(room)
                 .start_thread(author, id.clone(), &format!("投稿 {i}"), i);
