@@ -229,6 +229,9 @@ fn ensure_node_packages() -> Result<()> {
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's `fonts-noto-cjk`.
 const CJK_FONT_DIR: &str = "/usr/share/fonts/opentype/noto";
+/// Debian's `fonts-noto-color-emoji`: the app's few icons (📌 📷 📎) are emoji, which a
+/// phone draws and a bare Chromium shows as boxes in the screenshots.
+const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
 
 /// Debian's `chromium` (and `chromium-driver`, for wasm-bindgen-test), installed with
 /// apt-get when missing; `RENRAKU_CHROMIUM` names another Chromium instead.
@@ -247,8 +250,11 @@ fn ensure_chromium() -> Result<()> {
         );
     }
     // Without a CJK font every Japanese glyph in the screenshots is a box.
-    if Path::new(CHROMIUM).is_file() && Path::new(CJK_FONT_DIR).is_dir() {
-        println!("chromium and a Japanese font: present");
+    if Path::new(CHROMIUM).is_file()
+        && Path::new(CJK_FONT_DIR).is_dir()
+        && Path::new(EMOJI_FONT).is_file()
+    {
+        println!("chromium, a Japanese and an emoji font: present");
         return Ok(());
     }
     let root_user = capture(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
@@ -271,6 +277,7 @@ fn ensure_chromium() -> Result<()> {
             "chromium",
             "chromium-driver",
             "fonts-noto-cjk",
+            "fonts-noto-color-emoji",
         ])
     });
     if let Err(e) = installed {
