@@ -54,6 +54,9 @@ impl User {
 pub struct Me {
     pub user: User,
     pub municipality: Municipality,
+    /// Seconds without a touch or key before the app locks itself (0: never).
+    #[serde(default)]
+    pub lock_after_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -175,8 +178,14 @@ pub fn profession_label(p: &str) -> &'static str {
 pub enum ApiError {
     /// No network, or the server could not be reached.
     Offline,
-    /// The server answered with an error status and its error code (`error` field).
-    Status { status: u16, code: Option<String> },
+    /// The server answered with an error status and its error code (`error` field), and
+    /// with `second_factor_required` the kinds of second factor the account has
+    /// (`second_factors`: `totp`, `passkey`).
+    Status {
+        status: u16,
+        code: Option<String>,
+        factors: Vec<String>,
+    },
     /// A body that was not what we expected.
     Unexpected,
 }
@@ -184,6 +193,14 @@ pub enum ApiError {
 impl ApiError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ApiError::Status { status: 401, .. })
+    }
+
+    /// With `second_factor_required`: the account's kinds of second factor.
+    pub fn second_factors(&self) -> &[String] {
+        match self {
+            ApiError::Status { factors, .. } => factors,
+            _ => &[],
+        }
     }
 
     pub fn code(&self) -> Option<&str> {
@@ -239,6 +256,10 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Api
     let text = request("POST", url, Some(json)).await?;
     serde_json::from_str(if text.is_empty() { "null" } else { &text })
         .map_err(|_| ApiError::Unexpected)
+}
+
+pub async fn delete(url: &str) -> ApiResult<()> {
+    request("DELETE", url, None).await.map(|_| ())
 }
 
 /// `GET` that keeps the answer in IndexedDB, and answers the kept copy when offline.
@@ -373,8 +394,19 @@ async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<Str
     if (200..300).contains(&status) {
         return Ok(text);
     }
-    let code = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned));
-    Err(ApiError::Status { status, code })
+    let body = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
+    let code = body["error"].as_str().map(str::to_owned);
+    let factors = body["second_factors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(ApiError::Status {
+        status,
+        code,
+        factors,
+    })
 }

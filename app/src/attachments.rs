@@ -351,7 +351,7 @@ fn use_uploader(session: &Session) {
             let _ = w.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
         }
         online.forget();
-        spawn_forever(async move {
+        dioxus::core::spawn_forever(async move {
             use futures_util::StreamExt;
             loop {
                 let waiting = drain(&name).await;

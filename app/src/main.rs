@@ -8,6 +8,7 @@
 mod api;
 mod attachments;
 mod i18n;
+mod passkey;
 mod push;
 mod route;
 mod store;

@@ -166,6 +166,7 @@ async fn delete(url: &str) -> Result<(), String> {
         Err(api::ApiError::Status {
             status: response.status(),
             code: None,
+            factors: Vec::new(),
         }
         .message())
     }

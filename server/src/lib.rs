@@ -39,6 +39,8 @@ pub struct Inner {
     pub hub: rooms::Hub,
     pub throttle: auth::Throttle,
     pub attachments: attachments::Store,
+    /// The WebAuthn relying party (passkeys); `None` when the public URL has no domain name.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl AppState {
@@ -47,8 +49,16 @@ impl AppState {
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
             attachments::Store::from_config(&config).expect("attachment store configured");
+        let webauthn = match auth::passkey::relying_party(&config) {
+            Ok(rp) => Some(rp),
+            Err(why) => {
+                tracing::warn!("passkeys unavailable: {why}");
+                None
+            }
+        };
         Self {
             inner: Arc::new(Inner {
+                webauthn,
                 config,
                 db,
                 hub,

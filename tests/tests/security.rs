@@ -14,11 +14,14 @@ use sqlx::Row;
 use std::collections::BTreeSet;
 
 /// The only routes that answer without a session.
-const PUBLIC: [(&str, &str); 6] = [
+const PUBLIC: [(&str, &str); 8] = [
     ("get", "/healthz"),
     ("get", "/api/openapi.json"),
     ("get", "/api/municipalities/{slug}"),
     ("post", "/api/{municipality}/signin"),
+    // Passkey sign-in: the password first, then the assertion (tests/tests/passkeys.rs).
+    ("post", "/api/{municipality}/signin/passkey"),
+    ("post", "/api/{municipality}/signin/passkey/finish"),
     ("get", "/.well-known/security.txt"),
     ("get", "/.well-known/security-policy"),
 ];
@@ -740,4 +743,52 @@ fn days_since_epoch(date: &str) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[tokio::test]
+async fn the_app_lock_follows_the_configuration_and_unlocks_with_the_password_only() {
+    let server = TestServer::start_with(|c| c.app_lock_seconds = Some(90)).await;
+    let token = server.signin("therapist1").await;
+    let client = server.client(&token);
+    let me: Value = client
+        .get(server.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["lock_after_secs"], 90);
+
+    let wrong = client
+        .post(server.url("/api/me/unlock"))
+        .json(&json!({ "password": "not-the-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(wrong).await, "bad_credentials");
+    let right = client
+        .post(server.url("/api/me/unlock"))
+        .json(&json!({ "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.audit_count("app.unlock_failed").await, 1);
+    assert_eq!(server.audit_count("app.unlocked").await, 1);
+
+    // By default the lock follows the session's idle timeout.
+    let server = TestServer::start().await;
+    let token = server.signin("therapist1").await;
+    let me: Value = server
+        .client(&token)
+        .get(server.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["lock_after_secs"], 30 * 60);
 }

@@ -326,3 +326,52 @@ pub async fn change_password(
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct Unlock {
+    pub password: String,
+}
+
+/// Unlocks the app on this device after its idle lock: the current password again. Failures
+/// count against the account's sign-in budget (a found phone is not a way to guess
+/// passwords) and are audited, as are unlocks.
+#[utoipa::path(post, path = "/api/me/unlock", tag = "me",
+    request_body = Unlock,
+    responses((status = 204, description = "Unlocked"),
+              (status = 401, description = "Not signed in, or `bad_credentials`", body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn unlock(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<Unlock>,
+) -> Result<StatusCode> {
+    let user = &session.user;
+    let (m, login) = (user.municipality.get(), user.login_id.as_str());
+    if let Err(wait) = state.throttle.check(m, login, addr) {
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let hash = state
+        .db
+        .credentials(user.municipality, login)
+        .await?
+        .map(|c| c.password_hash);
+    let ok = auth::verify_password(req.password, hash).await?;
+    let action = if ok {
+        "app.unlocked"
+    } else {
+        "app.unlock_failed"
+    };
+    let entry = AuditEntry::new(action, user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("session/{}", session.id));
+    state.db.audit(entry).await?;
+    if !ok {
+        state.throttle.failed(m, login, addr);
+        return Err(Error::BadCredentials);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
