@@ -60,7 +60,25 @@ browser_tests! {
     push_notification: "push_notification.test.mjs";
     app_team: "app_team.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
+    passkey: "passkey.test.mjs" with ON_LOCALHOST;
+    app_lock: "app_lock.test.mjs" with QUICK_LOCK;
 }
+
+/// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
+/// `http://localhost:PORT` (the server's relying party without a public URL is `localhost`).
+const ON_LOCALHOST: Setup = Setup {
+    config: |_, _| {},
+    seed: |server, _| {
+        let url = server.base_url().replace("127.0.0.1", "localhost");
+        Box::pin(async move { vec![("RENRAKU_BASE_URL".to_owned(), url)] })
+    },
+};
+
+/// The app locks after 4 idle seconds instead of the session's idle timeout.
+const QUICK_LOCK: Setup = Setup {
+    config: |config, _| config.app_lock_seconds = Some(4),
+    seed: |_, _| Box::pin(async { Vec::new() }),
+};
 
 /// The server serves a copy of app/dist (`--app-dir`) that the script may change, as a new
 /// deployment would: RENRAKU_APP_COPY names it.
