@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_ATTACHMENT_STORE", global = true)]
     pub attachment_store: Option<String>,
 
+    /// The key that encrypts secrets at rest (TOTP secrets): a file holding 32 random bytes in
+    /// hex, created on first start if missing. Default: `<data-dir>/secret.key`. Nodes that
+    /// share a database must share this file; keep a copy apart from database backups.
+    #[arg(long, env = "RENRAKU_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+
     /// Serve the web app from this directory (a `cargo xtask build-app` output) instead of
     /// the copy built into the binary: try a new app build without rebuilding the server.
     #[arg(long, env = "RENRAKU_APP_DIR", global = true)]
@@ -169,6 +175,7 @@ impl Config {
             tls_crl: None,
             attachment_max_bytes: crate::attachments::DEFAULT_MAX_BYTES,
             attachment_store: None,
+            secret_key_file: None,
             app_dir: None,
             push_contact: None,
             push_allow_http: false,
@@ -198,6 +205,12 @@ impl Config {
                 .ws_max_frame_bytes
                 .clamp(1, renraku_sync::frame::MAX_FRAME_BYTES),
         }
+    }
+
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     pub fn session_idle(&self) -> Duration {

@@ -792,3 +792,68 @@ async fn the_app_lock_follows_the_configuration_and_unlocks_with_the_password_on
         .unwrap();
     assert_eq!(me["lock_after_secs"], 30 * 60);
 }
+
+async fn stored_totp_secret(server: &TestServer, login: &str) -> Option<String> {
+    sqlx::query("SELECT totp_secret FROM users WHERE login_id = $1")
+        .bind(login)
+        .fetch_one(server.db().pool())
+        .await
+        .unwrap()
+        .try_get("totp_secret")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn totp_secrets_are_encrypted_at_rest_and_old_clear_ones_are_sealed_at_start() {
+    let server = TestServer::start().await;
+    let token = server.signin("nurse2").await;
+    let (secret, step, _) = enrol(&server, &token).await;
+    let stored = stored_totp_secret(&server, "nurse2").await.unwrap();
+    assert!(stored.starts_with("v1:"), "{stored}");
+    assert!(!stored.contains(&secret));
+    // And it still works.
+    let with_code = json!({
+        "login_id": "nurse2", "password": DEMO_PASSWORD,
+        "totp": code_at(&secret, step + 1).unwrap(),
+    });
+    token_of(signin(&server, with_code).await).await;
+    // Copied onto another user's row, the sealed value does not open (it names its user):
+    // sign-in fails rather than accepting the other user's codes.
+    sqlx::query("UPDATE users SET totp_secret = $1 WHERE login_id = $2")
+        .bind(&stored)
+        .bind("doctor2")
+        .execute(server.db().pool())
+        .await
+        .unwrap();
+    let copied = json!({
+        "login_id": "doctor2", "password": DEMO_PASSWORD,
+        "totp": code_at(&secret, current_step()).unwrap(),
+    });
+    assert_ne!(signin(&server, copied).await.status(), StatusCode::OK);
+
+    // A secret written in the clear (by a server from before encryption) is sealed when the
+    // server starts, and keeps working.
+    let legacy = renraku_server::auth::second_factor::new_secret();
+    renraku_tests::logs::record_secret(&legacy);
+    sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL WHERE login_id = $2")
+        .bind(&legacy)
+        .bind("pharmacist1")
+        .execute(server.db().pool())
+        .await
+        .unwrap();
+    renraku_server::prepare(&server.state().config)
+        .await
+        .expect("restart preparation");
+    let resealed = stored_totp_secret(&server, "pharmacist1").await.unwrap();
+    assert!(
+        resealed.starts_with("v1:") && !resealed.contains(&legacy),
+        "{resealed}"
+    );
+    let legacy_code = json!({
+        "login_id": "pharmacist1", "password": DEMO_PASSWORD,
+        "totp": code_at(&legacy, current_step()).unwrap(),
+    });
+    token_of(signin(&server, legacy_code).await).await;
+    // The key lives beside the database, not in it.
+    assert!(server.state().config.secret_key_file().is_file());
+}

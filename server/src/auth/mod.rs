@@ -3,6 +3,7 @@
 
 pub mod passkey;
 pub mod password;
+pub mod sealed;
 pub mod second_factor;
 pub mod throttle;
 pub mod token;

@@ -2,6 +2,7 @@
 //! "who am I".
 
 use super::ApiJson;
+use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, ClientAddr, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
@@ -95,9 +96,14 @@ pub async fn signin(
                     passkey: passkeys,
                 })
             }
-            (Some(code), _) => match totp.secret.as_deref().and_then(|secret| {
-                second_factor::matching_step(secret, code, second_factor::current_step())
-            }) {
+            (Some(code), _) => match totp
+                .secret
+                .as_deref()
+                .map(|stored| state.sealer.open(user, Column::TotpSecret, stored))
+                .transpose()?
+                .and_then(|secret| {
+                    second_factor::matching_step(&secret, code, second_factor::current_step())
+                }) {
                 Some(step) => state.db.claim_totp_step(user, step).await?,
                 None => false,
             },
