@@ -82,10 +82,13 @@ struct RegistrationFinish<'a> {
     credential: serde_json::Value,
 }
 
+/// Both for a passkey after the password; neither for a password-less sign-in.
 #[derive(Serialize)]
 struct SigninStart<'a> {
-    login_id: &'a str,
-    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -172,15 +175,17 @@ pub async fn register(name: &str) -> Result<(), String> {
         .map_err(|e| server_message(&e))
 }
 
-/// Signs in with the password and a passkey as the second factor; on success the session
-/// cookie is set.
-pub async fn sign_in(slug: &str, login_id: &str, password: &str) -> Result<api::SigninOk, String> {
-    let start: CeremonyStart = api::post(
-        &format!("/api/{slug}/signin/passkey"),
-        &SigninStart { login_id, password },
-    )
-    .await
-    .map_err(|e| server_message(&e))?;
+/// Signs in with a passkey: after the password (`Some((login id, password))`, the passkey
+/// as the second factor), or password-less (`None`: the authenticator names the account).
+/// On success the session cookie is set.
+pub async fn sign_in(slug: &str, password: Option<(&str, &str)>) -> Result<api::SigninOk, String> {
+    let body = SigninStart {
+        login_id: password.map(|(login, _)| login),
+        password: password.map(|(_, password)| password),
+    };
+    let start: CeremonyStart = api::post(&format!("/api/{slug}/signin/passkey"), &body)
+        .await
+        .map_err(|e| server_message(&e))?;
     let credential = browser(passkey_get(&start.options.to_string())).await?;
     let body = SigninFinish {
         ceremony: &start.ceremony,

@@ -18,12 +18,13 @@ CREATE TABLE passkeys (
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
 -- The server half of a ceremony between its two requests: short-lived, single-use (taken
--- with DELETE … RETURNING), and bound to the user and, for registration, the session that
--- started it. Kept in the database so any node can finish what another began.
+-- with DELETE … RETURNING), and bound to the user and, for registration and unlocking, the
+-- session that started it. A password-less sign-in knows no user until the authenticator
+-- names one: user_id NULL. Kept in the database so any node can finish what another began.
 CREATE TABLE webauthn_ceremonies (
     id_hash     TEXT PRIMARY KEY,
     kind        TEXT NOT NULL CHECK (kind IN ('register', 'signin', 'unlock')),
-    user_id     BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id     BIGINT REFERENCES users (id) ON DELETE CASCADE,
     session_id  TEXT,
     state       TEXT NOT NULL,
     expires_at  BIGINT NOT NULL

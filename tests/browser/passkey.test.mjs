@@ -2,7 +2,8 @@
 // protocol `WebAuthn.addVirtualAuthenticator`: CTAP2, internal, resident keys, user
 // verification that always succeeds). A nurse registers a passkey in settings, signs out,
 // signs in with her password, is asked for a second factor, confirms with the passkey and
-// lands on home. WebAuthn needs a domain, not an IP address: the runner's setup points
+// lands on home. Then, signed out again, she signs in with the passkey alone (password-less:
+// the credential is discoverable, and the authenticator names the account). WebAuthn needs a domain, not an IP address: the runner's setup points
 // RENRAKU_BASE_URL at http://localhost:PORT (the server's relying party is `localhost` when
 // no public URL is configured).
 import { test, after } from "node:test";
@@ -66,4 +67,15 @@ test("a passkey registered in settings confirms the next sign-in", async () => {
   // The assertion moved the authenticator's counter.
   const after = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   assert.ok(after.credentials[0].signCount >= 1, "the passkey was used");
+  assert.ok(after.credentials[0].isResidentCredential, "registered as a discoverable credential");
+
+  // Password-less: no login ID, no password, only the passkey.
+  await page.getByRole("button", { name: "設定" }).click();
+  await page.getByRole("button", { name: "サインアウト" }).click();
+  await page.getByLabel("ログイン ID").waitFor();
+  await page.getByRole("button", { name: "パスキーを使う" }).click();
+  await page.getByRole("link", { name: new RegExp(PATIENT) }).waitFor();
+  await phone.screenshot("home-password-less");
+  const last = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.ok(last.credentials[0].signCount > after.credentials[0].signCount);
 });

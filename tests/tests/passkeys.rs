@@ -19,6 +19,9 @@ struct SoftAuthenticator {
     credential_id: Vec<u8>,
     counter: u32,
     origin: String,
+    /// The user handle from registration (base64url), sent back with assertions as a
+    /// discoverable credential does.
+    user_handle: Option<String>,
 }
 
 // CBOR (RFC 8949), just the items WebAuthn needs.
@@ -70,6 +73,7 @@ impl SoftAuthenticator {
             credential_id,
             counter: 0,
             origin: format!("http://localhost:{port}"),
+            user_handle: None,
         }
     }
 
@@ -92,6 +96,9 @@ impl SoftAuthenticator {
     /// What `navigator.credentials.create()` would answer, as JSON.
     fn register(&mut self, options: &Value) -> Value {
         let rp_id = options["publicKey"]["rp"]["id"].as_str().expect("rp id");
+        self.user_handle = options["publicKey"]["user"]["id"]
+            .as_str()
+            .map(str::to_owned);
         let client_data = self.client_data("webauthn.create", options);
         let mut auth_data = self.auth_data(UP | UV | AT, rp_id);
         auth_data.extend([0u8; 16]); // AAGUID
@@ -144,6 +151,7 @@ impl SoftAuthenticator {
                 "authenticatorData": B64.encode(&auth_data),
                 "clientDataJSON": B64.encode(&client_data),
                 "signature": B64.encode(signature.as_bytes()),
+                "userHandle": self.user_handle,
             },
         })
     }
@@ -599,4 +607,78 @@ async fn the_app_lock_opens_with_my_passkey_in_my_session_only() {
     );
     assert_eq!(server.audit_count("app.unlocked").await, 1);
     assert_eq!(server.audit_count("app.unlock_failed").await, 2);
+}
+
+#[tokio::test]
+async fn a_discoverable_passkey_signs_in_without_the_password() {
+    let server = TestServer::start().await;
+    let token = server.signin("nurse1").await;
+    let mut auth = SoftAuthenticator::new(&server);
+    let start_registration: Value = server
+        .client(&token)
+        .post(server.url("/api/me/passkeys/register"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Registration asks for a discoverable credential where the authenticator can keep one.
+    let selection = &start_registration["options"]["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["residentKey"], "preferred", "{selection}");
+    register(&server, &token, &mut auth).await;
+
+    let start = |body: Value| {
+        let url = server.url("/api/demo/signin/passkey");
+        async move {
+            json_of(
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let (status, s) = start(json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    let ceremony = record(s["ceremony"].as_str().unwrap());
+    let options = &s["options"];
+    assert!(options.get("mediation").is_none(), "{options}");
+    let allowed = &options["publicKey"]["allowCredentials"];
+    assert!(
+        allowed.is_null() || allowed == &json!([]),
+        "names no credential: {allowed}"
+    );
+    let (status, body) = signin_finish(&server, &ceremony, &auth.assert(options)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["login_id"], "nurse1");
+    record(body["session_token"].as_str().unwrap());
+
+    // The credential under another account's user handle: refused and audited.
+    let doctor = list_owner(&server, "doctor1").await;
+    let (_, s) = start(json!({})).await;
+    let ceremony = record(s["ceremony"].as_str().unwrap());
+    let mut forged = auth.assert(&s["options"]);
+    let handle = renraku_server::auth::passkey::user_handle(renraku_sync::UserId::new(doctor));
+    forged["response"]["userHandle"] = json!(B64.encode(handle.as_bytes()));
+    let (status, _) = signin_finish(&server, &ceremony, &forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // No user handle at all: nobody to sign in.
+    let (_, s) = start(json!({})).await;
+    let ceremony = record(s["ceremony"].as_str().unwrap());
+    let mut anonymous = auth.assert(&s["options"]);
+    anonymous["response"]["userHandle"] = Value::Null;
+    let (status, _) = signin_finish(&server, &ceremony, &anonymous).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.audit_count("signin.passkey_failed").await, 2);
+
+    // Half of the two-factor form is refused.
+    let (status, body) = start(json!({ "login_id": "nurse1" })).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("passkey_rejected"))
+    );
 }

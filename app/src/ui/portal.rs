@@ -108,7 +108,9 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
         });
     };
 
-    let with_passkey = move |_| {
+    // With the password typed already: the passkey is the second factor. On the first step:
+    // password-less, the authenticator names the account.
+    let with_passkey = use_callback(move |()| {
         if busy() {
             return;
         }
@@ -116,7 +118,10 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
         busy.set(true);
         error.set(None);
         spawn(async move {
-            let result = crate::passkey::sign_in(&slug, &login_id.peek(), &password.peek()).await;
+            let second_factor = *step.peek() == Step::SecondFactor;
+            let (login, pass) = (login_id.peek().clone(), password.peek().clone());
+            let credentials = second_factor.then_some((login.as_str(), pass.as_str()));
+            let result = crate::passkey::sign_in(&slug, credentials).await;
             busy.set(false);
             match result {
                 Ok(ok) if ok.enrolment_required => step.set(Step::Enrol),
@@ -130,7 +135,7 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                 Err(msg) => error.set(Some(msg)),
             }
         });
-    };
+    });
     let has_passkey = factors.read().iter().any(|f| f == "passkey");
     // Accounts from before the server named the factors have TOTP.
     let has_totp = factors.read().is_empty() || factors.read().iter().any(|f| f == "totp");
@@ -193,7 +198,7 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                     p { {tr("登録したパスキー（指紋・顔認証や画面ロック）で本人確認できます。",
                             "You can confirm with your passkey (fingerprint, face or screen lock).")} }
                     button { class: if has_totp { "secondary" } else { "primary" }, r#type: "button",
-                        disabled: busy(), onclick: with_passkey,
+                        disabled: busy(), onclick: move |_| with_passkey.call(()),
                         {tr("パスキーで確認", "Confirm with a passkey")}
                     }
                 }
@@ -203,6 +208,11 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                 if step() == Step::Password || has_totp {
                     button { class: "primary", r#type: "submit", disabled: busy(),
                         if busy() { {tr("サインイン中…", "Signing in…")} } else { {tr("サインイン", "Sign in")} }
+                    }
+                }
+                if step() == Step::Password && crate::passkey::supported() {
+                    button { class: "secondary", r#type: "button", disabled: busy(), onclick: move |_| with_passkey.call(()),
+                        {tr("パスキーを使う", "Use a passkey")}
                     }
                 }
             }

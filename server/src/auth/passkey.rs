@@ -65,6 +65,28 @@ pub fn user_handle(user: UserId) -> Uuid {
     Uuid::from_u64_pair(USER_HANDLE_PREFIX, user.get() as u64)
 }
 
+/// The user an authenticator's user handle names, if it is one of ours.
+pub fn user_of_handle(handle: Uuid) -> Option<UserId> {
+    let (prefix, user) = handle.as_u64_pair();
+    (prefix == USER_HANDLE_PREFIX)
+        .then(|| i64::try_from(user).ok())
+        .flatten()
+        .map(UserId::new)
+}
+
+/// Makes registrations ask for a discoverable credential where the authenticator can keep
+/// one ("preferred"), so the passkey also works password-less. webauthn-rs' passkey
+/// registration asks for none; what it verifies does not depend on it.
+pub fn prefer_discoverable(options: &mut serde_json::Value) {
+    if let Some(selection) = options
+        .pointer_mut("/publicKey/authenticatorSelection")
+        .and_then(|s| s.as_object_mut())
+    {
+        selection.insert("residentKey".into(), "preferred".into());
+        selection.insert("requireResidentKey".into(), false.into());
+    }
+}
+
 /// A stored passkey, parsed.
 pub fn parse(row: &PasskeyRow) -> Result<Passkey> {
     serde_json::from_str(&row.passkey)
@@ -125,5 +147,10 @@ mod tests {
     fn user_handles_are_stable_and_distinct() {
         assert_eq!(user_handle(UserId::new(7)), user_handle(UserId::new(7)));
         assert_ne!(user_handle(UserId::new(7)), user_handle(UserId::new(8)));
+        assert_eq!(
+            user_of_handle(user_handle(UserId::new(7))),
+            Some(UserId::new(7))
+        );
+        assert_eq!(user_of_handle(Uuid::from_u64_pair(1, 7)), None);
     }
 }

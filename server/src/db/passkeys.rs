@@ -79,7 +79,8 @@ impl CeremonyKind {
 
 /// A ceremony taken (and so ended) by its second request.
 pub struct Ceremony {
-    pub user: UserId,
+    /// `None` for a password-less sign-in: the authenticator names the user.
+    pub user: Option<UserId>,
     pub session_id: Option<String>,
     /// webauthn-rs' serialized `PasskeyRegistration` or `PasskeyAuthentication`.
     pub state: String,
@@ -172,7 +173,7 @@ impl Db {
         &self,
         id_hash: &str,
         kind: CeremonyKind,
-        user: UserId,
+        user: Option<UserId>,
         session_id: Option<&str>,
         state: &str,
         expires_at: i64,
@@ -188,7 +189,7 @@ impl Db {
         )
         .bind(id_hash)
         .bind(kind.as_str())
-        .bind(user.get())
+        .bind(user.map(|u| u.get()))
         .bind(session_id)
         .bind(state)
         .bind(expires_at)
@@ -219,7 +220,7 @@ impl Db {
             return Ok(None);
         }
         Ok(Some(Ceremony {
-            user: UserId::new(row.try_get("user_id")?),
+            user: row.try_get::<Option<i64>, _>("user_id")?.map(UserId::new),
             session_id: row.try_get("session_id")?,
             state: row.try_get("state")?,
         }))

@@ -22,7 +22,8 @@ use renraku_sync::UserId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use webauthn_rs::prelude::{
-    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    AuthenticationResult, DiscoverableAuthentication, DiscoverableKey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
 };
 use webauthn_rs::Webauthn;
 
@@ -62,10 +63,13 @@ pub struct PasskeyView {
     pub backup_state: bool,
 }
 
+/// Both for a passkey as the second factor; neither for a password-less sign-in.
 #[derive(Deserialize, ToSchema)]
 pub struct PasskeySigninStart {
-    pub login_id: String,
-    pub password: String,
+    #[serde(default)]
+    pub login_id: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -147,22 +151,21 @@ pub async fn register_start(
             Some(existing),
         )
         .map_err(|e| Error::internal(format!("passkey registration: {e}")))?;
+    let mut options = options_json(&options)?;
+    passkey::prefer_discoverable(&mut options);
     let ceremony = new_token();
     state
         .db
         .put_ceremony(
             &token_hash(&ceremony),
             CeremonyKind::Register,
-            user.id,
+            Some(user.id),
             Some(session.id.as_str()),
             &passkey::to_state(&registration)?,
             ceremony_expiry(),
         )
         .await?;
-    Ok(Json(CeremonyStart {
-        ceremony,
-        options: options_json(&options)?,
-    }))
+    Ok(Json(CeremonyStart { ceremony, options }))
 }
 
 /// Finishes registering: checks what the authenticator made against the ceremony and keeps
@@ -197,7 +200,11 @@ pub async fn register_finish(
         None
     };
     let ceremony = match ceremony {
-        Some(c) if c.user == user.id && c.session_id.as_deref() == Some(session.id.as_str()) => c,
+        Some(c)
+            if c.user == Some(user.id) && c.session_id.as_deref() == Some(session.id.as_str()) =>
+        {
+            c
+        }
         _ => {
             state.db.audit(audit_failure("unknown ceremony")).await?;
             return Err(Error::PasskeyRejected(
@@ -289,14 +296,16 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Sign-in with a passkey as the second factor: the password first (throttled and audited as
-/// for `/signin`), then the options for `navigator.credentials.get()` with the account's
-/// passkeys.
+/// Sign-in with a passkey. With `login_id` and `password`, the passkey is the second factor:
+/// the password first (throttled and audited as for `/signin`), then the options for
+/// `navigator.credentials.get()` with the account's passkeys. Without them, password-less:
+/// the options name no credential, and the authenticator offers the passkeys it holds for
+/// this site (those registered as discoverable), naming the account itself.
 #[utoipa::path(post, path = "/api/{municipality}/signin/passkey", tag = "session",
     params(("municipality" = String, Path, description = "Municipality slug")),
     request_body = PasskeySigninStart,
     responses((status = 200, body = CeremonyStart),
-              (status = 400, description = "`passkey_rejected`: the account has no passkey", body = crate::error::ErrorBody),
+              (status = 400, description = "`passkey_rejected`: the account has no passkey, or only one of login id and password", body = crate::error::ErrorBody),
               (status = 401, description = "`bad_credentials`", body = crate::error::ErrorBody),
               (status = 404, description = "No such municipality", body = crate::error::ErrorBody),
               (status = 409, description = "`passkeys_unavailable`", body = crate::error::ErrorBody),
@@ -308,23 +317,54 @@ pub async fn signin_start(
     ApiJson(req): ApiJson<PasskeySigninStart>,
 ) -> Result<Json<CeremonyStart>> {
     let webauthn = relying_party(&state)?;
-    let PasswordChecked { user, .. } =
-        check_password(&state, &slug, &req.login_id, req.password, addr).await?;
-    let passkeys = state
-        .db
-        .passkeys_of(user)
-        .await?
-        .iter()
-        .map(passkey::parse)
-        .collect::<Result<Vec<_>>>()?;
-    if passkeys.is_empty() {
-        return Err(Error::PasskeyRejected(
-            "このアカウントにはパスキーが登録されていません。(This account has no passkey.)",
-        ));
-    }
-    let (options, authentication) = webauthn
-        .start_passkey_authentication(&passkeys)
-        .map_err(|e| Error::internal(format!("passkey authentication: {e}")))?;
+    let (options, user, state_json) = match (req.login_id, req.password) {
+        (Some(login_id), Some(password)) => {
+            let PasswordChecked { user, .. } =
+                check_password(&state, &slug, &login_id, password, addr).await?;
+            let passkeys = state
+                .db
+                .passkeys_of(user)
+                .await?
+                .iter()
+                .map(passkey::parse)
+                .collect::<Result<Vec<_>>>()?;
+            if passkeys.is_empty() {
+                return Err(Error::PasskeyRejected(
+                    "このアカウントにはパスキーが登録されていません。(This account has no passkey.)",
+                ));
+            }
+            let (options, authentication) = webauthn
+                .start_passkey_authentication(&passkeys)
+                .map_err(|e| Error::internal(format!("passkey authentication: {e}")))?;
+            (
+                options_json(&options)?,
+                Some(user),
+                passkey::to_state(&authentication)?,
+            )
+        }
+        (None, None) => {
+            state
+                .db
+                .municipality_by_slug(&slug)
+                .await?
+                .ok_or(Error::NotFound)?;
+            let (options, authentication) = webauthn
+                .start_discoverable_authentication()
+                .map_err(|e| Error::internal(format!("passkey authentication: {e}")))?;
+            let mut options = options_json(&options)?;
+            // webauthn-rs asks for conditional mediation (autofill); the app asks with a
+            // button instead, which every browser with passkeys supports.
+            if let Some(o) = options.as_object_mut() {
+                o.remove("mediation");
+            }
+            (options, None, passkey::to_state(&authentication)?)
+        }
+        _ => {
+            return Err(Error::PasskeyRejected(
+                "ログイン ID とパスワードを両方入力するか、どちらも入力しないでください。(Give both login id and password, or neither.)",
+            ))
+        }
+    };
     let ceremony = new_token();
     state
         .db
@@ -333,14 +373,11 @@ pub async fn signin_start(
             CeremonyKind::Signin,
             user,
             None,
-            &passkey::to_state(&authentication)?,
+            &state_json,
             ceremony_expiry(),
         )
         .await?;
-    Ok(Json(CeremonyStart {
-        ceremony,
-        options: options_json(&options)?,
-    }))
+    Ok(Json(CeremonyStart { ceremony, options }))
 }
 
 /// Finishes a passkey sign-in: the assertion must verify against one of the account's
@@ -384,10 +421,29 @@ pub async fn signin_finish(
     let Some(ceremony) = ceremony else {
         return Err(expired());
     };
-    let profile = state.db.user(ceremony.user).await?.ok_or_else(expired)?;
-    if profile.municipality != m {
-        return Err(expired());
-    }
+    let credential = serde_json::from_value::<PublicKeyCredential>(req.credential);
+    // Whose sign-in this is: the ceremony's user, or (password-less) the one the
+    // authenticator names.
+    let named = match (ceremony.user, &credential) {
+        (Some(user), _) => Some(user),
+        (None, Ok(credential)) => webauthn
+            .identify_discoverable_authentication(credential)
+            .ok()
+            .and_then(|(handle, _)| passkey::user_of_handle(handle)),
+        (None, Err(_)) => None,
+    };
+    let profile = match named {
+        Some(user) => state.db.user(user).await?,
+        None => None,
+    };
+    let Some(profile) = profile.filter(|p| p.municipality == m) else {
+        state.throttle.failed(m.get(), "", addr);
+        let entry = AuditEntry::new("signin.passkey_failed", "")
+            .in_municipality(m)
+            .detail("no account of this municipality named");
+        state.db.audit(entry).await?;
+        return Err(Error::BadSecondFactor);
+    };
     if profile.disabled {
         return Err(Error::BadCredentials);
     }
@@ -397,14 +453,29 @@ pub async fn signin_finish(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let used = verify_assertion(
-        &state,
-        webauthn,
-        profile.id,
-        &ceremony.state,
-        req.credential,
-    )
-    .await?;
+    let used = match credential {
+        Err(_) => Err("unreadable credential".to_owned()),
+        Ok(credential) => {
+            let verified = if ceremony.user.is_some() {
+                let authentication: PasskeyAuthentication = passkey::from_state(&ceremony.state)?;
+                webauthn.finish_passkey_authentication(&credential, &authentication)
+            } else {
+                let discovery: DiscoverableAuthentication = passkey::from_state(&ceremony.state)?;
+                let keys: Vec<DiscoverableKey> = state
+                    .db
+                    .passkeys_of(profile.id)
+                    .await?
+                    .iter()
+                    .map(|row| passkey::parse(row).map(|p| DiscoverableKey::from(&p)))
+                    .collect::<Result<_>>()?;
+                webauthn.finish_discoverable_authentication(&credential, discovery, &keys)
+            };
+            match verified {
+                Ok(result) => record_use(&state, profile.id, &result).await?,
+                Err(e) => Err(format!("not verified: {e}")),
+            }
+        }
+    };
     let used = match used {
         Ok(id) => id,
         Err(why) => {
@@ -417,9 +488,14 @@ pub async fn signin_finish(
         }
     };
     state.throttle.succeeded(m.get(), &login_id);
+    let how = if ceremony.user.is_some() {
+        "after the password"
+    } else {
+        "password-less"
+    };
     let entry = AuditEntry::new("passkey.used", login_id.clone())
         .by(profile.id, m)
-        .detail(format!("passkey/{used}"));
+        .detail(format!("passkey/{used}; {how}"));
     state.db.audit(entry).await?;
     start_session(&state, &headers, municipality, profile.id, &login_id, false).await
 }
@@ -442,10 +518,19 @@ async fn verify_assertion(
                 .finish_passkey_authentication(&credential, &authentication)
                 .map_err(|e| format!("not verified: {e}"))
         });
-    let result = match result {
-        Ok(result) => result,
-        Err(why) => return Ok(Err(why)),
-    };
+    match result {
+        Ok(result) => record_use(state, user, &result).await,
+        Err(why) => Ok(Err(why)),
+    }
+}
+
+/// Records a verified assertion on the stored passkey: counter, backup flags, last use. The
+/// passkey's id, or why not.
+async fn record_use(
+    state: &AppState,
+    user: UserId,
+    result: &AuthenticationResult,
+) -> Result<Result<i64, String>> {
     let used_id = passkey::encode_id(result.cred_id().as_ref());
     let stored = state
         .db
@@ -458,7 +543,7 @@ async fn verify_assertion(
         return Ok(Err("passkey removed meanwhile".to_owned()));
     };
     let mut key = passkey::parse(&stored)?;
-    key.update_credential(&result);
+    key.update_credential(result);
     state
         .db
         .passkey_used(
@@ -510,7 +595,7 @@ pub async fn unlock_start(
         .put_ceremony(
             &token_hash(&ceremony),
             CeremonyKind::Unlock,
-            user,
+            Some(user),
             Some(session.id.as_str()),
             &passkey::to_state(&authentication)?,
             ceremony_expiry(),
@@ -554,7 +639,9 @@ pub async fn unlock_finish(
         None
     };
     let outcome = match ceremony {
-        Some(c) if c.user == user.id && c.session_id.as_deref() == Some(session.id.as_str()) => {
+        Some(c)
+            if c.user == Some(user.id) && c.session_id.as_deref() == Some(session.id.as_str()) =>
+        {
             verify_assertion(&state, webauthn, user.id, &c.state, req.credential).await?
         }
         _ => Err("unknown ceremony".to_owned()),
