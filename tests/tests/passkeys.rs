@@ -682,3 +682,66 @@ async fn a_discoverable_passkey_signs_in_without_the_password() {
         (StatusCode::BAD_REQUEST, Some("passkey_rejected"))
     );
 }
+
+#[tokio::test]
+async fn passkey_routes_need_a_session_and_obey_the_csrf_rule() {
+    let server = TestServer::start().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/me/passkeys"),
+        (reqwest::Method::POST, "/api/me/passkeys/register"),
+        (reqwest::Method::POST, "/api/me/passkeys/register/finish"),
+        (reqwest::Method::DELETE, "/api/me/passkeys/1"),
+        (reqwest::Method::POST, "/api/me/unlock"),
+        (reqwest::Method::POST, "/api/me/unlock/passkey"),
+        (reqwest::Method::POST, "/api/me/unlock/passkey/finish"),
+    ] {
+        let response = reqwest::Client::new()
+            .request(method.clone(), server.url(path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+    }
+
+    // A browser's cookie session: mutations need our header (or Origin).
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(server.url("/api/demo/signin"))
+        .json(&json!({ "login_id": "nurse1", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = signed_in.json().await.unwrap();
+    record(body["session_token"].as_str().unwrap());
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/me/passkeys/register"),
+        (reqwest::Method::DELETE, "/api/me/passkeys/1"),
+        (reqwest::Method::POST, "/api/me/unlock"),
+    ] {
+        let forged = browser
+            .request(method.clone(), server.url(path))
+            .header("origin", "https://evil.example")
+            .json(&json!({ "password": DEMO_PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(json_of(forged).await.1["error"], "csrf_rejected");
+    }
+    let ours = browser
+        .post(server.url("/api/me/passkeys/register"))
+        .header("x-renraku-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.status(), StatusCode::OK);
+    record(json_of(ours).await.1["ceremony"].as_str().unwrap());
+}
