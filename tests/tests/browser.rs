@@ -61,6 +61,7 @@ browser_tests! {
     app_team: "app_team.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
     passkey: "passkey.test.mjs" with ON_LOCALHOST;
+    passkey_policy: "passkey_policy.test.mjs" with SECOND_FACTOR_REQUIRED;
     app_lock: "app_lock.test.mjs" with QUICK_LOCK;
 }
 
@@ -71,6 +72,28 @@ const ON_LOCALHOST: Setup = Setup {
     seed: |server, _| {
         let url = server.base_url().replace("127.0.0.1", "localhost");
         Box::pin(async move { vec![("RENRAKU_BASE_URL".to_owned(), url)] })
+    },
+};
+
+/// As [`ON_LOCALHOST`], with the demo municipality requiring a second factor.
+const SECOND_FACTOR_REQUIRED: Setup = Setup {
+    config: |_, _| {},
+    seed: |server, _| {
+        let url = server.base_url().replace("127.0.0.1", "localhost");
+        Box::pin(async move {
+            let demo = server
+                .db()
+                .municipality_by_slug("demo")
+                .await
+                .unwrap()
+                .expect("demo municipality");
+            server
+                .db()
+                .set_require_second_factor(demo.id, true)
+                .await
+                .unwrap();
+            vec![("RENRAKU_BASE_URL".to_owned(), url)]
+        })
     },
 };
 
