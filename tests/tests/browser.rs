@@ -63,6 +63,7 @@ browser_tests! {
     passkey: "passkey.test.mjs" with ON_LOCALHOST;
     passkey_policy: "passkey_policy.test.mjs" with SECOND_FACTOR_REQUIRED;
     app_lock: "app_lock.test.mjs" with QUICK_LOCK;
+    app_lock_passkey: "app_lock_passkey.test.mjs" with QUICK_LOCK_ON_LOCALHOST;
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
@@ -97,9 +98,9 @@ const SECOND_FACTOR_REQUIRED: Setup = Setup {
     },
 };
 
-/// The app locks after 4 idle seconds instead of the session's idle timeout.
+/// The app locks after 6 idle seconds instead of the session's idle timeout.
 const QUICK_LOCK: Setup = Setup {
-    config: |config, _| config.app_lock_seconds = Some(4),
+    config: |config, _| config.app_lock_seconds = Some(6),
     seed: |_, _| Box::pin(async { Vec::new() }),
 };
 
@@ -115,6 +116,12 @@ const APP_COPY: Setup = Setup {
         let copy = scratch.join("app").to_string_lossy().into_owned();
         Box::pin(async move { vec![("RENRAKU_APP_COPY".to_owned(), copy)] })
     },
+};
+
+/// [`QUICK_LOCK`] at `http://localhost:PORT`, for passkeys.
+const QUICK_LOCK_ON_LOCALHOST: Setup = Setup {
+    config: QUICK_LOCK.config,
+    seed: ON_LOCALHOST.seed,
 };
 
 fn copy_dir(from: &Path, to: &Path) {
