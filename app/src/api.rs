@@ -54,6 +54,9 @@ impl User {
 pub struct Me {
     pub user: User,
     pub municipality: Municipality,
+    /// Seconds without a touch or key before the app locks itself (0: never).
+    #[serde(default)]
+    pub lock_after_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -175,12 +178,14 @@ pub fn profession_label(p: &str) -> &'static str {
 pub enum ApiError {
     /// No network, or the server could not be reached.
     Offline,
-    /// The server answered with an error status, its error code (`error` field) and the
-    /// text it wrote for people (`message` field).
+    /// The server answered with an error status, its error code (`error` field), the text
+    /// it wrote for people (`message` field), and with `second_factor_required` the kinds
+    /// of second factor the account has (`second_factors`: `totp`, `passkey`).
     Status {
         status: u16,
         code: Option<String>,
         detail: Option<String>,
+        factors: Vec<String>,
     },
     /// A body that was not what we expected.
     Unexpected,
@@ -189,6 +194,14 @@ pub enum ApiError {
 impl ApiError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ApiError::Status { status: 401, .. })
+    }
+
+    /// With `second_factor_required`: the account's kinds of second factor.
+    pub fn second_factors(&self) -> &[String] {
+        match self {
+            ApiError::Status { factors, .. } => factors,
+            _ => &[],
+        }
     }
 
     pub fn code(&self) -> Option<&str> {
@@ -406,14 +419,20 @@ async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<Str
     if (200..300).contains(&status) {
         return Ok(text);
     }
-    let body = serde_json::from_str::<serde_json::Value>(&text).ok();
-    let field = |name: &str| {
-        body.as_ref()
-            .and_then(|v| v[name].as_str().map(str::to_owned))
-    };
+    let body = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
+    let field = |name: &str| body[name].as_str().map(str::to_owned);
+    let factors = body["second_factors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     Err(ApiError::Status {
         status,
         code: field("error"),
         detail: field("message"),
+        factors,
     })
 }

@@ -167,6 +167,7 @@ async fn delete(url: &str) -> Result<(), String> {
             status: response.status(),
             code: None,
             detail: None,
+            factors: Vec::new(),
         }
         .message())
     }

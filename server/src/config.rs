@@ -44,6 +44,12 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_SESSION_IDLE_MINUTES", default_value_t = DEFAULT_SESSION_IDLE_MINUTES, global = true)]
     pub session_idle_minutes: u64,
 
+    /// The app hides patient data behind a lock screen after this many seconds without a
+    /// touch or key on the device, and asks for the password again; default: the session's
+    /// idle timeout. 0: never.
+    #[arg(long, env = "RENRAKU_APP_LOCK_SECONDS", global = true)]
+    pub app_lock_seconds: Option<u64>,
+
     /// A session ends this long after sign-in, however active.
     #[arg(long, env = "RENRAKU_SESSION_ABSOLUTE_HOURS", default_value_t = DEFAULT_SESSION_ABSOLUTE_HOURS, global = true)]
     pub session_absolute_hours: u64,
@@ -122,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_ATTACHMENT_STORE", global = true)]
     pub attachment_store: Option<String>,
 
+    /// The key that encrypts secrets at rest (TOTP secrets): a file holding 32 random bytes in
+    /// hex, created on first start if missing. Default: `<data-dir>/secret.key`. Nodes that
+    /// share a database must share this file; keep a copy apart from database backups.
+    #[arg(long, env = "RENRAKU_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+
     /// Serve the web app from this directory (a `cargo xtask build-app` output) instead of
     /// the copy built into the binary: try a new app build without rebuilding the server.
     #[arg(long, env = "RENRAKU_APP_DIR", global = true)]
@@ -148,6 +160,7 @@ impl Config {
             public_url: None,
             session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
             session_absolute_hours: DEFAULT_SESSION_ABSOLUTE_HOURS,
+            app_lock_seconds: None,
             insecure_cookies: false,
             trust_proxy: false,
             security_contact: DEFAULT_SECURITY_CONTACT.to_owned(),
@@ -162,6 +175,7 @@ impl Config {
             tls_crl: None,
             attachment_max_bytes: crate::attachments::DEFAULT_MAX_BYTES,
             attachment_store: None,
+            secret_key_file: None,
             app_dir: None,
             push_contact: None,
             push_allow_http: false,
@@ -193,8 +207,22 @@ impl Config {
         }
     }
 
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_minutes * 60)
+    }
+
+    /// Idle time after which the app locks itself (see `app_lock_seconds`); zero: never.
+    pub fn app_lock(&self) -> Duration {
+        match self.app_lock_seconds {
+            Some(secs) => Duration::from_secs(secs),
+            None => self.session_idle(),
+        }
     }
 
     pub fn session_absolute(&self) -> Duration {
@@ -211,6 +239,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("session_absolute_hours", &self.session_absolute_hours)
+            .field("app_lock_seconds", &self.app_lock_seconds)
             .field("insecure_cookies", &self.insecure_cookies)
             .field("trust_proxy", &self.trust_proxy)
             .finish()

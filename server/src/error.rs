@@ -18,9 +18,10 @@ pub enum Error {
     /// Wrong login id or password: one answer for both, so it reveals no account.
     #[error("bad credentials")]
     BadCredentials,
-    /// The password was right, but the account has a second factor and none was given.
+    /// The password was right, but the account has a second factor and none was given. Says
+    /// which kinds the account has, so the app can offer them.
     #[error("second factor required")]
-    SecondFactorRequired,
+    SecondFactorRequired { totp: bool, passkey: bool },
     /// A wrong, expired or replayed TOTP or recovery code at sign-in.
     #[error("bad second factor")]
     BadSecondFactor,
@@ -30,6 +31,13 @@ pub enum Error {
     /// The session may only enrol a second factor (the municipality requires one).
     #[error("second factor enrolment required")]
     EnrolmentRequired,
+    /// A passkey ceremony that cannot succeed: an unreadable or forged credential, an
+    /// expired or unknown ceremony, no passkey to sign in with. The reason is for people.
+    #[error("passkey refused: {0}")]
+    PasskeyRejected(&'static str),
+    /// The server has no WebAuthn relying party (its public URL has no domain name).
+    #[error("passkeys unavailable")]
+    PasskeysUnavailable,
     /// An administrator reset the password: the session may only change it (and sign out).
     #[error("password change required")]
     PasswordChangeRequired,
@@ -84,8 +92,10 @@ impl Error {
         match self {
             Error::Unauthorized
             | Error::BadCredentials
-            | Error::SecondFactorRequired
+            | Error::SecondFactorRequired { .. }
             | Error::BadSecondFactor => StatusCode::UNAUTHORIZED,
+            Error::PasskeyRejected(_) => StatusCode::BAD_REQUEST,
+            Error::PasskeysUnavailable => StatusCode::CONFLICT,
             Error::EnrolmentRequired
             | Error::PasswordChangeRequired
             | Error::CsrfRejected
@@ -110,7 +120,9 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::ClientCertificateRequired => "client_certificate_required",
             Error::BadCredentials => "bad_credentials",
-            Error::SecondFactorRequired => "second_factor_required",
+            Error::SecondFactorRequired { .. } => "second_factor_required",
+            Error::PasskeyRejected(_) => "passkey_rejected",
+            Error::PasskeysUnavailable => "passkeys_unavailable",
             Error::BadSecondFactor => "bad_second_factor",
             Error::InvalidCode => "invalid_code",
             Error::EnrolmentRequired => "enrolment_required",
@@ -138,8 +150,16 @@ impl Error {
             Error::BadCredentials => {
                 "ログインIDまたはパスワードが正しくありません。(Wrong login id or password.)".into()
             }
-            Error::SecondFactorRequired => {
+            Error::SecondFactorRequired { passkey: true, totp: false } => {
+                "パスキーで確認してください。(Confirm with your passkey.)".into()
+            }
+            Error::SecondFactorRequired { .. } => {
                 "確認コードを入力してください。(Enter the code from your authenticator app.)".into()
+            }
+            Error::PasskeyRejected(why) => format!("パスキーを確認できませんでした: {why}"),
+            Error::PasskeysUnavailable => {
+                "このサーバーではパスキーを使えません。(Passkeys are not available on this server.)"
+                    .into()
             }
             Error::BadSecondFactor => {
                 "確認コードが正しくないか、期限切れです。(Wrong or expired code.)".into()
@@ -183,10 +203,14 @@ pub struct ErrorBody {
     /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
     /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`,
     /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
-    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`.
+    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`; for passkeys
+    /// `passkey_rejected`, `passkeys_unavailable`.
     pub error: String,
     /// For people; Japanese first.
     pub message: String,
+    /// With `second_factor_required`: the kinds the account has, `totp` and/or `passkey`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub second_factors: Vec<String>,
 }
 
 impl IntoResponse for Error {
@@ -198,6 +222,16 @@ impl IntoResponse for Error {
         let body = ErrorBody {
             error: self.code().into(),
             message: self.public_message(),
+            second_factors: match &self {
+                Error::SecondFactorRequired { totp, passkey } => {
+                    [(*totp, "totp"), (*passkey, "passkey")]
+                        .into_iter()
+                        .filter(|(has, _)| *has)
+                        .map(|(_, kind)| kind.to_owned())
+                        .collect()
+                }
+                _ => Vec::new(),
+            },
         };
         let mut response = (status, Json(body)).into_response();
         if let Error::TooManyRequests { retry_after_secs } = self {

@@ -39,6 +39,10 @@ pub struct Inner {
     pub hub: rooms::Hub,
     pub throttle: auth::Throttle,
     pub attachments: attachments::Store,
+    /// The WebAuthn relying party (passkeys); `None` when the public URL has no domain name.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// Encrypts secrets at rest (TOTP secrets).
+    pub sealer: auth::sealed::Sealer,
 }
 
 impl AppState {
@@ -47,8 +51,19 @@ impl AppState {
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
             attachments::Store::from_config(&config).expect("attachment store configured");
+        let webauthn = match auth::passkey::relying_party(&config) {
+            Ok(rp) => Some(rp),
+            Err(why) => {
+                tracing::warn!("passkeys unavailable: {why}");
+                None
+            }
+        };
+        // `prepare` has already read (or created) the key.
+        let sealer = auth::sealed::Sealer::from_config(&config).expect("secret key readable");
         Self {
             inner: Arc::new(Inner {
+                webauthn,
+                sealer,
                 config,
                 db,
                 hub,
@@ -88,6 +103,14 @@ pub async fn prepare(config: &Config) -> Result<Db> {
     attachments::Store::from_config(config)?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
+    let sealer = auth::sealed::Sealer::from_config(config)?;
+    let sealed = auth::sealed::seal_plaintext_totp(&db, &sealer).await?;
+    if sealed > 0 {
+        tracing::info!(
+            values = sealed,
+            "encrypted TOTP secrets stored in the clear"
+        );
+    }
     if db.municipality_count().await? == 0 {
         demo::seed(&db).await?;
         tracing::info!("seeded the demo municipality");

@@ -21,8 +21,8 @@ pub const CANARY_PATIENT_NAME: &str = "金糸雀カナリア太郎";
 pub const CANARY_PATIENT_KANA: &str = "カナリアタロウ";
 
 /// What the in-process servers log, unless `RENRAKU_TEST_LOG` says otherwise. The test
-/// clients' own HTTP library and its cookie jar (which logs every Set-Cookie it stores) are
-/// left out: their logs are the client's, not the server's.
+/// clients' own HTTP libraries are left out: their logs are not the server's (and
+/// cookie_store logs every Set-Cookie it stores, session tokens included, at debug level).
 const DEFAULT_FILTER: &str =
     "debug,renraku_server=trace,renraku_sync=trace,reqwest=off,cookie_store=off";
 

@@ -61,7 +61,49 @@ browser_tests! {
     app_team: "app_team.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
     admin_screens: "admin_screens.test.mjs";
+    passkey: "passkey.test.mjs" with ON_LOCALHOST;
+    passkey_policy: "passkey_policy.test.mjs" with SECOND_FACTOR_REQUIRED;
+    app_lock: "app_lock.test.mjs" with QUICK_LOCK;
+    app_lock_passkey: "app_lock_passkey.test.mjs" with QUICK_LOCK_ON_LOCALHOST;
 }
+
+/// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
+/// `http://localhost:PORT` (the server's relying party without a public URL is `localhost`).
+const ON_LOCALHOST: Setup = Setup {
+    config: |_, _| {},
+    seed: |server, _| {
+        let url = server.base_url().replace("127.0.0.1", "localhost");
+        Box::pin(async move { vec![("RENRAKU_BASE_URL".to_owned(), url)] })
+    },
+};
+
+/// As [`ON_LOCALHOST`], with the demo municipality requiring a second factor.
+const SECOND_FACTOR_REQUIRED: Setup = Setup {
+    config: |_, _| {},
+    seed: |server, _| {
+        let url = server.base_url().replace("127.0.0.1", "localhost");
+        Box::pin(async move {
+            let demo = server
+                .db()
+                .municipality_by_slug("demo")
+                .await
+                .unwrap()
+                .expect("demo municipality");
+            server
+                .db()
+                .set_require_second_factor(demo.id, true)
+                .await
+                .unwrap();
+            vec![("RENRAKU_BASE_URL".to_owned(), url)]
+        })
+    },
+};
+
+/// The app locks after 6 idle seconds instead of the session's idle timeout.
+const QUICK_LOCK: Setup = Setup {
+    config: |config, _| config.app_lock_seconds = Some(6),
+    seed: |_, _| Box::pin(async { Vec::new() }),
+};
 
 /// The server serves a copy of app/dist (`--app-dir`) that the script may change, as a new
 /// deployment would: RENRAKU_APP_COPY names it.
@@ -75,6 +117,12 @@ const APP_COPY: Setup = Setup {
         let copy = scratch.join("app").to_string_lossy().into_owned();
         Box::pin(async move { vec![("RENRAKU_APP_COPY".to_owned(), copy)] })
     },
+};
+
+/// [`QUICK_LOCK`] at `http://localhost:PORT`, for passkeys.
+const QUICK_LOCK_ON_LOCALHOST: Setup = Setup {
+    config: QUICK_LOCK.config,
+    seed: ON_LOCALHOST.seed,
 };
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -14,11 +14,14 @@ use sqlx::Row;
 use std::collections::BTreeSet;
 
 /// The only routes that answer without a session.
-const PUBLIC: [(&str, &str); 6] = [
+const PUBLIC: [(&str, &str); 8] = [
     ("get", "/healthz"),
     ("get", "/api/openapi.json"),
     ("get", "/api/municipalities/{slug}"),
     ("post", "/api/{municipality}/signin"),
+    // Passkey sign-in: the password first, then the assertion (tests/tests/passkeys.rs).
+    ("post", "/api/{municipality}/signin/passkey"),
+    ("post", "/api/{municipality}/signin/passkey/finish"),
     ("get", "/.well-known/security.txt"),
     ("get", "/.well-known/security-policy"),
 ];
@@ -737,4 +740,117 @@ fn days_since_epoch(date: &str) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[tokio::test]
+async fn the_app_lock_follows_the_configuration_and_unlocks_with_the_password_only() {
+    let server = TestServer::start_with(|c| c.app_lock_seconds = Some(90)).await;
+    let token = server.signin("therapist1").await;
+    let client = server.client(&token);
+    let me: Value = client
+        .get(server.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["lock_after_secs"], 90);
+
+    let wrong = client
+        .post(server.url("/api/me/unlock"))
+        .json(&json!({ "password": "not-the-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(wrong).await, "bad_credentials");
+    let right = client
+        .post(server.url("/api/me/unlock"))
+        .json(&json!({ "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.audit_count("app.unlock_failed").await, 1);
+    assert_eq!(server.audit_count("app.unlocked").await, 1);
+
+    // By default the lock follows the session's idle timeout.
+    let server = TestServer::start().await;
+    let token = server.signin("therapist1").await;
+    let me: Value = server
+        .client(&token)
+        .get(server.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["lock_after_secs"], 30 * 60);
+}
+
+async fn stored_totp_secret(server: &TestServer, login: &str) -> Option<String> {
+    sqlx::query("SELECT totp_secret FROM users WHERE login_id = $1")
+        .bind(login)
+        .fetch_one(server.db().pool())
+        .await
+        .unwrap()
+        .try_get("totp_secret")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn totp_secrets_are_encrypted_at_rest_and_old_clear_ones_are_sealed_at_start() {
+    let server = TestServer::start().await;
+    let token = server.signin("nurse2").await;
+    let (secret, step, _) = enrol(&server, &token).await;
+    let stored = stored_totp_secret(&server, "nurse2").await.unwrap();
+    assert!(stored.starts_with("v1:"), "{stored}");
+    assert!(!stored.contains(&secret));
+    // And it still works.
+    let with_code = json!({
+        "login_id": "nurse2", "password": DEMO_PASSWORD,
+        "totp": code_at(&secret, step + 1).unwrap(),
+    });
+    token_of(signin(&server, with_code).await).await;
+    // Copied onto another user's row, the sealed value does not open (it names its user):
+    // sign-in fails rather than accepting the other user's codes.
+    sqlx::query("UPDATE users SET totp_secret = $1 WHERE login_id = $2")
+        .bind(&stored)
+        .bind("doctor2")
+        .execute(server.db().pool())
+        .await
+        .unwrap();
+    let copied = json!({
+        "login_id": "doctor2", "password": DEMO_PASSWORD,
+        "totp": code_at(&secret, current_step()).unwrap(),
+    });
+    assert_ne!(signin(&server, copied).await.status(), StatusCode::OK);
+
+    // A secret written in the clear (by a server from before encryption) is sealed when the
+    // server starts, and keeps working.
+    let legacy = renraku_server::auth::second_factor::new_secret();
+    renraku_tests::logs::record_secret(&legacy);
+    sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL WHERE login_id = $2")
+        .bind(&legacy)
+        .bind("pharmacist1")
+        .execute(server.db().pool())
+        .await
+        .unwrap();
+    renraku_server::prepare(&server.state().config)
+        .await
+        .expect("restart preparation");
+    let resealed = stored_totp_secret(&server, "pharmacist1").await.unwrap();
+    assert!(
+        resealed.starts_with("v1:") && !resealed.contains(&legacy),
+        "{resealed}"
+    );
+    let legacy_code = json!({
+        "login_id": "pharmacist1", "password": DEMO_PASSWORD,
+        "totp": code_at(&legacy, current_step()).unwrap(),
+    });
+    token_of(signin(&server, legacy_code).await).await;
+    // The key lives beside the database, not in it.
+    assert!(server.state().config.secret_key_file().is_file());
 }

@@ -77,6 +77,8 @@ fn setup() -> Result<()> {
     ensure_rust_components()?;
     step("setup: wasm32 target");
     ensure_wasm_target()?;
+    step("setup: OpenSSL headers (webauthn-rs, ece)");
+    ensure_openssl_dev()?;
     step("setup: wasm-bindgen-cli");
     ensure_wasm_bindgen()?;
     step("setup: npm packages for tests/node");
@@ -257,6 +259,27 @@ fn ensure_chromium() -> Result<()> {
         println!("chromium, a Japanese and an emoji font: present");
         return Ok(());
     }
+    let installed = apt_install(&[
+        "chromium",
+        "chromium-driver",
+        "fonts-noto-cjk",
+        "fonts-noto-color-emoji",
+    ]);
+    if let Err(e) = installed {
+        bail!(
+            "could not install Chromium with apt-get ({e:#}). The browser tests need Debian's \
+             `chromium` at {CHROMIUM}: install it as root (`apt-get install chromium \
+             chromium-driver`), or set RENRAKU_CHROMIUM to a Chromium binary"
+        );
+    }
+    if !Path::new(CHROMIUM).is_file() {
+        bail!("apt-get installed chromium, but {CHROMIUM} is missing");
+    }
+    Ok(())
+}
+
+/// `apt-get update` and `apt-get install PACKAGES`, as root or with passwordless sudo.
+fn apt_install(packages: &[&str]) -> Result<()> {
     let root_user = capture(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
     let apt = |args: &[&str]| {
         let mut cmd = if root_user {
@@ -269,28 +292,29 @@ fn ensure_chromium() -> Result<()> {
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         run_cmd(&mut cmd)
     };
-    let installed = apt(&["update", "-q"]).and_then(|()| {
-        apt(&[
-            "install",
-            "-y",
-            "-q",
-            "chromium",
-            "chromium-driver",
-            "fonts-noto-cjk",
-            "fonts-noto-color-emoji",
-        ])
-    });
-    if let Err(e) = installed {
-        bail!(
-            "could not install Chromium with apt-get ({e:#}). The browser tests need Debian's \
-             `chromium` at {CHROMIUM}: install it as root (`apt-get install chromium \
-             chromium-driver`), or set RENRAKU_CHROMIUM to a Chromium binary"
-        );
+    apt(&["update", "-q"]).and_then(|()| {
+        let mut args = vec!["install", "-y", "-q"];
+        args.extend_from_slice(packages);
+        apt(&args)
+    })
+}
+
+/// The server links OpenSSL (webauthn-rs for passkeys; ece in the push tests): openssl-sys
+/// needs its headers and pkg-config. Debian's `libssl-dev` and `pkg-config`, installed with
+/// apt-get when `pkg-config` cannot find OpenSSL.
+fn ensure_openssl_dev() -> Result<()> {
+    let found = Command::new("pkg-config")
+        .args(["--exists", "openssl"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        println!("libssl-dev and pkg-config: present");
+        return Ok(());
     }
-    if !Path::new(CHROMIUM).is_file() {
-        bail!("apt-get installed chromium, but {CHROMIUM} is missing");
-    }
-    Ok(())
+    apt_install(&["libssl-dev", "pkg-config"]).context(
+        "could not install libssl-dev and pkg-config with apt-get; the server needs OpenSSL's \
+         headers to build (install them as root: `apt-get install libssl-dev pkg-config`)",
+    )
 }
 
 fn mtime(p: &Path) -> Option<std::time::SystemTime> {

@@ -3,7 +3,9 @@
 pub mod banners;
 pub mod composer;
 pub mod home;
+pub mod lock;
 pub mod new_message;
+pub mod passkeys;
 pub mod portal;
 pub mod post;
 pub mod room;

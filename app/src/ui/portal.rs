@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
     Password,
-    /// The password was right; the server wants a TOTP or recovery code.
+    /// The password was right; the server wants a TOTP or recovery code, or the passkey
+    /// (`factors` says which the account has).
     SecondFactor,
     /// Signed in with a session that may only enrol a second factor.
     Enrol,
@@ -67,8 +68,10 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
     let mut password = use_signal(String::new);
     let mut code = use_signal(String::new);
     let mut step = use_signal(|| Step::Password);
+    let mut factors = use_signal(Vec::<String>::new);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
+    let slug_for_passkey = slug.clone();
 
     let submit = move |e: FormEvent| {
         e.prevent_default();
@@ -93,7 +96,10 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                     Err(e) => error.set(Some(e.message())),
                 },
                 Err(e) => match e.code() {
-                    Some("second_factor_required") => step.set(Step::SecondFactor),
+                    Some("second_factor_required") => {
+                        factors.set(e.second_factors().to_vec());
+                        step.set(Step::SecondFactor);
+                    }
                     Some("bad_second_factor") => error.set(Some(
                         tr("確認コードが違います。", "The code is not right.").into(),
                     )),
@@ -109,6 +115,38 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
             }
         });
     };
+
+    // With the password typed already: the passkey is the second factor. On the first step:
+    // password-less, the authenticator names the account.
+    let with_passkey = use_callback(move |()| {
+        if busy() {
+            return;
+        }
+        let slug = slug_for_passkey.clone();
+        busy.set(true);
+        error.set(None);
+        spawn(async move {
+            let second_factor = *step.peek() == Step::SecondFactor;
+            let (login, pass) = (login_id.peek().clone(), password.peek().clone());
+            let credentials = second_factor.then_some((login.as_str(), pass.as_str()));
+            let result = crate::passkey::sign_in(&slug, credentials).await;
+            busy.set(false);
+            match result {
+                Ok(ok) if ok.enrolment_required => step.set(Step::Enrol),
+                Ok(_) => match api::get::<Me>("/api/me").await {
+                    Ok(me) => {
+                        password.set(String::new());
+                        on_signed_in.call(me);
+                    }
+                    Err(e) => error.set(Some(e.message())),
+                },
+                Err(msg) => error.set(Some(msg)),
+            }
+        });
+    });
+    let has_passkey = factors.read().iter().any(|f| f == "passkey");
+    // Accounts from before the server named the factors have TOTP.
+    let has_totp = factors.read().is_empty() || factors.read().iter().any(|f| f == "totp");
 
     if step() == Step::Enrol {
         return rsx! {
@@ -150,7 +188,7 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                         value: "{password}",
                         oninput: move |e| password.set(e.value()),
                     }
-                } else {
+                } else if has_totp {
                     p { {tr("認証アプリに表示されている 6 桁の確認コード（または回復コード）を入力してください。",
                             "Enter the 6-digit code from your authenticator app (or a recovery code).")} }
                     label { r#for: "code", {tr("確認コード", "Code")} }
@@ -164,11 +202,26 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                         oninput: move |e| code.set(e.value()),
                     }
                 }
+                if step() == Step::SecondFactor && has_passkey {
+                    p { {tr("登録したパスキー（指紋・顔認証や画面ロック）で本人確認できます。",
+                            "You can confirm with your passkey (fingerprint, face or screen lock).")} }
+                    button { class: if has_totp { "secondary" } else { "primary" }, r#type: "button",
+                        disabled: busy(), onclick: move |_| with_passkey.call(()),
+                        {tr("パスキーで確認", "Confirm with a passkey")}
+                    }
+                }
                 if let Some(msg) = error() {
                     p { class: "error", role: "alert", "{msg}" }
                 }
-                button { class: "primary", r#type: "submit", disabled: busy(),
-                    if busy() { {tr("サインイン中…", "Signing in…")} } else { {tr("サインイン", "Sign in")} }
+                if step() == Step::Password || has_totp {
+                    button { class: "primary", r#type: "submit", disabled: busy(),
+                        if busy() { {tr("サインイン中…", "Signing in…")} } else { {tr("サインイン", "Sign in")} }
+                    }
+                }
+                if step() == Step::Password && crate::passkey::supported() {
+                    button { class: "secondary", r#type: "button", disabled: busy(), onclick: move |_| with_passkey.call(()),
+                        {tr("パスキーを使う", "Use a passkey")}
+                    }
                 }
             }
         }
@@ -255,6 +308,23 @@ fn Enrol(on_done: EventHandler<()>) -> Element {
                     p { class: "error", role: "alert", "{msg}" }
                 }
                 button { class: "primary", r#type: "submit", {tr("確認", "Confirm")} }
+            }
+            if crate::passkey::supported() {
+                p { {tr("または、この端末のパスキー（指紋・顔認証や画面ロック）を登録します。",
+                        "Or register this device's passkey (fingerprint, face or screen lock).")} }
+                button {
+                    class: "secondary",
+                    r#type: "button",
+                    onclick: move |_| {
+                        spawn(async move {
+                            match crate::passkey::register("").await {
+                                Ok(()) => on_done.call(()),
+                                Err(msg) => error.set(Some(msg)),
+                            }
+                        });
+                    },
+                    {tr("パスキーを登録", "Register a passkey")}
+                }
             }
         }
     }

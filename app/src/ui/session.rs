@@ -210,6 +210,11 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
     if route::current() == Route::Portal {
         route::replace(Route::Home(Tab::Patients));
     }
+    let locked = ui::lock::use_idle_lock(me.lock_after_secs);
+    if locked() {
+        // Nothing of the workspace is rendered while locked: patient data leaves the DOM.
+        return rsx! { ui::lock::LockScreen { locked } };
+    }
     rsx! {
         ui::banners::OfflineBanner {}
         match route::current() {

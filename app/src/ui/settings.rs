@@ -74,6 +74,7 @@ pub fn Settings() -> Element {
             }
             // ---- sections mounted by other modules ----
             crate::push::NotificationSettings {}
+            crate::ui::passkeys::PasskeySettings {}
             // ---- end of mounted sections ----
             if me.is_admin() {
                 Section { title: tr("管理", "Administration").to_owned(),

@@ -1,7 +1,9 @@
 //! Who is asking: password sign-in with an optional second factor, sessions (cookie or
 //! bearer), short-lived room tokens, and the CSRF rule for cookie-authenticated mutations.
 
+pub mod passkey;
 pub mod password;
+pub mod sealed;
 pub mod second_factor;
 pub mod throttle;
 pub mod token;

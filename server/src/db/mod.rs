@@ -15,6 +15,7 @@ pub mod client_certs;
 pub mod doc_log;
 pub mod municipalities;
 pub mod organizations;
+pub mod passkeys;
 pub mod patients;
 pub mod posts;
 pub mod push;

@@ -1,5 +1,6 @@
 //! Second factors: a user's TOTP secret (pending, then confirmed), the last accepted time
-//! step, and single-use recovery codes (stored as SHA-256 hashes).
+//! step, and single-use recovery codes (stored as SHA-256 hashes). TOTP values are stored
+//! sealed (see `auth::sealed`); this layer stores and compares them as opaque strings.
 
 use super::{now_ms, Db};
 use crate::error::Result;
@@ -9,9 +10,10 @@ use sqlx::Row;
 /// A user's TOTP state.
 #[derive(Clone, Debug, Default)]
 pub struct TotpState {
-    /// The confirmed secret (base32): sign-in requires a code from it.
+    /// The confirmed secret, as stored (sealed; base32 inside): sign-in requires a code
+    /// from it.
     pub secret: Option<String>,
-    /// A secret handed out by setup and not yet confirmed with a code.
+    /// A secret handed out by setup and not yet confirmed with a code (as stored).
     pub pending: Option<String>,
     /// The last time step a code was accepted for (replay protection).
     pub last_step: Option<i64>,
@@ -62,19 +64,23 @@ impl Db {
 
     /// Makes the pending secret the confirmed one and replaces the recovery codes, in one
     /// transaction; false if the pending secret changed meanwhile (a concurrent setup).
+    /// `pending` is the stored pending value; `secret` the same secret sealed for the
+    /// confirmed column.
     pub async fn confirm_totp(
         &self,
         user: UserId,
         pending: &str,
+        secret: &str,
         step: i64,
         recovery_code_hashes: &[String],
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, \
-                 totp_last_step = $1 \
-             WHERE id = $2 AND totp_pending_secret = $3",
+            "UPDATE users SET totp_secret = $1, totp_pending_secret = NULL, \
+                 totp_last_step = $2 \
+             WHERE id = $3 AND totp_pending_secret = $4",
         )
+        .bind(secret)
         .bind(step)
         .bind(user.get())
         .bind(pending)
@@ -144,5 +150,55 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("n")?)
+    }
+
+    /// Users with a TOTP value stored in the clear (from before secrets were encrypted).
+    #[allow(clippy::type_complexity)]
+    pub async fn unsealed_totp_rows(
+        &self,
+    ) -> Result<Vec<(UserId, Option<String>, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT id, totp_secret, totp_pending_secret FROM users \
+             WHERE (totp_secret IS NOT NULL AND totp_secret NOT LIKE 'v1:%') \
+                OR (totp_pending_secret IS NOT NULL AND totp_pending_secret NOT LIKE 'v1:%') \
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    UserId::new(row.try_get("id")?),
+                    row.try_get("totp_secret")?,
+                    row.try_get("totp_pending_secret")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Replaces clear values with sealed ones, each only if it is still the clear value read
+    /// (so two nodes starting at once cannot seal a value twice). Values replaced.
+    pub async fn reseal_totp(
+        &self,
+        user: UserId,
+        secret: Option<(String, String)>,
+        pending: Option<(String, String)>,
+    ) -> Result<u64> {
+        let mut done = 0;
+        for (column, swap) in [("totp_secret", secret), ("totp_pending_secret", pending)] {
+            let Some((clear, sealed)) = swap else {
+                continue;
+            };
+            done += sqlx::query(&format!(
+                "UPDATE users SET {column} = $1 WHERE id = $2 AND {column} = $3"
+            ))
+            .bind(sealed)
+            .bind(user.get())
+            .bind(clear)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(done)
     }
 }

@@ -45,7 +45,7 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
-    /// The user has a confirmed TOTP secret.
+    /// The user has a confirmed TOTP secret or a passkey.
     pub has_second_factor: bool,
     /// The user's municipality requires a second factor.
     pub second_factor_required: bool,
@@ -96,7 +96,8 @@ impl Db {
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
             "SELECT s.public_id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, \
-                 u.totp_secret, m.require_second_factor \
+                 u.totp_secret, m.require_second_factor, \
+                 (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS passkeys \
              FROM sessions s JOIN users u ON u.id = s.user_id \
                  JOIN municipalities m ON m.id = u.municipality_id \
              WHERE s.id_hash = $1",
@@ -111,7 +112,8 @@ impl Db {
                 created_at: row.try_get("created_at")?,
                 last_seen_at: row.try_get("last_seen_at")?,
                 expires_at: row.try_get("expires_at")?,
-                has_second_factor: row.try_get::<Option<String>, _>("totp_secret")?.is_some(),
+                has_second_factor: row.try_get::<Option<String>, _>("totp_secret")?.is_some()
+                    || row.try_get::<i64, _>("passkeys")? > 0,
                 second_factor_required: flag(&row, "require_second_factor")?,
             })
         })

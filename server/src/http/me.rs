@@ -1,6 +1,7 @@
 //! The signed-in user's own security settings: TOTP enrolment, sessions, password.
 
 use super::ApiJson;
+use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
 use crate::db::audit::AuditEntry;
 use crate::db::now_ms;
@@ -85,7 +86,13 @@ async fn verify_second_factor(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let secret = state.db.totp_state(user.id).await?.secret;
+    let secret = state
+        .db
+        .totp_state(user.id)
+        .await?
+        .secret
+        .map(|stored| state.sealer.open(user.id, Column::TotpSecret, &stored))
+        .transpose()?;
     let ok = match (secret, code, recovery_code) {
         (Some(secret), Some(code), _) => {
             match second_factor::matching_step(&secret, code, second_factor::current_step()) {
@@ -129,7 +136,8 @@ pub async fn totp_setup(
         .await?
         .ok_or_else(|| Error::internal("user without municipality"))?;
     let secret = second_factor::new_secret();
-    state.db.set_pending_totp(user.id, &secret).await?;
+    let stored = state.sealer.seal(user.id, Column::TotpPending, &secret);
+    state.db.set_pending_totp(user.id, &stored).await?;
     let account = format!("{}/{}", municipality.slug, user.login_id);
     let entry = AuditEntry::new("totp.setup", user.login_id.clone()).by(user.id, user.municipality);
     state.db.audit(entry).await?;
@@ -166,8 +174,9 @@ pub async fn totp_confirm(
         (None, Some(pending)) => pending,
         _ => return Err(Error::Conflict),
     };
+    let secret = state.sealer.open(user.id, Column::TotpPending, &pending)?;
     let Some(step) =
-        second_factor::matching_step(&pending, &req.code, second_factor::current_step())
+        second_factor::matching_step(&secret, &req.code, second_factor::current_step())
     else {
         state.throttle.failed(m, login, addr);
         return Err(Error::InvalidCode);
@@ -179,7 +188,13 @@ pub async fn totp_confirm(
         .collect();
     if !state
         .db
-        .confirm_totp(user.id, &pending, step, &hashes)
+        .confirm_totp(
+            user.id,
+            &pending,
+            &state.sealer.seal(user.id, Column::TotpSecret, &secret),
+            step,
+            &hashes,
+        )
         .await?
     {
         return Err(Error::Conflict);
@@ -324,5 +339,54 @@ pub async fn change_password(
         .by(user.id, user.municipality)
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Unlock {
+    pub password: String,
+}
+
+/// Unlocks the app on this device after its idle lock: the current password again. Failures
+/// count against the account's sign-in budget (a found phone is not a way to guess
+/// passwords) and are audited, as are unlocks.
+#[utoipa::path(post, path = "/api/me/unlock", tag = "me",
+    request_body = Unlock,
+    responses((status = 204, description = "Unlocked"),
+              (status = 401, description = "Not signed in, or `bad_credentials`", body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn unlock(
+    CurrentSession(session): CurrentSession,
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<Unlock>,
+) -> Result<StatusCode> {
+    let user = &session.user;
+    let (m, login) = (user.municipality.get(), user.login_id.as_str());
+    if let Err(wait) = state.throttle.check(m, login, addr) {
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let hash = state
+        .db
+        .credentials(user.municipality, login)
+        .await?
+        .map(|c| c.password_hash);
+    let ok = auth::verify_password(req.password, hash).await?;
+    let action = if ok {
+        "app.unlocked"
+    } else {
+        "app.unlock_failed"
+    };
+    let entry = AuditEntry::new(action, user.login_id.clone())
+        .by(user.id, user.municipality)
+        .detail(format!("session/{}", session.id));
+    state.db.audit(entry).await?;
+    if !ok {
+        state.throttle.failed(m, login, addr);
+        return Err(Error::BadCredentials);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ mod health;
 mod me;
 mod municipalities;
 mod openapi;
+mod passkeys;
 mod push;
 mod rooms;
 mod security_txt;
@@ -57,6 +58,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::revoke_session))
         .routes(routes!(me::change_password))
+        .routes(routes!(me::unlock))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::register_start))
+        .routes(routes!(passkeys::register_finish))
+        .routes(routes!(passkeys::remove))
+        .routes(routes!(passkeys::signin_start))
+        .routes(routes!(passkeys::signin_finish))
+        .routes(routes!(passkeys::unlock_start))
+        .routes(routes!(passkeys::unlock_finish))
         .routes(routes!(rooms::list_rooms))
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))

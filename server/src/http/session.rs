@@ -2,6 +2,7 @@
 //! "who am I".
 
 use super::ApiJson;
+use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, ClientAddr, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
@@ -11,11 +12,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use renraku_sync::UserId;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use utoipa::ToSchema;
 
 /// Login ids longer than this are not ours; cut before auditing so logs stay bounded.
-const MAX_LOGIN_ID: usize = 64;
+pub(super) const MAX_LOGIN_ID: usize = 64;
 
 #[derive(Deserialize, ToSchema)]
 pub struct SigninRequest {
@@ -48,6 +51,10 @@ pub struct SigninResponse {
 pub struct MeResponse {
     pub user: CurrentUser,
     pub municipality: Municipality,
+    /// After this many seconds without a touch or key the app hides patient data behind a
+    /// lock screen and asks for the password (`POST /api/me/unlock`); 0: never. The
+    /// session's idle timeout unless configured otherwise.
+    pub lock_after_secs: u64,
 }
 
 /// Signs in with a login id and password of the municipality in the path, plus a TOTP or
@@ -56,7 +63,7 @@ pub struct MeResponse {
     params(("municipality" = String, Path, description = "Municipality slug")),
     request_body = SigninRequest,
     responses((status = 200, body = SigninResponse),
-              (status = 401, description = "`bad_credentials`; `second_factor_required` (password right, code missing, no session); `bad_second_factor`", body = crate::error::ErrorBody),
+              (status = 401, description = "`bad_credentials`; `second_factor_required` (password right, code missing, no session; `second_factors` lists `totp` and/or `passkey`: sign in with a passkey through `/api/{municipality}/signin/passkey`); `bad_second_factor`", body = crate::error::ErrorBody),
               (status = 404, description = "No such municipality", body = crate::error::ErrorBody),
               (status = 429, description = "Too many failed attempts for the account or from the address; see `Retry-After`", body = crate::error::ErrorBody)))]
 pub async fn signin(
@@ -66,73 +73,85 @@ pub async fn signin(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SigninRequest>,
 ) -> Result<Response> {
-    let municipality = state
-        .db
-        .municipality_by_slug(&slug)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let login_id: String = req.login_id.trim().chars().take(MAX_LOGIN_ID).collect();
+    let PasswordChecked {
+        municipality,
+        user,
+        login_id,
+    } = check_password(&state, &slug, &req.login_id, req.password, addr).await?;
     let m = municipality.id;
-    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
-        let entry = AuditEntry::new("signin.throttled", &login_id).in_municipality(m);
-        state.db.audit(entry).await?;
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
     let fail = |action: &'static str| {
         state.throttle.failed(m.get(), &login_id, addr);
         AuditEntry::new(action, &login_id).in_municipality(m)
     };
 
-    let credentials = state.db.credentials(m, &login_id).await?;
-    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
-    let password_ok = auth::verify_password(req.password, hash).await?;
-    let user = match credentials {
-        Some(c) if password_ok && !c.disabled => c.user,
-        _ => {
-            state.db.audit(fail("signin.failed")).await?;
-            return Err(Error::BadCredentials);
-        }
-    };
-
     let totp = state.db.totp_state(user).await?;
-    let enrolment_required = match &totp.secret {
-        Some(secret) => {
-            let verified = match (req.totp.as_deref(), req.recovery_code.as_deref()) {
-                // No code: not a failure (the app asks for one next), and no session.
-                (None, None) => return Err(Error::SecondFactorRequired),
-                (Some(code), _) => {
-                    match second_factor::matching_step(secret, code, second_factor::current_step())
-                    {
-                        Some(step) => state.db.claim_totp_step(user, step).await?,
-                        None => false,
-                    }
-                }
-                (None, Some(code)) => match second_factor::recovery_code_hash(code) {
-                    Some(hash) => state.db.use_recovery_code(user, &hash).await?,
-                    None => false,
-                },
-            };
-            if !verified {
-                state
-                    .db
-                    .audit(fail("signin.second_factor_failed").by(user, m))
-                    .await?;
-                return Err(Error::BadSecondFactor);
+    let passkeys = state.db.passkey_count(user).await? > 0;
+    let enrolment_required = if totp.secret.is_some() || passkeys {
+        let verified = match (req.totp.as_deref(), req.recovery_code.as_deref()) {
+            // No code: not a failure (the app asks for one next, or for the passkey), and
+            // no session.
+            (None, None) => {
+                return Err(Error::SecondFactorRequired {
+                    totp: totp.secret.is_some(),
+                    passkey: passkeys,
+                })
             }
-            if req.totp.is_none() {
-                let entry = AuditEntry::new("signin.recovery_code_used", &login_id).by(user, m);
-                state.db.audit(entry).await?;
-            }
-            false
+            (Some(code), _) => match totp
+                .secret
+                .as_deref()
+                .map(|stored| state.sealer.open(user, Column::TotpSecret, stored))
+                .transpose()?
+                .and_then(|secret| {
+                    second_factor::matching_step(&secret, code, second_factor::current_step())
+                }) {
+                Some(step) => state.db.claim_totp_step(user, step).await?,
+                None => false,
+            },
+            (None, Some(code)) => match second_factor::recovery_code_hash(code) {
+                Some(hash) => state.db.use_recovery_code(user, &hash).await?,
+                None => false,
+            },
+        };
+        if !verified {
+            state
+                .db
+                .audit(fail("signin.second_factor_failed").by(user, m))
+                .await?;
+            return Err(Error::BadSecondFactor);
         }
-        None => municipality.require_second_factor,
+        if req.totp.is_none() {
+            let entry = AuditEntry::new("signin.recovery_code_used", &login_id).by(user, m);
+            state.db.audit(entry).await?;
+        }
+        false
+    } else {
+        municipality.require_second_factor
     };
     state.throttle.succeeded(m.get(), &login_id);
+    start_session(
+        &state,
+        &headers,
+        municipality,
+        user,
+        &login_id,
+        enrolment_required,
+    )
+    .await
+}
 
+/// Starts the session of a sign-in that passed: creates it, audits `signin.ok` (or
+/// `signin.enrolment_only`), and answers with the cookie and the token.
+pub(super) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    municipality: Municipality,
+    user: UserId,
+    login_id: &str,
+    enrolment_required: bool,
+) -> Result<Response> {
+    let m = municipality.id;
     let session =
-        auth::create_session(&state, user, auth::user_agent(&headers), enrolment_required).await?;
+        auth::create_session(state, user, auth::user_agent(headers), enrolment_required).await?;
     let profile = state.db.user(user).await?.ok_or(Error::BadCredentials)?;
     let action = if enrolment_required {
         "signin.enrolment_only"
@@ -142,12 +161,12 @@ pub async fn signin(
     state
         .db
         .audit(
-            AuditEntry::new(action, &login_id)
+            AuditEntry::new(action, login_id)
                 .by(user, m)
                 .detail(format!("session/{}", session.id)),
         )
         .await?;
-    let cookie = auth::session_cookie(&state, &session.token, session.max_age);
+    let cookie = auth::session_cookie(state, &session.token, session.max_age);
     let password_change_required = profile.must_change_password;
     let body = SigninResponse {
         password_change_required,
@@ -157,6 +176,55 @@ pub async fn signin(
         enrolment_required,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// A sign-in's first factor, passed.
+pub(super) struct PasswordChecked {
+    pub municipality: Municipality,
+    pub user: UserId,
+    /// As typed, trimmed and cut to [`MAX_LOGIN_ID`].
+    pub login_id: String,
+}
+
+/// The first step of every sign-in: the municipality, throttling, and the password.
+/// Failures are audited and count against the account and the address.
+pub(super) async fn check_password(
+    state: &AppState,
+    slug: &str,
+    login_id: &str,
+    password: String,
+    addr: IpAddr,
+) -> Result<PasswordChecked> {
+    let municipality = state
+        .db
+        .municipality_by_slug(slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let login_id: String = login_id.trim().chars().take(MAX_LOGIN_ID).collect();
+    let m = municipality.id;
+    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
+        let entry = AuditEntry::new("signin.throttled", &login_id).in_municipality(m);
+        state.db.audit(entry).await?;
+        return Err(Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let credentials = state.db.credentials(m, &login_id).await?;
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let password_ok = auth::verify_password(password, hash).await?;
+    match credentials {
+        Some(c) if password_ok && !c.disabled => Ok(PasswordChecked {
+            municipality,
+            user: c.user,
+            login_id,
+        }),
+        _ => {
+            state.throttle.failed(m.get(), &login_id, addr);
+            let entry = AuditEntry::new("signin.failed", &login_id).in_municipality(m);
+            state.db.audit(entry).await?;
+            Err(Error::BadCredentials)
+        }
+    }
 }
 
 /// Ends the current session (restricted ones included) and clears the cookie. Without a
@@ -197,5 +265,9 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
         .municipality(user.municipality)
         .await?
         .ok_or_else(|| Error::internal("user without municipality"))?;
-    Ok(Json(MeResponse { user, municipality }))
+    Ok(Json(MeResponse {
+        user,
+        municipality,
+        lock_after_secs: state.config.app_lock().as_secs(),
+    }))
 }

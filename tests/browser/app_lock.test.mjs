@@ -1,0 +1,40 @@
+// The app lock: after the configured idle time without a touch or key (the runner sets it
+// to a few seconds), patient data leaves the DOM behind ロック中; the password brings it
+// back. A wrong password keeps it locked.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { openDevice, signIn, closeAll, demoPassword } from "./lib/browser.mjs";
+
+after(closeAll);
+
+const PATIENT = "山田 太郎 様";
+
+test("an idle app hides the timeline until the password is given again", async () => {
+  const phone = await openDevice("lock");
+  const { page } = phone;
+  await signIn(phone, "nurse1");
+  await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
+  await page.getByRole("button", { name: /新しい投稿/ }).click();
+  const text = `ロックの確認: 血圧 128/80 (${Date.now()})`;
+  await page.getByLabel("新しい投稿を書く").fill(text);
+  await page.getByRole("button", { name: "投稿する" }).click();
+  const post = page.locator("article", { hasText: text });
+  await post.getByText("保存済み").waitFor();
+
+  // Hands off: the lock comes, and the timeline is gone from the DOM, not just hidden.
+  await page.getByRole("heading", { name: "ロック中" }).waitFor({ timeout: 30_000 });
+  await phone.screenshot("locked");
+  assert.equal(await page.getByText(text).count(), 0, "the post text left the DOM");
+  assert.equal(await page.getByText(PATIENT).count(), 0, "the patient's name left the DOM");
+  assert.ok(!(await page.content()).includes(text), "nor is it anywhere in the page");
+
+  await page.getByLabel("パスワード").fill("not-the-password");
+  await page.getByRole("button", { name: "ロック解除" }).click();
+  await page.getByRole("alert").getByText("パスワードが違います。").waitFor();
+  assert.equal(await page.getByText(text).count(), 0);
+
+  await page.getByLabel("パスワード").fill(demoPassword);
+  await page.getByRole("button", { name: "ロック解除" }).click();
+  await post.waitFor();
+  await phone.screenshot("unlocked");
+});
