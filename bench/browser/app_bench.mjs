@@ -60,7 +60,7 @@ async function startServer() {
   const child = spawn(
     args.renraku,
     ["serve", "--listen", "127.0.0.1:0", "--data-dir", path.join(scratch, "data")],
-    { env: { ...process.env, RUST_LOG: "warn", RENRAKU_INSECURE_COOKIES: "1" }, stdio: ["ignore", "pipe", "inherit"] },
+    { env: { ...process.env, RUST_LOG: "warn", RENRAKU_INSECURE_COOKIES: "true" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   cleanups.push(() => child.kill("SIGKILL"));
   const lines = readline.createInterface({ input: child.stdout });

@@ -45,6 +45,36 @@ async function waitForNotifications(page, tag, count) {
   }
 }
 
+/**
+ * Delivers `payload` through the DevTools protocol until a notification of its tag that
+ * `accept`s appears, and returns the notifications of that tag. Under load (every browser
+ * test file at once on two cores) headless Chromium now and then drops a DevTools-delivered
+ * push: seen with the worker running and activated, permission granted, and no push event
+ * at all. So a delivery is repeated up to three times; the per-room tag makes a repeat
+ * replace, not add, and the worker events are printed if none shows.
+ */
+async function pushUntilShown(cdp, registrationId, page, payload, accept = () => true) {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await cdp.send("ServiceWorker.deliverPushMessage", {
+      origin: baseUrl,
+      registrationId,
+      data: JSON.stringify(payload),
+    });
+    workerEvents.push(`${Date.now()} push ${attempt} (tag ${payload.tag}) delivered to registration ${registrationId}`);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const shown = await shownNotifications(page, payload.tag);
+      if (shown.some(accept)) return shown;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const permission = await page.evaluate(() => Notification.permission);
+  throw new Error(
+    `no notification for ${payload.tag} after 3 pushes; permission ${permission}; ` +
+      `service worker events:\n${workerEvents.join("\n")}`,
+  );
+}
+
 test("a push shows the room's notification, and its click opens the room", async () => {
   const nurse = await openDevice("nurse");
   await nurse.context.grantPermissions(["notifications"], { origin: baseUrl });
@@ -81,13 +111,9 @@ test("a push shows the room's notification, and its click opens the room", async
     room: room.id,
     kind: "patient",
   };
-  await cdp.send("ServiceWorker.deliverPushMessage", {
-    origin: baseUrl,
-    registrationId,
-    data: JSON.stringify(payload),
-  });
-  workerEvents.push(`${Date.now()} push delivered to registration ${registrationId}`);
-  const [shown] = await waitForNotifications(nurse.page, payload.tag, 1);
+  const shownFirst = await pushUntilShown(cdp, registrationId, nurse.page, payload);
+  assert.equal(shownFirst.length, 1);
+  const [shown] = shownFirst;
   assert.equal(shown.title, "Renraku · 患者");
   assert.equal(shown.body, "新しい投稿があります");
   assert.equal(shown.tag, payload.tag);
@@ -97,21 +123,13 @@ test("a push shows the room's notification, and its click opens the room", async
   assert.equal(shown.data.room, room.id);
 
   // A second post of the same room replaces the notification rather than adding one.
-  await cdp.send("ServiceWorker.deliverPushMessage", {
-    origin: baseUrl,
-    registrationId,
-    data: JSON.stringify({ ...payload, body: "新しい投稿があります" }),
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  await waitForNotifications(nurse.page, payload.tag, 1);
+  const second = { ...payload, body: "新しい投稿があります（2件目）" };
+  const replaced = await pushUntilShown(cdp, registrationId, nurse.page, second, (n) => n.body === second.body);
+  assert.equal(replaced.length, 1, "one notification per room");
 
   // A payload that names another site never navigates there.
-  await cdp.send("ServiceWorker.deliverPushMessage", {
-    origin: baseUrl,
-    registrationId,
-    data: JSON.stringify({ ...payload, tag: "renraku-room-evil", url: "https://evil.example/x" }),
-  });
-  const [evil] = await waitForNotifications(nurse.page, "renraku-room-evil", 1);
+  const evilPayload = { ...payload, tag: "renraku-room-evil", url: "https://evil.example/x" };
+  const [evil] = await pushUntilShown(cdp, registrationId, nurse.page, evilPayload);
   assert.equal(new URL(evil.data.url).origin, baseUrl);
   await nurse.screenshot("notification-shown");
 

@@ -130,3 +130,62 @@ pub fn reset(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log directory as the harness writes it: one log with HTTP and WebSocket activity
+    /// plus `extra`, and the needles it must not hold.
+    fn planted(name: &str, extra: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("renraku-canary-{name}-{}", std::process::id()));
+        reset(&dir).unwrap();
+        let log = format!(
+            "DEBUG http{{method=GET path=/api/rooms}}: started processing request\n\
+             DEBUG ws{{user=3}}: frame in\n{extra}\n"
+        );
+        std::fs::write(dir.join("suite.sqlite.log"), log).unwrap();
+        std::fs::write(
+            dir.join("suite.needles"),
+            "747927cf87e75d5a8d85072d05d6dd14\n金糸雀カナリア太郎\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_clean_log_passes() {
+        let dir = planted("clean", "INFO room opened room=7");
+        check(&dir).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_token_or_the_patient_name_in_a_log_fails_the_run() {
+        for (case, line) in [
+            (
+                "token",
+                "DEBUG cookie renraku_session=747927cf87e75d5a8d85072d05d6dd14; Path=/",
+            ),
+            ("name", "INFO patient name=\"金糸雀カナリア太郎\""),
+        ] {
+            let dir = planted(case, line);
+            let err = check(&dir).expect_err(case).to_string();
+            assert!(err.contains("suite.sqlite.log:3"), "{case}: {err}");
+            assert!(
+                !err.contains("747927cf87e75d5a"),
+                "{case}: the report repeats the secret"
+            );
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn logs_without_activity_prove_nothing() {
+        let dir = planted("quiet", "");
+        std::fs::write(dir.join("suite.sqlite.log"), "INFO started\n").unwrap();
+        assert!(check(&dir).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

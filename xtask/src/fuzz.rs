@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
 
-pub const TARGETS: &[&str] = &["frame_decode", "update_validator"];
+pub const TARGETS: &[&str] = &["frame_decode", "update_validator", "import_parser"];
 const DEFAULT_SECS: u64 = 20;
 
 const COVERAGE_FLAGS: &str = "-Cpasses=sancov-module \

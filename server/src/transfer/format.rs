@@ -218,7 +218,12 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset, ImportError> {
     let dataset: Dataset = match serde_path_to_error::deserialize(&mut de) {
         Ok(d) => d,
         Err(e) => {
-            let path = e.path().to_string();
+            // An error in the top-level object itself (an unknown key, say) has an empty
+            // path; the format promises `.` for the whole file.
+            let path = match e.path().to_string() {
+                p if p.is_empty() => ".".to_owned(),
+                p => p,
+            };
             let inner = e.into_inner();
             let (line, column) = (inner.line(), inner.column());
             return Err(ImportError {
@@ -543,6 +548,9 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.path, "municipalities[0].name", "{e}");
+        // Found by the import_parser fuzz target: an unknown top-level key had no path.
+        let e = parse(b"{\n  \"\": 1}").unwrap_err();
+        assert_eq!((e.path.as_str(), e.line), (".", Some(2)), "{e}");
     }
 
     #[test]
