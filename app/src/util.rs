@@ -1,6 +1,7 @@
 //! Small browser helpers: the clock, randomness, local storage, ids and dates.
 
 use renraku_sync::PostId;
+use wasm_bindgen::JsCast;
 
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
@@ -121,6 +122,23 @@ pub async fn sleep_ms(ms: i32) {
         if let Some(w) = web_sys::window() {
             let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Resolves after the browser has painted the current frame: a `requestAnimationFrame`
+/// callback runs just before a paint, and a timeout queued from it runs after that paint.
+pub async fn after_next_paint() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let Some(w) = web_sys::window() else {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            return;
+        };
+        let later = w.clone();
+        let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
+            let _ = later.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        });
+        let _ = w.request_animation_frame(frame.unchecked_ref());
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

@@ -259,7 +259,9 @@ async function roomPaint(base, seeded) {
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: CPU_SLOWDOWN });
   // Record when the newest post first appears, at the next frame (its paint).
   await page.addInitScript((text) => {
-    const seen = () => document.body && document.body.innerText.includes(text);
+    // textContent, not innerText: innerText lays the page out on every mutation batch, which
+    // would put the measurement's own cost into the number.
+    const seen = () => document.body && document.body.textContent.includes(text);
     const mark = () => requestAnimationFrame(() => (window.__roomPainted = performance.now()));
     new MutationObserver((_, obs) => {
       if (seen()) {
