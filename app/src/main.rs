@@ -20,6 +20,7 @@ mod util;
 use dioxus::prelude::*;
 
 fn main() {
+    util::mark("renraku:wasm-started");
     dioxus::launch(App);
 }
 

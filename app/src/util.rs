@@ -126,6 +126,14 @@ pub async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// A User Timing mark (`performance.mark`): the start-up phases, for `cargo xtask bench-app`
+/// and the browser's performance panel.
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
 /// Resolves after the browser has painted the current frame: a `requestAnimationFrame`
 /// callback runs just before a paint, and a timeout queued from it runs after that paint.
 pub async fn after_next_paint() {

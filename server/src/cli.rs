@@ -277,6 +277,12 @@ fn public_base(config: &Config, addr: std::net::SocketAddr) -> String {
 }
 
 fn print_demo_logins(base: &str) {
+    // The same server by name: passkeys (WebAuthn) refuse IP addresses, and a newcomer
+    // should be able to try them from the link printed here.
+    let base = match base.strip_prefix("http://127.0.0.1:") {
+        Some(port) => format!("http://localhost:{port}"),
+        None => base.to_owned(),
+    };
     println!(
         "demo: {}/{}/  password: {}",
         base.trim_end_matches('/'),

@@ -180,6 +180,16 @@ pub fn storage_args(storage: &TestStorage) -> Vec<String> {
     ]
 }
 
+/// [`storage_args`] for a server that takes a flood: tests that stream hundreds of updates
+/// without waiting (to crash the server in the middle) would otherwise meet the
+/// per-connection rate limit (its own test: ws_limits.rs), which closes the socket first
+/// when the sender outpaces the refill.
+pub fn flood_args(storage: &TestStorage) -> Vec<String> {
+    let mut args = storage_args(storage);
+    args.extend(["--ws-message-burst".into(), "100000".into()]);
+    args
+}
+
 /// `team_in` for a server running as a separate process on `storage`.
 pub async fn team_at(base_url: &str, storage: &TestStorage) -> Team {
     let db = Db::connect(&storage.database_url()).await.unwrap();

@@ -8,8 +8,8 @@ pub mod process;
 pub mod sync_client;
 
 pub use fixtures::{
-    node_client, signin_at, signin_request, storage_args, team_at, team_in, Member, Team,
-    TestStorage,
+    flood_args, node_client, signin_at, signin_request, storage_args, team_at, team_in, Member,
+    Team, TestStorage,
 };
 
 use anyhow::{bail, Context, Result};

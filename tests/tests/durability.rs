@@ -4,14 +4,14 @@
 use renraku_sync::RoomDoc;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{signin_at, storage_args, team_at, TestStorage};
+use renraku_tests::{flood_args, signin_at, team_at, TestStorage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
 
 #[tokio::test]
 async fn every_saved_update_survives_kill_9() {
     let storage = TestStorage::new().await;
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+    let server = ServerProcess::spawn(BIN, &flood_args(&storage))
         .await
         .unwrap();
     let t = team_at(&server.base_url, &storage).await;
@@ -27,7 +27,7 @@ async fn every_saved_update_survives_kill_9() {
         .unwrap();
     assert!(streamed.saved.len() >= 100);
 
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+    let server = ServerProcess::spawn(BIN, &flood_args(&storage))
         .await
         .unwrap();
     let token = signin_at(&server.base_url, &t.a.login).await;

@@ -7,7 +7,7 @@ use renraku_server::Db;
 use renraku_sync::{PostId, RoomDoc, RoomId, UserId};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{signin_at, storage_args, team, team_at, TestServer, TestStorage};
+use renraku_tests::{flood_args, signin_at, team, team_at, TestServer, TestStorage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
 
@@ -222,7 +222,7 @@ async fn the_demo_conversations_are_projected_at_start() {
 #[tokio::test]
 async fn projected_rows_survive_kill_9_exactly_like_the_log() {
     let storage = TestStorage::new().await;
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+    let server = ServerProcess::spawn(BIN, &flood_args(&storage))
         .await
         .unwrap();
     let t = team_at(&server.base_url, &storage).await;
@@ -237,7 +237,7 @@ async fn projected_rows_survive_kill_9_exactly_like_the_log() {
         .unwrap();
 
     // The log as the restarted server loads it, and the table as it was left.
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+    let server = ServerProcess::spawn(BIN, &flood_args(&storage))
         .await
         .unwrap();
     let token = signin_at(&server.base_url, &t.a.login).await;

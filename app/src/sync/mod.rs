@@ -78,6 +78,8 @@ struct Inner {
     last_refusal: Option<String>,
     /// Signed out: never connect again.
     stopped: bool,
+    /// Documents already read from IndexedDB in this run (each is read once).
+    loaded: HashSet<DocId>,
 }
 
 /// A handle to the engine; cheap to clone, provided as a context at the root.
@@ -121,6 +123,7 @@ impl Engine {
                 attempt: 0,
                 last_refusal: None,
                 stopped: false,
+                loaded: HashSet::new(),
             })),
             events: tx,
             revision: Signal::new(0),
@@ -223,6 +226,9 @@ impl Engine {
     }
 
     async fn load(&self, doc: DocId) {
+        if !self.inner.borrow_mut().loaded.insert(doc) {
+            return;
+        }
         let store = self.inner.borrow().store.clone();
         let Some(state) = store.get_doc(doc).await else {
             return;
@@ -242,6 +248,9 @@ impl Engine {
             if !result {
                 web_sys::console::warn_1(&"stored document unreadable; resyncing".into());
             }
+        }
+        if let DocId::Room(_) = doc {
+            crate::util::mark("renraku:room-loaded");
         }
         self.bump();
     }
@@ -383,8 +392,26 @@ impl Engine {
             let inner = self.inner.borrow();
             (inner.store.clone(), inner.me)
         };
-        self.load(DocId::Personal(me)).await;
-        let stored = store.outbox_all().await;
+        // A room asked for before this task ran (the page was opened on it) is read from
+        // IndexedDB together with the personal document and the outbox, not after them:
+        // it is what the first screen waits for.
+        let first_room = self
+            .inner
+            .borrow()
+            .wanted
+            .iter()
+            .copied()
+            .find(|d| matches!(d, DocId::Room(_)));
+        let (_, _, stored) = futures_util::future::join3(
+            self.load(DocId::Personal(me)),
+            async {
+                if let Some(doc) = first_room {
+                    self.load(doc).await;
+                }
+            },
+            store.outbox_all(),
+        )
+        .await;
         for (id, entry) in stored {
             if let DocId::Room(room) = entry.doc {
                 let doc = DocId::Room(room);

@@ -154,6 +154,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
     // it is painted.
     if total > 0 && !rest_scheduled.get() {
         rest_scheduled.set(true);
+        util::mark("renraku:room-render");
         spawn(async move {
             util::after_next_paint().await;
             first_frame.set(false);

@@ -170,6 +170,7 @@ fn Workspace(slug: String, me: Me, auth: Signal<Auth>) -> Element {
 #[component]
 fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
     let session = use_hook(|| {
+        crate::util::mark("renraku:store-open");
         let engine = Engine::start(me.user.id, store.clone());
         Session {
             slug: slug.clone(),
