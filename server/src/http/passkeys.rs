@@ -85,6 +85,32 @@ fn relying_party(state: &AppState) -> Result<&Webauthn> {
     state.webauthn.as_ref().ok_or(Error::PasskeysUnavailable)
 }
 
+/// Starts an assertion over `user`'s passkeys (second factor, unlock); `none` is the refusal
+/// when they have none.
+async fn start_assertion(
+    state: &AppState,
+    webauthn: &Webauthn,
+    user: UserId,
+    none: &'static str,
+) -> Result<(
+    webauthn_rs::prelude::RequestChallengeResponse,
+    PasskeyAuthentication,
+)> {
+    let passkeys = state
+        .db
+        .passkeys_of(user)
+        .await?
+        .iter()
+        .map(passkey::parse)
+        .collect::<Result<Vec<_>>>()?;
+    if passkeys.is_empty() {
+        return Err(Error::PasskeyRejected(none));
+    }
+    webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(|e| Error::internal(format!("passkey authentication: {e}")))
+}
+
 fn ceremony_expiry() -> i64 {
     now_ms().saturating_add(i64::try_from(CEREMONY_TTL.as_millis()).unwrap_or(i64::MAX))
 }
@@ -321,21 +347,13 @@ pub async fn signin_start(
         (Some(login_id), Some(password)) => {
             let PasswordChecked { user, .. } =
                 check_password(&state, &slug, &login_id, password, addr).await?;
-            let passkeys = state
-                .db
-                .passkeys_of(user)
-                .await?
-                .iter()
-                .map(passkey::parse)
-                .collect::<Result<Vec<_>>>()?;
-            if passkeys.is_empty() {
-                return Err(Error::PasskeyRejected(
-                    "このアカウントにはパスキーが登録されていません。(This account has no passkey.)",
-                ));
-            }
-            let (options, authentication) = webauthn
-                .start_passkey_authentication(&passkeys)
-                .map_err(|e| Error::internal(format!("passkey authentication: {e}")))?;
+            let (options, authentication) = start_assertion(
+                &state,
+                webauthn,
+                user,
+                "このアカウントにはパスキーが登録されていません。(This account has no passkey.)",
+            )
+            .await?;
             (
                 options_json(&options)?,
                 Some(user),
@@ -574,21 +592,13 @@ pub async fn unlock_start(
 ) -> Result<Json<CeremonyStart>> {
     let webauthn = relying_party(&state)?;
     let user = session.user.id;
-    let passkeys = state
-        .db
-        .passkeys_of(user)
-        .await?
-        .iter()
-        .map(passkey::parse)
-        .collect::<Result<Vec<_>>>()?;
-    if passkeys.is_empty() {
-        return Err(Error::PasskeyRejected(
-            "パスキーが登録されていません。(You have no passkey.)",
-        ));
-    }
-    let (options, authentication) = webauthn
-        .start_passkey_authentication(&passkeys)
-        .map_err(|e| Error::internal(format!("passkey authentication: {e}")))?;
+    let (options, authentication) = start_assertion(
+        &state,
+        webauthn,
+        user,
+        "パスキーが登録されていません。(You have no passkey.)",
+    )
+    .await?;
     let ceremony = new_token();
     state
         .db
