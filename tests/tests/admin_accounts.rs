@@ -3,7 +3,7 @@
 
 mod admin_common;
 
-use admin_common::{cast, client, signin_as};
+use admin_common::{cast, client, get_as, signin_as};
 use futures_util::StreamExt;
 use renraku_tests::sync_client::{connect_raw, SyncClient};
 use renraku_tests::{team, TestServer};
@@ -171,17 +171,9 @@ async fn maintenance_shuts_out_everyone_but_administrators() {
         .await
         .is_err());
     // Administrators work on; other municipalities are unaffected.
-    let admin = client(&server, &cast.admin)
-        .get(server.url("/api/rooms"))
-        .send()
-        .await
-        .unwrap();
+    let admin = get_as(&server, &cast.admin, "/api/rooms").await;
     assert_eq!(admin.status(), 200);
-    let other = client(&server, &cast.other_member)
-        .get(server.url("/api/rooms"))
-        .send()
-        .await
-        .unwrap();
+    let other = get_as(&server, &cast.other_member, "/api/rooms").await;
     assert_eq!(other.status(), 200);
     // The portal says so.
     let portal: Value = reqwest::get(server.url("/api/municipalities/demo"))

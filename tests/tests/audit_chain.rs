@@ -4,7 +4,7 @@
 
 mod admin_common;
 
-use admin_common::{cast, client};
+use admin_common::{cast, client, get_as};
 use renraku_sync::RoomDoc;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{postgres_requested, team, TestServer};
@@ -109,11 +109,8 @@ async fn each_audited_action_writes_its_entry_and_the_chain_verifies() {
         "{:?}",
         verify(&server).await
     );
-    let report: Value = client(&server, &cast.system)
-        .get(server.url("/api/admin/audit/verify"))
-        .send()
+    let report: Value = get_as(&server, &cast.system, "/api/admin/audit/verify")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -206,41 +203,45 @@ async fn municipality_admins_read_and_export_their_own_log_only() {
         .unwrap();
     a.open(team.room).await.unwrap();
 
-    let rows: Vec<Value> = client(&server, &cast.admin)
-        .get(server.url("/api/admin/municipalities/demo/audit?action=room.open"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rows: Vec<Value> = get_as(
+        &server,
+        &cast.admin,
+        "/api/admin/municipalities/demo/audit?action=room.open",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["target"], format!("room/{}", team.room));
 
     // Sign-ins of the other municipality are not in demo's log, nor the reverse.
-    let demo_signins: Vec<Value> = client(&server, &cast.admin)
-        .get(server.url("/api/admin/municipalities/demo/audit?action=signin."))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let demo_signins: Vec<Value> = get_as(
+        &server,
+        &cast.admin,
+        "/api/admin/municipalities/demo/audit?action=signin.",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(!demo_signins.is_empty());
     let demo_id = cast.demo.get();
     assert!(demo_signins.iter().all(|r| r["municipality_id"] == demo_id));
-    let other = client(&server, &cast.other_admin)
-        .get(server.url("/api/admin/municipalities/demo/audit"))
-        .send()
-        .await
-        .unwrap();
+    let other = get_as(
+        &server,
+        &cast.other_admin,
+        "/api/admin/municipalities/demo/audit",
+    )
+    .await;
     assert_eq!(other.status(), 403);
 
-    let csv = client(&server, &cast.admin)
-        .get(server.url("/api/admin/municipalities/demo/audit.csv?action=room.open"))
-        .send()
-        .await
-        .unwrap();
+    let csv = get_as(
+        &server,
+        &cast.admin,
+        "/api/admin/municipalities/demo/audit.csv?action=room.open",
+    )
+    .await;
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()["content-type"]
         .to_str()

@@ -100,6 +100,15 @@ pub fn client(server: &TestServer, who: &Person) -> reqwest::Client {
     server.client(&who.token)
 }
 
+/// `GET path` with the bearer session of `who`; the answer, whatever it is.
+pub async fn get_as(server: &TestServer, who: &Person, path: &str) -> reqwest::Response {
+    client(server, who)
+        .get(server.url(path))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Number of rows in the audit log.
 pub async fn audit_rows(server: &TestServer) -> i64 {
     use sqlx::Row;
