@@ -37,6 +37,14 @@ pub fn new_post_id() -> PostId {
     PostId::parse(&text).expect("a ULID is a post id")
 }
 
+/// The page's path and query (`/demo/home?tab=patients`).
+pub fn page() -> String {
+    let Some(location) = web_sys::window().map(|w| w.location()) else {
+        return String::new();
+    };
+    location.pathname().unwrap_or_default() + &location.search().unwrap_or_default()
+}
+
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }

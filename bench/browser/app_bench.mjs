@@ -260,25 +260,35 @@ async function roomPaint(base, seeded) {
 
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: CPU_SLOWDOWN });
-  // Record when the newest post first appears, at the next frame (its paint).
+  // Record when the newest post first appears, at the next frame (its paint): first anywhere
+  // on the page (the kept copy of the room's first screen, app/kept.js), and first in the
+  // live app's own DOM (#main).
   await page.addInitScript((text) => {
     // textContent, not innerText: innerText lays the page out on every mutation batch, which
     // would put the measurement's own cost into the number.
-    const seen = () => document.body && document.body.textContent.includes(text);
-    const mark = () => requestAnimationFrame(() => (window.__roomPainted = performance.now()));
+    const has = (el) => !!el && el.textContent.includes(text);
+    const frame = (name) => requestAnimationFrame(() => (window[name] ??= performance.now()));
+    let seen = false;
     new MutationObserver((_, obs) => {
-      if (seen()) {
+      if (!seen && has(document.body)) {
+        seen = true;
+        frame("__roomPainted");
+      }
+      if (has(document.getElementById("main"))) {
         obs.disconnect();
-        mark();
+        frame("__roomPainted");
+        frame("__livePainted");
       }
     }).observe(document, { childList: true, subtree: true, characterData: true });
   }, marker);
   const times = [];
+  const live = [];
   const phases = [];
   for (let i = 0; i < RUNS; i++) {
     await page.goto(roomUrl, { waitUntil: "load" });
-    await page.waitForFunction(() => window.__roomPainted !== undefined, null, { timeout: 120_000 });
+    await page.waitForFunction(() => window.__livePainted !== undefined, null, { timeout: 120_000 });
     times.push(await page.evaluate(() => window.__roomPainted));
+    live.push(await page.evaluate(() => window.__livePainted));
     // Each visit syncs the room again; let that settle into IndexedDB before the next.
     await page.waitForTimeout(1_500);
     // Where the time went: navigation timing and the app's User Timing marks (util::mark).
@@ -295,13 +305,14 @@ async function roomPaint(base, seeded) {
     );
   }
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
-  return { times, phases };
+  return { times, live, phases };
 }
 
 // ---- report -------------------------------------------------------------------------------
 
 const kb = (b) => (b / 1024).toFixed(1);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs) => `${median(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 
 function table(r) {
   const verdict = (ok) => (ok ? "**met**" : "**not met**");
@@ -322,7 +333,8 @@ function table(r) {
   ];
   if (r.room) {
     lines.push(
-      `| room with ${POSTS} posts, open to first paint of its newest post, 4× CPU slowdown, median of ${r.room.length} (min–max) | ${median(r.room).toFixed(0)} ms (${Math.min(...r.room).toFixed(0)}–${Math.max(...r.room).toFixed(0)}) | < ${BUDGET_ROOM_MS} ms: ${verdict(median(r.room) < BUDGET_ROOM_MS)} |`,
+      `| room with ${POSTS} posts, open to first paint of its newest post, 4× CPU slowdown, median of ${r.room.length} (min–max) | ${spread(r.room)} | < ${BUDGET_ROOM_MS} ms: ${verdict(median(r.room) < BUDGET_ROOM_MS)} |`,
+      `| … of which the live app (wasm started, room read from IndexedDB, rendered) has it on screen | ${spread(r.roomLive)} | |`,
     );
     if (r.roomPhases?.length) {
       const names = [...new Set(r.roomPhases.flatMap((p) => Object.keys(p)))];
@@ -373,7 +385,7 @@ try {
   };
   try {
     const seeded = await seedRoom(base);
-    ({ times: result.room, phases: result.roomPhases } = await roomPaint(base, seeded));
+    ({ times: result.room, live: result.roomLive, phases: result.roomPhases } = await roomPaint(base, seeded));
   } catch (e) {
     result.roomError = String(e.message ?? e).split("\n")[0];
     console.error(e);

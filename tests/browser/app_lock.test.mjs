@@ -1,6 +1,6 @@
 // The app lock: after the configured idle time without a touch or key (the runner sets it
 // to a few seconds), patient data leaves the DOM behind ロック中; the password brings it
-// back. A wrong password keeps it locked.
+// back. A wrong password keeps it locked, and so does a reload.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { openDevice, signIn, closeAll, demoPassword } from "./lib/browser.mjs";
@@ -27,6 +27,18 @@ test("an idle app hides the timeline until the password is given again", async (
   assert.equal(await page.getByText(text).count(), 0, "the post text left the DOM");
   assert.equal(await page.getByText(PATIENT).count(), 0, "the patient's name left the DOM");
   assert.ok(!(await page.content()).includes(text), "nor is it anywhere in the page");
+
+  // A reload is no way around the lock: the app starts locked, and the post is not in the
+  // page at any moment of the start (the kept first screen is not shown either).
+  await page.addInitScript((t) => {
+    window.__seen = false;
+    new MutationObserver(() => {
+      if (document.body && document.body.textContent.includes(t)) window.__seen = true;
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  }, text);
+  await page.reload({ waitUntil: "load" });
+  await page.getByRole("heading", { name: "ロック中" }).waitFor();
+  assert.equal(await page.evaluate(() => window.__seen), false, "no patient data while locked, reload or not");
 
   await page.getByLabel("パスワード").fill("not-the-password");
   await page.getByRole("button", { name: "ロック解除" }).click();

@@ -59,6 +59,7 @@ browser_tests! {
     pwa_update: "pwa_update.test.mjs" with APP_COPY;
     push_notification: "push_notification.test.mjs";
     app_team: "app_team.test.mjs";
+    kept_screen: "kept_screen.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
     admin_screens: "admin_screens.test.mjs";
     passkey: "passkey.test.mjs" with ON_LOCALHOST;

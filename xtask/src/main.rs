@@ -792,7 +792,13 @@ fn pg_host_port(url: &str) -> String {
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` sets CARGO_MANIFEST_DIR at run time too: prefer that to the compile-time
+    // path, which is another clone's when clones share a target dir (cargo then reuses a
+    // build made in the other clone).
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask has a parent directory")
         .to_path_buf()

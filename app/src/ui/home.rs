@@ -5,6 +5,7 @@
 use crate::api::{self, RoomSummary};
 use crate::i18n::{tr, tr_string};
 use crate::route::{self, Route, Tab};
+use crate::ui::kept_screen;
 use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use crate::util;
@@ -32,6 +33,8 @@ pub fn Home() -> Element {
     let mut rooms = use_signal(|| None::<Vec<RoomSummary>>);
     let mut error = use_signal(|| None::<String>);
     let mut filter = use_signal(String::new);
+    // How often the list arrived (cache, then server): the kept copy follows it.
+    let mut loads = use_signal(|| 0u64);
 
     let s = session.clone();
     use_hook(move || {
@@ -39,9 +42,13 @@ pub fn Home() -> Element {
             // Paint what the device knows at once; then ask the server.
             if let Some(cached) = api::cached_only::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
                 rooms.set(Some(cached));
+                loads += 1;
             }
             match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
-                Ok(list) => rooms.set(Some(list)),
+                Ok(list) => {
+                    rooms.set(Some(list));
+                    loads += 1;
+                }
                 Err(e) if e.is_unauthorized() => s.expired(),
                 Err(api::ApiError::Offline) if rooms.peek().is_some() => {}
                 Err(e) => error.set(Some(e.message())),
@@ -49,7 +56,7 @@ pub fn Home() -> Element {
         });
     });
 
-    let _ = session.engine.revision()();
+    let revision = session.engine.revision()();
     let pins: HashMap<RoomId, i64> = session
         .engine
         .personal(|p| p.pinned_rooms())
@@ -81,6 +88,15 @@ pub fn Home() -> Element {
         others.sort_by_key(|r| std::cmp::Reverse(r.last_activity.unwrap_or(0)));
     }
     let total = pinned.len() + others.len();
+    if list.is_some() || error().is_some() {
+        kept_screen::reveal();
+    }
+    // The list as a whole is kept, not a filtered part of it.
+    kept_screen::use_keep(
+        session.me.user.id,
+        list.is_some() && filter().is_empty(),
+        revision.wrapping_mul(1 << 20).wrapping_add(loads()),
+    );
 
     rsx! {
         TopBar { title: tr("連絡", "Renraku").to_owned(), subtitle: Some(session.me.municipality.name.clone()),

@@ -4,22 +4,63 @@
 
 use crate::i18n::tr;
 use crate::ui::session::Session;
-use crate::util::{now_ms, sleep_ms, use_window_event};
+use crate::util::{local_get, local_remove, local_set, now_ms, sleep_ms, use_window_event};
 use dioxus::prelude::*;
+use renraku_sync::UserId;
 
 /// How often the idle time is checked. Timers of a hidden page are throttled, but the check
 /// compares clock times, so a phone taken out of a pocket locks at once.
 const CHECK_EVERY_MS: i32 = 1000;
 
+/// Where the lock state outlives the page: a reload, or the phone discarding the tab, must
+/// not be a way around the lock. `boot.js` reads the same keys before it shows the kept
+/// first screen (see `ui::snapshot`).
+fn active_key(user: UserId) -> String {
+    format!("renraku.active.{user}")
+}
+fn locked_key(user: UserId) -> String {
+    format!("renraku.locked.{user}")
+}
+
+/// Forgets the lock state (signing out).
+pub fn forget(user: UserId) {
+    local_remove(&active_key(user));
+    local_remove(&locked_key(user));
+}
+
+/// Whether the device's remembered state says `user` is locked now: locked when the page
+/// closed, or idle past `lock_after_secs` since the last input on any page.
+fn locked_at_start(user: UserId, lock_after_secs: u64) -> bool {
+    if local_get(&locked_key(user)).is_some() {
+        return true;
+    }
+    let last = local_get(&active_key(user)).and_then(|v| v.parse::<i64>().ok());
+    match (lock_after_secs, last) {
+        (0, _) | (_, None) => false,
+        (secs, Some(last)) => now_ms() - last >= limit_ms(secs),
+    }
+}
+
+fn limit_ms(lock_after_secs: u64) -> i64 {
+    i64::try_from(lock_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
 /// Whether the app is locked; locks after `lock_after_secs` of no input (0: never).
-pub fn use_idle_lock(lock_after_secs: u64) -> Signal<bool> {
-    let mut locked = use_signal(|| false);
+pub fn use_idle_lock(user: UserId, lock_after_secs: u64) -> Signal<bool> {
+    let mut locked = use_signal(|| locked_at_start(user, lock_after_secs));
     // Not read in any render: writing it re-renders nothing.
     let mut last_input = use_signal(now_ms);
+    let mut last_kept = use_signal(|| 0i64);
     for name in ["pointerdown", "keydown", "touchstart", "wheel"] {
         use_window_event(name, move || {
             if !*locked.peek() {
-                last_input.set(now_ms());
+                let now = now_ms();
+                last_input.set(now);
+                // At most once a second: scrolling fires many events.
+                if now - *last_kept.peek() >= 1000 {
+                    last_kept.set(now);
+                    local_set(&active_key(user), &now.to_string());
+                }
             }
         });
     }
@@ -27,7 +68,7 @@ pub fn use_idle_lock(lock_after_secs: u64) -> Signal<bool> {
         if lock_after_secs == 0 {
             return;
         }
-        let limit = i64::try_from(lock_after_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let limit = limit_ms(lock_after_secs);
         loop {
             sleep_ms(CHECK_EVERY_MS).await;
             if !*locked.peek() && now_ms() - *last_input.peek() >= limit {
@@ -35,10 +76,15 @@ pub fn use_idle_lock(lock_after_secs: u64) -> Signal<bool> {
             }
         }
     });
-    // A fresh start of the idle time after unlocking.
+    // Kept on the device both ways; a fresh start of the idle time after unlocking.
     use_effect(move || {
-        if !locked() {
-            last_input.set(now_ms());
+        if locked() {
+            local_set(&locked_key(user), "1");
+        } else {
+            local_remove(&locked_key(user));
+            let now = now_ms();
+            last_input.set(now);
+            local_set(&active_key(user), &now.to_string());
         }
     });
     locked

@@ -3,6 +3,7 @@
 pub mod banners;
 pub mod composer;
 pub mod home;
+pub mod kept_screen;
 pub mod lock;
 pub mod new_message;
 pub mod passkeys;

@@ -6,6 +6,7 @@ use crate::api::{self, Member, RoomDetail};
 use crate::i18n::{tr, tr_string};
 use crate::route::{self, Route, Tab};
 use crate::ui::composer::Composer;
+use crate::ui::kept_screen;
 use crate::ui::post::PostView;
 use crate::ui::session::Session;
 use crate::ui::widgets::{PersonLine, Sheet, TopBar};
@@ -80,7 +81,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         });
     });
 
-    let _ = engine.revision()();
+    let revision = engine.revision()();
     let (threads, pins, my_marker) = engine.read_room(room, |d| {
         let me = session.me.user.id;
         (
@@ -165,6 +166,11 @@ pub fn RoomScreen(room: RoomId) -> Element {
     } else {
         pages() * PAGE
     };
+    // The live screen replaces the kept copy once it has the room's posts (or knows why not).
+    if total > 0 || synced || denied.is_some() || error().is_some() {
+        kept_screen::reveal();
+    }
+    kept_screen::use_keep(session.me.user.id, total > 0 && !first_frame(), revision);
     let visible: Vec<Thread> = threads.into_iter().take(shown).collect();
     let member_count = members.read().len();
 

@@ -48,6 +48,8 @@ impl Session {
         Store::delete(&name).await;
         crate::attachments::forget(&name).await;
         crate::util::local_remove(&me_key(&self.slug));
+        ui::lock::forget(self.me.user.id);
+        ui::kept_screen::forget(self.me.user.id);
         let mut auth = self.auth;
         auth.set(Auth::SignedOut);
         route::replace(Route::Portal);
@@ -113,6 +115,7 @@ pub fn Root(slug: String) -> Element {
     });
 
     if let Some(Err(api::ApiError::Status { status: 404, .. })) = &*municipality.read() {
+        ui::kept_screen::reveal();
         return rsx! {
             main { class: "card",
                 h1 { "Renraku 連絡" }
@@ -131,6 +134,7 @@ pub fn Root(slug: String) -> Element {
             }
         },
         Auth::SignedOut => rsx! {
+            ui::kept_screen::Reveal {}
             ui::portal::Portal {
                 slug: slug.clone(),
                 municipality: info,
@@ -211,9 +215,10 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
     if route::current() == Route::Portal {
         route::replace(Route::Home(Tab::Patients));
     }
-    let locked = ui::lock::use_idle_lock(me.lock_after_secs);
+    let locked = ui::lock::use_idle_lock(me.user.id, me.lock_after_secs);
     if locked() {
         // Nothing of the workspace is rendered while locked: patient data leaves the DOM.
+        ui::kept_screen::reveal();
         return rsx! { ui::lock::LockScreen { locked } };
     }
     rsx! {
@@ -221,9 +226,10 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
         match route::current() {
             Route::Portal | Route::Home(_) => rsx! { ui::home::Home {} },
             Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },
-            Route::NewMessage => rsx! { ui::new_message::NewMessage {} },
-            Route::Settings => rsx! { ui::settings::Settings {} },
-            Route::Admin { path } => rsx! { crate::admin::AdminScreen { path } },
+            // Screens without a kept copy take over at once.
+            Route::NewMessage => rsx! { ui::kept_screen::Reveal {} ui::new_message::NewMessage {} },
+            Route::Settings => rsx! { ui::kept_screen::Reveal {} ui::settings::Settings {} },
+            Route::Admin { path } => rsx! { ui::kept_screen::Reveal {} crate::admin::AdminScreen { path } },
         }
     }
 }

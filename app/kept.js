@@ -1,0 +1,41 @@
+// The kept first screen (see app/src/ui/kept_screen.rs): while the page is still being
+// parsed, put the copy of what this page last showed on screen, so a phone opening the app
+// sees its room at once instead of after the wasm app has started. The copy is inert (the
+// app is not running yet); the app removes it when its own screen is ready.
+//
+// A plain, parser-blocking script on purpose: it runs before the first paint, with no
+// module graph to load first. It only reads local storage.
+(() => {
+  try {
+    const slug = location.pathname.split("/")[1];
+    if (!slug || !/^[a-z0-9][a-z0-9-]*$/.test(slug)) return;
+    // Only for the user this device remembers as signed in (ui/session.rs)…
+    const me = JSON.parse(localStorage.getItem(`renraku.me.${slug}`) || "null");
+    const user = me && me.user && me.user.id;
+    if (!user) return;
+    // …and never past the app lock (ui/lock.rs keeps these two).
+    if (localStorage.getItem(`renraku.locked.${user}`)) return;
+    const lockAfterMs = (Number(me.lock_after_secs) || 0) * 1000;
+    const lastActive = Number(localStorage.getItem(`renraku.active.${user}`));
+    if (lockAfterMs > 0 && lastActive > 0 && Date.now() - lastActive >= lockAfterMs) return;
+
+    const kept = JSON.parse(localStorage.getItem(`renraku.kept.${user}`) || "{}");
+    // The municipality's start page opens home for a signed-in user.
+    const page = location.pathname === `/${slug}/` ? `/${slug}/home?tab=patients` : location.pathname + location.search;
+    const copy = kept[page];
+    const main = document.getElementById("main");
+    if (!copy || typeof copy.html !== "string" || !main) return;
+
+    const screen = document.createElement("div");
+    screen.id = "kept-screen";
+    screen.inert = true;
+    screen.setAttribute("aria-busy", "true");
+    screen.innerHTML = copy.html;
+    main.before(screen);
+    performance.mark("renraku:kept-screen");
+    // If the app never takes over (an error, an unexpected screen), do not stand in for it.
+    setTimeout(() => screen.remove(), 5000);
+  } catch (e) {
+    console.warn("kept screen not shown", e);
+  }
+})();

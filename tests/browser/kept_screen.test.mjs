@@ -1,0 +1,79 @@
+// The kept first screen: a room the nurse opened shows its posts on the next start before the
+// wasm app is running (app/kept.js paints the copy the app kept), inert, and the live app
+// takes its place. A copy never stands in for an app that does not start, and it is gone
+// from the device after sign-out.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { openDevice, signIn, closeAll } from "./lib/browser.mjs";
+
+after(closeAll);
+
+const PATIENT = "山田 太郎 様";
+
+// With `test:hold-app` set for the tab, the wasm app never starts: what is on screen then
+// comes from kept.js alone. `__seen` records whether `text` was ever in the page.
+function holdAppAndWatch(text) {
+  if (sessionStorage.getItem("test:hold-app")) {
+    const never = () => new Promise(() => {});
+    WebAssembly.instantiateStreaming = never;
+    WebAssembly.instantiate = never;
+  }
+  window.__seen = false;
+  new MutationObserver(() => {
+    if (document.body && document.body.textContent.includes(text)) window.__seen = true;
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+}
+
+test("a room opens on its kept first screen, the live app takes over, sign-out removes it", async () => {
+  const phone = await openDevice("kept");
+  const { page } = phone;
+  await signIn(phone, "nurse1");
+  await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
+  await page.getByRole("button", { name: /新しい投稿/ }).click();
+  const text = `残薬の確認をお願いします (${Date.now()})`;
+  await page.getByLabel("新しい投稿を書く").fill(text);
+  await page.getByRole("button", { name: "投稿する" }).click();
+  await page.locator("article", { hasText: text }).getByText("保存済み").waitFor();
+  const roomUrl = page.url();
+  await page.addInitScript(holdAppAndWatch, text);
+
+  // The app keeps the screen a moment after it settles; wait until it has.
+  await page.waitForFunction(
+    (t) => Object.keys(localStorage).some((k) => k.startsWith("renraku.kept.") && localStorage.getItem(k).includes(t)),
+    text,
+    { timeout: 10_000 },
+  );
+
+  // Without the app: the copy shows the patient and the post, inert, outside the app's root.
+  await page.evaluate(() => sessionStorage.setItem("test:hold-app", "1"));
+  await page.reload({ waitUntil: "load" });
+  const kept = page.locator("#kept-screen");
+  await kept.getByText(text).waitFor();
+  await kept.getByText(PATIENT).waitFor();
+  assert.equal(await kept.evaluate((el) => el.inert), true, "the copy cannot be used as if it were the app");
+  assert.equal(await page.locator("#main").getByText(text).count(), 0, "the app has not rendered it");
+  await phone.screenshot("kept-first-screen");
+  // An app that never starts is not stood in for.
+  await kept.waitFor({ state: "detached", timeout: 8_000 });
+
+  // With the app: it ends up showing the room itself, and the copy is gone.
+  await page.evaluate(() => sessionStorage.removeItem("test:hold-app"));
+  await page.reload({ waitUntil: "load" });
+  await page.locator("#main article", { hasText: text }).waitFor();
+  await page.getByRole("button", { name: /新しい投稿/ }).click();
+  assert.equal(await kept.count(), 0);
+
+  // Sign-out takes the copy off the device: opening the room again shows sign-in and the post
+  // is never on screen, even with the app held back.
+  await page.goto(new URL("../settings", roomUrl).href, { waitUntil: "load" });
+  await page.getByRole("button", { name: "サインアウト" }).click();
+  await page.getByLabel("ログイン ID").waitFor();
+  assert.deepEqual(
+    await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("renraku.kept."))),
+    [],
+  );
+  await page.evaluate(() => sessionStorage.setItem("test:hold-app", "1"));
+  await page.goto(roomUrl, { waitUntil: "load" });
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate(() => window.__seen), false, "no patient data after sign-out");
+});
