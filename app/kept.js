@@ -13,6 +13,7 @@
     const me = JSON.parse(localStorage.getItem(`renraku.me.${slug}`) || "null");
     const user = me && me.user && me.user.id;
     if (!user) return;
+    openStoreEarly(`renraku-${slug}-${user}`);
     // …and never past the app lock (ui/lock.rs keeps these two).
     if (localStorage.getItem(`renraku.locked.${user}`)) return;
     const lockAfterMs = (Number(me.lock_after_secs) || 0) * 1000;
@@ -37,5 +38,25 @@
     setTimeout(() => screen.remove(), 5000);
   } catch (e) {
     console.warn("kept screen not shown", e);
+  }
+
+  // Opening IndexedDB takes a phone tens of milliseconds: begin now, while the wasm app loads,
+  // and hand the connection over (`store.rs`, `Store::open`). Only an existing database at
+  // its current version is opened: creating or upgrading one is the app's job, so an upgrade
+  // is aborted here (which leaves a new database uncreated) and the app opens it itself.
+  function openStoreEarly(name) {
+    if (!window.indexedDB) return;
+    window.renrakuEarlyStore = new Promise((resolve) => {
+      const request = indexedDB.open(name);
+      request.onupgradeneeded = () => request.transaction.abort();
+      request.onsuccess = () => {
+        const db = request.result;
+        // A sign-out deletes the database: never be the connection that blocks it.
+        db.onversionchange = () => db.close();
+        resolve(db);
+      };
+      request.onerror = () => resolve(null);
+      request.onblocked = () => resolve(null);
+    });
   }
 })();

@@ -104,8 +104,28 @@ fn factory() -> Option<web_sys::IdbFactory> {
 
 impl Store {
     pub async fn open(name: &str) -> Store {
+        if let Some(db) = Self::early(name).await {
+            return Store { db: Some(db) };
+        }
         let db = Self::try_open(name).await.ok();
         Store { db }
+    }
+
+    /// The connection `app/kept.js` began opening while the page loaded, if it is this
+    /// database at this version (taken once: a later open asks IndexedDB itself).
+    async fn early(name: &str) -> Option<IdbDatabase> {
+        let window = web_sys::window()?;
+        let key = JsValue::from_str("renrakuEarlyStore");
+        let pending = js_sys::Reflect::get(&window, &key).ok()?;
+        let _ = js_sys::Reflect::delete_property(&window, &key);
+        let pending: Promise = pending.dyn_into().ok()?;
+        let db: IdbDatabase = JsFuture::from(pending).await.ok()?.dyn_into().ok()?;
+        if db.name() == name && db.version() == f64::from(VERSION) {
+            Some(db)
+        } else {
+            db.close();
+            None
+        }
     }
 
     async fn try_open(name: &str) -> Result<IdbDatabase, JsValue> {

@@ -373,6 +373,7 @@ fn build_app() -> Result<()> {
     if !stage.join("index.html").is_file() || !stage.join("sw.js").is_file() {
         bail!("app/index.html or service-worker/sw.js is missing");
     }
+    preload_snippets(&stage)?;
     stamp_service_worker(&stage)?;
 
     let dist = root().join("app").join("dist");
@@ -389,6 +390,34 @@ fn build_app() -> Result<()> {
 
     print_sizes(&dist)?;
     println!("build-app done in {}", secs(started));
+    Ok(())
+}
+
+/// Adds a `modulepreload` link to `index.html` for each module `app.js` imports
+/// (wasm-bindgen's `snippets/…`, whose names change with every dependency update): without
+/// them the browser learns of these only once app.js has arrived and been parsed, one more
+/// round trip before the app can start.
+fn preload_snippets(dist: &Path) -> Result<()> {
+    let app_js = fs::read_to_string(dist.join("app.js")).context("reading app.js")?;
+    let mut modules: Vec<&str> = app_js
+        .lines()
+        .filter(|l| l.starts_with("import "))
+        .filter_map(|l| l.split(['\'', '"']).nth(1))
+        .filter_map(|m| m.strip_prefix("./"))
+        .collect();
+    modules.sort_unstable();
+    modules.dedup();
+    let index = dist.join("index.html");
+    let html = fs::read_to_string(&index).context("reading index.html")?;
+    const ANCHOR: &str = r#"<link rel="modulepreload" href="/app.js">"#;
+    if !html.contains(ANCHOR) {
+        bail!("app/index.html lacks `{ANCHOR}`");
+    }
+    let links: String = modules
+        .iter()
+        .map(|m| format!("\n  <link rel=\"modulepreload\" href=\"/{m}\">"))
+        .collect();
+    fs::write(&index, html.replace(ANCHOR, &format!("{ANCHOR}{links}")))?;
     Ok(())
 }
 
