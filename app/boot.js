@@ -1,15 +1,7 @@
-// Starts the wasm app, points the page at its municipality's manifest, and registers the
-// service worker with the update flow. Absolute paths: the page is served at
+// Starts the wasm app and registers the service worker with the update flow (app/early.js
+// has already done what must come before the first paint). Absolute paths: the page is served at
 // /{municipality}/… and these must resolve from any route.
 import init from "/app.js";
-
-// Installing from /demo/… should install デモ市's app (start URL /demo/), so the manifest
-// link names the municipality of the page's first path segment.
-const municipality = location.pathname.split("/")[1];
-if (municipality && /^[a-z0-9][a-z0-9-]*$/.test(municipality)) {
-  const link = document.querySelector('link[rel="manifest"]');
-  if (link) link.href = `/${municipality}/manifest.webmanifest`;
-}
 
 // The update flow. A new build's service worker installs in the background and waits; the
 // page hears `renraku:update-available` (and `window.renrakuUpdateAvailable` turns true, for

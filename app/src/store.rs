@@ -111,7 +111,7 @@ impl Store {
         Store { db }
     }
 
-    /// The connection `app/kept.js` began opening while the page loaded, if it is this
+    /// The connection `app/early.js` began opening while the page loaded, if it is this
     /// database at this version (taken once: a later open asks IndexedDB itself).
     async fn early(name: &str) -> Option<IdbDatabase> {
         let window = web_sys::window()?;

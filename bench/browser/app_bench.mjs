@@ -276,7 +276,7 @@ async function roomPaint(base, seeded) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: CPU_SLOWDOWN });
   // Record when the newest post first appears, at the next frame (its paint): first anywhere
-  // on the page (the kept copy of the room's first screen, app/kept.js), and first in the
+  // on the page (the kept copy of the room's first screen, app/early.js), and first in the
   // live app's own DOM (#main).
   await page.addInitScript((text) => {
     // textContent, not innerText: innerText lays the page out on every mutation batch, which
@@ -371,7 +371,7 @@ function table(r) {
   if (r.room) {
     lines.push(
       `| room with ${POSTS} posts, open to first paint of its newest post, 4× CPU slowdown, median of ${r.room.length} (min–max) | ${spread(r.room)} | < ${BUDGET_ROOM_MS} ms: ${verdict(median(r.room) < BUDGET_ROOM_MS)} |`,
-      `| the same, until the live app shows it (the first paint above is the kept copy of the room's first screen, app/kept.js; the live app has started its wasm, read the room from IndexedDB and rendered it) | ${spread(r.roomLive)} | |`,
+      `| the same, until the live app shows it (the first paint above is the kept copy of the room's first screen, app/early.js; the live app has started its wasm, read the room from IndexedDB and rendered it) | ${spread(r.roomLive)} | |`,
     );
     if (r.roomPhases?.length) {
       const names = [...new Set(r.roomPhases.flatMap((p) => Object.keys(p)))];

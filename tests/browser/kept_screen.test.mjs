@@ -1,5 +1,5 @@
 // The kept first screen: a room the nurse opened shows its posts on the next start before the
-// wasm app is running (app/kept.js paints the copy the app kept), inert, and the live app
+// wasm app is running (app/early.js paints the copy the app kept), inert, and the live app
 // takes its place. A copy never stands in for an app that does not start, and it is gone
 // from the device after sign-out.
 import { test, after } from "node:test";
@@ -11,7 +11,7 @@ after(closeAll);
 const PATIENT = "山田 太郎 様";
 
 // With `test:hold-app` set for the tab, the wasm app never starts: what is on screen then
-// comes from kept.js alone. `__seen` records whether `text` was ever in the page.
+// comes from early.js alone. `__seen` records whether `text` was ever in the page.
 function holdAppAndWatch(text) {
   if (sessionStorage.getItem("test:hold-app")) {
     const never = () => new Promise(() => {});

@@ -268,13 +268,48 @@ async fn run_browser_test(file: &str, setup: Setup) {
         "---- node {file} (artifacts: {}) ----\n{stdout}\n---- stderr ----\n{stderr}",
         artifacts.display()
     );
+    // A failure in CI leaves only this output (the artifacts of the next backend's run
+    // replace these): add the end of each browser's console log.
+    let consoles = || browser_consoles(&artifacts);
     match status {
-        Err(_) => panic!("{file} did not finish within {FILE_TIMEOUT:?}; killed\n{report}"),
+        Err(_) => panic!(
+            "{file} did not finish within {FILE_TIMEOUT:?}; killed\n{report}{}",
+            consoles()
+        ),
         Ok(Err(e)) => panic!("waiting for node: {e}\n{report}"),
-        Ok(Ok(s)) if !s.success() => panic!("{file} failed ({s})\n{report}"),
+        Ok(Ok(s)) if !s.success() => panic!("{file} failed ({s})\n{report}{}", consoles()),
         Ok(Ok(_)) => println!("{report}"),
     }
     server.shutdown().await;
+}
+
+/// The last lines of every `console-*.log` the script wrote into `artifacts`.
+fn browser_consoles(artifacts: &Path) -> String {
+    const LINES: usize = 60;
+    let mut out = String::new();
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(artifacts)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("console-"))
+        })
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LINES)..];
+        out.push_str(&format!(
+            "\n---- {} (last {} lines) ----\n{}",
+            log.display(),
+            tail.len(),
+            tail.join("\n")
+        ));
+    }
+    out
 }
 
 /// Ends node's process group, then any Chromium still using one of this test's profiles

@@ -2,14 +2,14 @@
 //! device so the next start paints it before the wasm app is even running.
 //!
 //! A phone opening Renraku from its home screen spends most of its first 300 ms fetching
-//! and instantiating the app and opening IndexedDB. `app/kept.js` (a plain script that runs
+//! and instantiating the app and opening IndexedDB. `app/early.js` (a plain script that runs
 //! while the page is parsed) puts the copy for the page's path on screen at once, inert;
 //! the app renders the live screen underneath (hidden by app.css) and, when that screen has
 //! its data, [`reveal`] swaps them in one frame.
 //!
 //! Patient data is at stake, so the copy follows the device's other rules: it is kept per
 //! user (and removed at sign-out), it is shown only for the user the device remembers as
-//! signed in, and never when the app lock applies (kept.js reads the lock's own keys).
+//! signed in, and never when the app lock applies (early.js reads the lock's own keys).
 
 use crate::util::{self, local_get, local_remove, local_set};
 use dioxus::prelude::*;
@@ -28,7 +28,7 @@ const MAX_BYTES: usize = 96 * 1024;
 /// How long a screen must stay unchanged before it is copied: a burst of sync updates
 /// is copied once.
 const SETTLE_MS: i32 = 700;
-/// The element kept.js puts the copy in.
+/// The element early.js puts the copy in.
 const ELEMENT_ID: &str = "kept-screen";
 
 fn key(user: UserId) -> String {

@@ -13,7 +13,7 @@ use renraku_sync::UserId;
 const CHECK_EVERY_MS: i32 = 1000;
 
 /// Where the lock state outlives the page: a reload, or the phone discarding the tab, must
-/// not be a way around the lock. `boot.js` reads the same keys before it shows the kept
+/// not be a way around the lock. `app/early.js` reads the same keys before it shows the kept
 /// first screen (see `ui::snapshot`).
 fn active_key(user: UserId) -> String {
     format!("renraku.active.{user}")
