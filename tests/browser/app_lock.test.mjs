@@ -3,7 +3,7 @@
 // back. A wrong password keeps it locked, and so does a reload.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll, demoPassword } from "./lib/browser.mjs";
+import { openDevice, signIn, closeAll, demoPassword, recordsText } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -30,12 +30,7 @@ test("an idle app hides the timeline until the password is given again", async (
 
   // A reload is no way around the lock: the app starts locked, and the post is not in the
   // page at any moment of the start (the kept first screen is not shown either).
-  await page.addInitScript((t) => {
-    window.__seen = false;
-    new MutationObserver(() => {
-      if (document.body && document.body.textContent.includes(t)) window.__seen = true;
-    }).observe(document, { childList: true, subtree: true, characterData: true });
-  }, text);
+  await page.addInitScript(recordsText, text);
   await page.reload({ waitUntil: "load" });
   await page.getByRole("heading", { name: "ロック中" }).waitFor();
   assert.equal(await page.evaluate(() => window.__seen), false, "no patient data while locked, reload or not");

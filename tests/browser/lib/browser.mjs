@@ -212,6 +212,17 @@ export async function api(token, p, { method = "GET", body } = {}) {
   return text ? JSON.parse(text) : null;
 }
 
+/**
+ * For `page.addInitScript(recordsText, text)`: from the start of every document,
+ * `window.__seen` turns true if `text` is ever anywhere in the page, even for a moment.
+ */
+export function recordsText(text) {
+  window.__seen = false;
+  new MutationObserver(() => {
+    if (document.body && document.body.textContent.includes(text)) window.__seen = true;
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+}
+
 /** Slows the page's CPU down `rate` times (`Emulation.setCPUThrottlingRate`). */
 export async function throttleCpu(device, rate) {
   const session = await device.cdp();
