@@ -1,5 +1,6 @@
 // The kept first screen: a room the nurse opened shows its posts on the next start before the
-// wasm app is running (app/early.js paints the copy the app kept), inert, and the live app
+// wasm app is running (app/early.js paints the copy the app kept; home and the start page
+// likewise), inert, and the live app
 // takes its place. A copy never stands in for an app that does not start, and it is gone
 // from the device after sign-out.
 import { test, after } from "node:test";
@@ -24,6 +25,12 @@ test("a room opens on its kept first screen, the live app takes over, sign-out r
   const phone = await openDevice("kept");
   const { page } = phone;
   await signIn(phone, "nurse1");
+  // Home is kept too, once its list has settled.
+  await page.waitForFunction(
+    () => Object.keys(localStorage).some((k) => k.startsWith("renraku.kept.") && "/demo/home?tab=patients" in JSON.parse(localStorage.getItem(k))),
+    null,
+    { timeout: 10_000 },
+  );
   await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
   await page.getByRole("button", { name: /新しい投稿/ }).click();
   const text = `残薬の確認をお願いします (${Date.now()})`;
@@ -52,10 +59,13 @@ test("a room opens on its kept first screen, the live app takes over, sign-out r
   await phone.screenshot("kept-first-screen");
   // An app that never starts is not stood in for.
   await kept.waitFor({ state: "detached", timeout: 8_000 });
+  // The start page (the installed app's start URL) opens on home's kept copy.
+  await page.goto(new URL("/demo/", roomUrl).href, { waitUntil: "load" });
+  await kept.getByRole("link", { name: new RegExp(PATIENT) }).waitFor();
 
   // With the app: it ends up showing the room itself, and the copy is gone.
   await page.evaluate(() => sessionStorage.removeItem("test:hold-app"));
-  await page.reload({ waitUntil: "load" });
+  await page.goto(roomUrl, { waitUntil: "load" });
   await page.locator("#main article", { hasText: text }).waitFor();
   await page.getByRole("button", { name: /新しい投稿/ }).click();
   assert.equal(await kept.count(), 0);
