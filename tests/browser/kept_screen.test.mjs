@@ -1,7 +1,6 @@
 // The kept first screen: a room the nurse opened shows its posts on the next start before the
 // wasm app is running (app/early.js paints the copy the app kept; home and the start page
-// likewise), inert, and the live app
-// takes its place. A copy never stands in for an app that does not start, and it is gone
+// likewise), inert, and the live app takes its place. A copy never stands in for an app that does not start, and it is gone
 // from the device after sign-out.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
