@@ -202,6 +202,25 @@ impl Store {
         complete.await.is_ok()
     }
 
+    async fn delete_key(&self, store: &str, key: &str) {
+        let Some((tx, os)) = self.tx(store, IdbTransactionMode::Readwrite) else {
+            return;
+        };
+        let complete = committed(&tx);
+        if os.delete(&JsValue::from_str(key)).is_ok() {
+            let _ = complete.await;
+        }
+    }
+
+    /// Forgets a document's state (the user is no longer a member of its room).
+    pub async fn delete_doc(&self, doc: DocId) {
+        self.delete_key(DOCS, &doc.storage_key()).await;
+    }
+
+    pub async fn delete_cache(&self, url: &str) {
+        self.delete_key(CACHE, url).await;
+    }
+
     pub async fn get_doc(&self, doc: DocId) -> Option<Vec<u8>> {
         let value = self.get(DOCS, &doc.storage_key()).await?;
         Some(value.dyn_into::<Uint8Array>().ok()?.to_vec())

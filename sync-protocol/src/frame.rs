@@ -63,7 +63,9 @@ pub enum Frame {
     },
     /// Server → client: the update sent with `ack` is committed to storage (or was already).
     Saved { doc: DocId, ack: u64 },
-    /// Server → client: the sender may not open or write this document.
+    /// Server → client: the sender may not open or write this document. `reason` is for
+    /// people, except the [`denied`] reasons about membership, which tell a device to forget
+    /// what it keeps of the room.
     Denied { doc: DocId, reason: String },
     /// Server → client: the update was refused whole; nothing of it was stored or forwarded.
     Invalid {
@@ -100,5 +102,19 @@ impl Frame {
             });
         }
         postcard::from_bytes(bytes).map_err(|e| Error::Malformed(e.to_string()))
+    }
+}
+
+/// `Frame::Denied` reasons a client acts on (the others are passing: retry later).
+pub mod denied {
+    /// The user is not (or no longer) a member of the room.
+    pub const NOT_A_MEMBER: &str = "not a member of this room";
+    /// The user was removed from the room while it was open.
+    pub const REMOVED: &str = "removed from the room";
+
+    /// Whether the refusal is about membership, not a passing condition: the device should
+    /// no longer keep the room's data.
+    pub fn is_membership(reason: &str) -> bool {
+        reason == NOT_A_MEMBER || reason == REMOVED
     }
 }

@@ -60,6 +60,7 @@ browser_tests! {
     push_notification: "push_notification.test.mjs";
     app_team: "app_team.test.mjs";
     kept_screen: "kept_screen.test.mjs";
+    room_removed: "room_removed.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
     admin_screens: "admin_screens.test.mjs";
     passkey: "passkey.test.mjs" with ON_LOCALHOST;

@@ -18,7 +18,7 @@ use crate::store::{OutboxEntry, Store};
 use dioxus::prelude::*;
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
-use renraku_sync::frame::PROTOCOL_VERSION;
+use renraku_sync::frame::{denied, PROTOCOL_VERSION};
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::decoder::Decode;
 use renraku_sync::yrs::updates::encoder::Encode;
@@ -584,6 +584,17 @@ impl Engine {
             Frame::Denied { doc, reason } => {
                 let mut inner = self.inner.borrow_mut();
                 inner.wanted.remove(&doc);
+                if denied::is_membership(&reason) {
+                    // Not (or no longer) a member: the device stops keeping the room, in
+                    // memory and in IndexedDB. A later membership syncs it from the server.
+                    if let DocId::Room(room) = doc {
+                        inner.rooms.remove(&room);
+                    }
+                    inner.dirty.remove(&doc);
+                    inner.synced.remove(&doc);
+                    let store = inner.store.clone();
+                    wasm_bindgen_futures::spawn_local(async move { store.delete_doc(doc).await });
+                }
                 inner.denied.insert(doc, reason);
                 drop(inner);
                 self.bump();

@@ -47,6 +47,20 @@ pub fn forget(user: UserId) {
     local_remove(&key(user));
 }
 
+/// Removes the user's kept copy of `page` (a room they are no longer a member of).
+pub fn forget_page(user: UserId, page: &str) {
+    let Some(mut all) =
+        local_get(&key(user)).and_then(|v| serde_json::from_str::<BTreeMap<String, Kept>>(&v).ok())
+    else {
+        return;
+    };
+    if all.remove(page).is_some() {
+        if let Ok(text) = serde_json::to_string(&all) {
+            local_set(&key(user), &text);
+        }
+    }
+}
+
 /// Shows the live app in place of the kept copy (if one is shown). Idempotent and cheap:
 /// every screen calls it once it has something real to show.
 pub fn reveal() {

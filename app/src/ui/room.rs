@@ -56,6 +56,8 @@ pub fn RoomScreen(room: RoomId) -> Element {
     let mut first_frame = use_signal(|| true);
     // Whether the rest of the first page has been scheduled (not a signal: set in render).
     let rest_scheduled = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
+    // Whether the room's kept data has been forgotten after a membership refusal.
+    let forgotten = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
     let mut team = use_signal(|| false);
     let mut writing = use_signal(|| false);
     use_context_provider(|| RoomCtx { room, members, who });
@@ -170,7 +172,34 @@ pub fn RoomScreen(room: RoomId) -> Element {
     if total > 0 || synced || denied.is_some() || error().is_some() {
         kept_screen::reveal();
     }
-    kept_screen::use_keep(session.me.user.id, total > 0 && !first_frame(), revision);
+    // Not (or no longer) a member: nothing of the room is shown, and what the device kept of
+    // it goes (the engine drops the replica; the room's details and kept screen go here).
+    let gone = denied
+        .as_deref()
+        .is_some_and(renraku_sync::frame::denied::is_membership);
+    kept_screen::use_keep(
+        session.me.user.id,
+        total > 0 && !first_frame() && !gone,
+        revision,
+    );
+    if gone {
+        if !forgotten.get() {
+            forgotten.set(true);
+            kept_screen::forget_page(session.me.user.id, &util::page());
+            let store = session.store.clone();
+            spawn(async move { store.delete_cache(&detail_url(room)).await });
+        }
+        let reason = denied.unwrap_or_default();
+        return rsx! {
+            TopBar { title: String::new(), on_back: move |_| route::back(Route::Home(back_tab)) }
+            main { class: "timeline",
+                p { class: "error", role: "alert",
+                    {tr("このルームを開けません。", "This room cannot be opened.")}
+                    " ({reason})"
+                }
+            }
+        };
+    }
     let visible: Vec<Thread> = threads.into_iter().take(shown).collect();
     let member_count = members.read().len();
 

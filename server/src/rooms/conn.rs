@@ -282,11 +282,11 @@ impl Connection {
                         if let Some(room) = self.opened.remove(&doc) {
                             let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
                             if self.wire == Wire::YWebsocket {
-                                let close = CloseFrame { code: 1008, reason: "removed from the room".into() };
+                                let close = CloseFrame { code: 1008, reason: renraku_sync::frame::denied::REMOVED.into() };
                                 let _ = sink.send(WsMessage::Close(Some(close))).await;
                                 break;
                             }
-                            self.reply(Frame::Denied { doc, reason: "removed from the room".into() });
+                            self.reply(Frame::Denied { doc, reason: renraku_sync::frame::denied::REMOVED.into() });
                         }
                     }
                 },
@@ -411,7 +411,7 @@ impl Connection {
                 .map_err(|_| "temporarily unavailable; retry".to_owned())?,
         };
         if !allowed {
-            return Err("not a member of this room".into());
+            return Err(renraku_sync::frame::denied::NOT_A_MEMBER.into());
         }
         if let DocId::Room(_) = doc {
             // Every read of a room (a patient's above all) is accounted for.
