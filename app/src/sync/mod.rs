@@ -221,7 +221,11 @@ impl Engine {
         if self.inner.borrow().wanted.contains(&doc) {
             return;
         }
-        self.inner.borrow_mut().wanted.insert(doc);
+        let mut inner = self.inner.borrow_mut();
+        inner.wanted.insert(doc);
+        // Ask again: the user may have been added (back) since the last refusal.
+        inner.denied.remove(&doc);
+        drop(inner);
         let _ = self.events.unbounded_send(Event::OpenDoc(doc));
     }
 
