@@ -1,7 +1,5 @@
 // What the page does first, while it is still being parsed — a plain, parser-blocking script
 // on purpose: it runs before the first paint, with no module graph to load first.
-// - The manifest link names the page's municipality (installing from /demo/… installs
-//   デモ市's app, start URL /demo/) before Chromium looks at the manifest.
 // - The kept first screen (see app/src/ui/kept_screen.rs): the copy of what this page last
 //   showed goes on screen at once, so a phone opening the app sees its room instead of a
 //   blank page while the wasm app loads. The copy is inert (the app is not running yet); the
@@ -12,8 +10,6 @@
   try {
     const slug = location.pathname.split("/")[1];
     if (!slug || !/^[a-z0-9][a-z0-9-]*$/.test(slug)) return;
-    const manifest = document.querySelector('link[rel="manifest"]');
-    if (manifest) manifest.href = `/${slug}/manifest.webmanifest`;
     // Only for the user this device remembers as signed in (ui/session.rs)…
     const me = JSON.parse(localStorage.getItem(`renraku.me.${slug}`) || "null");
     const user = me && me.user && me.user.id;

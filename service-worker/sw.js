@@ -70,6 +70,22 @@ function isAppPage(path) {
   return !last.includes(".") && !path.startsWith("/.well-known/");
 }
 
+// The kept page links the manifest of the page's municipality, as the server's pages do
+// (server/src/assets.rs): installing from /demo/… installs デモ市's app (start URL /demo/).
+async function forMunicipality(page, path) {
+  const slug = path.split("/")[1];
+  if (!slug || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(slug)) return page;
+  const html = (await page.text()).replace(
+    'href="/manifest.webmanifest"',
+    `href="/${slug}/manifest.webmanifest"`,
+  );
+  // The body is new: the stored length and encoding no longer describe it.
+  const headers = new Headers(page.headers);
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  return new Response(html, { status: page.status, statusText: page.statusText, headers });
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -81,7 +97,9 @@ self.addEventListener("fetch", (event) => {
   if (request.mode === "navigate" && isAppPage(url.pathname)) {
     // Every route of the app is the same shell.
     event.respondWith(
-      caches.match("/index.html", { cacheName: CACHE }).then((hit) => hit || fetch(request)),
+      caches
+        .match("/index.html", { cacheName: CACHE })
+        .then((hit) => (hit ? forMunicipality(hit, url.pathname) : fetch(request))),
     );
     return;
   }

@@ -96,7 +96,7 @@ async fn respond(source: &Source, path: &str, request: &HeaderMap) -> Response {
     }
     if !path.is_empty() && !path.ends_with('/') {
         if let Some(file) = source.get(path) {
-            return file_response(path, file, request).await;
+            return file_response(path, file, request, true).await;
         }
         // A missing file (`/favicon.ico`, `/demo/x.png`) is not a page of the app.
         if path
@@ -108,9 +108,45 @@ async fn respond(source: &Source, path: &str, request: &HeaderMap) -> Response {
         }
     }
     match source.get("index.html") {
-        Some(index) => file_response("index.html", index, request).await,
+        Some(index) => match municipality_page(&index, path) {
+            // Per municipality, so not compressed: a cache of compressed copies would grow
+            // with every made-up municipality in a URL (and the page is 1 KB).
+            Some(page) => file_response("index.html", page, request, false).await,
+            None => file_response("index.html", index, request, true).await,
+        },
         None => not_built(),
     }
+}
+
+/// The page of the app at `/{municipality}/…`, linking that municipality's manifest (start
+/// URL `/{municipality}/`), so installing from /demo/… installs デモ市's app. In the HTML
+/// itself rather than set by a script: Chromium may read the manifest before any script has
+/// run. The service worker does the same to the page it keeps (sw.js).
+fn municipality_page(index: &Asset, path: &str) -> Option<Asset> {
+    const LINK: &str = r#"href="/manifest.webmanifest""#;
+    let slug = path.split('/').next().filter(|s| is_slug(s))?;
+    let html = std::str::from_utf8(&index.bytes).ok()?;
+    if !html.contains(LINK) {
+        return None;
+    }
+    let bytes: Arc<[u8]> = html
+        .replacen(LINK, &format!(r#"href="/{slug}/manifest.webmanifest""#), 1)
+        .into_bytes()
+        .into();
+    Some(Asset {
+        hash: Sha256::digest(&bytes).into(),
+        bytes,
+    })
+}
+
+/// The shape of a municipality's slug in a URL (`demo`, `kita-ku`).
+fn is_slug(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// `/{municipality}/manifest.webmanifest`: the app's manifest, made this municipality's own
@@ -269,7 +305,14 @@ fn brotli(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-async fn file_response(path: &str, file: Asset, request: &HeaderMap) -> Response {
+/// `file` as the answer to a GET of `path`; `may_compress`: whether a compressed copy may be
+/// made and kept (see `compressed`).
+async fn file_response(
+    path: &str,
+    file: Asset,
+    request: &HeaderMap,
+    may_compress: bool,
+) -> Response {
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let content_type = match mime.type_() {
         mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
@@ -289,7 +332,7 @@ async fn file_response(path: &str, file: Asset, request: &HeaderMap) -> Response
 
     let mut encoding = Encoding::Identity;
     let mut body = file.bytes.clone();
-    let compress = compressible(path);
+    let compress = may_compress && compressible(path);
     if compress {
         let (br, gz) = (accepts(request, "br"), accepts(request, "gzip"));
         if br || gz {
@@ -533,5 +576,24 @@ mod tests {
         assert_eq!(m["name"], "Renraku 連絡 デモ市");
         assert_eq!(m["short_name"], "連絡");
         assert!(municipality_manifest(b"[1]", "demo", "x").is_none());
+    }
+
+    #[test]
+    fn a_municipality_page_links_its_manifest() {
+        let html = br#"<link rel="manifest" href="/manifest.webmanifest"><p>x</p>"#;
+        let index = Asset {
+            hash: Sha256::digest(html).into(),
+            bytes: html.as_slice().into(),
+        };
+        let page = municipality_page(&index, "kita-ku/rooms/5").unwrap();
+        assert_eq!(
+            std::str::from_utf8(&page.bytes).unwrap(),
+            r#"<link rel="manifest" href="/kita-ku/manifest.webmanifest"><p>x</p>"#
+        );
+        assert_ne!(page.hash, index.hash, "its own ETag");
+        // The start page and anything that is not a municipality keep the plain page.
+        for path in ["", "Demo/", "-x/", "a b/", &"a".repeat(64)] {
+            assert!(municipality_page(&index, path).is_none(), "{path:?}");
+        }
     }
 }

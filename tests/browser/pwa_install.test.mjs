@@ -47,6 +47,17 @@ test("Chromium reports no installability errors, with the municipality's manifes
   const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
   assert.deepEqual(installabilityErrors, []);
   await phone.screenshot("installable");
+
+  // The page the service worker keeps links the same manifest when it serves a page of the
+  // municipality (here a room's address, opened from the home screen or a notification).
+  const fromWorker = new Promise((resolve) =>
+    phone.page.once("response", (r) => resolve(r.fromServiceWorker())),
+  );
+  await phone.goto(`/${municipality}/rooms/1`);
+  assert.equal(await fromWorker, true, "the page came from the service worker");
+  const again = await cdp.send("Page.getAppManifest");
+  assert.equal(again.url, `${baseUrl}/${municipality}/manifest.webmanifest`);
+  assert.deepEqual((await cdp.send("Page.getInstallabilityErrors")).installabilityErrors, []);
 });
 
 test("an unknown municipality has no manifest", async () => {
