@@ -85,12 +85,52 @@ pub async fn forget(db_name: &str) {
 // ---- components ----
 
 /// The composer's attach buttons: a photo (the phone's camera) and a file.
+/// Stores the files picked in the input `element_id` in the outbox (each under a new id,
+/// uploaded by the uploader) and reports each id.
+async fn store_picked(
+    element_id: &str,
+    outbox: &str,
+    room: RoomId,
+    on_attached: EventHandler<String>,
+) {
+    let Some(input) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(element_id))
+        .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
+    else {
+        return;
+    };
+    let Some(files) = input.files() else { return };
+    let picked: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    // The same file may be picked again later.
+    input.set_value("");
+    for file in picked {
+        let id = crate::util::new_post_id().to_string();
+        let name = file.name();
+        if outbox_put(outbox, &id, room, &name, &file).await.is_err() {
+            // No IndexedDB (some private modes): upload directly, online only.
+            upload(room, &id, &name, &file).await.ok();
+        }
+        WAITING.write().insert(
+            id.clone(),
+            Waiting {
+                name,
+                refused: None,
+            },
+        );
+        on_attached.call(id);
+    }
+}
+
 #[component]
 pub fn AttachButton(
     room: RoomId,
     on_attached: EventHandler<String>,
     /// The ids attached so far to the post being written, shown as chips.
     attached: Option<Vec<String>>,
+    /// `true` while picked files are being stored (a post sent meanwhile would go without
+    /// them), then `false`.
+    on_busy: Option<EventHandler<bool>>,
 ) -> Element {
     let session = use_context::<Session>();
     use_uploader(&session);
@@ -100,32 +140,12 @@ pub fn AttachButton(
     let pick = move |element_id: String| {
         let outbox = outbox_name(&session);
         async move {
-            let Some(input) = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.get_element_by_id(&element_id))
-                .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
-            else {
-                return;
-            };
-            let Some(files) = input.files() else { return };
-            let picked: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
-            // The same file may be picked again later.
-            input.set_value("");
-            for file in picked {
-                let id = crate::util::new_post_id().to_string();
-                let name = file.name();
-                if outbox_put(&outbox, &id, room, &name, &file).await.is_err() {
-                    // No IndexedDB (some private modes): upload directly, online only.
-                    upload(room, &id, &name, &file).await.ok();
-                }
-                WAITING.write().insert(
-                    id.clone(),
-                    Waiting {
-                        name,
-                        refused: None,
-                    },
-                );
-                on_attached.call(id);
+            if let Some(busy) = on_busy {
+                busy.call(true);
+            }
+            store_picked(&element_id, &outbox, room, on_attached).await;
+            if let Some(busy) = on_busy {
+                busy.call(false);
             }
             kick();
         }

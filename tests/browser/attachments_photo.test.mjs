@@ -106,3 +106,37 @@ test("a photo attached offline uploads when the network returns", async () => {
   assert.equal(await article(nurse, text).getByText(/送信待ち: shelf\.jpg/).count(), 0);
   await doctor.screenshot("after-reconnect");
 });
+
+// On a slow phone, storing a picked photo takes a moment; a tap on 投稿する in that moment
+// must not send the post without it (CI once saw exactly that: the post, and no photo).
+// The init script makes the moment long: the attachments database opens 1.5 s late.
+function slowAttachmentStore() {
+  const open = IDBFactory.prototype.open;
+  IDBFactory.prototype.open = function (name, ...rest) {
+    if (!String(name).endsWith("-attachments")) return open.call(this, name, ...rest);
+    const late = new EventTarget();
+    let real = null;
+    for (const p of ["result", "error", "readyState", "transaction"]) {
+      Object.defineProperty(late, p, { get: () => real?.[p] });
+    }
+    late.onsuccess = late.onerror = late.onupgradeneeded = late.onblocked = null;
+    setTimeout(() => {
+      real = open.call(indexedDB, name, ...rest);
+      for (const type of ["success", "error", "upgradeneeded", "blocked"]) {
+        real.addEventListener(type, (event) => late[`on${type}`]?.(event));
+      }
+    }, 1500);
+    return late;
+  };
+}
+
+test("a post sent while its photo is still being stored waits for it", async () => {
+  const nurse = await openDevice("attach-nurse-quick");
+  await nurse.page.addInitScript(slowAttachmentStore);
+  await signIn(nurse, "nurse1");
+  await openRoom(nurse);
+  const text = `急いで投稿: 足の写真。(${Date.now()})`;
+  // No waiting between picking the photo and tapping 投稿する.
+  await postWithPhoto(nurse, text, "foot.jpg", await photo(nurse, "#7d3c98"));
+  await thumbnailLoaded(nurse, text, "foot.jpg");
+});

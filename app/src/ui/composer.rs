@@ -21,6 +21,8 @@ pub fn Composer(
     let mut text = use_signal(String::new);
     // Attachment ids, filled by the attach button.
     let mut attachments = use_signal(Vec::<String>::new);
+    // Picked files still being stored: sending now would leave them out of the post.
+    let mut adding = use_signal(|| 0u32);
     let is_reply = parent.is_some();
 
     let engine = session.engine.clone();
@@ -29,7 +31,7 @@ pub fn Composer(
     let send = move |e: FormEvent| {
         e.prevent_default();
         let body = text.peek().trim().to_owned();
-        if body.is_empty() && attachments.peek().is_empty() {
+        if *adding.peek() > 0 || body.is_empty() && attachments.peek().is_empty() {
             return;
         }
         let body: String = body.chars().take(MAX_TEXT).collect();
@@ -74,8 +76,15 @@ pub fn Composer(
                     room,
                     on_attached: move |id| attachments.write().push(id),
                     attached: Some(attachments.read().clone()),
+                    on_busy: move |busy: bool| {
+                        let now = *adding.peek();
+                        adding.set(if busy { now + 1 } else { now.saturating_sub(1) });
+                    },
                 }
-                button { class: "primary", r#type: "submit", disabled: text().trim().is_empty() && attachments.read().is_empty(),
+                button {
+                    class: "primary",
+                    r#type: "submit",
+                    disabled: adding() > 0 || text().trim().is_empty() && attachments.read().is_empty(),
                     if is_reply { {tr("返信する", "Send reply")} } else { {tr("投稿する", "Post")} }
                 }
             }
