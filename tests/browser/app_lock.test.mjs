@@ -3,7 +3,7 @@
 // back. A wrong password keeps it locked, and so does a reload.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll, demoPassword, recordsText } from "./lib/browser.mjs";
+import { openDevice, signIn, closeAll, demoPassword, recordsText, postInRoom } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -13,13 +13,8 @@ test("an idle app hides the timeline until the password is given again", async (
   const phone = await openDevice("lock");
   const { page } = phone;
   await signIn(phone, "nurse1");
-  await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   const text = `ロックの確認: 血圧 128/80 (${Date.now()})`;
-  await page.getByLabel("新しい投稿を書く").fill(text);
-  await page.getByRole("button", { name: "投稿する" }).click();
-  const post = page.locator("article", { hasText: text });
-  await post.getByText("保存済み").waitFor();
+  const post = await postInRoom(phone, PATIENT, text);
 
   // Hands off: the lock comes, and the timeline is gone from the DOM, not just hidden.
   await page.getByRole("heading", { name: "ロック中" }).waitFor({ timeout: 30_000 });

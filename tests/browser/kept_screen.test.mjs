@@ -4,7 +4,7 @@
 // from the device after sign-out.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll, recordsText } from "./lib/browser.mjs";
+import { openDevice, signIn, closeAll, recordsText, postInRoom } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -30,12 +30,8 @@ test("a room opens on its kept first screen, the live app takes over, sign-out r
     null,
     { timeout: 10_000 },
   );
-  await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   const text = `残薬の確認をお願いします (${Date.now()})`;
-  await page.getByLabel("新しい投稿を書く").fill(text);
-  await page.getByRole("button", { name: "投稿する" }).click();
-  await page.locator("article", { hasText: text }).getByText("保存済み").waitFor();
+  await postInRoom(phone, PATIENT, text);
   const roomUrl = page.url();
   await page.addInitScript(holdApp);
   await page.addInitScript(recordsText, text);

@@ -3,7 +3,7 @@
 // copy in IndexedDB, not the kept first screen — so a reload shows none of its posts either.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll, apiSignIn, api, recordsText } from "./lib/browser.mjs";
+import { openDevice, signIn, closeAll, apiSignIn, api, recordsText, postInRoom } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -52,12 +52,8 @@ test("a member removed from a room loses it on her device, at once and after a r
   const phone = await openDevice("removed");
   const { page } = phone;
   await signIn(phone, "nurse1");
-  await page.getByRole("link", { name: new RegExp(PATIENT) }).click();
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   const text = `外される前の投稿 (${Date.now()})`;
-  await page.getByLabel("新しい投稿を書く").fill(text);
-  await page.getByRole("button", { name: "投稿する" }).click();
-  await page.locator("article", { hasText: text }).getByText("保存済み").waitFor();
+  await postInRoom(phone, PATIENT, text);
 
   const room = Number(new URL(page.url()).pathname.split("/").pop());
   const user = await page.evaluate(() => JSON.parse(localStorage.getItem("renraku.me.demo")).user.id);

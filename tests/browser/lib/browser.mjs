@@ -188,6 +188,21 @@ export async function signIn(device, loginId, { password = demoPassword, at = mu
   ]);
 }
 
+/**
+ * From home, opens the room titled `title` and starts a thread with `text`; waits until it is
+ * 保存済み and returns the post's `article`.
+ */
+export async function postInRoom(device, title, text) {
+  const { page } = device;
+  await page.getByRole("link", { name: new RegExp(title) }).click();
+  await page.getByRole("button", { name: /新しい投稿/ }).click();
+  await page.getByLabel("新しい投稿を書く").fill(text);
+  await page.getByRole("button", { name: "投稿する" }).click();
+  const post = page.locator("article", { hasText: text });
+  await post.getByText("保存済み").waitFor();
+  return post;
+}
+
 /** Signs in over the HTTP API (no browser); returns the session token for `api()`. */
 export async function apiSignIn(loginId, { password = demoPassword, at = municipality } = {}) {
   const body = await api(null, `/api/${at}/signin`, {
