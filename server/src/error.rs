@@ -88,6 +88,13 @@ impl Error {
         Error::Internal(anyhow::anyhow!("{message}"))
     }
 
+    /// 429 with `Retry-After`: the throttle's wait, at least a second.
+    pub fn retry_after(wait: std::time::Duration) -> Self {
+        Error::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthorized

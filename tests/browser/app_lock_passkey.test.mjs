@@ -12,18 +12,7 @@ const PATIENT = "山田 太郎 様";
 test("a locked app opens with the passkey", async () => {
   const phone = await openDevice("lock-passkey");
   const { page } = phone;
-  const cdp = await phone.cdp();
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await phone.addPasskeyAuthenticator();
   await phone.goto(`/${municipality}/`);
   await page.getByLabel("ログイン ID").fill("nurse2");
   await page.getByLabel("パスワード").fill(demoPassword);

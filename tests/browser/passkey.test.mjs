@@ -18,18 +18,7 @@ test("a passkey registered in settings confirms the next sign-in", async () => {
   assert.match(baseUrl, /^http:\/\/localhost:/, "WebAuthn needs the app on a domain");
   const phone = await openDevice("passkey");
   const { page } = phone;
-  const cdp = await phone.cdp();
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await phone.addPasskeyAuthenticator();
 
   // Sign in with the password alone (no second factor yet).
   await phone.goto(`/${municipality}/`);

@@ -18,18 +18,7 @@ async function passwordStep(page, loginId) {
 test("a required second factor can be a passkey", async () => {
   const phone = await openDevice("policy");
   const { page } = phone;
-  const cdp = await phone.cdp();
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await phone.addPasskeyAuthenticator();
 
   await phone.goto(`/${municipality}/`);
   await passwordStep(page, "helper1");

@@ -81,11 +81,10 @@ async fn verify_second_factor(
 ) -> Result<()> {
     let user = &session.user;
     let (m, login) = (user.municipality.get(), user.login_id.as_str());
-    if let Err(wait) = state.throttle.check(m, login, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    state
+        .throttle
+        .check(m, login, addr)
+        .map_err(Error::retry_after)?;
     let secret = state
         .db
         .totp_state(user.id)
@@ -164,11 +163,10 @@ pub async fn totp_confirm(
 ) -> Result<Json<RecoveryCodes>> {
     let user = &session.user;
     let (m, login) = (user.municipality.get(), user.login_id.as_str());
-    if let Err(wait) = state.throttle.check(m, login, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    state
+        .throttle
+        .check(m, login, addr)
+        .map_err(Error::retry_after)?;
     let totp = state.db.totp_state(user.id).await?;
     let pending = match (totp.secret, totp.pending) {
         (None, Some(pending)) => pending,
@@ -314,17 +312,11 @@ pub async fn change_password(
 ) -> Result<StatusCode> {
     let user = &session.user;
     let (m, login) = (user.municipality.get(), user.login_id.as_str());
-    if let Err(wait) = state.throttle.check(m, login, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
-    let hash = state
-        .db
-        .credentials(user.municipality, login)
-        .await?
-        .map(|c| c.password_hash);
-    if !auth::verify_password(req.current, hash).await? {
+    state
+        .throttle
+        .check(m, login, addr)
+        .map_err(Error::retry_after)?;
+    if !password_matches(&state, user, req.current).await? {
         state.throttle.failed(m, login, addr);
         return Err(Error::BadCredentials);
     }
@@ -340,6 +332,20 @@ pub async fn change_password(
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `password` is the signed-in user's current one (argon2, off the runtime).
+async fn password_matches(
+    state: &AppState,
+    user: &auth::CurrentUser,
+    password: String,
+) -> Result<bool> {
+    let hash = state
+        .db
+        .credentials(user.municipality, &user.login_id)
+        .await?
+        .map(|c| c.password_hash);
+    auth::verify_password(password, hash).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -364,17 +370,11 @@ pub async fn unlock(
 ) -> Result<StatusCode> {
     let user = &session.user;
     let (m, login) = (user.municipality.get(), user.login_id.as_str());
-    if let Err(wait) = state.throttle.check(m, login, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
-    let hash = state
-        .db
-        .credentials(user.municipality, login)
-        .await?
-        .map(|c| c.password_hash);
-    let ok = auth::verify_password(req.password, hash).await?;
+    state
+        .throttle
+        .check(m, login, addr)
+        .map_err(Error::retry_after)?;
+    let ok = password_matches(&state, user, req.password).await?;
     let action = if ok {
         "app.unlocked"
     } else {

@@ -466,11 +466,10 @@ pub async fn signin_finish(
         return Err(Error::BadCredentials);
     }
     let login_id = profile.login_id.clone();
-    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    state
+        .throttle
+        .check(m.get(), &login_id, addr)
+        .map_err(Error::retry_after)?;
     let used = match credential {
         Err(_) => Err("unreadable credential".to_owned()),
         Ok(credential) => {
@@ -635,11 +634,10 @@ pub async fn unlock_finish(
     let webauthn = relying_party(&state)?;
     let user = &session.user;
     let (m, login) = (user.municipality.get(), user.login_id.as_str());
-    if let Err(wait) = state.throttle.check(m, login, addr) {
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    state
+        .throttle
+        .check(m, login, addr)
+        .map_err(Error::retry_after)?;
     let ceremony = if looks_like_token(&req.ceremony) {
         state
             .db

@@ -205,9 +205,7 @@ pub(super) async fn check_password(
     if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
         let entry = AuditEntry::new("signin.throttled", &login_id).in_municipality(m);
         state.db.audit(entry).await?;
-        return Err(Error::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
+        return Err(Error::retry_after(wait));
     }
     let credentials = state.db.credentials(m, &login_id).await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());

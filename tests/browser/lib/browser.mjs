@@ -155,6 +155,28 @@ class Device {
     });
   }
 
+  /**
+   * Gives the device a passkey authenticator (DevTools `WebAuthn.addVirtualAuthenticator`:
+   * CTAP2, built in, resident keys, user verification that always succeeds, presence
+   * confirmed without a touch). Returns the DevTools session and the authenticator's id, to
+   * read its credentials with `WebAuthn.getCredentials`.
+   */
+  async addPasskeyAuthenticator() {
+    const cdp = await this.cdp();
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { cdp, authenticatorId };
+  }
+
   /** Closes the browser and writes the console log to `<artifacts>/console-<device>.log`. */
   async close() {
     if (!open.delete(this)) return;
