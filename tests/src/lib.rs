@@ -192,6 +192,18 @@ impl TestServer {
             .expect("reqwest client")
     }
 
+    /// GETs `path` with `token`'s session and reads the answer as JSON (panics if it is not).
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        self.client(token)
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `url` relative to this server: `server.url("/api/me")`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url())

@@ -120,15 +120,8 @@ async fn the_demo_rooms_hold_conversations() {
     let server = TestServer::start().await;
     let db = server.db();
     let token = server.signin("nurse1").await;
-    let rooms: Vec<serde_json::Value> = server
-        .client(&token)
-        .get(server.url("/api/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<serde_json::Value> =
+        serde_json::from_value(server.get_json(&token, "/api/rooms").await).unwrap();
     let mut docs = Vec::new();
     for room in &rooms {
         let room = RoomId::new(room["id"].as_i64().unwrap());

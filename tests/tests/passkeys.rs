@@ -294,15 +294,7 @@ async fn a_passkey_is_a_second_factor_and_each_assertion_counts_once() {
     );
 
     // The counter was stored: an authenticator whose counter goes back (a clone) is refused.
-    let list: Value = server
-        .client(&session)
-        .get(server.url("/api/me/passkeys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json(&session, "/api/me/passkeys").await;
     assert!(list[0]["last_used_at"].is_i64(), "{list}");
     let stored = server
         .db()

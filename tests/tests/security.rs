@@ -778,15 +778,7 @@ async fn the_app_lock_follows_the_configuration_and_unlocks_with_the_password_on
     // By default the lock follows the session's idle timeout.
     let server = TestServer::start().await;
     let token = server.signin("therapist1").await;
-    let me: Value = server
-        .client(&token)
-        .get(server.url("/api/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = server.get_json(&token, "/api/me").await;
     assert_eq!(me["lock_after_secs"], 30 * 60);
 }
 
