@@ -64,6 +64,14 @@ pub struct CurrentUser {
     pub organization_name: Option<String>,
 }
 
+impl CurrentUser {
+    /// An audit entry for something this user did to their own account or session.
+    pub fn audit(&self, action: &'static str) -> crate::db::audit::AuditEntry {
+        crate::db::audit::AuditEntry::new(action, self.login_id.clone())
+            .by(self.id, self.municipality)
+    }
+}
+
 impl From<UserProfile> for CurrentUser {
     fn from(p: UserProfile) -> Self {
         Self {

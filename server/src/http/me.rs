@@ -3,7 +3,6 @@
 use super::ApiJson;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
-use crate::db::audit::AuditEntry;
 use crate::db::now_ms;
 use crate::db::sessions::SessionId;
 use crate::error::{Error, Result};
@@ -138,7 +137,7 @@ pub async fn totp_setup(
     let stored = state.sealer.seal(user.id, Column::TotpPending, &secret);
     state.db.set_pending_totp(user.id, &stored).await?;
     let account = format!("{}/{}", municipality.slug, user.login_id);
-    let entry = AuditEntry::new("totp.setup", user.login_id.clone()).by(user.id, user.municipality);
+    let entry = user.audit("totp.setup");
     state.db.audit(entry).await?;
     Ok(Json(TotpSetup {
         otpauth_uri: second_factor::otpauth_uri(TOTP_ISSUER, &account, &secret),
@@ -201,8 +200,8 @@ pub async fn totp_confirm(
         .db
         .revoke_other_sessions(user.id, Some(&session.id))
         .await?;
-    let entry = AuditEntry::new("totp.enabled", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("totp.enabled")
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(Json(RecoveryCodes {
@@ -235,8 +234,7 @@ pub async fn totp_remove(
     .await?;
     let user = &session.user;
     state.db.remove_totp(user.id).await?;
-    let entry =
-        AuditEntry::new("totp.disabled", user.login_id.clone()).by(user.id, user.municipality);
+    let entry = user.audit("totp.disabled");
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -288,8 +286,8 @@ pub async fn revoke_session(
     if !state.db.revoke_session(user.id, &id).await? {
         return Err(Error::NotFound);
     }
-    let entry = AuditEntry::new("session.revoked", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("session.revoked")
         .detail(format!("session/{id}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -327,8 +325,8 @@ pub async fn change_password(
         .db
         .revoke_other_sessions(user.id, Some(&session.id))
         .await?;
-    let entry = AuditEntry::new("password.changed", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("password.changed")
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -380,9 +378,7 @@ pub async fn unlock(
     } else {
         "app.unlock_failed"
     };
-    let entry = AuditEntry::new(action, user.login_id.clone())
-        .by(user.id, user.municipality)
-        .detail(format!("session/{}", session.id));
+    let entry = user.audit(action).detail(format!("session/{}", session.id));
     state.db.audit(entry).await?;
     if !ok {
         state.throttle.failed(m, login, addr);

@@ -212,11 +212,7 @@ pub async fn register_finish(
 ) -> Result<Json<PasskeyView>> {
     let webauthn = relying_party(&state)?;
     let user = &session.user;
-    let audit_failure = |why: &str| {
-        AuditEntry::new("passkey.register_failed", user.login_id.clone())
-            .by(user.id, user.municipality)
-            .detail(why.to_owned())
-    };
+    let audit_failure = |why: &str| user.audit("passkey.register_failed").detail(why.to_owned());
     let ceremony = if looks_like_token(&req.ceremony) {
         state
             .db
@@ -283,8 +279,8 @@ pub async fn register_finish(
     } else {
         0
     };
-    let entry = AuditEntry::new("passkey.registered", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("passkey.registered")
         .detail(format!("passkey/{id}; other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(Json(PasskeyView {
@@ -315,8 +311,8 @@ pub async fn remove(
     if state.db.remove_passkey(user.id, id).await?.is_none() {
         return Err(Error::NotFound);
     }
-    let entry = AuditEntry::new("passkey.removed", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("passkey.removed")
         .detail(format!("passkey/{id}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -654,8 +650,7 @@ pub async fn unlock_finish(
         }
         _ => Err("unknown ceremony".to_owned()),
     };
-    let entry =
-        AuditEntry::new("app.unlocked", user.login_id.clone()).by(user.id, user.municipality);
+    let entry = user.audit("app.unlocked");
     match outcome {
         Ok(id) => {
             let entry = entry.detail(format!("session/{}; passkey/{id}", session.id));

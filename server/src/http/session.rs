@@ -244,8 +244,8 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Resul
     };
     auth::end_session(&state, &token).await?;
     let user = &session.user;
-    let entry = AuditEntry::new("signout", user.login_id.clone())
-        .by(user.id, user.municipality)
+    let entry = user
+        .audit("signout")
         .detail(format!("session/{}", session.id));
     state.db.audit(entry).await?;
     Ok((StatusCode::NO_CONTENT, clear).into_response())
