@@ -482,3 +482,37 @@ async fn expired_sessions_room_tokens_and_ceremonies_are_purged() {
     assert_eq!(count("room_tokens").await, 0);
     assert_eq!(count("webauthn_ceremonies").await, 0);
 }
+
+#[tokio::test]
+async fn writing_on_the_socket_keeps_the_session_from_idling_out() {
+    let server = TestServer::start_with_clock(Clock::manual(renraku_server::db::now_ms()), |c| {
+        c.session_idle_minutes = 30;
+    })
+    .await;
+    let team = team(&server).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &team.a.token, 7401)
+        .await
+        .unwrap();
+    a.open(team.room).await.unwrap();
+    // Someone posting over the socket, without a request, is not idle.
+    server.clock().advance(Duration::from_secs(20 * 60));
+    let update = a
+        .doc(team.room)
+        .start_thread(team.a.id, post_id(), "投稿中", 1);
+    a.write(team.room, update).await.unwrap();
+    server.clock().advance(Duration::from_secs(11 * 60));
+    let ended = renraku_server::auth::sweeper::end_expired(server.state())
+        .await
+        .unwrap();
+    assert_eq!(ended, 0, "a session in use was ended");
+    let update = a
+        .doc(team.room)
+        .start_thread(team.a.id, post_id(), "まだ投稿中", 2);
+    a.write(team.room, update).await.unwrap();
+    // Then nothing for 31 minutes: the session idles out and its socket closes.
+    server.clock().advance(Duration::from_secs(31 * 60));
+    assert_eq!(
+        a.closed_within(WITHIN).await,
+        Some((1008, SessionEnd::IdleTimeout.as_str().to_owned()))
+    );
+}
