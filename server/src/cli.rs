@@ -150,7 +150,9 @@ pub async fn run_cli() -> anyhow::Result<()> {
             auth::check_new_password(&password, &login)?;
             let hash = auth::hash_password(password).await?;
             db.set_password_hash(user.id, &hash).await?;
-            let ended = db.revoke_other_sessions(user.id, None).await?;
+            // Another process: a running server closes these sessions' sockets when its
+            // sweeper finds them gone.
+            let ended = db.revoke_other_sessions(user.id, None).await?.len();
             let entry = AuditEntry::new("password.set_by_cli", login.clone())
                 .in_municipality(m.id)
                 .detail(format!("sessions ended: {ended}"));

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod tls;
 pub mod transfer;
 
 pub use cli::run_cli;
+pub use clock::Clock;
 pub use config::Config;
 pub use db::Db;
 pub use error::{Error, Result};
@@ -43,10 +45,17 @@ pub struct Inner {
     pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Encrypts secrets at rest (TOTP secrets).
     pub sealer: auth::sealed::Sealer,
+    /// The time sessions and room tokens live by.
+    pub clock: Clock,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
+        Self::with_clock(config, db, Clock::system())
+    }
+
+    /// [`AppState::new`] with a clock for sessions and room tokens (tests pass a manual one).
+    pub fn with_clock(config: Config, db: Db, clock: Clock) -> Self {
         let hub = rooms::Hub::new(db.clone(), config.hub());
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
@@ -69,6 +78,7 @@ impl AppState {
                 hub,
                 throttle: auth::Throttle::default(),
                 attachments,
+                clock,
             }),
         }
     }
@@ -144,6 +154,8 @@ pub async fn serve_state(
     let _push = push::spawn_worker(state.db.clone(), &state.config);
     // Closes members' open sockets when a maintenance window opens.
     let _maintenance = rooms::maintenance::spawn_watcher(state.clone());
+    // Ends expired sessions' sockets, and forgets expired sessions and tokens.
+    let _sweeper = auth::sweeper::spawn(state.clone());
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {
         return tls::serve(state, listener, files, shutdown).await;
     }

@@ -9,6 +9,7 @@ pub mod personal;
 pub mod room;
 pub mod schema;
 pub mod server_doc;
+pub mod session_end;
 pub mod update;
 pub mod validate;
 
@@ -18,6 +19,7 @@ pub use ids::*;
 pub use personal::PersonalDoc;
 pub use room::{PinnedPost, Post, Reaction, ReactionCount, ReadMarker, RoomDoc, Thread};
 pub use server_doc::{Checked, ServerDoc};
+pub use session_end::SessionEnd;
 pub use validate::{validate, Accepted, PersonalPolicy, Policy, RoomPolicy, SlotIndex, Violation};
 
 /// Re-exported so users of the schema agree on one yrs.

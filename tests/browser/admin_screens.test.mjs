@@ -94,10 +94,11 @@ test("an administrator creates an account and disables a signed-in colleague", a
   assert.ok(Number(connections) >= 1, `a connection closed: ${text}`);
   await list.getByRole("button", { name: /渡辺 洋子/ }).getByText("無効", { exact: true }).waitFor();
 
-  // Her phone: the socket is closed by the server and the app is back at sign-in.
+  // Her phone: the socket is closed by the server and the app is back at sign-in, saying
+  // why (the reason in the socket's close frame).
   await closed;
   await helper.page.getByLabel("ログイン ID").waitFor();
-  await helper.page.getByRole("status").filter({ hasText: "サインインが終了しました" }).waitFor();
+  await helper.page.getByRole("status").filter({ hasText: "このアカウントは管理者により停止されました" }).waitFor();
   await helper.page.getByRole("button", { name: "サインイン" }).waitFor();
   assert.equal(await helper.page.getByRole("link", { name: /山田 太郎/ }).count(), 0);
   await helper.screenshot("signed-out-after-disable");

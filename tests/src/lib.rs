@@ -13,7 +13,7 @@ pub use fixtures::{
 };
 
 use anyhow::{bail, Context, Result};
-use renraku_server::{AppState, Config, Db};
+use renraku_server::{AppState, Clock, Config, Db};
 use renraku_sync::RoomId;
 use sqlx::{Connection, Executor, PgConnection};
 use std::net::SocketAddr;
@@ -119,6 +119,12 @@ impl TestServer {
 
     /// Like [`TestServer::start`], with the configuration adjusted first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with_clock(Clock::system(), adjust).await
+    }
+
+    /// Like [`TestServer::start_with`], with sessions and room tokens living by `clock` (a
+    /// manual clock the test moves: see [`TestServer::clock`]).
+    pub async fn start_with_clock(clock: Clock, adjust: impl FnOnce(&mut Config)) -> TestServer {
         logs::init();
         let storage = TestStorage::new().await;
         let mut config = Config::with_data_dir(storage.dir.path());
@@ -130,7 +136,7 @@ impl TestServer {
             .expect("database prepared");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(config, db);
+        let state = AppState::with_clock(config, db, clock);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(renraku_server::serve_state(
             state.clone(),
@@ -168,6 +174,11 @@ impl TestServer {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The clock sessions live by (move it with `advance` when the server has a manual one).
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
     }
 
     pub fn storage(&self) -> &TestStorage {

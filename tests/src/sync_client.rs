@@ -43,6 +43,8 @@ pub struct SyncClient {
     pub events: Vec<Frame>,
     /// Set once the server closed the socket.
     pub closed: bool,
+    /// The code and reason of the server's close frame, once it arrived.
+    pub close_frame: Option<(u16, String)>,
     /// Rooms whose sync step 2 arrived since they were (re)opened.
     step2_seen: std::collections::HashSet<RoomId>,
 }
@@ -62,6 +64,7 @@ impl SyncClient {
             next_ack: 1,
             events: Vec::new(),
             closed: false,
+            close_frame: None,
             step2_seen: Default::default(),
         })
     }
@@ -205,7 +208,12 @@ impl SyncClient {
             .map_err(|_| anyhow!("timed out"))?;
         match msg {
             Some(Ok(WsMessage::Binary(bytes))) => self.handle(&bytes).await,
-            Some(Ok(WsMessage::Close(_))) | None => {
+            Some(Ok(WsMessage::Close(frame))) => {
+                self.closed = true;
+                self.close_frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                bail!("connection closed")
+            }
+            None => {
                 self.closed = true;
                 bail!("connection closed")
             }
@@ -255,6 +263,18 @@ impl SyncClient {
             _ => None,
         }));
         Ok(Streamed { sent, saved })
+    }
+
+    /// Handles frames until the server closes the socket, for at most `within`; the close
+    /// frame's code and reason (`None` if the socket ended without one, or did not close).
+    pub async fn closed_within(&mut self, within: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.closed {
+            if self.pump_until(deadline).await.is_err() && !self.closed {
+                return None; // timed out
+            }
+        }
+        self.close_frame.clone()
     }
 
     /// Handles frames for up to `d`, returning when nothing arrives for that long.

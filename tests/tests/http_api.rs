@@ -407,7 +407,7 @@ async fn room_tokens_are_issued_to_members_only() {
     assert!((240_000..=300_000).contains(&ttl), "{ttl}");
 
     // The token resolves to the member and the room, and is not a session.
-    let (user, room) = renraku_server::auth::authenticate_room_token(server.state(), room_token)
+    let (user, room, _) = renraku_server::auth::authenticate_room_token(server.state(), room_token)
         .await
         .unwrap();
     assert_eq!((user.login_id.as_str(), room), ("nurse1", mine));

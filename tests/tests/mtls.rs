@@ -244,6 +244,35 @@ impl Tls {
         body["id"].as_i64().unwrap()
     }
 
+    /// A `/yjs/{room}` connection over TLS with a room token, once the server has spoken.
+    async fn yjs(
+        &self,
+        cert: &ClientCert,
+        room: i64,
+        room_token: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>
+    {
+        let addr = self.server.base_url().replacen("http://", "", 1);
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let tls = self
+            .pki
+            .tls_client(Some(cert))
+            .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+            .await
+            .unwrap();
+        let request = format!("wss://{addr}/yjs/{room}?token={room_token}")
+            .into_client_request()
+            .unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(request, tls).await.unwrap();
+        loop {
+            match tokio::time::timeout(PATIENCE, ws.next()).await.unwrap() {
+                Some(Ok(WsMessage::Binary(_))) => return ws,
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     /// A `/ws` connection over TLS that has proven to work (its personal document opened).
     async fn websocket(
         &self,
@@ -298,12 +327,22 @@ async fn closed_by_server<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> 
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    close_frame(ws).await.map(|(code, _)| code)
+}
+
+/// Waits until the server closes the socket; its close code and reason.
+async fn close_frame<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Option<(u16, String)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
         let next = tokio::time::timeout(PATIENCE, ws.next())
             .await
             .expect("the server closes the socket");
         match next {
-            Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(WsMessage::Close(frame))) => {
+                return frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+            }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return None,
         }
@@ -432,4 +471,72 @@ async fn where_required_no_certificate_is_refused_a_registered_one_works_and_rev
 
     // The administrator (with a live certificate) is unaffected.
     assert_eq!(t.get(Some(&city), &admin, "/api/me").await, StatusCode::OK);
+}
+
+/// Issue 13: a certificate revoked by the CRL closes the `/ws` and `/yjs/{room}` sockets opened
+/// with it within a second, with the reason the app shows (`certificate_revoked`).
+#[tokio::test]
+async fn a_crl_revocation_closes_ws_and_yjs_sockets_with_its_reason_within_a_second() {
+    let t = Tls::start().await;
+    let city = t.pki.client("city1", 1);
+    let doctor = t.pki.client("doctor1", 2);
+    let admin = t.session(None, "city1").await;
+    t.register((&city, &admin), "city1", &city).await;
+    t.register((&city, &admin), "doctor1", &doctor).await;
+    let policy = t
+        .pki
+        .http(Some(&city))
+        .put(t.url("/api/admin/municipalities/demo/client-certificate-policy"))
+        .bearer_auth(&admin)
+        .json(&json!({ "required": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.status(), StatusCode::NO_CONTENT);
+    let session = t.session(Some(&doctor), "doctor1").await;
+    let user = t.user_id("doctor1").await;
+    let room: i64 = sqlx::query("SELECT room_id FROM room_members WHERE user_id = $1 LIMIT 1")
+        .bind(user.get())
+        .fetch_one(t.server.db().pool())
+        .await
+        .unwrap()
+        .get("room_id");
+    let minted = t
+        .pki
+        .http(Some(&doctor))
+        .post(t.url(&format!("/api/rooms/{room}/token")))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), StatusCode::OK);
+    let room_token = minted.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    renraku_tests::logs::record_secret(&room_token);
+    let mut ws = t.websocket(&doctor, &session, user).await;
+    let mut yjs = t.yjs(&doctor, room, &room_token).await;
+
+    let started = std::time::Instant::now();
+    t.pki.write_crl(&[&doctor]);
+    let expected = Some((1008, "certificate_revoked".to_owned()));
+    assert_eq!(close_frame(&mut ws).await, expected);
+    let ws_latency = started.elapsed();
+    assert_eq!(close_frame(&mut yjs).await, expected);
+    let yjs_latency = started.elapsed();
+    // The CRL is polled every 250 ms: the bound includes the poll.
+    assert!(
+        ws_latency < std::time::Duration::from_secs(1),
+        "{ws_latency:?}"
+    );
+    assert!(
+        yjs_latency < std::time::Duration::from_secs(1),
+        "{yjs_latency:?}"
+    );
+    eprintln!(
+        "[mtls] certificate_revoked: /ws closed after {} ms, /yjs after {} ms",
+        ws_latency.as_millis(),
+        yjs_latency.as_millis()
+    );
 }

@@ -22,7 +22,7 @@ use renraku_sync::frame::{denied, PROTOCOL_VERSION};
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::decoder::Decode;
 use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, PersonalDoc, RoomDoc, RoomId, UserId};
+use renraku_sync::{DocId, Frame, PersonalDoc, RoomDoc, RoomId, SessionEnd, UserId};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
@@ -40,7 +40,9 @@ pub enum ConnState {
 pub(crate) enum Event {
     Opened(u32),
     Frame(u32, Vec<u8>),
-    Closed(u32),
+    /// The socket closed; with the reason when the server closed it because the session
+    /// ended.
+    Closed(u32, Option<SessionEnd>),
     Retry(u32),
     BrowserOnline,
     BrowserOffline,
@@ -89,6 +91,8 @@ pub struct Engine {
     events: UnboundedSender<Event>,
     revision: Signal<u64>,
     status: Signal<ConnState>,
+    /// Set when the server closed the socket because the session ended.
+    ended: Signal<Option<SessionEnd>>,
 }
 
 impl PartialEq for Engine {
@@ -128,6 +132,7 @@ impl Engine {
             events: tx,
             revision: Signal::new(0),
             status: Signal::new(ConnState::Connecting),
+            ended: Signal::new(None),
         };
         socket::listen_browser_events(engine.events.clone());
         let e = engine.clone();
@@ -142,6 +147,12 @@ impl Engine {
 
     pub fn status(&self) -> Signal<ConnState> {
         self.status
+    }
+
+    /// How the session ended, once the server has closed the socket because it did: the
+    /// engine then stops (a reconnect would be refused) and the app returns to sign-in.
+    pub fn ended(&self) -> Signal<Option<SessionEnd>> {
+        self.ended
     }
 
     /// Stops syncing (sign-out): the socket closes and no reconnect follows.
@@ -472,7 +483,12 @@ impl Engine {
         match event {
             Event::Opened(g) if g == current => self.on_open(),
             Event::Frame(g, bytes) if g == current => self.on_frame(&bytes).await,
-            Event::Closed(g) if g == current => self.on_close(),
+            Event::Closed(g, Some(why)) if g == current => {
+                self.shutdown();
+                let mut ended = self.ended;
+                ended.set(Some(why));
+            }
+            Event::Closed(g, None) if g == current => self.on_close(),
             Event::Retry(g) if g == current => self.connect(),
             // The network is back: try now rather than at the end of a long backoff.
             Event::BrowserOnline if !self.inner.borrow().connected => {

@@ -2,6 +2,7 @@
 
 use super::Event;
 use futures_channel::mpsc::UnboundedSender;
+use renraku_sync::{session_end, SessionEnd};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -29,7 +30,7 @@ impl Socket {
         let ws = match ws_url().and_then(|url| WebSocket::new(&url).ok()) {
             Some(ws) => ws,
             None => {
-                let _ = events.unbounded_send(Event::Closed(generation));
+                let _ = events.unbounded_send(Event::Closed(generation, None));
                 return None;
             }
         };
@@ -46,8 +47,12 @@ impl Socket {
             }
         });
         let tx = events;
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
-            let _ = tx.unbounded_send(Event::Closed(generation));
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            // The server says so when the socket closed because the session ended.
+            let ended = (e.code() == session_end::CLOSE_CODE)
+                .then(|| SessionEnd::parse(&e.reason()))
+                .flatten();
+            let _ = tx.unbounded_send(Event::Closed(generation, ended));
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

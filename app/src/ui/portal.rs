@@ -49,12 +49,9 @@ pub fn Portal(
                     }
                 }
             }
-            if *crate::ui::session::SESSION_ENDED.read() {
+            if let Some(why) = *crate::ui::session::SESSION_ENDED.read() {
                 p { class: "card session-ended", role: "status",
-                    {tr(
-                        "サインインが終了しました（有効期限切れ、または管理者による操作）。もう一度サインインしてください。",
-                        "Your session has ended (it expired, or an administrator ended it). Sign in again.",
-                    )}
+                    {crate::ui::session::ended_message(why)}
                 }
             }
             SignIn { slug, on_signed_in }

@@ -8,6 +8,7 @@ use crate::store::{self, Store};
 use crate::sync::{ConnState, Engine};
 use crate::ui;
 use dioxus::prelude::*;
+use renraku_sync::SessionEnd;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Auth {
@@ -58,7 +59,13 @@ impl Session {
 
     /// The session ended on the server (expired, revoked): back to sign-in, data kept.
     pub fn expired(&self) {
-        *SESSION_ENDED.write() = true;
+        self.ended(SessionEnd::Ended);
+    }
+
+    /// The session ended on the server, and the server said why (the close reason of the
+    /// sync socket): back to sign-in, which says why; data kept.
+    pub fn ended(&self, why: SessionEnd) {
+        *SESSION_ENDED.write() = Some(why);
         crate::util::local_remove(&me_key(&self.slug));
         self.engine.shutdown();
         let mut auth = self.auth;
@@ -67,9 +74,52 @@ impl Session {
     }
 }
 
-/// The last session ended on the server rather than by signing out, so sign-in says why the
-/// app is back there.
-pub static SESSION_ENDED: GlobalSignal<bool> = Signal::global(|| false);
+/// The last session ended on the server rather than by signing out here, and how, so
+/// sign-in says why the app is back there.
+pub static SESSION_ENDED: GlobalSignal<Option<SessionEnd>> = Signal::global(|| None);
+
+/// Why sign-in is shown again, for the person at the device.
+pub fn ended_message(why: SessionEnd) -> &'static str {
+    match why {
+        SessionEnd::SignedOut => tr("ログアウトしました。", "You signed out."),
+        SessionEnd::Revoked => tr(
+            "別の端末でログアウトされました。もう一度ログインしてください。",
+            "This session was ended from another device. Sign in again.",
+        ),
+        SessionEnd::PasswordChanged => tr(
+            "パスワードが変更されたため、再度ログインしてください。",
+            "The password was changed. Sign in again.",
+        ),
+        SessionEnd::SecondFactorEnabled => tr(
+            "二段階認証が設定されたため、再度ログインしてください。",
+            "Two-step verification was turned on. Sign in again.",
+        ),
+        SessionEnd::IdleTimeout => tr(
+            "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
+            "You were signed out after a period without activity. Sign in again.",
+        ),
+        SessionEnd::Expired => tr(
+            "ログインの有効期限が切れました。もう一度ログインしてください。",
+            "Your sign-in has expired. Sign in again.",
+        ),
+        SessionEnd::AccountDisabled => tr(
+            "このアカウントは管理者により停止されました。",
+            "An administrator disabled this account.",
+        ),
+        SessionEnd::PasswordReset => tr(
+            "管理者がパスワードをリセットしました。新しいパスワードでログインしてください。",
+            "An administrator reset your password. Sign in with the new one.",
+        ),
+        SessionEnd::CertificateRevoked => tr(
+            "この端末の証明書が失効したため、ログアウトしました。管理者にお問い合わせください。",
+            "This device's certificate was revoked. Ask your administrator.",
+        ),
+        SessionEnd::Ended => tr(
+            "サインインが終了しました（有効期限切れ、または管理者による操作）。もう一度サインインしてください。",
+            "Your session has ended (it expired, or an administrator ended it). Sign in again.",
+        ),
+    }
+}
 
 #[component]
 pub fn Root(slug: String) -> Element {
@@ -139,7 +189,7 @@ pub fn Root(slug: String) -> Element {
                 slug: slug.clone(),
                 municipality: info,
                 on_signed_in: move |me: Me| {
-                    *SESSION_ENDED.write() = false;
+                    *SESSION_ENDED.write() = None;
                     crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
                     auth.set(Auth::SignedIn(me));
                     route::replace(Route::Home(Tab::Patients));
@@ -208,6 +258,15 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
                     }
                 }
             });
+        }
+    });
+
+    // The server closed the sync socket because the session ended, and said why.
+    let ended = session.engine.ended();
+    let s = session.clone();
+    use_effect(move || {
+        if let Some(why) = ended() {
+            s.ended(why);
         }
     });
 

@@ -5,12 +5,13 @@ pub mod passkey;
 pub mod password;
 pub mod sealed;
 pub mod second_factor;
+pub mod session_end;
+pub mod sweeper;
 pub mod throttle;
 pub mod token;
 
 use crate::config::Config;
-use crate::db::now_ms;
-use crate::db::sessions::{NewSession, SessionId};
+use crate::db::sessions::{NewRoomToken, NewSession, SessionId};
 use crate::db::users::{Profession, Role, UserProfile};
 use crate::error::{Error, Result};
 use crate::AppState;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use token::{looks_like_token, new_token, token_hash};
 
 pub use password::{check_new_password, hash_password, verify_password};
+pub use session_end::{end_other_sessions, end_session, revoke_session, session_state};
 pub use throttle::Throttle;
 
 /// The session cookie over HTTPS. The `__Host-` prefix makes browsers refuse it unless it is
@@ -43,7 +45,7 @@ pub const ROOM_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 /// not a way around the municipality's policy.
 pub const ENROLMENT_SESSION_TTL: Duration = Duration::from_secs(15 * 60);
 /// `last_seen_at` is written at most this often per session, not on every request.
-const TOUCH_EVERY_MS: i64 = 60_000;
+pub(crate) const TOUCH_EVERY_MS: i64 = 60_000;
 /// User-Agent strings are cut to this many characters before they are stored.
 const MAX_USER_AGENT: usize = 200;
 
@@ -198,7 +200,7 @@ pub async fn create_session(
     if enrolment_only {
         max_age = max_age.min(ENROLMENT_SESSION_TTL);
     }
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let user_agent: String = user_agent.chars().take(MAX_USER_AGENT).collect();
     state
         .db
@@ -212,13 +214,6 @@ pub async fn create_session(
         })
         .await?;
     Ok(NewSessionToken { token, id, max_age })
-}
-
-pub async fn end_session(state: &AppState, token: &str) -> Result<()> {
-    if looks_like_token(token) {
-        state.db.delete_session(&token_hash(token)).await?;
-    }
-    Ok(())
 }
 
 /// A live session and its user.
@@ -241,12 +236,14 @@ pub async fn resolve_session(state: &AppState, token: &str) -> Result<Session> {
     }
     let hash = token_hash(token);
     let session = state.db.session(&hash).await?.ok_or(Error::Unauthorized)?;
-    let now = now_ms();
-    let idle_end = session
-        .last_seen_at
-        .saturating_add(millis(state.config.session_idle()));
-    if now >= session.expires_at || now >= idle_end {
-        state.db.delete_session(&hash).await?;
+    let now = state.clock.now_ms();
+    let times = crate::db::sessions::SessionTimes {
+        id: session.id.clone(),
+        last_seen_at: session.last_seen_at,
+        expires_at: session.expires_at,
+    };
+    if let Some(why) = session_end::ended_by_time(state, &times, now) {
+        end_session(state, &session.id, why).await?;
         return Err(Error::Unauthorized);
     }
     let user = state
@@ -282,48 +279,66 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> Result<Curre
     Ok(session.user)
 }
 
-/// Issues a room token for a member of `room` (the caller checks membership).
+/// Issues a room token for a member of `room` (the caller checks membership), bound to the
+/// session asking: it dies with that session, and so does any socket opened with it.
 pub async fn issue_room_token(
     state: &AppState,
-    user: UserId,
+    session: &Session,
     room: RoomId,
 ) -> Result<(String, i64)> {
     let token = new_token();
-    let expires_at = now_ms().saturating_add(millis(ROOM_TOKEN_TTL));
+    let expires_at = state.clock.now_ms().saturating_add(millis(ROOM_TOKEN_TTL));
     state
         .db
-        .create_room_token(&token_hash(&token), room, user, expires_at)
+        .create_room_token(&NewRoomToken {
+            token_hash: &token_hash(&token),
+            room,
+            user: session.user.id,
+            session: &session.id,
+            expires_at,
+        })
         .await?;
     Ok((token, expires_at))
 }
 
 /// Resolves a room token from `/yjs/{room}?token=…`. The token may be reused until it
 /// expires (y-websocket reconnects with the same URL); membership and the account are
-/// re-checked on every use, so removal from the room takes effect at once.
-/// The caller must check that the returned room is the one in the path.
+/// re-checked on every use, so removal from the room takes effect at once, and so is the
+/// session that minted it: a token dies with its session. Returns the user, the token's
+/// room (the caller must check that it is the one in the path) and the session.
 pub async fn authenticate_room_token(
     state: &AppState,
     token: &str,
-) -> Result<(CurrentUser, RoomId)> {
+) -> Result<(CurrentUser, RoomId, SessionId)> {
     if !looks_like_token(token) {
         return Err(Error::Unauthorized);
     }
-    let (room, user, expires_at) = state
+    let found = state
         .db
         .room_token(&token_hash(token))
         .await?
         .ok_or(Error::Unauthorized)?;
-    if now_ms() >= expires_at {
+    let now = state.clock.now_ms();
+    if now >= found.expires_at {
         return Err(Error::Unauthorized);
     }
-    let user = state.db.user(user).await?.ok_or(Error::Unauthorized)?;
+    if let Some(why) = session_end::ended_by_time(state, &found.session, now) {
+        end_session(state, &found.session.id, why).await?;
+        return Err(Error::Unauthorized);
+    }
+    let (room, session) = (found.room, found.session.id);
+    let user = state
+        .db
+        .user(found.user)
+        .await?
+        .ok_or(Error::Unauthorized)?;
     if user.disabled {
         return Err(Error::Unauthorized);
     }
     if !state.db.is_member(room, user.id).await? {
         return Err(Error::Forbidden);
     }
-    Ok((user.into(), room))
+    Ok((user.into(), room, session))
 }
 
 /// Any live session, including one that may only enrol a second factor. Only the

@@ -72,6 +72,33 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
+/// What decides whether a session is still live.
+#[derive(Clone, Debug)]
+pub struct SessionTimes {
+    pub id: SessionId,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// A room token as minted: for one room, by one session of its user.
+#[derive(Clone, Debug)]
+pub struct NewRoomToken<'a> {
+    pub token_hash: &'a str,
+    pub room: RoomId,
+    pub user: UserId,
+    pub session: &'a SessionId,
+    pub expires_at: i64,
+}
+
+/// A room token and the session that minted it.
+#[derive(Clone, Debug)]
+pub struct RoomTokenRow {
+    pub room: RoomId,
+    pub user: UserId,
+    pub expires_at: i64,
+    pub session: SessionTimes,
+}
+
 impl Db {
     pub async fn create_session(&self, session: &NewSession<'_>) -> Result<()> {
         sqlx::query(
@@ -161,18 +188,42 @@ impl Db {
     }
 
     /// Ends every session of `user` except `keep` (after a password or second-factor change,
-    /// a session someone else may hold must not survive).
+    /// a session someone else may hold must not survive); the ids of those it ended.
     pub async fn revoke_other_sessions(
         &self,
         user: UserId,
         keep: Option<&SessionId>,
-    ) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id <> $2")
-            .bind(user.get())
-            .bind(keep.map(SessionId::as_str).unwrap_or(""))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+    ) -> Result<Vec<SessionId>> {
+        let rows = sqlx::query(
+            "DELETE FROM sessions WHERE user_id = $1 AND public_id <> $2 RETURNING public_id",
+        )
+        .bind(user.get())
+        .bind(keep.map(SessionId::as_str).unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(SessionId(row.try_get("public_id")?)))
+            .collect()
+    }
+
+    /// Records activity on a live session by its public id (a write on its socket); a
+    /// session already past its idle or absolute end stays ended.
+    pub async fn touch_live_session(
+        &self,
+        id: &SessionId,
+        now: i64,
+        idle_before: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 \
+             WHERE public_id = $2 AND expires_at > $1 AND last_seen_at >= $3",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .bind(idle_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
@@ -184,62 +235,103 @@ impl Db {
         Ok(())
     }
 
-    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
+    /// Ends a session by its public id (its room tokens go with it); false if it was gone.
+    pub async fn delete_session(&self, id: &SessionId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE public_id = $1")
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
-    /// Forgets sessions that ended: past their absolute end, or idle since `idle_before`.
-    pub async fn purge_sessions(&self, now: i64, idle_before: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-            .bind(now)
-            .bind(idle_before)
-            .execute(&self.pool)
-            .await?;
+    /// The times that decide whether each of `ids` is still live, for the ones that exist.
+    pub async fn session_times(&self, ids: &[SessionId]) -> Result<Vec<SessionTimes>> {
+        let mut found = Vec::with_capacity(ids.len());
+        // Bounded lists: one statement's parameters stay well under every backend's limit.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT public_id, last_seen_at, expires_at FROM sessions \
+                 WHERE public_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(SessionTimes {
+                    id: SessionId(row.try_get("public_id")?),
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets sessions that ended (past their absolute end, or idle since `idle_before`),
+    /// with their room tokens, and expired room tokens and passkey ceremonies; the ids of
+    /// the sessions forgotten.
+    pub async fn purge_sessions(&self, now: i64, idle_before: i64) -> Result<Vec<SessionId>> {
+        let rows = sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2 \
+             RETURNING public_id",
+        )
+        .bind(now)
+        .bind(idle_before)
+        .fetch_all(&self.pool)
+        .await?;
         sqlx::query("DELETE FROM room_tokens WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(SessionId(row.try_get("public_id")?)))
+            .collect()
     }
 
-    pub async fn create_room_token(
-        &self,
-        token_hash: &str,
-        room: RoomId,
-        user: UserId,
-        expires_at: i64,
-    ) -> Result<()> {
+    pub async fn create_room_token(&self, token: &NewRoomToken<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO room_tokens (token_hash, room_id, user_id, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO room_tokens (token_hash, room_id, user_id, session_id, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(token_hash)
-        .bind(room.get())
-        .bind(user.get())
-        .bind(expires_at)
+        .bind(token.token_hash)
+        .bind(token.room.get())
+        .bind(token.user.get())
+        .bind(token.session.as_str())
+        .bind(token.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The (room, user, expires_at) of a room token, if it exists.
-    pub async fn room_token(&self, token_hash: &str) -> Result<Option<(RoomId, UserId, i64)>> {
+    /// A room token with the session that minted it, if both still exist.
+    pub async fn room_token(&self, token_hash: &str) -> Result<Option<RoomTokenRow>> {
         let row = sqlx::query(
-            "SELECT room_id, user_id, expires_at FROM room_tokens WHERE token_hash = $1",
+            "SELECT t.room_id, t.user_id, t.expires_at, s.public_id, s.last_seen_at, \
+                 s.expires_at AS session_expires_at \
+             FROM room_tokens t JOIN sessions s ON s.public_id = t.session_id \
+             WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| {
-            Ok((
-                RoomId::new(row.try_get("room_id")?),
-                UserId::new(row.try_get("user_id")?),
-                row.try_get("expires_at")?,
-            ))
+            Ok(RoomTokenRow {
+                room: RoomId::new(row.try_get("room_id")?),
+                user: UserId::new(row.try_get("user_id")?),
+                expires_at: row.try_get("expires_at")?,
+                session: SessionTimes {
+                    id: SessionId(row.try_get("public_id")?),
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("session_expires_at")?,
+                },
+            })
         })
         .transpose()
     }

@@ -3,13 +3,13 @@
 use super::ApiJson;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
-use crate::db::now_ms;
 use crate::db::sessions::SessionId;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use renraku_sync::SessionEnd;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use utoipa::ToSchema;
@@ -196,10 +196,13 @@ pub async fn totp_confirm(
     {
         return Err(Error::Conflict);
     }
-    let ended = state
-        .db
-        .revoke_other_sessions(user.id, Some(&session.id))
-        .await?;
+    let ended = auth::end_other_sessions(
+        &state,
+        user.id,
+        Some(&session.id),
+        SessionEnd::SecondFactorEnabled,
+    )
+    .await?;
     let entry = user
         .audit("totp.enabled")
         .detail(format!("other sessions ended: {ended}"));
@@ -248,7 +251,7 @@ pub async fn list_sessions(
     CurrentSession(session): CurrentSession,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<SessionView>>> {
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let idle = i64::try_from(state.config.session_idle().as_millis()).unwrap_or(i64::MAX);
     let sessions = state
         .db
@@ -283,7 +286,7 @@ pub async fn revoke_session(
 ) -> Result<StatusCode> {
     let id = SessionId::parse(&id).ok_or(Error::NotFound)?;
     let user = &session.user;
-    if !state.db.revoke_session(user.id, &id).await? {
+    if !auth::revoke_session(&state, user.id, &id).await? {
         return Err(Error::NotFound);
     }
     let entry = user
@@ -321,10 +324,13 @@ pub async fn change_password(
     auth::check_new_password(&req.new, login)?;
     let new_hash = auth::hash_password(req.new).await?;
     state.db.set_password_hash(user.id, &new_hash).await?;
-    let ended = state
-        .db
-        .revoke_other_sessions(user.id, Some(&session.id))
-        .await?;
+    let ended = auth::end_other_sessions(
+        &state,
+        user.id,
+        Some(&session.id),
+        SessionEnd::PasswordChanged,
+    )
+    .await?;
     let entry = user
         .audit("password.changed")
         .detail(format!("other sessions ended: {ended}"));

@@ -272,10 +272,13 @@ pub async fn register_finish(
         })
         .await?;
     let ended = if first_factor {
-        state
-            .db
-            .revoke_other_sessions(user.id, Some(&session.id))
-            .await?
+        crate::auth::end_other_sessions(
+            &state,
+            user.id,
+            Some(&session.id),
+            renraku_sync::SessionEnd::SecondFactorEnabled,
+        )
+        .await?
     } else {
         0
     };

@@ -120,12 +120,12 @@ pub async fn get_room(
     security(("session" = []), ("cookie" = [])))]
 pub async fn room_token(
     State(state): State<AppState>,
-    user: CurrentUser,
+    auth::CurrentSession(session): auth::CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Json<RoomToken>> {
     let id = room_id(&id)?;
-    require_member(&state, id, &user).await?;
-    let (token, expires_at) = auth::issue_room_token(&state, user.id, id).await?;
+    require_member(&state, id, &session.user).await?;
+    let (token, expires_at) = auth::issue_room_token(&state, &session, id).await?;
     Ok(Json(RoomToken { token, expires_at }))
 }
 

@@ -242,7 +242,7 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Resul
         Err(Error::Unauthorized) => return Ok((clear, Error::Unauthorized).into_response()),
         Err(e) => return Err(e),
     };
-    auth::end_session(&state, &token).await?;
+    auth::end_session(&state, &session.id, renraku_sync::SessionEnd::SignedOut).await?;
     let user = &session.user;
     let entry = user
         .audit("signout")

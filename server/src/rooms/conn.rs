@@ -3,10 +3,12 @@
 //! its bounded outbox and a kick from a room that found it too slow.
 
 use super::limits::{ConnLimits, TokenBucket};
+use super::live::Alive;
 use super::room::{RoomCmd, RoomHandle};
 use super::Hub;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentSession, CurrentUser};
 use crate::db::audit::AuditEntry;
+use crate::db::sessions::SessionId;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -15,9 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
+use renraku_sync::session_end::CLOSE_CODE as SESSION_END_CODE;
 use renraku_sync::yrs::sync::Message;
 use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, UserId};
+use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, SessionEnd, UserId};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,11 +64,17 @@ pub struct Peer {
     pub wire: Wire,
     pub outbox: Outbox,
     pub kick: Arc<Notify>,
+    /// Cleared when the connection's session ends: a room then neither applies what it
+    /// sends nor sends it anything.
+    pub alive: Alive,
 }
 
 impl Peer {
     /// Queues bytes; a full queue means the client cannot keep up: it is disconnected.
     pub fn send(&self, bytes: &Bytes) {
+        if !self.alive.get() {
+            return;
+        }
         if self.outbox.try_send(bytes.clone()).is_err() {
             self.kick.notify_one();
         }
@@ -86,6 +95,19 @@ impl Peer {
             Wire::YWebsocket => Message::Auth(Some(reason.to_owned())).encode_v1().into(),
         }
     }
+}
+
+/// Reads (and drops) until the client answers our close frame, for at most [`CLOSE_GRACE`]:
+/// a client cannot hold a closing socket open this way.
+async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Refuses cross-site WebSocket handshakes: a browser always sends Origin.
@@ -114,16 +136,16 @@ fn tune(ws: WebSocketUpgrade, limits: &ConnLimits) -> WebSocketUpgrade {
 
 pub async fn ws_handler(
     State(state): State<AppState>,
-    user: CurrentUser,
+    CurrentSession(session): CurrentSession,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
-    let span = info_span!("ws", user.id = %user.id);
+    let span = info_span!("ws", user.id = %session.user.id);
     tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
-        Connection::new(state, &user, Wire::Frames)
+        Connection::new(state, &session.user, session.id, Wire::Frames)
             .run(socket)
             .instrument(span)
     })
@@ -150,17 +172,19 @@ pub async fn yjs_handler(
     let Some(token) = q.token else {
         return crate::Error::Unauthorized.into_response();
     };
-    let (user, token_room) = match crate::auth::authenticate_room_token(&state, &token).await {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
+    let (user, token_room, session) =
+        match crate::auth::authenticate_room_token(&state, &token).await {
+            Ok(found) => found,
+            Err(e) => return e.into_response(),
+        };
     if token_room != room {
         return (StatusCode::FORBIDDEN, "the token is for another room").into_response();
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
     tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
         async move {
-            let mut conn = Connection::new(state, &user, Wire::YWebsocket);
+            // The socket belongs to the session that minted the token: it ends with it.
+            let mut conn = Connection::new(state, &user, session, Wire::YWebsocket);
             if conn.open(DocId::Room(room)).await.is_ok() {
                 conn.run(socket).await;
             }
@@ -172,16 +196,24 @@ pub async fn yjs_handler(
 struct Connection {
     state: AppState,
     user: UserId,
+    /// The session that opened the socket (for `/yjs`, the one that minted its token).
+    session: SessionId,
     municipality: MunicipalityId,
     wire: Wire,
     peer: Peer,
     rx: mpsc::Receiver<Bytes>,
     opened: HashMap<DocId, RoomHandle>,
-    /// Orders from administrators (see `Hub::disconnect_user`).
+    /// Orders from outside: the session ended, an administrator's decision (see
+    /// `Hub::end_session`, `Hub::disconnect_user`).
     control: super::live::ControlRx,
     limits: ConnLimits,
     /// Messages this client may still send now (see `limits`).
     bucket: TokenBucket,
+    /// When a write last counted as the session's activity (clock milliseconds).
+    touched_at: Option<i64>,
+    /// The session's time is up at this instant unless it was used meanwhile (0: not known
+    /// yet); past it, the stored session is looked at before anything else is read.
+    session_deadline: i64,
 }
 
 impl Drop for Connection {
@@ -191,19 +223,23 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    fn new(state: AppState, user: &CurrentUser, wire: Wire) -> Self {
+    fn new(state: AppState, user: &CurrentUser, session: SessionId, wire: Wire) -> Self {
         let (tx, rx) = mpsc::channel(OUTBOX_FRAMES);
+        let conn = ConnId::next();
+        let registered = state.hub.live.register(user.id, session.clone(), conn);
         let peer = Peer {
-            conn: ConnId::next(),
+            conn,
             wire,
             outbox: tx,
             kick: Arc::new(Notify::new()),
+            alive: registered.alive,
         };
-        let control = state.hub.live.register(user.id, peer.conn);
+        let control = registered.control;
         let limits = state.config.ws_limits();
         Self {
             state,
             user: user.id,
+            session,
             municipality: user.municipality,
             wire,
             peer,
@@ -212,6 +248,8 @@ impl Connection {
             control,
             limits,
             bucket: TokenBucket::new(&limits),
+            touched_at: None,
+            session_deadline: 0,
         }
     }
 
@@ -223,12 +261,12 @@ impl Connection {
         let (mut sink, mut stream) = socket.split();
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
-        // Registered before this check: an account disabled between the handshake's
-        // authentication and the registration is caught here, any later one by `control`.
-        if !matches!(self.state.db.user(self.user).await, Ok(Some(u)) if !u.disabled) {
+        // Registered before this check: a session or account ended between the handshake's
+        // authentication and the registration is caught here, any later end by `control`.
+        if let Some(ended) = self.ended_meanwhile().await {
             let close = CloseFrame {
-                code: 1008,
-                reason: "account disabled".into(),
+                code: SESSION_END_CODE,
+                reason: ended.as_str().into(),
             };
             let _ = sink.send(WsMessage::Close(Some(close))).await;
             return;
@@ -237,6 +275,11 @@ impl Connection {
             tokio::select! {
                 inbound = stream.next() => {
                     let Some(Ok(msg)) = inbound else { break };
+                    if !self.peer.alive.get() || self.session_over().await {
+                        // Its session ended: what it sends now is neither stored nor
+                        // delivered; the order to close is on its way.
+                        continue;
+                    }
                     last_heard = Instant::now();
                     if !matches!(msg, WsMessage::Close(_) | WsMessage::Pong(_)) && !self.bucket.take() {
                         // Over its rate: this message is dropped unread and the client told
@@ -263,6 +306,9 @@ impl Connection {
                     }
                 }
                 Some(out) = self.rx.recv() => {
+                    if !self.peer.alive.get() {
+                        continue;
+                    }
                     if sink.send(WsMessage::Binary(out)).await.is_err() {
                         break;
                     }
@@ -274,8 +320,12 @@ impl Connection {
                 }
                 Some(control) = self.control.recv() => match control {
                     super::live::Control::Disconnect { reason } => {
-                        let close = CloseFrame { code: 1008, reason: reason.into() };
+                        let close = CloseFrame { code: SESSION_END_CODE, reason: reason.into() };
                         let _ = sink.send(WsMessage::Close(Some(close))).await;
+                        // What the client sent meanwhile is read and dropped (the connection is
+                        // dead already): unread, it would make the kernel reset the socket
+                        // under the close frame, and the client would never learn why.
+                        drain_until_close(&mut stream).await;
                         break;
                     }
                     super::live::Control::CloseDoc(doc) => {
@@ -304,6 +354,57 @@ impl Connection {
             let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
         }
         debug!("connection closed");
+    }
+
+    /// Whether the session's time is up (idle or absolute expiry), which no event announces:
+    /// the sweeper ends such sessions within its tick, and a frame arriving before that must
+    /// not slip through. The database is asked only past the last known deadline.
+    async fn session_over(&mut self) -> bool {
+        if self.state.clock.now_ms() < self.session_deadline {
+            return false;
+        }
+        match crate::auth::session_end::end_if_over(&self.state, &self.session).await {
+            Ok(Ok(deadline)) => {
+                self.session_deadline = deadline;
+                false
+            }
+            Ok(Err(_)) => true,
+            Err(e) => {
+                // Unknown: refuse this frame (the client resends from its outbox) and ask
+                // again with the next.
+                warn!(error = %e, "checking the session failed");
+                true
+            }
+        }
+    }
+
+    /// Counts a write as the session's activity, at most once a minute per connection.
+    async fn note_activity(&mut self) {
+        let now = self.state.clock.now_ms();
+        if self
+            .touched_at
+            .is_some_and(|t| now - t < crate::auth::TOUCH_EVERY_MS)
+        {
+            return;
+        }
+        self.touched_at = Some(now);
+        if let Err(e) =
+            crate::auth::session_end::touch_from_socket(&self.state, &self.session).await
+        {
+            warn!(error = %e, "recording session activity failed");
+        }
+    }
+
+    /// Whether the session or the account ended before this connection was registered.
+    async fn ended_meanwhile(&self) -> Option<SessionEnd> {
+        match self.state.db.user(self.user).await {
+            Ok(Some(u)) if !u.disabled => {}
+            _ => return Some(SessionEnd::AccountDisabled),
+        }
+        match crate::auth::session_state(&self.state, &self.session).await {
+            Ok(ended) => ended,
+            Err(_) => Some(SessionEnd::Ended),
+        }
     }
 
     fn rate_exceeded(&self) -> CloseFrame {
@@ -381,6 +482,10 @@ impl Connection {
                 }
             }
             Frame::Sync { doc, ack, message } => {
+                if ack.is_some() {
+                    // The app's own writes (they carry an ack), not sync chatter.
+                    self.note_activity().await;
+                }
                 if self.opened.contains_key(&doc) {
                     self.forward(doc, ack, message).await;
                 } else {
@@ -438,6 +543,9 @@ impl Connection {
     }
 
     async fn forward(&mut self, doc: DocId, ack: Option<u64>, message: Vec<u8>) {
+        if !self.peer.alive.get() {
+            return;
+        }
         let Some(room) = self.opened.get(&doc) else {
             return;
         };

@@ -3,8 +3,9 @@
 use super::room::{Room, RoomHandle};
 use super::writer::Writer;
 use crate::db::audit::AuditEntry;
+use crate::db::sessions::SessionId;
 use crate::db::Db;
-use renraku_sync::{DocId, RoomId, UserId, Violation};
+use renraku_sync::{DocId, RoomId, SessionEnd, UserId, Violation};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
@@ -89,17 +90,29 @@ impl Hub {
         }
     }
 
-    /// Closes every open WebSocket of `user` on this node (account disabled, sessions or a
-    /// client certificate revoked). Returns how many sockets were told to close; each closes
-    /// as soon as its task next runs.
-    pub fn disconnect_user(&self, user: UserId) -> usize {
-        self.disconnect_user_for(user, "signed out by an administrator")
+    /// Closes every open WebSocket of `user` on this node (account disabled, password reset,
+    /// a client certificate revoked). Returns how many sockets were told to close; from now
+    /// on nothing they send is stored or delivered, and each closes as soon as its task next
+    /// runs.
+    pub fn disconnect_user(&self, user: UserId, why: SessionEnd) -> usize {
+        self.disconnect_user_for(user, why.as_str())
     }
 
     /// [`Hub::disconnect_user`] with the reason the socket's close frame carries.
     pub fn disconnect_user_for(&self, user: UserId, reason: &'static str) -> usize {
         self.live
             .send(user, &super::live::Control::Disconnect { reason })
+    }
+
+    /// Closes every open WebSocket of one session on this node (`/ws` and `/yjs/{room}`
+    /// alike), like [`Hub::disconnect_user`].
+    pub fn end_session(&self, session: &SessionId, why: SessionEnd) -> usize {
+        self.live.end_session(session, why.as_str())
+    }
+
+    /// Every session with an open WebSocket on this node.
+    pub fn connected_sessions(&self) -> Vec<SessionId> {
+        self.live.sessions()
     }
 
     /// Stops serving `room` to `user`'s open connections (removed from the room). `/ws`

@@ -1,17 +1,21 @@
-//! Which WebSocket connections each user has open, so that an administrator's decision
-//! (disabling an account, revoking a session or certificate, removing someone from a room)
+//! Which WebSocket connections each user has open, and through which session, so that a
+//! session ending (sign-out, revocation, expiry, a password change) or an administrator's
+//! decision (disabling an account, revoking a certificate, removing someone from a room)
 //! reaches live sockets at once instead of at their next reconnect.
 
 use super::conn::ConnId;
+use crate::db::sessions::SessionId;
 use renraku_sync::{DocId, UserId};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// What a connection is told to do from outside.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// Close the socket: the account was disabled or its sessions revoked.
+    /// Close the socket with this reason: its session ended, the account was disabled, a
+    /// maintenance window opened.
     Disconnect { reason: &'static str },
     /// Stop serving one document: the user was removed from the room.
     CloseDoc(DocId),
@@ -20,19 +24,58 @@ pub enum Control {
 pub type ControlTx = mpsc::UnboundedSender<Control>;
 pub type ControlRx = mpsc::UnboundedReceiver<Control>;
 
+/// Whether a connection may still be served. Cleared (before the connection is told to
+/// close) by whoever ends it: from then on nothing it sends is stored or delivered, and
+/// nothing more is sent to it, even before its task has seen the order to close.
+#[derive(Clone, Debug)]
+pub struct Alive(Arc<AtomicBool>);
+
+impl Alive {
+    fn new() -> Alive {
+        Alive(Arc::new(AtomicBool::new(true)))
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn end(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A connection as registered: its orders, and its flag.
+pub struct Registration {
+    pub control: ControlRx,
+    pub alive: Alive,
+}
+
+struct Entry {
+    session: SessionId,
+    tx: ControlTx,
+    alive: Alive,
+}
+
 /// The live connections of every user on this node.
 #[derive(Default)]
 pub struct LiveConnections {
-    by_user: Mutex<HashMap<UserId, HashMap<ConnId, ControlTx>>>,
+    by_user: Mutex<HashMap<UserId, HashMap<ConnId, Entry>>>,
 }
 
 impl LiveConnections {
-    /// Registers a connection; it stays listed until [`LiveConnections::unregister`].
-    pub fn register(&self, user: UserId, conn: ConnId) -> ControlRx {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Registers a connection of `user` through `session`; it stays listed until
+    /// [`LiveConnections::unregister`].
+    pub fn register(&self, user: UserId, session: SessionId, conn: ConnId) -> Registration {
+        let (tx, control) = mpsc::unbounded_channel();
+        let alive = Alive::new();
+        let entry = Entry {
+            session,
+            tx,
+            alive: alive.clone(),
+        };
         let mut map = self.by_user.lock().expect("live lock");
-        map.entry(user).or_default().insert(conn, tx);
-        rx
+        map.entry(user).or_default().insert(conn, entry);
+        Registration { control, alive }
     }
 
     pub fn unregister(&self, user: UserId, conn: ConnId) {
@@ -51,9 +94,40 @@ impl LiveConnections {
         map.get(&user).map_or(0, |conns| {
             conns
                 .values()
-                .filter(|tx| tx.send(control.clone()).is_ok())
+                .filter(|entry| {
+                    if matches!(control, Control::Disconnect { .. }) {
+                        entry.alive.end();
+                    }
+                    entry.tx.send(control.clone()).is_ok()
+                })
                 .count()
         })
+    }
+
+    /// Ends every connection opened through `session`, with `reason` in the close frame;
+    /// returns how many there were.
+    pub fn end_session(&self, session: &SessionId, reason: &'static str) -> usize {
+        let map = self.by_user.lock().expect("live lock");
+        let control = Control::Disconnect { reason };
+        map.values()
+            .flat_map(HashMap::values)
+            .filter(|entry| entry.session == *session)
+            .filter(|entry| {
+                entry.alive.end();
+                entry.tx.send(control.clone()).is_ok()
+            })
+            .count()
+    }
+
+    /// Every session with a live connection on this node.
+    pub fn sessions(&self) -> Vec<SessionId> {
+        let map = self.by_user.lock().expect("live lock");
+        let sessions: HashSet<&SessionId> = map
+            .values()
+            .flat_map(HashMap::values)
+            .map(|entry| &entry.session)
+            .collect();
+        sessions.into_iter().cloned().collect()
     }
 
     /// Every user with a live connection on this node.

@@ -200,6 +200,11 @@ impl Room {
         let Some(peer) = self.peers.get(&conn).cloned() else {
             return; // left already
         };
+        if !peer.alive.get() {
+            // Its session ended after the message was queued: the end wins, whatever was
+            // in flight. Checked before validation, so nothing of it is stored or sent on.
+            return;
+        }
         let message = match catch_unwind(|| Message::decode_v1(bytes)) {
             Ok(Ok(m)) => m,
             Ok(Err(e)) => return self.refuse(&peer, ack, Violation::Malformed(e.to_string())),
@@ -402,7 +407,7 @@ impl Room {
         let mut raw: Option<Bytes> = None;
         let (mut slow, mut gone) = (Vec::new(), Vec::new());
         for (conn, peer) in &self.peers {
-            if Some(*conn) == except {
+            if Some(*conn) == except || !peer.alive.get() {
                 continue;
             }
             let bytes = match peer.wire {

@@ -371,7 +371,9 @@ pub async fn revoke(
         entry = entry.by(admin, municipality);
     }
     // Sockets first: they must close within a second, whatever the audit write does.
-    let closed = state.hub.disconnect_user(user);
+    let closed = state
+        .hub
+        .disconnect_user(user, renraku_sync::SessionEnd::CertificateRevoked);
     info!(user.id = %user, sockets = closed, "client certificate revoked; connections ended");
     state.db.audit(entry).await?;
     Ok(Some(closed))

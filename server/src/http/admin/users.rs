@@ -265,7 +265,9 @@ pub async fn disable_user(
     // registering, so none slips between these steps.
     state.db.set_user_disabled(uid, true).await?;
     let sessions_ended = state.db.end_all_sessions(uid).await?;
-    let connections_closed = state.hub.disconnect_user(uid);
+    let connections_closed = state
+        .hub
+        .disconnect_user(uid, renraku_sync::SessionEnd::AccountDisabled);
     state
         .db
         .audit(
@@ -330,7 +332,9 @@ pub async fn reset_password(
     let uid = user.profile.id;
     state.db.reset_password_hash(uid, &hash).await?;
     let sessions_ended = state.db.end_all_sessions(uid).await?;
-    state.hub.disconnect_user(uid);
+    state
+        .hub
+        .disconnect_user(uid, renraku_sync::SessionEnd::PasswordReset);
     state
         .db
         .audit(admin.entry(
