@@ -62,6 +62,10 @@ pub enum Error {
     /// a body that ended early. Nothing of it is kept.
     #[error("upload refused: {0}")]
     Upload(#[from] crate::attachments::Refusal),
+    /// `renraku import` refused a data set (a rule it breaks, at its JSON path); nothing of
+    /// it was written.
+    #[error("nothing imported: {0}")]
+    ImportRefused(#[from] crate::transfer::ImportError),
     /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
@@ -112,7 +116,7 @@ impl Error {
             Error::InvalidCode | Error::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::BadRequest(_) | Error::ImportRefused(_) => StatusCode::BAD_REQUEST,
             Error::Upload(refusal) => refusal.status(),
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
@@ -141,6 +145,7 @@ impl Error {
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
             Error::BadRequest(_) => "bad_request",
+            Error::ImportRefused(_) => "import_refused",
             Error::Upload(refusal) => refusal.code(),
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
@@ -190,6 +195,7 @@ impl Error {
             Error::NotFound => "見つかりません。(Not found.)".into(),
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
+            Error::ImportRefused(why) => format!("取り込めません (nothing imported): {why}"),
             Error::Upload(refusal) => refusal.message(),
             Error::TooManyRequests { .. } => {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
@@ -208,7 +214,7 @@ pub struct ErrorBody {
     /// Stable code: `unauthorized`, `bad_credentials`, `second_factor_required`,
     /// `bad_second_factor`, `invalid_code`, `enrolment_required`,
     /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
-    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`,
+    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`, `import_refused`,
     /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
     /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`; for passkeys
     /// `passkey_rejected`, `passkeys_unavailable`.

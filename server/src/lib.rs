@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod push;
 pub mod rooms;
+pub mod tenancy;
 pub mod tls;
 pub mod transfer;
 

@@ -152,3 +152,72 @@ async fn removing_a_member_closes_the_room_on_their_socket() {
     assert!(!ws.closed, "the socket itself stays open for other rooms");
     assert!(ws.open(team.room).await.is_err());
 }
+
+#[tokio::test]
+async fn a_message_reaches_another_municipality_only_under_an_agreement() {
+    let server = TestServer::start().await;
+    let cast = cast(&server).await;
+    let start = |who: &admin_common::Person, members: Vec<i64>| {
+        let request = client(&server, who)
+            .post(server.url("/api/rooms/messages"))
+            .json(&json!({ "members": members }));
+        async move { request.send().await.unwrap() }
+    };
+    let outsider = cast.other_member.id.get();
+
+    // No agreement: refused, with no room and no membership left behind.
+    let refused = start(&cast.member, vec![outsider]).await;
+    assert_eq!(refused.status(), 400);
+    let outsiders_rooms = || async {
+        server
+            .db()
+            .rooms_of(cast.other_member.id)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(outsiders_rooms().await, 0);
+    // Nor the other way round, nor as one of several.
+    assert_eq!(
+        start(&cast.other_member, vec![cast.member.id.get()])
+            .await
+            .status(),
+        400
+    );
+    let team = team(&server).await;
+    let several = start(&cast.member, vec![team.b.id.get(), outsider]).await;
+    assert_eq!(several.status(), 400);
+    assert_eq!(outsiders_rooms().await, 0);
+    // The writers of memberships ask the rule themselves, whoever calls them.
+    let db = server.db();
+    assert!(matches!(
+        db.add_member(team.room, cast.other_member.id, "member", None)
+            .await,
+        Err(renraku_server::Error::Forbidden)
+    ));
+    assert!(matches!(
+        db.create_message_room(cast.demo, cast.member.id, &[cast.other_member.id], "t")
+            .await,
+        Err(renraku_server::Error::Forbidden)
+    ));
+    assert_eq!(outsiders_rooms().await, 0);
+
+    // An agreement of an unrelated pair does not help.
+    let third = db.create_municipality("third", "三の町").await.unwrap();
+    let unrelated = db.create_agreement("別の協定").await.unwrap();
+    db.join_agreement(unrelated, cast.other).await.unwrap();
+    db.join_agreement(unrelated, third).await.unwrap();
+    assert_eq!(start(&cast.member, vec![outsider]).await.status(), 400);
+
+    // With one the two municipalities share: the 1:1 room is made, both are in it.
+    let shared = db.create_agreement("広域連携協定").await.unwrap();
+    db.join_agreement(shared, cast.demo).await.unwrap();
+    db.join_agreement(shared, cast.other).await.unwrap();
+    let created = start(&cast.member, vec![outsider]).await;
+    assert_eq!(created.status(), 201);
+    let room: Value = created.json().await.unwrap();
+    let room = renraku_sync::RoomId::new(room["id"].as_i64().unwrap());
+    assert!(db.is_member(room, cast.other_member.id).await.unwrap());
+    assert!(db.is_member(room, cast.member.id).await.unwrap());
+    assert_eq!(outsiders_rooms().await, 1);
+}

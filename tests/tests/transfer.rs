@@ -5,7 +5,7 @@
 use renraku_server::transfer::{self, Dataset};
 use renraku_server::Db;
 use renraku_tests::{storage_args, TestServer, TestStorage};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::Row;
 
 async fn empty_db(storage: &TestStorage) -> Db {
@@ -170,4 +170,185 @@ async fn a_failure_halfway_leaves_the_database_as_it_was() {
     assert_eq!(count(&target, "doc_updates").await, updates);
     assert_eq!(count(&target, "audit_log").await, audit);
     target.close().await;
+}
+
+/// Two municipalities, a professional of each, and a patient of 青葉市 with a room.
+/// `room` is the patient room's record, to be filled in by each test.
+fn two_towns(agreements: Value, room: Value) -> Value {
+    serde_json::json!({
+        "format": "renraku/1",
+        "municipalities": [
+            { "id": "m-aoba", "slug": "aoba", "name": "青葉市" },
+            { "id": "m-midori", "slug": "midori", "name": "緑町" }
+        ],
+        "agreements": agreements,
+        "users": [
+            { "id": "u-aoba", "municipality": "m-aoba", "login_id": "nurse",
+              "display_name": "青葉 看護", "display_name_kana": "あおば かんご",
+              "profession": "nurse" },
+            { "id": "u-midori", "municipality": "m-midori", "login_id": "doctor",
+              "display_name": "緑 医師", "display_name_kana": "みどり いし",
+              "profession": "doctor" }
+        ],
+        "patients": [
+            { "id": "p-1", "municipality": "m-aoba", "name": "境 越子",
+              "name_kana": "さかい こえこ", "birth_date": "1940-01-02",
+              "address": "青葉市一丁目" }
+        ],
+        "rooms": [room]
+    })
+}
+
+fn patient_room(members: &[&str], author: &str) -> Value {
+    serde_json::json!({
+        "id": "r-1", "municipality": "m-aoba", "kind": "patient", "title": "境 越子",
+        "patient": "p-1",
+        "members": members.iter().map(|u| serde_json::json!({ "user": u })).collect::<Vec<_>>(),
+        "posts": [{ "id": "01HZX3J8Q6W3V7K2M4N5P6R7S8", "author": author,
+                    "created_at": 1700000001000_i64, "text": "本日訪問しました。" }]
+    })
+}
+
+/// Rows of every table an import writes, to show a refused import wrote none of them.
+async fn written(db: &Db) -> Vec<(&'static str, i64)> {
+    let mut out = Vec::new();
+    for table in [
+        "municipalities",
+        "agreement_members",
+        "users",
+        "patients",
+        "rooms",
+        "room_members",
+        "doc_updates",
+        "yjs_clients",
+        "external_ids",
+        "audit_log",
+    ] {
+        out.push((table, count(db, table).await));
+    }
+    out
+}
+
+fn refused_at(result: renraku_server::Result<transfer::ImportReport>) -> String {
+    match result {
+        Err(renraku_server::Error::ImportRefused(e)) => {
+            assert!(e.to_string().contains(&e.path), "{e}");
+            e.path
+        }
+        other => panic!("expected a refused import, got {other:?}"),
+    }
+}
+
+async fn is_member_by_login(db: &Db, slug: &str, login: &str) -> bool {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM room_members rm JOIN users u ON u.id = rm.user_id \
+         JOIN municipalities m ON m.id = u.municipality_id WHERE m.slug = $1 AND u.login_id = $2",
+    )
+    .bind(slug)
+    .bind(login)
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .get::<i64, _>("n")
+        > 0
+}
+
+#[tokio::test]
+async fn an_import_putting_another_municipalitys_professional_in_a_room_is_refused_whole() {
+    let storage = TestStorage::new().await;
+    let db = empty_db(&storage).await;
+    let parse = |v: &Value| transfer::parse(&serde_json::to_vec(v).unwrap()).unwrap();
+
+    // 緑町's doctor listed as a member of 青葉市's patient room, no agreement: refused by
+    // the library, naming the member, and nothing written.
+    let member = two_towns(json!([]), patient_room(&["u-aoba", "u-midori"], "u-aoba"));
+    let before = written(&db).await;
+    let path = refused_at(transfer::import(&db, &parse(&member)).await);
+    assert_eq!(path, "rooms[0].members[1].user");
+    assert_eq!(written(&db).await, before);
+
+    // The same through the command line: a non-zero exit naming the row, nothing written.
+    let file = storage.dir.path().join("cross.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&member).unwrap()).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_renraku-test-server"))
+        .args(storage_args(&storage))
+        .arg("import")
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("rooms[0].members[1].user"), "{stderr}");
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    assert_eq!(written(&db).await, before);
+    assert!(!is_member_by_login(&db, "midori", "doctor").await);
+
+    // An author who is not allowed in the room either (a post forged in their name), and a
+    // reaction and a pin by them.
+    let author = two_towns(json!([]), patient_room(&["u-aoba"], "u-midori"));
+    let path = refused_at(transfer::import(&db, &parse(&author)).await);
+    assert_eq!(path, "rooms[0].posts[0].author");
+    let mut reaction = two_towns(json!([]), patient_room(&["u-aoba"], "u-aoba"));
+    reaction["rooms"][0]["reactions"] = json!([
+        { "post": "01HZX3J8Q6W3V7K2M4N5P6R7S8", "user": "u-aoba", "kind": "ack" },
+        { "post": "01HZX3J8Q6W3V7K2M4N5P6R7S8", "user": "u-midori", "kind": "like" }
+    ]);
+    let path = refused_at(transfer::import(&db, &parse(&reaction)).await);
+    assert_eq!(path, "rooms[0].reactions[1].user");
+    let mut pin = two_towns(json!([]), patient_room(&["u-aoba"], "u-aoba"));
+    pin["rooms"][0]["pins"] = json!([{ "post": "01HZX3J8Q6W3V7K2M4N5P6R7S8", "by": "u-midori", "at": 1700000004000_i64 }]);
+    let path = refused_at(transfer::import(&db, &parse(&pin)).await);
+    assert_eq!(path, "rooms[0].pins[0].by");
+    assert_eq!(written(&db).await, before);
+
+    // The same file with a wide-area agreement of the two towns in it: the agreement is
+    // written in the same transaction, so it counts, and the doctor is a member.
+    let agreed = two_towns(
+        json!([{ "id": "a-1", "name": "広域連携協定", "members": ["m-aoba", "m-midori"] }]),
+        patient_room(&["u-aoba", "u-midori"], "u-midori"),
+    );
+    let report = transfer::import(&db, &parse(&agreed)).await.unwrap();
+    assert_eq!((report.rooms_created, report.members_added), (1, 2));
+    assert!(is_member_by_login(&db, "midori", "doctor").await);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks() {
+    let storage = TestStorage::new().await;
+    let db = empty_db(&storage).await;
+    let parse = |v: &Value| transfer::parse(&serde_json::to_vec(v).unwrap()).unwrap();
+    // Both towns and their people, the room with 青葉市's nurse only.
+    let first = two_towns(json!([]), patient_room(&["u-aoba"], "u-aoba"));
+    transfer::import(&db, &parse(&first)).await.unwrap();
+    let before = written(&db).await;
+
+    // The doctor's record claimed for 青葉市: the import would keep them in 緑町 (it never
+    // moves an account) and so let them in without an agreement.
+    let mut moved = two_towns(json!([]), patient_room(&["u-aoba", "u-midori"], "u-aoba"));
+    moved["users"][1]["municipality"] = "m-aoba".into();
+    let path = refused_at(transfer::import(&db, &parse(&moved)).await);
+    assert_eq!(path, "users[1].municipality");
+    assert_eq!(written(&db).await, before);
+    assert!(!is_member_by_login(&db, "midori", "doctor").await);
+
+    // An agreement already in the database counts; one of 緑町 with a third town does not.
+    let third = db.create_municipality("sora", "空村").await.unwrap();
+    let midori = db.municipality_by_slug("midori").await.unwrap().unwrap().id;
+    let aoba = db.municipality_by_slug("aoba").await.unwrap().unwrap().id;
+    let elsewhere = db.create_agreement("緑・空協定").await.unwrap();
+    db.join_agreement(elsewhere, midori).await.unwrap();
+    db.join_agreement(elsewhere, third).await.unwrap();
+    let again = two_towns(json!([]), patient_room(&["u-aoba", "u-midori"], "u-aoba"));
+    let path = refused_at(transfer::import(&db, &parse(&again)).await);
+    assert_eq!(path, "rooms[0].members[1].user");
+    assert!(!is_member_by_login(&db, "midori", "doctor").await);
+    let shared = db.create_agreement("青葉・緑協定").await.unwrap();
+    db.join_agreement(shared, aoba).await.unwrap();
+    db.join_agreement(shared, midori).await.unwrap();
+    let report = transfer::import(&db, &parse(&again)).await.unwrap();
+    assert_eq!(report.members_added, 1);
+    assert!(is_member_by_login(&db, "midori", "doctor").await);
+    db.close().await;
 }

@@ -2,6 +2,7 @@
 
 use super::Db;
 use crate::error::Result;
+use crate::tenancy;
 use renraku_sync::{MunicipalityId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -102,21 +103,29 @@ impl Db {
         if removed == 0 {
             return Ok(None);
         }
-        // Members whose municipality differs from the room's and shares no agreement with it.
-        let lost_rows = sqlx::query(
-            "SELECT rm.room_id, rm.user_id FROM room_members rm \
+        // Memberships across municipalities that involve `m`, kept where the tenancy rule
+        // still allows them under the agreements left.
+        let in_force = tenancy::agreements_in(&mut tx).await?;
+        let rows = sqlx::query(
+            "SELECT rm.room_id, rm.user_id, r.municipality_id AS room_m, \
+                 u.municipality_id AS user_m \
+             FROM room_members rm \
              JOIN rooms r ON r.id = rm.room_id JOIN users u ON u.id = rm.user_id \
              WHERE u.municipality_id <> r.municipality_id \
-               AND (u.municipality_id = $1 OR r.municipality_id = $2) \
-               AND NOT EXISTS (SELECT 1 FROM agreement_members a \
-                   JOIN agreement_members b ON b.agreement_id = a.agreement_id \
-                   WHERE a.municipality_id = u.municipality_id \
-                     AND b.municipality_id = r.municipality_id)",
+               AND (u.municipality_id = $1 OR r.municipality_id = $2)",
         )
         .bind(m.get())
         .bind(m.get())
         .fetch_all(&mut *tx)
         .await?;
+        let mut lost_rows = Vec::new();
+        for row in rows {
+            let room_m = MunicipalityId::new(row.try_get("room_m")?);
+            let user_m = MunicipalityId::new(row.try_get("user_m")?);
+            if !tenancy::may_join(&room_m, &user_m, &in_force) {
+                lost_rows.push(row);
+            }
+        }
         let mut lost = Vec::with_capacity(lost_rows.len());
         for row in lost_rows {
             let access = LostAccess {
@@ -137,39 +146,5 @@ impl Db {
         }
         tx.commit().await?;
         Ok(Some(lost))
-    }
-
-    /// Whether professionals of `a` may join rooms of `b`: the same municipality, or the two
-    /// share an agreement.
-    pub async fn may_collaborate(&self, a: MunicipalityId, b: MunicipalityId) -> Result<bool> {
-        if a == b {
-            return Ok(true);
-        }
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM agreement_members x \
-             JOIN agreement_members y ON y.agreement_id = x.agreement_id \
-             WHERE x.municipality_id = $1 AND y.municipality_id = $2",
-        )
-        .bind(a.get())
-        .bind(b.get())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
-    }
-
-    /// The municipalities sharing an agreement with `m` (not `m` itself).
-    pub async fn agreement_partners(&self, m: MunicipalityId) -> Result<Vec<MunicipalityId>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT y.municipality_id FROM agreement_members x \
-             JOIN agreement_members y ON y.agreement_id = x.agreement_id \
-             WHERE x.municipality_id = $1 AND y.municipality_id <> $2 ORDER BY y.municipality_id",
-        )
-        .bind(m.get())
-        .bind(m.get())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
-            .collect()
     }
 }

@@ -3,6 +3,7 @@
 use super::users::{decode_enum, Profession};
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
+use crate::tenancy;
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -207,7 +208,8 @@ impl Db {
         Ok(RoomId::new(row.try_get("id")?))
     }
 
-    /// Adds a member; adding someone already in the room is a `Conflict`.
+    /// Adds a member; adding someone already in the room is a `Conflict`, someone the
+    /// tenancy rule keeps out `Forbidden`.
     pub async fn add_member(
         &self,
         room: RoomId,
@@ -215,6 +217,14 @@ impl Db {
         role: &str,
         added_by: Option<UserId>,
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let home = sqlx::query("SELECT municipality_id FROM rooms WHERE id = $1")
+            .bind(room.get())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Error::NotFound)?
+            .try_get("municipality_id")?;
+        tenancy::admit_in(&mut tx, MunicipalityId::new(home), &[user]).await?;
         sqlx::query(
             "INSERT INTO room_members (room_id, user_id, role, added_by, added_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -224,8 +234,9 @@ impl Db {
         .bind(role)
         .bind(added_by.map(UserId::get))
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -285,7 +296,8 @@ impl Db {
     }
 
     /// A message room of `creator` (its owner) with `others`; for one other person, their
-    /// existing 1:1 room is reused. Room and members are written in one transaction.
+    /// existing 1:1 room is reused. Room and members are written in one transaction, which
+    /// the tenancy rule must allow for every one of them (else `Forbidden`).
     pub async fn create_message_room(
         &self,
         municipality: MunicipalityId,
@@ -300,6 +312,10 @@ impl Db {
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        let everyone: Vec<UserId> = std::iter::once(creator)
+            .chain(others.iter().copied())
+            .collect();
+        tenancy::admit_in(&mut tx, municipality, &everyone).await?;
         let row = sqlx::query(
             "INSERT INTO rooms (municipality_id, kind, title, patient_id, created_at, archived) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -69,9 +69,15 @@ pub async fn directory(
 ) -> Result<Json<Vec<Colleague>>> {
     let needle = fold(query.q.trim());
     // The own municipality first, then those sharing a wide-area agreement with it.
-    let mut everyone = state.db.colleagues(user.municipality).await?;
-    for partner in state.db.agreement_partners(user.municipality).await? {
-        everyone.extend(state.db.colleagues(partner).await?);
+    // (Those the tenancy rule lets into a message room the user starts.)
+    let mut everyone = Vec::new();
+    for m in state
+        .db
+        .agreements_in_force()
+        .await?
+        .reach(&user.municipality)
+    {
+        everyone.extend(state.db.colleagues(m).await?);
     }
     let found = everyone
         .into_iter()

@@ -5,6 +5,7 @@ use crate::db::audit::AuditEntry;
 use crate::db::patients::Patient;
 use crate::db::rooms::{Member, MessageRoom, RoomSummary};
 use crate::error::{Error, Result};
+use crate::tenancy;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -153,7 +154,8 @@ pub struct MessageRoomCreated {
     pub created: bool,
 }
 
-/// Starts a 1:1 or 1:many message room with colleagues of the caller's municipality.
+/// Starts a 1:1 or 1:many message room with colleagues of the caller's municipality or of
+/// one sharing a wide-area agreement with it.
 #[utoipa::path(post, path = "/api/rooms/messages", tag = "rooms",
     request_body = NewMessageRoom,
     responses((status = 201, description = "Created", body = MessageRoomCreated),
@@ -179,17 +181,16 @@ pub async fn create_message_room(
             "宛先は {MAX_MESSAGE_MEMBERS} 人までです (at most {MAX_MESSAGE_MEMBERS} colleagues)"
         )));
     }
-    // Only active colleagues of the same municipality; one answer for "no such account" and
-    // "not yours to message", so ids reveal nothing.
+    // Only active professionals the tenancy rule lets into a room of the caller's
+    // municipality (their own, or one sharing an agreement with it); one answer for "no such
+    // account" and "not yours to message", so ids reveal nothing.
+    let agreements = state.db.agreements_in_force().await?;
     let mut names = Vec::with_capacity(others.len());
-    // Wide-area agreements extend "colleagues" to their municipalities (see the directory).
-    let partners = state.db.agreement_partners(user.municipality).await?;
     for id in &others {
         match state.db.user(*id).await? {
             Some(p)
                 if !p.disabled
-                    && (p.municipality == user.municipality
-                        || partners.contains(&p.municipality)) =>
+                    && tenancy::may_join(&user.municipality, &p.municipality, &agreements) =>
             {
                 names.push(p.display_name)
             }

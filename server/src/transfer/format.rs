@@ -202,7 +202,7 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
-fn bad(path: impl Into<String>, message: impl Into<String>) -> ImportError {
+pub(super) fn bad(path: impl Into<String>, message: impl Into<String>) -> ImportError {
     ImportError {
         path: path.into(),
         line: None,

@@ -1,6 +1,7 @@
 //! Writes a checked [`Dataset`] in one transaction.
 
 use super::format::{Dataset, RoomRec};
+use super::placement;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::doc_log;
 use crate::db::{now_ms, Db};
@@ -29,7 +30,7 @@ pub struct ImportReport {
 const NO_PASSWORD: &str = "!imported-without-password";
 
 /// The `external_ids` table, read once and written through.
-struct ExternalIds(HashMap<(&'static str, String), i64>);
+pub(super) struct ExternalIds(HashMap<(&'static str, String), i64>);
 
 impl ExternalIds {
     async fn load(conn: &mut AnyConnection) -> Result<Self> {
@@ -50,7 +51,7 @@ impl ExternalIds {
         Ok(Self(map))
     }
 
-    fn get(&self, kind: &'static str, id: &str) -> Option<i64> {
+    pub(super) fn get(&self, kind: &'static str, id: &str) -> Option<i64> {
         self.0.get(&(kind, id.to_owned())).copied()
     }
 
@@ -98,15 +99,24 @@ async fn returning_id<'a>(
 
 /// Imports `d` (already checked by [`super::parse`]) in one transaction: on any error
 /// nothing is written.
+/// A data set that breaks the tenancy rule (or would move a record to another
+/// municipality) is refused with [`Error::ImportRefused`] before the first write.
 pub async fn import(db: &Db, d: &Dataset) -> Result<ImportReport> {
     let mut tx = db.pool().begin().await?;
-    let report = import_in(&mut tx, db, d).await?;
+    let ids = ExternalIds::load(&mut tx).await?;
+    let existing = placement::Existing::load(&mut tx).await?;
+    placement::check(d, &ids, &existing)?;
+    let report = import_in(&mut tx, db, d, ids).await?;
     tx.commit().await?;
     Ok(report)
 }
 
-async fn import_in(conn: &mut AnyConnection, db: &Db, d: &Dataset) -> Result<ImportReport> {
-    let mut ids = ExternalIds::load(conn).await?;
+async fn import_in(
+    conn: &mut AnyConnection,
+    db: &Db,
+    d: &Dataset,
+    mut ids: ExternalIds,
+) -> Result<ImportReport> {
     let mut report = ImportReport::default();
     let now = now_ms();
 

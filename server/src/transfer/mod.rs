@@ -5,7 +5,9 @@
 //! - [`parse`] is a pure function from bytes to a checked [`Dataset`]: syntax, types and
 //!   cross-references are all checked before the database is touched, and the first bad row
 //!   is named by its JSON path (and line, for syntax errors).
-//! - [`import`] writes a data set in ONE transaction: all or nothing. Records carry stable
+//! - [`import`] first checks the data set against the database (`placement`: the tenancy
+//!   rule for every member and author, records staying in their municipality), then writes
+//!   it in ONE transaction: all or nothing. Records carry stable
 //!   external ids (kept in `external_ids`), so running the same import again updates in place
 //!   and duplicates nothing; posts keep their ULIDs, so the room documents get only what is
 //!   new.
@@ -14,6 +16,7 @@
 mod export;
 mod format;
 mod import;
+mod placement;
 
 pub use export::export;
 pub use format::{parse, Dataset, ImportError, FORMAT};

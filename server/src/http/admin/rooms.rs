@@ -1,5 +1,5 @@
-//! A municipality's patient and project rooms and their members. Professionals of another
-//! municipality may be added only when the two municipalities share an agreement.
+//! A municipality's patient and project rooms and their members. Who may be added is the
+//! tenancy rule's to say (`crate::tenancy`).
 
 use super::guard::{opt_text, text, Admin};
 use crate::db::audit::AuditEntry;
@@ -8,6 +8,7 @@ use crate::db::rooms::{Member, RoomRow};
 use crate::db::users::{Profession, UserProfile};
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::tenancy;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -222,11 +223,8 @@ pub async fn put_member(
         .user(UserId::new(user))
         .await?
         .ok_or(Error::NotFound)?;
-    if !state
-        .db
-        .may_collaborate(profile.municipality, room.municipality)
-        .await?
-    {
+    let agreements = state.db.agreements_in_force().await?;
+    if !tenancy::may_join(&room.municipality, &profile.municipality, &agreements) {
         let entry = audit_room(&admin, "room.member.refused", &room)
             .detail(format!("user/{user}: no shared agreement"));
         state.db.audit(entry).await?;
@@ -296,31 +294,39 @@ pub async fn candidates(
             .filter(|c| *c != '%' && *c != '_')
             .collect::<String>()
     );
-    let rows = sqlx::query(
+    // Exactly the municipalities the tenancy rule lets into this room.
+    let reach = state
+        .db
+        .agreements_in_force()
+        .await?
+        .reach(&room.municipality);
+    let within = (0..reach.len())
+        .map(|i| format!("${}", i + 5))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "SELECT u.id, u.municipality_id, mu.name AS municipality_name, u.display_name, \
              u.display_name_kana, u.profession, o.name AS organization_name, \
              (SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = $1 AND rm.user_id = u.id) \
                  AS member \
          FROM users u JOIN municipalities mu ON mu.id = u.municipality_id \
          LEFT JOIN organizations o ON o.id = u.organization_id \
-         WHERE (u.municipality_id = $2 OR u.municipality_id IN ( \
-                 SELECT y.municipality_id FROM agreement_members x \
-                 JOIN agreement_members y ON y.agreement_id = x.agreement_id \
-                 WHERE x.municipality_id = $3)) \
-           AND u.disabled = $4 \
-           AND (u.display_name LIKE $5 OR u.display_name_kana LIKE $5 OR u.login_id LIKE $5 \
-                OR COALESCE(o.name, '') LIKE $5) \
-         ORDER BY CASE WHEN u.municipality_id = $6 THEN 0 ELSE 1 END, u.display_name_kana, u.id \
-         LIMIT 100",
-    )
-    .bind(room.id.get())
-    .bind(room.municipality.get())
-    .bind(room.municipality.get())
-    .bind(false)
-    .bind(pattern)
-    .bind(room.municipality.get())
-    .fetch_all(state.db.pool())
-    .await?;
+         WHERE u.municipality_id IN ({within}) \
+           AND u.disabled = $2 \
+           AND (u.display_name LIKE $3 OR u.display_name_kana LIKE $3 OR u.login_id LIKE $3 \
+                OR COALESCE(o.name, '') LIKE $3) \
+         ORDER BY CASE WHEN u.municipality_id = $4 THEN 0 ELSE 1 END, u.display_name_kana, u.id \
+         LIMIT 100"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(room.id.get())
+        .bind(false)
+        .bind(pattern)
+        .bind(room.municipality.get());
+    for m in &reach {
+        query = query.bind(m.get());
+    }
+    let rows = query.fetch_all(state.db.pool()).await?;
     let out = rows
         .iter()
         .map(|row| {
