@@ -59,7 +59,7 @@ process.on("SIGINT", () => cleanup().finally(() => process.exit(130)));
 async function startServer() {
   const child = spawn(
     args.renraku,
-    ["serve", "--listen", "127.0.0.1:0", "--data-dir", path.join(scratch, "data")],
+    ["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", path.join(scratch, "data")],
     { env: { ...process.env, RUST_LOG: "warn", RENRAKU_INSECURE_COOKIES: "true" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   cleanups.push(() => child.kill("SIGKILL"));

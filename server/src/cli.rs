@@ -1,7 +1,9 @@
-//! `renraku serve | migrate | demo | set-password | second-factor-policy | backup | restore`.
+//! `renraku serve | migrate | init | demo | set-password | second-factor-policy | backup |
+//! restore | import | export | audit`.
 
 use crate::config::{redact_url, Config};
 use crate::db::audit::AuditEntry;
+use crate::provision::{self, AccountSpec, Provisioned};
 use crate::{auth, backup, demo, prepare, serve_state, AppState, Db};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,7 +27,14 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Add the demo municipality (`/demo/`) with its people, patients and rooms.
+    /// Create a real municipality and its first administrator, or a system administrator,
+    /// each with a one-time password printed once that must be changed at the first sign-in.
+    Init {
+        #[command(subcommand)]
+        command: InitCommand,
+    },
+    /// Add the demo municipality (`/demo/`) with its people, patients and rooms. Its password
+    /// is published: never on a server with real patients.
     Demo,
     /// Set an account's password, read from the first line of stdin (never from the command
     /// line, which other users can see in the process list). Ends the account's sessions.
@@ -79,6 +88,40 @@ enum Command {
     },
 }
 
+/// `renraku init …`
+#[derive(Subcommand, Debug)]
+enum InitCommand {
+    /// A new municipality (refused if SLUG exists) and its first administrator.
+    Municipality {
+        /// The URL segment (`https://…/SLUG/`): 2–40 lower-case letters, digits or '-'.
+        slug: String,
+        /// The municipality's name as people read it, e.g. さくら市.
+        #[arg(long)]
+        name: String,
+        /// The administrator's login id.
+        #[arg(long)]
+        admin: String,
+        /// The administrator's display name.
+        #[arg(long, default_value = "管理者")]
+        admin_name: String,
+        /// Its reading in kana (sorts the directory).
+        #[arg(long, default_value = "かんりしゃ")]
+        admin_kana: String,
+    },
+    /// A system administrator (manages every municipality and the maintenance windows),
+    /// signing in at an existing municipality's address. Refused if LOGIN exists there.
+    SystemAdmin {
+        /// The municipality whose sign-in page the system administrator uses.
+        municipality: String,
+        /// The login id.
+        login: String,
+        #[arg(long, default_value = "システム管理者")]
+        name: String,
+        #[arg(long, default_value = "しすてむかんりしゃ")]
+        kana: String,
+    },
+}
+
 /// `renraku audit …`
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
@@ -116,7 +159,10 @@ pub async fn run_cli() -> anyhow::Result<()> {
             if let Some(url) = public {
                 println!("public URL: {url}");
             }
-            print_demo_logins(public_base(&config, addr).as_str());
+            // Only where the demo exists: a real deployment must not advertise its password.
+            if db.municipality_by_slug(demo::SLUG).await?.is_some() {
+                print_demo_logins(public_base(&config, addr).as_str());
+            }
             serve_state(AppState::new(config, db), listener, shutdown_signal()).await
         }
         Command::Migrate => {
@@ -124,13 +170,13 @@ pub async fn run_cli() -> anyhow::Result<()> {
             println!("migrated {}", redact_url(&config.database_url()));
             Ok(())
         }
+        Command::Init { command } => init(&config, command).await,
         Command::Demo => {
             let db = migrated(&config).await?;
-            if db.municipality_by_slug(demo::SLUG).await?.is_some() {
-                println!("the demo municipality already exists");
-            } else {
-                demo::seed(&db).await?;
+            if demo::ensure(&db).await? {
                 println!("added the demo municipality");
+            } else {
+                println!("the demo municipality already exists");
             }
             print_demo_logins(&public_base(&config, config.listen));
             Ok(())
@@ -249,6 +295,81 @@ pub async fn run_cli() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn init(config: &Config, command: InitCommand) -> anyhow::Result<()> {
+    let db = migrated(config).await?;
+    let base = public_base(config, config.listen);
+    match command {
+        InitCommand::Municipality {
+            slug,
+            name,
+            admin,
+            admin_name,
+            admin_kana,
+        } => {
+            let spec = AccountSpec {
+                login_id: admin,
+                display_name: admin_name,
+                display_name_kana: admin_kana,
+            };
+            let made = provision::municipality(&db, &slug, &name, &spec)
+                .await
+                .map_err(|e| match e {
+                    crate::Error::Conflict => anyhow::anyhow!(
+                        "municipality {slug:?} already exists; nothing changed (init runs once \
+                         per municipality: its administrator adds the other accounts)"
+                    ),
+                    e => e.into(),
+                })?;
+            println!(
+                "created municipality {slug} ({}) and its administrator {}",
+                name.trim(),
+                spec.login_id
+            );
+            print_first_sign_in(&base, &slug, &spec.login_id, &made);
+        }
+        InitCommand::SystemAdmin {
+            municipality,
+            login,
+            name,
+            kana,
+        } => {
+            let m = db
+                .municipality_by_slug(&municipality)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no municipality {municipality:?}"))?;
+            let spec = AccountSpec {
+                login_id: login,
+                display_name: name,
+                display_name_kana: kana,
+            };
+            let made = provision::system_admin(&db, &m, &spec)
+                .await
+                .map_err(|e| match e {
+                    crate::Error::Conflict => anyhow::anyhow!(
+                        "{municipality} already has an account {:?}; nothing changed",
+                        spec.login_id
+                    ),
+                    e => e.into(),
+                })?;
+            println!(
+                "created system administrator {} in {municipality}",
+                spec.login_id
+            );
+            print_first_sign_in(&base, &municipality, &spec.login_id, &made);
+        }
+    }
+    Ok(())
+}
+
+/// The one place a one-time password is ever shown: stdout of the operator's terminal (never
+/// the log).
+fn print_first_sign_in(base: &str, slug: &str, login: &str, made: &Provisioned) {
+    println!("sign in at: {}/{slug}/", base.trim_end_matches('/'));
+    println!("login id: {login}");
+    println!("one-time password: {}", made.one_time_password);
+    println!("(shown only this once; it must be changed at the first sign-in)");
 }
 
 /// The configured database, migrated: what every maintenance command starts from.

@@ -148,6 +148,12 @@ pub struct Config {
     /// the server POSTs to whatever endpoint a browser registers.
     #[arg(long, env = "RENRAKU_PUSH_ALLOW_HTTP", global = true)]
     pub push_allow_http: bool,
+
+    /// Add the demo municipality (`/demo/`, one shared and published password) if it is
+    /// missing. For trying Renraku out, never on a server with real patients. A flag and
+    /// no environment variable, so a production environment file cannot carry it.
+    #[arg(long, global = true)]
+    pub demo: bool,
 }
 
 impl Config {
@@ -179,6 +185,7 @@ impl Config {
             app_dir: None,
             push_contact: None,
             push_allow_http: false,
+            demo: false,
         }
     }
 
@@ -242,6 +249,7 @@ impl fmt::Debug for Config {
             .field("app_lock_seconds", &self.app_lock_seconds)
             .field("insecure_cookies", &self.insecure_cookies)
             .field("trust_proxy", &self.trust_proxy)
+            .field("demo", &self.demo)
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! The demo municipality 「デモ市」 (`/demo/`): facilities, professionals, patients with their
-//! care teams, a project, message rooms, and a few conversations, so a first start (and every
-//! test) has something real to show. Every name is fictional.
+//! care teams, a project, message rooms, and a few conversations, so a newcomer (`renraku demo`,
+//! `renraku serve --demo`, `cargo xtask run`) and every test has something real to show. Never
+//! added unasked: its password is published. Every name is fictional.
 
 use crate::auth::hash_password;
 use crate::db::municipalities::OrganizationKind as Org;
@@ -265,6 +266,15 @@ const OTHER_ROOMS: [(RoomKind, &str, &[&str]); 3] = [
         &["doctor1", "nurse1"],
     ),
 ];
+
+/// Adds the demo municipality unless it exists; whether it was added.
+pub async fn ensure(db: &Db) -> Result<bool> {
+    if db.municipality_by_slug(SLUG).await?.is_some() {
+        return Ok(false);
+    }
+    seed(db).await?;
+    Ok(true)
+}
 
 /// Creates the demo municipality with everything in it. Fails with `Conflict` if it exists.
 pub async fn seed(db: &Db) -> Result<()> {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod provision;
 pub mod push;
 pub mod rooms;
 pub mod tenancy;
@@ -108,8 +109,8 @@ pub fn router(state: AppState) -> axum::Router {
     http::router(state)
 }
 
-/// Connects to the configured database, migrates it, and seeds the demo municipality if the
-/// database has none (a first start should show something usable).
+/// Connects to the configured database and migrates it; adds the demo municipality only when
+/// `config.demo` asks for it (a real deployment starts empty: `renraku init`).
 pub async fn prepare(config: &Config) -> Result<Db> {
     attachments::Store::from_config(config)?;
     let db = Db::connect(&config.database_url()).await?;
@@ -122,8 +123,7 @@ pub async fn prepare(config: &Config) -> Result<Db> {
             "encrypted TOTP secrets stored in the clear"
         );
     }
-    if db.municipality_count().await? == 0 {
-        demo::seed(&db).await?;
+    if config.demo && demo::ensure(&db).await? {
         tracing::info!("seeded the demo municipality");
     }
     // Rooms written before the posts projection existed (and the demo data) get their rows.

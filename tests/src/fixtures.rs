@@ -180,12 +180,19 @@ pub fn storage_args(storage: &TestStorage) -> Vec<String> {
     ]
 }
 
-/// [`storage_args`] for a server that takes a flood: tests that stream hundreds of updates
+/// [`storage_args`] for a server with the demo municipality (which [`team_at`] needs).
+pub fn demo_args(storage: &TestStorage) -> Vec<String> {
+    let mut args = storage_args(storage);
+    args.push("--demo".into());
+    args
+}
+
+/// [`demo_args`] for a server that takes a flood: tests that stream hundreds of updates
 /// without waiting (to crash the server in the middle) would otherwise meet the
 /// per-connection rate limit (its own test: ws_limits.rs), which closes the socket first
 /// when the sender outpaces the refill.
 pub fn flood_args(storage: &TestStorage) -> Vec<String> {
-    let mut args = storage_args(storage);
+    let mut args = demo_args(storage);
     args.extend(["--ws-message-burst".into(), "100000".into()]);
     args
 }

@@ -8,8 +8,8 @@ pub mod process;
 pub mod sync_client;
 
 pub use fixtures::{
-    flood_args, node_client, signin_at, signin_request, storage_args, team_at, team_in, Member,
-    Team, TestStorage,
+    demo_args, flood_args, node_client, signin_at, signin_request, storage_args, team_at, team_in,
+    Member, Team, TestStorage,
 };
 
 use anyhow::{bail, Context, Result};
@@ -130,6 +130,8 @@ impl TestServer {
         let mut config = Config::with_data_dir(storage.dir.path());
         config.database_url = Some(storage.database_url());
         config.insecure_cookies = true;
+        // Most tests sign in as the demo's people; one without it says `config.demo = false`.
+        config.demo = true;
         adjust(&mut config);
         let db = renraku_server::prepare(&config)
             .await

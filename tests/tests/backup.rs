@@ -5,7 +5,7 @@
 use renraku_sync::PostId;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{postgres_requested, signin_at, storage_args, team_at, TestStorage};
+use renraku_tests::{demo_args, postgres_requested, signin_at, storage_args, team_at, TestStorage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,7 @@ async fn backup_while_running_then_restore_into_a_wiped_data_dir() {
     std::fs::create_dir_all(data_dir.join("attachments/2024")).unwrap();
     std::fs::write(data_dir.join("attachments/2024/note.txt"), b"attached").unwrap();
 
-    let server = ServerProcess::spawn(BIN, &storage_args(&storage))
+    let server = ServerProcess::spawn(BIN, &demo_args(&storage))
         .await
         .unwrap();
     let t = team_at(&server.base_url, &storage).await;

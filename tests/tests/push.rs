@@ -13,9 +13,7 @@ use renraku_sync::{PostId, RoomId};
 use renraku_tests::logs::{CANARY_PATIENT_KANA, CANARY_PATIENT_NAME};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{
-    signin_at, storage_args, team, team_at, Member, Team, TestServer, TestStorage,
-};
+use renraku_tests::{demo_args, signin_at, team, team_at, Member, Team, TestServer, TestStorage};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -676,7 +674,7 @@ async fn a_restart_while_the_outbox_holds_pushes_delivers_each_once() {
     let storage = TestStorage::new().await;
     let service = PushService::start().await;
     service.answer_always("b-phone", 503);
-    let mut args = storage_args(&storage);
+    let mut args = demo_args(&storage);
     args.push("--push-allow-http".into());
     let server = ServerProcess::spawn(BIN, &args).await.unwrap();
     let t = team_at(&server.base_url, &storage).await;

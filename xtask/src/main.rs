@@ -27,7 +27,7 @@ commands:
               in Cargo.lock), rustfmt/clippy, the npm packages in tests/node/, and
               Chromium for the browser tests (Debian's package, via apt-get)
   build-app   build the Dioxus app for wasm32 into app/dist/ (embedded by the server)
-  run [ARGS]  setup + build-app + `cargo run --release -p renraku-server -- serve ARGS`
+  run [ARGS]  setup + build-app + `cargo run --release -p renraku-server -- serve --demo ARGS`
   test        setup + build-app + fmt + clippy + every test on SQLite, then on PostgreSQL
               (which must be reachable at 127.0.0.1:5432)
   bench [ARGS] npm ci in bench/node + release build + `cargo run --release -p renraku-bench
@@ -578,11 +578,13 @@ fn run(args: &[String]) -> Result<()> {
     let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     setup()?;
     build_app()?;
-    step("run: cargo run --release -p renraku-server -- serve");
+    // A newcomer's server: the demo municipality is added (a real one never is, unasked).
+    step("run: cargo run --release -p renraku-server -- serve --demo");
     run_cmd(
         Command::new(cargo())
             .current_dir(root())
             .args(["run", "--release", "-p", "renraku-server", "--", "serve"])
+            .arg("--demo")
             .args(args),
     )
 }

@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod passkeys;
 pub mod patients;
 pub mod posts;
+pub mod provision;
 pub mod push;
 pub mod room_admin;
 pub mod rooms;

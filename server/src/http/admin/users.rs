@@ -51,7 +51,7 @@ pub struct Disabled {
 }
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~90 bits.
-fn temporary_password() -> String {
+pub(crate) fn temporary_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY3479";
     let bytes: [u8; 16] = rand::random();
     bytes
@@ -60,7 +60,7 @@ fn temporary_password() -> String {
         .collect()
 }
 
-fn check_login_id(login: &str) -> Result<()> {
+pub(crate) fn check_login_id(login: &str) -> Result<()> {
     let ok = (1..=64).contains(&login.len())
         && login
             .bytes()
