@@ -6,6 +6,10 @@
 //! holds; `SlotIndex` remembers the slot of every item the server has accepted. A `Policy` then
 //! says which slots the sender may write, given the slot's current value. Anything the reader
 //! cannot attribute — nested types, unknown roots, gaps, deletes of unknown items — is refused.
+//!
+//! Deleting what the server already holds as deleted changes nothing, so it is accepted without
+//! being attributed to anyone: every sync step 2 carries the sender's whole delete set, which
+//! names other members' replaced values (read markers, edited posts) too.
 
 use crate::ids::{PostId, RoomId, UserId};
 use crate::room::post_from_any;
@@ -14,12 +18,17 @@ use crate::update::{BlockKind, Content, Parent, ParsedUpdate};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use thiserror::Error;
-use yrs::{Any, Doc, Map, Out, ReadTxn, Transact, ID};
+use yrs::{Any, ClientID, Doc, IdSet, Map, Out, ReadTxn, Transact, ID};
 
 /// Longest post text, in characters. A long referral letter belongs in an attachment.
 pub const MAX_TEXT_CHARS: usize = 20_000;
 /// Longest map key, in bytes.
 pub const MAX_KEY_BYTES: usize = 128;
+/// How far ahead of the server's clock a post's `created_at` / `edited_at` may be. Timelines
+/// sort by these times, so a post dated 2099 would stay on top for good; phones set their
+/// clocks from the network, and five minutes leaves room for one that drifted or is set a
+/// little fast.
+pub const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 
 /// Why an update was refused. The text is shown to the sender.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -48,6 +57,12 @@ pub enum Violation {
     TextTooLong,
     #[error("yrs client id {0} belongs to another user")]
     ForeignClient(u64),
+    #[error(
+        "the post is dated more than {} minutes ahead of the server's clock: \
+         check the device's date and time",
+        MAX_CLOCK_AHEAD_MS / 60_000
+    )]
+    DatedInFuture,
 }
 
 /// A root map and a key: where an item lives.
@@ -57,16 +72,38 @@ pub struct Slot {
     pub key: Arc<str>,
 }
 
-/// For every accepted item, its slot. Kept per loaded document, rebuilt when it is loaded.
+/// For every accepted item, its slot, and which items are deleted. Kept per loaded document,
+/// rebuilt when it is loaded.
 #[derive(Default, Debug)]
 pub struct SlotIndex {
     /// client → first clock of a run → (end clock, slot)
     clients: HashMap<u64, BTreeMap<u32, (u32, Slot)>>,
+    /// Every item deleted in the document, kept up to date from each applied transaction so
+    /// that no check has to walk the whole document for it.
+    deleted: IdSet,
 }
 
 impl SlotIndex {
     pub fn get(&self, id: &ID) -> Option<&Slot> {
         lookup(&self.clients, id.client.get(), id.clock)
+    }
+
+    /// Records what an applied transaction deleted (`TransactionMut::delete_set`).
+    pub fn record_deleted(&mut self, deleted: IdSet) {
+        self.deleted.merge_with(deleted);
+    }
+
+    /// The items known to be deleted.
+    pub fn deleted(&self) -> &IdSet {
+        &self.deleted
+    }
+
+    /// Where the run of deleted items holding `clock` ends, if that item is deleted.
+    fn deleted_until(&self, client: u64, clock: u32) -> Option<u32> {
+        let ranges = self.deleted.get(&ClientID::new(client))?.as_slice();
+        let after = ranges.partition_point(|(r, _)| r.start <= clock);
+        let (range, _) = ranges.get(after.checked_sub(1)?)?;
+        (clock < range.end).then_some(range.end)
     }
 
     /// Records what `validate` resolved, once the update has been applied.
@@ -103,6 +140,8 @@ pub struct Accepted {
     slots: Vec<(u64, u32, u32, Slot)>,
     /// Whether the update inserts anything the server does not have yet.
     pub has_new_items: bool,
+    /// Whether the update deletes anything the server does not hold as deleted yet.
+    pub has_new_deletes: bool,
     /// Slots whose items the update deletes (projections re-read them after applying).
     pub cleared: Vec<Slot>,
 }
@@ -123,13 +162,14 @@ impl Accepted {
 /// Who may write what, for one kind of document.
 pub trait Policy {
     /// May `sender` put `value` (`None`: a tombstone or a delete) into `slot`, whose current
-    /// value is `current`?
+    /// value is `current`, when the server's clock says `now_ms`?
     fn check(
         &self,
         sender: UserId,
         slot: &Slot,
         value: Option<&Any>,
         current: Option<&Any>,
+        now_ms: i64,
     ) -> Result<(), Violation>;
 
     /// True for storage, which holds only what was validated when it was written: then
@@ -139,14 +179,16 @@ pub trait Policy {
     }
 }
 
-/// Checks `update` from `sender` against `doc` (the server's replica) and its `index`.
-/// Nothing is changed: on `Ok`, apply the update and then `index.record(accepted)`.
+/// Checks `update` from `sender` against `doc` (the server's replica) and its `index`, at the
+/// server's time `now_ms` (Unix ms). Nothing is changed: on `Ok`, apply the update, then
+/// `index.record(accepted)` and `index.record_deleted(…)` with what the application deleted.
 pub fn validate(
     update: &ParsedUpdate,
     sender: UserId,
     doc: &Doc,
     index: &SlotIndex,
     policy: &dyn Policy,
+    now_ms: i64,
 ) -> Result<Accepted, Violation> {
     let txn = doc.transact();
     let sv = txn.state_vector();
@@ -240,6 +282,7 @@ pub fn validate(
     let mut accepted = Accepted {
         slots: Vec::with_capacity(new_blocks.len()),
         has_new_items: !new_blocks.is_empty(),
+        has_new_deletes: false,
         cleared: Vec::new(),
     };
     let trusted = policy.trusts_all();
@@ -262,13 +305,14 @@ pub fn validate(
             Content::Deleted => None,
             Content::Other(_) => return Err(Violation::OutsideSchema),
         };
-        policy.check(sender, &slot, value, current(&slot).as_ref())?;
+        policy.check(sender, &slot, value, current(&slot).as_ref(), now_ms)?;
         accepted
             .slots
             .push((block.client, block.clock, block.len, slot));
     }
 
-    // 4. Every deleted item must be known, and in a slot the sender may clear.
+    // 4. Every deleted item must be known, and in a slot the sender may clear, unless the
+    // server holds it as deleted already.
     if trusted {
         return Ok(accepted);
     }
@@ -286,11 +330,16 @@ pub fn validate(
                     clock = end;
                     continue;
                 }
+                if let Some(end) = index.deleted_until(client, clock) {
+                    clock = end;
+                    continue;
+                }
                 let (end, slot) = span(&resolved, client, clock)
                     .or_else(|| span(&index.clients, client, clock))
                     .ok_or(Violation::UnknownDelete)?;
-                policy.check(sender, slot, None, current(slot).as_ref())?;
+                policy.check(sender, slot, None, current(slot).as_ref(), now_ms)?;
                 accepted.cleared.push(slot.clone());
+                accepted.has_new_deletes = true;
                 clock = end;
             }
         }
@@ -318,6 +367,7 @@ impl Policy for RoomPolicy {
         slot: &Slot,
         value: Option<&Any>,
         current: Option<&Any>,
+        now_ms: i64,
     ) -> Result<(), Violation> {
         match slot.root {
             Root::Posts => {
@@ -335,6 +385,10 @@ impl Policy for RoomPolicy {
                     }
                     if post.text.chars().count() > MAX_TEXT_CHARS {
                         return Err(Violation::TextTooLong);
+                    }
+                    let latest = now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
+                    if post.created_at > latest || post.edited_at.is_some_and(|t| t > latest) {
+                        return Err(Violation::DatedInFuture);
                     }
                 }
                 Ok(())
@@ -399,6 +453,7 @@ impl Policy for PersonalPolicy {
         slot: &Slot,
         value: Option<&Any>,
         _current: Option<&Any>,
+        _now_ms: i64,
     ) -> Result<(), Violation> {
         if !matches!(slot.root, Root::Pins | Root::Read) {
             return Err(Violation::OutsideSchema);

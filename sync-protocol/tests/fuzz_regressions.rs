@@ -15,7 +15,7 @@ fn a_client_id_wider_than_53_bits_is_never_accepted() {
     let (&who, update) = input.split_first().unwrap();
     let sender = UserId::new(1 + i64::from(who % 3));
     let doc = ServerDoc::new(DocId::Room(RoomId::new(1)));
-    let verdict = catch_unwind(AssertUnwindSafe(|| doc.check(sender, update).is_ok()));
+    let verdict = catch_unwind(AssertUnwindSafe(|| doc.check(sender, update, 0).is_ok()));
     assert!(!matches!(verdict, Ok(true)), "the update was accepted");
 }
 
@@ -36,7 +36,7 @@ fn a_delete_range_past_u32_is_malformed_not_a_panic() {
     let (&who, update) = input.split_first().unwrap();
     let sender = UserId::new(1 + i64::from(who % 3));
     let doc = ServerDoc::new(DocId::Room(RoomId::new(1)));
-    let verdict = doc.check(sender, update);
+    let verdict = doc.check(sender, update, 0);
     assert!(verdict.is_err(), "the update was accepted");
 }
 
@@ -55,7 +55,7 @@ fn an_overlong_varint_in_a_value_is_never_accepted() {
     let (&who, update) = input.split_first().unwrap();
     let sender = UserId::new(1 + i64::from(who % 3));
     let doc = ServerDoc::new(DocId::Room(RoomId::new(1)));
-    let verdict = catch_unwind(AssertUnwindSafe(|| doc.check(sender, update).is_ok()));
+    let verdict = catch_unwind(AssertUnwindSafe(|| doc.check(sender, update, 0).is_ok()));
     assert!(!matches!(verdict, Ok(true)), "the update was accepted");
 }
 

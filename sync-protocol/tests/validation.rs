@@ -1,5 +1,6 @@
 //! The server's validation (DESIGN §5): what a team member may and may not write.
 
+use renraku_sync::validate::MAX_CLOCK_AHEAD_MS;
 use renraku_sync::yrs::{Any, Map, MapPrelim, Text, Transact};
 use renraku_sync::{DocId, PostId, Reaction, RoomDoc, RoomId, ServerDoc, UserId, Violation};
 use std::collections::HashMap;
@@ -7,6 +8,8 @@ use std::collections::HashMap;
 const NURSE: UserId = UserId::new(1);
 const DOCTOR: UserId = UserId::new(2);
 const ROOM: DocId = DocId::Room(RoomId::new(1));
+/// The server's clock in these tests (Unix ms); the posts below are dated before it.
+const NOW: i64 = 1_000_000;
 
 fn pid(n: u8) -> PostId {
     PostId::parse(&format!("01J{:0>23}", n)).unwrap()
@@ -14,7 +17,7 @@ fn pid(n: u8) -> PostId {
 
 /// Server accepts `update` from `sender` (the way the hub does: check, then apply).
 fn accept(server: &mut ServerDoc, sender: UserId, update: &[u8]) -> Result<bool, Violation> {
-    let checked = server.check(sender, update)?;
+    let checked = server.check(sender, update, NOW)?;
     let is_new = checked.is_new;
     server.apply(checked)?;
     Ok(is_new)
@@ -231,7 +234,7 @@ fn gaps_resends_and_garbage() {
 
     for garbage in [&[][..], &[1, 2, 3], &[0xff; 40], &[1, 1, 200, 1, 0, 8, 1]] {
         assert!(matches!(
-            server.check(DOCTOR, garbage),
+            server.check(DOCTOR, garbage, NOW),
             Err(Violation::Malformed(_))
         ));
     }
@@ -241,7 +244,7 @@ fn gaps_resends_and_garbage() {
 fn writers_name_the_client_ids_used() {
     let (server, _, doctor) = setup();
     let checked = server
-        .check(DOCTOR, &doctor.react(DOCTOR, &pid(1), Reaction::Ack))
+        .check(DOCTOR, &doctor.react(DOCTOR, &pid(1), Reaction::Ack), NOW)
         .unwrap();
     assert_eq!(checked.writers, vec![200]);
 }
@@ -287,8 +290,115 @@ fn random_bytes_never_panic() {
             let i = (seed as usize) % bytes.len();
             bytes[i] = (seed >> 32) as u8;
         }
-        let _ = server.check(DOCTOR, &bytes);
+        let _ = server.check(DOCTOR, &bytes, NOW);
     }
+}
+
+/// Issue 13 §5: a nurse's replica answers the server's sync step 1 with its whole delete set,
+/// which names the doctor's replaced read marker and the old text of his edited reply. Those
+/// are deleted on the server already: deleting them again changes nothing and is accepted.
+#[test]
+fn a_replicas_delete_set_naming_others_replaced_values_is_accepted() {
+    let (mut server, nurse, doctor) = setup();
+    let doctors = [
+        doctor.mark_read(DOCTOR, &pid(1), 2_000),
+        doctor
+            .reply(DOCTOR, pid(2), &pid(1), "往診します", 3_000)
+            .unwrap(),
+        doctor.mark_read(DOCTOR, &pid(2), 4_000),
+        doctor
+            .edit(DOCTOR, &pid(2), "明日往診します", 5_000)
+            .unwrap(),
+    ];
+    for update in &doctors {
+        assert_eq!(accept(&mut server, DOCTOR, update), Ok(true));
+        nurse.apply_update(update).unwrap();
+    }
+    // Nothing but deletes the server has: accepted, and nothing new to store.
+    let known = nurse.encode_diff(&server.state_vector());
+    assert_eq!(accept(&mut server, NURSE, &known), Ok(false));
+    // With the nurse's offline post riding along: accepted whole.
+    nurse.start_thread(NURSE, pid(3), "オフラインの記録", 6_000);
+    let step2 = nurse.encode_diff(&server.state_vector());
+    assert_eq!(accept(&mut server, NURSE, &step2), Ok(true));
+    let view = server_view(&server);
+    assert_eq!(view.post(&pid(3)).unwrap().text, "オフラインの記録");
+    assert_eq!(view.post(&pid(2)).unwrap().text, "明日往診します");
+    let marker = view.read_markers().into_iter().find(|m| m.user == DOCTOR);
+    assert_eq!(marker.unwrap().post, pid(2));
+}
+
+/// Accepting deletes of deleted items opens no door: a delete of someone else's live value is
+/// refused, also when it comes with deletes of already-deleted ones.
+#[test]
+fn deleting_someone_elses_live_value_is_still_refused() {
+    let (mut server, nurse, doctor) = setup();
+    for update in [
+        nurse.mark_read(NURSE, &pid(1), 2_000),
+        nurse.mark_read(NURSE, &pid(1), 3_000),
+    ] {
+        accept(&mut server, NURSE, &update).unwrap();
+        doctor.apply_update(&update).unwrap();
+    }
+    let removal = {
+        let map = doctor.doc().get_or_insert_map("read");
+        let mut txn = doctor.doc().transact_mut();
+        map.remove(&mut txn, &NURSE.to_string());
+        txn.encode_update_v1()
+    };
+    assert_eq!(
+        accept(&mut server, DOCTOR, &removal),
+        Err(Violation::NotYourKey)
+    );
+    // The doctor's whole delete set: the nurse's replaced marker (deleted) and her live one.
+    let step2 = doctor.encode_diff(&server.state_vector());
+    assert_eq!(
+        accept(&mut server, DOCTOR, &step2),
+        Err(Violation::NotYourKey)
+    );
+    let marker = server_view(&server).read_markers();
+    assert_eq!(marker.len(), 1);
+    assert_eq!((marker[0].user, marker[0].at), (NURSE, 3_000));
+}
+
+/// Issue 13 §7: a post dated 2099 stayed at the top of every timeline.
+#[test]
+fn a_post_dated_ahead_of_the_servers_clock_is_refused() {
+    let (mut server, nurse, doctor) = setup();
+    let year_2099 = 4_070_908_800_000;
+    let far = doctor.start_thread(DOCTOR, pid(3), "未来の投稿", year_2099);
+    assert_eq!(
+        accept(&mut server, DOCTOR, &far),
+        Err(Violation::DatedInFuture)
+    );
+    let (mut server, _, doctor) = setup();
+    let just_over = doctor.start_thread(DOCTOR, pid(3), "少し未来", NOW + MAX_CLOCK_AHEAD_MS + 1);
+    assert_eq!(
+        accept(&mut server, DOCTOR, &just_over),
+        Err(Violation::DatedInFuture)
+    );
+    assert!(server_view(&server).post(&pid(3)).is_none());
+    // A phone a minute fast, and one at the very edge, are fine.
+    let (mut server, _, doctor) = setup();
+    let minute = doctor.start_thread(DOCTOR, pid(3), "1分進んだ時計", NOW + 60_000);
+    assert_eq!(accept(&mut server, DOCTOR, &minute), Ok(true));
+    let edge = doctor.start_thread(DOCTOR, pid(4), "ぎりぎり", NOW + MAX_CLOCK_AHEAD_MS);
+    assert_eq!(accept(&mut server, DOCTOR, &edge), Ok(true));
+    // An edit dated in the future would lift the thread to the top as well.
+    let edit = nurse
+        .edit(NURSE, &pid(1), "血圧 150/92", year_2099)
+        .unwrap();
+    assert_eq!(
+        accept(&mut server, NURSE, &edit),
+        Err(Violation::DatedInFuture)
+    );
+    assert_eq!(
+        server_view(&server).post(&pid(1)).unwrap().text,
+        "血圧 150/90"
+    );
+    assert!(Violation::DatedInFuture
+        .to_string()
+        .contains("check the device's date and time"));
 }
 
 fn server_view(server: &ServerDoc) -> RoomDoc {

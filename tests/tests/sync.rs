@@ -427,3 +427,189 @@ async fn rooms_are_compacted_evicted_and_reloaded_from_storage() {
     }
     assert_eq!(b.doc(t.room).posts().len(), 12);
 }
+
+/// Issue 13 §5: a member reloads a busy room. Her replica, read back from the device, answers
+/// the server's sync step 1 with its whole delete set — which names the other member's
+/// replaced read markers, deleted on the server long ago — and carries the post she wrote
+/// offline. Nothing of it is a forgery: no refusal, no audit entry, nothing lost.
+#[tokio::test]
+async fn a_reloaded_replica_naming_others_replaced_read_markers_is_accepted() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (mut a, mut b) = connected(&server, &t).await;
+    let (room, ua, ub) = (t.room, t.a.id, t.b.id);
+    let root = thread_seen_by_both(&mut a, &mut b, room, ua, "朝の申し送り").await;
+
+    // B marks read, posts, and marks read again: her first marker is replaced (deleted).
+    let u = b.doc(room).mark_read(ub, &root, now_ms());
+    b.write(room, u).await.unwrap();
+    let reply = new_post_id();
+    let u = b
+        .doc(room)
+        .reply(ub, reply.clone(), &root, "夕方に再訪します", now_ms())
+        .unwrap();
+    b.write(room, u).await.unwrap();
+    let u = b.doc(room).mark_read(ub, &reply, now_ms());
+    b.write(room, u).await.unwrap();
+    a.wait_for(room, "B's reply and read marker", |d| {
+        d.read_markers()
+            .iter()
+            .any(|m| m.user == ub && m.post == reply)
+    })
+    .await
+    .unwrap();
+
+    // A writes while offline, then the page reloads: a new yrs client id, and the replica as
+    // the device stored it.
+    let offline = new_post_id();
+    a.doc(room)
+        .start_thread(ua, offline.clone(), "オフラインで書いた記録", now_ms());
+    let kept = a.doc(room).encode_state();
+    drop(a);
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 1011)
+        .await
+        .unwrap();
+    a.doc(room).apply_update(&kept).unwrap();
+    a.open(room).await.unwrap();
+
+    b.wait_for(room, "A's offline post", |d| d.post(&offline).is_some())
+        .await
+        .unwrap();
+    // A's reload continues: she writes, and it is saved.
+    let after = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(ua, after.clone(), "再読み込みの後", now_ms());
+    a.write(room, u).await.unwrap();
+    let refusals: Vec<&Frame> = a
+        .events
+        .iter()
+        .filter(|f| matches!(f, Frame::Invalid { .. }))
+        .collect();
+    assert!(refusals.is_empty(), "refused: {refusals:?}");
+    assert_eq!(server.audit_count("update.refused").await, 0);
+    let stored = RoomDoc::new(77);
+    stored
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
+    for id in [&root, &reply, &offline, &after] {
+        assert!(stored.post(id).is_some(), "post {id} lost");
+    }
+}
+
+/// Issue 13 §5: each new yrs client id is bound to its user with the update that first uses
+/// it, in the same group commit. A burst of new clients in several rooms at once: every
+/// update is saved, stored, and its client id bound to its author.
+#[tokio::test]
+async fn a_burst_of_new_clients_in_several_rooms_is_saved_whole() {
+    const ROOMS: usize = 5;
+    const CLIENTS_PER_MEMBER: u64 = 5;
+    let server = TestServer::start().await;
+    let mut teams = Vec::new();
+    for _ in 0..ROOMS {
+        teams.push(team(&server).await);
+    }
+    // One socket per member, as a phone has; every room opened on it.
+    let (first, rest) = teams.split_first().unwrap();
+    let mut a = SyncClient::connect(&server.ws_url(), &first.a.token, 1)
+        .await
+        .unwrap();
+    let mut b = SyncClient::connect(&server.ws_url(), &first.b.token, 2)
+        .await
+        .unwrap();
+    for t in std::iter::once(first).chain(rest) {
+        a.open(t.room).await.unwrap();
+        b.open(t.room).await.unwrap();
+    }
+
+    // Every update from a fresh replica (a new client id), all sent before any answer.
+    let mut sent = Vec::new(); // (who, ack, room, post, client id)
+    let mut next_client = 10_000;
+    for t in &teams {
+        for (who, member) in [(0, &t.a), (1, &t.b)] {
+            for i in 0..CLIENTS_PER_MEMBER {
+                next_client += 1;
+                let fresh = RoomDoc::new(next_client);
+                let post = new_post_id();
+                let text = format!("{}の端末 {i}", member.login);
+                let u = fresh.start_thread(member.id, post.clone(), &text, now_ms());
+                let socket = if who == 0 { &mut a } else { &mut b };
+                let ack = socket.send_update(t.room, u).await.unwrap();
+                sent.push((who, ack, t.room, post, next_client, member.id));
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    for (who, ack, ..) in &sent {
+        let socket = if *who == 0 { &mut a } else { &mut b };
+        assert_eq!(socket.verdict(*ack).await.unwrap(), Ok(()), "ack {ack}");
+    }
+    eprintln!(
+        "{} updates from new clients saved in {:?}",
+        sent.len(),
+        started.elapsed()
+    );
+
+    let pool = server.db().pool();
+    for (_, _, room, post, client, author) in &sent {
+        let owner: i64 = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")
+            .bind(*client as i64)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get("user_id");
+        assert_eq!(owner, author.get(), "client {client}");
+        let stored: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM posts WHERE room_id = $1 AND post_id = $2")
+                .bind(room.get())
+                .bind(post.as_str())
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get("n");
+        assert_eq!(stored, 1, "post {post}");
+    }
+    assert_eq!(sent.len(), ROOMS * 2 * CLIENTS_PER_MEMBER as usize);
+    assert_eq!(server.audit_count("update.refused").await, 0);
+}
+
+/// Issue 13 §7: a post dated 2099 stayed at the top of every timeline. Dated more than the
+/// tolerance ahead of the server's clock, it is refused with a reason that points at the
+/// device's clock, audited, and stored nowhere; a phone a minute fast is fine.
+#[tokio::test]
+async fn a_post_dated_in_the_future_is_refused() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (mut a, mut b) = connected(&server, &t).await;
+    let room = t.room;
+
+    let fast = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, fast.clone(), "1分進んだ時計", now_ms() + 60_000);
+    a.write(room, u).await.unwrap();
+
+    let far = new_post_id();
+    let scratch = RoomDoc::new(1002);
+    let year_2099 = 4_070_908_800_000;
+    let u = scratch.start_thread(t.a.id, far.clone(), "未来の投稿", year_2099);
+    let ack = a.send_update(room, u).await.unwrap();
+    let reason = a.verdict(ack).await.unwrap().unwrap_err();
+    assert!(reason.contains("date and time"), "{reason}");
+    let over = renraku_sync::validate::MAX_CLOCK_AHEAD_MS + 60_000;
+    let u = RoomDoc::new(1003).start_thread(t.a.id, new_post_id(), "x", now_ms() + over);
+    let ack = a.send_update(room, u).await.unwrap();
+    assert!(a.verdict(ack).await.unwrap().is_err());
+    assert_eq!(server.audit_count("update.refused").await, 2);
+
+    b.wait_for(room, "the post a minute ahead", |d| d.post(&fast).is_some())
+        .await
+        .unwrap();
+    let stored = RoomDoc::new(77);
+    stored
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
+    assert!(stored.post(&fast).is_some());
+    assert!(stored.post(&far).is_none());
+    assert_eq!(stored.posts().len(), 1);
+}

@@ -2,13 +2,27 @@
 //! of yrs client ids to users. The sync hub is the only writer; every function is one
 //! transaction, so an acknowledged update is durable and a compaction is all-or-nothing.
 
+use super::posts::Projection;
 use super::{now_ms, Backend, Db};
 use crate::error::{Error, Result};
 use renraku_sync::UserId;
 use sqlx::Row;
 
-/// One document's new log rows: who wrote each update, and its bytes.
-pub type DocRows<'a> = (&'a str, &'a [(UserId, Vec<u8>)]);
+/// One document's share of a group commit.
+pub struct DocAppend<'a> {
+    pub doc: &'a str,
+    /// The new log rows: who wrote each update, and its bytes.
+    pub rows: &'a [(UserId, Vec<u8>)],
+    /// yrs client ids these rows use for the first time, bound to their users in the same
+    /// transaction: stored together with the updates or not at all.
+    pub bind: &'a [(UserId, u64)],
+    /// What the rows wrote, for the `posts` / `read_markers` projection (room documents).
+    pub projection: Option<&'a Projection>,
+}
+
+/// What a group commit did with one document's share: its rows' seqs, or — when one of its
+/// client ids turned out to be bound to another user meanwhile — nothing at all, and that id.
+pub type Appended = std::result::Result<Vec<i64>, u64>;
 
 /// A compaction: the document's whole state, covering its log up to a seq.
 pub type Snapshot<'a> = (&'a str, &'a [u8], i64);
@@ -57,28 +71,47 @@ fn client_key(client_id: u64) -> Result<i64> {
 impl Db {
     /// Appends updates to a document's log under consecutive seqs; returns them in order.
     pub async fn append_updates(&self, doc: &str, rows: &[(UserId, Vec<u8>)]) -> Result<Vec<i64>> {
-        let mut seqs = self.append_batch(&[(doc, rows)], &[], &[], &[]).await?;
-        Ok(seqs.pop().unwrap_or_default())
+        let append = DocAppend {
+            doc,
+            rows,
+            bind: &[],
+            projection: None,
+        };
+        let mut seqs = self.append_batch(&[append], &[], &[]).await?;
+        Ok(seqs.pop().and_then(|s| s.ok()).unwrap_or_default())
     }
 
-    /// Appends to several documents' logs, writes audit entries, snapshots, the projection of
-    /// what the appended updates wrote (`posts`, `read_markers`) and the pushes new posts call
-    /// for, all in ONE transaction:
+    /// Binds client ids, appends to several documents' logs, writes audit entries, snapshots,
+    /// the projection of what the appended updates wrote (`posts`, `read_markers`) and the
+    /// pushes new posts call for, all in ONE transaction:
     /// one fsync for everything a busy server accepted in the last few milliseconds
-    /// (group commit across rooms). Returns each document's new seqs, in input order.
+    /// (group commit across rooms). Returns what became of each document's share, in input
+    /// order: a client id bound to another user meanwhile (another node, a racing room) costs
+    /// that share alone, never the others'.
     pub async fn append_batch(
         &self,
-        docs: &[DocRows<'_>],
+        docs: &[DocAppend<'_>],
         audits: &[super::audit::AuditEntry],
         snapshots: &[Snapshot<'_>],
-        projections: &[super::posts::Projection],
-    ) -> Result<Vec<Vec<i64>>> {
+    ) -> Result<Vec<Appended>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let mut all = Vec::with_capacity(docs.len());
-        for (doc, rows) in docs {
+        let mut projections = Vec::with_capacity(docs.len());
+        for &DocAppend {
+            doc,
+            rows,
+            bind,
+            projection,
+        } in docs
+        {
+            if let Err(client) = bind_in(&mut tx, bind, now).await? {
+                all.push(Err(client));
+                continue;
+            }
+            projections.extend(projection);
             if rows.is_empty() {
-                all.push(vec![]);
+                all.push(Ok(vec![]));
                 continue;
             }
             if self.backend == Backend::Postgres {
@@ -86,13 +119,13 @@ impl Db {
                 // two writers never compute the same MAX(seq). On SQLite the first statement
                 // is a write, which already takes the database's single write lock.
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(*doc)
+                    .bind(doc)
                     .execute(&mut *tx)
                     .await?;
             }
             let (first_user, first_bytes) = &rows[0];
             let first: i64 = sqlx::query(INSERT_FIRST)
-                .bind(*doc)
+                .bind(doc)
                 .bind(first_user.get())
                 .bind(first_bytes.as_slice())
                 .bind(now)
@@ -103,7 +136,7 @@ impl Db {
             seqs.push(first);
             for (seq, (user, bytes)) in (first + 1..).zip(&rows[1..]) {
                 sqlx::query(INSERT_NEXT)
-                    .bind(*doc)
+                    .bind(doc)
                     .bind(seq)
                     .bind(user.get())
                     .bind(bytes.as_slice())
@@ -112,14 +145,14 @@ impl Db {
                     .await?;
                 seqs.push(seq);
             }
-            all.push(seqs);
+            all.push(Ok(seqs));
         }
         // Chained in one go: the chain head is locked once per batch.
         super::audit::append(&mut tx, audits, now).await?;
         for snapshot in snapshots {
             compact_in(&mut tx, *snapshot, now).await?;
         }
-        let new_posts = super::posts::project_in(&mut tx, projections, now, false).await?;
+        let new_posts = super::posts::project_in(&mut tx, &projections, now, false).await?;
         let pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
         tx.commit().await?;
         if pushes > 0 {
@@ -193,34 +226,11 @@ impl Db {
         if client_ids.is_empty() {
             return Ok(Ok(()));
         }
-        let now = now_ms();
+        let bind: Vec<(UserId, u64)> = client_ids.iter().map(|&c| (user, c)).collect();
         let mut tx = self.pool.begin().await?;
-        for &client in client_ids {
-            sqlx::query(
-                "INSERT INTO yjs_clients (client_id, user_id, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (client_id) DO NOTHING",
-            )
-            .bind(client_key(client)?)
-            .bind(user.get())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Re-check after inserting: a racing binder may have won some id between our view
-        // and our insert; the database's row is the truth, whoever wrote it.
-        for &client in client_ids {
-            let owner: i64 = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")
-                .bind(client_key(client)?)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("user_id")?;
-            if owner != user.get() {
-                tx.rollback().await?;
-                return Ok(Err(client));
-            }
-        }
+        let bound = bind_in(&mut tx, &bind, now_ms()).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(bound)
     }
 
     pub async fn client_owner(&self, client_id: u64) -> Result<Option<UserId>> {
@@ -236,6 +246,46 @@ impl Db {
             .transpose()?
             .map(UserId::new))
     }
+}
+
+/// Binds each client id to its user inside the caller's transaction. If one is bound to
+/// another user, binds none of them (a savepoint keeps the rest of the transaction) and
+/// returns that id.
+async fn bind_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    bind: &[(UserId, u64)],
+    now: i64,
+) -> Result<Result<(), u64>> {
+    if bind.is_empty() {
+        return Ok(Ok(()));
+    }
+    let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+    for &(user, client) in bind {
+        sqlx::query(
+            "INSERT INTO yjs_clients (client_id, user_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO NOTHING",
+        )
+        .bind(client_key(client)?)
+        .bind(user.get())
+        .bind(now)
+        .execute(&mut *savepoint)
+        .await?;
+    }
+    // Checked after inserting: a racing binder may have won some id between the caller's view
+    // and our insert; the database's row is the truth, whoever wrote it.
+    for &(user, client) in bind {
+        let owner: i64 = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")
+            .bind(client_key(client)?)
+            .fetch_one(&mut *savepoint)
+            .await?
+            .try_get("user_id")?;
+        if owner != user.get() {
+            savepoint.rollback().await?;
+            return Ok(Err(client));
+        }
+    }
+    savepoint.commit().await?;
+    Ok(Ok(()))
 }
 
 /// Appends one update to a document's log inside the caller's transaction (imports, which

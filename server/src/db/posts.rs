@@ -82,7 +82,7 @@ pub struct RoomActivity {
 /// `stored_at` of a new row is `now`, or the post's own time when rebuilding (`backfill`).
 pub(super) async fn project_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    projections: &[Projection],
+    projections: &[&Projection],
     now: i64,
     backfill: bool,
 ) -> Result<Vec<NewPost>> {
@@ -314,7 +314,7 @@ impl Db {
             }
             let projection = Projection::whole(room, &doc);
             let mut tx = self.pool.begin().await?;
-            project_in(&mut tx, &[projection], now_ms(), true).await?;
+            project_in(&mut tx, &[&projection], now_ms(), true).await?;
             tx.commit().await?;
         }
         Ok(rooms.len())

@@ -51,7 +51,8 @@ pub struct Room {
     db: Db,
     hub: Hub,
     peers: HashMap<ConnId, Peer>,
-    /// Owners of yrs client ids seen in this room (a cache of the `yjs_clients` table).
+    /// Owners of yrs client ids seen in this room (a cache of the `yjs_clients` table, plus
+    /// the ids that pending updates bind with their commit).
     client_owners: HashMap<u64, UserId>,
     /// Log rows since the last snapshot.
     log_len: usize,
@@ -67,6 +68,8 @@ struct Pending {
     is_new: bool,
     /// Slots the update wrote or cleared (room documents only): re-projected after commit.
     touched: Vec<Slot>,
+    /// yrs client ids the update uses first: bound to `user` in the same commit.
+    binds: Vec<u64>,
 }
 
 impl Room {
@@ -224,19 +227,16 @@ impl Room {
             Message::Sync(SyncMessage::SyncStep2(update))
             | Message::Sync(SyncMessage::Update(update)) => {
                 match self.accept(user, &update).await {
-                    Ok((is_new, touched)) => pending.push(Pending {
+                    Ok((is_new, touched, binds)) => pending.push(Pending {
                         conn,
                         user,
                         ack,
                         update,
                         is_new,
                         touched,
+                        binds,
                     }),
-                    Err(v) => {
-                        warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
-                        self.hub.audit_refusal(user, self.id, &v).await;
-                        self.refuse(&peer, ack, v);
-                    }
+                    Err(v) => self.refuse_update(&peer, user, ack, v).await,
                 }
             }
             Message::Awareness(mut update) => {
@@ -258,16 +258,18 @@ impl Room {
     }
 
     /// Validates and applies one update in memory; it is committed with its batch. Returns
-    /// whether it was new, and the slots it touched (for the projection).
+    /// whether it was new, the slots it touched (for the projection), and the client ids it
+    /// binds to `user` with that commit.
     async fn accept(
         &mut self,
         user: UserId,
         update: &[u8],
-    ) -> Result<(bool, Vec<Slot>), Violation> {
+    ) -> Result<(bool, Vec<Slot>, Vec<u64>), Violation> {
         let doc = &self.doc;
-        let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update)))
+        let now = crate::db::now_ms();
+        let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update, now)))
             .map_err(|_| Violation::Malformed("undecodable update".into()))??;
-        self.check_writers(user, &checked.writers).await?;
+        let binds = self.unbound_writers(user, &checked.writers).await?;
         let is_new = checked.is_new;
         let mut touched = Vec::new();
         if is_new {
@@ -276,26 +278,58 @@ impl Room {
             }
             self.doc.apply(checked)?;
         }
-        Ok((is_new, touched))
+        // Claimed from here on: later updates in the batch that name them are checked against
+        // this claim (another user's refused, the sender's not bound twice). A failed commit
+        // takes the claim back (`forget_binds`).
+        self.client_owners.extend(binds.iter().map(|&c| (c, user)));
+        Ok((is_new, touched, binds))
     }
 
-    /// Every yrs client id must be the sender's: bound on first use, refused if another's.
-    async fn check_writers(&mut self, user: UserId, clients: &[u64]) -> Result<(), Violation> {
-        let mut unknown = Vec::new();
+    /// Every yrs client id must be the sender's. Returns the ones bound to no one yet, which
+    /// the caller binds to `user` with its own write (a binding of its own would queue on
+    /// SQLite's one write lock beside the group commit, and fail under load).
+    async fn unbound_writers(
+        &mut self,
+        user: UserId,
+        clients: &[u64],
+    ) -> Result<Vec<u64>, Violation> {
+        let mut unbound = Vec::new();
         for &client in clients {
             match self.client_owners.get(&client) {
-                Some(owner) if *owner == user => {}
+                Some(owner) if *owner == user => continue,
                 Some(_) => return Err(Violation::ForeignClient(client)),
-                None => unknown.push(client),
+                None => {}
+            }
+            if i64::try_from(client).is_err() {
+                return Err(Violation::Malformed("client id out of range".into()));
+            }
+            match self.db.client_owner(client).await {
+                Ok(Some(owner)) if owner == user => {
+                    self.client_owners.insert(client, user);
+                }
+                Ok(Some(_)) => return Err(Violation::ForeignClient(client)),
+                Ok(None) => unbound.push(client),
+                Err(e) => {
+                    error!(error = %e, "reading client ids failed");
+                    return Err(Violation::Malformed("storage unavailable; retry".into()));
+                }
             }
         }
-        if unknown.is_empty() {
+        Ok(unbound)
+    }
+
+    /// For presence, which is stored nowhere: client ids are bound on their own, through the
+    /// writer's group commit all the same.
+    async fn check_writers(&mut self, user: UserId, clients: &[u64]) -> Result<(), Violation> {
+        let unbound = self.unbound_writers(user, clients).await?;
+        if unbound.is_empty() {
             return Ok(());
         }
-        match self.db.bind_clients(user, &unknown).await {
+        let bind = unbound.iter().map(|&c| (user, c)).collect();
+        match self.hub.writer.bind(bind).await {
             Ok(Ok(())) => {
                 self.client_owners
-                    .extend(unknown.into_iter().map(|c| (c, user)));
+                    .extend(unbound.into_iter().map(|c| (c, user)));
                 Ok(())
             }
             Ok(Err(client)) => Err(Violation::ForeignClient(client)),
@@ -306,51 +340,80 @@ impl Room {
         }
     }
 
+    /// Takes back the claims of updates whose commit failed.
+    fn forget_binds(&mut self, pending: &[Pending]) {
+        for client in pending.iter().flat_map(|p| &p.binds) {
+            self.client_owners.remove(client);
+        }
+    }
+
+    async fn refuse_update(&self, peer: &Peer, user: UserId, ack: Option<u64>, v: Violation) {
+        warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
+        self.hub.audit_refusal(user, self.id, &v).await;
+        self.refuse(peer, ack, v);
+    }
+
     fn refuse(&self, peer: &Peer, ack: Option<u64>, violation: Violation) {
         peer.send(&peer.refusal(self.id, ack, &violation.to_string()));
     }
 
-    /// Stores the batch's new updates in one transaction, then acknowledges and broadcasts.
+    /// Stores the batch's new updates and the client ids they bind in one transaction, then
+    /// acknowledges and broadcasts.
     async fn commit(&mut self, pending: Vec<Pending>) {
         let rows: Vec<(UserId, Vec<u8>)> = pending
             .iter()
             .filter(|p| p.is_new)
             .map(|p| (p.user, p.update.clone()))
             .collect();
-        if !rows.is_empty() {
+        let bind: Vec<(UserId, u64)> = pending
+            .iter()
+            .flat_map(|p| p.binds.iter().map(|&c| (p.user, c)))
+            .collect();
+        if !rows.is_empty() || !bind.is_empty() {
             let projection = self.projection(&pending);
-            match self
+            let appended = self
                 .hub
                 .writer
-                .append_projected(self.key.clone(), rows, projection)
-                .await
-            {
-                Ok(seqs) => {
+                .append_projected(self.key.clone(), rows, bind, projection)
+                .await;
+            // `Some`: nothing was stored; `Some(Some(id))`: because another user holds `id`.
+            let failed = match appended {
+                Ok(Ok(seqs)) => {
                     self.last_seq = *seqs.last().unwrap_or(&self.last_seq);
                     self.log_len += seqs.len();
+                    None
                 }
+                Ok(Err(client)) => Some(Some(client)),
                 Err(e) => {
                     error!(doc = %self.key, error = %e, "commit failed");
-                    for p in &pending {
-                        if let Some(peer) = self.peers.get(&p.conn) {
-                            self.refuse(
-                                peer,
-                                p.ack,
-                                Violation::Malformed("storage unavailable; retry".into()),
-                            );
-                        }
-                    }
-                    // The in-memory doc holds what was not stored: start again from storage.
-                    match Room::load(self.id, self.db.clone(), self.hub.clone()).await {
-                        Ok(fresh) => {
-                            self.doc = fresh.doc;
-                            self.log_len = fresh.log_len;
-                            self.last_seq = fresh.last_seq;
-                        }
-                        Err(e) => error!(doc = %self.key, error = %e, "reload failed"),
-                    }
-                    return;
+                    Some(None)
                 }
+            };
+            if let Some(taken) = failed {
+                self.forget_binds(&pending);
+                for p in &pending {
+                    let Some(peer) = self.peers.get(&p.conn).cloned() else {
+                        continue;
+                    };
+                    if let Some(taken) = taken.filter(|c| p.binds.contains(c)) {
+                        // Another user bound it between our look and our commit.
+                        let v = Violation::ForeignClient(taken);
+                        self.refuse_update(&peer, p.user, p.ack, v).await;
+                    } else {
+                        let v = Violation::Malformed("storage unavailable; retry".into());
+                        self.refuse(&peer, p.ack, v);
+                    }
+                }
+                // The in-memory doc holds what was not stored: start again from storage.
+                match Room::load(self.id, self.db.clone(), self.hub.clone()).await {
+                    Ok(fresh) => {
+                        self.doc = fresh.doc;
+                        self.log_len = fresh.log_len;
+                        self.last_seq = fresh.last_seq;
+                    }
+                    Err(e) => error!(doc = %self.key, error = %e, "reload failed"),
+                }
+                return;
             }
         }
         for p in &pending {

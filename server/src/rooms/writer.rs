@@ -4,7 +4,7 @@
 //! one each, and rooms never queue on SQLite's single write lock.
 
 use crate::db::audit::AuditEntry;
-use crate::db::doc_log::{DocRows, Snapshot};
+use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::posts::Projection;
 use crate::db::{Backend, Db};
 use renraku_sync::UserId;
@@ -22,9 +22,16 @@ enum Job {
     Append {
         doc: String,
         rows: Vec<(UserId, Vec<u8>)>,
+        /// yrs client ids the rows use for the first time, and their users.
+        bind: Vec<(UserId, u64)>,
         /// What the rows wrote, for the `posts` / `read_markers` projection.
         projection: Option<Projection>,
-        done: Done<Vec<i64>>,
+        done: Done<Appended>,
+    },
+    /// Client ids bound with no update (a Yjs client's presence names them first).
+    Bind {
+        bind: Vec<(UserId, u64)>,
+        done: Done<Result<(), u64>>,
     },
     Audit {
         entry: AuditEntry,
@@ -52,22 +59,33 @@ impl Writer {
         Writer { tx }
     }
 
-    /// Appends `rows` to `doc`'s log, and the projection of what they wrote (room documents)
-    /// in the same transaction; returns their seqs once committed.
+    /// Appends `rows` to `doc`'s log, binds the client ids they use first (`bind`), and
+    /// writes the projection of what they wrote (room documents), all in the same
+    /// transaction; returns their seqs once committed, or the client id that another user
+    /// holds (then nothing of it was stored).
     pub async fn append_projected(
         &self,
         doc: String,
         rows: Vec<(UserId, Vec<u8>)>,
+        bind: Vec<(UserId, u64)>,
         projection: Option<Projection>,
-    ) -> Result<Vec<i64>, String> {
+    ) -> Result<Appended, String> {
         let (done, wait) = oneshot::channel();
         let job = Job::Append {
             doc,
             rows,
+            bind,
             projection,
             done,
         };
         self.submit(job, wait).await
+    }
+
+    /// Binds client ids to their users in the next group commit; `Err(id)` when that id is
+    /// another user's (then none is bound).
+    pub async fn bind(&self, bind: Vec<(UserId, u64)>) -> Result<Result<(), u64>, String> {
+        let (done, wait) = oneshot::channel();
+        self.submit(Job::Bind { bind, done }, wait).await
     }
 
     /// Writes an audit entry; returns once committed.
@@ -107,7 +125,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_JOBS);
     while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
         let mut appends = Vec::new();
-        let mut projections = Vec::new();
+        let mut binds = Vec::new();
         let mut audits = Vec::new();
         let mut compactions = Vec::new();
         for job in jobs.drain(..) {
@@ -115,12 +133,11 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
                 Job::Append {
                     doc,
                     rows,
+                    bind,
                     projection,
                     done,
-                } => {
-                    projections.extend(projection);
-                    appends.push((doc, rows, done));
-                }
+                } => appends.push((doc, rows, bind, projection, done)),
+                Job::Bind { bind, done } => binds.push((bind, done)),
                 Job::Audit { entry, done } => audits.push((entry, done)),
                 Job::Compact {
                     doc,
@@ -133,18 +150,31 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             .iter()
             .map(|(doc, state, seq)| (doc.as_str(), state.as_slice(), *seq))
             .collect();
-        let docs: Vec<DocRows> = appends
+        // A bind-only job is a document share with no rows (the document is never named).
+        let docs: Vec<DocAppend> = appends
             .iter()
-            .map(|(doc, rows, _)| (doc.as_str(), rows.as_slice()))
+            .map(|(doc, rows, bind, projection, _)| DocAppend {
+                doc: doc.as_str(),
+                rows: rows.as_slice(),
+                bind: bind.as_slice(),
+                projection: projection.as_ref(),
+            })
+            .chain(binds.iter().map(|(bind, _)| DocAppend {
+                doc: "",
+                rows: &[],
+                bind: bind.as_slice(),
+                projection: None,
+            }))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        match db
-            .append_batch(&docs, &entries, &snapshots, &projections)
-            .await
-        {
-            Ok(seqs) => {
-                for ((_, _, done), seqs) in appends.into_iter().zip(seqs) {
-                    let _ = done.send(Ok(seqs));
+        match db.append_batch(&docs, &entries, &snapshots).await {
+            Ok(results) => {
+                let mut results = results.into_iter();
+                for ((.., done), appended) in appends.into_iter().zip(results.by_ref()) {
+                    let _ = done.send(Ok(appended));
+                }
+                for ((_, done), appended) in binds.into_iter().zip(results) {
+                    let _ = done.send(Ok(appended.map(|_| ())));
                 }
                 for (_, done) in audits {
                     let _ = done.send(Ok(()));
@@ -153,7 +183,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             Err(e) => {
                 error!(error = %e, jobs = docs.len() + entries.len(), "group commit failed");
                 let reason = "storage unavailable".to_owned();
-                for (_, _, done) in appends {
+                for (.., done) in appends {
+                    let _ = done.send(Err(reason.clone()));
+                }
+                for (_, done) in binds {
                     let _ = done.send(Err(reason.clone()));
                 }
                 for (_, done) in audits {
