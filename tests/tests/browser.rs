@@ -67,6 +67,7 @@ browser_tests! {
     passkey_policy: "passkey_policy.test.mjs" with SECOND_FACTOR_REQUIRED;
     app_lock: "app_lock.test.mjs" with QUICK_LOCK;
     app_lock_passkey: "app_lock_passkey.test.mjs" with QUICK_LOCK_ON_LOCALHOST;
+    signout: "signout.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at

@@ -57,6 +57,7 @@ pub fn Portal(
                     )}
                 }
             }
+            crate::ui::signout::OwedNote {}
             SignIn { slug, on_signed_in }
         }
     }
