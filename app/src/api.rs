@@ -345,7 +345,14 @@ pub async fn sign_in(
 }
 
 pub async fn sign_out() -> ApiResult<()> {
-    match request("POST", "/api/signout", None).await {
+    // An owed sign-out went with the old cookie; this one ends the current session.
+    crate::owed_signout::settle().await?;
+    sign_out_unsettled().await
+}
+
+/// `POST /api/signout` as it is, for `owed_signout::settle` (which every request waits for).
+pub(crate) async fn sign_out_unsettled() -> ApiResult<()> {
+    match send_request("POST", "/api/signout", None).await {
         // 401: the session had already ended, which is what signing out wants.
         Ok(_) => Ok(()),
         Err(e) if e.is_unauthorized() => Ok(()),
@@ -388,8 +395,15 @@ fn is_slug(s: &str) -> bool {
 
 // ---- fetch ----
 
-/// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error.
+/// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error. A sign-out
+/// made offline is paid first: until the server has heard of it, the cookie this request
+/// would carry belongs to a session the user ended.
 async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+    crate::owed_signout::settle().await?;
+    send_request(method, url, json).await
+}
+
+async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
     let headers = Headers::new().map_err(|_| ApiError::Offline)?;
     let _ = headers.set("accept", "application/json");
     // The server's CSRF check for cookie-authenticated mutations: a cross-site form cannot

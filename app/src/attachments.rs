@@ -82,6 +82,13 @@ pub async fn forget(db_name: &str) {
     }
 }
 
+/// How many of the signed-in user's files wait to be uploaded (sign-out asks first).
+pub async fn waiting_count(session: &Session) -> usize {
+    outbox_all(&outbox_name(session))
+        .await
+        .map_or(0, |files| files.len())
+}
+
 // ---- components ----
 
 /// The composer's attach buttons: a photo (the phone's camera) and a file.
@@ -345,7 +352,7 @@ async fn refresh(room: RoomId) {
 
 // ---- the uploader ----
 
-fn kick() {
+pub(crate) fn kick() {
     KICK.with(|k| {
         if let Some(tx) = k.borrow().as_ref() {
             let _ = tx.unbounded_send(());
@@ -354,7 +361,7 @@ fn kick() {
 }
 
 /// Starts the one uploader of the page (the first component that needs it does).
-fn use_uploader(session: &Session) {
+pub(crate) fn use_uploader(session: &Session) {
     let name = outbox_name(session);
     use_hook(move || {
         let already = OUTBOX.with(|o| o.borrow().as_deref() == Some(name.as_str()));

@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod attachments;
 mod i18n;
+mod owed_signout;
 mod passkey;
 mod push;
 mod route;

@@ -12,4 +12,5 @@ pub mod post;
 pub mod room;
 pub mod session;
 pub mod settings;
+pub mod signout;
 pub mod widgets;

@@ -54,6 +54,7 @@ pub fn Portal(
                     {crate::ui::session::ended_message(why)}
                 }
             }
+            crate::ui::signout::OwedNote {}
             SignIn { slug, on_signed_in }
         }
     }

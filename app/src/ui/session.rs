@@ -37,10 +37,13 @@ fn remembered(slug: &str) -> Option<Me> {
 }
 
 impl Session {
-    /// Ends the session on the server and removes this user's data from the device.
+    /// Ends the session on the server and removes this user's data from the device. Offline,
+    /// the device forgets the user all the same and the server is told when it can be
+    /// (`owed_signout`). What waits in the outboxes is deleted: ask first (`ui::signout`).
     pub async fn sign_out(&self) -> Result<(), String> {
         match api::sign_out().await {
-            Ok(()) | Err(api::ApiError::Offline) => {}
+            Ok(()) => {}
+            Err(api::ApiError::Offline) => crate::owed_signout::owe(),
             Err(e) => return Err(e.message()),
         }
         self.engine.shutdown();

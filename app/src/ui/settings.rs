@@ -21,21 +21,8 @@ pub fn Section(title: String, children: Element) -> Element {
 #[component]
 pub fn Settings() -> Element {
     let session = use_context::<Session>();
-    let mut error = use_signal(|| None::<String>);
-    let mut busy = use_signal(|| false);
     let me = session.me.user.clone();
     let lang = i18n::lang();
-    let s = session.clone();
-    let sign_out = move |_| {
-        let s = s.clone();
-        busy.set(true);
-        spawn(async move {
-            if let Err(msg) = s.sign_out().await {
-                error.set(Some(msg));
-            }
-            busy.set(false);
-        });
-    };
     let org = me.organization_name.clone().unwrap_or_default();
     let admin_href = Route::Admin {
         path: String::new(),
@@ -89,15 +76,7 @@ pub fn Settings() -> Element {
                     }
                 }
             }
-            Section { title: tr("サインアウト", "Sign out").to_owned(),
-                p { class: "muted", {tr("この端末に保存されたデータも削除されます。", "Data kept on this device is deleted too.")} }
-                if let Some(msg) = error() {
-                    p { class: "error", role: "alert", "{msg}" }
-                }
-                button { class: "secondary danger", r#type: "button", disabled: busy(), onclick: sign_out,
-                    {tr("サインアウト", "Sign out")}
-                }
-            }
+            crate::ui::signout::SignOutSection {}
         }
     }
 }
