@@ -41,10 +41,16 @@ impl Session {
     /// the device forgets the user all the same and the server is told when it can be
     /// (`owed_signout`). What waits in the outboxes is deleted: ask first (`ui::signout`).
     pub async fn sign_out(&self) -> Result<(), String> {
+        // The server closes this session's socket as it ends it: that close must not unmount
+        // the workspace while the data below is still being removed.
+        *SIGNING_OUT.write() = true;
         match api::sign_out().await {
             Ok(()) => {}
             Err(api::ApiError::Offline) => crate::owed_signout::owe(),
-            Err(e) => return Err(e.message()),
+            Err(e) => {
+                *SIGNING_OUT.write() = false;
+                return Err(e.message());
+            }
         }
         self.engine.shutdown();
         self.store.close();
@@ -80,6 +86,9 @@ impl Session {
 /// The last session ended on the server rather than by signing out here, and how, so
 /// sign-in says why the app is back there.
 pub static SESSION_ENDED: GlobalSignal<Option<SessionEnd>> = Signal::global(|| None);
+
+/// This device is signing out: the server's close of the socket is expected, not news.
+static SIGNING_OUT: GlobalSignal<bool> = Signal::global(|| false);
 
 /// Why sign-in is shown again, for the person at the device.
 pub fn ended_message(why: SessionEnd) -> &'static str {
@@ -193,6 +202,7 @@ pub fn Root(slug: String) -> Element {
                 municipality: info,
                 on_signed_in: move |me: Me| {
                     *SESSION_ENDED.write() = None;
+                    *SIGNING_OUT.write() = false;
                     crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
                     auth.set(Auth::SignedIn(me));
                     route::replace(Route::Home(Tab::Patients));
@@ -269,7 +279,9 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
     let s = session.clone();
     use_effect(move || {
         if let Some(why) = ended() {
-            s.ended(why);
+            if !*SIGNING_OUT.peek() {
+                s.ended(why);
+            }
         }
     });
 
