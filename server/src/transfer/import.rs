@@ -105,7 +105,7 @@ pub async fn import(db: &Db, d: &Dataset) -> Result<ImportReport> {
     let mut tx = db.pool().begin().await?;
     let ids = ExternalIds::load(&mut tx).await?;
     let existing = placement::Existing::load(&mut tx).await?;
-    placement::check(d, &ids, &existing)?;
+    placement::check(d, &ids, &existing).map_err(Error::ImportRefused)?;
     let report = import_in(&mut tx, db, d, ids).await?;
     tx.commit().await?;
     Ok(report)
