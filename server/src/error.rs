@@ -63,9 +63,10 @@ pub enum Error {
     #[error("upload refused: {0}")]
     Upload(#[from] crate::attachments::Refusal),
     /// `renraku import` refused a data set (a rule it breaks, at its JSON path); nothing of
-    /// it was written.
+    /// it was written. Not a `source`: the message holds it already, and the CLI would
+    /// print it twice.
     #[error("nothing imported: {0}")]
-    ImportRefused(#[from] crate::transfer::ImportError),
+    ImportRefused(crate::transfer::ImportError),
     /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },

@@ -221,3 +221,61 @@ async fn a_message_reaches_another_municipality_only_under_an_agreement() {
     assert!(db.is_member(room, cast.member.id).await.unwrap());
     assert_eq!(outsiders_rooms().await, 1);
 }
+
+#[tokio::test]
+async fn a_member_added_while_their_agreement_ends_is_refused_not_kept() {
+    use renraku_server::db::Backend;
+    use sqlx::Row;
+    let server = TestServer::start().await;
+    let cast = cast(&server).await;
+    let team = team(&server).await;
+    let db = server.db().clone();
+    let shared = db.create_agreement("広域連携協定").await.unwrap();
+    db.join_agreement(shared, cast.demo).await.unwrap();
+    db.join_agreement(shared, cast.other).await.unwrap();
+
+    // The other municipality leaves (not yet committed) while an administrator adds one of
+    // its professionals to a demo room.
+    let mut leaving = db.pool().begin().await.unwrap();
+    sqlx::query("DELETE FROM agreement_members WHERE agreement_id = $1 AND municipality_id = $2")
+        .bind(shared.0)
+        .bind(cast.other.get())
+        .execute(&mut *leaving)
+        .await
+        .unwrap();
+    let adder = db.clone();
+    let (room, outsider) = (team.room, cast.other_member.id);
+    let adding =
+        tokio::spawn(async move { adder.add_member(room, outsider, "member", None).await });
+    if db.backend() == Backend::Postgres {
+        // The add must wait for the agreement change rather than decide on what it saw
+        // before it: wait (bounded) until PostgreSQL reports it waiting on a lock.
+        let waiting = async {
+            loop {
+                let n: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .get("n");
+                if n > 0 || adding.is_finished() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+            .await
+            .expect("the add is waiting or done");
+        assert!(
+            !adding.is_finished(),
+            "the add decided before the agreement change committed"
+        );
+    }
+    leaving.commit().await.unwrap();
+    let added = adding.await.unwrap();
+    assert!(added.is_err(), "{added:?}");
+    assert!(!db.is_member(team.room, cast.other_member.id).await.unwrap());
+}

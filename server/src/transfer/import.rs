@@ -104,8 +104,8 @@ async fn returning_id<'a>(
 pub async fn import(db: &Db, d: &Dataset) -> Result<ImportReport> {
     let mut tx = db.pool().begin().await?;
     let ids = ExternalIds::load(&mut tx).await?;
-    let existing = placement::Existing::load(&mut tx).await?;
-    placement::check(d, &ids, &existing)?;
+    let existing = placement::Existing::load(&mut tx, db.backend()).await?;
+    placement::check(d, &ids, &existing).map_err(Error::ImportRefused)?;
     let report = import_in(&mut tx, db, d, ids).await?;
     tx.commit().await?;
     Ok(report)

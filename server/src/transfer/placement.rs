@@ -10,6 +10,7 @@
 
 use super::format::{bad, Dataset, ImportError};
 use super::import::ExternalIds;
+use crate::db::Backend;
 use crate::error::Result;
 use crate::tenancy::{self, Agreements};
 use sqlx::{AnyConnection, Row};
@@ -43,7 +44,7 @@ pub(super) struct Existing {
 }
 
 impl Existing {
-    pub(super) async fn load(conn: &mut AnyConnection) -> Result<Self> {
+    pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<Self> {
         let mut out = Self::default();
         for row in sqlx::query("SELECT id, slug FROM municipalities")
             .fetch_all(&mut *conn)
@@ -66,7 +67,7 @@ impl Existing {
                     .insert((kind, row.try_get("id")?), row.try_get("municipality_id")?);
             }
         }
-        for (agreement, members) in tenancy::agreement_members_in(conn).await? {
+        for (agreement, members) in tenancy::agreement_members_in(conn, backend).await? {
             let members = members.into_iter().map(|m| m.get()).collect();
             out.agreements.insert(agreement, members);
         }
