@@ -186,13 +186,11 @@ test("a sign-out made offline is completed at the next start, before anything el
   await phone.page.getByRole("button", { name: "設定" }).click();
   await signOutButton(phone).click();
   await asksForPassword(phone);
-  await phone.page.close();
-
-  // The app is closed when the network returns; it is opened again later.
+  // The app is closed (its page unloaded) when the network returns; it is opened later.
+  const { page } = phone;
+  await page.goto("about:blank");
   await phone.setOnline(true);
   assert.equal(await meStatus(old), 200, "no one has told the server yet");
-  const page = await phone.context.newPage();
-  phone.page = page;
   const asked = [];
   page.on("request", (r) => {
     const path = new URL(r.url()).pathname;
