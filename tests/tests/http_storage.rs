@@ -115,6 +115,69 @@ async fn a_client_id_belongs_to_its_first_user() {
     assert_eq!(db.client_owner(u64::MAX).await.unwrap(), None);
 }
 
+/// Issue 13 §5: a group commit binds each document's new client ids with its rows. When two
+/// users claim one id in the same commit (two rooms, or two nodes, racing), the second
+/// claimant's share is stored nowhere — not its rows, nor its other ids — and the other
+/// documents in that commit are stored whole.
+#[tokio::test]
+async fn a_group_commit_binds_client_ids_with_their_updates_and_refuses_a_taken_one() {
+    use renraku_server::db::doc_log::DocAppend;
+    let server = TestServer::start().await;
+    let db = server.db();
+    let (alice, bob) = (UserId::new(1), UserId::new(2));
+    fn share<'a>(
+        doc: &'a str,
+        rows: &'a [(UserId, Vec<u8>)],
+        bind: &'a [(UserId, u64)],
+    ) -> DocAppend<'a> {
+        DocAppend {
+            doc,
+            rows,
+            bind,
+            projection: None,
+        }
+    }
+    let appended = db
+        .append_batch(
+            &[
+                share("room/900001", &[(alice, vec![1])], &[(alice, 900_501)]),
+                share(
+                    "room/900002",
+                    &[(bob, vec![2])],
+                    &[(bob, 900_502), (bob, 900_501)],
+                ),
+                share("room/900003", &[(bob, vec![3])], &[(bob, 900_503)]),
+            ],
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(appended, vec![Ok(vec![1]), Err(900_501), Ok(vec![1])]);
+    assert_eq!(db.client_owner(900_501).await.unwrap(), Some(alice));
+    assert_eq!(db.client_owner(900_502).await.unwrap(), None);
+    assert_eq!(db.client_owner(900_503).await.unwrap(), Some(bob));
+    assert_eq!(db.load_doc("room/900002").await.unwrap(), (None, vec![]));
+    assert_eq!(
+        db.load_doc("room/900003").await.unwrap(),
+        (None, vec![(1, vec![3])])
+    );
+    // A later commit binding an id to its owner again changes nothing.
+    let again = db
+        .append_batch(
+            &[share(
+                "room/900001",
+                &[(alice, vec![4])],
+                &[(alice, 900_501)],
+            )],
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, vec![Ok(vec![2])]);
+}
+
 #[tokio::test]
 async fn the_demo_rooms_hold_conversations() {
     let server = TestServer::start().await;
