@@ -31,7 +31,7 @@ pub type ControlRx = mpsc::UnboundedReceiver<Control>;
 pub struct Alive(Arc<AtomicBool>);
 
 impl Alive {
-    fn new() -> Alive {
+    pub(super) fn new() -> Alive {
         Alive(Arc::new(AtomicBool::new(true)))
     }
 
@@ -39,7 +39,7 @@ impl Alive {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn end(&self) {
+    pub(super) fn end(&self) {
         self.0.store(false, Ordering::SeqCst);
     }
 }
