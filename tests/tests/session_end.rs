@@ -516,3 +516,36 @@ async fn writing_on_the_socket_keeps_the_session_from_idling_out() {
         Some((1008, SessionEnd::IdleTimeout.as_str().to_owned()))
     );
 }
+
+#[tokio::test]
+async fn a_session_ended_elsewhere_closes_its_sockets_here() {
+    // `renraku set-password` (another process) or another node deletes the row: this node
+    // learns of it only from its sweeper, within its tick. (Until then a frame is still
+    // taken, which is why the paths above end sessions through this node's hub.)
+    let server = TestServer::start().await;
+    let mut scene = scene(&server, team(&server).await).await;
+    let started = Instant::now();
+    let ended = server
+        .db()
+        .revoke_other_sessions(scene.team.a.id, None)
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    let expected = Some((1008, SessionEnd::Ended.as_str().to_owned()));
+    assert_eq!(scene.a.ws.closed_within(WITHIN).await, expected);
+    assert_eq!(raw_closed_within(&mut scene.a.yjs, WITHIN).await, expected);
+    eprintln!(
+        "[session_end] session_ended (row deleted elsewhere): both closed after {} ms",
+        started.elapsed().as_millis()
+    );
+    let url = format!(
+        "{}/{}?token={}",
+        server.yjs_url(),
+        scene.team.room,
+        scene.a.room_token
+    );
+    assert!(connect_raw(&url, None).await.is_err());
+    assert!(connect_raw(&server.ws_url(), Some(&scene.team.a.token))
+        .await
+        .is_err());
+}

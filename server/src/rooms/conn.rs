@@ -275,6 +275,9 @@ impl Connection {
             tokio::select! {
                 inbound = stream.next() => {
                     let Some(Ok(msg)) = inbound else { break };
+                    if matches!(msg, WsMessage::Close(_)) {
+                        break;
+                    }
                     if !self.peer.alive.get() || self.session_over().await {
                         // Its session ended: what it sends now is neither stored nor
                         // delivered; the order to close is on its way.

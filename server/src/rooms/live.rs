@@ -31,7 +31,7 @@ pub type ControlRx = mpsc::UnboundedReceiver<Control>;
 pub struct Alive(Arc<AtomicBool>);
 
 impl Alive {
-    fn new() -> Alive {
+    pub(super) fn new() -> Alive {
         Alive(Arc::new(AtomicBool::new(true)))
     }
 
@@ -39,7 +39,7 @@ impl Alive {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn end(&self) {
+    pub(super) fn end(&self) {
         self.0.store(false, Ordering::SeqCst);
     }
 }
@@ -140,5 +140,39 @@ impl LiveConnections {
     pub fn count(&self, user: UserId) -> usize {
         let map = self.by_user.lock().expect("live lock");
         map.get(&user).map_or(0, HashMap::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ending_a_session_reaches_its_connections_only_and_marks_them_dead_first() {
+        let live = LiveConnections::default();
+        let (one, two) = (SessionId::generate(), SessionId::generate());
+        let user = UserId::new(1);
+        let mut a = live.register(user, one.clone(), ConnId(1));
+        let b = live.register(user, one.clone(), ConnId(2));
+        let mut c = live.register(user, two.clone(), ConnId(3));
+        let mut sessions = live.sessions();
+        sessions.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        let mut expected = vec![one.clone(), two.clone()];
+        expected.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        assert_eq!(sessions, expected);
+
+        assert_eq!(live.end_session(&one, "signed_out"), 2);
+        assert!(!a.alive.get() && !b.alive.get());
+        assert!(c.alive.get(), "another session of the same user lives on");
+        assert_eq!(
+            a.control.try_recv().ok(),
+            Some(Control::Disconnect {
+                reason: "signed_out"
+            })
+        );
+        assert!(c.control.try_recv().is_err());
+        live.unregister(user, ConnId(1));
+        live.unregister(user, ConnId(2));
+        assert_eq!(live.sessions(), vec![two]);
     }
 }

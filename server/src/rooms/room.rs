@@ -523,6 +523,105 @@ fn stamp_identity(json: &str, user: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rooms::live::Alive;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+
+    fn peer(conn: u64) -> (Peer, mpsc::Receiver<Bytes>) {
+        let (outbox, inbox) = mpsc::channel(16);
+        let peer = Peer {
+            conn: ConnId(conn),
+            wire: Wire::Frames,
+            outbox,
+            kick: Arc::new(Notify::new()),
+            alive: Alive::new(),
+        };
+        (peer, inbox)
+    }
+
+    /// The next frame to a peer matching `pred`, within a few seconds.
+    async fn frame_to(inbox: &mut mpsc::Receiver<Bytes>, pred: impl Fn(&Frame) -> bool) -> bool {
+        let wait = async {
+            while let Some(bytes) = inbox.recv().await {
+                if Frame::decode_from_server(&bytes).is_ok_and(|f| pred(&f)) {
+                    return true;
+                }
+            }
+            false
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Writes one pin into `user`'s personal document through its room task, as a peer
+    /// whose session is alive or has just ended; how many log rows the document then has,
+    /// and whether the writer heard `Saved`.
+    async fn stored_after_write(alive: bool) -> (usize, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::with_data_dir(dir.path());
+        let db = crate::prepare(&config).await.unwrap();
+        let row = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let user = UserId::new(sqlx::Row::get(&row, "id"));
+        let hub = Hub::new(db.clone(), config.hub());
+        let doc = DocId::Personal(user);
+        let room = hub.room(doc);
+        let (writer, mut writer_inbox) = peer(1);
+        let (witness, mut witness_inbox) = peer(2);
+        let flag = writer.alive.clone();
+        room.tx.send(RoomCmd::Join(writer)).await.unwrap();
+        room.tx.send(RoomCmd::Join(witness)).await.unwrap();
+        if !alive {
+            // The session ended after the frame was read from the socket.
+            flag.end();
+        }
+        let update = renraku_sync::PersonalDoc::new(42).pin_room(renraku_sync::RoomId::new(1), 1);
+        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        let write = RoomCmd::Message {
+            conn: ConnId(1),
+            user,
+            ack: Some(1),
+            message,
+        };
+        room.tx.send(write).await.unwrap();
+        // A sync step 1 after it: the room commits what it holds before answering.
+        let sv = renraku_sync::yrs::StateVector::default();
+        let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
+        let ask = RoomCmd::Message {
+            conn: ConnId(2),
+            user,
+            ack: None,
+            message: step1,
+        };
+        room.tx.send(ask).await.unwrap();
+        let answered = frame_to(&mut witness_inbox, |f| {
+            matches!(f, Frame::Sync { message, .. }
+                if matches!(Message::decode_v1(message), Ok(Message::Sync(SyncMessage::SyncStep2(_)))))
+        })
+        .await;
+        assert!(answered, "the room answered the witness");
+        let saved =
+            alive && frame_to(&mut writer_inbox, |f| matches!(f, Frame::Saved { .. })).await;
+        let (_, tail) = db.load_doc(&doc.storage_key()).await.unwrap();
+        (tail.len(), saved)
+    }
+
+    #[tokio::test]
+    async fn a_message_from_a_peer_whose_session_ended_is_neither_applied_nor_stored() {
+        assert_eq!(
+            stored_after_write(true).await,
+            (1, true),
+            "a live peer's write"
+        );
+        assert_eq!(
+            stored_after_write(false).await,
+            (0, false),
+            "a dead peer's write"
+        );
+    }
 
     #[test]
     fn awareness_states_carry_the_servers_idea_of_the_user() {
