@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod push;
 pub mod rooms;
 pub mod tls;
@@ -39,6 +40,8 @@ pub struct Inner {
     pub hub: rooms::Hub,
     pub throttle: auth::Throttle,
     pub attachments: attachments::Store,
+    /// Photo decoding (thumbnails), bounded in memory.
+    pub photos: attachments::photo::DecodePool,
     /// The WebAuthn relying party (passkeys); `None` when the public URL has no domain name.
     pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Encrypts secrets at rest (TOTP secrets).
@@ -47,7 +50,10 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
+        // Before the caps are derived from it (`Config::ws_caps`).
+        listener::raise_open_files_limit();
         let hub = rooms::Hub::new(db.clone(), config.hub());
+        let photos = attachments::photo::DecodePool::new(config.photo_limits());
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
             attachments::Store::from_config(&config).expect("attachment store configured");
@@ -69,6 +75,7 @@ impl AppState {
                 hub,
                 throttle: auth::Throttle::default(),
                 attachments,
+                photos,
             }),
         }
     }
@@ -150,6 +157,10 @@ pub async fn serve_state(
     let app = router(state);
     // With the peer address: sign-in throttling counts failures per client address.
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // `tap_io` (doing nothing) is what gives a listener of our own axum's `ConnectInfo`
+    // of the peer address.
+    use axum::serve::ListenerExt;
+    let listener = listener::Listener::new(listener).tap_io(|_| {});
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await?;

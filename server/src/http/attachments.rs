@@ -98,7 +98,15 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = state.config.attachment_max_bytes;
-    let stored = attachments::ingest(&state.attachments, limit, declared_len, &name, body).await?;
+    let stored = attachments::ingest(
+        &state.attachments,
+        &state.photos,
+        limit,
+        declared_len,
+        &name,
+        body,
+    )
+    .await?;
     let meta = AttachmentMeta {
         id: id.clone(),
         room,
