@@ -65,7 +65,7 @@ async fn require_member(
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "Not a member", body = crate::error::ErrorBody),
               (status = 409, description = "The id names another attachment", body = crate::error::ErrorBody),
-              (status = 413, description = "Over the size limit", body = crate::error::ErrorBody),
+              (status = 413, description = "Over the size limit (`too_large`), or a photo over the pixel limit (`image_too_large`)", body = crate::error::ErrorBody),
               (status = 415, description = "Type not allowed, or not what the name says", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn upload(

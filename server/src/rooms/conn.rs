@@ -36,6 +36,8 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(65);
 /// How long a closing connection waits for the client's answering close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection refused over a cap waits for the client's answering close.
+const REFUSAL_GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
@@ -174,7 +176,8 @@ async fn refuse(socket: WebSocket, cap: CapReached) {
         code,
         reason: reason.into(),
     };
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+    // Briefly: a refused socket still holds a descriptor, and refusals can come fast.
+    let _ = tokio::time::timeout(REFUSAL_GRACE, async {
         let _ = sink.send(WsMessage::Close(Some(close))).await;
         while let Some(Ok(msg)) = stream.next().await {
             if matches!(msg, WsMessage::Close(_)) {
