@@ -14,6 +14,11 @@ pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
 pub const DEFAULT_COMPACT_AFTER: usize = 500;
 pub const DEFAULT_WS_MESSAGES_PER_SECOND: u32 = 100;
 pub const DEFAULT_WS_MESSAGE_BURST: u32 = 400;
+pub const DEFAULT_WS_SEND_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_WS_OUTBOX_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_WS_CONNECTIONS_PER_USER: usize = 8;
+pub const DEFAULT_IMAGE_MAX_PIXELS: u64 = 50_000_000;
+pub const DEFAULT_IMAGE_DECODE_MEMORY_MB: u64 = 256;
 /// The project's private vulnerability reporting (see SECURITY.md).
 pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
@@ -89,6 +94,36 @@ pub struct Config {
     /// are answered `TooLarge`, and ones over 8× this close the connection.
     #[arg(long, env = "RENRAKU_WS_MAX_FRAME_BYTES", default_value_t = renraku_sync::frame::MAX_FRAME_BYTES, global = true)]
     pub ws_max_frame_bytes: usize,
+
+    /// A WebSocket send that has not finished after this many milliseconds (a client that
+    /// stopped reading) closes the connection.
+    #[arg(long, env = "RENRAKU_WS_SEND_TIMEOUT_MS", default_value_t = DEFAULT_WS_SEND_TIMEOUT_MS, global = true)]
+    pub ws_send_timeout_ms: u64,
+
+    /// Bytes queued for one WebSocket connection before it counts as too slow and is closed
+    /// (1013); a message is queued while less than this waits, so larger rooms still open.
+    #[arg(long, env = "RENRAKU_WS_OUTBOX_BYTES", default_value_t = DEFAULT_WS_OUTBOX_BYTES, global = true)]
+    pub ws_outbox_bytes: usize,
+
+    /// WebSocket connections one user may hold at once (the app needs one per open tab);
+    /// more are closed at once with 1008 and a reason.
+    #[arg(long, env = "RENRAKU_WS_CONNECTIONS_PER_USER", default_value_t = DEFAULT_WS_CONNECTIONS_PER_USER, global = true)]
+    pub ws_connections_per_user: usize,
+
+    /// WebSocket connections on this server at once; more are closed at once with 1013.
+    /// Default: the open-files limit (raised to its hard limit at start) less a tenth of it
+    /// (at least 256), which stays free for sign-in, the API and the database.
+    #[arg(long, env = "RENRAKU_WS_MAX_CONNECTIONS", global = true)]
+    pub ws_max_connections: Option<usize>,
+
+    /// Photos with more pixels than this are refused from their header, before decoding.
+    #[arg(long, env = "RENRAKU_IMAGE_MAX_PIXELS", default_value_t = DEFAULT_IMAGE_MAX_PIXELS, global = true)]
+    pub image_max_pixels: u64,
+
+    /// Memory all photo decodes (for thumbnails) may use at once, in MiB; uploads wait for
+    /// their turn, and a photo that alone would need more is refused.
+    #[arg(long, env = "RENRAKU_IMAGE_DECODE_MEMORY_MB", default_value_t = DEFAULT_IMAGE_DECODE_MEMORY_MB, global = true)]
+    pub image_decode_memory_mb: u64,
 
     /// Terminate TLS here: the server's certificate chain (PEM). Needs `--tls-key`.
     #[arg(long, env = "RENRAKU_TLS_CERT", global = true, requires = "tls_key")]
@@ -175,6 +210,12 @@ impl Config {
             ws_messages_per_second: DEFAULT_WS_MESSAGES_PER_SECOND,
             ws_message_burst: DEFAULT_WS_MESSAGE_BURST,
             ws_max_frame_bytes: renraku_sync::frame::MAX_FRAME_BYTES,
+            ws_send_timeout_ms: DEFAULT_WS_SEND_TIMEOUT_MS,
+            ws_outbox_bytes: DEFAULT_WS_OUTBOX_BYTES,
+            ws_connections_per_user: DEFAULT_WS_CONNECTIONS_PER_USER,
+            ws_max_connections: None,
+            image_max_pixels: DEFAULT_IMAGE_MAX_PIXELS,
+            image_decode_memory_mb: DEFAULT_IMAGE_DECODE_MEMORY_MB,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -200,6 +241,7 @@ impl Config {
         crate::rooms::HubConfig {
             evict_after: Duration::from_millis(self.room_evict_ms),
             compact_after: self.compact_after.max(1),
+            caps: self.ws_caps(crate::listener::open_files_limit()),
         }
     }
 
@@ -211,6 +253,29 @@ impl Config {
             max_frame_bytes: self
                 .ws_max_frame_bytes
                 .clamp(1, renraku_sync::frame::MAX_FRAME_BYTES),
+            send_timeout: Duration::from_millis(self.ws_send_timeout_ms.max(1)),
+            outbox_bytes: self.ws_outbox_bytes.max(1),
+        }
+    }
+
+    /// How many WebSockets are served at once, per user and in all, given the process's
+    /// open-files limit (every socket is a file descriptor).
+    pub fn ws_caps(&self, open_files: u64) -> crate::rooms::ConnCaps {
+        let reserve = (open_files / 10).max(256);
+        let derived = usize::try_from(open_files.saturating_sub(reserve))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        crate::rooms::ConnCaps {
+            per_user: self.ws_connections_per_user.max(1),
+            total: self.ws_max_connections.unwrap_or(derived).max(1),
+        }
+    }
+
+    /// Photo decoding limits (thumbnails): pixels per image, and memory for all at once.
+    pub fn photo_limits(&self) -> crate::attachments::photo::PhotoLimits {
+        crate::attachments::photo::PhotoLimits {
+            max_pixels: self.image_max_pixels.max(1),
+            decode_memory_bytes: self.image_decode_memory_mb.max(1) * 1024 * 1024,
         }
     }
 

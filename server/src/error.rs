@@ -217,7 +217,7 @@ pub struct ErrorBody {
     /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
     /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`, `import_refused`,
     /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
-    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`; for passkeys
+    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`, `image_too_large`; for passkeys
     /// `passkey_rejected`, `passkeys_unavailable`.
     pub error: String,
     /// For people; Japanese first.

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod provision;
 pub mod push;
 pub mod rooms;
@@ -43,6 +44,8 @@ pub struct Inner {
     pub hub: rooms::Hub,
     pub throttle: auth::Throttle,
     pub attachments: attachments::Store,
+    /// Photo decoding (thumbnails), bounded in memory.
+    pub photos: attachments::photo::DecodePool,
     /// The WebAuthn relying party (passkeys); `None` when the public URL has no domain name.
     pub webauthn: Option<webauthn_rs::Webauthn>,
     /// Encrypts secrets at rest (TOTP secrets).
@@ -58,7 +61,10 @@ impl AppState {
 
     /// [`AppState::new`] with a clock for sessions and room tokens (tests pass a manual one).
     pub fn with_clock(config: Config, db: Db, clock: Clock) -> Self {
+        // Before the caps are derived from it (`Config::ws_caps`).
+        listener::raise_open_files_limit();
         let hub = rooms::Hub::new(db.clone(), config.hub());
+        let photos = attachments::photo::DecodePool::new(config.photo_limits());
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
             attachments::Store::from_config(&config).expect("attachment store configured");
@@ -81,6 +87,7 @@ impl AppState {
                 throttle: auth::Throttle::default(),
                 attachments,
                 clock,
+                photos,
             }),
         }
     }
@@ -163,6 +170,10 @@ pub async fn serve_state(
     let app = router(state);
     // With the peer address: sign-in throttling counts failures per client address.
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // `tap_io` (doing nothing) is what gives a listener of our own axum's `ConnectInfo`
+    // of the peer address.
+    use axum::serve::ListenerExt;
+    let listener = listener::Listener::new(listener).tap_io(|_| {});
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -128,6 +128,11 @@ pub fn current() -> Option<(PathBuf, Vec<String>)> {
     Some((logs.dir.join(format!("{}.log", logs.stem)), needles))
 }
 
+/// The `RUST_LOG` filter a server run as a child process gets.
+pub fn child_filter() -> String {
+    std::env::var("RENRAKU_TEST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.into())
+}
+
 /// A fresh log file for a server run as a child process, with the filter to give it.
 pub fn child_log() -> Option<(File, String)> {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
@@ -141,6 +146,5 @@ pub fn child_log() -> Option<(File, String)> {
         .truncate(true)
         .open(path)
         .ok()?;
-    let filter = std::env::var("RENRAKU_TEST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.into());
-    Some((file, filter))
+    Some((file, child_filter()))
 }

@@ -746,3 +746,102 @@ async fn an_object_store_holds_the_blobs_when_configured() {
     .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// CRC-32 (ISO-HDLC, as PNG chunks use), bit by bit: a few chunks only.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(data);
+    let mut covered = kind.to_vec();
+    covered.extend_from_slice(data);
+    chunk.extend_from_slice(&crc32(&covered).to_be_bytes());
+    chunk
+}
+
+/// A small PNG file whose header claims `width` × `height` RGB pixels: what a
+/// decompression bomb looks like before its (highly compressible) pixels are decoded.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &ihdr));
+    // The start of a zlib stream of zero rows; a decoder would allocate for every pixel
+    // before finding out that the data ends.
+    png.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9C, 0xED, 0xC1, 0x01, 0x0D, 0x00, 0x00],
+    ));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+#[tokio::test]
+async fn an_image_over_the_pixel_limit_is_refused_from_its_header_saying_why() {
+    let server = TestServer::start().await;
+    let team = team(&server).await;
+    let id = new_id();
+    let bomb = png_claiming(16_384, 10_000);
+    assert!(bomb.len() < 100, "a small file claiming 164 million pixels");
+    let response = upload(&server, &team.a.token, team.room, &id, "bomb.png", bomb).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "image_too_large");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("16384×10000") && message.contains("画素"),
+        "the person is told the image's size and that it has too many pixels: {message}"
+    );
+    assert_nothing_stored(&server, &team, &id, "pixel bomb").await;
+}
+
+#[tokio::test]
+async fn the_pixel_limit_is_configurable_and_photos_within_it_are_kept() {
+    let server = TestServer::start_with(|c| c.image_max_pixels = 400_000).await;
+    let team = team(&server).await;
+    // 500,000 pixels: a real, decodable photo, over this server's limit.
+    assert_refused(
+        &server,
+        &team,
+        "wide.png",
+        png(1000, 500),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "image_too_large",
+        "over a configured limit",
+    )
+    .await;
+    // 200,000 pixels: within it, stored with its thumbnail.
+    let id = new_id();
+    let response = upload(
+        &server,
+        &team.a.token,
+        team.room,
+        &id,
+        "ok.png",
+        png(500, 400),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = get(
+        &server,
+        &team.b.token,
+        &format!("/api/attachments/{id}/thumbnail"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -9,7 +9,7 @@ use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId};
 use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
-use renraku_tests::{team, TestServer};
+use renraku_tests::{team, Member, TestServer};
 use std::collections::HashSet;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -294,4 +294,245 @@ async fn frames_over_the_configured_size_are_refused_and_the_connection_lives_on
         .doc(room)
         .start_thread(t.b.id, later.clone(), "まだ使える", now_ms());
     b.write(room, u).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_message_over_eight_times_the_limit_closes_with_1009_and_a_reason() {
+    const LIMIT: usize = 4096;
+    let server = TestServer::start_with(|c| c.ws_max_frame_bytes = LIMIT).await;
+    let t = team(&server).await;
+    let mut a = connect_raw(&server.ws_url(), Some(&t.a.token))
+        .await
+        .unwrap();
+    assert!(
+        send(
+            &mut a,
+            &Frame::Hello {
+                version: PROTOCOL_VERSION
+            }
+        )
+        .await
+    );
+    let _ = a
+        .send(WsMessage::Binary(vec![7; 8 * LIMIT + 1].into()))
+        .await;
+    let (_, ending) = read_until_end(&mut a).await;
+    match ending {
+        Ending::Closed { code, reason } => {
+            assert_eq!(code, 1009, "message too big");
+            assert!(
+                reason.contains(&(8 * LIMIT).to_string()),
+                "the reason names the limit: {reason}"
+            );
+        }
+        Ending::Broken(e) => panic!("expected a close frame (1009), got: {e}"),
+    }
+}
+
+/// Fills `room` with `posts` posts of `chars` characters each, written by `m`.
+async fn fill_room(server: &TestServer, m: &Member, room: RoomId, posts: usize, chars: usize) {
+    let mut writer = SyncClient::connect(&server.ws_url(), &m.token, 7_777)
+        .await
+        .unwrap();
+    writer.open(room).await.unwrap();
+    let mut last = 0;
+    for i in 0..posts {
+        let text = format!("{i:04} {}", "記".repeat(chars));
+        let u = writer
+            .doc(room)
+            .start_thread(m.id, new_post_id(), &text, now_ms());
+        last = writer.send_update(room, u).await.unwrap();
+    }
+    assert_eq!(writer.verdict(last).await.unwrap(), Ok(()));
+}
+
+/// Open WebSocket connections on the server, once they settle at `want` (or what they are
+/// after the test's patience).
+async fn connections_settle_at(server: &TestServer, want: usize) -> usize {
+    let hub = server.state().hub.clone();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let now = hub.open_connections();
+        if now == want || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A client asks for a large room again and again but never reads the answers. The server
+/// must drop it (by the bound `adjust` leaves) while another member keeps being served; the
+/// client sees its sends fail once the server has let go of the socket.
+async fn a_client_that_never_reads_is_dropped(adjust: impl FnOnce(&mut renraku_server::Config)) {
+    let server = TestServer::start_with(|c| {
+        // The rate limit is not what should end this.
+        c.ws_message_burst = 10_000_000;
+        c.ws_messages_per_second = 10_000_000;
+        adjust(c);
+    })
+    .await;
+    let t = team(&server).await;
+    let room = t.room;
+    let doc = DocId::Room(room);
+    // About 1.5 MB of posts: a few answers fill the socket buffers on both sides.
+    fill_room(&server, &t.b, room, 100, 5_000).await;
+
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    b.open(room).await.unwrap();
+
+    let mut a = connect_raw(&server.ws_url(), Some(&t.a.token))
+        .await
+        .unwrap();
+    assert!(
+        send(
+            &mut a,
+            &Frame::Hello {
+                version: PROTOCOL_VERSION
+            }
+        )
+        .await
+    );
+    assert!(send(&mut a, &Frame::Open { doc }).await);
+    let step1 = Frame::Sync {
+        doc,
+        ack: None,
+        message: Message::Sync(SyncMessage::SyncStep1(Default::default())).encode_v1(),
+    };
+    // Twenty answers of 1.5 MB: more than the sockets' buffers hold, far fewer frames than
+    // the outbox's frame bound (so only the bound under test can end this).
+    for _ in 0..20 {
+        if !send(&mut a, &step1).await {
+            break;
+        }
+    }
+    // Meanwhile another member writes and is acknowledged.
+    let u = b
+        .doc(room)
+        .start_thread(t.b.id, new_post_id(), "読まない人がいても", now_ms());
+    b.write(room, u).await.unwrap();
+    // A goes on sending (frames that need no answer) until the server has let go of the
+    // socket: a send then fails. A server that never lets go fails the test here.
+    let hello = Frame::Hello {
+        version: PROTOCOL_VERSION,
+    };
+    tokio::time::timeout(PATIENCE * 4, async { while send(&mut a, &hello).await {} })
+        .await
+        .expect("the server drops a client that does not read");
+
+    // Only B's connection is left on the server; B is served and a newcomer gets the room.
+    assert_eq!(connections_settle_at(&server, 1).await, 1);
+    let u = b
+        .doc(room)
+        .start_thread(t.b.id, new_post_id(), "まだ使える", now_ms());
+    b.write(room, u).await.unwrap();
+    let stored = stored_texts(&server, &t.a.token, room).await;
+    assert_eq!(stored.len(), 102);
+}
+
+#[tokio::test]
+async fn a_send_that_does_not_finish_in_time_closes_the_connection() {
+    // A roomy outbox, so only the send timeout can end the stalled connection.
+    a_client_that_never_reads_is_dropped(|c| {
+        c.ws_send_timeout_ms = 300;
+        c.ws_outbox_bytes = 1 << 30;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_connection_over_its_outbox_bytes_is_closed_without_waiting_for_its_send() {
+    // A send timeout far beyond the test's patience: only the byte bound can end it.
+    a_client_that_never_reads_is_dropped(|c| {
+        c.ws_send_timeout_ms = 3_600_000;
+        c.ws_outbox_bytes = 256 * 1024;
+    })
+    .await;
+}
+
+/// Connects and reads until the server's close: its code and reason.
+async fn refused(server: &TestServer, token: &str) -> Option<(u16, String)> {
+    let mut ws = connect_raw(&server.ws_url(), Some(token)).await.unwrap();
+    let _ = send(
+        &mut ws,
+        &Frame::Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .await;
+    match tokio::time::timeout(PATIENCE, read_until_end(&mut ws)).await {
+        Ok((_, Ending::Closed { code, reason })) => Some((code, reason)),
+        Ok((_, Ending::Broken(e))) => panic!("expected a close frame, got: {e}"),
+        // Still open: admitted.
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_user_over_the_connection_cap_is_refused_with_a_reason_and_others_are_served() {
+    let server = TestServer::start_with(|c| c.ws_connections_per_user = 2).await;
+    let t = team(&server).await;
+    let room = t.room;
+    let mut a1 = SyncClient::connect(&server.ws_url(), &t.a.token, 1001)
+        .await
+        .unwrap();
+    a1.open(room).await.unwrap();
+    let mut a2 = SyncClient::connect(&server.ws_url(), &t.a.token, 1002)
+        .await
+        .unwrap();
+    a2.open(room).await.unwrap();
+
+    let (code, reason) = refused(&server, &t.a.token)
+        .await
+        .expect("the third socket is refused");
+    assert_eq!(code, 1008);
+    assert!(
+        reason.contains("too many connections") && reason.contains('2'),
+        "a reason naming the cap: {reason}"
+    );
+
+    // Another user connects and is served; the server answers HTTP.
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    b.open(room).await.unwrap();
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert!(health.status().is_success());
+    let u = a1
+        .doc(room)
+        .start_thread(t.a.id, new_post_id(), "上限内の接続", now_ms());
+    a1.write(room, u).await.unwrap();
+
+    // Once one of A's sockets closes, A may open another.
+    drop(a2);
+    assert_eq!(connections_settle_at(&server, 2).await, 2);
+    let mut again = SyncClient::connect(&server.ws_url(), &t.a.token, 1003)
+        .await
+        .unwrap();
+    again.open(room).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_server_wide_connection_cap_refuses_with_retry_later() {
+    let server = TestServer::start_with(|c| c.ws_max_connections = Some(2)).await;
+    let t = team(&server).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 1001)
+        .await
+        .unwrap();
+    a.open(t.room).await.unwrap();
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 2002)
+        .await
+        .unwrap();
+    b.open(t.room).await.unwrap();
+    let (code, reason) = refused(&server, &t.outsider.token)
+        .await
+        .expect("a third socket on the server is refused");
+    assert_eq!(code, 1013, "try again later");
+    assert!(reason.contains("retry"), "{reason}");
+    // Sign-in and the API still answer.
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert!(health.status().is_success());
+    let _ = server.signin("nurse1").await;
 }

@@ -613,32 +613,43 @@ fn bench(args: &[String]) -> Result<()> {
     ]))?;
     step("bench: cargo run --release -p renraku-bench");
     let report = root().join("BENCHMARKS.md");
-    let app_section = fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| app_bench_section(&t).map(str::to_owned));
+    let kept: Vec<(&str, String)> = fs::read_to_string(&report)
+        .map(|t| {
+            KEPT_SECTIONS
+                .iter()
+                .filter_map(|name| Some((*name, kept_section(&t, name)?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
     let ran = run_cmd(
         Command::new(cargo())
             .current_dir(root())
             .args(["run", "--release", "-p", "renraku-bench", "--"])
             .args(args),
     );
-    // renraku-bench writes the file whole: put back what `bench-app` measured.
-    if let (Some(section), Ok(text)) = (app_section, fs::read_to_string(&report)) {
-        if app_bench_section(&text).is_none() {
-            fs::write(&report, format!("{}\n\n{section}\n", text.trim_end()))?;
+    // renraku-bench writes the file whole: put back what `bench-app` and
+    // `renraku-attacks` measured.
+    for (name, section) in kept {
+        if let Ok(text) = fs::read_to_string(&report) {
+            if kept_section(&text, name).is_none() {
+                fs::write(&report, format!("{}\n\n{section}\n", text.trim_end()))?;
+            }
         }
     }
     ran
 }
 
-/// The section `cargo xtask bench-app` keeps in BENCHMARKS.md, which `renraku-bench`
-/// rewrites whole.
-const APP_BENCH_START: &str = "<!-- app-bench:start -->";
-const APP_BENCH_END: &str = "<!-- app-bench:end -->";
+/// Sections of BENCHMARKS.md written by other tools (between `<!-- NAME:start -->` and
+/// `<!-- NAME:end -->`), kept when `renraku-bench` rewrites the file.
+const KEPT_SECTIONS: [&str; 2] = ["app-bench", "attacks"];
 
-fn app_bench_section(text: &str) -> Option<&str> {
-    let start = text.find(APP_BENCH_START)?;
-    let end = text[start..].find(APP_BENCH_END)? + start + APP_BENCH_END.len();
+fn kept_section<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let (start_mark, end_mark) = (
+        format!("<!-- {name}:start -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let start = text.find(&start_mark)?;
+    let end = text[start..].find(&end_mark)? + start + end_mark.len();
     Some(&text[start..end])
 }
 

@@ -1,7 +1,7 @@
 //! One upload, from the request body to a stored blob.
 
 use super::kind::{classify, Evidence};
-use super::photo::{self, PhotoError};
+use super::photo::{self, DecodePool, PhotoError};
 use super::{BlobKey, FileName, Kind, Refusal, Sha256, Store};
 use crate::error::{Error, Result};
 use axum::body::Body;
@@ -26,6 +26,7 @@ pub struct Ingested {
 /// `TempPath`, deleted on drop, also when the request is cancelled) and nothing is stored.
 pub async fn ingest(
     store: &Store,
+    photos: &DecodePool,
     limit: u64,
     declared_len: Option<u64>,
     name: &FileName,
@@ -94,12 +95,32 @@ pub async fn ingest(
         .await
         .map_err(|e| Error::internal(format!("cannot read an upload: {e}")))?;
     drop(path);
-    let clean = tokio::task::spawn_blocking(move || photo::clean(kind, &original))
-        .await
-        .map_err(Error::internal)?
-        .map_err(|PhotoError::Unreadable(_)| Refusal::UnsupportedType {
+    let refusal = |e: PhotoError| match e {
+        PhotoError::TooManyPixels {
+            width,
+            height,
+            max_pixels,
+        } => Refusal::ImageTooLarge {
+            width,
+            height,
+            max_pixels,
+        },
+        PhotoError::Unreadable(_) => Refusal::UnsupportedType {
             found: format!("{} (壊れています / damaged)", kind.label()),
-        })?;
+        },
+    };
+    // Refused from its header before anything is decoded; else decoded when the budget
+    // has room for it.
+    let permit = photos.admit(&original).await.map_err(refusal)?;
+    let pool = photos.clone();
+    let clean = tokio::task::spawn_blocking(move || {
+        let clean = photo::clean(&pool, kind, &original);
+        drop(permit);
+        clean
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(refusal)?;
     let sha256 = Sha256::of(&clean.bytes);
     let size = clean.bytes.len() as u64;
     let has_thumbnail = clean.thumbnail.is_some();

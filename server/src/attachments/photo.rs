@@ -13,19 +13,25 @@
 //! A JPEG's EXIF also carries the orientation a phone camera records instead of rotating
 //! pixels; dropping it would turn photos on their side, so a fresh EXIF block with that one
 //! tag (and nothing else: no GPS, no camera, no time) is written back.
+//!
+//! Decoding for the thumbnail costs memory by pixels, not by file size: a 478 KB PNG can
+//! claim 16384×10000 pixels (~500 MiB decoded). So every photo's dimensions are read from
+//! its header first and checked against a pixel limit, and decodes share a memory budget
+//! ([`DecodePool`]): uploads wait for their turn rather than decode all at once.
 
 use super::Kind;
 use bytes::Bytes;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use std::io::Cursor;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Thumbnails fit in a square this many pixels wide.
 pub const THUMBNAIL_SIZE: u32 = 320;
 const THUMBNAIL_QUALITY: u8 = 80;
 /// Decoding limits: a small file can claim enormous dimensions (a decompression bomb).
 const MAX_DIMENSION: u32 = 16_384;
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 const EXIF_PREFIX: &[u8] = b"Exif\0\0";
 
 /// A photo after stripping.
@@ -43,6 +49,88 @@ pub enum PhotoError {
     /// The container is not what its magic bytes said, is cut short, or does not decode.
     #[error("not a readable image: {0}")]
     Unreadable(String),
+    /// More pixels than may be decoded (`max_pixels` at this image's colour depth).
+    #[error("{width}×{height} pixels is over the limit of {max_pixels}")]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+}
+
+/// How large a photo may be decoded, from the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhotoLimits {
+    /// Pixels per image.
+    pub max_pixels: u64,
+    /// Memory all decodes running at once may take.
+    pub decode_memory_bytes: u64,
+}
+
+/// Photo decodes in progress, bounded by the memory their pixels take: a semaphore whose
+/// permits are KiB of the budget.
+#[derive(Clone)]
+pub struct DecodePool {
+    limits: PhotoLimits,
+    memory: Arc<Semaphore>,
+    budget_kib: u32,
+}
+
+impl DecodePool {
+    pub fn new(limits: PhotoLimits) -> Self {
+        let budget_kib = u32::try_from(limits.decode_memory_bytes / 1024)
+            .unwrap_or(u32::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS as u32);
+        Self {
+            limits,
+            memory: Arc::new(Semaphore::new(budget_kib as usize)),
+            budget_kib,
+        }
+    }
+
+    /// Reads `photo`'s dimensions from its header (nothing is decoded), refuses it if it has
+    /// too many pixels, else waits until the budget has room for decoding it. The returned
+    /// permit holds that memory until dropped.
+    pub async fn admit(&self, photo: &[u8]) -> Result<OwnedSemaphorePermit, PhotoError> {
+        let (width, height, bytes_per_pixel) = header(photo)?;
+        let pixels = u64::from(width) * u64::from(height);
+        let by_memory = (u64::from(self.budget_kib) * 1024) / bytes_per_pixel.max(1);
+        let max_pixels = self.limits.max_pixels.min(by_memory);
+        if pixels > max_pixels {
+            return Err(PhotoError::TooManyPixels {
+                width,
+                height,
+                max_pixels,
+            });
+        }
+        let kib = (pixels * bytes_per_pixel).div_ceil(1024).max(1);
+        let kib = u32::try_from(kib).expect("at most the budget");
+        self.memory
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|_| unreadable("decoding unavailable"))
+    }
+
+    /// The decoder's own allocation limit: never more than the whole budget.
+    fn max_alloc(&self) -> u64 {
+        u64::from(self.budget_kib) * 1024
+    }
+}
+
+/// Width, height and decoded bytes per pixel, from the header only.
+fn header(photo: &[u8]) -> Result<(u32, u32, u64), PhotoError> {
+    let decoder = ImageReader::new(Cursor::new(photo))
+        .with_guessed_format()
+        .map_err(|e| unreadable(e.to_string()))?
+        .into_decoder()
+        .map_err(|e| unreadable(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    Ok((
+        width,
+        height,
+        u64::from(decoder.color_type().bytes_per_pixel()),
+    ))
 }
 
 fn unreadable(why: impl Into<String>) -> PhotoError {
@@ -50,27 +138,36 @@ fn unreadable(why: impl Into<String>) -> PhotoError {
 }
 
 /// Strips `original` (of `kind`, an image), checks that it still decodes, and makes its
-/// thumbnail. CPU-bound: call from a blocking task.
-pub fn clean(kind: Kind, original: &[u8]) -> Result<CleanPhoto, PhotoError> {
+/// thumbnail. CPU-bound: call from a blocking task, holding the pool's permit for it
+/// ([`DecodePool::admit`]).
+pub fn clean(pool: &DecodePool, kind: Kind, original: &[u8]) -> Result<CleanPhoto, PhotoError> {
     // Image decoders are large parsers of hostile input: a panic in one refuses this file
     // and nothing else.
-    std::panic::catch_unwind(|| clean_inner(kind, original))
+    let max_alloc = pool.max_alloc();
+    std::panic::catch_unwind(|| clean_inner(max_alloc, kind, original))
         .unwrap_or_else(|_| Err(unreadable("the decoder gave up")))
 }
 
-fn clean_inner(kind: Kind, original: &[u8]) -> Result<CleanPhoto, PhotoError> {
+fn clean_inner(max_alloc: u64, kind: Kind, original: &[u8]) -> Result<CleanPhoto, PhotoError> {
     let (bytes, orientation) = match kind {
         Kind::Jpeg => strip_jpeg(original)?,
         Kind::Png => (strip_png(original)?, Orientation::NoTransforms),
         Kind::Webp => (strip_webp(original)?, Orientation::NoTransforms),
         _ => return Err(unreadable("not an image")),
     };
-    let mut image = decode(&bytes).map_err(|e| unreadable(e.to_string()))?;
-    image.apply_orientation(orientation);
+    let image = decode(&bytes, max_alloc).map_err(|e| unreadable(e.to_string()))?;
+    // Turned after shrinking: turning the full image would copy all its pixels again.
+    let (width, height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (image.height(), image.width()),
+        _ => (image.width(), image.height()),
+    };
     Ok(CleanPhoto {
-        width: image.width(),
-        height: image.height(),
-        thumbnail: thumbnail(&image),
+        width,
+        height,
+        thumbnail: thumbnail(&image, orientation),
         bytes: Bytes::from(bytes),
     })
 }
@@ -282,23 +379,25 @@ fn strip_webp(data: &[u8]) -> Result<Vec<u8>, PhotoError> {
     Ok(out)
 }
 
-fn decode(bytes: &[u8]) -> Result<DynamicImage, image::ImageError> {
+fn decode(bytes: &[u8], max_alloc: u64) -> Result<DynamicImage, image::ImageError> {
     let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_alloc = Some(max_alloc);
     reader.limits(limits);
     reader.decode()
 }
 
-fn thumbnail(image: &DynamicImage) -> Option<Bytes> {
+fn thumbnail(image: &DynamicImage, orientation: Orientation) -> Option<Bytes> {
     // Only ever smaller: a small picture is its own thumbnail.
-    let small = if image.width() <= THUMBNAIL_SIZE && image.height() <= THUMBNAIL_SIZE {
-        image.to_rgb8()
+    let mut small = if image.width() <= THUMBNAIL_SIZE && image.height() <= THUMBNAIL_SIZE {
+        image.clone()
     } else {
-        image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgb8()
+        image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
     };
+    small.apply_orientation(orientation);
+    let small = small.to_rgb8();
     let mut out = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_QUALITY);
     small.write_with_encoder(encoder).ok()?;
@@ -308,6 +407,13 @@ fn thumbnail(image: &DynamicImage) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pool() -> DecodePool {
+        DecodePool::new(PhotoLimits {
+            max_pixels: 1_000_000,
+            decode_memory_bytes: 8 * 1024 * 1024,
+        })
+    }
 
     fn jpeg(width: u32, height: u32) -> Vec<u8> {
         let image = image::RgbImage::from_fn(width, height, |x, y| {
@@ -341,7 +447,7 @@ mod tests {
         tagged.extend_from_slice(&plain[2..]);
         tagged.extend_from_slice(b"appended video with GPS");
 
-        let clean = clean(Kind::Jpeg, &tagged).unwrap();
+        let clean = clean(&pool(), Kind::Jpeg, &tagged).unwrap();
         let bytes = clean.bytes.as_ref();
         for needle in [&b"xmpmeta"[..], b"secret", b"a comment", b"appended"] {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle));
@@ -383,9 +489,9 @@ mod tests {
             b"\xFF\xD8\xFF\xDA\x00\x02\xFF",
             b"\xFF\xD8\xFF\xE1\xFF\xFFExif\0\0",
         ] {
-            assert!(clean(Kind::Jpeg, bytes).is_err());
+            assert!(clean(&pool(), Kind::Jpeg, bytes).is_err());
         }
-        assert!(clean(Kind::Png, b"\x89PNG\r\n\x1a\n\xFF\xFF\xFF\xFFIHDR").is_err());
-        assert!(clean(Kind::Webp, b"RIFF\xFF\xFF\xFF\xFFWEBPVP8 ").is_err());
+        assert!(clean(&pool(), Kind::Png, b"\x89PNG\r\n\x1a\n\xFF\xFF\xFF\xFFIHDR").is_err());
+        assert!(clean(&pool(), Kind::Webp, b"RIFF\xFF\xFF\xFF\xFFWEBPVP8 ").is_err());
     }
 }

@@ -19,6 +19,13 @@ pub enum Refusal {
     BadFileName(&'static str),
     #[error("empty file")]
     EmptyFile,
+    /// A photo with more pixels than the server decodes (read from its header).
+    #[error("image of {width}×{height} pixels is over the limit of {max_pixels}")]
+    ImageTooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     /// The body ended before its `Content-Length`, or the connection broke.
     #[error("incomplete upload")]
     Incomplete,
@@ -27,7 +34,9 @@ pub enum Refusal {
 impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
-            Refusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::TooLarge { .. } | Refusal::ImageTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Refusal::UnsupportedType { .. } | Refusal::TypeMismatch { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
@@ -44,6 +53,7 @@ impl Refusal {
             Refusal::TypeMismatch { .. } => "type_mismatch",
             Refusal::BadFileName(_) => "bad_file_name",
             Refusal::EmptyFile => "empty_file",
+            Refusal::ImageTooLarge { .. } => "image_too_large",
             Refusal::Incomplete => "incomplete_upload",
         }
     }
@@ -66,6 +76,16 @@ impl Refusal {
             ),
             Refusal::BadFileName(why) => format!("ファイル名が使えません: {why}"),
             Refusal::EmptyFile => "空のファイルは添付できません。(The file is empty.)".into(),
+            Refusal::ImageTooLarge {
+                width,
+                height,
+                max_pixels,
+            } => format!(
+                "画像の画素数が多すぎます（{width}×{height}、上限 {} 万画素）。小さくしてから添付してください。\
+                 (The image is {width}×{height} pixels; the limit is {} million pixels. Make it smaller and attach it again.)",
+                max_pixels / 10_000,
+                max_pixels / 1_000_000
+            ),
             Refusal::Incomplete => {
                 "アップロードが途中で切れました。もう一度お試しください。(The upload was cut off; try again.)"
                     .into()

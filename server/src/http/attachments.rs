@@ -65,7 +65,7 @@ async fn require_member(
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "Not a member", body = crate::error::ErrorBody),
               (status = 409, description = "The id names another attachment", body = crate::error::ErrorBody),
-              (status = 413, description = "Over the size limit", body = crate::error::ErrorBody),
+              (status = 413, description = "Over the size limit (`too_large`), or a photo over the pixel limit (`image_too_large`)", body = crate::error::ErrorBody),
               (status = 415, description = "Type not allowed, or not what the name says", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn upload(
@@ -98,7 +98,15 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = state.config.attachment_max_bytes;
-    let stored = attachments::ingest(&state.attachments, limit, declared_len, &name, body).await?;
+    let stored = attachments::ingest(
+        &state.attachments,
+        &state.photos,
+        limit,
+        declared_len,
+        &name,
+        body,
+    )
+    .await?;
     let meta = AttachmentMeta {
         id: id.clone(),
         room,

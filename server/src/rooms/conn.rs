@@ -1,9 +1,14 @@
 //! WebSocket connections: `/ws` (Renraku frames, many documents on one socket) and
 //! `/yjs/{room}` (plain y-websocket, one room), each a task that `select!`s over the socket,
 //! its bounded outbox and a kick from a room that found it too slow.
+//!
+//! Every send to the client is bounded in time (`ConnLimits::send_timeout`): a client that
+//! stops reading is dropped, rather than holding its task, socket and queue for ever.
 
+use super::caps::{CapReached, Slot};
 use super::limits::{ConnLimits, TokenBucket};
 use super::live::Alive;
+use super::outbox::{outbox, OutboxRx, Refused};
 use super::room::{RoomCmd, RoomHandle};
 use super::Hub;
 use crate::auth::{CurrentSession, CurrentUser};
@@ -15,6 +20,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::session_end::CLOSE_CODE as SESSION_END_CODE;
@@ -26,15 +32,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tracing::{debug, info_span, warn, Instrument};
 
-/// Frames queued for one connection before it counts as too slow.
-const OUTBOX_FRAMES: usize = 1024;
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(65);
 /// How long a closing connection waits for the client's answering close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection refused over a cap waits for the client's answering close.
+const REFUSAL_GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub u64);
@@ -55,7 +61,7 @@ pub enum Wire {
     YWebsocket,
 }
 
-pub type Outbox = mpsc::Sender<Bytes>;
+pub use super::outbox::Outbox;
 
 /// A connection as a room sees it.
 #[derive(Clone)]
@@ -75,7 +81,7 @@ impl Peer {
         if !self.alive.get() {
             return;
         }
-        if self.outbox.try_send(bytes.clone()).is_err() {
+        if self.outbox.push(bytes) == Err(Refused::Full) {
             self.kick.notify_one();
         }
     }
@@ -108,6 +114,27 @@ async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSoc
         }
     })
     .await;
+}
+
+/// Sends one message; false when it did not finish within the send timeout, a room found
+/// the connection too slow meanwhile, or the socket failed. The connection then ends.
+async fn deliver(
+    sink: &mut SplitSink<WebSocket, WsMessage>,
+    msg: WsMessage,
+    limits: &ConnLimits,
+    kick: &Notify,
+) -> bool {
+    tokio::select! {
+        sent = tokio::time::timeout(limits.send_timeout, sink.send(msg)) => matches!(sent, Ok(Ok(()))),
+        _ = kick.notified() => false,
+    }
+}
+
+/// A read that failed because the message is over the hard size limit (`tune`).
+fn over_hard_limit(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 /// Refuses cross-site WebSocket handshakes: a browser always sends Origin.
@@ -144,11 +171,43 @@ pub async fn ws_handler(
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let span = info_span!("ws", user.id = %session.user.id);
+    // Counted before the handshake completes, so simultaneous handshakes cannot pass the cap.
+    let slot = state.hub.caps.admit(session.user.id);
     tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
-        Connection::new(state, &session.user, session.id, Wire::Frames)
-            .run(socket)
-            .instrument(span)
+        async move {
+            match slot {
+                Ok(slot) => {
+                    Connection::new(state, &session.user, session.id, Wire::Frames, slot)
+                        .run(socket)
+                        .await
+                }
+                Err(cap) => refuse(socket, cap).await,
+            }
+        }
+        .instrument(span)
     })
+}
+
+/// Closes a connection over a cap with the reason, as a close frame: a browser's WebSocket
+/// shows the client nothing of a refused handshake, but it does show a close reason.
+async fn refuse(socket: WebSocket, cap: CapReached) {
+    let (code, reason) = cap.close();
+    debug!(code, reason, "connection refused");
+    let (mut sink, mut stream) = socket.split();
+    let close = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    // Briefly: a refused socket still holds a descriptor, and refusals can come fast.
+    let _ = tokio::time::timeout(REFUSAL_GRACE, async {
+        let _ = sink.send(WsMessage::Close(Some(close))).await;
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 #[derive(Deserialize)]
@@ -181,10 +240,15 @@ pub async fn yjs_handler(
         return (StatusCode::FORBIDDEN, "the token is for another room").into_response();
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
+    let slot = state.hub.caps.admit(user.id);
     tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
         async move {
+            let slot = match slot {
+                Ok(slot) => slot,
+                Err(cap) => return refuse(socket, cap).await,
+            };
             // The socket belongs to the session that minted the token: it ends with it.
-            let mut conn = Connection::new(state, &user, session, Wire::YWebsocket);
+            let mut conn = Connection::new(state, &user, session, Wire::YWebsocket, slot);
             if conn.open(DocId::Room(room)).await.is_ok() {
                 conn.run(socket).await;
             }
@@ -201,7 +265,9 @@ struct Connection {
     municipality: MunicipalityId,
     wire: Wire,
     peer: Peer,
-    rx: mpsc::Receiver<Bytes>,
+    rx: OutboxRx,
+    /// This connection's place under the caps, freed with it.
+    _slot: Slot,
     opened: HashMap<DocId, RoomHandle>,
     /// Orders from outside: the session ended, an administrator's decision (see
     /// `Hub::end_session`, `Hub::disconnect_user`).
@@ -223,8 +289,15 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    fn new(state: AppState, user: &CurrentUser, session: SessionId, wire: Wire) -> Self {
-        let (tx, rx) = mpsc::channel(OUTBOX_FRAMES);
+    fn new(
+        state: AppState,
+        user: &CurrentUser,
+        session: SessionId,
+        wire: Wire,
+        slot: Slot,
+    ) -> Self {
+        let limits = state.config.ws_limits();
+        let (tx, rx) = outbox(limits.outbox_bytes);
         let conn = ConnId::next();
         let registered = state.hub.live.register(user.id, session.clone(), conn);
         let peer = Peer {
@@ -235,7 +308,6 @@ impl Connection {
             alive: registered.alive,
         };
         let control = registered.control;
-        let limits = state.config.ws_limits();
         Self {
             state,
             user: user.id,
@@ -244,6 +316,7 @@ impl Connection {
             wire,
             peer,
             rx,
+            _slot: slot,
             opened: HashMap::new(),
             control,
             limits,
@@ -261,6 +334,7 @@ impl Connection {
         let (mut sink, mut stream) = socket.split();
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut last_heard = Instant::now();
+        let (limits, kick) = (self.limits, self.peer.kick.clone());
         // Registered before this check: a session or account ended between the handshake's
         // authentication and the registration is caught here, any later end by `control`.
         if let Some(ended) = self.ended_meanwhile().await {
@@ -268,13 +342,35 @@ impl Connection {
                 code: SESSION_END_CODE,
                 reason: ended.as_str().into(),
             };
-            let _ = sink.send(WsMessage::Close(Some(close))).await;
+            deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
             return;
         }
         loop {
             tokio::select! {
                 inbound = stream.next() => {
-                    let Some(Ok(msg)) = inbound else { break };
+                    let msg = match inbound {
+                        Some(Ok(msg)) => msg,
+                        Some(Err(e)) if over_hard_limit(&e) => {
+                            // Refused before it was buffered; the close says why (1009:
+                            // message too big), where the socket used to just drop (1006).
+                            let close = CloseFrame {
+                                code: 1009,
+                                reason: format!(
+                                    "message over {} bytes; closed",
+                                    limits.hard_message_bytes()
+                                )
+                                .into(),
+                            };
+                            if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
+                                // The rest of the message is unread (and can no longer be
+                                // read past): closing the socket now would make the kernel
+                                // reset it and the client lose the close frame. Held briefly.
+                                tokio::time::sleep(CLOSE_GRACE).await;
+                            }
+                            break;
+                        }
+                        _ => break,
+                    };
                     if matches!(msg, WsMessage::Close(_)) {
                         break;
                     }
@@ -287,7 +383,10 @@ impl Connection {
                     if !matches!(msg, WsMessage::Close(_) | WsMessage::Pong(_)) && !self.bucket.take() {
                         // Over its rate: this message is dropped unread and the client told
                         // why; it reconnects and resyncs (its outbox keeps unsaved updates).
-                        let _ = sink.send(WsMessage::Close(Some(self.rate_exceeded()))).await;
+                        let close = WsMessage::Close(Some(self.rate_exceeded()));
+                        if !deliver(&mut sink, close, &limits, &kick).await {
+                            break;
+                        }
                         // Drain (unread) until the client answers the close, so that its
                         // unread messages do not make the kernel reset the socket under the
                         // close frame; bounded, so a client cannot hold the socket this way.
@@ -309,26 +408,32 @@ impl Connection {
                     }
                 }
                 Some(out) = self.rx.recv() => {
+                    let len = out.len();
                     if !self.peer.alive.get() {
+                        self.rx.sent(len);
                         continue;
                     }
-                    if sink.send(WsMessage::Binary(out)).await.is_err() {
+                    let sent = deliver(&mut sink, WsMessage::Binary(out), &limits, &kick).await;
+                    self.rx.sent(len);
+                    if !sent {
+                        debug!(bytes = len, "a send did not finish in time; closing");
                         break;
                     }
                 }
-                _ = self.peer.kick.notified() => {
+                _ = kick.notified() => {
                     let close = CloseFrame { code: 1013, reason: "too slow; reconnect and resync".into() };
-                    let _ = sink.send(WsMessage::Close(Some(close))).await;
+                    deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                     break;
                 }
                 Some(control) = self.control.recv() => match control {
                     super::live::Control::Disconnect { reason } => {
                         let close = CloseFrame { code: SESSION_END_CODE, reason: reason.into() };
-                        let _ = sink.send(WsMessage::Close(Some(close))).await;
                         // What the client sent meanwhile is read and dropped (the connection is
                         // dead already): unread, it would make the kernel reset the socket
                         // under the close frame, and the client would never learn why.
-                        drain_until_close(&mut stream).await;
+                        if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
+                            drain_until_close(&mut stream).await;
+                        }
                         break;
                     }
                     super::live::Control::CloseDoc(doc) => {
@@ -336,7 +441,7 @@ impl Connection {
                             let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
                             if self.wire == Wire::YWebsocket {
                                 let close = CloseFrame { code: 1008, reason: renraku_sync::frame::denied::REMOVED.into() };
-                                let _ = sink.send(WsMessage::Close(Some(close))).await;
+                                deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                                 break;
                             }
                             self.reply(Frame::Denied { doc, reason: renraku_sync::frame::denied::REMOVED.into() });
@@ -347,7 +452,7 @@ impl Connection {
                     if last_heard.elapsed() > SILENCE_LIMIT {
                         break;
                     }
-                    if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                    if !deliver(&mut sink, WsMessage::Ping(Bytes::new()), &limits, &kick).await {
                         break;
                     }
                 }

@@ -23,6 +23,8 @@ pub struct HubConfig {
     pub evict_after: Duration,
     /// Log rows after which a room is compacted into its snapshot.
     pub compact_after: usize,
+    /// WebSockets per user and in all.
+    pub caps: super::ConnCaps,
 }
 
 #[derive(Clone)]
@@ -35,6 +37,8 @@ pub struct HubInner {
     pub(super) rooms: Mutex<HashMap<DocId, RoomHandle>>,
     /// Open sockets per user, so admin decisions reach them at once.
     pub(super) live: super::live::LiveConnections,
+    /// Open sockets counted against the caps.
+    pub(super) caps: super::caps::Caps,
 }
 
 impl Deref for Hub {
@@ -49,10 +53,16 @@ impl Hub {
         Hub(Arc::new(HubInner {
             writer: Writer::spawn(db.clone()),
             db,
-            config,
             rooms: Mutex::new(HashMap::new()),
             live: Default::default(),
+            caps: super::caps::Caps::new(config.caps),
+            config,
         }))
+    }
+
+    /// WebSocket connections open on this node.
+    pub fn open_connections(&self) -> usize {
+        self.caps.total()
     }
 
     /// The room task of `doc`, started (and loaded from storage) if it is not running.

@@ -1,4 +1,6 @@
-//! Per-connection limits on what a client may send: how many messages, how fast, how large.
+//! Per-connection limits on what a client may send (how many messages, how fast, how large)
+//! and on what may wait for it (how many bytes, for how long); and how many connections a
+//! user, and the whole server, may hold.
 //!
 //! A message rate limit protects the room tasks and the database from one client flooding
 //! them (a bug or an attacker with a valid session); it is per connection, so one client's
@@ -17,6 +19,21 @@ pub struct ConnLimits {
     /// Largest frame read; a larger one (up to 8× this) is answered `TooLarge` and the
     /// connection lives on.
     pub max_frame_bytes: usize,
+    /// A send to the client that takes longer than this (it stopped reading) ends the
+    /// connection: its socket, buffers and queue are freed.
+    pub send_timeout: Duration,
+    /// Bytes that may wait in the connection's outbox; more and it is closed as too slow.
+    pub outbox_bytes: usize,
+}
+
+/// How many WebSockets are served at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnCaps {
+    /// Per user: a person has a few tabs and devices, not thousands of sockets.
+    pub per_user: usize,
+    /// On this server: kept below the open-files limit, so sign-in and the API still get
+    /// file descriptors when sockets pile up.
+    pub total: usize,
 }
 
 impl ConnLimits {
@@ -83,6 +100,8 @@ mod tests {
             messages_per_second: rate,
             message_burst: burst,
             max_frame_bytes: 1024,
+            send_timeout: Duration::from_secs(1),
+            outbox_bytes: 1024,
         }
     }
 

@@ -1,15 +1,17 @@
 //! The realtime sync hub: `/ws` and `/yjs/{room}` connections, one task per loaded document.
 
+mod caps;
 mod conn;
 mod hub;
 mod limits;
 mod live;
 pub mod maintenance;
+mod outbox;
 mod room;
 mod writer;
 
 pub use hub::{Hub, HubConfig};
-pub use limits::ConnLimits;
+pub use limits::{ConnCaps, ConnLimits};
 
 use crate::AppState;
 use axum::routing::get;

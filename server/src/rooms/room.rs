@@ -5,6 +5,7 @@
 //! after that commit acknowledge (`saved`) and broadcast. Nothing is sent before it is durable.
 
 use super::conn::{ConnId, Peer, Wire};
+use super::outbox::Refused;
 use super::Hub;
 use crate::db::posts::Projection;
 use crate::db::Db;
@@ -19,7 +20,6 @@ use renraku_sync::{DocId, Frame, ServerDoc, UserId, Violation};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, error, info, warn};
 
 /// Messages from connections to a room task.
@@ -43,6 +43,8 @@ pub struct RoomHandle {
 
 /// Largest batch of messages handled (and committed) at once.
 const MAX_BATCH: usize = 256;
+/// Sync step 2 answers kept per room until the document changes.
+const STEP2_CACHE: usize = 4;
 
 pub struct Room {
     id: DocId,
@@ -57,6 +59,19 @@ pub struct Room {
     /// Log rows since the last snapshot.
     log_len: usize,
     last_seq: i64,
+    /// Sync step 2 answers, encoded and framed, for the state vectors last asked about.
+    /// Encoding a large room costs time and as many bytes as the room again; clients that
+    /// ask again and again (a reconnecting crowd, or a client that asks but never reads)
+    /// share one copy. Emptied whenever the document changes.
+    step2: Vec<(Step2Key, Bytes)>,
+}
+
+/// What a step 2 answer depends on, besides the document: the wire, and the asker's state
+/// vector as far as this document knows its clients (sorted: equal for equal requests).
+#[derive(PartialEq, Eq)]
+struct Step2Key {
+    wire: Wire,
+    known: Vec<(u64, u32)>,
 }
 
 /// An accepted update waiting for the batch's commit.
@@ -100,6 +115,7 @@ impl Room {
             client_owners: HashMap::new(),
             log_len: tail.len(),
             last_seq,
+            step2: Vec::new(),
         })
     }
 
@@ -179,6 +195,34 @@ impl Room {
         self.peers.insert(peer.conn, peer);
     }
 
+    /// The step 2 answer to a peer at `remote`: what it lacks, from the cache when the
+    /// document has not changed since the same question.
+    fn step2(&mut self, wire: Wire, remote: &renraku_sync::yrs::StateVector) -> Bytes {
+        let ours = self.doc.state_vector();
+        let mut known: Vec<(u64, u32)> = remote
+            .iter()
+            .filter_map(|(client, &clock)| {
+                let clock = clock.min(ours.get(client));
+                (clock > 0).then_some((client.get(), clock))
+            })
+            .collect();
+        known.sort_unstable();
+        let key = Step2Key { wire, known };
+        if let Some((_, bytes)) = self.step2.iter().find(|(k, _)| *k == key) {
+            return bytes.clone();
+        }
+        let diff = self.doc.encode_diff(remote);
+        let bytes = self.encode_for(
+            wire,
+            &Message::Sync(SyncMessage::SyncStep2(diff)).encode_v1(),
+        );
+        if self.step2.len() >= STEP2_CACHE {
+            self.step2.remove(0);
+        }
+        self.step2.push((key, bytes.clone()));
+        bytes
+    }
+
     fn encode_for(&self, wire: Wire, message: &[u8]) -> Bytes {
         match wire {
             Wire::Frames => Frame::Sync {
@@ -220,9 +264,8 @@ impl Room {
                 if !pending.is_empty() {
                     self.commit(std::mem::take(pending)).await;
                 }
-                let step2 =
-                    Message::Sync(SyncMessage::SyncStep2(self.doc.encode_diff(&sv))).encode_v1();
-                peer.send(&self.encode_for(peer.wire, &step2));
+                let step2 = self.step2(peer.wire, &sv);
+                peer.send(&step2);
             }
             Message::Sync(SyncMessage::SyncStep2(update))
             | Message::Sync(SyncMessage::Update(update)) => {
@@ -276,6 +319,7 @@ impl Room {
             if matches!(self.id, DocId::Room(_)) {
                 touched = checked.touched();
             }
+            self.step2.clear();
             self.doc.apply(checked)?;
         }
         // Claimed from here on: later updates in the batch that name them are checked against
@@ -407,6 +451,7 @@ impl Room {
                 // The in-memory doc holds what was not stored: start again from storage.
                 match Room::load(self.id, self.db.clone(), self.hub.clone()).await {
                     Ok(fresh) => {
+                        self.step2.clear();
                         self.doc = fresh.doc;
                         self.log_len = fresh.log_len;
                         self.last_seq = fresh.last_seq;
@@ -479,10 +524,10 @@ impl Room {
                 }
                 Wire::YWebsocket => raw.get_or_insert_with(|| Bytes::copy_from_slice(message)),
             };
-            match peer.outbox.try_send(bytes.clone()) {
+            match peer.outbox.push(bytes) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => slow.push(*conn),
-                Err(TrySendError::Closed(_)) => gone.push(*conn),
+                Err(Refused::Full) => slow.push(*conn),
+                Err(Refused::Closed) => gone.push(*conn),
             }
         }
         // A client that cannot keep up is disconnected (it resyncs on reconnect), never
@@ -524,11 +569,12 @@ fn stamp_identity(json: &str, user: UserId) -> String {
 mod tests {
     use super::*;
     use crate::rooms::live::Alive;
+    use crate::rooms::outbox::OutboxRx;
     use std::sync::Arc;
     use tokio::sync::Notify;
 
-    fn peer(conn: u64) -> (Peer, mpsc::Receiver<Bytes>) {
-        let (outbox, inbox) = mpsc::channel(16);
+    fn peer(conn: u64) -> (Peer, OutboxRx) {
+        let (outbox, inbox) = crate::rooms::outbox::outbox(1 << 20);
         let peer = Peer {
             conn: ConnId(conn),
             wire: Wire::Frames,
@@ -540,7 +586,7 @@ mod tests {
     }
 
     /// The next frame to a peer matching `pred`, within a few seconds.
-    async fn frame_to(inbox: &mut mpsc::Receiver<Bytes>, pred: impl Fn(&Frame) -> bool) -> bool {
+    async fn frame_to(inbox: &mut OutboxRx, pred: impl Fn(&Frame) -> bool) -> bool {
         let wait = async {
             while let Some(bytes) = inbox.recv().await {
                 if Frame::decode_from_server(&bytes).is_ok_and(|f| pred(&f)) {
