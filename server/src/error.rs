@@ -1,6 +1,7 @@
 //! The server's one error type and its HTTP mapping. Server-side details (database text,
 //! I/O errors) are logged here and never sent to the client.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -58,6 +59,9 @@ pub enum Error {
     Conflict,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A JSON body over the API's limit (uploads have their own, see [`Error::Upload`]).
+    #[error("request body too large")]
+    BodyTooLarge,
     /// An upload refused for what it is: too large, a type not allowed, a bad file name, or
     /// a body that ended early. Nothing of it is kept.
     #[error("upload refused: {0}")]
@@ -80,6 +84,29 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::RowNotFound => Error::NotFound,
             _ => Error::Database(e),
         }
+    }
+}
+
+/// axum's own extractors answer in plain text; ours (`crate::http::extract`) turn their
+/// rejections into these, so every malformed request gets the JSON error body.
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::BodyTooLarge,
+            _ => Error::BadRequest(rejection.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Error::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Error::BadRequest(rejection.body_text())
     }
 }
 
@@ -113,6 +140,7 @@ impl Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Upload(refusal) => refusal.status(),
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
@@ -141,6 +169,7 @@ impl Error {
             Error::NotFound => "not_found",
             Error::Conflict => "conflict",
             Error::BadRequest(_) => "bad_request",
+            Error::BodyTooLarge => "too_large",
             Error::Upload(refusal) => refusal.code(),
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
@@ -190,6 +219,9 @@ impl Error {
             Error::NotFound => "見つかりません。(Not found.)".into(),
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
+            Error::BodyTooLarge => {
+                "リクエストが大きすぎます。(The request body is too large.)".into()
+            }
             Error::Upload(refusal) => refusal.message(),
             Error::TooManyRequests { .. } => {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
@@ -208,8 +240,9 @@ pub struct ErrorBody {
     /// Stable code: `unauthorized`, `bad_credentials`, `second_factor_required`,
     /// `bad_second_factor`, `invalid_code`, `enrolment_required`,
     /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
-    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`,
-    /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
+    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`, `too_large`
+    /// (a body over the limit, uploads too), `too_many_requests`, `internal`, or for uploads
+    /// `unsupported_type`,
     /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`; for passkeys
     /// `passkey_rejected`, `passkeys_unavailable`.
     pub error: String,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod push;
 pub mod rooms;
+pub mod text;
 pub mod tls;
 pub mod transfer;
 

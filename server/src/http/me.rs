@@ -1,13 +1,14 @@
 //! The signed-in user's own security settings: TOTP enrolment, sessions, password.
 
 use super::ApiJson;
+use super::ApiPath;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
 use crate::db::now_ms;
 use crate::db::sessions::SessionId;
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -279,7 +280,7 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     CurrentSession(session): CurrentSession,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
     let id = SessionId::parse(&id).ok_or(Error::NotFound)?;
     let user = &session.user;

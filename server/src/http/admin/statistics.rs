@@ -4,8 +4,9 @@ use super::guard::Admin;
 use crate::db::now_ms;
 use crate::db::statistics::Statistics;
 use crate::error::Result;
+use crate::http::{ApiPath, ApiQuery};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -27,8 +28,8 @@ pub struct StatisticsQuery {
 pub async fn statistics(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
-    Query(q): Query<StatisticsQuery>,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StatisticsQuery>,
 ) -> Result<Json<Statistics>> {
     let m = admin.municipality(&state, &slug).await?;
     let months = q.months.unwrap_or(12).clamp(1, 120);
