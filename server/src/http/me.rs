@@ -153,7 +153,8 @@ pub async fn totp_setup(
     responses((status = 200, body = RecoveryCodes),
               (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 409, description = "No enrolment pending", body = crate::error::ErrorBody)),
+              (status = 409, description = "No enrolment pending", body = crate::error::ErrorBody),
+              (status = 429, description = "Too many wrong codes", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn totp_confirm(
     AnySession(session): AnySession,
@@ -217,7 +218,8 @@ pub async fn totp_confirm(
     responses((status = 204, description = "Removed"),
               (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 404, description = "No second factor set up", body = crate::error::ErrorBody)),
+              (status = 404, description = "No second factor set up", body = crate::error::ErrorBody),
+              (status = 429, description = "Too many wrong codes", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn totp_remove(
     CurrentSession(session): CurrentSession,
