@@ -267,7 +267,7 @@ async fn control_characters_in_names_and_titles_are_refused_naming_the_field() {
 }
 
 #[tokio::test]
-async fn the_audit_log_limit_above_its_cap_is_refused_with_a_clear_error() {
+async fn audit_limit_and_statistics_period_beyond_their_caps_are_refused_clearly() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
     for path in [
@@ -286,6 +286,13 @@ async fn the_audit_log_limit_above_its_cap_is_refused_with_a_clear_error() {
         }
         let at_the_cap = get_as(&server, &cast.admin, &format!("{path}?limit=5000")).await;
         assert_eq!(at_the_cap.status(), StatusCode::OK, "{path}");
+    }
+    // The statistics' period has the same kind of cap (the app offers 6, 12 and 24).
+    for months in ["0", "121"] {
+        let path = format!("/api/admin/municipalities/demo/statistics?months={months}");
+        let (status, _, _, body) = answer(get_as(&server, &cast.admin, &path).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{months}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("120"), "{body}");
     }
     let rows: Vec<Value> = get_as(
         &server,
@@ -334,9 +341,18 @@ async fn every_operation_answers_malformed_requests_as_its_document_says() {
             }
             let mut path = template.clone();
             for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                let placeholder = format!("{{{name}}}");
+                // A query parameter documented as a path one (utoipa's default for
+                // `IntoParams`) is required and sent in the wrong place by every client.
+                assert_eq!(
+                    param["in"] == "path",
+                    template.contains(&placeholder),
+                    "{method} {template}: parameter {name} is documented in {}",
+                    param["in"]
+                );
                 if param["in"] == "path" {
-                    let name = param["name"].as_str().unwrap();
-                    path = path.replace(&format!("{{{name}}}"), malformed(param));
+                    path = path.replace(&placeholder, malformed(param));
                 }
             }
             for (who, http) in &callers {

@@ -89,6 +89,7 @@ pub const MAX_AUDIT_ROWS: i64 = 5000;
 
 /// Which rows an administrator asks for. All conditions are ANDed.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this municipality: its own entries, and accesses to its rooms by others.
     #[serde(skip)]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 const MAX_RESULTS: usize = 500;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Part of a name, kana, organization or profession (日本語 or English); empty: everyone.
     #[serde(default)]

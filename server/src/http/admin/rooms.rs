@@ -44,6 +44,7 @@ pub struct MemberRole {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CandidateQuery {
     /// Matches name, kana, login id or organization; empty lists everyone (up to 100).
     #[serde(default)]
