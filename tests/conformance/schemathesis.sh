@@ -25,6 +25,8 @@ TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
   -d '{"login_id":"city1","password":"renraku-demo"}' \
   "http://127.0.0.1:$PORT/api/demo/signin" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["session_token"])')
+# Run from the scratch directory: schemathesis keeps its cache in `.schemathesis/` there.
+cd "$OUT"
 # Left out: the operations that end the tester's own session or lock it out (sign-out,
 # password change, session revocation, reset/disable of an account — possibly its own —
 # and the client-certificate requirement for its municipality).
