@@ -1,6 +1,7 @@
 //! The server's one error type and its HTTP mapping. Server-side details (database text,
 //! I/O errors) are logged here and never sent to the client.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -58,6 +59,9 @@ pub enum Error {
     Conflict,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A JSON body over the API's limit (uploads have their own, see [`Error::Upload`]).
+    #[error("request body too large")]
+    BodyTooLarge,
     /// An upload refused for what it is: too large, a type not allowed, a bad file name, or
     /// a body that ended early. Nothing of it is kept.
     #[error("upload refused: {0}")]
@@ -85,6 +89,29 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::RowNotFound => Error::NotFound,
             _ => Error::Database(e),
         }
+    }
+}
+
+/// axum's own extractors answer in plain text; ours (`crate::http::extract`) turn their
+/// rejections into these, so every malformed request gets the JSON error body.
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::BodyTooLarge,
+            _ => Error::BadRequest(rejection.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(rejection: PathRejection) -> Self {
+        Error::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        Error::BadRequest(rejection.body_text())
     }
 }
 
@@ -118,6 +145,7 @@ impl Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
             Error::BadRequest(_) | Error::ImportRefused(_) => StatusCode::BAD_REQUEST,
+            Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Upload(refusal) => refusal.status(),
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
@@ -147,6 +175,7 @@ impl Error {
             Error::Conflict => "conflict",
             Error::BadRequest(_) => "bad_request",
             Error::ImportRefused(_) => "import_refused",
+            Error::BodyTooLarge => "too_large",
             Error::Upload(refusal) => refusal.code(),
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
@@ -197,6 +226,9 @@ impl Error {
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
             Error::ImportRefused(why) => format!("取り込めません (nothing imported): {why}"),
+            Error::BodyTooLarge => {
+                "リクエストが大きすぎます。(The request body is too large.)".into()
+            }
             Error::Upload(refusal) => refusal.message(),
             Error::TooManyRequests { .. } => {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
@@ -216,8 +248,9 @@ pub struct ErrorBody {
     /// `bad_second_factor`, `invalid_code`, `enrolment_required`,
     /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
     /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`, `import_refused`,
-    /// `too_many_requests`, `internal`, or for uploads `too_large`, `unsupported_type`,
-    /// `type_mismatch`, `bad_file_name`, `empty_file`, `incomplete_upload`, `image_too_large`; for passkeys
+    /// `too_large` (a body over the limit, uploads too), `too_many_requests`, `internal`, or
+    /// for uploads `unsupported_type`, `type_mismatch`, `bad_file_name`, `empty_file`,
+    /// `incomplete_upload`, `image_too_large`; for passkeys
     /// `passkey_rejected`, `passkeys_unavailable`.
     pub error: String,
     /// For people; Japanese first.

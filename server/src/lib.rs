@@ -19,6 +19,7 @@ pub mod provision;
 pub mod push;
 pub mod rooms;
 pub mod tenancy;
+pub mod text;
 pub mod tls;
 pub mod transfer;
 

@@ -5,7 +5,7 @@
 
 mod admin_common;
 
-use admin_common::{add_user, audit_rows, cast, client, Cast, Person};
+use admin_common::{add_user, assert_documented, audit_rows, cast, client, Cast, Person};
 use renraku_server::db::municipalities::OrganizationKind;
 use renraku_server::db::patients::NewPatient;
 use renraku_server::db::users::Role;
@@ -200,7 +200,7 @@ async fn every_admin_route_allows_and_refuses_as_intended() {
         for (method, op) in item.as_object().unwrap() {
             if path.starts_with("/api/admin") {
                 let tag = op["tags"][0].as_str().unwrap_or("").to_owned();
-                routes.push((path.clone(), method.clone(), tag));
+                routes.push((path.clone(), method.clone(), tag, op.clone()));
             } else {
                 let tags = op["tags"].to_string();
                 assert!(
@@ -220,7 +220,7 @@ async fn every_admin_route_allows_and_refuses_as_intended() {
         (Caller::System, Some(&cast.system)),
     ];
     let mut checked = 0;
-    for (template, method, tag) in &routes {
+    for (template, method, tag, op) in &routes {
         for (caller, who) in &callers {
             let f = fixture(&server, &cast).await;
             let url = server.url(&concrete(method, template, &f));
@@ -244,8 +244,15 @@ async fn every_admin_route_allows_and_refuses_as_intended() {
             let before = audit_rows(&server).await;
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
             let text = response.text().await.unwrap_or_default();
             let what = format!("{caller:?} {method} {template} -> {status} {text}");
+            // The document is the contract: every answer given is one it describes.
+            assert_documented(op, status, &content_type, &what);
             if allowed(tag, *caller) {
                 assert!((200..300).contains(&status), "should be allowed: {what}");
                 if method != "get" {

@@ -84,8 +84,12 @@ impl AuditRow {
     }
 }
 
+/// Most rows one request may ask for (JSON or CSV); more is refused, not cut short.
+pub const MAX_AUDIT_ROWS: i64 = 5000;
+
 /// Which rows an administrator asks for. All conditions are ANDed.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this municipality: its own entries, and accesses to its rooms by others.
     #[serde(skip)]
@@ -101,7 +105,8 @@ pub struct AuditFilter {
     pub to: Option<i64>,
     /// Rows with a seq below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
-    /// At most this many rows (default 200, at most 5000).
+    /// At most this many rows (default 200; 1 to 5000, anything else is refused).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<i64>,
 }
 
@@ -114,6 +119,19 @@ pub struct ChainReport {
     pub head_seq: i64,
     /// Every break found, in seq order; empty means intact.
     pub problems: Vec<String>,
+}
+
+impl AuditFilter {
+    /// Refuses a `limit` outside 1..=[`MAX_AUDIT_ROWS`]: an administrator asking for a
+    /// million rows learns the cap instead of silently getting fewer.
+    pub fn check_limit(&self) -> Result<()> {
+        match self.limit {
+            Some(n) if !(1..=MAX_AUDIT_ROWS).contains(&n) => Err(crate::Error::BadRequest(
+                format!("limit must be between 1 and {MAX_AUDIT_ROWS}"),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ChainReport {
@@ -234,7 +252,7 @@ impl Db {
         if let Some(b) = filter.before_seq {
             q = q.bind(b);
         }
-        q = q.bind(filter.limit.unwrap_or(200).clamp(1, 5000));
+        q = q.bind(filter.limit.unwrap_or(200).clamp(1, MAX_AUDIT_ROWS));
         let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()

@@ -2,6 +2,7 @@
 //! its thumbnail. Members of the attachment's room only; every download is audited, and so
 //! is every refused attempt.
 
+use super::ApiPath;
 use crate::attachments::{self, AttachmentId, BlobKey, FileName, Refusal};
 use crate::auth::CurrentUser;
 use crate::db::attachments::AttachmentMeta;
@@ -10,7 +11,7 @@ use crate::db::now_ms;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -71,7 +72,7 @@ async fn require_member(
 pub async fn upload(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((room, id)): Path<(String, String)>,
+    ApiPath((room, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
@@ -168,7 +169,7 @@ async fn forget_unreferenced(state: &AppState, sha: &attachments::Sha256) {
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    ApiPath(room): ApiPath<String>,
 ) -> Result<Json<Vec<AttachmentMeta>>> {
     let room = room_id(&room)?;
     if !state.db.is_member(room, user.id).await? {
@@ -189,7 +190,7 @@ pub async fn list(
 pub async fn download(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
     serve(&state, &user, &id, false).await
 }
@@ -205,7 +206,7 @@ pub async fn download(
 pub async fn thumbnail(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
     serve(&state, &user, &id, true).await
 }

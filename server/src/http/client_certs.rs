@@ -2,13 +2,14 @@
 //! list and revoke them, and set a municipality's policy. A revocation ends the owner's live
 //! connections at once; the certificate is refused from the next request on.
 
+use super::ApiPath;
 use crate::db::client_certs::ClientCertificate;
 use crate::db::users::Role;
 use crate::error::{Error, Result};
 use crate::http::admin::Admin;
 use crate::http::ApiJson;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::UserId;
@@ -65,10 +66,12 @@ async fn managed(state: &AppState, admin: &Admin, id: i64) -> Result<UserId> {
 pub async fn register(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<NewClientCertificate>,
 ) -> Result<(StatusCode, Json<ClientCertificate>)> {
     let user = managed(&state, &admin, id).await?;
+    crate::text::optional_line(&req.label, usize::MAX)
+        .map_err(|problem| Error::BadRequest(format!("label {problem}")))?;
     let der = CertificateDer::from_pem_slice(req.certificate_pem.as_bytes())
         .map_err(|_| Error::BadRequest("certificate_pem is not a PEM certificate".into()))?;
     let label: String = req.label.trim().chars().take(100).collect();
@@ -98,7 +101,7 @@ pub async fn register(
 pub async fn list(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<ClientCertificate>>> {
     let user = managed(&state, &admin, id).await?;
     Ok(Json(state.db.client_certificates_of(user).await?))
@@ -114,7 +117,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Revoked>> {
     let cert = state
         .db
@@ -147,7 +150,7 @@ pub async fn revoke(
 pub async fn set_policy(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<CertificatePolicy>,
 ) -> Result<StatusCode> {
     let m = admin.municipality(&state, &slug).await?;

@@ -1,11 +1,12 @@
 //! The directory of colleagues, for choosing whom to message: the professionals of the
 //! user's own municipality (wide-area agreements extend it later).
 
+use super::ApiQuery;
 use crate::auth::CurrentUser;
 use crate::db::users::{Colleague, Profession};
 use crate::error::Result;
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
@@ -13,6 +14,7 @@ use serde::Deserialize;
 const MAX_RESULTS: usize = 500;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
     /// Part of a name, kana, organization or profession (日本語 or English); empty: everyone.
     #[serde(default)]
@@ -65,7 +67,7 @@ fn matches(c: &Colleague, needle: &str) -> bool {
 pub async fn directory(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(query): Query<DirectoryQuery>,
+    ApiQuery(query): ApiQuery<DirectoryQuery>,
 ) -> Result<Json<Vec<Colleague>>> {
     let needle = fold(query.q.trim());
     // The own municipality first, then those sharing a wide-area agreement with it.

@@ -1,12 +1,13 @@
 //! The signed-in user's own security settings: TOTP enrolment, sessions, password.
 
 use super::ApiJson;
+use super::ApiPath;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
 use crate::db::sessions::SessionId;
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::SessionEnd;
@@ -152,7 +153,8 @@ pub async fn totp_setup(
     responses((status = 200, body = RecoveryCodes),
               (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 409, description = "No enrolment pending", body = crate::error::ErrorBody)),
+              (status = 409, description = "No enrolment pending", body = crate::error::ErrorBody),
+              (status = 429, description = "Too many wrong codes", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn totp_confirm(
     AnySession(session): AnySession,
@@ -219,7 +221,8 @@ pub async fn totp_confirm(
     responses((status = 204, description = "Removed"),
               (status = 400, description = "`invalid_code`", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 404, description = "No second factor set up", body = crate::error::ErrorBody)),
+              (status = 404, description = "No second factor set up", body = crate::error::ErrorBody),
+              (status = 429, description = "Too many wrong codes", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn totp_remove(
     CurrentSession(session): CurrentSession,
@@ -282,7 +285,7 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     CurrentSession(session): CurrentSession,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
     let id = SessionId::parse(&id).ok_or(Error::NotFound)?;
     let user = &session.user;

@@ -5,6 +5,7 @@ pub mod admin;
 mod attachments;
 mod client_certs;
 mod directory;
+mod extract;
 mod health;
 mod me;
 mod municipalities;
@@ -17,13 +18,12 @@ mod session;
 
 use crate::error::Error;
 use crate::{assets, auth, AppState};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -32,10 +32,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use openapi::{document as openapi_document, ApiDoc};
 
+/// `connect-src 'self'` also covers the app's WebSocket to its own origin: CSP Level 3
+/// matches `ws:`/`wss:` of the page's host and port under `'self'` (Chromium, Firefox and
+/// Safari do), so an injected script cannot open a socket to anywhere else.
 const CSP: &str = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; \
-     connect-src 'self' ws: wss:; script-src 'self' 'wasm-unsafe-eval'; \
+     connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self' 'unsafe-inline'";
 /// Two years, subdomains included (the hstspreload.org minimum). Browsers ignore it over
 /// plain HTTP, so development without TLS is unaffected.
@@ -94,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(openapi::openapi_json))
         .split_for_parts();
     doc.merge(doc_paths);
+    openapi::add_shared_responses(&mut doc);
     let doc_route = doc_route.with_state(Arc::new(doc));
 
     let app = Router::new()
@@ -128,7 +133,8 @@ pub fn router(state: AppState) -> Router {
         // `if_not_present`: a handler that knows better (a download, say) may set its own.
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    app.layer(header(header::CONTENT_SECURITY_POLICY, CSP))
+    app.layer(middleware::from_fn(no_store_for_the_api))
+        .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
@@ -139,6 +145,20 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
             }),
         )
+}
+
+/// API answers carry patient data (and errors about it): no browser or proxy may keep a
+/// copy, also not after sign-out on a shared computer. A handler may set its own policy.
+async fn no_store_for_the_api(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut response = next.run(req).await;
+    if api {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Refuses cookie-authenticated mutations that do not show they come from our own pages
@@ -159,18 +179,4 @@ async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> 
         }
     }
     next.run(req).await
-}
-
-/// `Json` whose rejections are our JSON errors rather than axum's plain-text ones.
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(Error::BadRequest(rejection.body_text())),
-        }
-    }
 }

@@ -1,7 +1,8 @@
+use super::ApiPath;
 use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 
 /// The portal: the municipality, its current announcements (お知らせ, system-wide ones
@@ -21,7 +22,7 @@ pub struct Portal {
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_municipality(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Portal>> {
     let municipality = state
         .db

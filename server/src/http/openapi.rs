@@ -35,9 +35,89 @@ impl Modify for SessionAuth {
     }
 }
 
-/// The whole document: [`ApiDoc`] plus every route's annotation.
+/// The whole document: [`ApiDoc`] plus every route's annotation, with the answers every
+/// route shares.
 pub fn document() -> utoipa::openapi::OpenApi {
-    super::api_routes().into_openapi()
+    let mut doc = super::api_routes().into_openapi();
+    add_shared_responses(&mut doc);
+    doc
+}
+
+/// Adds the error answers that come from the layers and extractors every route passes
+/// through rather than from its handler, so no annotation can forget them (an operation's
+/// own description of the same status is kept):
+/// - 400 where the path, query or body can be malformed (`ApiPath`, `ApiQuery`, `ApiJson`);
+/// - 401 and 403 where a session is needed (403: a cookie request without our `Origin`, a
+///   pending second-factor enrolment or password change, a required client certificate);
+///   403 also where the client-certificate policy can refuse a presented session;
+/// - 404 where the path names something that may not exist;
+/// - 413 for a JSON body over the limit;
+/// - 503 where maintenance windows apply (the same rule as [`super::admin::maintenance`]).
+pub fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let in_path = params
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let json_body = op
+                .request_body
+                .as_ref()
+                .is_some_and(|b| b.content.contains_key("application/json"));
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(description).into());
+            };
+            if !params.is_empty() || json_body {
+                add("400", "Malformed path, query or body (`bad_request`)");
+            }
+            if op.security.is_some() {
+                add("401", "Not signed in (`unauthorized`)");
+            }
+            if path != "/api/openapi.json" {
+                add(
+                    "403",
+                    "Not allowed: `forbidden`, `csrf_rejected`, `enrolment_required`, \
+                     `password_change_required` or `client_certificate_required`",
+                );
+            }
+            if in_path {
+                add("404", "Nothing there (`not_found`)");
+            }
+            if json_body {
+                add("413", "The body is too large (`too_large`)");
+            }
+            if !super::admin::maintenance::exempt(path) {
+                add(
+                    "503",
+                    "Under maintenance (`maintenance`), with `Retry-After`",
+                );
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops",

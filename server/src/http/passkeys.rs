@@ -6,6 +6,7 @@
 
 use super::session::{check_password, start_session, PasswordChecked};
 use super::ApiJson;
+use super::ApiPath;
 use crate::auth::passkey::{self, CEREMONY_TTL, MAX_NAME};
 use crate::auth::token::{looks_like_token, new_token, token_hash};
 use crate::auth::{AnySession, ClientAddr, CurrentSession};
@@ -14,7 +15,7 @@ use crate::db::now_ms;
 use crate::db::passkeys::{CeremonyKind, NewPasskey, PasskeyUse};
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -212,6 +213,9 @@ pub async fn register_finish(
 ) -> Result<Json<PasskeyView>> {
     let webauthn = relying_party(&state)?;
     let user = &session.user;
+    // Before the ceremony is used up, so a bad name costs no second ceremony.
+    crate::text::optional_line(&req.name, usize::MAX)
+        .map_err(|problem| Error::BadRequest(format!("name {problem}")))?;
     let audit_failure = |why: &str| user.audit("passkey.register_failed").detail(why.to_owned());
     let ceremony = if looks_like_token(&req.ceremony) {
         state
@@ -307,7 +311,7 @@ pub async fn register_finish(
 pub async fn remove(
     CurrentSession(session): CurrentSession,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
     let id: i64 = id.parse().map_err(|_| Error::NotFound)?;
     let user = &session.user;
@@ -337,7 +341,7 @@ pub async fn remove(
               (status = 429, description = "Too many failed attempts; see `Retry-After`", body = crate::error::ErrorBody)))]
 pub async fn signin_start(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<PasskeySigninStart>,
 ) -> Result<Json<CeremonyStart>> {
@@ -410,7 +414,7 @@ pub async fn signin_start(
               (status = 429, description = "Too many failed attempts; see `Retry-After`", body = crate::error::ErrorBody)))]
 pub async fn signin_finish(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     ApiJson(req): ApiJson<PasskeySigninFinish>,

@@ -3,11 +3,12 @@
 //! per-room mutes.
 
 use super::ApiJson;
+use super::ApiPath;
 use crate::auth::{CurrentSession, CurrentUser};
 use crate::db::push::{PushSettings, SubscriptionKeys};
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::RoomId;
@@ -106,7 +107,7 @@ pub async fn put_settings(
 pub async fn mute_room(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(room): Path<String>,
+    ApiPath(room): ApiPath<String>,
     ApiJson(mute): ApiJson<Mute>,
 ) -> Result<StatusCode> {
     let room: RoomId = room.parse().map_err(|_| Error::NotFound)?;

@@ -1,5 +1,6 @@
 //! Rooms as the API shows them: my list, one room's header and members, room tokens.
 
+use super::ApiPath;
 use crate::auth::{self, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::patients::Patient;
@@ -7,7 +8,7 @@ use crate::db::rooms::{Member, MessageRoom, RoomSummary};
 use crate::error::{Error, Result};
 use crate::tenancy;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::{RoomId, RoomKind, UserId};
@@ -86,7 +87,7 @@ pub async fn list_rooms(
 pub async fn get_room(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RoomDetail>> {
     let id = room_id(&id)?;
     require_member(&state, id, &user).await?;
@@ -122,7 +123,7 @@ pub async fn get_room(
 pub async fn room_token(
     State(state): State<AppState>,
     auth::CurrentSession(session): auth::CurrentSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RoomToken>> {
     let id = room_id(&id)?;
     require_member(&state, id, &session.user).await?;
@@ -168,6 +169,10 @@ pub async fn create_message_room(
     user: CurrentUser,
     super::ApiJson(req): super::ApiJson<NewMessageRoom>,
 ) -> Result<(StatusCode, Json<MessageRoomCreated>)> {
+    if let Some(title) = &req.title {
+        crate::text::optional_line(title, usize::MAX)
+            .map_err(|problem| Error::BadRequest(format!("title {problem}")))?;
+    }
     let mut others: Vec<UserId> = req.members.into_iter().filter(|u| *u != user.id).collect();
     others.sort();
     others.dedup();

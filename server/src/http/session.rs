@@ -2,13 +2,14 @@
 //! "who am I".
 
 use super::ApiJson;
+use super::ApiPath;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, ClientAddr, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -68,7 +69,7 @@ pub struct MeResponse {
               (status = 429, description = "Too many failed attempts for the account or from the address; see `Retry-After`", body = crate::error::ErrorBody)))]
 pub async fn signin(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     ApiJson(req): ApiJson<SigninRequest>,

@@ -246,14 +246,11 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset, ImportError> {
     Ok(dataset)
 }
 
+/// A name, title or id: the same rule as the API's ([`crate::text::line`]).
 fn nonempty(path: String, value: &str, max: usize) -> Result<(), ImportError> {
-    if value.trim().is_empty() {
-        return Err(bad(path, "must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(bad(path, format!("longer than {max} characters")));
-    }
-    Ok(())
+    crate::text::line(value, max)
+        .map(|_| ())
+        .map_err(|problem| bad(path, problem.to_string()))
 }
 
 /// Ids of one kind, checked unique.

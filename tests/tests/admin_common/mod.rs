@@ -118,3 +118,24 @@ pub async fn audit_rows(server: &TestServer) -> i64 {
         .unwrap()
         .get("n")
 }
+
+/// Fails unless the OpenAPI operation `op` documents this answer: its status, and (when the
+/// operation says what the body is) a matching content type.
+pub fn assert_documented(op: &Value, status: u16, content_type: &str, what: &str) {
+    let documented = &op["responses"][status.to_string()];
+    assert!(
+        documented.is_object(),
+        "undocumented status {status}: {what} (documented: {:?})",
+        op["responses"]
+            .as_object()
+            .map(|r| r.keys().collect::<Vec<_>>())
+    );
+    if let Some(content) = documented["content"].as_object() {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        assert!(
+            content.contains_key(media),
+            "undocumented content type {content_type:?} for {status}: {what} (documented: {:?})",
+            content.keys().collect::<Vec<_>>()
+        );
+    }
+}

@@ -5,8 +5,9 @@ use super::guard::{text, Admin};
 use crate::db::agreements::{Agreement, AgreementId};
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,7 @@ pub async fn create_agreement(
 pub async fn join_agreement(
     State(state): State<AppState>,
     admin: Admin,
-    Path((id, slug)): Path<(i64, String)>,
+    ApiPath((id, slug)): ApiPath<(i64, String)>,
 ) -> Result<Json<Agreement>> {
     admin.require_system()?;
     let id = AgreementId(id);
@@ -102,7 +103,7 @@ pub async fn join_agreement(
 pub async fn leave_agreement(
     State(state): State<AppState>,
     admin: Admin,
-    Path((id, slug)): Path<(i64, String)>,
+    ApiPath((id, slug)): ApiPath<(i64, String)>,
 ) -> Result<Json<LeaveResult>> {
     admin.require_system()?;
     let id = AgreementId(id);

@@ -1,13 +1,14 @@
 //! お知らせ: a municipality's (by its administrators) and system-wide ones (by system
 //! administrators). Shown on the portal (`GET /api/municipalities/{slug}`).
 
-use super::guard::{text, Admin};
+use super::guard::{paragraph, text, Admin};
 use crate::db::announcements::Announcement;
 use crate::db::now_ms;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::MunicipalityId;
@@ -33,7 +34,7 @@ async fn create(
     req: NewAnnouncement,
 ) -> Result<Announcement> {
     let title = text("title", &req.title, 200)?;
-    let body = text("body", &req.body, 5000)?;
+    let body = paragraph("body", &req.body, 5000)?;
     let starts_at = req.starts_at.unwrap_or_else(now_ms);
     if req.ends_at.is_some_and(|end| end <= starts_at) {
         return Err(Error::BadRequest("ends_at must be after starts_at".into()));
@@ -58,7 +59,7 @@ async fn create(
 pub async fn list_announcements(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<Announcement>>> {
     let m = admin.municipality(&state, &slug).await?;
     Ok(Json(state.db.announcements_of(Some(m.id)).await?))
@@ -76,7 +77,7 @@ pub async fn list_announcements(
 pub async fn create_announcement(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<NewAnnouncement>,
 ) -> Result<(StatusCode, Json<Announcement>)> {
     let m = admin.municipality(&state, &slug).await?;
@@ -125,7 +126,7 @@ pub async fn create_system_announcement(
 pub async fn delete_announcement(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     let a = state.db.announcement(id).await?.ok_or(Error::NotFound)?;
     match a.municipality {

@@ -2,10 +2,11 @@
 //! accesses to its rooms by anyone), as JSON or CSV; the chain check for system admins.
 
 use super::guard::Admin;
-use crate::db::audit::{AuditFilter, AuditRow, ChainReport};
+use crate::db::audit::{AuditFilter, AuditRow, ChainReport, MAX_AUDIT_ROWS};
 use crate::error::Result;
+use crate::http::{ApiPath, ApiQuery};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,9 +21,10 @@ use axum::Json;
 pub async fn list_audit(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
-    Query(mut filter): Query<AuditFilter>,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(mut filter): ApiQuery<AuditFilter>,
 ) -> Result<Json<Vec<AuditRow>>> {
+    filter.check_limit()?;
     let m = admin.municipality(&state, &slug).await?;
     filter.municipality = Some(m.id);
     let rows = state.db.audit_rows(&filter).await?;
@@ -78,12 +80,13 @@ pub fn to_csv(rows: &[AuditRow]) -> String {
 pub async fn export_audit_csv(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
-    Query(mut filter): Query<AuditFilter>,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(mut filter): ApiQuery<AuditFilter>,
 ) -> Result<Response> {
+    filter.check_limit()?;
     let m = admin.municipality(&state, &slug).await?;
     filter.municipality = Some(m.id);
-    filter.limit = Some(filter.limit.unwrap_or(5000));
+    filter.limit = Some(filter.limit.unwrap_or(MAX_AUDIT_ROWS));
     let rows = state.db.audit_rows(&filter).await?;
     state
         .db

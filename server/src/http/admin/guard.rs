@@ -81,21 +81,28 @@ impl Admin {
     }
 }
 
-/// Rejects empty or overlong display text.
+/// A one-line name or title ([`crate::text::line`]); a refusal names the field.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Error::BadRequest(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max {
-        return Err(Error::BadRequest(format!(
-            "{field} is longer than {max} characters"
-        )));
-    }
-    Ok(value.to_owned())
+    crate::text::line(value, max)
+        .map(str::to_owned)
+        .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
 }
 
 /// `text` for optional fields.
 pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
     value.map(|v| text(field, v, max)).transpose()
+}
+
+/// A one-line value that may be empty ([`crate::text::optional_line`]).
+pub fn optional_line(field: &str, value: &str, max: usize) -> Result<String> {
+    crate::text::optional_line(value, max)
+        .map(str::to_owned)
+        .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
+}
+
+/// Free text with line breaks, such as an announcement's body ([`crate::text::paragraph`]).
+pub fn paragraph(field: &str, value: &str, max: usize) -> Result<String> {
+    crate::text::paragraph(value, max)
+        .map(str::to_owned)
+        .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
 }

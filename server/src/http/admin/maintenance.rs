@@ -7,8 +7,9 @@ use crate::db::announcements::MaintenanceWindow;
 use crate::db::users::Role;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -65,6 +66,8 @@ pub async fn create_maintenance(
             "message is longer than 1000 characters".into(),
         ));
     }
+    crate::text::free_of_controls(&req.message)
+        .map_err(|problem| Error::BadRequest(format!("message {problem}")))?;
     let m = match &req.municipality {
         Some(slug) => Some(admin.municipality(&state, slug).await?.id),
         None => None,
@@ -97,7 +100,7 @@ pub async fn create_maintenance(
 pub async fn delete_maintenance(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     admin.require_system()?;
     let w = state
@@ -120,7 +123,7 @@ pub async fn delete_maintenance(
 /// there is maintenance), sign-in and sign-out (administrators must get in), and the admin
 /// API (administrators only anyway). The app's files are served too, so it can show the
 /// maintenance page.
-fn exempt(path: &str) -> bool {
+pub(crate) fn exempt(path: &str) -> bool {
     !(path.starts_with("/api/") || path == "/ws" || path.starts_with("/yjs/"))
         || path == "/api/healthz"
         || path == "/api/openapi.json"

@@ -4,8 +4,9 @@ use super::guard::{text, Admin};
 use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -91,7 +92,7 @@ pub async fn create_municipality(
 pub async fn update_municipality(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<MunicipalityUpdate>,
 ) -> Result<Json<Municipality>> {
     admin.require_system()?;

@@ -5,8 +5,9 @@ use crate::db::municipalities::OrganizationKind;
 use crate::db::organizations::Organization;
 use crate::error::Result;
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::OrganizationId;
@@ -35,7 +36,7 @@ pub struct OrganizationUpdate {
 pub async fn list_organizations(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<Organization>>> {
     let m = admin.municipality(&state, &slug).await?;
     Ok(Json(state.db.organizations_of(m.id).await?))
@@ -52,7 +53,7 @@ pub async fn list_organizations(
 pub async fn create_organization(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<NewOrganization>,
 ) -> Result<(StatusCode, Json<Organization>)> {
     let m = admin.municipality(&state, &slug).await?;
@@ -87,7 +88,7 @@ pub async fn create_organization(
 pub async fn update_organization(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<OrganizationUpdate>,
 ) -> Result<StatusCode> {
     let id = OrganizationId::new(id);

@@ -1,16 +1,20 @@
 //! A municipality's patients: create (with their patient room), edit, archive.
 
-use super::guard::{opt_text, text, Admin};
+use super::guard::{opt_text, optional_line, text, Admin};
 use crate::db::patients::{NewPatient, PatientListing, PatientUpdate};
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::{PatientId, RoomId, RoomKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+const MAX_ADDRESS_CHARS: usize = 200;
+const MAX_CARE_LEVEL_CHARS: usize = 50;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewPatientRequest {
@@ -74,7 +78,7 @@ pub fn check_triage(triage: Option<&str>) -> Result<()> {
 pub async fn list_patients(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<PatientListing>>> {
     let m = admin.municipality(&state, &slug).await?;
     Ok(Json(state.db.patients_of(m.id).await?))
@@ -92,12 +96,14 @@ pub async fn list_patients(
 pub async fn create_patient(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<NewPatientRequest>,
 ) -> Result<(StatusCode, Json<CreatedPatient>)> {
     let m = admin.municipality(&state, &slug).await?;
     let name = text("name", &req.name, 100)?;
     let kana = text("name_kana", &req.name_kana, 100)?;
+    let address = optional_line("address", &req.address, MAX_ADDRESS_CHARS)?;
+    let care_level = optional_line("care_level", &req.care_level, MAX_CARE_LEVEL_CHARS)?;
     check_birth_date(&req.birth_date)?;
     check_triage(req.triage.as_deref())?;
     let id = state
@@ -108,8 +114,8 @@ pub async fn create_patient(
                 name: &name,
                 name_kana: &kana,
                 birth_date: &req.birth_date,
-                address: &req.address,
-                care_level: &req.care_level,
+                address: &address,
+                care_level: &care_level,
                 disaster_flag: req.disaster_flag,
                 triage: req.triage.as_deref().filter(|t| !t.is_empty()),
             },
@@ -143,13 +149,19 @@ pub async fn create_patient(
 pub async fn update_patient(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(mut req): ApiJson<PatientUpdate>,
 ) -> Result<StatusCode> {
     let id = PatientId::new(id);
     let m = admin.require_owner(state.db.patient_municipality(id).await?)?;
     req.name = opt_text("name", req.name.as_deref(), 100)?;
     req.name_kana = opt_text("name_kana", req.name_kana.as_deref(), 100)?;
+    if let Some(address) = &req.address {
+        req.address = Some(optional_line("address", address, MAX_ADDRESS_CHARS)?);
+    }
+    if let Some(level) = &req.care_level {
+        req.care_level = Some(optional_line("care_level", level, MAX_CARE_LEVEL_CHARS)?);
+    }
     if let Some(date) = &req.birth_date {
         check_birth_date(date)?;
     }

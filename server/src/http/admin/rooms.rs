@@ -8,9 +8,10 @@ use crate::db::rooms::{Member, RoomRow};
 use crate::db::users::{Profession, UserProfile};
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::{ApiPath, ApiQuery};
 use crate::tenancy;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
@@ -44,6 +45,7 @@ pub struct MemberRole {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CandidateQuery {
     /// Matches name, kana, login id or organization; empty lists everyone (up to 100).
     #[serde(default)]
@@ -93,7 +95,7 @@ fn audit_room(admin: &Admin, action: &'static str, room: &RoomRow) -> AuditEntry
 pub async fn list_rooms(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<AdminRoom>>> {
     let m = admin.municipality(&state, &slug).await?;
     Ok(Json(state.db.rooms_of_municipality(m.id).await?))
@@ -111,7 +113,7 @@ pub async fn list_rooms(
 pub async fn create_room(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<NewRoom>,
 ) -> Result<(StatusCode, Json<AdminRoom>)> {
     let m = admin.municipality(&state, &slug).await?;
@@ -163,7 +165,7 @@ pub async fn create_room(
 pub async fn update_room(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<RoomUpdate>,
 ) -> Result<StatusCode> {
     let room = managed_room(&state, &admin, id).await?;
@@ -191,7 +193,7 @@ pub async fn update_room(
 pub async fn list_members(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Member>>> {
     let room = managed_room(&state, &admin, id).await?;
     Ok(Json(state.db.members(room.id).await?))
@@ -210,7 +212,7 @@ pub async fn list_members(
 pub async fn put_member(
     State(state): State<AppState>,
     admin: Admin,
-    Path((id, user)): Path<(i64, i64)>,
+    ApiPath((id, user)): ApiPath<(i64, i64)>,
     ApiJson(body): ApiJson<MemberRole>,
 ) -> Result<StatusCode> {
     let room = managed_room(&state, &admin, id).await?;
@@ -259,7 +261,7 @@ pub async fn put_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     admin: Admin,
-    Path((id, user)): Path<(i64, i64)>,
+    ApiPath((id, user)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode> {
     let room = managed_room(&state, &admin, id).await?;
     let user = UserId::new(user);
@@ -283,8 +285,8 @@ pub async fn remove_member(
 pub async fn candidates(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
-    Query(q): Query<CandidateQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<CandidateQuery>,
 ) -> Result<Json<Vec<Candidate>>> {
     let room = managed_room(&state, &admin, id).await?;
     let pattern = format!(

@@ -6,8 +6,9 @@ use crate::auth;
 use crate::db::users::{NewUser, Profession, Role, UserListing, UserUpdate};
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
+use crate::http::ApiPath;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
@@ -129,7 +130,7 @@ async fn managed_user(state: &AppState, admin: &Admin, id: i64) -> Result<UserLi
 pub async fn list_users(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<UserListing>>> {
     let m = admin.municipality(&state, &slug).await?;
     Ok(Json(state.db.users_of_municipality(m.id).await?))
@@ -147,7 +148,7 @@ pub async fn list_users(
 pub async fn create_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<NewAccount>,
 ) -> Result<(StatusCode, Json<CreatedAccount>)> {
     let m = admin.municipality(&state, &slug).await?;
@@ -204,7 +205,7 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(mut req): ApiJson<UserUpdate>,
 ) -> Result<Json<UserListing>> {
     let before = managed_user(&state, &admin, id).await?;
@@ -252,7 +253,7 @@ pub async fn update_user(
 pub async fn disable_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Disabled>> {
     let user = managed_user(&state, &admin, id).await?;
     if user.profile.id == admin.0.id {
@@ -298,7 +299,7 @@ pub async fn disable_user(
 pub async fn enable_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     let user = managed_user(&state, &admin, id).await?;
     state.db.set_user_disabled(user.profile.id, false).await?;
@@ -324,7 +325,7 @@ pub async fn enable_user(
 pub async fn reset_password(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PasswordReset>> {
     let user = managed_user(&state, &admin, id).await?;
     let password = temporary_password();
