@@ -419,11 +419,15 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
     init.set_headers(&headers);
     let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Offline)?;
     let window = web_sys::window().ok_or(ApiError::Offline)?;
+    let sent = crate::util::now_ms();
     let response: Response = JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(|_| ApiError::Offline)?
         .dyn_into()
         .map_err(|_| ApiError::Offline)?;
+    if let Ok(Some(date)) = response.headers().get("date") {
+        crate::clock::observe(sent, crate::util::now_ms(), &date);
+    }
     let status = response.status();
     let text = JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
         .await

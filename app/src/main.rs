@@ -8,6 +8,7 @@
 mod admin;
 mod api;
 mod attachments;
+mod clock;
 mod i18n;
 mod owed_signout;
 mod passkey;

@@ -27,7 +27,7 @@ pub fn random_u64() -> u64 {
 /// two offline devices never collide.
 pub fn new_post_id() -> PostId {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let time = (now_ms() as u128) & ((1 << 48) - 1);
+    let time = (crate::clock::server_now_ms() as u128) & ((1 << 48) - 1);
     let random = (u128::from(random_u64()) << 16) | u128::from(random_u64() as u16);
     let value = (time << 80) | (random & ((1 << 80) - 1));
     let text: String = (0..26)
@@ -85,7 +85,10 @@ pub fn age(birth_date: &str) -> Option<i32> {
 /// A timestamp as people read it in a timeline: time today, date otherwise.
 pub fn short_time(ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    let now = js_sys::Date::new_0();
+    // Today as the server counts it: posts are dated by its clock, not a wrong device's.
+    let now = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        crate::clock::server_now_ms() as f64,
+    ));
     let hm = format!("{}:{:02}", date.get_hours(), date.get_minutes());
     if date.get_full_year() == now.get_full_year()
         && date.get_month() == now.get_month()

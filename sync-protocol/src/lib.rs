@@ -2,6 +2,7 @@
 //! the validation rules the server applies to every update. Sans-IO: no tokio, no sqlx, so
 //! the same code runs in the server and, compiled to wasm, in the app.
 
+pub mod clock;
 pub mod error;
 pub mod frame;
 pub mod ids;

@@ -39,6 +39,9 @@ pub struct SyncClient {
     client_id: u64,
     docs: HashMap<RoomId, RoomDoc>,
     next_ack: u64,
+    /// Updates sent with an ack and not answered yet, as the app keeps them: an entry leaves
+    /// on `Saved` or `Invalid` for its ack (or a later one of its room), nothing else.
+    outbox: std::collections::BTreeMap<u64, (RoomId, Vec<u8>)>,
     /// Every non-sync frame received, oldest first.
     pub events: Vec<Frame>,
     /// Set once the server closed the socket.
@@ -62,6 +65,7 @@ impl SyncClient {
             client_id,
             docs: HashMap::new(),
             next_ack: 1,
+            outbox: Default::default(),
             events: Vec::new(),
             closed: false,
             close_frame: None,
@@ -132,10 +136,12 @@ impl SyncClient {
         }
     }
 
-    /// Sends an update the local replica produced, with an acknowledgement number.
+    /// Sends an update the local replica produced, with an acknowledgement number; it stays
+    /// in the outbox until the server answers for it.
     pub async fn send_update(&mut self, room: RoomId, update: Vec<u8>) -> Result<u64> {
         let ack = self.next_ack;
         self.next_ack += 1;
+        self.outbox.insert(ack, (room, update.clone()));
         let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
         self.send_frame(&Frame::Sync {
             doc: DocId::Room(room),
@@ -144,6 +150,36 @@ impl SyncClient {
         })
         .await?;
         Ok(ack)
+    }
+
+    /// The ack numbers still in the outbox (sent, neither saved nor refused).
+    pub fn unanswered(&self) -> Vec<u64> {
+        self.outbox.keys().copied().collect()
+    }
+
+    /// Sends the whole outbox again, one merged update per room under its highest ack, as
+    /// the app does after each reconnect. Returns the acks sent.
+    pub async fn resend_outbox(&mut self) -> Result<Vec<u64>> {
+        let mut per_room: std::collections::BTreeMap<RoomId, (u64, Vec<Vec<u8>>)> =
+            Default::default();
+        for (ack, (room, update)) in &self.outbox {
+            let slot = per_room.entry(*room).or_default();
+            slot.0 = slot.0.max(*ack);
+            slot.1.push(update.clone());
+        }
+        let mut sent = Vec::new();
+        for (room, (ack, updates)) in per_room {
+            let merged = renraku_sync::yrs::merge_updates_v1(&updates)?;
+            let message = Message::Sync(SyncMessage::Update(merged)).encode_v1();
+            self.send_frame(&Frame::Sync {
+                doc: DocId::Room(room),
+                ack: Some(ack),
+                message,
+            })
+            .await?;
+            sent.push(ack);
+        }
+        Ok(sent)
     }
 
     /// Waits for the server's verdict on `ack`: `Ok` when saved, `Err` with the reason when
@@ -288,6 +324,19 @@ impl SyncClient {
 
     async fn handle(&mut self, bytes: &[u8]) -> Result<()> {
         let frame = Frame::decode_from_server(bytes)?;
+        if let Frame::Saved {
+            doc: DocId::Room(room),
+            ack,
+        }
+        | Frame::Invalid {
+            doc: DocId::Room(room),
+            ack: Some(ack),
+            ..
+        } = frame
+        {
+            // Frames are answered in order: the room's older entries are answered too.
+            self.outbox.retain(|a, (r, _)| *r != room || *a > ack);
+        }
         let Frame::Sync {
             doc: DocId::Room(room),
             message,

@@ -69,6 +69,7 @@ browser_tests! {
     app_lock_passkey: "app_lock_passkey.test.mjs" with QUICK_LOCK_ON_LOCALHOST;
     session_end: "session_end.test.mjs";
     signout: "signout.test.mjs";
+    clock_fast: "clock_fast.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at

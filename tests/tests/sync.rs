@@ -1,12 +1,13 @@
 //! Realtime sync through `/ws` against the real server: two team members, forged updates,
 //! hostile frames. Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
 
+use renraku_server::db::Backend;
 use renraku_sync::frame::MAX_FRAME_BYTES;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::yrs::{Any, Map, Transact};
 use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc, RoomId, UserId};
-use renraku_tests::sync_client::{connect_raw, SyncClient};
+use renraku_tests::sync_client::{connect_raw, SyncClient, PATIENCE};
 use renraku_tests::{team, Team, TestServer};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -612,4 +613,93 @@ async fn a_post_dated_in_the_future_is_refused() {
     assert!(stored.post(&fast).is_some());
     assert!(stored.post(&far).is_none());
     assert_eq!(stored.posts().len(), 1);
+}
+
+/// Makes every append to the update log fail, as a full disk or a lost database would: a
+/// trigger raises on the table each saved update goes to.
+async fn break_storage(server: &TestServer) {
+    let statements: &[&str] = match server.db().backend() {
+        Backend::Sqlite => &["CREATE TRIGGER storage_down BEFORE INSERT ON doc_updates \
+             BEGIN SELECT RAISE(ABORT, 'storage down for the test'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION storage_down() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'storage down for the test'; END $$",
+            "CREATE TRIGGER storage_down BEFORE INSERT ON doc_updates \
+             FOR EACH ROW EXECUTE FUNCTION storage_down()",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(server.db().pool()).await.unwrap();
+    }
+}
+
+async fn heal_storage(server: &TestServer) {
+    let sql = match server.db().backend() {
+        Backend::Sqlite => "DROP TRIGGER storage_down",
+        Backend::Postgres => "DROP TRIGGER storage_down ON doc_updates",
+    };
+    sqlx::query(sql).execute(server.db().pool()).await.unwrap();
+}
+
+async fn log_rows(server: &TestServer, room: RoomId) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
+        .bind(DocId::Room(room).storage_key())
+        .fetch_one(server.db().pool())
+        .await
+        .unwrap()
+        .get("n")
+}
+
+#[tokio::test]
+async fn a_post_storage_fails_to_take_is_kept_by_the_client_and_saved_once_on_resend() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (mut a, mut b) = connected(&server, &t).await;
+    let room = t.room;
+    let before = log_rows(&server, room).await;
+
+    break_storage(&server).await;
+    let post = new_post_id();
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, post.clone(), "保存できなかった投稿", now_ms());
+    let ack = a.send_update(room, u).await.unwrap();
+    // Not refused (that would make the app drop it for good): the server closes the socket
+    // with "try again later", and the client still holds the post.
+    let close = a.closed_within(PATIENCE).await;
+    assert!(
+        close
+            .as_ref()
+            .is_some_and(|(code, reason)| *code == 1013 && reason.contains("storage")),
+        "{close:?}"
+    );
+    assert!(
+        !a.events.iter().any(|f| matches!(f, Frame::Invalid { .. })),
+        "{:?}",
+        a.events
+    );
+    assert_eq!(a.unanswered(), vec![ack]);
+    assert_eq!(log_rows(&server, room).await, before);
+    assert_eq!(server.audit_count("update.refused").await, 0);
+
+    heal_storage(&server).await;
+    a.reconnect(&server.ws_url(), &t.a.token).await.unwrap();
+    let resent = a.resend_outbox().await.unwrap();
+    assert_eq!(resent, vec![ack]);
+    assert_eq!(a.verdict(ack).await.unwrap(), Ok(()));
+    assert!(a.unanswered().is_empty());
+    b.wait_for(room, "the resent post", |d| d.post(&post).is_some())
+        .await
+        .unwrap();
+
+    // Stored exactly once, and the room as stored has it.
+    assert_eq!(log_rows(&server, room).await, before + 1);
+    let stored = RoomDoc::new(77);
+    stored
+        .apply_update(&server_state(&server, &t).await)
+        .unwrap();
+    assert_eq!(
+        stored.post(&post).map(|p| p.text),
+        Some("保存できなかった投稿".to_owned())
+    );
 }

@@ -4,7 +4,8 @@
 //!
 //! Writes: a mutation of a replica returns its update bytes; they go to the IndexedDB outbox
 //! first, and are sent as `Sync{ack: outbox id}` only once that write has committed. An entry
-//! leaves the outbox on `Saved{ack}` (or `Invalid{ack}`: the server will never take it). After
+//! leaves the outbox on `Saved{ack}` (or `Invalid{ack}`: the server will never take it); a
+//! storage failure on the server closes the socket with 1013 instead, and the entry stays. After
 //! every reconnect the whole outbox is resent, merged into one update per document with the
 //! highest id as `ack` — the server stores nothing twice and `Saved` covers them all, since it
 //! answers one connection's frames in order.
@@ -522,7 +523,12 @@ impl Engine {
         {
             let mut inner = self.inner.borrow_mut();
             inner.connected = true;
-            inner.attempt = 0;
+            // With writes waiting, the backoff resets only once one is saved: a server whose
+            // storage is failing closes each connection that resends them, and devices must
+            // not come back every second while it lasts.
+            if inner.outbox.is_empty() {
+                inner.attempt = 0;
+            }
         }
         let mut status = self.status;
         status.set(ConnState::Online);
@@ -695,8 +701,9 @@ impl Engine {
             for id in &ids {
                 inner.outbox.remove(id);
             }
-            if let Some(reason) = refused {
-                inner.last_refusal = Some(reason);
+            match refused {
+                Some(reason) => inner.last_refusal = Some(reason),
+                None => inner.attempt = 0,
             }
             (inner.store.clone(), ids)
         };

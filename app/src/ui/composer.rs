@@ -36,7 +36,7 @@ pub fn Composer(
         }
         let body: String = body.chars().take(MAX_TEXT).collect();
         let id = util::new_post_id();
-        let now = util::now_ms();
+        let now = crate::clock::server_now_ms();
         let parent = p.clone();
         let files = attachments.peek().clone();
         engine.write_room(room, Some(id.to_string()), |doc| match &parent {

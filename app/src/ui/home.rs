@@ -191,7 +191,7 @@ fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
     };
     let engine = session.engine.clone();
     let toggle_pin = move |_| {
-        let now = util::now_ms();
+        let now = crate::clock::server_now_ms();
         if pinned {
             engine.write_personal(|p| p.unpin_room(id));
         } else {

@@ -83,7 +83,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
             if text.is_empty() {
                 return;
             }
-            let now = util::now_ms();
+            let now = crate::clock::server_now_ms();
             engine.write_room(room, Some(post_id.to_string()), |d| {
                 d.edit(me, &post_id, &text, now).unwrap_or_default()
             });
@@ -212,7 +212,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
                                 let engine = engine.clone();
                                 let pid = post.id.clone();
                                 move |_| {
-                                    let now = util::now_ms();
+                                    let now = crate::clock::server_now_ms();
                                     engine.write_room(room, None, |d| if pinned { d.unpin(&pid) } else { d.pin(me, &pid, now) });
                                     menu.set(false);
                                 }
@@ -243,7 +243,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
                                             .and_then(|w| w.confirm_with_message(tr("この投稿を削除しますか？", "Delete this post?")).ok())
                                             .unwrap_or(false);
                                         if sure {
-                                            let now = util::now_ms();
+                                            let now = crate::clock::server_now_ms();
                                             engine.write_room(room, Some(pid.to_string()), |d| d.delete(me, &pid, now).unwrap_or_default());
                                         }
                                         menu.set(false);

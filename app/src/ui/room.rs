@@ -116,7 +116,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     .is_none_or(|m| m.post < newest)
             });
             if still_behind {
-                let now = util::now_ms();
+                let now = crate::clock::server_now_ms();
                 engine.write_room(room, None, |d| d.mark_read(me, &newest, now));
             }
         });

@@ -1,6 +1,7 @@
 //! WebSocket connections: `/ws` (Renraku frames, many documents on one socket) and
 //! `/yjs/{room}` (plain y-websocket, one room), each a task that `select!`s over the socket,
-//! its bounded outbox and a kick from a room that found it too slow.
+//! its bounded outbox and a kick from a room (it is too slow, or storage failed under its
+//! update).
 //!
 //! Every send to the client is bounded in time (`ConnLimits::send_timeout`): a client that
 //! stops reading is dropped, rather than holding its task, socket and queue for ever.
@@ -69,7 +70,7 @@ pub struct Peer {
     pub conn: ConnId,
     pub wire: Wire,
     pub outbox: Outbox,
-    pub kick: Arc<Notify>,
+    pub kick: Arc<Kick>,
     /// Cleared when the connection's session ends: a room then neither applies what it
     /// sends nor sends it anything.
     pub alive: Alive,
@@ -82,7 +83,7 @@ impl Peer {
             return;
         }
         if self.outbox.push(bytes) == Err(Refused::Full) {
-            self.kick.notify_one();
+            self.kick.kick(KickReason::TooSlow);
         }
     }
 
@@ -100,6 +101,44 @@ impl Peer {
             // permission-denied handler and leaves the connection open.
             Wire::YWebsocket => Message::Auth(Some(reason.to_owned())).encode_v1().into(),
         }
+    }
+}
+
+/// Why a room disconnects a peer. Either way the close is 1013 (try again later): the client
+/// reconnects, resyncs and resends what its outbox still holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KickReason {
+    /// Its outbox filled up: it cannot keep up with the room.
+    TooSlow,
+    /// Storage failed while its update was being stored: nothing of it was kept, and it was
+    /// not refused either. An `Invalid` would make the client drop the update for good.
+    StorageUnavailable,
+}
+
+impl KickReason {
+    fn close_reason(self) -> &'static str {
+        match self {
+            KickReason::TooSlow => "too slow; reconnect and resync",
+            KickReason::StorageUnavailable => "storage unavailable; reconnect and resend",
+        }
+    }
+}
+
+/// A room's order to disconnect a peer; the first reason given is the one sent.
+#[derive(Default)]
+pub struct Kick {
+    notify: Notify,
+    reason: std::sync::OnceLock<KickReason>,
+}
+
+impl Kick {
+    pub fn kick(&self, reason: KickReason) {
+        let _ = self.reason.set(reason);
+        self.notify.notify_one();
+    }
+
+    fn reason(&self) -> KickReason {
+        self.reason.get().copied().unwrap_or(KickReason::TooSlow)
     }
 }
 
@@ -122,11 +161,11 @@ async fn deliver(
     sink: &mut SplitSink<WebSocket, WsMessage>,
     msg: WsMessage,
     limits: &ConnLimits,
-    kick: &Notify,
+    kick: &Kick,
 ) -> bool {
     tokio::select! {
         sent = tokio::time::timeout(limits.send_timeout, sink.send(msg)) => matches!(sent, Ok(Ok(()))),
-        _ = kick.notified() => false,
+        _ = kick.notify.notified() => false,
     }
 }
 
@@ -304,7 +343,7 @@ impl Connection {
             conn,
             wire,
             outbox: tx,
-            kick: Arc::new(Notify::new()),
+            kick: Arc::new(Kick::default()),
             alive: registered.alive,
         };
         let control = registered.control;
@@ -420,8 +459,9 @@ impl Connection {
                         break;
                     }
                 }
-                _ = kick.notified() => {
-                    let close = CloseFrame { code: 1013, reason: "too slow; reconnect and resync".into() };
+                _ = kick.notify.notified() => {
+                    let why = kick.reason();
+                    let close = CloseFrame { code: 1013, reason: why.close_reason().into() };
                     deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                     break;
                 }

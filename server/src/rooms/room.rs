@@ -4,7 +4,7 @@
 //! memory, then append the whole batch to the log in one transaction (group commit), and only
 //! after that commit acknowledge (`saved`) and broadcast. Nothing is sent before it is durable.
 
-use super::conn::{ConnId, Peer, Wire};
+use super::conn::{ConnId, KickReason, Peer, Wire};
 use super::outbox::Refused;
 use super::Hub;
 use crate::db::posts::Projection;
@@ -64,6 +64,10 @@ pub struct Room {
     /// ask again and again (a reconnecting crowd, or a client that asks but never reads)
     /// share one copy. Emptied whenever the document changes.
     step2: Vec<(Step2Key, Bytes)>,
+    /// Set when a failed commit could not reload the document: memory then holds updates
+    /// that are not stored, and a resend of them would be acknowledged unstored. The room
+    /// stops (see [`Room::stop_broken`]) and the next open loads it from storage afresh.
+    broken: bool,
 }
 
 /// What a step 2 answer depends on, besides the document: the wire, and the asker's state
@@ -72,6 +76,22 @@ pub struct Room {
 struct Step2Key {
     wire: Wire,
     known: Vec<(u64, u32)>,
+}
+
+/// Why an update was not taken.
+enum NotTaken {
+    /// Refused for good: the sender is told with `Invalid` and the refusal is audited.
+    Refused(Violation),
+    /// Storage failed while it was checked or stored: nothing of it was kept. The sender is
+    /// disconnected with 1013 (never `Invalid`, which a client takes as final) and resends it
+    /// from its outbox after reconnecting.
+    StorageUnavailable,
+}
+
+impl From<Violation> for NotTaken {
+    fn from(v: Violation) -> Self {
+        NotTaken::Refused(v)
+    }
 }
 
 /// An accepted update waiting for the batch's commit.
@@ -116,6 +136,7 @@ impl Room {
             log_len: tail.len(),
             last_seq,
             step2: Vec::new(),
+            broken: false,
         })
     }
 
@@ -144,7 +165,27 @@ impl Room {
                 return; // the hub is gone
             }
             self.handle_batch(std::mem::take(&mut batch)).await;
+            if self.broken {
+                self.stop_broken(&mut rx);
+                return;
+            }
         }
+    }
+
+    /// Leaves the hub and disconnects everyone, the peers still queued to join included:
+    /// each reconnects and resends what its outbox holds to a room loaded from storage.
+    fn stop_broken(&mut self, rx: &mut mpsc::Receiver<RoomCmd>) {
+        self.hub.rooms.lock().expect("hub lock").remove(&self.id);
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            if let RoomCmd::Join(peer) = cmd {
+                peer.kick.kick(KickReason::StorageUnavailable);
+            }
+        }
+        for peer in self.peers.values() {
+            peer.kick.kick(KickReason::StorageUnavailable);
+        }
+        error!(doc = %self.key, "stopped: storage unavailable");
     }
 
     /// Leaves memory if still unused. Decided under the hub's lock, so that a join racing
@@ -247,6 +288,9 @@ impl Room {
         let Some(peer) = self.peers.get(&conn).cloned() else {
             return; // left already
         };
+        if self.broken {
+            return; // its peers are being disconnected; they resend after reconnecting
+        }
         if !peer.alive.get() {
             // Its session ended after the message was queued: the end wins, whatever was
             // in flight. Checked before validation, so nothing of it is stored or sent on.
@@ -263,6 +307,9 @@ impl Room {
                 // leaves the server before it is durable.
                 if !pending.is_empty() {
                     self.commit(std::mem::take(pending)).await;
+                    if self.broken {
+                        return; // memory holds what is not stored: nothing of it leaves
+                    }
                 }
                 let step2 = self.step2(peer.wire, &sv);
                 peer.send(&step2);
@@ -279,15 +326,20 @@ impl Room {
                         touched,
                         binds,
                     }),
-                    Err(v) => self.refuse_update(&peer, user, ack, v).await,
+                    Err(NotTaken::Refused(v)) => self.refuse_update(&peer, user, ack, v).await,
+                    Err(NotTaken::StorageUnavailable) => self.retry_later(&peer),
                 }
             }
             Message::Awareness(mut update) => {
                 // Presence may only speak for the sender's own yrs clients, and who they are
                 // is the server's to say, not the client's.
                 let clients: Vec<u64> = update.clients.keys().map(|c| c.get()).collect();
-                if let Err(v) = self.check_writers(user, &clients).await {
-                    return self.refuse(&peer, ack, v);
+                match self.check_writers(user, &clients).await {
+                    Ok(()) => {}
+                    Err(NotTaken::Refused(v)) => return self.refuse(&peer, ack, v),
+                    // Presence is stored nowhere and renewed every few seconds: this one
+                    // is dropped, and the connection stays.
+                    Err(NotTaken::StorageUnavailable) => return,
                 }
                 for entry in update.clients.values_mut() {
                     entry.json = stamp_identity(&entry.json, user).into();
@@ -307,7 +359,7 @@ impl Room {
         &mut self,
         user: UserId,
         update: &[u8],
-    ) -> Result<(bool, Vec<Slot>, Vec<u64>), Violation> {
+    ) -> Result<(bool, Vec<Slot>, Vec<u64>), NotTaken> {
         let doc = &self.doc;
         let now = crate::db::now_ms();
         let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update, now)))
@@ -336,26 +388,26 @@ impl Room {
         &mut self,
         user: UserId,
         clients: &[u64],
-    ) -> Result<Vec<u64>, Violation> {
+    ) -> Result<Vec<u64>, NotTaken> {
         let mut unbound = Vec::new();
         for &client in clients {
             match self.client_owners.get(&client) {
                 Some(owner) if *owner == user => continue,
-                Some(_) => return Err(Violation::ForeignClient(client)),
+                Some(_) => return Err(Violation::ForeignClient(client).into()),
                 None => {}
             }
             if i64::try_from(client).is_err() {
-                return Err(Violation::Malformed("client id out of range".into()));
+                return Err(Violation::Malformed("client id out of range".into()).into());
             }
             match self.db.client_owner(client).await {
                 Ok(Some(owner)) if owner == user => {
                     self.client_owners.insert(client, user);
                 }
-                Ok(Some(_)) => return Err(Violation::ForeignClient(client)),
+                Ok(Some(_)) => return Err(Violation::ForeignClient(client).into()),
                 Ok(None) => unbound.push(client),
                 Err(e) => {
                     error!(error = %e, "reading client ids failed");
-                    return Err(Violation::Malformed("storage unavailable; retry".into()));
+                    return Err(NotTaken::StorageUnavailable);
                 }
             }
         }
@@ -364,7 +416,7 @@ impl Room {
 
     /// For presence, which is stored nowhere: client ids are bound on their own, through the
     /// writer's group commit all the same.
-    async fn check_writers(&mut self, user: UserId, clients: &[u64]) -> Result<(), Violation> {
+    async fn check_writers(&mut self, user: UserId, clients: &[u64]) -> Result<(), NotTaken> {
         let unbound = self.unbound_writers(user, clients).await?;
         if unbound.is_empty() {
             return Ok(());
@@ -376,10 +428,10 @@ impl Room {
                     .extend(unbound.into_iter().map(|c| (c, user)));
                 Ok(())
             }
-            Ok(Err(client)) => Err(Violation::ForeignClient(client)),
+            Ok(Err(client)) => Err(Violation::ForeignClient(client).into()),
             Err(e) => {
                 error!(error = %e, "binding client ids failed");
-                Err(Violation::Malformed("storage unavailable; retry".into()))
+                Err(NotTaken::StorageUnavailable)
             }
         }
     }
@@ -395,6 +447,15 @@ impl Room {
         warn!(doc = %self.key, user.id = %user, reason = %v, "update refused");
         self.hub.audit_refusal(user, self.id, &v).await;
         self.refuse(peer, ack, v);
+    }
+
+    /// Disconnects a peer whose update storage failed to take (see
+    /// [`NotTaken::StorageUnavailable`]); what it sends until its socket closes is not
+    /// answered, and its outbox keeps all of it.
+    fn retry_later(&mut self, peer: &Peer) {
+        warn!(doc = %self.key, conn = peer.conn.0, "storage unavailable: disconnecting the sender to resend");
+        self.peers.remove(&peer.conn);
+        peer.kick.kick(KickReason::StorageUnavailable);
     }
 
     fn refuse(&self, peer: &Peer, ack: Option<u64>, violation: Violation) {
@@ -444,8 +505,7 @@ impl Room {
                         let v = Violation::ForeignClient(taken);
                         self.refuse_update(&peer, p.user, p.ack, v).await;
                     } else {
-                        let v = Violation::Malformed("storage unavailable; retry".into());
-                        self.refuse(&peer, p.ack, v);
+                        self.retry_later(&peer);
                     }
                 }
                 // The in-memory doc holds what was not stored: start again from storage.
@@ -456,7 +516,10 @@ impl Room {
                         self.log_len = fresh.log_len;
                         self.last_seq = fresh.last_seq;
                     }
-                    Err(e) => error!(doc = %self.key, error = %e, "reload failed"),
+                    Err(e) => {
+                        error!(doc = %self.key, error = %e, "reload failed");
+                        self.broken = true;
+                    }
                 }
                 return;
             }
@@ -535,7 +598,7 @@ impl Room {
         for conn in slow {
             if let Some(peer) = self.peers.remove(&conn) {
                 info!(doc = %self.key, conn = conn.0, "disconnecting a slow client");
-                peer.kick.notify_one();
+                peer.kick.kick(KickReason::TooSlow);
             }
         }
         for conn in gone {
@@ -571,7 +634,6 @@ mod tests {
     use crate::rooms::live::Alive;
     use crate::rooms::outbox::OutboxRx;
     use std::sync::Arc;
-    use tokio::sync::Notify;
 
     fn peer(conn: u64) -> (Peer, OutboxRx) {
         let (outbox, inbox) = crate::rooms::outbox::outbox(1 << 20);
@@ -579,7 +641,7 @@ mod tests {
             conn: ConnId(conn),
             wire: Wire::Frames,
             outbox,
-            kick: Arc::new(Notify::new()),
+            kick: Arc::new(crate::rooms::conn::Kick::default()),
             alive: Alive::new(),
         };
         (peer, inbox)
