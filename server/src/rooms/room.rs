@@ -667,7 +667,8 @@ mod tests {
     /// and whether the writer heard `Saved`.
     async fn stored_after_write(alive: bool) -> (usize, bool) {
         let dir = tempfile::tempdir().unwrap();
-        let config = crate::Config::with_data_dir(dir.path());
+        let mut config = crate::Config::with_data_dir(dir.path());
+        config.demo = true; // for a user to write as
         let db = crate::prepare(&config).await.unwrap();
         let row = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
             .fetch_one(db.pool())
