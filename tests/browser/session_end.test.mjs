@@ -37,7 +37,7 @@ test("a session ended from another device returns the phone to sign-in, saying w
 
   await closed;
   await phone.page.getByLabel("ログイン ID").waitFor();
-  await phone.page.getByRole("status").filter({ hasText: "別の端末でログアウトされました" }).waitFor();
+  await phone.page.getByRole("status").filter({ hasText: "別の端末でサインアウトされました" }).waitFor();
   assert.equal(await phone.page.getByRole("link", { name: /山田 太郎/ }).count(), 0);
   await phone.screenshot("signed-out-from-another-device");
 });
@@ -57,6 +57,6 @@ test("a password changed on another device returns the phone to sign-in, saying 
   await phone.page.getByLabel("ログイン ID").waitFor();
   await phone.page
     .getByRole("status")
-    .filter({ hasText: "パスワードが変更されたため、再度ログインしてください" })
+    .filter({ hasText: "パスワードが変更されたため、再度サインインしてください" })
     .waitFor();
 });

@@ -93,25 +93,25 @@ static SIGNING_OUT: GlobalSignal<bool> = Signal::global(|| false);
 /// Why sign-in is shown again, for the person at the device.
 pub fn ended_message(why: SessionEnd) -> &'static str {
     match why {
-        SessionEnd::SignedOut => tr("ログアウトしました。", "You signed out."),
+        SessionEnd::SignedOut => tr("サインアウトしました。", "You signed out."),
         SessionEnd::Revoked => tr(
-            "別の端末でログアウトされました。もう一度ログインしてください。",
+            "別の端末でサインアウトされました。もう一度サインインしてください。",
             "This session was ended from another device. Sign in again.",
         ),
         SessionEnd::PasswordChanged => tr(
-            "パスワードが変更されたため、再度ログインしてください。",
+            "パスワードが変更されたため、再度サインインしてください。",
             "The password was changed. Sign in again.",
         ),
         SessionEnd::SecondFactorEnabled => tr(
-            "二段階認証が設定されたため、再度ログインしてください。",
+            "二段階認証が設定されたため、再度サインインしてください。",
             "Two-step verification was turned on. Sign in again.",
         ),
         SessionEnd::IdleTimeout => tr(
-            "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
+            "一定時間操作がなかったため、サインアウトしました。もう一度サインインしてください。",
             "You were signed out after a period without activity. Sign in again.",
         ),
         SessionEnd::Expired => tr(
-            "ログインの有効期限が切れました。もう一度ログインしてください。",
+            "サインインの有効期限が切れました。もう一度サインインしてください。",
             "Your sign-in has expired. Sign in again.",
         ),
         SessionEnd::AccountDisabled => tr(
@@ -119,11 +119,11 @@ pub fn ended_message(why: SessionEnd) -> &'static str {
             "An administrator disabled this account.",
         ),
         SessionEnd::PasswordReset => tr(
-            "管理者がパスワードをリセットしました。新しいパスワードでログインしてください。",
+            "管理者がパスワードをリセットしました。新しいパスワードでサインインしてください。",
             "An administrator reset your password. Sign in with the new one.",
         ),
         SessionEnd::CertificateRevoked => tr(
-            "この端末の証明書が失効したため、ログアウトしました。管理者にお問い合わせください。",
+            "この端末の証明書が失効したため、サインアウトしました。管理者にお問い合わせください。",
             "This device's certificate was revoked. Ask your administrator.",
         ),
         SessionEnd::Ended => tr(
