@@ -1,0 +1,68 @@
+//! `cargo xtask bench`: Renraku's sync server beside the reference y-websocket server, with
+//! the same load tool (`bench/`), into BENCHMARKS.md.
+
+use crate::util::{cargo, root, run_cmd, step};
+use anyhow::Result;
+use std::fs;
+use std::process::Command;
+
+/// The reference server's npm folder, then the release server, then the load tool.
+pub fn run(args: &[String]) -> Result<()> {
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    let dir = root().join("bench").join("node");
+    if !dir.join("node_modules/@y/websocket-server").is_dir() {
+        step("bench: npm ci in bench/node");
+        run_cmd(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+        )?;
+    }
+    step("bench: cargo build --release -p renraku-server");
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "renraku-server",
+    ]))?;
+    step("bench: cargo run --release -p renraku-bench");
+    let report = root().join("BENCHMARKS.md");
+    let kept: Vec<(&str, String)> = fs::read_to_string(&report)
+        .map(|t| {
+            KEPT_SECTIONS
+                .iter()
+                .filter_map(|name| Some((*name, kept_section(&t, name)?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ran = run_cmd(
+        Command::new(cargo())
+            .current_dir(root())
+            .args(["run", "--release", "-p", "renraku-bench", "--"])
+            .args(args),
+    );
+    // renraku-bench writes the file whole: put back what `bench-app` and
+    // `renraku-attacks` measured.
+    for (name, section) in kept {
+        if let Ok(text) = fs::read_to_string(&report) {
+            if kept_section(&text, name).is_none() {
+                fs::write(&report, format!("{}\n\n{section}\n", text.trim_end()))?;
+            }
+        }
+    }
+    ran
+}
+
+/// Sections of BENCHMARKS.md written by other tools (between `<!-- NAME:start -->` and
+/// `<!-- NAME:end -->`), kept when `renraku-bench` rewrites the file.
+const KEPT_SECTIONS: [&str; 2] = ["app-bench", "attacks"];
+
+fn kept_section<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let (start_mark, end_mark) = (
+        format!("<!-- {name}:start -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let start = text.find(&start_mark)?;
+    let end = text[start..].find(&end_mark)? + start + end_mark.len();
+    Some(&text[start..end])
+}

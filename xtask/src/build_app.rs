@@ -1,0 +1,261 @@
+//! `cargo xtask build-app`: the Dioxus app for wasm32, through wasm-bindgen, into
+//! `app/dist/` (which the server embeds), with its sizes printed.
+
+use crate::setup::wasm_bindgen_bin;
+use crate::util::{cargo, root, run_cmd, secs, step, target_dir};
+use crate::WASM_TARGET;
+use anyhow::{bail, Context, Result};
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The custom profile in the root `Cargo.toml` (release + lto, panic=abort, strip, opt "z").
+const APP_PROFILE: &str = "wasm-release";
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    step("build-app: cargo build (wasm32, profile wasm-release)");
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "-p",
+        "renraku-app",
+        "--profile",
+        APP_PROFILE,
+        "--target",
+        WASM_TARGET,
+    ]))?;
+    let wasm = target_dir()?
+        .join(WASM_TARGET)
+        .join(APP_PROFILE)
+        .join("renraku-app.wasm");
+    if !wasm.is_file() {
+        bail!("the build did not produce {}", wasm.display());
+    }
+
+    step("build-app: wasm-bindgen → app/dist/");
+    // Assemble in a staging directory, then update app/dist/ file by file: unchanged files
+    // keep their mtimes, so the server (which embeds app/dist/) is not rebuilt for nothing.
+    let stage = target_dir()?.join("renraku-app-dist");
+    if stage.exists() {
+        fs::remove_dir_all(&stage).with_context(|| format!("removing {}", stage.display()))?;
+    }
+    fs::create_dir_all(&stage)?;
+    run_cmd(
+        Command::new(wasm_bindgen_bin())
+            .args(["--target", "web", "--no-typescript", "--out-name", "app"])
+            .args(["--remove-name-section", "--remove-producers-section"])
+            .arg("--out-dir")
+            .arg(&stage)
+            .arg(&wasm),
+    )
+    .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
+
+    // The page and its boot script from app/; everything in service-worker/ but the icon
+    // generator.
+    copy_web_files(&root().join("app"), &stage, &["html", "js", "css"])?;
+    copy_web_files(
+        &root().join("service-worker"),
+        &stage,
+        &["js", "webmanifest", "png", "svg"],
+    )?;
+    if !stage.join("index.html").is_file() || !stage.join("sw.js").is_file() {
+        bail!("app/index.html or service-worker/sw.js is missing");
+    }
+    preload_snippets(&stage)?;
+    stamp_service_worker(&stage)?;
+
+    let dist = root().join("app").join("dist");
+    let names_changed = sync_dir(&stage, &dist)?;
+    // rust-embed (release builds) embeds app/dist/ at compile time. Cargo notices changed
+    // files, but not files that appeared or vanished: when the set of names changes, bump
+    // the mtime of assets.rs so the server's next build embeds the new set.
+    if names_changed {
+        let assets = root().join("server").join("src").join("assets.rs");
+        if let Ok(f) = fs::File::options().append(true).open(&assets) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
+    print_sizes(&dist)?;
+    println!("build-app done in {}", secs(started));
+    Ok(())
+}
+
+/// Adds a `modulepreload` link to `index.html` for each module `app.js` imports
+/// (wasm-bindgen's `snippets/…`, whose names change with every dependency update): without
+/// them the browser learns of these only once app.js has arrived and been parsed, one more
+/// round trip before the app can start.
+fn preload_snippets(dist: &Path) -> Result<()> {
+    let app_js = fs::read_to_string(dist.join("app.js")).context("reading app.js")?;
+    let mut modules: Vec<&str> = app_js
+        .lines()
+        .filter(|l| l.starts_with("import "))
+        .filter_map(|l| l.split(['\'', '"']).nth(1))
+        .filter_map(|m| m.strip_prefix("./"))
+        .collect();
+    modules.sort_unstable();
+    modules.dedup();
+    let index = dist.join("index.html");
+    let html = fs::read_to_string(&index).context("reading index.html")?;
+    const ANCHOR: &str = r#"<link rel="modulepreload" href="/app.js">"#;
+    if !html.contains(ANCHOR) {
+        bail!("app/index.html lacks `{ANCHOR}`");
+    }
+    let links: String = modules
+        .iter()
+        .map(|m| format!("\n  <link rel=\"modulepreload\" href=\"/{m}\">"))
+        .collect();
+    fs::write(&index, html.replace(ANCHOR, &format!("{ANCHOR}{links}")))?;
+    Ok(())
+}
+
+/// Fills in `sw.js`: the precache list becomes every built file (wasm-bindgen adds
+/// `snippets/…` modules whose names change), and the build id a hash of them all, so each
+/// new build installs a fresh shell cache (and the browser sees a changed `sw.js`).
+fn stamp_service_worker(dist: &Path) -> Result<()> {
+    let sw = dist.join("sw.js");
+    let text = fs::read_to_string(&sw).with_context(|| format!("reading {}", sw.display()))?;
+    const BUILD: &str = "__RENRAKU_BUILD__";
+    const LIST_START: &str = "const SHELL = [";
+    const LIST_END: &str = "]; // end of SHELL";
+    let (Some(start), Some(end)) = (text.find(LIST_START), text.find(LIST_END)) else {
+        bail!("{} lacks `{LIST_START}` … `{LIST_END}`", sw.display());
+    };
+    if !text.contains(BUILD) {
+        bail!("{} has no {BUILD} placeholder", sw.display());
+    }
+    let files: Vec<String> = files(dist).into_iter().filter(|f| f != "sw.js").collect();
+    // FNV-1a, 64 bit: stable across Rust versions, unlike std's DefaultHasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in &files {
+        for byte in name.bytes().chain([0]).chain(fs::read(dist.join(name))?) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut list = String::from("\n");
+    for f in &files {
+        list.push_str(&format!("  \"/{f}\",\n"));
+    }
+    let text = format!("{}{LIST_START}{list}{}", &text[..start], &text[end..])
+        .replace(BUILD, &format!("{hash:016x}"));
+    fs::write(&sw, text)?;
+    Ok(())
+}
+
+/// Every file under `dir`, as sorted `/`-separated paths relative to it.
+fn files(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.filter_map(|e| e.ok()) {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&e.path(), &format!("{name}/"), out),
+                Ok(_) => out.push(name),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
+/// Makes `to` hold exactly the files of `from`, writing only files whose bytes differ.
+/// Returns whether the set of file names changed.
+fn sync_dir(from: &Path, to: &Path) -> Result<bool> {
+    let (want, have) = (files(from), files(to));
+    for name in &have {
+        if !want.contains(name) {
+            fs::remove_file(to.join(name))?;
+        }
+    }
+    for name in &want {
+        let (src, dst) = (from.join(name), to.join(name));
+        let bytes = fs::read(&src)?;
+        if fs::read(&dst).ok().as_deref() != Some(bytes.as_slice()) {
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&dst, bytes).with_context(|| format!("writing {}", dst.display()))?;
+        }
+    }
+    remove_empty_dirs(to);
+    Ok(want != have)
+}
+
+fn remove_empty_dirs(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&e.path());
+                let _ = fs::remove_dir(e.path()); // fails unless empty: fine
+            }
+        }
+    }
+}
+
+/// Copies the files directly in `from` whose extension is one of `exts` into `to_dir`.
+fn copy_web_files(from: &Path, to_dir: &Path, exts: &[&str]) -> Result<()> {
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let p = entry?.path();
+        let ext = p.extension().and_then(OsStr::to_str).unwrap_or("");
+        if p.is_file() && exts.contains(&ext) {
+            copy_file(&p, to_dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
+    let name = from.file_name().context("file name")?;
+    fs::copy(from, to_dir.join(name))
+        .with_context(|| format!("copying {} to {}", from.display(), to_dir.display()))?;
+    Ok(())
+}
+
+fn print_sizes(dist: &Path) -> Result<()> {
+    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm):");
+    println!("  {:<72} {:>10} {:>10}", "file", "raw", "gzip -9");
+    let (mut raw_total, mut gz_total) = (0u64, 0u64);
+    for name in files(dist) {
+        let p = dist.join(&name);
+        let raw = fs::metadata(&p)?.len();
+        let gz = gzip_size(&p);
+        println!(
+            "  {:<72} {:>10} {:>10}",
+            name,
+            kb(raw),
+            gz.map(kb).unwrap_or_else(|| "n/a".into())
+        );
+        let first_load =
+            name != "sw.js" && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
+        if first_load {
+            raw_total += raw;
+            gz_total += gz.unwrap_or(raw);
+        }
+    }
+    println!(
+        "  {:<72} {:>10} {:>10}",
+        "first load",
+        kb(raw_total),
+        kb(gz_total)
+    );
+    Ok(())
+}
+
+fn gzip_size(p: &Path) -> Option<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(p)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}

@@ -1,0 +1,97 @@
+//! Debian packages, through apt-get: OpenSSL's headers (the server needs them to build) and
+//! Chromium with a Japanese and an emoji font (only the browser tests and the app bench).
+
+use crate::util::{capture, run_cmd};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::Command;
+
+/// The browser the browser tests drive (tests/browser/, via playwright-core).
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's `fonts-noto-cjk`.
+const CJK_FONT_DIR: &str = "/usr/share/fonts/opentype/noto";
+/// Debian's `fonts-noto-color-emoji`: the app's few icons (📌 📷 📎) are emoji, which a
+/// phone draws and a bare Chromium shows as boxes in the screenshots.
+const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
+
+/// Debian's `chromium` (and `chromium-driver`, for wasm-bindgen-test), installed with
+/// apt-get when missing; `RENRAKU_CHROMIUM` names another Chromium instead.
+pub fn ensure_chromium() -> Result<()> {
+    if let Some(other) = std::env::var_os("RENRAKU_CHROMIUM") {
+        if Path::new(&other).is_file() {
+            println!(
+                "chromium: {} (RENRAKU_CHROMIUM)",
+                Path::new(&other).display()
+            );
+            return Ok(());
+        }
+        bail!(
+            "RENRAKU_CHROMIUM={} is not a file",
+            Path::new(&other).display()
+        );
+    }
+    // Without a CJK font every Japanese glyph in the screenshots is a box.
+    if Path::new(CHROMIUM).is_file()
+        && Path::new(CJK_FONT_DIR).is_dir()
+        && Path::new(EMOJI_FONT).is_file()
+    {
+        println!("chromium, a Japanese and an emoji font: present");
+        return Ok(());
+    }
+    let installed = apt_install(&[
+        "chromium",
+        "chromium-driver",
+        "fonts-noto-cjk",
+        "fonts-noto-color-emoji",
+    ]);
+    if let Err(e) = installed {
+        bail!(
+            "could not install Chromium with apt-get ({e:#}). The browser tests need Debian's \
+             `chromium` at {CHROMIUM}: install it as root (`apt-get install chromium \
+             chromium-driver`), or set RENRAKU_CHROMIUM to a Chromium binary"
+        );
+    }
+    if !Path::new(CHROMIUM).is_file() {
+        bail!("apt-get installed chromium, but {CHROMIUM} is missing");
+    }
+    Ok(())
+}
+
+/// `apt-get update` and `apt-get install PACKAGES`, as root or with passwordless sudo.
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let root_user = capture(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run_cmd(&mut cmd)
+    };
+    apt(&["update", "-q"]).and_then(|()| {
+        let mut args = vec!["install", "-y", "-q"];
+        args.extend_from_slice(packages);
+        apt(&args)
+    })
+}
+
+/// The server links OpenSSL (webauthn-rs for passkeys; ece in the push tests): openssl-sys
+/// needs its headers and pkg-config. Debian's `libssl-dev` and `pkg-config`, installed with
+/// apt-get when `pkg-config` cannot find OpenSSL.
+pub fn ensure_openssl_dev() -> Result<()> {
+    let found = Command::new("pkg-config")
+        .args(["--exists", "openssl"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        println!("libssl-dev and pkg-config: present");
+        return Ok(());
+    }
+    apt_install(&["libssl-dev", "pkg-config"]).context(
+        "could not install libssl-dev and pkg-config with apt-get; the server needs OpenSSL's \
+         headers to build (install them as root: `apt-get install libssl-dev pkg-config`)",
+    )
+}

@@ -1,0 +1,182 @@
+//! `cargo xtask test`: every check and test, as CI runs it (`.ci/run`), ending with a
+//! summary; it fails if any step failed.
+
+use crate::util::{cargo, root, run_cmd, secs, secs_d, step, target_dir};
+use crate::{build_app, canary, fuzz, setup, WASM_TARGET};
+use anyhow::{bail, Result};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+
+struct Outcome {
+    name: &'static str,
+    ok: bool,
+    took: Duration,
+    note: String,
+}
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    let mut record = |name: &'static str, f: &dyn Fn() -> Result<()>| {
+        step(name);
+        let t = Instant::now();
+        let r = f();
+        let note = match &r {
+            Ok(()) => String::new(),
+            Err(e) => {
+                eprintln!("\nxtask: {name} FAILED: {e:#}");
+                format!("{e:#}")
+            }
+        };
+        outcomes.push(Outcome {
+            name,
+            ok: r.is_ok(),
+            took: t.elapsed(),
+            note,
+        });
+        r.is_ok()
+    };
+
+    // Everything after these needs them: stop at once if they fail.
+    let prepared = record("setup", &setup::everything) && record("build-app", &build_app::run);
+    if prepared {
+        let c = || {
+            let mut c = Command::new(cargo());
+            c.current_dir(root());
+            c
+        };
+        record("cargo fmt --check", &|| {
+            run_cmd(c().args(["fmt", "--all", "--", "--check"]))
+        });
+        record("clippy (native, all targets)", &|| {
+            run_cmd(c().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
+        });
+        record("clippy (app, wasm32)", &|| {
+            run_cmd(c().args([
+                "clippy",
+                "-p",
+                "renraku-app",
+                "--target",
+                WASM_TARGET,
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        });
+        // Every in-process server logs into this directory; the canary check reads it last.
+        let logs = target_dir().map(|t| canary::log_dir(&t));
+        record("reset the test log directory", &|| {
+            canary::reset(logs.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?)
+        });
+        let logs = logs.unwrap_or_else(|_| root().join("target").join("renraku-test-logs"));
+        record("cargo test (SQLite)", &|| {
+            run_cmd(
+                // --no-fail-fast: one failing suite must not hide the others' results.
+                c().args(["test", "--no-fail-fast"])
+                    .env_remove("RENRAKU_TEST_BACKEND")
+                    .env("RENRAKU_TEST_LOG_DIR", &logs),
+            )
+        });
+        record("cargo test -p renraku-tests (PostgreSQL)", &|| {
+            postgres_reachable()?;
+            run_cmd(
+                c().args(["test", "--no-fail-fast", "-p", "renraku-tests"])
+                    .env("RENRAKU_TEST_BACKEND", "postgres")
+                    .env("RENRAKU_TEST_LOG_DIR", &logs),
+            )
+        });
+        record("canary: no secret or patient name in server logs", &|| {
+            canary::check(&logs)
+        });
+        record("fuzz: every target briefly", &|| {
+            fuzz::run(&root(), &target_dir()?, &[])
+        });
+    }
+
+    println!("\n==== cargo xtask test: summary ====");
+    for o in &outcomes {
+        let mark = if o.ok { "ok  " } else { "FAIL" };
+        println!("  {mark}  {:<44} {:>8}", o.name, secs_d(o.took));
+        if !o.ok {
+            let first = o.note.lines().next().unwrap_or("");
+            println!("        {first}");
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    println!("  total {}", secs(started));
+    if !prepared {
+        bail!("setup or build-app failed; nothing else was run");
+    }
+    if failed > 0 {
+        bail!("{failed} step(s) failed");
+    }
+    println!("all steps passed");
+    Ok(())
+}
+
+/// Fails clearly unless the PostgreSQL the tests use (`RENRAKU_TEST_PG_URL`, by default
+/// 127.0.0.1:5432) accepts TCP connections.
+fn postgres_reachable() -> Result<()> {
+    let (addr, from) = match std::env::var("RENRAKU_TEST_PG_URL") {
+        Ok(url) => (pg_host_port(&url), "RENRAKU_TEST_PG_URL"),
+        Err(_) => (POSTGRES_ADDR.to_owned(), "the default"),
+    };
+    let reachable = addr
+        .to_socket_addrs()
+        .map(|addrs| {
+            addrs
+                .into_iter()
+                .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
+        })
+        .unwrap_or(false);
+    if !reachable {
+        bail!(
+            "PostgreSQL is not reachable at {addr} ({from}). The PostgreSQL test run needs a \
+             server there with trust authentication for local connections; start one and run \
+             `cargo xtask test` again. This run is never skipped."
+        );
+    }
+    Ok(())
+}
+
+/// `postgres://user@host:port/db` → `host:port` (port 5432 if absent).
+fn pg_host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !host.ends_with(']')
+    {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_give_host_and_port() {
+        for (url, want) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "127.0.0.1:5432",
+            ),
+            (
+                "postgres://u:pw@db.example:6543/x?sslmode=disable",
+                "db.example:6543",
+            ),
+            ("postgresql://localhost/renraku", "localhost:5432"),
+            ("postgres://u@[::1]/x", "[::1]:5432"),
+        ] {
+            assert_eq!(pg_host_port(url), want, "{url}");
+        }
+    }
+}
