@@ -108,11 +108,6 @@ impl ParsedUpdate {
         ids.dedup();
         ids
     }
-
-    /// Client ids whose items are deleted.
-    pub fn deleted_clients(&self) -> Vec<u64> {
-        self.deletes.iter().map(|(c, _)| c.get()).collect()
-    }
 }
 
 fn read_block(d: &mut DecoderV1, client: u64, clock: u32) -> Result<Block> {

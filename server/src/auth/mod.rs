@@ -266,19 +266,6 @@ pub async fn resolve_session(state: &AppState, token: &str) -> Result<Session> {
     })
 }
 
-/// Resolves a session token to its user; restricted sessions → `EnrolmentRequired`. For
-/// WebSocket handlers that receive the token some other way than the extractor.
-pub async fn authenticate_session(state: &AppState, token: &str) -> Result<CurrentUser> {
-    let session = resolve_session(state, token).await?;
-    if session.enrolment_required {
-        return Err(Error::EnrolmentRequired);
-    }
-    if session.password_change_required {
-        return Err(Error::PasswordChangeRequired);
-    }
-    Ok(session.user)
-}
-
 /// Issues a room token for a member of `room` (the caller checks membership), bound to the
 /// session asking: it dies with that session, and so does any socket opened with it.
 pub async fn issue_room_token(

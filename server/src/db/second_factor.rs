@@ -141,17 +141,6 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Unused recovery codes left, so the app can warn when few remain.
-    pub async fn recovery_codes_left(&self, user: UserId) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(user.get())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
-    }
-
     /// Users with a TOTP value stored in the clear (from before secrets were encrypted).
     #[allow(clippy::type_complexity)]
     pub async fn unsealed_totp_rows(

@@ -138,11 +138,6 @@ impl Hub {
         self.live.users()
     }
 
-    /// Number of open WebSocket connections of `user` on this node.
-    pub fn live_connections(&self, user: UserId) -> usize {
-        self.live.count(user)
-    }
-
     /// Number of documents loaded.
     pub fn loaded(&self) -> usize {
         self.rooms.lock().expect("hub lock").len()

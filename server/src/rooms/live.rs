@@ -135,12 +135,6 @@ impl LiveConnections {
         let map = self.by_user.lock().expect("live lock");
         map.keys().copied().collect()
     }
-
-    /// Number of live connections of `user` on this node.
-    pub fn count(&self, user: UserId) -> usize {
-        let map = self.by_user.lock().expect("live lock");
-        map.get(&user).map_or(0, HashMap::len)
-    }
 }
 
 #[cfg(test)]
