@@ -1,5 +1,5 @@
 //! `BENCHMARKS.md`: one table per scenario, Renraku beside y-websocket with the ratio, and
-//! the verdict against DESIGN.md §10.
+//! the verdict against the performance targets (ARCHITECTURE.md, "Performance targets").
 
 use crate::{LoadResult, Params, ServerResults};
 use std::fmt::Write;
@@ -201,7 +201,7 @@ pub fn render(m: &Meta, p: &Params, r: &ServerResults, y: &ServerResults) -> Str
     );
 
     // Verdicts first.
-    let _ = writeln!(s, "## Against the targets (DESIGN.md §10)\n");
+    let _ = writeln!(s, "## Against the targets (ARCHITECTURE.md, \"Performance targets\")\n");
     let (rb, yb) = (r.best_rate(), y.best_rate());
     let _ = writeln!(
         s,

@@ -1,4 +1,5 @@
-//! The server's check of every incoming update against its sender (DESIGN §5).
+//! The server's check of every incoming update against its sender (ARCHITECTURE.md,
+//! "Validation of updates").
 //!
 //! All values live directly under root maps (`schema.rs`), so every item an update inserts or
 //! deletes belongs to one *slot*: a root map and a key. An item either names its slot or

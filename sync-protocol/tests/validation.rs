@@ -1,4 +1,5 @@
-//! The server's validation (DESIGN §5): what a team member may and may not write.
+//! The server's validation (ARCHITECTURE.md, "Validation of updates"): what a team member
+//! may and may not write.
 
 use renraku_sync::validate::MAX_CLOCK_AHEAD_MS;
 use renraku_sync::yrs::{Any, Map, MapPrelim, Text, Transact};

@@ -94,7 +94,8 @@ pub async fn get_room(
     let room = state.db.room(id).await?.ok_or(Error::NotFound)?;
     let patient = match room.patient {
         Some(patient) => {
-            // Every read of a patient's information is audited (DESIGN.md §8).
+            // Every read of a patient's information is audited (ARCHITECTURE.md, "Where each
+            // rule lives": audit).
             let entry = AuditEntry::new("patient_room.read", format!("room/{id}"))
                 .by(user.id, user.municipality)
                 .detail(format!("patient/{patient}"));

@@ -1,4 +1,4 @@
-//! Web push (DESIGN §7): the VAPID key pair, and the worker that drains `push_outbox`.
+//! Web push (ARCHITECTURE.md, "Web push"): the VAPID key pair, and the worker that drains `push_outbox`.
 //!
 //! Pushes are queued by the transaction that stores a new post (`db::push::enqueue_in`), so a
 //! post acknowledged to its writer always has its pushes queued, across crashes too. The
