@@ -201,7 +201,10 @@ pub fn render(m: &Meta, p: &Params, r: &ServerResults, y: &ServerResults) -> Str
     );
 
     // Verdicts first.
-    let _ = writeln!(s, "## Against the targets (ARCHITECTURE.md, \"Performance targets\")\n");
+    let _ = writeln!(
+        s,
+        "## Against the targets (ARCHITECTURE.md, \"Performance targets\")\n"
+    );
     let (rb, yb) = (r.best_rate(), y.best_rate());
     let _ = writeln!(
         s,
