@@ -16,16 +16,19 @@
 use crate::frame::{denied, DocId, Frame, PROTOCOL_VERSION};
 use crate::session_end::{SessionEnd, CLOSE_CODE};
 use crate::{PersonalDoc, RoomDoc, RoomId};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, StateVector, Transact, Update};
 
-/// An update waiting for the server's answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An update waiting for the server's answer. Serialised with postcard by devices that store
+/// their outbox (the app's IndexedDB): the field order is the stored format.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     pub doc: DocId,
+    #[serde(with = "serde_bytes")]
     pub update: Vec<u8>,
     /// The post the update writes, for the UI's 送信待ち badge.
     pub post: Option<String>,
@@ -91,10 +94,10 @@ pub enum Replicas {
 pub enum Effect {
     /// Send this frame on the socket.
     Send(Frame),
-    /// The server's state of the document has arrived (its sync step 2), already applied.
+    /// The server's state of the document has arrived (its sync step 2) and was applied.
     Synced(DocId),
-    /// An update from the server (another device's write, or the server's step 2) was
-    /// applied to the document's replica (with [`Replicas::OwnWritesOnly`]: it arrived).
+    /// Another device's update, relayed by the server, was applied to the document's replica
+    /// (with [`Replicas::OwnWritesOnly`]: it arrived, and its bytes are here to read).
     Remote { doc: DocId, update: Vec<u8> },
     /// The server stored these outbox entries; they left the outbox.
     Saved { doc: DocId, acks: Vec<u64> },
@@ -238,6 +241,22 @@ impl<O: Outbox> ClientSession<O> {
         match self.replica(DocId::Personal(user)) {
             Replica::Personal(p) => p,
             Replica::Room(_) => unreachable!("a user id names a personal replica"),
+        }
+    }
+
+    /// The room's replica, if it has one, without creating it (a shared borrow).
+    pub fn room_if_any(&self, room: RoomId) -> Option<&RoomDoc> {
+        match self.docs.get(&DocId::Room(room)) {
+            Some(Replica::Room(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The personal document's replica, if it has one (it has once opened or written).
+    pub fn personal_if_any(&self, user: crate::UserId) -> Option<&PersonalDoc> {
+        match self.docs.get(&DocId::Personal(user)) {
+            Some(Replica::Personal(p)) => Some(p),
+            _ => None,
         }
     }
 
@@ -494,12 +513,12 @@ impl<O: Outbox> ClientSession<O> {
         if self.replicas == Replicas::Full {
             self.replica(doc).apply(&update)?;
         }
-        let mut out = vec![Effect::Remote { doc, update }];
         if step2 {
             self.synced.insert(doc);
-            out.push(Effect::Synced(doc));
+            Ok(vec![Effect::Synced(doc)])
+        } else {
+            Ok(vec![Effect::Remote { doc, update }])
         }
-        Ok(out)
     }
 
     /// The server answered the entry `ack` of `doc`, and with it every older entry of the
@@ -879,10 +898,22 @@ mod tests {
         let mut s = ClientSession::with_replicas(11, MemoryOutbox::new(), Replicas::OwnWritesOnly);
         s.open(DOC);
         let effects = connect(&mut s, &server);
-        assert!(effects
-            .iter()
-            .any(|e| matches!(e, Effect::Remote { update, .. } if update.len() > 2)));
         assert!(effects.contains(&Effect::Synced(DOC)));
         assert!(s.room(ROOM).post(&p).is_none());
+        let (q, live) = new_post(&mut writer, 2, "いま届いた投稿");
+        let relayed = Frame::Sync {
+            doc: DOC,
+            ack: None,
+            message: Message::Sync(SyncMessage::Update(live.clone())).encode_v1(),
+        };
+        let effects = s.handle_frame(relayed).unwrap();
+        assert_eq!(
+            effects,
+            vec![Effect::Remote {
+                doc: DOC,
+                update: live
+            }]
+        );
+        assert!(s.room(ROOM).post(&q).is_none());
     }
 }
