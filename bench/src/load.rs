@@ -1,14 +1,17 @@
-//! The load clients: one task per WebSocket, speaking Renraku frames on `/ws` or plain
-//! y-protocols to a y-websocket server, driven by commands from the scenario runner.
+//! The load clients: one task per WebSocket, speaking Renraku frames on `/ws` (through the
+//! protocol's own `ClientSession`, as the app and the tests do) or plain y-protocols to a
+//! y-websocket server, driven by commands from the scenario runner.
 //!
 //! A post's text carries `#B<phase>:<sender>:<seq>:<sent ns>;`. Receivers find that marker in
 //! the raw update bytes (lib0 writes strings verbatim) instead of applying every update to a
-//! replica: the generator shares two cores with the server and must stay cheap.
+//! replica: the generator shares two cores with the server and must stay cheap (its sessions
+//! keep only their own writes: `Replicas::OwnWritesOnly`).
 
 use crate::stats::{Delivery, Sent};
 use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
+use renraku_sync::client::{ClientSession, Effect, MemoryOutbox, Replicas};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::decoder::Decode;
@@ -231,8 +234,12 @@ struct Client {
     spec: ClientSpec,
     target: Arc<Target>,
     shared: Arc<Shared>,
-    doc: RoomDoc,
+    /// The device's side of `/ws`: its own writes, the outbox resent after every reconnect.
+    /// Used as a plain replica for y-websocket.
+    session: ClientSession<MemoryOutbox>,
     log: ClientLog,
+    /// Send times of the posts sent on this connection, by ack: a post resent after a
+    /// reconnect is not timed (its wait included the outage, not the server's commit).
     pending_acks: HashMap<u64, u64>,
     synced: bool,
 }
@@ -244,12 +251,17 @@ enum Next {
 
 impl Client {
     fn new(spec: ClientSpec, target: Arc<Target>, shared: Arc<Shared>) -> Client {
-        let doc = RoomDoc::new(1_000 + u64::from(spec.idx));
+        let mut session = ClientSession::with_replicas(
+            1_000 + u64::from(spec.idx),
+            MemoryOutbox::new(),
+            Replicas::OwnWritesOnly,
+        );
+        session.open(Self::doc_id(&spec));
         Client {
             spec,
             target,
             shared,
-            doc,
+            session,
             log: ClientLog::default(),
             pending_acks: HashMap::new(),
             synced: false,
@@ -268,6 +280,14 @@ impl Client {
 
     fn renraku(&self) -> bool {
         matches!(*self.target, Target::Renraku { .. })
+    }
+
+    fn doc_id(spec: &ClientSpec) -> DocId {
+        DocId::Room(RoomId::new(spec.room_id))
+    }
+
+    fn room(&mut self) -> &RoomDoc {
+        self.session.room(RoomId::new(self.spec.room_id))
     }
 
     async fn run(&mut self, mut rx: mpsc::Receiver<Cmd>) {
@@ -301,6 +321,8 @@ impl Client {
                 }
                 Next::Reconnect(d) => delay = d,
             }
+            self.session.disconnected(None);
+            self.pending_acks.clear();
             if self.synced {
                 self.synced = false;
                 self.shared.synced.fetch_sub(1, Ordering::Relaxed);
@@ -336,11 +358,19 @@ impl Client {
 
     /// One connection's life: handshake, then frames and commands until it ends.
     async fn session(&mut self, ws: &mut Ws, rx: &mut mpsc::Receiver<Cmd>) -> Next {
-        let step1 = Message::Sync(SyncMessage::SyncStep1(self.doc.state_vector())).encode_v1();
         let opening = if self.renraku() {
-            renraku_open_frames(self.spec.room_id, step1, true)
+            // Hello, the room opened with our step 1, and whatever the outbox still holds.
+            self.session
+                .connected()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::Send(frame) => Some(frame.encode()),
+                    _ => None,
+                })
+                .collect()
         } else {
-            vec![step1]
+            let sv = self.room().state_vector();
+            vec![Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1()]
         };
         for f in opening {
             if self.send(ws, f).await.is_err() {
@@ -398,22 +428,16 @@ impl Client {
         );
         let id = PostId::parse(&ulid::Ulid::new().to_string()).expect("a ULID is a post id");
         let now_ms = (at_ns / 1_000_000) as i64;
-        let update = self
-            .doc
-            .start_thread(UserId::new(self.spec.user), id, &text, now_ms);
-        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
-        let bytes = if self.renraku() {
-            self.pending_acks.insert(u64::from(seq), at_ns);
-            Frame::Sync {
-                doc: DocId::Room(RoomId::new(self.spec.room_id)),
-                ack: Some(u64::from(seq)),
-                message,
-            }
-            .encode()
+        let user = UserId::new(self.spec.user);
+        let update = self.room().start_thread(user, id, &text, now_ms);
+        if self.renraku() {
+            let (ack, effects) = self.session.write(Self::doc_id(&self.spec), update, None);
+            self.pending_acks.insert(ack, at_ns);
+            self.apply(ws, effects).await?;
         } else {
-            message
-        };
-        self.send(ws, bytes).await?;
+            let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
+            self.send(ws, message).await?;
+        }
         self.log.sent.push(Sent {
             sender: self.spec.idx,
             seq,
@@ -433,68 +457,84 @@ impl Client {
             }
             return Ok(());
         }
-        match Frame::decode_from_server(bytes)? {
-            Frame::Sync { message, doc, .. } => {
-                if let Some(reply) = self.y_message(&message)? {
-                    let frame = Frame::Sync {
-                        doc,
-                        ack: None,
-                        message: reply,
-                    };
-                    self.send(ws, frame.encode()).await?;
-                }
-            }
-            Frame::Saved { ack, .. } => {
-                if let Some(at) = self.pending_acks.remove(&ack) {
-                    self.log
-                        .acks_ns
-                        .push(self.shared.now_ns().saturating_sub(at));
-                }
-            }
+        let frame = Frame::decode_from_server(bytes)?;
+        match &frame {
+            Frame::Sync { .. } | Frame::Saved { .. } => {}
             Frame::Denied { reason, .. } | Frame::Invalid { reason, .. } => {
-                self.shared.note_refusal(reason);
+                self.shared.note_refusal(reason.clone());
             }
-            Frame::Malformed { reason } => self.shared.note_refusal(reason),
+            Frame::Malformed { reason } => self.shared.note_refusal(reason.clone()),
             other => bail!("unexpected frame {other:?}"),
+        }
+        let effects = self.session.handle_frame(frame)?;
+        self.apply(ws, effects).await
+    }
+
+    /// Carries out the session's effects and records what the bench measures.
+    async fn apply(&mut self, ws: &mut Ws, effects: Vec<Effect>) -> Result<()> {
+        for effect in effects {
+            match effect {
+                Effect::Send(frame) => self.send(ws, frame.encode()).await?,
+                Effect::Remote { update, .. } => self.delivered(&update),
+                Effect::Synced(_) => self.note_synced(),
+                Effect::Saved { acks, .. } => {
+                    let now = self.shared.now_ns();
+                    for ack in acks {
+                        if let Some(at) = self.pending_acks.remove(&ack) {
+                            self.log.acks_ns.push(now.saturating_sub(at));
+                        }
+                    }
+                }
+                Effect::Refused { .. } | Effect::Denied { .. } | Effect::SessionEnded(_) => {}
+            }
         }
         Ok(())
     }
 
-    /// Handles a y-protocols message; returns the reply to send, if any.
+    /// A post relayed from another client: a delivery, if it carries a marker of this phase.
+    fn delivered(&mut self, bytes: &[u8]) {
+        let now = self.shared.now_ns();
+        if let Some((phase, sender, seq, _)) = find_marker(bytes) {
+            if sender == self.spec.idx {
+                return; // y-websocket echoes an update to its sender
+            }
+            if phase == self.shared.phase.load(Ordering::Relaxed) {
+                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                self.log.deliveries.push(Delivery {
+                    receiver: self.spec.idx,
+                    sender,
+                    seq,
+                    at_ns: now,
+                });
+            }
+        }
+    }
+
+    fn note_synced(&mut self) {
+        if !self.synced {
+            self.synced = true;
+            self.log.synced_at_ns = self.shared.now_ns();
+            self.shared.synced.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Handles a y-protocols message from y-websocket; returns the reply to send, if any.
     fn y_message(&mut self, msg: &[u8]) -> Result<Option<Vec<u8>>> {
         if msg.len() < 2 || msg[0] != MSG_SYNC {
             return Ok(None); // awareness and the like
         }
         match msg[1] {
             SYNC_UPDATE => {
-                let now = self.shared.now_ns();
-                if let Some((phase, sender, seq, _)) = find_marker(msg) {
-                    if sender == self.spec.idx {
-                        return Ok(None); // y-websocket echoes an update to its sender
-                    }
-                    if phase == self.shared.phase.load(Ordering::Relaxed) {
-                        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
-                        self.log.deliveries.push(Delivery {
-                            receiver: self.spec.idx,
-                            sender,
-                            seq,
-                            at_ns: now,
-                        });
-                    }
-                }
+                self.delivered(msg);
                 Ok(None)
             }
             SYNC_STEP2 => {
-                if !self.synced {
-                    self.synced = true;
-                    self.log.synced_at_ns = self.shared.now_ns();
-                    self.shared.synced.fetch_add(1, Ordering::Relaxed);
-                }
+                self.note_synced();
                 Ok(None)
             }
             SYNC_STEP1 => match Message::decode_v1(msg)? {
                 Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                    let diff = self.doc.encode_diff(&sv);
+                    let diff = self.room().encode_diff(&sv);
                     Ok(Some(
                         Message::Sync(SyncMessage::SyncStep2(diff)).encode_v1(),
                     ))

@@ -2,6 +2,7 @@
 //! the validation rules the server applies to every update. Sans-IO: no tokio, no sqlx, so
 //! the same code runs in the server and, compiled to wasm, in the app.
 
+pub mod client;
 pub mod clock;
 pub mod error;
 pub mod frame;
@@ -14,6 +15,7 @@ pub mod session_end;
 pub mod update;
 pub mod validate;
 
+pub use client::{ClientSession, Effect, MemoryOutbox, Outbox, OutboxEntry};
 pub use error::{Error, Result};
 pub use frame::{DocId, Frame};
 pub use ids::*;

@@ -1,16 +1,13 @@
-//! A real `/ws` client for tests: speaks Renraku frames over tokio-tungstenite, keeps a
-//! `RoomDoc` replica per opened room, answers the server's sync step 1, and records every
-//! frame it receives so tests can assert on acknowledgements and refusals.
+//! A real `/ws` client for tests: a thin tokio-tungstenite driver over the protocol's own
+//! [`ClientSession`] (the app's too), which keeps a `RoomDoc` replica per opened room, answers
+//! the server's sync step 1 and keeps the outbox. The driver records every non-sync frame it
+//! receives so tests can assert on acknowledgements and refusals.
 
 use crate::process::ServerProcess;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use renraku_sync::frame::PROTOCOL_VERSION;
-use renraku_sync::yrs::sync::{Message, SyncMessage};
-use renraku_sync::yrs::updates::decoder::Decode;
-use renraku_sync::yrs::updates::encoder::Encode;
+use renraku_sync::client::{ClientSession, Effect, MemoryOutbox};
 use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId, UserId};
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -35,59 +32,54 @@ pub async fn connect_raw(url: &str, session: Option<&str>) -> Result<Ws> {
 }
 
 pub struct SyncClient {
-    ws: Ws,
-    client_id: u64,
-    docs: HashMap<RoomId, RoomDoc>,
-    next_ack: u64,
-    /// Updates sent with an ack and not answered yet, as the app keeps them: an entry leaves
-    /// on `Saved` or `Invalid` for its ack (or a later one of its room), nothing else.
-    outbox: std::collections::BTreeMap<u64, (RoomId, Vec<u8>)>,
+    /// `None` while offline (see [`go_offline`](Self::go_offline)).
+    ws: Option<Ws>,
+    session: ClientSession<MemoryOutbox>,
     /// Every non-sync frame received, oldest first.
     pub events: Vec<Frame>,
     /// Set once the server closed the socket.
     pub closed: bool,
     /// The code and reason of the server's close frame, once it arrived.
     pub close_frame: Option<(u16, String)>,
-    /// Rooms whose sync step 2 arrived since they were (re)opened.
-    step2_seen: std::collections::HashSet<RoomId>,
+    /// Every outbox id the server acknowledged with `saved`, directly or by a later ack.
+    pub acknowledged: Vec<u64>,
 }
 
 impl SyncClient {
     /// Connects to `ws_url` (`ws://…/ws`) as the holder of `session`.
     pub async fn connect(ws_url: &str, session: &str, client_id: u64) -> Result<SyncClient> {
-        let mut ws = connect_raw(ws_url, Some(session)).await?;
-        let hello = Frame::Hello {
-            version: PROTOCOL_VERSION,
-        };
-        ws.send(WsMessage::Binary(hello.encode().into())).await?;
-        Ok(SyncClient {
-            ws,
-            client_id,
-            docs: HashMap::new(),
-            next_ack: 1,
-            outbox: Default::default(),
+        let ws = connect_raw(ws_url, Some(session)).await?;
+        let mut client = SyncClient {
+            ws: Some(ws),
+            session: ClientSession::new(client_id, MemoryOutbox::new()),
             events: Vec::new(),
             closed: false,
             close_frame: None,
-            step2_seen: Default::default(),
-        })
+            acknowledged: Vec::new(),
+        };
+        let hello = client.session.connected();
+        client.run(hello).await?;
+        Ok(client)
     }
 
-    /// Replaces the socket after a restart, keeping the local replicas (offline writes too).
+    /// Replaces the socket after a restart, keeping the local replicas and the outbox: the
+    /// open rooms are opened again and the outbox is resent, as the app does.
     pub async fn reconnect(&mut self, ws_url: &str, session: &str) -> Result<()> {
-        let fresh = SyncClient::connect(ws_url, session, self.client_id).await?;
-        self.ws = fresh.ws;
+        self.go_offline();
+        self.ws = Some(connect_raw(ws_url, Some(session)).await?);
         self.closed = false;
-        let rooms: Vec<RoomId> = self.docs.keys().copied().collect();
-        for room in rooms {
-            self.send_open(room).await?;
-        }
-        Ok(())
+        self.close_frame = None;
+        let effects = self.session.connected();
+        self.run(effects).await
+    }
+
+    /// The protocol state underneath (replicas, outbox, subscriptions).
+    pub fn session(&mut self) -> &mut ClientSession<MemoryOutbox> {
+        &mut self.session
     }
 
     pub fn doc(&mut self, room: RoomId) -> &RoomDoc {
-        let id = self.client_id;
-        self.docs.entry(room).or_insert_with(|| RoomDoc::new(id))
+        self.session.room(room)
     }
 
     pub async fn send_frame(&mut self, frame: &Frame) -> Result<()> {
@@ -95,31 +87,62 @@ impl SyncClient {
     }
 
     pub async fn send_bytes(&mut self, bytes: Vec<u8>) -> Result<()> {
-        self.ws.send(WsMessage::Binary(bytes.into())).await?;
+        let ws = self.ws.as_mut().context("offline")?;
+        ws.send(WsMessage::Binary(bytes.into())).await?;
         Ok(())
     }
 
-    async fn send_open(&mut self, room: RoomId) -> Result<()> {
-        self.send_frame(&Frame::Open {
-            doc: DocId::Room(room),
-        })
-        .await?;
-        // Our own step 1, so the server sends what we lack.
-        let sv = self.doc(room).state_vector();
-        let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
-        self.send_frame(&Frame::Sync {
-            doc: DocId::Room(room),
-            ack: None,
-            message: step1,
-        })
-        .await
+    /// Drops the socket without a goodbye, as a phone losing its network does; the replicas
+    /// and the outbox stay, and writes wait in it until [`reconnect`](Self::reconnect).
+    pub fn go_offline(&mut self) {
+        self.ws = None;
+        self.session.disconnected(None);
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.ws.is_some() && !self.closed
+    }
+
+    /// Carries out the session's effects: sends its frames, notes acknowledgements.
+    async fn run(&mut self, effects: Vec<Effect>) -> Result<()> {
+        for effect in effects {
+            match effect {
+                Effect::Send(frame) => self.send_frame(&frame).await?,
+                Effect::Saved { acks, .. } => self.acknowledged.extend(acks),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles frames until the server's state of `room` has arrived since it was (re)opened.
+    pub async fn wait_synced(&mut self, room: RoomId) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.session.is_synced(DocId::Room(room)) {
+            self.pump_until(deadline)
+                .await
+                .context("waiting for sync")?;
+        }
+        Ok(())
+    }
+
+    /// Handles frames until the server has answered every update in the outbox.
+    pub async fn wait_outbox_empty(&mut self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.session.pending().next().is_some() {
+            self.pump_until(deadline)
+                .await
+                .with_context(|| format!("waiting for {:?}", self.unanswered()))?;
+        }
+        Ok(())
     }
 
     /// Opens a room and waits until the server's state has arrived (or a refusal).
     pub async fn open(&mut self, room: RoomId) -> Result<()> {
-        self.doc(room);
+        let doc = DocId::Room(room);
         let before = self.events.len();
-        self.send_open(room).await?;
+        let effects = self.session.reopen(doc);
+        self.run(effects).await?;
         // The server answers our step 1 with its step 2; a `Denied` means no.
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -129,7 +152,7 @@ impl SyncClient {
             {
                 bail!("denied: {reason}");
             }
-            if self.step2_seen.remove(&room) {
+            if self.session.is_synced(doc) {
                 return Ok(());
             }
             self.pump_until(deadline).await?;
@@ -139,44 +162,22 @@ impl SyncClient {
     /// Sends an update the local replica produced, with an acknowledgement number; it stays
     /// in the outbox until the server answers for it.
     pub async fn send_update(&mut self, room: RoomId, update: Vec<u8>) -> Result<u64> {
-        let ack = self.next_ack;
-        self.next_ack += 1;
-        self.outbox.insert(ack, (room, update.clone()));
-        let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
-        self.send_frame(&Frame::Sync {
-            doc: DocId::Room(room),
-            ack: Some(ack),
-            message,
-        })
-        .await?;
+        let (ack, effects) = self.session.write(DocId::Room(room), update, None);
+        self.run(effects).await?;
         Ok(ack)
     }
 
     /// The ack numbers still in the outbox (sent, neither saved nor refused).
     pub fn unanswered(&self) -> Vec<u64> {
-        self.outbox.keys().copied().collect()
+        self.session.pending().map(|(ack, _)| ack).collect()
     }
 
     /// Sends the whole outbox again, one merged update per room under its highest ack, as
     /// the app does after each reconnect. Returns the acks sent.
     pub async fn resend_outbox(&mut self) -> Result<Vec<u64>> {
-        let mut per_room: std::collections::BTreeMap<RoomId, (u64, Vec<Vec<u8>>)> =
-            Default::default();
-        for (ack, (room, update)) in &self.outbox {
-            let slot = per_room.entry(*room).or_default();
-            slot.0 = slot.0.max(*ack);
-            slot.1.push(update.clone());
-        }
         let mut sent = Vec::new();
-        for (room, (ack, updates)) in per_room {
-            let merged = renraku_sync::yrs::merge_updates_v1(&updates)?;
-            let message = Message::Sync(SyncMessage::Update(merged)).encode_v1();
-            self.send_frame(&Frame::Sync {
-                doc: DocId::Room(room),
-                ack: Some(ack),
-                message,
-            })
-            .await?;
+        for (ack, frame) in self.session.resend() {
+            self.send_frame(&frame).await?;
             sent.push(ack);
         }
         Ok(sent)
@@ -239,7 +240,8 @@ impl SyncClient {
 
     /// Reads and handles one frame, failing at the deadline.
     async fn pump_until(&mut self, deadline: tokio::time::Instant) -> Result<()> {
-        let msg = tokio::time::timeout_at(deadline, self.ws.next())
+        let ws = self.ws.as_mut().context("offline")?;
+        let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .map_err(|_| anyhow!("timed out"))?;
         match msg {
@@ -247,15 +249,19 @@ impl SyncClient {
             Some(Ok(WsMessage::Close(frame))) => {
                 self.closed = true;
                 self.close_frame = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                let close = self.close_frame.as_ref().map(|(c, r)| (*c, r.as_str()));
+                self.session.disconnected(close);
                 bail!("connection closed")
             }
             None => {
                 self.closed = true;
+                self.session.disconnected(None);
                 bail!("connection closed")
             }
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => {
                 self.closed = true;
+                self.session.disconnected(None);
                 Err(e.into())
             }
         }
@@ -324,49 +330,11 @@ impl SyncClient {
 
     async fn handle(&mut self, bytes: &[u8]) -> Result<()> {
         let frame = Frame::decode_from_server(bytes)?;
-        if let Frame::Saved {
-            doc: DocId::Room(room),
-            ack,
+        if !matches!(frame, Frame::Sync { .. }) {
+            self.events.push(frame.clone());
         }
-        | Frame::Invalid {
-            doc: DocId::Room(room),
-            ack: Some(ack),
-            ..
-        } = frame
-        {
-            // Frames are answered in order: the room's older entries are answered too.
-            self.outbox.retain(|a, (r, _)| *r != room || *a > ack);
-        }
-        let Frame::Sync {
-            doc: DocId::Room(room),
-            message,
-            ..
-        } = frame
-        else {
-            self.events.push(frame);
-            return Ok(());
-        };
-        match Message::decode_v1(&message)? {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let diff = self.doc(room).encode_diff(&sv);
-                let reply = Message::Sync(SyncMessage::SyncStep2(diff)).encode_v1();
-                self.send_frame(&Frame::Sync {
-                    doc: DocId::Room(room),
-                    ack: None,
-                    message: reply,
-                })
-                .await?;
-            }
-            Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.doc(room).apply_update(&update)?;
-                self.step2_seen.insert(room);
-            }
-            Message::Sync(SyncMessage::Update(update)) => {
-                self.doc(room).apply_update(&update)?;
-            }
-            _ => {}
-        }
-        Ok(())
+        let effects = self.session.handle_frame(frame)?;
+        self.run(effects).await
     }
 }
 
