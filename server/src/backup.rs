@@ -11,13 +11,13 @@
 //! guidance instead of half-reimplementing `pg_dump`.
 
 use crate::config::Config;
+pub use crate::db::backup::logical_checksum;
 use crate::db::Db;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
-use std::fmt::Write as _;
+use sqlx::{ConnectOptions, Connection};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -125,10 +125,7 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<Manifest> {
     // Through the server's own connection setup (WAL, busy timeout): VACUUM INTO is a read
     // transaction, so it sees one consistent snapshot and never blocks the server's writer.
     let db = Db::connect(&config.database_url()).await?;
-    let vacuum = sqlx::query("VACUUM INTO $1")
-        .bind(copy_str)
-        .execute(db.pool())
-        .await;
+    let vacuum = db.vacuum_into(copy_str).await;
     db.close().await;
     vacuum.context("VACUUM INTO")?;
     // VACUUM INTO does not promise durability of its output; the backup should survive a
@@ -308,11 +305,9 @@ async fn open_quiet(path: &Path) -> Result<SqliteConnection> {
 
 async fn summarize(path: &Path) -> Result<Summary> {
     let mut conn = open_quiet(path).await?;
-    let schema_version: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&mut conn)
-            .await
-            .context("reading the schema version")?;
+    let schema_version = crate::db::backup::schema_version(&mut conn)
+        .await
+        .context("reading the schema version")?;
     let (checksum, tables) = logical_checksum(&mut conn).await?;
     conn.close().await?;
     Ok(Summary {
@@ -322,120 +317,12 @@ async fn summarize(path: &Path) -> Result<Summary> {
     })
 }
 
-/// SHA-256 over every table (by name, including `_sqlx_migrations`) and its rows in primary
-/// key order, in a canonical text form: one line `table <name> <columns>` per table, then one
-/// line per row with tab-separated values `null`, `i:<decimal>`, `r:<IEEE bits, hex>`,
-/// `t:<byte length>:<text>` or `b:<hex>`. It depends only on the stored values, not on
-/// page layout, so a file rebuilt by VACUUM has the same checksum as its source.
-pub async fn logical_checksum(conn: &mut SqliteConnection) -> Result<(String, Vec<TableRows>)> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         ORDER BY name",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut hasher = Sha256::new();
-    let mut tables = Vec::new();
-    for name in names {
-        let columns: Vec<(String, i64)> =
-            sqlx::query_as("SELECT name, pk FROM pragma_table_info($1) ORDER BY cid")
-                .bind(&name)
-                .fetch_all(&mut *conn)
-                .await?;
-        let mut key: Vec<&(String, i64)> = columns.iter().filter(|(_, pk)| *pk > 0).collect();
-        key.sort_by_key(|(_, pk)| *pk);
-        // Without a declared key, all columns: rowids are not stable across VACUUM.
-        let order: Vec<String> = if key.is_empty() {
-            columns.iter().map(|(c, _)| quote_ident(c)).collect()
-        } else {
-            key.iter().map(|(c, _)| quote_ident(c)).collect()
-        };
-        let list: Vec<String> = columns.iter().map(|(c, _)| quote_ident(c)).collect();
-        hasher.update(format!(
-            "table {} {}\n",
-            name,
-            columns
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            list.join(", "),
-            quote_ident(&name),
-            order.join(", ")
-        );
-        let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
-        for row in &rows {
-            let mut line = String::new();
-            for (i, column) in row.columns().iter().enumerate() {
-                if i > 0 {
-                    line.push('\t');
-                }
-                let raw = row.try_get_raw(i)?;
-                if raw.is_null() {
-                    line.push_str("null");
-                    continue;
-                }
-                // The storage class of this value (SQLite is dynamically typed), not the
-                // column's declared type.
-                let kind = raw.type_info().name().to_owned();
-                match kind.as_str() {
-                    "INTEGER" => write!(line, "i:{}", row.try_get_unchecked::<i64, _>(i)?)?,
-                    "REAL" => write!(
-                        line,
-                        "r:{:016x}",
-                        row.try_get_unchecked::<f64, _>(i)?.to_bits()
-                    )?,
-                    "TEXT" => {
-                        let bytes = row.try_get_unchecked::<Vec<u8>, _>(i)?;
-                        write!(line, "t:{}:", bytes.len())?;
-                        line.push_str(&String::from_utf8_lossy(&bytes));
-                    }
-                    "BLOB" => write!(
-                        line,
-                        "b:{}",
-                        hex::encode(row.try_get_unchecked::<Vec<u8>, _>(i)?)
-                    )?,
-                    other => bail!("{name}.{}: unexpected value type {other}", column.name()),
-                }
-            }
-            line.push('\n');
-            hasher.update(line.as_bytes());
-        }
-        tables.push(TableRows {
-            name,
-            rows: rows.len() as u64,
-        });
-    }
-    Ok((hex::encode(hasher.finalize()), tables))
-}
-
 /// Whether any application table of the database at `path` has a row.
 async fn has_rows(path: &Path) -> Result<bool> {
     let mut conn = open_quiet(path).await?;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name <> '_sqlx_migrations'",
-    )
-    .fetch_all(&mut conn)
-    .await?;
-    let mut any = false;
-    for name in names {
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", quote_ident(&name));
-        let exists: i64 = sqlx::query_scalar(&sql).fetch_one(&mut conn).await?;
-        if exists != 0 {
-            any = true;
-            break;
-        }
-    }
+    let any = crate::db::backup::has_rows(&mut conn).await?;
     conn.close().await?;
     Ok(any)
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A manifest path as a relative path that stays inside its directory: the manifest is

@@ -3,6 +3,7 @@
 
 use crate::config::{redact_url, Config};
 use crate::db::audit::AuditEntry;
+use crate::domain::audit::AuditAction;
 use crate::provision::{self, AccountSpec, Provisioned};
 use crate::{auth, backup, demo, prepare, serve_state, AppState, Db};
 use clap::{Parser, Subcommand};
@@ -199,7 +200,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
             // Another process: a running server closes these sessions' sockets when its
             // sweeper finds them gone.
             let ended = db.revoke_other_sessions(user.id, None).await?.len();
-            let entry = AuditEntry::new("password.set_by_cli", login.clone())
+            let entry = AuditEntry::new(AuditAction::PasswordSetByCli, login.clone())
                 .in_municipality(m.id)
                 .detail(format!("sessions ended: {ended}"));
             db.audit(entry).await?;
@@ -213,7 +214,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
             let (db, m) = open_municipality(&config, &municipality).await?;
             let required = matches!(policy, SecondFactorPolicy::Required);
             db.set_require_second_factor(m.id, required).await?;
-            let entry = AuditEntry::new("policy.second_factor", municipality.clone())
+            let entry = AuditEntry::new(AuditAction::PolicySecondFactor, municipality.clone())
                 .in_municipality(m.id)
                 .detail(if required { "required" } else { "optional" });
             db.audit(entry).await?;

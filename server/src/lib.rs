@@ -12,14 +12,13 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod listener;
 pub mod provision;
 pub mod push;
 pub mod rooms;
-pub mod tenancy;
-pub mod text;
 pub mod tls;
 pub mod transfer;
 

@@ -125,8 +125,9 @@ async fn editing_deleting_or_cutting_rows_is_detected() {
     for i in 0..5 {
         server
             .db()
+            // Any action of the catalogue: only the chain is looked at.
             .audit(renraku_server::db::audit::AuditEntry::new(
-                "test.entry",
+                renraku_server::domain::audit::AuditAction::RoomOpen,
                 format!("n/{i}"),
             ))
             .await

@@ -68,7 +68,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     /// An audit entry for something this user did to their own account or session.
-    pub fn audit(&self, action: &'static str) -> crate::db::audit::AuditEntry {
+    pub fn audit(&self, action: crate::domain::audit::AuditAction) -> crate::db::audit::AuditEntry {
         crate::db::audit::AuditEntry::new(action, self.login_id.clone())
             .by(self.id, self.municipality)
     }

@@ -1,8 +1,8 @@
 //! Wide-area agreements: municipalities whose professionals may join each other's rooms.
 
 use super::Db;
+use crate::domain::tenancy;
 use crate::error::Result;
-use crate::tenancy;
 use renraku_sync::{MunicipalityId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -105,7 +105,7 @@ impl Db {
         }
         // Memberships across municipalities that involve `m`, kept where the tenancy rule
         // still allows them under the agreements left.
-        let in_force = tenancy::agreements_in(&mut tx, self.backend).await?;
+        let in_force = super::tenancy::agreements_in(&mut tx, self.backend).await?;
         let rows = sqlx::query(
             "SELECT rm.room_id, rm.user_id, r.municipality_id AS room_m, \
                  u.municipality_id AS user_m \

@@ -6,6 +6,7 @@
 //! appenders by updating the head row first. Never holds secrets.
 
 use super::{now_ms, Db};
+pub use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use futures_util::TryStreamExt;
 use renraku_sync::{MunicipalityId, UserId};
@@ -17,23 +18,25 @@ use sqlx::{AnyConnection, Row};
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One audit entry. `action` is a stable dotted name (`signin.ok`, `patient_room.read`).
-#[derive(Clone, Debug, Default)]
+/// One audit entry, under one action of the catalogue ([`AuditAction`]).
+#[derive(Clone, Debug)]
 pub struct AuditEntry {
     pub user: Option<UserId>,
     pub municipality: Option<MunicipalityId>,
-    pub action: &'static str,
+    pub action: AuditAction,
     /// What was acted on, e.g. `room/12` or a login id.
     pub target: String,
     pub detail: String,
 }
 
 impl AuditEntry {
-    pub fn new(action: &'static str, target: impl Into<String>) -> Self {
+    pub fn new(action: AuditAction, target: impl Into<String>) -> Self {
         Self {
+            user: None,
+            municipality: None,
             action,
             target: target.into(),
-            ..Self::default()
+            detail: String::new(),
         }
     }
 
@@ -375,7 +378,7 @@ pub async fn append(conn: &mut AnyConnection, entries: &[AuditEntry], at: i64) -
         let fields = ChainFields {
             user: entry.user.map(UserId::get),
             municipality,
-            action: entry.action,
+            action: entry.action.as_str(),
             target: &entry.target,
             detail: &entry.detail,
         };
@@ -387,7 +390,7 @@ pub async fn append(conn: &mut AnyConnection, entries: &[AuditEntry], at: i64) -
         .bind(at)
         .bind(fields.user)
         .bind(municipality)
-        .bind(entry.action)
+        .bind(entry.action.as_str())
         .bind(entry.target.as_str())
         .bind(entry.detail.as_str())
         .bind(seq)

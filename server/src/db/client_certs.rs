@@ -37,6 +37,16 @@ pub struct CertificateRequirement {
 }
 
 impl Db {
+    /// How many municipalities require a client certificate to sign in.
+    pub async fn municipalities_requiring_client_certificates(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM municipalities WHERE require_client_certificate = $1",
+        )
+        .bind(true)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     pub async fn set_require_client_certificate(
         &self,
         municipality: MunicipalityId,

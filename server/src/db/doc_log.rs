@@ -156,7 +156,7 @@ impl Db {
         let pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
         tx.commit().await?;
         if pushes > 0 {
-            crate::push::wake();
+            self.push_notifier.wake();
         }
         Ok(all)
     }

@@ -11,6 +11,7 @@ pub mod agreements;
 pub mod announcements;
 pub mod attachments;
 pub mod audit;
+pub mod backup;
 pub mod client_certs;
 pub mod doc_log;
 pub mod municipalities;
@@ -25,6 +26,8 @@ pub mod rooms;
 pub mod second_factor;
 pub mod sessions;
 pub mod statistics;
+pub mod tenancy;
+pub mod transfer;
 pub mod users;
 
 use crate::error::Result;
@@ -47,6 +50,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Woken after a commit that queued pushes (`doc_log`), for this server's push worker.
+    push_notifier: crate::push::Notifier,
 }
 
 impl Db {
@@ -106,7 +111,11 @@ impl Db {
             options
         };
         let pool = options.connect(&url).await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            push_notifier: crate::push::Notifier::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -115,6 +124,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// What this handle's commits that queue pushes wake (see [`crate::push::Notifier`]).
+    pub fn push_notifier(&self) -> &crate::push::Notifier {
+        &self.push_notifier
     }
 
     pub async fn migrate(&self) -> Result<()> {

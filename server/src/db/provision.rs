@@ -5,6 +5,7 @@
 use super::audit::{self, AuditEntry};
 use super::users::{Profession, Role};
 use super::{now_ms, Db};
+use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use renraku_sync::{MunicipalityId, UserId};
 use sqlx::{AnyConnection, Row};
@@ -67,10 +68,10 @@ impl Db {
         let municipality = MunicipalityId::new(row.try_get("id")?);
         let user = insert_account(&mut tx, municipality, admin, at).await?;
         let entries = [
-            AuditEntry::new("init.municipality", slug)
+            AuditEntry::new(AuditAction::InitMunicipality, slug)
                 .in_municipality(municipality)
                 .detail("renraku init (command line)"),
-            AuditEntry::new("init.account", format!("user/{user}"))
+            AuditEntry::new(AuditAction::InitAccount, format!("user/{user}"))
                 .in_municipality(municipality)
                 .detail(format!(
                     "login: {}; role: {}",
@@ -93,7 +94,7 @@ impl Db {
         let at = now_ms();
         let mut tx = self.pool.begin().await?;
         let user = insert_account(&mut tx, municipality, account, at).await?;
-        let entry = AuditEntry::new("init.account", format!("user/{user}"))
+        let entry = AuditEntry::new(AuditAction::InitAccount, format!("user/{user}"))
             .in_municipality(municipality)
             .detail(format!(
                 "login: {}; role: {}",

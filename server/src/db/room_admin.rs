@@ -1,8 +1,10 @@
 //! Rooms as administrators manage them: a municipality's rooms, titles, archiving, and
 //! membership changes.
 
+use super::users::Profession;
 use super::{flag, Db};
 use crate::error::{Error, Result};
+use crate::http::admin::rooms::Candidate;
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
 use serde::Serialize;
 use sqlx::Row;
@@ -23,6 +25,60 @@ pub struct AdminRoom {
 }
 
 impl Db {
+    /// The people of `reach` (the municipalities the tenancy rule lets into the room,
+    /// `home` first) who may be added to `room`, their name, kana, login id or organization
+    /// matching `pattern` (an SQL `LIKE` pattern): enabled accounts, `home`'s first, at most
+    /// 100.
+    pub async fn room_candidates(
+        &self,
+        room: RoomId,
+        home: MunicipalityId,
+        reach: &[MunicipalityId],
+        pattern: &str,
+    ) -> Result<Vec<Candidate>> {
+        let within = (0..reach.len())
+            .map(|i| format!("${}", i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT u.id, u.municipality_id, mu.name AS municipality_name, u.display_name, \
+                 u.display_name_kana, u.profession, o.name AS organization_name, \
+                 (SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = $1 AND rm.user_id = u.id) \
+                     AS member \
+             FROM users u JOIN municipalities mu ON mu.id = u.municipality_id \
+             LEFT JOIN organizations o ON o.id = u.organization_id \
+             WHERE u.municipality_id IN ({within}) \
+               AND u.disabled = $2 \
+               AND (u.display_name LIKE $3 OR u.display_name_kana LIKE $3 OR u.login_id LIKE $3 \
+                    OR COALESCE(o.name, '') LIKE $3) \
+             ORDER BY CASE WHEN u.municipality_id = $4 THEN 0 ELSE 1 END, u.display_name_kana, u.id \
+             LIMIT 100"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(room.get())
+            .bind(false)
+            .bind(pattern)
+            .bind(home.get());
+        for m in reach {
+            query = query.bind(m.get());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Candidate {
+                    id: UserId::new(row.try_get("id")?),
+                    municipality: MunicipalityId::new(row.try_get("municipality_id")?),
+                    municipality_name: row.try_get("municipality_name")?,
+                    display_name: row.try_get("display_name")?,
+                    display_name_kana: row.try_get("display_name_kana")?,
+                    profession: super::users::decode_enum(row, "profession", Profession::parse)?,
+                    organization_name: row.try_get("organization_name")?,
+                    already_member: row.try_get::<i64, _>("member")? > 0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    }
+
     /// The patient and project rooms of a municipality (message rooms are private to their
     /// members and not administered).
     pub async fn rooms_of_municipality(&self, m: MunicipalityId) -> Result<Vec<AdminRoom>> {

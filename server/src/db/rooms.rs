@@ -3,7 +3,6 @@
 use super::users::{decode_enum, Profession};
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
-use crate::tenancy;
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -224,7 +223,7 @@ impl Db {
             .await?
             .ok_or(Error::NotFound)?
             .try_get("municipality_id")?;
-        tenancy::admit_in(&mut tx, self.backend, MunicipalityId::new(home), &[user]).await?;
+        super::tenancy::admit_in(&mut tx, self.backend, MunicipalityId::new(home), &[user]).await?;
         sqlx::query(
             "INSERT INTO room_members (room_id, user_id, role, added_by, added_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -315,7 +314,7 @@ impl Db {
         let everyone: Vec<UserId> = std::iter::once(creator)
             .chain(others.iter().copied())
             .collect();
-        tenancy::admit_in(&mut tx, self.backend, municipality, &everyone).await?;
+        super::tenancy::admit_in(&mut tx, self.backend, municipality, &everyone).await?;
         let row = sqlx::query(
             "INSERT INTO rooms (municipality_id, kind, title, patient_id, created_at, archived) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

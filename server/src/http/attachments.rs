@@ -8,6 +8,7 @@ use crate::auth::CurrentUser;
 use crate::db::attachments::AttachmentMeta;
 use crate::db::audit::AuditEntry;
 use crate::db::now_ms;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::body::Body;
@@ -44,7 +45,7 @@ async fn require_member(
     if state.db.is_member(room, user.id).await? {
         return Ok(());
     }
-    let entry = AuditEntry::new("attachment.denied", format!("room/{room}"))
+    let entry = AuditEntry::new(AuditAction::AttachmentDenied, format!("room/{room}"))
         .by(user.id, user.municipality)
         .detail(format!("{action} attachment/{id}"));
     state.db.audit(entry).await?;
@@ -142,7 +143,7 @@ pub async fn upload(
             return Err(e);
         }
     }
-    let entry = AuditEntry::new("attachment.upload", format!("room/{room}"))
+    let entry = AuditEntry::new(AuditAction::AttachmentUpload, format!("room/{room}"))
         .by(user.id, user.municipality)
         .detail(format!("attachment/{id} {} {} bytes", meta.mime, meta.size));
     state.db.audit(entry).await?;
@@ -245,9 +246,9 @@ async fn serve(
     })?;
     let entry = AuditEntry::new(
         if thumbnail {
-            "attachment.thumbnail"
+            AuditAction::AttachmentThumbnail
         } else {
-            "attachment.download"
+            AuditAction::AttachmentDownload
         },
         format!("room/{}", meta.room),
     )

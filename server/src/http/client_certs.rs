@@ -5,6 +5,7 @@
 use super::ApiPath;
 use crate::db::client_certs::ClientCertificate;
 use crate::db::users::Role;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::admin::Admin;
 use crate::http::ApiJson;
@@ -70,7 +71,7 @@ pub async fn register(
     ApiJson(req): ApiJson<NewClientCertificate>,
 ) -> Result<(StatusCode, Json<ClientCertificate>)> {
     let user = managed(&state, &admin, id).await?;
-    crate::text::optional_line(&req.label, usize::MAX)
+    crate::domain::text::optional_line(&req.label, usize::MAX)
         .map_err(|problem| Error::BadRequest(format!("label {problem}")))?;
     let der = CertificateDer::from_pem_slice(req.certificate_pem.as_bytes())
         .map_err(|_| Error::BadRequest("certificate_pem is not a PEM certificate".into()))?;
@@ -84,7 +85,7 @@ pub async fn register(
     state
         .db
         .audit(admin.entry(
-            "admin.client_certificate.register",
+            AuditAction::AdminClientCertificateRegister,
             profile_municipality,
             format!("client_certificate/{}", cert.id),
         ))
@@ -130,7 +131,7 @@ pub async fn revoke(
         &state,
         cert.id,
         cert.user,
-        "admin.client_certificate.revoke",
+        AuditAction::AdminClientCertificateRevoke,
         by,
     )
     .await?;
@@ -163,7 +164,7 @@ pub async fn set_policy(
         .audit(
             admin
                 .entry(
-                    "admin.client_certificate.policy",
+                    AuditAction::AdminClientCertificatePolicy,
                     Some(m.id),
                     format!("municipality/{}", m.slug),
                 )

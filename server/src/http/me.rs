@@ -5,6 +5,7 @@ use super::ApiPath;
 use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, AnySession, ClientAddr, CurrentSession};
 use crate::db::sessions::SessionId;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::State;
@@ -138,7 +139,7 @@ pub async fn totp_setup(
     let stored = state.sealer.seal(user.id, Column::TotpPending, &secret);
     state.db.set_pending_totp(user.id, &stored).await?;
     let account = format!("{}/{}", municipality.slug, user.login_id);
-    let entry = user.audit("totp.setup");
+    let entry = user.audit(AuditAction::TotpSetup);
     state.db.audit(entry).await?;
     Ok(Json(TotpSetup {
         otpauth_uri: second_factor::otpauth_uri(TOTP_ISSUER, &account, &secret),
@@ -206,7 +207,7 @@ pub async fn totp_confirm(
     )
     .await?;
     let entry = user
-        .audit("totp.enabled")
+        .audit(AuditAction::TotpEnabled)
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(Json(RecoveryCodes {
@@ -240,7 +241,7 @@ pub async fn totp_remove(
     .await?;
     let user = &session.user;
     state.db.remove_totp(user.id).await?;
-    let entry = user.audit("totp.disabled");
+    let entry = user.audit(AuditAction::TotpDisabled);
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -293,7 +294,7 @@ pub async fn revoke_session(
         return Err(Error::NotFound);
     }
     let entry = user
-        .audit("session.revoked")
+        .audit(AuditAction::SessionRevoked)
         .detail(format!("session/{id}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -335,7 +336,7 @@ pub async fn change_password(
     )
     .await?;
     let entry = user
-        .audit("password.changed")
+        .audit(AuditAction::PasswordChanged)
         .detail(format!("other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -383,9 +384,9 @@ pub async fn unlock(
         .map_err(Error::retry_after)?;
     let ok = password_matches(&state, user, req.password).await?;
     let action = if ok {
-        "app.unlocked"
+        AuditAction::AppUnlocked
     } else {
-        "app.unlock_failed"
+        AuditAction::AppUnlockFailed
     };
     let entry = user.audit(action).detail(format!("session/{}", session.id));
     state.db.audit(entry).await?;

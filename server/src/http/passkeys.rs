@@ -13,6 +13,7 @@ use crate::auth::{AnySession, ClientAddr, CurrentSession};
 use crate::db::audit::AuditEntry;
 use crate::db::now_ms;
 use crate::db::passkeys::{CeremonyKind, NewPasskey, PasskeyUse};
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::State;
@@ -214,9 +215,12 @@ pub async fn register_finish(
     let webauthn = relying_party(&state)?;
     let user = &session.user;
     // Before the ceremony is used up, so a bad name costs no second ceremony.
-    crate::text::optional_line(&req.name, usize::MAX)
+    crate::domain::text::optional_line(&req.name, usize::MAX)
         .map_err(|problem| Error::BadRequest(format!("name {problem}")))?;
-    let audit_failure = |why: &str| user.audit("passkey.register_failed").detail(why.to_owned());
+    let audit_failure = |why: &str| {
+        user.audit(AuditAction::PasskeyRegisterFailed)
+            .detail(why.to_owned())
+    };
     let ceremony = if looks_like_token(&req.ceremony) {
         state
             .db
@@ -287,7 +291,7 @@ pub async fn register_finish(
         0
     };
     let entry = user
-        .audit("passkey.registered")
+        .audit(AuditAction::PasskeyRegistered)
         .detail(format!("passkey/{id}; other sessions ended: {ended}"));
     state.db.audit(entry).await?;
     Ok(Json(PasskeyView {
@@ -319,7 +323,7 @@ pub async fn remove(
         return Err(Error::NotFound);
     }
     let entry = user
-        .audit("passkey.removed")
+        .audit(AuditAction::PasskeyRemoved)
         .detail(format!("passkey/{id}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -459,7 +463,7 @@ pub async fn signin_finish(
     };
     let Some(profile) = profile.filter(|p| p.municipality == m) else {
         state.throttle.failed(m.get(), "", addr);
-        let entry = AuditEntry::new("signin.passkey_failed", "")
+        let entry = AuditEntry::new(AuditAction::SigninPasskeyFailed, "")
             .in_municipality(m)
             .detail("no account of this municipality named");
         state.db.audit(entry).await?;
@@ -500,7 +504,7 @@ pub async fn signin_finish(
         Ok(id) => id,
         Err(why) => {
             state.throttle.failed(m.get(), &login_id, addr);
-            let entry = AuditEntry::new("signin.passkey_failed", login_id.clone())
+            let entry = AuditEntry::new(AuditAction::SigninPasskeyFailed, login_id.clone())
                 .by(profile.id, m)
                 .detail(why);
             state.db.audit(entry).await?;
@@ -513,7 +517,7 @@ pub async fn signin_finish(
     } else {
         "password-less"
     };
-    let entry = AuditEntry::new("passkey.used", login_id.clone())
+    let entry = AuditEntry::new(AuditAction::PasskeyUsed, login_id.clone())
         .by(profile.id, m)
         .detail(format!("passkey/{used}; {how}"));
     state.db.audit(entry).await?;
@@ -657,7 +661,7 @@ pub async fn unlock_finish(
         }
         _ => Err("unknown ceremony".to_owned()),
     };
-    let entry = user.audit("app.unlocked");
+    let entry = user.audit(AuditAction::AppUnlocked);
     match outcome {
         Ok(id) => {
             let entry = entry.detail(format!("session/{}; passkey/{id}", session.id));
@@ -667,7 +671,7 @@ pub async fn unlock_finish(
         Err(why) => {
             state.throttle.failed(m, login, addr);
             let entry = AuditEntry {
-                action: "app.unlock_failed",
+                action: AuditAction::AppUnlockFailed,
                 ..entry.detail(format!("session/{}; {why}", session.id))
             };
             state.db.audit(entry).await?;

@@ -5,8 +5,9 @@ use crate::auth::{self, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::patients::Patient;
 use crate::db::rooms::{Member, MessageRoom, RoomSummary};
+use crate::domain::audit::AuditAction;
+use crate::domain::tenancy;
 use crate::error::{Error, Result};
-use crate::tenancy;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -96,7 +97,7 @@ pub async fn get_room(
         Some(patient) => {
             // Every read of a patient's information is audited (ARCHITECTURE.md, "Where each
             // rule lives": audit).
-            let entry = AuditEntry::new("patient_room.read", format!("room/{id}"))
+            let entry = AuditEntry::new(AuditAction::PatientRoomRead, format!("room/{id}"))
                 .by(user.id, user.municipality)
                 .detail(format!("patient/{patient}"));
             state.db.audit(entry).await?;
@@ -171,7 +172,7 @@ pub async fn create_message_room(
     super::ApiJson(req): super::ApiJson<NewMessageRoom>,
 ) -> Result<(StatusCode, Json<MessageRoomCreated>)> {
     if let Some(title) = &req.title {
-        crate::text::optional_line(title, usize::MAX)
+        crate::domain::text::optional_line(title, usize::MAX)
             .map_err(|problem| Error::BadRequest(format!("title {problem}")))?;
     }
     let mut others: Vec<UserId> = req.members.into_iter().filter(|u| *u != user.id).collect();
@@ -232,7 +233,7 @@ pub async fn create_message_room(
         MessageRoom::Existing(id) => (id, false),
     };
     if created {
-        let entry = AuditEntry::new("room.create", format!("room/{id}"))
+        let entry = AuditEntry::new(AuditAction::RoomCreate, format!("room/{id}"))
             .by(user.id, user.municipality)
             .detail(format!("message, {} members", others.len() + 1));
         state.db.audit(entry).await?;

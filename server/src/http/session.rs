@@ -7,6 +7,7 @@ use crate::auth::sealed::Column;
 use crate::auth::{self, second_factor, ClientAddr, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::State;
@@ -80,7 +81,7 @@ pub async fn signin(
         login_id,
     } = check_password(&state, &slug, &req.login_id, req.password, addr).await?;
     let m = municipality.id;
-    let fail = |action: &'static str| {
+    let fail = |action: AuditAction| {
         state.throttle.failed(m.get(), &login_id, addr);
         AuditEntry::new(action, &login_id).in_municipality(m)
     };
@@ -116,12 +117,12 @@ pub async fn signin(
         if !verified {
             state
                 .db
-                .audit(fail("signin.second_factor_failed").by(user, m))
+                .audit(fail(AuditAction::SigninSecondFactorFailed).by(user, m))
                 .await?;
             return Err(Error::BadSecondFactor);
         }
         if req.totp.is_none() {
-            let entry = AuditEntry::new("signin.recovery_code_used", &login_id).by(user, m);
+            let entry = AuditEntry::new(AuditAction::SigninRecoveryCodeUsed, &login_id).by(user, m);
             state.db.audit(entry).await?;
         }
         false
@@ -155,9 +156,9 @@ pub(super) async fn start_session(
         auth::create_session(state, user, auth::user_agent(headers), enrolment_required).await?;
     let profile = state.db.user(user).await?.ok_or(Error::BadCredentials)?;
     let action = if enrolment_required {
-        "signin.enrolment_only"
+        AuditAction::SigninEnrolmentOnly
     } else {
-        "signin.ok"
+        AuditAction::SigninOk
     };
     state
         .db
@@ -204,7 +205,7 @@ pub(super) async fn check_password(
     let login_id: String = login_id.trim().chars().take(MAX_LOGIN_ID).collect();
     let m = municipality.id;
     if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
-        let entry = AuditEntry::new("signin.throttled", &login_id).in_municipality(m);
+        let entry = AuditEntry::new(AuditAction::SigninThrottled, &login_id).in_municipality(m);
         state.db.audit(entry).await?;
         return Err(Error::retry_after(wait));
     }
@@ -219,7 +220,7 @@ pub(super) async fn check_password(
         }),
         _ => {
             state.throttle.failed(m.get(), &login_id, addr);
-            let entry = AuditEntry::new("signin.failed", &login_id).in_municipality(m);
+            let entry = AuditEntry::new(AuditAction::SigninFailed, &login_id).in_municipality(m);
             state.db.audit(entry).await?;
             Err(Error::BadCredentials)
         }
@@ -246,7 +247,7 @@ pub async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Resul
     auth::end_session(&state, &session.id, renraku_sync::SessionEnd::SignedOut).await?;
     let user = &session.user;
     let entry = user
-        .audit("signout")
+        .audit(AuditAction::Signout)
         .detail(format!("session/{}", session.id));
     state.db.audit(entry).await?;
     Ok((StatusCode::NO_CONTENT, clear).into_response())

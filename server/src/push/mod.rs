@@ -11,20 +11,32 @@ pub mod vapid;
 use crate::db::push::SubscriptionKeys;
 use crate::error::{Error, Result};
 use data_encoding::BASE64URL_NOPAD;
-use std::sync::LazyLock;
+use std::sync::Arc;
 use tokio::sync::watch;
 
-/// Bumped after a commit queued pushes. A watch channel, not a `Notify`: every worker (there
-/// is one per in-process server) sees every bump, and none is lost while a worker is busy.
-static QUEUED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+/// Tells a server's outbox worker that a commit queued pushes. One per database handle
+/// ([`crate::Db::connect`]), so it is part of each server's state: several servers in one
+/// process (the tests) each wake only their own worker. A watch channel, not a `Notify`:
+/// no bump is lost while the worker is busy, it only sees that there was one.
+#[derive(Clone, Debug)]
+pub struct Notifier(Arc<watch::Sender<u64>>);
 
-/// Tells the workers that pushes were queued.
-pub fn wake() {
-    QUEUED.send_modify(|n| *n = n.wrapping_add(1));
+impl Default for Notifier {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
 }
 
-fn queued() -> watch::Receiver<u64> {
-    QUEUED.subscribe()
+impl Notifier {
+    /// Tells the worker that pushes were queued.
+    pub fn wake(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What the worker waits on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
 }
 
 /// Longest endpoint URL accepted (real ones are a few hundred bytes).

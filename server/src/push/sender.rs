@@ -44,7 +44,7 @@ pub enum Outcome {
 }
 
 pub async fn run(db: Db, settings: Settings) {
-    let mut queued = super::queued();
+    let mut queued = db.push_notifier().subscribe();
     let vapid = loop {
         match vapid::ensure(&db).await {
             Ok(v) => break v,

@@ -15,6 +15,7 @@ use super::Hub;
 use crate::auth::{CurrentSession, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::sessions::SessionId;
+use crate::domain::audit::AuditAction;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -668,8 +669,8 @@ impl Connection {
         }
         if let DocId::Room(_) = doc {
             // Every read of a room (a patient's above all) is accounted for.
-            let entry =
-                AuditEntry::new("room.open", doc.storage_key()).by(self.user, self.municipality);
+            let entry = AuditEntry::new(AuditAction::RoomOpen, doc.storage_key())
+                .by(self.user, self.municipality);
             if let Err(e) = self.hub().audit(entry).await {
                 tracing::error!(error = %e, "audit write failed");
                 return Err("temporarily unavailable; retry".into());

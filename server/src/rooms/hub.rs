@@ -5,6 +5,7 @@ use super::writer::Writer;
 use crate::db::audit::AuditEntry;
 use crate::db::sessions::SessionId;
 use crate::db::Db;
+use crate::domain::audit::AuditAction;
 use renraku_sync::{DocId, RoomId, SessionEnd, UserId, Violation};
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -155,8 +156,8 @@ impl Hub {
     /// Records a refused update in the audit log. Awaited before the sender hears of the
     /// refusal, so that an `invalid` frame always has its audit entry.
     pub async fn audit_refusal(&self, user: UserId, doc: DocId, violation: &Violation) {
-        let mut entry =
-            AuditEntry::new("update.refused", doc.storage_key()).detail(violation.to_string());
+        let mut entry = AuditEntry::new(AuditAction::UpdateRefused, doc.storage_key())
+            .detail(violation.to_string());
         entry.user = Some(user);
         if let Err(e) = self.writer.audit(entry).await {
             error!(error = %e, "audit write failed");

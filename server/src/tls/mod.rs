@@ -14,6 +14,7 @@ mod policy;
 pub use policy::{fingerprint, guard, PresentedCertificate};
 
 use crate::db::audit::AuditEntry;
+use crate::domain::audit::AuditAction;
 use crate::AppState;
 use anyhow::{bail, Context};
 use axum::extract::connect_info::Connected;
@@ -178,13 +179,11 @@ pub async fn serve(
 }
 
 async fn warn_if_policy_unmet(state: &AppState) {
-    let required: Result<Option<i64>, _> = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM municipalities WHERE require_client_certificate = $1",
-    )
-    .bind(true)
-    .fetch_optional(state.db.pool())
-    .await;
-    if let Ok(Some(n)) = required {
+    if let Ok(n) = state
+        .db
+        .municipalities_requiring_client_certificates()
+        .await
+    {
         if n > 0 {
             warn!(
                 municipalities = n,
@@ -343,7 +342,7 @@ async fn end_revoked(state: &AppState, verifier: &dyn ClientCertVerifier) {
             state,
             cert.id,
             cert.user,
-            "client_certificate.revoked_by_crl",
+            AuditAction::ClientCertificateRevokedByCrl,
             None,
         )
         .await
@@ -359,7 +358,7 @@ pub async fn revoke(
     state: &AppState,
     id: i64,
     user: renraku_sync::UserId,
-    action: &'static str,
+    action: AuditAction,
     by: Option<(renraku_sync::UserId, renraku_sync::MunicipalityId)>,
 ) -> crate::Result<Option<usize>> {
     if !state.db.revoke_client_certificate(id).await? {

@@ -2,6 +2,7 @@
 
 use crate::db::municipalities::OrganizationKind;
 use crate::db::users::{Profession, Role};
+use crate::domain::patient;
 use renraku_sync::{PostId, Reaction, RoomKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -246,9 +247,9 @@ pub fn parse(bytes: &[u8]) -> Result<Dataset, ImportError> {
     Ok(dataset)
 }
 
-/// A name, title or id: the same rule as the API's ([`crate::text::line`]).
+/// A name, title or id: the same rule as the API's ([`crate::domain::text::line`]).
 fn nonempty(path: String, value: &str, max: usize) -> Result<(), ImportError> {
-    crate::text::line(value, max)
+    crate::domain::text::line(value, max)
         .map(|_| ())
         .map_err(|problem| bad(path, problem.to_string()))
 }
@@ -402,12 +403,22 @@ fn check(d: &Dataset) -> Result<(), ImportError> {
             "municipality",
             &pt.municipality,
         )?;
-        nonempty(format!("{p}.name"), &pt.name, 100)?;
-        nonempty(format!("{p}.name_kana"), &pt.name_kana, 100)?;
-        crate::http::admin::patients::check_birth_date(&pt.birth_date)
-            .map_err(|_| bad(format!("{p}.birth_date"), "expected YYYY-MM-DD"))?;
-        crate::http::admin::patients::check_triage(pt.triage.as_deref())
-            .map_err(|_| bad(format!("{p}.triage"), "red, yellow, green or black"))?;
+        // The admin API's rules for a patient's fields.
+        let field = |name: &str, checked: Result<&str, crate::domain::text::Problem>| {
+            checked
+                .map(|_| ())
+                .map_err(|problem| bad(format!("{p}.{name}"), problem.to_string()))
+        };
+        field("name", patient::name(&pt.name))?;
+        field("name_kana", patient::name_kana(&pt.name_kana))?;
+        field("address", patient::address(&pt.address))?;
+        field("care_level", patient::care_level(&pt.care_level))?;
+        if !patient::birth_date_is_valid(&pt.birth_date) {
+            return Err(bad(format!("{p}.birth_date"), "expected YYYY-MM-DD"));
+        }
+        if !patient::triage_is_valid(pt.triage.as_deref()) {
+            return Err(bad(format!("{p}.triage"), "red, yellow, green or black"));
+        }
     }
     ids("rooms", d.rooms.iter().map(|r| r.id.as_str()))?;
     for (i, r) in d.rooms.iter().enumerate() {

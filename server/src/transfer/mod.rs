@@ -12,12 +12,12 @@
 //!   and duplicates nothing; posts keep their ULIDs, so the room documents get only what is
 //!   new.
 //! - [`export`] writes the same format, reusing the external ids a record was imported with.
+//!
+//! The rules (format, placement) are here; reading and writing the database is in
+//! `db::transfer`.
 
-mod export;
-mod format;
-mod import;
-mod placement;
+pub(crate) mod format;
+pub(crate) mod placement;
 
-pub use export::export;
+pub use crate::db::transfer::{export, import, ImportReport};
 pub use format::{parse, Dataset, ImportError, FORMAT};
-pub use import::{import, ImportReport};

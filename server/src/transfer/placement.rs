@@ -9,11 +9,8 @@
 //! writes both in the same transaction and never removes an agreement's member.
 
 use super::format::{bad, Dataset, ImportError};
-use super::import::ExternalIds;
-use crate::db::Backend;
-use crate::error::Result;
-use crate::tenancy::{self, Agreements};
-use sqlx::{AnyConnection, Row};
+use crate::db::transfer::ExternalIds;
+use crate::domain::tenancy::{self, Agreements};
 use std::collections::{BTreeMap, HashMap};
 
 /// A municipality as the import sees it.
@@ -33,53 +30,22 @@ enum AgreementKey<'a> {
     New(&'a str),
 }
 
-/// What the database already holds that the rule depends on.
+/// What the database already holds that the rule depends on (read by
+/// `db::transfer::placement_facts`).
 #[derive(Debug, Default)]
-pub(super) struct Existing {
-    municipality_by_slug: HashMap<String, i64>,
+pub(crate) struct Existing {
+    pub(crate) municipality_by_slug: HashMap<String, i64>,
     /// The municipality of every organization, user, patient and room, by kind and id.
-    homes: HashMap<(&'static str, i64), i64>,
+    pub(crate) homes: HashMap<(&'static str, i64), i64>,
     /// Each agreement's member municipalities.
-    agreements: BTreeMap<i64, Vec<i64>>,
-}
-
-impl Existing {
-    pub(super) async fn load(conn: &mut AnyConnection, backend: Backend) -> Result<Self> {
-        let mut out = Self::default();
-        for row in sqlx::query("SELECT id, slug FROM municipalities")
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            out.municipality_by_slug
-                .insert(row.try_get("slug")?, row.try_get("id")?);
-        }
-        for (kind, table) in [
-            ("organization", "organizations"),
-            ("user", "users"),
-            ("patient", "patients"),
-            ("room", "rooms"),
-        ] {
-            let rows = sqlx::query(&format!("SELECT id, municipality_id FROM {table}"))
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in rows {
-                out.homes
-                    .insert((kind, row.try_get("id")?), row.try_get("municipality_id")?);
-            }
-        }
-        for (agreement, members) in tenancy::agreement_members_in(conn, backend).await? {
-            let members = members.into_iter().map(|m| m.get()).collect();
-            out.agreements.insert(agreement, members);
-        }
-        Ok(out)
-    }
+    pub(crate) agreements: BTreeMap<i64, Vec<i64>>,
 }
 
 /// Refuses a data set that would place a record in another municipality than the one it
 /// is in, or put anyone in a room (as a member, or as the author of a post, a reaction or
 /// a pin) whom the tenancy rule keeps out. Pure: `ids` and `existing` are what the
 /// database holds.
-pub(super) fn check(
+pub(crate) fn check(
     d: &Dataset,
     ids: &ExternalIds,
     existing: &Existing,

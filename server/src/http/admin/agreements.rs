@@ -3,6 +3,7 @@
 
 use super::guard::{text, Admin};
 use crate::db::agreements::{Agreement, AgreementId};
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -54,7 +55,7 @@ pub async fn create_agreement(
     state
         .db
         .audit(admin.entry(
-            "admin.agreement.create",
+            AuditAction::AdminAgreementCreate,
             None,
             format!("agreement/{}", id.0),
         ))
@@ -84,7 +85,7 @@ pub async fn join_agreement(
     state
         .db
         .audit(admin.entry(
-            "admin.agreement.join",
+            AuditAction::AdminAgreementJoin,
             Some(m.id),
             format!("agreement/{}", id.0),
         ))
@@ -118,7 +119,7 @@ pub async fn leave_agreement(
         .audit(
             admin
                 .entry(
-                    "admin.agreement.leave",
+                    AuditAction::AdminAgreementLeave,
                     Some(m.id),
                     format!("agreement/{}", id.0),
                 )
@@ -127,7 +128,11 @@ pub async fn leave_agreement(
         .await?;
     for access in &lost {
         state.hub.close_room_for(access.user, access.room);
-        let mut entry = admin.entry("room.member.removed", None, format!("room/{}", access.room));
+        let mut entry = admin.entry(
+            AuditAction::RoomMemberRemoved,
+            None,
+            format!("room/{}", access.room),
+        );
         entry.municipality = None;
         state
             .db

@@ -4,6 +4,7 @@
 use super::guard::{paragraph, text, Admin};
 use crate::db::announcements::Announcement;
 use crate::db::now_ms;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -43,7 +44,11 @@ async fn create(
         .db
         .create_announcement(m, &title, &body, starts_at, req.ends_at, admin.0.id)
         .await?;
-    let mut entry = admin.entry("admin.announcement.create", m, format!("announcement/{id}"));
+    let mut entry = admin.entry(
+        AuditAction::AdminAnnouncementCreate,
+        m,
+        format!("announcement/{id}"),
+    );
     entry.municipality = m;
     state.db.audit(entry).await?;
     state.db.announcement(id).await?.ok_or(Error::NotFound)
@@ -135,7 +140,7 @@ pub async fn delete_announcement(
     }
     state.db.delete_announcement(id).await?;
     let mut entry = admin.entry(
-        "admin.announcement.delete",
+        AuditAction::AdminAnnouncementDelete,
         a.municipality,
         format!("announcement/{id}"),
     );

@@ -3,6 +3,7 @@
 
 use super::guard::Admin;
 use crate::db::audit::{AuditFilter, AuditRow, ChainReport, MAX_AUDIT_ROWS};
+use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use crate::http::{ApiPath, ApiQuery};
 use crate::AppState;
@@ -31,7 +32,7 @@ pub async fn list_audit(
     // Reading the log is itself an access worth recording.
     state
         .db
-        .audit(admin.entry("admin.audit.view", Some(m.id), &slug))
+        .audit(admin.entry(AuditAction::AdminAuditView, Some(m.id), &slug))
         .await?;
     Ok(Json(rows))
 }
@@ -92,7 +93,7 @@ pub async fn export_audit_csv(
         .db
         .audit(
             admin
-                .entry("admin.audit.export", Some(m.id), &slug)
+                .entry(AuditAction::AdminAuditExport, Some(m.id), &slug)
                 .detail(format!("rows: {}", rows.len())),
         )
         .await?;

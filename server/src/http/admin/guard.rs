@@ -4,6 +4,7 @@ use crate::auth::CurrentUser;
 use crate::db::audit::AuditEntry;
 use crate::db::municipalities::Municipality;
 use crate::db::users::Role;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -70,7 +71,7 @@ impl Admin {
     /// An audit entry by this administrator, filed under the municipality it concerns.
     pub fn entry(
         &self,
-        action: &'static str,
+        action: AuditAction,
         m: Option<MunicipalityId>,
         target: impl Into<String>,
     ) -> AuditEntry {
@@ -81,11 +82,16 @@ impl Admin {
     }
 }
 
-/// A one-line name or title ([`crate::text::line`]); a refusal names the field.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String> {
-    crate::text::line(value, max)
+/// A value a domain rule passed, owned; a refusal is a 400 naming the field.
+pub fn checked(field: &str, value: Result<&str, crate::domain::text::Problem>) -> Result<String> {
+    value
         .map(str::to_owned)
         .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
+}
+
+/// A one-line name or title ([`crate::domain::text::line`]); a refusal names the field.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String> {
+    checked(field, crate::domain::text::line(value, max))
 }
 
 /// `text` for optional fields.
@@ -93,16 +99,12 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<S
     value.map(|v| text(field, v, max)).transpose()
 }
 
-/// A one-line value that may be empty ([`crate::text::optional_line`]).
+/// A one-line value that may be empty ([`crate::domain::text::optional_line`]).
 pub fn optional_line(field: &str, value: &str, max: usize) -> Result<String> {
-    crate::text::optional_line(value, max)
-        .map(str::to_owned)
-        .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
+    checked(field, crate::domain::text::optional_line(value, max))
 }
 
-/// Free text with line breaks, such as an announcement's body ([`crate::text::paragraph`]).
+/// Free text with line breaks, such as an announcement's body ([`crate::domain::text::paragraph`]).
 pub fn paragraph(field: &str, value: &str, max: usize) -> Result<String> {
-    crate::text::paragraph(value, max)
-        .map(str::to_owned)
-        .map_err(|problem| Error::BadRequest(format!("{field} {problem}")))
+    checked(field, crate::domain::text::paragraph(value, max))
 }

@@ -5,6 +5,7 @@ use super::guard::Admin;
 use crate::auth;
 use crate::db::announcements::MaintenanceWindow;
 use crate::db::users::Role;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -66,7 +67,7 @@ pub async fn create_maintenance(
             "message is longer than 1000 characters".into(),
         ));
     }
-    crate::text::free_of_controls(&req.message)
+    crate::domain::text::free_of_controls(&req.message)
         .map_err(|problem| Error::BadRequest(format!("message {problem}")))?;
     let m = match &req.municipality {
         Some(slug) => Some(admin.municipality(&state, slug).await?.id),
@@ -76,7 +77,11 @@ pub async fn create_maintenance(
         .db
         .create_maintenance(m, req.starts_at, req.ends_at, &req.message, admin.0.id)
         .await?;
-    let mut entry = admin.entry("admin.maintenance.create", m, format!("maintenance/{id}"));
+    let mut entry = admin.entry(
+        AuditAction::AdminMaintenanceCreate,
+        m,
+        format!("maintenance/{id}"),
+    );
     entry.municipality = m;
     state
         .db
@@ -110,7 +115,7 @@ pub async fn delete_maintenance(
         .ok_or(Error::NotFound)?;
     state.db.delete_maintenance(id).await?;
     let mut entry = admin.entry(
-        "admin.maintenance.delete",
+        AuditAction::AdminMaintenanceDelete,
         w.municipality,
         format!("maintenance/{id}"),
     );

@@ -2,6 +2,7 @@
 
 use super::guard::{text, Admin};
 use crate::db::municipalities::Municipality;
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -75,7 +76,7 @@ pub async fn create_municipality(
     let id = state.db.create_municipality(&req.slug, &name).await?;
     state
         .db
-        .audit(admin.entry("admin.municipality.create", Some(id), &req.slug))
+        .audit(admin.entry(AuditAction::AdminMunicipalityCreate, Some(id), &req.slug))
         .await?;
     let m = state.db.municipality(id).await?.ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -113,7 +114,7 @@ pub async fn update_municipality(
         .db
         .audit(
             admin
-                .entry("admin.municipality.update", Some(m.id), &slug)
+                .entry(AuditAction::AdminMunicipalityUpdate, Some(m.id), &slug)
                 .detail(detail),
         )
         .await?;

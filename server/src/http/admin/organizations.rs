@@ -3,6 +3,7 @@
 use super::guard::{opt_text, text, Admin};
 use crate::db::municipalities::OrganizationKind;
 use crate::db::organizations::Organization;
+use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -62,7 +63,7 @@ pub async fn create_organization(
     state
         .db
         .audit(admin.entry(
-            "admin.organization.create",
+            AuditAction::AdminOrganizationCreate,
             Some(m.id),
             format!("organization/{id}"),
         ))
@@ -101,7 +102,7 @@ pub async fn update_organization(
     state
         .db
         .audit(admin.entry(
-            "admin.organization.update",
+            AuditAction::AdminOrganizationUpdate,
             Some(m),
             format!("organization/{id}"),
         ))

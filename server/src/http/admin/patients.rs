@@ -1,7 +1,9 @@
 //! A municipality's patients: create (with their patient room), edit, archive.
 
-use super::guard::{opt_text, optional_line, text, Admin};
+use super::guard::{checked, Admin};
 use crate::db::patients::{NewPatient, PatientListing, PatientUpdate};
+use crate::domain::audit::AuditAction;
+use crate::domain::patient;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -12,9 +14,6 @@ use axum::Json;
 use renraku_sync::{PatientId, RoomId, RoomKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-const MAX_ADDRESS_CHARS: usize = 200;
-const MAX_CARE_LEVEL_CHARS: usize = 50;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewPatientRequest {
@@ -41,30 +40,32 @@ pub struct CreatedPatient {
     pub room: RoomId,
 }
 
-pub fn check_birth_date(date: &str) -> Result<()> {
-    let b = date.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && digits(0..4)
-        && digits(5..7)
-        && digits(8..10)
-        && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))
-        && (1..=31).contains(&date[8..10].parse::<u8>().unwrap_or(0));
-    if ok {
+/// A field of an edit: left alone when absent, else checked by `rule`.
+fn optional(
+    field: &str,
+    value: Option<&str>,
+    rule: fn(&str) -> std::result::Result<&str, crate::domain::text::Problem>,
+) -> Result<Option<String>> {
+    value.map(|v| checked(field, rule(v))).transpose()
+}
+
+/// [`patient::birth_date_is_valid`], as a 400.
+fn check_birth_date(date: &str) -> Result<()> {
+    if patient::birth_date_is_valid(date) {
         Ok(())
     } else {
         Err(Error::BadRequest("birth_date: YYYY-MM-DD".into()))
     }
 }
 
-pub fn check_triage(triage: Option<&str>) -> Result<()> {
-    match triage {
-        None | Some("" | "red" | "yellow" | "green" | "black") => Ok(()),
-        Some(_) => Err(Error::BadRequest(
+/// [`patient::triage_is_valid`], as a 400.
+fn check_triage(triage: Option<&str>) -> Result<()> {
+    if patient::triage_is_valid(triage) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(
             "triage: red, yellow, green or black".into(),
-        )),
+        ))
     }
 }
 
@@ -100,10 +101,10 @@ pub async fn create_patient(
     ApiJson(req): ApiJson<NewPatientRequest>,
 ) -> Result<(StatusCode, Json<CreatedPatient>)> {
     let m = admin.municipality(&state, &slug).await?;
-    let name = text("name", &req.name, 100)?;
-    let kana = text("name_kana", &req.name_kana, 100)?;
-    let address = optional_line("address", &req.address, MAX_ADDRESS_CHARS)?;
-    let care_level = optional_line("care_level", &req.care_level, MAX_CARE_LEVEL_CHARS)?;
+    let name = checked("name", patient::name(&req.name))?;
+    let kana = checked("name_kana", patient::name_kana(&req.name_kana))?;
+    let address = checked("address", patient::address(&req.address))?;
+    let care_level = checked("care_level", patient::care_level(&req.care_level))?;
     check_birth_date(&req.birth_date)?;
     check_triage(req.triage.as_deref())?;
     let id = state
@@ -130,7 +131,11 @@ pub async fn create_patient(
         .db
         .audit(
             admin
-                .entry("admin.patient.create", Some(m.id), format!("patient/{id}"))
+                .entry(
+                    AuditAction::AdminPatientCreate,
+                    Some(m.id),
+                    format!("patient/{id}"),
+                )
                 .detail(format!("room/{room}")),
         )
         .await?;
@@ -154,23 +159,19 @@ pub async fn update_patient(
 ) -> Result<StatusCode> {
     let id = PatientId::new(id);
     let m = admin.require_owner(state.db.patient_municipality(id).await?)?;
-    req.name = opt_text("name", req.name.as_deref(), 100)?;
-    req.name_kana = opt_text("name_kana", req.name_kana.as_deref(), 100)?;
-    if let Some(address) = &req.address {
-        req.address = Some(optional_line("address", address, MAX_ADDRESS_CHARS)?);
-    }
-    if let Some(level) = &req.care_level {
-        req.care_level = Some(optional_line("care_level", level, MAX_CARE_LEVEL_CHARS)?);
-    }
+    req.name = optional("name", req.name.as_deref(), patient::name)?;
+    req.name_kana = optional("name_kana", req.name_kana.as_deref(), patient::name_kana)?;
+    req.address = optional("address", req.address.as_deref(), patient::address)?;
+    req.care_level = optional("care_level", req.care_level.as_deref(), patient::care_level)?;
     if let Some(date) = &req.birth_date {
         check_birth_date(date)?;
     }
     check_triage(req.triage.as_deref())?;
     state.db.update_patient(id, &req).await?;
     let action = match req.archived {
-        Some(true) => "admin.patient.archive",
-        Some(false) => "admin.patient.unarchive",
-        None => "admin.patient.update",
+        Some(true) => AuditAction::AdminPatientArchive,
+        Some(false) => AuditAction::AdminPatientUnarchive,
+        None => AuditAction::AdminPatientUpdate,
     };
     state
         .db

@@ -1,22 +1,22 @@
 //! A municipality's patient and project rooms and their members. Who may be added is the
-//! tenancy rule's to say (`crate::tenancy`).
+//! tenancy rule's to say (`crate::domain::tenancy`).
 
 use super::guard::{opt_text, text, Admin};
 use crate::db::audit::AuditEntry;
 use crate::db::room_admin::AdminRoom;
 use crate::db::rooms::{Member, RoomRow};
 use crate::db::users::{Profession, UserProfile};
+use crate::domain::audit::AuditAction;
+use crate::domain::tenancy;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::{ApiPath, ApiQuery};
-use crate::tenancy;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
@@ -81,7 +81,7 @@ async fn managed_room(state: &AppState, admin: &Admin, id: i64) -> Result<RoomRo
     Ok(room)
 }
 
-fn audit_room(admin: &Admin, action: &'static str, room: &RoomRow) -> AuditEntry {
+fn audit_room(admin: &Admin, action: AuditAction, room: &RoomRow) -> AuditEntry {
     admin.entry(action, Some(room.municipality), format!("room/{}", room.id))
 }
 
@@ -142,7 +142,11 @@ pub async fn create_room(
         .await?;
     state
         .db
-        .audit(admin.entry("admin.room.create", Some(m.id), format!("room/{id}")))
+        .audit(admin.entry(
+            AuditAction::AdminRoomCreate,
+            Some(m.id),
+            format!("room/{id}"),
+        ))
         .await?;
     let created = state
         .db
@@ -175,9 +179,9 @@ pub async fn update_room(
         .update_room(room.id, title.as_deref(), req.archived)
         .await?;
     let action = match req.archived {
-        Some(true) => "admin.room.archive",
-        Some(false) => "admin.room.unarchive",
-        None => "admin.room.update",
+        Some(true) => AuditAction::AdminRoomArchive,
+        Some(false) => AuditAction::AdminRoomUnarchive,
+        None => AuditAction::AdminRoomUpdate,
     };
     state.db.audit(audit_room(&admin, action, &room)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -227,7 +231,7 @@ pub async fn put_member(
         .ok_or(Error::NotFound)?;
     let agreements = state.db.agreements_in_force().await?;
     if !tenancy::may_join(&room.municipality, &profile.municipality, &agreements) {
-        let entry = audit_room(&admin, "room.member.refused", &room)
+        let entry = audit_room(&admin, AuditAction::RoomMemberRefused, &room)
             .detail(format!("user/{user}: no shared agreement"));
         state.db.audit(entry).await?;
         return Err(Error::Forbidden);
@@ -238,14 +242,14 @@ pub async fn put_member(
     let detail = format!("user/{user} as {role}");
     if state.db.is_member(room.id, profile.id).await? {
         state.db.set_member_role(room.id, profile.id, &role).await?;
-        let entry = audit_room(&admin, "room.member.role", &room).detail(detail);
+        let entry = audit_room(&admin, AuditAction::RoomMemberRole, &room).detail(detail);
         state.db.audit(entry).await?;
     } else {
         state
             .db
             .add_member(room.id, profile.id, &role, Some(admin.0.id))
             .await?;
-        let entry = audit_room(&admin, "room.member.added", &room).detail(detail);
+        let entry = audit_room(&admin, AuditAction::RoomMemberAdded, &room).detail(detail);
         state.db.audit(entry).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -269,7 +273,8 @@ pub async fn remove_member(
         return Err(Error::NotFound);
     }
     state.hub.close_room_for(user, room.id);
-    let entry = audit_room(&admin, "room.member.removed", &room).detail(format!("user/{user}"));
+    let entry =
+        audit_room(&admin, AuditAction::RoomMemberRemoved, &room).detail(format!("user/{user}"));
     state.db.audit(entry).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -302,47 +307,9 @@ pub async fn candidates(
         .agreements_in_force()
         .await?
         .reach(&room.municipality);
-    let within = (0..reach.len())
-        .map(|i| format!("${}", i + 5))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT u.id, u.municipality_id, mu.name AS municipality_name, u.display_name, \
-             u.display_name_kana, u.profession, o.name AS organization_name, \
-             (SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = $1 AND rm.user_id = u.id) \
-                 AS member \
-         FROM users u JOIN municipalities mu ON mu.id = u.municipality_id \
-         LEFT JOIN organizations o ON o.id = u.organization_id \
-         WHERE u.municipality_id IN ({within}) \
-           AND u.disabled = $2 \
-           AND (u.display_name LIKE $3 OR u.display_name_kana LIKE $3 OR u.login_id LIKE $3 \
-                OR COALESCE(o.name, '') LIKE $3) \
-         ORDER BY CASE WHEN u.municipality_id = $4 THEN 0 ELSE 1 END, u.display_name_kana, u.id \
-         LIMIT 100"
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(room.id.get())
-        .bind(false)
-        .bind(pattern)
-        .bind(room.municipality.get());
-    for m in &reach {
-        query = query.bind(m.get());
-    }
-    let rows = query.fetch_all(state.db.pool()).await?;
-    let out = rows
-        .iter()
-        .map(|row| {
-            Ok(Candidate {
-                id: UserId::new(row.try_get("id")?),
-                municipality: MunicipalityId::new(row.try_get("municipality_id")?),
-                municipality_name: row.try_get("municipality_name")?,
-                display_name: row.try_get("display_name")?,
-                display_name_kana: row.try_get("display_name_kana")?,
-                profession: crate::db::users::decode_enum(row, "profession", Profession::parse)?,
-                organization_name: row.try_get("organization_name")?,
-                already_member: row.try_get::<i64, _>("member")? > 0,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let out = state
+        .db
+        .room_candidates(room.id, room.municipality, &reach, &pattern)
+        .await?;
     Ok(Json(out))
 }

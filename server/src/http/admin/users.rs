@@ -4,6 +4,7 @@
 use super::guard::{opt_text, text, Admin};
 use crate::auth;
 use crate::db::users::{NewUser, Profession, Role, UserListing, UserUpdate};
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
 use crate::http::ApiPath;
@@ -177,7 +178,11 @@ pub async fn create_user(
         .db
         .audit(
             admin
-                .entry("admin.user.create", Some(m.id), format!("user/{id}"))
+                .entry(
+                    AuditAction::AdminUserCreate,
+                    Some(m.id),
+                    format!("user/{id}"),
+                )
                 .detail(format!(
                     "role: {}",
                     req.role.unwrap_or(Role::Member).as_str()
@@ -223,20 +228,20 @@ pub async fn update_user(
     if let Some(role) = req.role.filter(|r| *r != before.profile.role) {
         let detail = format!("{} -> {}", before.profile.role.as_str(), role.as_str());
         let entry = admin
-            .entry("admin.user.role", Some(m), &target)
+            .entry(AuditAction::AdminUserRole, Some(m), &target)
             .detail(detail);
         state.db.audit(entry).await?;
     }
     if let Some(p) = req.profession.filter(|p| *p != before.profile.profession) {
         let detail = format!("{} -> {}", before.profile.profession.as_str(), p.as_str());
         let entry = admin
-            .entry("admin.user.profession", Some(m), &target)
+            .entry(AuditAction::AdminUserProfession, Some(m), &target)
             .detail(detail);
         state.db.audit(entry).await?;
     }
     state
         .db
-        .audit(admin.entry("admin.user.update", Some(m), &target))
+        .audit(admin.entry(AuditAction::AdminUserUpdate, Some(m), &target))
         .await?;
     Ok(Json(managed_user(&state, &admin, id).await?))
 }
@@ -274,7 +279,7 @@ pub async fn disable_user(
         .audit(
             admin
                 .entry(
-                    "admin.user.disable",
+                    AuditAction::AdminUserDisable,
                     Some(user.profile.municipality),
                     format!("user/{id}"),
                 )
@@ -306,7 +311,7 @@ pub async fn enable_user(
     state
         .db
         .audit(admin.entry(
-            "admin.user.enable",
+            AuditAction::AdminUserEnable,
             Some(user.profile.municipality),
             format!("user/{id}"),
         ))
@@ -339,7 +344,7 @@ pub async fn reset_password(
     state
         .db
         .audit(admin.entry(
-            "admin.user.password_reset",
+            AuditAction::AdminUserPasswordReset,
             Some(user.profile.municipality),
             format!("user/{id}"),
         ))

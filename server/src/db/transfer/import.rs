@@ -1,11 +1,13 @@
 //! Writes a checked [`Dataset`] in one transaction.
 
-use super::format::{Dataset, RoomRec};
-use super::placement;
+use super::placement_facts;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::doc_log;
 use crate::db::{now_ms, Db};
+use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
+use crate::transfer::format::{Dataset, RoomRec};
+use crate::transfer::placement;
 use renraku_sync::{DocId, RoomDoc, RoomId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -30,7 +32,7 @@ pub struct ImportReport {
 const NO_PASSWORD: &str = "!imported-without-password";
 
 /// The `external_ids` table, read once and written through.
-pub(super) struct ExternalIds(HashMap<(&'static str, String), i64>);
+pub(crate) struct ExternalIds(HashMap<(&'static str, String), i64>);
 
 impl ExternalIds {
     async fn load(conn: &mut AnyConnection) -> Result<Self> {
@@ -51,7 +53,7 @@ impl ExternalIds {
         Ok(Self(map))
     }
 
-    pub(super) fn get(&self, kind: &'static str, id: &str) -> Option<i64> {
+    pub(crate) fn get(&self, kind: &'static str, id: &str) -> Option<i64> {
         self.0.get(&(kind, id.to_owned())).copied()
     }
 
@@ -97,14 +99,14 @@ async fn returning_id<'a>(
     Ok(q.fetch_one(&mut *conn).await?.try_get("id")?)
 }
 
-/// Imports `d` (already checked by [`super::parse`]) in one transaction: on any error
+/// Imports `d` (already checked by [`crate::transfer::parse`]) in one transaction: on any error
 /// nothing is written.
 /// A data set that breaks the tenancy rule (or would move a record to another
 /// municipality) is refused with [`Error::ImportRefused`] before the first write.
 pub async fn import(db: &Db, d: &Dataset) -> Result<ImportReport> {
     let mut tx = db.pool().begin().await?;
     let ids = ExternalIds::load(&mut tx).await?;
-    let existing = placement::Existing::load(&mut tx, db.backend()).await?;
+    let existing = placement_facts(&mut tx, db.backend()).await?;
     placement::check(d, &ids, &existing).map_err(Error::ImportRefused)?;
     let report = import_in(&mut tx, db, d, ids).await?;
     tx.commit().await?;
@@ -347,7 +349,7 @@ async fn import_in(
         import_conversation(conn, db, &ids, &mut clients, &mut report, r, room, now).await?;
     }
 
-    let entry = AuditEntry::new("data.import", "")
+    let entry = AuditEntry::new(AuditAction::DataImport, "")
         .detail(serde_json::to_string(&report).unwrap_or_default());
     audit::append(conn, &[entry], now).await?;
     Ok(report)
