@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: Renraku's sync server beside the reference y-websocket server, with
 //! the same load tool (`bench/`), into BENCHMARKS.md.
 
-use crate::util::{cargo, root, run_cmd, step};
+use crate::util::{build_release_server, cargo, root, run_cmd, step};
 use anyhow::Result;
 use std::fs;
 use std::process::Command;
@@ -18,13 +18,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 .current_dir(&dir),
         )?;
     }
-    step("bench: cargo build --release -p renraku-server");
-    run_cmd(Command::new(cargo()).current_dir(root()).args([
-        "build",
-        "--release",
-        "-p",
-        "renraku-server",
-    ]))?;
+    build_release_server("bench")?;
     step("bench: cargo run --release -p renraku-bench");
     let report = root().join("BENCHMARKS.md");
     let kept: Vec<(&str, String)> = fs::read_to_string(&report)

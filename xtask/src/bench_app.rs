@@ -1,7 +1,7 @@
 //! `cargo xtask bench-app`: the app in Chromium against the release server
 //! (`bench/browser/app_bench.mjs`), into the app section of BENCHMARKS.md.
 
-use crate::util::{cargo, root, run_cmd, step, target_dir};
+use crate::util::{build_release_server, root, run_cmd, step, target_dir};
 use crate::{build_app, setup};
 use anyhow::Result;
 use std::process::Command;
@@ -12,13 +12,7 @@ pub fn run(args: &[String]) -> Result<()> {
     // Chromium and the npm packages too: the bench drives the browser through playwright-core.
     setup::everything()?;
     build_app::run()?;
-    step("bench-app: cargo build --release -p renraku-server");
-    run_cmd(Command::new(cargo()).current_dir(root()).args([
-        "build",
-        "--release",
-        "-p",
-        "renraku-server",
-    ]))?;
+    build_release_server("bench-app")?;
     step("bench-app: node bench/browser/app_bench.mjs");
     let bin = target_dir()?.join("release").join("renraku");
     run_cmd(

@@ -101,3 +101,14 @@ pub fn capture(cmd: &mut Command) -> Result<String> {
 pub fn mtime(p: &Path) -> Option<std::time::SystemTime> {
     fs::metadata(p).and_then(|m| m.modified()).ok()
 }
+
+/// Both benches measure the release server; `label` names the step for the log.
+pub fn build_release_server(label: &str) -> Result<()> {
+    step(&format!("{label}: cargo build --release -p renraku-server"));
+    run_cmd(Command::new(cargo()).current_dir(root()).args([
+        "build",
+        "--release",
+        "-p",
+        "renraku-server",
+    ]))
+}
