@@ -485,7 +485,10 @@ impl Client {
                         }
                     }
                 }
-                Effect::Refused { .. } | Effect::Denied { .. } | Effect::SessionEnded(_) => {}
+                Effect::Refused { .. }
+                | Effect::Denied { .. }
+                | Effect::SessionEnded(_)
+                | Effect::ConnRefused(_) => {}
             }
         }
         Ok(())

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod listener;
+pub mod memory;
 pub mod provision;
 pub mod push;
 pub mod rooms;

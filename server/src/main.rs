@@ -1,5 +1,9 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before any thread exists: see `memory.rs` for why.
+    renraku_server::memory::tune_allocator();
     renraku_server::init_tracing();
-    renraku_server::run_cli().await
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(renraku_server::run_cli())
 }

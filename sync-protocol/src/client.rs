@@ -15,6 +15,7 @@
 
 use crate::frame::{denied, DocId, Frame, PROTOCOL_VERSION};
 use crate::session_end::{SessionEnd, CLOSE_CODE};
+use crate::ConnRefusal;
 use crate::{PersonalDoc, RoomDoc, RoomId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -118,6 +119,9 @@ pub enum Effect {
     /// The server closed the socket because the session ended: the session is stopped and
     /// a reconnect would be refused.
     SessionEnded(SessionEnd),
+    /// The server would not keep the connection (a connection cap): the session stays,
+    /// and the driver should tell the user and reconnect slowly.
+    ConnRefused(ConnRefusal),
 }
 
 enum Replica {
@@ -207,6 +211,10 @@ impl<O: Outbox> ClientSession<O> {
 
     pub fn outbox(&self) -> &O {
         &self.outbox
+    }
+
+    pub fn outbox_mut(&mut self) -> &mut O {
+        &mut self.outbox
     }
 
     // ---- state a device brings from storage ----
@@ -339,9 +347,16 @@ impl<O: Outbox> ClientSession<O> {
                     self.ended = Some(end);
                     vec![Effect::SessionEnded(end)]
                 }
-                None => Vec::new(),
+                None => ConnRefusal::parse(CLOSE_CODE, reason)
+                    .map(Effect::ConnRefused)
+                    .into_iter()
+                    .collect(),
             },
-            _ => Vec::new(),
+            Some((code, reason)) => ConnRefusal::parse(code, reason)
+                .map(Effect::ConnRefused)
+                .into_iter()
+                .collect(),
+            None => Vec::new(),
         }
     }
 
@@ -868,6 +883,28 @@ mod tests {
             "an ended session never connects again"
         );
         assert!(!s.is_connected());
+    }
+
+    #[test]
+    fn a_connection_cap_refusal_is_reported_and_the_session_goes_on() {
+        let mut s = ClientSession::new(11, MemoryOutbox::new());
+        s.open(DOC);
+        s.connected();
+        let (code, reason) = ConnRefusal::TooManyConnections { limit: 8 }.close();
+        assert_eq!(
+            s.disconnected(Some((code, &reason))),
+            vec![Effect::ConnRefused(ConnRefusal::TooManyConnections {
+                limit: 8
+            })]
+        );
+        assert_eq!(s.ended(), None, "a refusal is not the session's end");
+        let (code, reason) = ConnRefusal::ServerBusy.close();
+        s.connected();
+        assert_eq!(
+            s.disconnected(Some((code, &reason))),
+            vec![Effect::ConnRefused(ConnRefusal::ServerBusy)]
+        );
+        assert!(!s.connected().is_empty(), "it connects again when asked");
     }
 
     #[test]

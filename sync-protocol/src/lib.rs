@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod conn_refusal;
 pub mod error;
 pub mod frame;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod update;
 pub mod validate;
 
 pub use client::{ClientSession, Effect, MemoryOutbox, Outbox, OutboxEntry};
+pub use conn_refusal::ConnRefusal;
 pub use error::{Error, Result};
 pub use frame::{DocId, Frame};
 pub use ids::*;

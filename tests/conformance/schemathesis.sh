@@ -13,7 +13,7 @@ BIN=${1:-target/debug/renraku}
 ST=${SCHEMATHESIS:-schemathesis}
 PORT=${PORT:-18790}
 OUT=$(mktemp -d)
-RENRAKU_INSECURE_COOKIES=true "$BIN" serve --data-dir "$OUT/data" --listen "127.0.0.1:$PORT" \
+RENRAKU_INSECURE_COOKIES=true "$BIN" serve --demo --data-dir "$OUT/data" --listen "127.0.0.1:$PORT" \
   >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null' EXIT

@@ -61,7 +61,7 @@ impl Server {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "ulimit -n {nofile}; exec \"$0\" serve --data-dir \"$1\" --listen 127.0.0.1:0"
+                "ulimit -n {nofile}; exec \"$0\" serve --demo --data-dir \"$1\" --listen 127.0.0.1:0"
             ))
             .arg(bin)
             .arg(data)

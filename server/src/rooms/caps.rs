@@ -4,7 +4,7 @@
 //! task ends (the slot is dropped with it), so no race lets a user past the cap.
 
 use super::limits::ConnCaps;
-use renraku_sync::UserId;
+use renraku_sync::{ConnRefusal, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -18,18 +18,12 @@ pub enum CapReached {
 }
 
 impl CapReached {
-    /// The WebSocket close code and a reason a person (and the app) can act on.
-    pub fn close(self) -> (u16, String) {
+    /// What the client is told: the close frame of [`renraku_sync::ConnRefusal`], which the
+    /// app parses to say what to do.
+    pub fn refusal(self) -> ConnRefusal {
         match self {
-            // 1008: policy violation; reconnecting does not help until another one closes.
-            CapReached::User { limit } => (
-                1008,
-                format!(
-                    "too many connections: at most {limit} per user; close another tab or device"
-                ),
-            ),
-            // 1013: try again later.
-            CapReached::Server { .. } => (1013, "server busy; retry later".to_owned()),
+            CapReached::User { limit } => ConnRefusal::TooManyConnections { limit },
+            CapReached::Server { .. } => ConnRefusal::ServerBusy,
         }
     }
 }

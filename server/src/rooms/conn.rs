@@ -231,7 +231,7 @@ pub async fn ws_handler(
 /// Closes a connection over a cap with the reason, as a close frame: a browser's WebSocket
 /// shows the client nothing of a refused handshake, but it does show a close reason.
 async fn refuse(socket: WebSocket, cap: CapReached) {
-    let (code, reason) = cap.close();
+    let (code, reason) = cap.refusal().close();
     debug!(code, reason, "connection refused");
     let (mut sink, mut stream) = socket.split();
     let close = CloseFrame {
