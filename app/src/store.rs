@@ -10,7 +10,6 @@
 
 use js_sys::{Promise, Uint8Array};
 use renraku_sync::DocId;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -23,15 +22,9 @@ const DOCS: &str = "docs";
 const OUTBOX: &str = "outbox";
 const CACHE: &str = "cache";
 
-/// One local update waiting for the server's `Saved`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub doc: DocId,
-    #[serde(with = "serde_bytes")]
-    pub update: Vec<u8>,
-    /// The post the update writes, so the timeline can show it as 送信待ち.
-    pub post: Option<String>,
-}
+/// One local update waiting for the server's `Saved`: the sync session's own entry type,
+/// stored as postcard.
+pub use renraku_sync::OutboxEntry;
 
 #[derive(Clone, Default)]
 pub struct Store {

@@ -70,6 +70,7 @@ browser_tests! {
     session_end: "session_end.test.mjs";
     signout: "signout.test.mjs";
     clock_fast: "clock_fast.test.mjs";
+    conn_refused: "conn_refused.test.mjs" with ONE_CONNECTION_PER_USER;
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
@@ -102,6 +103,12 @@ const SECOND_FACTOR_REQUIRED: Setup = Setup {
             vec![("RENRAKU_BASE_URL".to_owned(), url)]
         })
     },
+};
+
+/// One WebSocket per user: a second device of the same person is over the cap.
+const ONE_CONNECTION_PER_USER: Setup = Setup {
+    config: |config, _| config.ws_connections_per_user = 1,
+    seed: |_, _| Box::pin(async { Vec::new() }),
 };
 
 /// The app locks after 6 idle seconds instead of the session's idle timeout.

@@ -1,31 +1,34 @@
-//! The sync engine: one WebSocket to `/ws` speaking `Frame`s (postcard) with yrs' sync
-//! messages inside, a `RoomDoc` replica per opened room and the user's `PersonalDoc`, all
-//! kept in IndexedDB so they open with no network.
+//! The sync engine: the app's driver of `renraku_sync::ClientSession`, the client half of
+//! `/ws` that the integration tests and the load generator drive too. The session holds the
+//! replicas (a `RoomDoc` per opened room and the user's `PersonalDoc`), the outbox in memory,
+//! and what the server has said; this module gives it a browser WebSocket, IndexedDB (the
+//! documents and the outbox, so they open with no network) and a reconnect schedule, and
+//! tells the UI what changed.
 //!
 //! Writes: a mutation of a replica returns its update bytes; they go to the IndexedDB outbox
-//! first, and are sent as `Sync{ack: outbox id}` only once that write has committed. An entry
-//! leaves the outbox on `Saved{ack}` (or `Invalid{ack}`: the server will never take it); a
-//! storage failure on the server closes the socket with 1013 instead, and the entry stays. After
-//! every reconnect the whole outbox is resent, merged into one update per document with the
-//! highest id as `ack` — the server stores nothing twice and `Saved` covers them all, since it
-//! answers one connection's frames in order.
+//! first, and are handed to the session (which sends them as `Sync{ack: outbox id}`) only
+//! once that write has committed. An entry leaves the outbox on `Saved{ack}` (or
+//! `Invalid{ack}`: the server will never take it); a storage failure on the server closes the
+//! socket with 1013 instead, and the entry stays. After every reconnect the session resends
+//! the whole outbox, merged into one update per document.
 //!
 //! Reconnects: capped exponential backoff with full jitter, cut short by the browser's
-//! `online` event. The yrs client id is random per page load.
+//! `online` event; 5–10 s when the server refused the connection (a connection cap). The
+//! yrs client id is random per page load.
 
 mod socket;
 
-use crate::store::{OutboxEntry, Store};
+use crate::store::Store;
 use dioxus::prelude::*;
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
-use renraku_sync::frame::{denied, PROTOCOL_VERSION};
-use renraku_sync::yrs::sync::{Message, SyncMessage};
-use renraku_sync::yrs::updates::decoder::Decode;
-use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, PersonalDoc, RoomDoc, RoomId, SessionEnd, UserId};
+use renraku_sync::client::Outbox;
+use renraku_sync::{
+    ClientSession, ConnRefusal, DocId, Effect, Frame, OutboxEntry, PersonalDoc, RoomDoc, RoomId,
+    SessionEnd, UserId,
+};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 /// The connection as the UI shows it.
@@ -41,9 +44,8 @@ pub enum ConnState {
 pub(crate) enum Event {
     Opened(u32),
     Frame(u32, Vec<u8>),
-    /// The socket closed; with the reason when the server closed it because the session
-    /// ended.
-    Closed(u32, Option<SessionEnd>),
+    /// The socket closed, with the server's close frame (code, reason) if one came.
+    Closed(u32, Option<(u16, String)>),
     Retry(u32),
     BrowserOnline,
     BrowserOffline,
@@ -54,31 +56,48 @@ pub(crate) enum Event {
     Write(OutboxEntry),
 }
 
+/// The session's outbox: IndexedDB, which is asynchronous, so the engine stores an entry
+/// itself before handing it over (`ClientSession::write_stored`); the session calls back
+/// here only to forget answered entries.
+struct IdbOutbox {
+    store: Store,
+    /// Ids for entries when IndexedDB is unavailable (private mode): above any it hands out.
+    next_local: u64,
+}
+
+impl IdbOutbox {
+    fn local_id(&mut self) -> u64 {
+        self.next_local += 1;
+        self.next_local
+    }
+}
+
+impl Outbox for IdbOutbox {
+    fn add(&mut self, _entry: &OutboxEntry) -> u64 {
+        // The engine stores entries itself (asynchronously) and never calls `write`.
+        self.local_id()
+    }
+
+    fn remove(&mut self, ids: &[u64]) {
+        let store = self.store.clone();
+        let ids = ids.to_vec();
+        wasm_bindgen_futures::spawn_local(async move { store.outbox_delete(&ids).await });
+    }
+}
+
 struct Inner {
     me: UserId,
-    client_id: u64,
     store: Store,
-    rooms: HashMap<RoomId, RoomDoc>,
-    personal: PersonalDoc,
-    /// Documents the user has open: (re)opened on the server after every connect.
-    wanted: HashSet<DocId>,
-    /// Documents whose server state has arrived since they were last opened.
-    synced: HashSet<DocId>,
-    /// Refusals to open (not a member, …), by document.
-    denied: HashMap<DocId, String>,
-    /// The outbox mirrored in memory (ids from IndexedDB, or local when it is unavailable).
-    outbox: BTreeMap<u64, OutboxEntry>,
-    next_local_ack: u64,
+    session: ClientSession<IdbOutbox>,
+    /// Documents asked for (and so read from IndexedDB, then opened on the server).
+    requested: HashSet<DocId>,
     /// Documents changed since they were last written to IndexedDB.
     dirty: HashSet<DocId>,
     save_scheduled: bool,
     socket: Option<socket::Socket>,
     /// Bumped for every new socket, so that a dead socket's late events are ignored.
     generation: u32,
-    connected: bool,
     attempt: u32,
-    /// The last refusal of a write, for the UI.
-    last_refusal: Option<String>,
     /// Signed out: never connect again.
     stopped: bool,
     /// Documents already read from IndexedDB in this run (each is read once).
@@ -94,6 +113,8 @@ pub struct Engine {
     status: Signal<ConnState>,
     /// Set when the server closed the socket because the session ended.
     ended: Signal<Option<SessionEnd>>,
+    /// Set while the server refuses the connection (a connection cap), until it takes one.
+    refused: Signal<Option<ConnRefusal>>,
 }
 
 impl PartialEq for Engine {
@@ -108,25 +129,23 @@ impl Engine {
     pub fn start(me: UserId, store: Store) -> Engine {
         let client_id = crate::util::random_u64() & ((1 << 53) - 1);
         let (tx, rx) = unbounded();
+        let outbox = IdbOutbox {
+            store: store.clone(),
+            next_local: 1 << 40,
+        };
+        let mut session = ClientSession::new(client_id, outbox);
+        let _ = session.open(DocId::Personal(me));
         let engine = Engine {
             inner: Rc::new(RefCell::new(Inner {
                 me,
-                client_id,
                 store,
-                rooms: HashMap::new(),
-                personal: PersonalDoc::new(client_id),
-                wanted: HashSet::from([DocId::Personal(me)]),
-                synced: HashSet::new(),
-                denied: HashMap::new(),
-                outbox: BTreeMap::new(),
-                next_local_ack: 1 << 40,
+                session,
+                requested: HashSet::from([DocId::Personal(me)]),
                 dirty: HashSet::new(),
                 save_scheduled: false,
                 socket: None,
                 generation: 0,
-                connected: false,
                 attempt: 0,
-                last_refusal: None,
                 stopped: false,
                 loaded: HashSet::new(),
             })),
@@ -134,6 +153,7 @@ impl Engine {
             revision: Signal::new(0),
             status: Signal::new(ConnState::Connecting),
             ended: Signal::new(None),
+            refused: Signal::new(None),
         };
         socket::listen_browser_events(engine.events.clone());
         let e = engine.clone();
@@ -156,15 +176,21 @@ impl Engine {
         self.ended
     }
 
+    /// Why the server refuses to keep the connection, while it does (the engine retries
+    /// slowly meanwhile).
+    pub fn conn_refused(&self) -> Signal<Option<ConnRefusal>> {
+        self.refused
+    }
+
     /// Stops syncing (sign-out): the socket closes and no reconnect follows.
     pub fn shutdown(&self) {
         let mut inner = self.inner.borrow_mut();
         inner.stopped = true;
         inner.generation += 1;
-        inner.connected = false;
         if let Some(socket) = inner.socket.take() {
             socket.close();
         }
+        let _ = inner.session.disconnected(None);
     }
 
     fn bump(&self) {
@@ -176,26 +202,26 @@ impl Engine {
 
     /// Reads a room's replica (opened or not: an unopened room reads as empty).
     pub fn read_room<R>(&self, room: RoomId, f: impl FnOnce(&RoomDoc) -> R) -> R {
-        let mut inner = self.inner.borrow_mut();
-        let client_id = inner.client_id;
-        let doc = inner
-            .rooms
-            .entry(room)
-            .or_insert_with(|| RoomDoc::new(client_id));
-        f(doc)
+        f(self.inner.borrow_mut().session.room(room))
     }
 
     pub fn personal<R>(&self, f: impl FnOnce(&PersonalDoc) -> R) -> R {
-        f(&self.inner.borrow().personal)
+        let mut inner = self.inner.borrow_mut();
+        let me = inner.me;
+        f(inner.session.personal(me))
     }
 
     /// Whether the server's state of the room has arrived since it was opened.
     pub fn is_synced(&self, room: RoomId) -> bool {
-        self.inner.borrow().synced.contains(&DocId::Room(room))
+        self.inner.borrow().session.is_synced(DocId::Room(room))
     }
 
     pub fn denied(&self, room: RoomId) -> Option<String> {
-        self.inner.borrow().denied.get(&DocId::Room(room)).cloned()
+        self.inner
+            .borrow()
+            .session
+            .denied(DocId::Room(room))
+            .map(str::to_owned)
     }
 
     /// Posts of the room with an update still waiting for the server (送信待ち).
@@ -203,25 +229,25 @@ impl Engine {
         let doc = DocId::Room(room);
         self.inner
             .borrow()
-            .outbox
-            .values()
-            .filter(|e| e.doc == doc)
-            .filter_map(|e| e.post.clone())
+            .session
+            .pending()
+            .filter(|(_, e)| e.doc == doc)
+            .filter_map(|(_, e)| e.post.clone())
             .collect()
     }
 
     /// How many updates wait for the server, in all documents.
     pub fn pending_count(&self) -> usize {
-        self.inner.borrow().outbox.len()
+        self.inner.borrow().session.pending().count()
     }
 
     /// The server's reason for refusing the last write, until dismissed.
     pub fn refusal(&self) -> Option<String> {
-        self.inner.borrow().last_refusal.clone()
+        self.inner.borrow().session.refusal().map(str::to_owned)
     }
 
     pub fn dismiss_refusal(&self) {
-        self.inner.borrow_mut().last_refusal = None;
+        self.inner.borrow_mut().session.dismiss_refusal();
         self.bump();
     }
 
@@ -230,14 +256,16 @@ impl Engine {
     /// Opens a room: its stored replica is loaded first, then it syncs with the server.
     pub fn open_room(&self, room: RoomId) {
         let doc = DocId::Room(room);
-        if self.inner.borrow().wanted.contains(&doc) {
-            return;
+        {
+            let mut inner = self.inner.borrow_mut();
+            // Asked for and not refused since: nothing to do. After a refusal, ask again:
+            // the user may have been added (back) since.
+            if inner.session.is_open(doc)
+                || (!inner.requested.insert(doc) && inner.session.denied(doc).is_none())
+            {
+                return;
+            }
         }
-        let mut inner = self.inner.borrow_mut();
-        inner.wanted.insert(doc);
-        // Ask again: the user may have been added (back) since the last refusal.
-        inner.denied.remove(&doc);
-        drop(inner);
         let _ = self.events.unbounded_send(Event::OpenDoc(doc));
     }
 
@@ -249,21 +277,8 @@ impl Engine {
         let Some(state) = store.get_doc(doc).await else {
             return;
         };
-        {
-            let mut inner = self.inner.borrow_mut();
-            let client_id = inner.client_id;
-            let result = match doc {
-                DocId::Room(room) => inner
-                    .rooms
-                    .entry(room)
-                    .or_insert_with(|| RoomDoc::new(client_id))
-                    .apply_update(&state)
-                    .is_ok(),
-                DocId::Personal(_) => apply_personal(&inner.personal, &state).is_ok(),
-            };
-            if !result {
-                web_sys::console::warn_1(&"stored document unreadable; resyncing".into());
-            }
+        if self.inner.borrow_mut().session.load(doc, &state).is_err() {
+            web_sys::console::warn_1(&"stored document unreadable; resyncing".into());
         }
         if let DocId::Room(_) = doc {
             crate::util::mark("renraku:room-loaded");
@@ -271,37 +286,55 @@ impl Engine {
         self.bump();
     }
 
-    fn send_open(&self, doc: DocId) {
-        let step1 = {
-            let inner = self.inner.borrow();
-            if !inner.connected {
-                return;
-            }
-            let sv = match doc {
-                DocId::Room(room) => inner
-                    .rooms
-                    .get(&room)
-                    .map(|d| d.state_vector())
-                    .unwrap_or_default(),
-                DocId::Personal(_) => {
-                    use renraku_sync::yrs::{ReadTxn, Transact};
-                    inner.personal.doc().transact().state_vector()
+    /// Carries out what the session asks for.
+    fn apply(&self, effects: Vec<Effect>) {
+        let mut changed = false;
+        for effect in effects {
+            match effect {
+                Effect::Send(frame) => self.send(&frame),
+                Effect::Synced(doc) | Effect::Remote { doc, .. } => {
+                    self.mark_dirty(doc);
+                    changed = true;
                 }
-            };
-            Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1()
-        };
-        self.inner.borrow_mut().synced.remove(&doc);
-        self.send(&Frame::Open { doc });
-        self.send(&Frame::Sync {
-            doc,
-            ack: None,
-            message: step1,
-        });
+                Effect::Saved { .. } => {
+                    self.inner.borrow_mut().attempt = 0;
+                    changed = true;
+                }
+                Effect::Refused { .. } => changed = true,
+                Effect::Denied { doc, forget, .. } => {
+                    if forget {
+                        // Not (or no longer) a member: the device stops keeping the room in
+                        // IndexedDB too. A later membership syncs it from the server.
+                        let store = {
+                            let mut inner = self.inner.borrow_mut();
+                            inner.dirty.remove(&doc);
+                            inner.store.clone()
+                        };
+                        wasm_bindgen_futures::spawn_local(
+                            async move { store.delete_doc(doc).await },
+                        );
+                    }
+                    changed = true;
+                }
+                Effect::SessionEnded(why) => {
+                    self.shutdown();
+                    let mut ended = self.ended;
+                    ended.set(Some(why));
+                }
+                Effect::ConnRefused(why) => {
+                    let mut refused = self.refused;
+                    refused.set(Some(why));
+                }
+            }
+        }
+        if changed {
+            self.bump();
+        }
     }
 
     fn send(&self, frame: &Frame) {
         let inner = self.inner.borrow();
-        if let (true, Some(socket)) = (inner.connected, &inner.socket) {
+        if let (true, Some(socket)) = (inner.session.is_connected(), &inner.socket) {
             socket.send(&frame.encode());
         }
     }
@@ -322,8 +355,8 @@ impl Engine {
 
     pub fn write_personal(&self, f: impl FnOnce(&PersonalDoc) -> Vec<u8>) {
         let (update, me) = {
-            let inner = self.inner.borrow();
-            (f(&inner.personal), inner.me)
+            let me = self.inner.borrow().me;
+            (self.personal(f), me)
         };
         self.queue(DocId::Personal(me), update, None);
     }
@@ -339,25 +372,16 @@ impl Engine {
         let _ = self.events.unbounded_send(Event::Write(entry));
     }
 
-    /// Stores the update in the outbox, and sends it once that write has committed.
+    /// Stores the update in the outbox, and hands it to the session (which sends it) once
+    /// that write has committed.
     async fn write(&self, entry: OutboxEntry) {
         let store = self.inner.borrow().store.clone();
         let id = match store.outbox_add(&entry).await {
             Some(id) => id,
-            None => {
-                let mut inner = self.inner.borrow_mut();
-                inner.next_local_ack += 1;
-                inner.next_local_ack
-            }
+            None => self.inner.borrow_mut().session_outbox_local_id(),
         };
-        let doc = entry.doc;
-        let message = Message::Sync(SyncMessage::Update(entry.update.clone())).encode_v1();
-        self.inner.borrow_mut().outbox.insert(id, entry);
-        self.send(&Frame::Sync {
-            doc,
-            ack: Some(id),
-            message,
-        });
+        let effects = self.inner.borrow_mut().session.write_stored(id, entry);
+        self.apply(effects);
         self.bump();
     }
 
@@ -385,13 +409,7 @@ impl Engine {
             let dirty: Vec<DocId> = inner.dirty.drain().collect();
             let states: Vec<(DocId, Vec<u8>)> = dirty
                 .into_iter()
-                .filter_map(|doc| {
-                    let state = match doc {
-                        DocId::Room(room) => inner.rooms.get(&room)?.encode_state(),
-                        DocId::Personal(_) => encode_personal(&inner.personal),
-                    };
-                    Some((doc, state))
-                })
+                .filter_map(|doc| Some((doc, inner.session.encode_state(doc)?)))
                 .collect();
             (inner.store.clone(), states)
         };
@@ -414,7 +432,7 @@ impl Engine {
         let first_room = self
             .inner
             .borrow()
-            .wanted
+            .requested
             .iter()
             .copied()
             .find(|d| matches!(d, DocId::Room(_)));
@@ -429,29 +447,12 @@ impl Engine {
         )
         .await;
         for (id, entry) in stored {
-            if let DocId::Room(room) = entry.doc {
-                let doc = DocId::Room(room);
-                if !self.inner.borrow().wanted.contains(&doc) {
-                    self.inner.borrow_mut().wanted.insert(doc);
-                    self.load(doc).await;
-                }
-            }
-            // The stored document may predate the update (it is saved a moment after each
-            // change; the outbox entry is written first): apply it again, harmlessly.
-            {
-                let mut inner = self.inner.borrow_mut();
-                let client_id = inner.client_id;
-                let _ = match entry.doc {
-                    DocId::Room(room) => inner
-                        .rooms
-                        .entry(room)
-                        .or_insert_with(|| RoomDoc::new(client_id))
-                        .apply_update(&entry.update)
-                        .is_ok(),
-                    DocId::Personal(_) => apply_personal(&inner.personal, &entry.update).is_ok(),
-                };
-                inner.outbox.insert(id, entry);
-            }
+            let doc = entry.doc;
+            self.inner.borrow_mut().requested.insert(doc);
+            // Its stored document first: the entry's update is applied over it (again,
+            // harmlessly, if the stored document already has it).
+            self.load(doc).await;
+            self.inner.borrow_mut().session.restore(id, entry);
         }
         self.bump();
         self.connect();
@@ -468,7 +469,7 @@ impl Engine {
         if let Some(old) = inner.socket.take() {
             old.close();
         }
-        inner.connected = false;
+        let _ = inner.session.disconnected(None);
         inner.generation += 1;
         let generation = inner.generation;
         inner.socket = socket::Socket::open(generation, self.events.clone());
@@ -483,16 +484,11 @@ impl Engine {
         let current = self.inner.borrow().generation;
         match event {
             Event::Opened(g) if g == current => self.on_open(),
-            Event::Frame(g, bytes) if g == current => self.on_frame(&bytes).await,
-            Event::Closed(g, Some(why)) if g == current => {
-                self.shutdown();
-                let mut ended = self.ended;
-                ended.set(Some(why));
-            }
-            Event::Closed(g, None) if g == current => self.on_close(),
+            Event::Frame(g, bytes) if g == current => self.on_frame(&bytes),
+            Event::Closed(g, close) if g == current => self.on_close(close),
             Event::Retry(g) if g == current => self.connect(),
             // The network is back: try now rather than at the end of a long backoff.
-            Event::BrowserOnline if !self.inner.borrow().connected => {
+            Event::BrowserOnline if !self.inner.borrow().session.is_connected() => {
                 self.inner.borrow_mut().attempt = 0;
                 self.connect();
             }
@@ -507,12 +503,14 @@ impl Engine {
                     }
                     inner.generation += 1;
                 }
-                self.on_close();
+                self.on_close(None);
             }
             Event::Save => self.save_dirty().await,
             Event::OpenDoc(doc) => {
                 self.load(doc).await;
-                self.send_open(doc);
+                // After the stored state, so the server sends only what the device lacks.
+                let effects = self.inner.borrow_mut().session.open(doc);
+                self.apply(effects);
             }
             Event::Write(entry) => self.write(entry).await,
             _ => {}
@@ -520,66 +518,52 @@ impl Engine {
     }
 
     fn on_open(&self) {
-        {
+        let effects = {
             let mut inner = self.inner.borrow_mut();
-            inner.connected = true;
+            let effects = inner.session.connected();
             // With writes waiting, the backoff resets only once one is saved: a server whose
             // storage is failing closes each connection that resends them, and devices must
             // not come back every second while it lasts.
-            if inner.outbox.is_empty() {
+            if inner.session.pending().next().is_none() {
                 inner.attempt = 0;
             }
-        }
+            effects
+        };
         let mut status = self.status;
         status.set(ConnState::Online);
-        self.send(&Frame::Hello {
-            version: PROTOCOL_VERSION,
-        });
-        let wanted: Vec<DocId> = self.inner.borrow().wanted.iter().copied().collect();
-        for doc in wanted {
-            self.send_open(doc);
-        }
-        self.resend_outbox();
+        self.apply(effects);
     }
 
-    /// Everything still in the outbox, one merged update per document.
-    fn resend_outbox(&self) {
-        let mut per_doc: BTreeMap<DocId, (u64, Vec<Vec<u8>>)> = BTreeMap::new();
-        for (id, entry) in &self.inner.borrow().outbox {
-            let slot = per_doc.entry(entry.doc).or_default();
-            slot.0 = slot.0.max(*id);
-            slot.1.push(entry.update.clone());
+    fn on_close(&self, close: Option<(u16, String)>) {
+        let effects = {
+            let mut inner = self.inner.borrow_mut();
+            inner.socket = None;
+            inner.session.disconnected(
+                close
+                    .as_ref()
+                    .map(|(code, reason)| (*code, reason.as_str())),
+            )
+        };
+        self.apply(effects);
+        if self.inner.borrow().stopped {
+            return;
         }
-        for (doc, (ack, updates)) in per_doc {
-            let merged = if updates.len() == 1 {
-                updates.into_iter().next().unwrap_or_default()
-            } else {
-                match renraku_sync::yrs::merge_updates_v1(&updates) {
-                    Ok(u) => u,
-                    Err(_) => continue,
-                }
-            };
-            let message = Message::Sync(SyncMessage::Update(merged)).encode_v1();
-            self.send(&Frame::Sync {
-                doc,
-                ack: Some(ack),
-                message,
-            });
-        }
-    }
-
-    fn on_close(&self) {
         let (generation, delay) = {
             let mut inner = self.inner.borrow_mut();
-            inner.connected = false;
-            inner.socket = None;
-            inner.synced.clear();
             inner.attempt = inner.attempt.saturating_add(1);
             // Full jitter: a random wait up to the capped exponential step, so a server
             // restart does not bring every client back at the same instant.
             let cap = 30_000f64;
             let step = (500f64 * 2f64.powi(inner.attempt.min(16) as i32)).min(cap);
-            (inner.generation, (js_sys::Math::random() * step) as i32)
+            let jitter = js_sys::Math::random();
+            let delay = match *self.refused.peek() {
+                // Over the per-user cap: a tab elsewhere must close first; asking again at
+                // once would only be refused again (and costs the server a handshake).
+                Some(ConnRefusal::TooManyConnections { .. }) => 5_000.0 + jitter * 5_000.0,
+                Some(ConnRefusal::ServerBusy) => 5_000.0 + jitter * step,
+                None => jitter * step,
+            };
+            (inner.generation, delay as i32)
         };
         let mut status = self.status;
         status.set(if socket::browser_online() {
@@ -595,137 +579,26 @@ impl Engine {
         });
     }
 
-    async fn on_frame(&self, bytes: &[u8]) {
+    fn on_frame(&self, bytes: &[u8]) {
         let Ok(frame) = Frame::decode_from_server(bytes) else {
             return;
         };
-        match frame {
-            Frame::Sync { doc, message, .. } => self.on_sync(doc, &message),
-            Frame::Saved { doc, ack } => self.settle(doc, ack, None).await,
-            Frame::Invalid {
-                doc,
-                ack: Some(ack),
-                reason,
-            } => self.settle(doc, ack, Some(reason)).await,
-            Frame::Denied { doc, reason } => {
-                let mut inner = self.inner.borrow_mut();
-                inner.wanted.remove(&doc);
-                if denied::is_membership(&reason) {
-                    // Not (or no longer) a member: the device stops keeping the room, in
-                    // memory and in IndexedDB. A later membership syncs it from the server.
-                    if let DocId::Room(room) = doc {
-                        inner.rooms.remove(&room);
-                    }
-                    inner.dirty.remove(&doc);
-                    inner.synced.remove(&doc);
-                    let store = inner.store.clone();
-                    wasm_bindgen_futures::spawn_local(async move { store.delete_doc(doc).await });
-                }
-                inner.denied.insert(doc, reason);
-                drop(inner);
-                self.bump();
-            }
-            _ => {}
+        // The server answers only a connection it keeps (a refused one is opened, then
+        // closed at once): any frame means the refusal is over.
+        if self.refused.peek().is_some() {
+            let mut refused = self.refused;
+            refused.set(None);
         }
-    }
-
-    fn on_sync(&self, doc: DocId, message: &[u8]) {
-        let Ok(message) = Message::decode_v1(message) else {
-            return;
-        };
-        let update = match message {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let diff = {
-                    let inner = self.inner.borrow();
-                    match doc {
-                        DocId::Room(room) => inner.rooms.get(&room).map(|d| d.encode_diff(&sv)),
-                        DocId::Personal(_) => {
-                            use renraku_sync::yrs::{ReadTxn, Transact};
-                            Some(
-                                inner
-                                    .personal
-                                    .doc()
-                                    .transact()
-                                    .encode_state_as_update_v1(&sv),
-                            )
-                        }
-                    }
-                };
-                if let Some(diff) = diff {
-                    let message = Message::Sync(SyncMessage::SyncStep2(diff)).encode_v1();
-                    self.send(&Frame::Sync {
-                        doc,
-                        ack: None,
-                        message,
-                    });
-                }
-                return;
-            }
-            Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.inner.borrow_mut().synced.insert(doc);
-                update
-            }
-            Message::Sync(SyncMessage::Update(update)) => update,
-            _ => return,
-        };
-        let applied = {
-            let mut inner = self.inner.borrow_mut();
-            let client_id = inner.client_id;
-            match doc {
-                DocId::Room(room) => inner
-                    .rooms
-                    .entry(room)
-                    .or_insert_with(|| RoomDoc::new(client_id))
-                    .apply_update(&update)
-                    .is_ok(),
-                DocId::Personal(_) => apply_personal(&inner.personal, &update).is_ok(),
-            }
-        };
-        if applied {
-            self.mark_dirty(doc);
+        let effects = self.inner.borrow_mut().session.handle_frame(frame);
+        match effects {
+            Ok(effects) => self.apply(effects),
+            Err(e) => web_sys::console::warn_1(&format!("unreadable update: {e}").into()),
         }
-        self.bump();
-    }
-
-    /// The server has answered the update sent with `ack`: stored, or refused for `reason`.
-    /// Every older entry of the same document is answered too (frames are answered in order).
-    async fn settle(&self, doc: DocId, ack: u64, refused: Option<String>) {
-        let (store, ids) = {
-            let mut inner = self.inner.borrow_mut();
-            let ids: Vec<u64> = inner
-                .outbox
-                .range(..=ack)
-                .filter(|(_, e)| e.doc == doc)
-                .map(|(id, _)| *id)
-                .collect();
-            for id in &ids {
-                inner.outbox.remove(id);
-            }
-            match refused {
-                Some(reason) => inner.last_refusal = Some(reason),
-                None => inner.attempt = 0,
-            }
-            (inner.store.clone(), ids)
-        };
-        self.bump();
-        store.outbox_delete(&ids).await;
     }
 }
 
-fn apply_personal(personal: &PersonalDoc, update: &[u8]) -> Result<(), ()> {
-    use renraku_sync::yrs::{Transact, Update};
-    let update = Update::decode_v1(update).map_err(|_| ())?;
-    personal
-        .doc()
-        .transact_mut()
-        .apply_update(update)
-        .map_err(|_| ())
-}
-
-fn encode_personal(personal: &PersonalDoc) -> Vec<u8> {
-    use renraku_sync::yrs::{ReadTxn, StateVector, Transact};
-    personal
-        .doc()
-        .transact()
-        .encode_state_as_update_v1(&StateVector::default())
+impl Inner {
+    fn session_outbox_local_id(&mut self) -> u64 {
+        self.session.outbox_mut().local_id()
+    }
 }

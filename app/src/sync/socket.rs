@@ -2,7 +2,6 @@
 
 use super::Event;
 use futures_channel::mpsc::UnboundedSender;
-use renraku_sync::{session_end, SessionEnd};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -48,11 +47,9 @@ impl Socket {
         });
         let tx = events;
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-            // The server says so when the socket closed because the session ended.
-            let ended = (e.code() == session_end::CLOSE_CODE)
-                .then(|| SessionEnd::parse(&e.reason()))
-                .flatten();
-            let _ = tx.unbounded_send(Event::Closed(generation, ended));
+            // The close frame says why when the server closed it on purpose (the session
+            // ended, a connection cap): the session reads it.
+            let _ = tx.unbounded_send(Event::Closed(generation, Some((e.code(), e.reason()))));
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

@@ -1,9 +1,11 @@
-//! Banners across the top: no connection, and a new version of the app.
+//! Banners across the top: no connection (or one the server refused), and a new version
+//! of the app.
 
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_string};
 use crate::sync::ConnState;
 use crate::ui::session::Session;
 use dioxus::prelude::*;
+use renraku_sync::ConnRefusal;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// 「オフライン」 while the sync connection is down, with how many changes wait to be sent.
@@ -22,6 +24,30 @@ pub fn OfflineBanner() -> Element {
             }
         };
     }
+    // Shown until the server keeps a connection (not only while the status says so: a
+    // refused socket opens for a moment before its close arrives).
+    if let Some(refusal) = session.engine.conn_refused()() {
+        let text = match refusal {
+            ConnRefusal::TooManyConnections { limit } => tr_string(
+                format!("開いているタブ・端末が多すぎます（1 人 {limit} まで）。ほかを閉じると自動で接続します。"),
+                format!("Renraku is open in too many tabs or devices (at most {limit} per person). Close one elsewhere; this one reconnects by itself."),
+            ),
+            ConnRefusal::ServerBusy => tr_string(
+                "サーバーが混み合っています。書いた内容は端末に保存され、自動で接続し直します。".to_owned(),
+                "The server is busy. This app reconnects by itself shortly; what you write is kept on this device.".to_owned(),
+            ),
+        };
+        return rsx! {
+            div { class: "banner offline conn-refused", role: "alert",
+                span { "{text}" }
+                if waiting > 0 {
+                    span { class: "waiting",
+                        {tr_string(format!("送信待ち {waiting} 件"), format!("{waiting} waiting"))}
+                    }
+                }
+            }
+        };
+    }
     if status() == ConnState::Online {
         return rsx! {};
     }
@@ -37,7 +63,7 @@ pub fn OfflineBanner() -> Element {
             span { "{text}" }
             if waiting > 0 {
                 span { class: "waiting",
-                    {crate::i18n::tr_string(format!("送信待ち {waiting} 件"), format!("{waiting} waiting"))}
+                    {tr_string(format!("送信待ち {waiting} 件"), format!("{waiting} waiting"))}
                 }
             }
         }
