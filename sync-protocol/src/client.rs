@@ -175,6 +175,10 @@ pub struct ClientSession<O: Outbox> {
     wanted: BTreeSet<DocId>,
     /// Documents whose server state has arrived since they were last opened.
     synced: BTreeSet<DocId>,
+    /// Sync step 1s sent for a document and not yet answered. The server answers them in
+    /// order, so only the answer to the last one means "synced": an earlier answer can
+    /// predate writes the server has relayed since.
+    unanswered_step1: HashMap<DocId, u32>,
     /// Refusals to open, by document.
     denied: HashMap<DocId, String>,
     connected: bool,
@@ -198,6 +202,7 @@ impl<O: Outbox> ClientSession<O> {
             pending: BTreeMap::new(),
             wanted: BTreeSet::new(),
             synced: BTreeSet::new(),
+            unanswered_step1: HashMap::new(),
             denied: HashMap::new(),
             connected: false,
             ended: None,
@@ -326,6 +331,7 @@ impl<O: Outbox> ClientSession<O> {
         }
         self.connected = true;
         self.synced.clear();
+        self.unanswered_step1.clear();
         let mut out = vec![Effect::Send(Frame::Hello {
             version: PROTOCOL_VERSION,
         })];
@@ -341,6 +347,7 @@ impl<O: Outbox> ClientSession<O> {
     pub fn disconnected(&mut self, close: Option<(u16, &str)>) -> Vec<Effect> {
         self.connected = false;
         self.synced.clear();
+        self.unanswered_step1.clear();
         match close {
             Some((CLOSE_CODE, reason)) => match SessionEnd::parse(reason) {
                 Some(end) => {
@@ -413,6 +420,9 @@ impl<O: Outbox> ClientSession<O> {
     /// Stops syncing a document (its replica stays).
     pub fn close(&mut self, doc: DocId) -> Vec<Effect> {
         self.synced.remove(&doc);
+        // Whether the server still answers a step 1 sent before the close is its business:
+        // a reopen must not wait for that answer.
+        self.unanswered_step1.remove(&doc);
         if self.wanted.remove(&doc) && self.connected {
             vec![Effect::Send(Frame::Close { doc })]
         } else {
@@ -422,6 +432,7 @@ impl<O: Outbox> ClientSession<O> {
 
     fn open_frames(&mut self, doc: DocId, out: &mut Vec<Effect>) {
         self.synced.remove(&doc);
+        *self.unanswered_step1.entry(doc).or_default() += 1;
         let sv = self.replica(doc).state_vector();
         out.push(Effect::Send(Frame::Open { doc }));
         out.push(Effect::Send(Frame::Sync {
@@ -482,11 +493,14 @@ impl<O: Outbox> ClientSession<O> {
             } => {
                 let acks = self.settle(doc, ack);
                 self.last_refusal = Some(reason.clone());
-                vec![Effect::Refused { doc, acks, reason }]
+                let mut out = vec![Effect::Refused { doc, acks, reason }];
+                self.restart_replica(doc, &mut out);
+                out
             }
             Frame::Denied { doc, reason } => {
                 self.wanted.remove(&doc);
                 self.synced.remove(&doc);
+                self.unanswered_step1.remove(&doc);
                 let forget = denied::is_membership(&reason);
                 if forget {
                     // Not (or no longer) a member: the device stops keeping the document.
@@ -528,11 +542,36 @@ impl<O: Outbox> ClientSession<O> {
         if self.replicas == Replicas::Full {
             self.replica(doc).apply(&update)?;
         }
-        if step2 {
+        let last_answer = step2 && {
+            let n = self.unanswered_step1.entry(doc).or_default();
+            *n = n.saturating_sub(1);
+            *n == 0
+        };
+        if last_answer {
             self.synced.insert(doc);
             Ok(vec![Effect::Synced(doc)])
         } else {
             Ok(vec![Effect::Remote { doc, update }])
+        }
+    }
+
+    /// After a refusal the replica holds a change the server will never have, and its client
+    /// id has a gap there: yrs numbers each client's changes, so every later update of this
+    /// client would be refused as skipping missing changes, and the device could not write
+    /// again until it reloaded. So the document starts again under a fresh client id, empty,
+    /// and is opened again: the server's state replaces the refused change. Entries still
+    /// waiting for this document were made after it, under the old id, and meet the same
+    /// refusal; older documents keep their replicas.
+    fn restart_replica(&mut self, doc: DocId, out: &mut Vec<Effect>) {
+        if self.replicas == Replicas::OwnWritesOnly {
+            // Nothing to repair: such a session keeps no server state to rebuild from.
+            return;
+        }
+        self.client_id = next_client_id(self.client_id);
+        self.docs.insert(doc, Replica::new(doc, self.client_id));
+        self.synced.remove(&doc);
+        if self.connected && self.wanted.contains(&doc) {
+            self.open_frames(doc, out);
         }
     }
 
@@ -553,6 +592,16 @@ impl<O: Outbox> ClientSession<O> {
         }
         ids
     }
+}
+
+/// A new yrs client id from the last one (splitmix64, kept within JavaScript's safe
+/// integers as yrs clients are): no randomness in a sans-IO core, and two devices that
+/// started from different random ids do not meet.
+fn next_client_id(id: u64) -> u64 {
+    let mut z = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) & ((1 << 53) - 1)
 }
 
 #[cfg(test)]
@@ -668,6 +717,35 @@ mod tests {
         let other = DocId::Room(RoomId::new(8));
         assert_eq!(sent(&s.open(other)).len(), 2);
         assert!(s.open(other).is_empty());
+    }
+
+    #[test]
+    fn only_the_answer_to_the_last_step_1_means_synced() {
+        let server = Server::new();
+        let mut s = ClientSession::new(11, MemoryOutbox::new());
+        s.open(DOC);
+        // Connected, its first step 1 is on the wire but not answered yet; the user opens
+        // the room again (a reopen), then another device's post reaches the server.
+        let first = sent(&s.connected());
+        let second = sent(&s.reopen(DOC));
+        let mut other = ClientSession::new(12, MemoryOutbox::new());
+        let answer = |frames: &[Frame]| -> Vec<Frame> {
+            frames.iter().flat_map(|f| server.receive(f)).collect()
+        };
+        let early = answer(&first);
+        let (late_post, u) = new_post(&mut other, 1, "あとから届いた投稿");
+        server.doc.apply_update(&u).unwrap();
+        let late = answer(&second);
+        for frame in early {
+            let effects = s.handle_frame(frame).unwrap();
+            assert!(!effects.contains(&Effect::Synced(DOC)));
+        }
+        assert!(!s.is_synced(DOC), "the first answer predates the other post");
+        for frame in late {
+            s.handle_frame(frame).unwrap();
+        }
+        assert!(s.is_synced(DOC));
+        assert!(s.room(ROOM).post(&late_post).is_some());
     }
 
     #[test]
@@ -824,6 +902,43 @@ mod tests {
         );
         assert_eq!(s.refusal(), Some("too long"));
         assert_eq!(s.pending().map(|(id, _)| id).collect::<Vec<_>>(), vec![a3]);
+    }
+
+    #[test]
+    fn after_a_refused_write_the_room_restarts_from_the_server_and_the_next_write_is_whole() {
+        let server = Server::new();
+        let mut s = ClientSession::new(11, MemoryOutbox::new());
+        s.open(DOC);
+        connect(&mut s, &server);
+        let (kept, u) = new_post(&mut s, 1, "保存される");
+        let (_, effects) = s.write(DOC, u, None);
+        exchange(&mut s, &server, effects);
+        let (refused, u) = new_post(&mut s, 2, "拒否される");
+        let (ack, _) = s.write(DOC, u, None);
+        let effects = s
+            .handle_frame(Frame::Invalid {
+                doc: DOC,
+                ack: Some(ack),
+                reason: "dated in the future".into(),
+            })
+            .unwrap();
+        assert_ne!(s.client_id(), 11, "a fresh client id");
+        assert!(s.room(ROOM).post(&refused).is_none(), "the refused post is gone");
+        let frames = sent(&effects);
+        assert!(
+            matches!(frames.as_slice(), [Frame::Open { .. }, Frame::Sync { .. }]),
+            "the room is opened again: {frames:?}"
+        );
+        exchange(&mut s, &server, effects);
+        assert!(s.room(ROOM).post(&kept).is_some(), "the server's state is back");
+        assert!(s.is_synced(DOC));
+
+        // The next post has no gap at the refused one: the server can apply it.
+        let (next, u) = new_post(&mut s, 3, "次の投稿");
+        let (_, effects) = s.write(DOC, u, None);
+        exchange(&mut s, &server, effects);
+        assert!(server.doc.post(&next).is_some());
+        assert!(server.doc.post(&refused).is_none());
     }
 
     #[test]

@@ -194,8 +194,17 @@ impl SyncClient {
                     Frame::Invalid {
                         ack: Some(a),
                         reason,
-                        ..
-                    } if *a == ack => return Ok(Err(reason.clone())),
+                        doc,
+                    } if *a == ack => {
+                        // The session restarts a document after a refusal (a fresh client
+                        // id, the server's state again): the verdict is complete once that
+                        // state is back, as a user would see it.
+                        let (doc, reason) = (*doc, reason.clone());
+                        while self.session.is_open(doc) && !self.session.is_synced(doc) {
+                            self.pump_until(deadline).await?;
+                        }
+                        return Ok(Err(reason));
+                    }
                     _ => {}
                 }
             }

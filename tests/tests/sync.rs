@@ -615,6 +615,40 @@ async fn a_post_dated_in_the_future_is_refused() {
     assert_eq!(stored.posts().len(), 1);
 }
 
+/// A refused write used to leave the device's replica with a gap in its yrs client's
+/// numbering, so every later write from that device was refused too ("skips over missing
+/// changes") until the app was reloaded. Now the device restarts the room from the server
+/// under a fresh client id: the refused post is gone from its replica, and the next post is
+/// saved and reaches the others.
+#[tokio::test]
+async fn after_a_refused_post_the_device_writes_again() {
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (mut a, mut b) = connected(&server, &t).await;
+    let room = t.room;
+
+    let refused = new_post_id();
+    let year_2099 = 4_070_908_800_000;
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, refused.clone(), "未来の投稿", year_2099);
+    let ack = a.send_update(room, u).await.unwrap();
+    assert!(a.verdict(ack).await.unwrap().is_err());
+
+    let next = new_post_id();
+    a.wait_synced(room).await.unwrap();
+    let u = a
+        .doc(room)
+        .start_thread(t.a.id, next.clone(), "時計を直して書いた投稿", now_ms());
+    a.write(room, u).await.unwrap();
+    b.wait_for(room, "the next post", |d| d.post(&next).is_some())
+        .await
+        .unwrap();
+    assert!(a.doc(room).post(&refused).is_none());
+    assert!(b.doc(room).post(&refused).is_none());
+    assert_eq!(server.audit_count("update.refused").await, 1);
+}
+
 /// Makes every append to the update log fail, as a full disk or a lost database would: a
 /// trigger raises on the table each saved update goes to.
 async fn break_storage(server: &TestServer) {
