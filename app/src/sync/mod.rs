@@ -28,7 +28,7 @@ use renraku_sync::{
     SessionEnd, UserId,
 };
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// The connection as the UI shows it.
@@ -109,7 +109,13 @@ struct Inner {
 pub struct Engine {
     inner: Rc<RefCell<Inner>>,
     events: UnboundedSender<Event>,
-    revision: Signal<u64>,
+    /// One revision per document a screen reads, bumped when its replica changes (or its
+    /// sync state does): a change in one room re-renders that room's screen only.
+    revisions: Rc<RefCell<HashMap<DocId, Signal<u64>>>>,
+    /// Bumped when the outbox or the last refusal changes (送信待ち, the banners).
+    outbox_revision: Signal<u64>,
+    /// The scope the engine was started in: per-document signals live as long as it.
+    scope: ScopeId,
     status: Signal<ConnState>,
     /// Set when the server closed the socket because the session ended.
     ended: Signal<Option<SessionEnd>>,
@@ -150,7 +156,9 @@ impl Engine {
                 loaded: HashSet::new(),
             })),
             events: tx,
-            revision: Signal::new(0),
+            revisions: Rc::default(),
+            outbox_revision: Signal::new(0),
+            scope: dioxus::core::current_scope_id(),
             status: Signal::new(ConnState::Connecting),
             ended: Signal::new(None),
             refused: Signal::new(None),
@@ -161,9 +169,28 @@ impl Engine {
         engine
     }
 
-    /// Bumped on every change of any replica or of the outbox: read it to re-render.
-    pub fn revision(&self) -> Signal<u64> {
-        self.revision
+    /// Bumped on every change of the room's replica or sync state: read it to re-render.
+    pub fn room_revision(&self, room: RoomId) -> Signal<u64> {
+        self.doc_revision(DocId::Room(room))
+    }
+
+    /// Bumped on every change of the user's personal document (pinned rooms, …).
+    pub fn personal_revision(&self) -> Signal<u64> {
+        let me = self.inner.borrow().me;
+        self.doc_revision(DocId::Personal(me))
+    }
+
+    /// Bumped when the outbox or the last refusal changes.
+    pub fn outbox_revision(&self) -> Signal<u64> {
+        self.outbox_revision
+    }
+
+    fn doc_revision(&self, doc: DocId) -> Signal<u64> {
+        *self
+            .revisions
+            .borrow_mut()
+            .entry(doc)
+            .or_insert_with(|| Signal::new_in_scope(0, self.scope))
     }
 
     pub fn status(&self) -> Signal<ConnState> {
@@ -193,8 +220,25 @@ impl Engine {
         let _ = inner.session.disconnected(None);
     }
 
-    fn bump(&self) {
-        let mut r = self.revision;
+    /// Something of `doc` changed: its screens re-render (none if no screen reads it).
+    fn bump(&self, doc: DocId) {
+        let signal = self.revisions.borrow().get(&doc).copied();
+        if let Some(mut r) = signal {
+            *r.write() += 1;
+        }
+    }
+
+    /// The sync state of every document changed (connected, disconnected, restored).
+    fn bump_all(&self) {
+        let signals: Vec<Signal<u64>> = self.revisions.borrow().values().copied().collect();
+        for mut r in signals {
+            *r.write() += 1;
+        }
+        self.bump_outbox();
+    }
+
+    fn bump_outbox(&self) {
+        let mut r = self.outbox_revision;
         *r.write() += 1;
     }
 
@@ -248,7 +292,7 @@ impl Engine {
 
     pub fn dismiss_refusal(&self) {
         self.inner.borrow_mut().session.dismiss_refusal();
-        self.bump();
+        self.bump_outbox();
     }
 
     // ---- opening ----
@@ -283,24 +327,27 @@ impl Engine {
         if let DocId::Room(_) = doc {
             crate::util::mark("renraku:room-loaded");
         }
-        self.bump();
+        self.bump(doc);
     }
 
     /// Carries out what the session asks for.
     fn apply(&self, effects: Vec<Effect>) {
-        let mut changed = false;
         for effect in effects {
             match effect {
                 Effect::Send(frame) => self.send(&frame),
                 Effect::Synced(doc) | Effect::Remote { doc, .. } => {
                     self.mark_dirty(doc);
-                    changed = true;
+                    self.bump(doc);
                 }
                 Effect::Saved { .. } => {
                     self.inner.borrow_mut().attempt = 0;
-                    changed = true;
+                    self.bump_outbox();
                 }
-                Effect::Refused { .. } => changed = true,
+                Effect::Refused { doc, .. } => {
+                    // The session restarted the document's replica without the change.
+                    self.bump(doc);
+                    self.bump_outbox();
+                }
                 Effect::Denied { doc, forget, .. } => {
                     if forget {
                         // Not (or no longer) a member: the device stops keeping the room in
@@ -314,7 +361,7 @@ impl Engine {
                             async move { store.delete_doc(doc).await },
                         );
                     }
-                    changed = true;
+                    self.bump(doc);
                 }
                 Effect::SessionEnded(why) => {
                     self.shutdown();
@@ -326,9 +373,6 @@ impl Engine {
                     refused.set(Some(why));
                 }
             }
-        }
-        if changed {
-            self.bump();
         }
     }
 
@@ -367,7 +411,8 @@ impl Engine {
             return;
         }
         self.mark_dirty(doc);
-        self.bump();
+        self.bump(doc);
+        self.bump_outbox();
         let entry = OutboxEntry { doc, update, post };
         let _ = self.events.unbounded_send(Event::Write(entry));
     }
@@ -382,7 +427,7 @@ impl Engine {
         };
         let effects = self.inner.borrow_mut().session.write_stored(id, entry);
         self.apply(effects);
-        self.bump();
+        self.bump_outbox();
     }
 
     fn mark_dirty(&self, doc: DocId) {
@@ -454,7 +499,7 @@ impl Engine {
             self.load(doc).await;
             self.inner.borrow_mut().session.restore(id, entry);
         }
-        self.bump();
+        self.bump_all();
         self.connect();
         while let Some(event) = rx.next().await {
             self.handle(event).await;
@@ -571,7 +616,7 @@ impl Engine {
         } else {
             ConnState::Offline
         });
-        self.bump();
+        self.bump_all();
         let events = self.events.clone();
         dioxus::core::spawn_forever(async move {
             crate::util::sleep_ms(delay.max(100)).await;

@@ -13,7 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 pub fn OfflineBanner() -> Element {
     let session = use_context::<Session>();
     let status = session.engine.status();
-    let _ = session.engine.revision()();
+    let _ = session.engine.outbox_revision()();
     let waiting = session.engine.pending_count();
     if let Some(reason) = session.engine.refusal() {
         let engine = session.engine.clone();

@@ -56,7 +56,8 @@ pub fn Home() -> Element {
         });
     });
 
-    let revision = session.engine.revision()();
+    // The list reads the personal document (pinned rooms) and nothing of any room.
+    let revision = session.engine.personal_revision()();
     let pins: HashMap<RoomId, i64> = session
         .engine
         .personal(|p| p.pinned_rooms())

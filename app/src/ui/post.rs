@@ -28,7 +28,9 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
     let mut menu = use_signal(|| false);
     let mut who = ctx.who;
 
-    let _ = engine.revision()();
+    // This room's changes and the outbox's (送信待ち), not every room's.
+    let _ = engine.room_revision(room)();
+    let _ = engine.outbox_revision()();
     let (reactions, readers) =
         engine.read_room(room, |d| (d.reactions(&post.id), d.readers_of(&post.id)));
     let pending = engine.pending(room).contains(post.id.as_str());

@@ -83,7 +83,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         });
     });
 
-    let revision = engine.revision()();
+    let revision = engine.room_revision(room)();
     let (threads, pins, my_marker) = engine.read_room(room, |d| {
         let me = session.me.user.id;
         (
