@@ -1,7 +1,6 @@
 //! Patients of the municipality: register (the server creates their room with them), edit,
 //! archive and bring back; a link to the patient room's members.
 
-use super::rooms::AdminRoom;
 use super::{check, go, load, murl, Check, Choice, Field, FormError, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
@@ -9,50 +8,10 @@ use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PatientListing {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub name_kana: String,
-    #[serde(default)]
-    pub birth_date: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub care_level: String,
-    #[serde(default)]
-    pub disaster_flag: bool,
-    #[serde(default)]
-    pub triage: Option<String>,
-    #[serde(default)]
-    pub archived: bool,
-}
-
-/// Both the new patient and a change (the server's `PatientUpdate` takes the same fields).
-#[derive(Serialize)]
-struct PatientBody {
-    name: String,
-    name_kana: String,
-    birth_date: String,
-    address: String,
-    care_level: String,
-    disaster_flag: bool,
-    /// Empty clears it.
-    triage: String,
-}
-
-#[derive(Serialize)]
-struct Archive {
-    archived: bool,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    room: i64,
-}
+use renraku_contract::{
+    AdminRoom, CreatedPatient, NewPatientRequest, Patient, PatientId, PatientListing,
+    PatientUpdate, RoomId,
+};
 
 const CARE_LEVELS: [&str; 8] = [
     "",
@@ -77,12 +36,12 @@ fn triage_label(t: &str) -> &'static str {
 
 /// Kana, age and care level, as the home screen shows a patient.
 fn meta(p: &PatientListing) -> String {
-    let mut bits = vec![p.name_kana.clone()];
-    if let Some(age) = util::age(&p.birth_date) {
+    let mut bits = vec![p.patient.name_kana.clone()];
+    if let Some(age) = util::age(&p.patient.birth_date) {
         bits.push(tr_string(format!("{age}歳"), format!("{age} y")));
     }
-    if !p.care_level.is_empty() {
-        bits.push(p.care_level.clone());
+    if !p.patient.care_level.is_empty() {
+        bits.push(p.patient.care_level.clone());
     }
     bits.join(" · ")
 }
@@ -105,7 +64,7 @@ pub fn Patients() -> Element {
     let mut open = use_signal(|| None::<Option<PatientListing>>);
     let mut notice = use_signal(|| None::<String>);
 
-    let room_of = |patient: i64| -> Option<i64> {
+    let room_of = |patient: PatientId| -> Option<RoomId> {
         rooms
             .read()
             .as_ref()
@@ -138,8 +97,8 @@ pub fn Patients() -> Element {
             Some(Err(e)) => rsx! { LoadState { error: e } },
             Some(Ok(list)) => rsx! {
                 ul { class: "admin-list", aria_label: tr("患者一覧", "Patients"),
-                    for p in list.into_iter().filter(|p| show_archived() || !p.archived).filter(|p| util::matches_filter(&filter(), &[&p.name, &p.name_kana])) {
-                        li { key: "{p.id}", class: "with-side",
+                    for p in list.into_iter().filter(|p| show_archived() || !p.archived).filter(|p| util::matches_filter(&filter(), &[&p.patient.name, &p.patient.name_kana])) {
+                        li { key: "{p.patient.id}", class: "with-side",
                             button {
                                 r#type: "button",
                                 class: if p.archived { "admin-item disabled" } else { "admin-item" },
@@ -148,21 +107,21 @@ pub fn Patients() -> Element {
                                     move |_| open.set(Some(Some(p.clone())))
                                 },
                                 span { class: "name",
-                                    "{p.name}"
+                                    "{p.patient.name}"
                                     if p.archived {
                                         span { class: "tag off", {tr("アーカイブ", "Archived")} }
                                     }
-                                    if p.disaster_flag {
+                                    if p.patient.disaster_flag {
                                         span { class: "tag warn", {tr("要援護", "Needs help in disasters")} }
                                     }
                                 }
                                 span { class: "meta", "{meta(&p)}" }
                             }
-                            if let Some(room) = room_of(p.id) {
+                            if let Some(room) = room_of(p.patient.id) {
                                 button {
                                     r#type: "button",
                                     class: "link side",
-                                    aria_label: tr_string(format!("{} 様のルームのメンバー", p.name), format!("Members of {}'s room", p.name)),
+                                    aria_label: tr_string(format!("{} 様のルームのメンバー", p.patient.name), format!("Members of {}'s room", p.patient.name)),
                                     onclick: move |_| go(format!("rooms/{room}")),
                                     {tr("メンバー", "Members")}
                                 }
@@ -195,27 +154,29 @@ fn PatientForm(
 ) -> Element {
     let session = use_context::<Session>();
     let p = patient.clone().unwrap_or(PatientListing {
-        id: 0,
-        name: String::new(),
-        name_kana: String::new(),
-        birth_date: String::new(),
-        address: String::new(),
-        care_level: String::new(),
-        disaster_flag: false,
-        triage: None,
+        patient: Patient {
+            id: PatientId::new(0),
+            name: String::new(),
+            name_kana: String::new(),
+            birth_date: String::new(),
+            address: String::new(),
+            care_level: String::new(),
+            disaster_flag: false,
+            triage: None,
+        },
         archived: false,
     });
     let q = p.clone();
-    let name = use_signal(|| q.name.clone());
-    let kana = use_signal(|| q.name_kana.clone());
-    let birth = use_signal(|| q.birth_date.clone());
-    let address = use_signal(|| q.address.clone());
-    let care = use_signal(|| q.care_level.clone());
-    let disaster = use_signal(|| q.disaster_flag);
-    let triage = use_signal(|| q.triage.clone().unwrap_or_default());
+    let name = use_signal(|| q.patient.name.clone());
+    let kana = use_signal(|| q.patient.name_kana.clone());
+    let birth = use_signal(|| q.patient.birth_date.clone());
+    let address = use_signal(|| q.patient.address.clone());
+    let care = use_signal(|| q.patient.care_level.clone());
+    let disaster = use_signal(|| q.patient.disaster_flag);
+    let triage = use_signal(|| q.patient.triage.clone().unwrap_or_default());
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
-    let existing = patient.as_ref().map(|p| p.id);
+    let existing = patient.as_ref().map(|p| p.patient.id);
     let archived = p.archived;
 
     let s = session.clone();
@@ -228,20 +189,31 @@ fn PatientForm(
         error.set(None);
         let s = s.clone();
         spawn(async move {
-            let body = PatientBody {
+            // The same fields both ways; an empty triage clears it.
+            let body = NewPatientRequest {
                 name: name.peek().clone(),
                 name_kana: kana.peek().clone(),
                 birth_date: birth.peek().clone(),
                 address: address.peek().clone(),
                 care_level: care.peek().clone(),
                 disaster_flag: *disaster.peek(),
-                triage: triage.peek().clone(),
+                triage: Some(triage.peek().clone()),
+            };
+            let change = PatientUpdate {
+                name: Some(body.name.clone()),
+                name_kana: Some(body.name_kana.clone()),
+                birth_date: Some(body.birth_date.clone()),
+                address: Some(body.address.clone()),
+                care_level: Some(body.care_level.clone()),
+                disaster_flag: Some(body.disaster_flag),
+                triage: body.triage.clone(),
+                archived: None,
             };
             let result = match existing {
-                Some(id) => api::send::<_, ()>("PATCH", &format!("/api/admin/patients/{id}"), &body)
+                Some(id) => api::send::<_, ()>("PATCH", &format!("/api/admin/patients/{id}"), &change)
                     .await
                     .map(|_| tr("保存しました。", "Saved.").to_owned()),
-                None => api::post::<_, Created>(&murl(&s.slug, "patients"), &body)
+                None => api::post::<_, CreatedPatient>(&murl(&s.slug, "patients"), &body)
                     .await
                     .map(|c| {
                         tr_string(
@@ -270,8 +242,9 @@ fn PatientForm(
             let result = api::send::<_, ()>(
                 "PATCH",
                 &format!("/api/admin/patients/{id}"),
-                &Archive {
-                    archived: !archived,
+                &PatientUpdate {
+                    archived: Some(!archived),
+                    ..Default::default()
                 },
             )
             .await;

@@ -3,90 +3,37 @@
 
 use super::organizations::Organization;
 use super::{check, load, murl, profession_options, Choice, Field, FormError, LoadState};
+use crate::api::ErrorCode;
 use crate::api::{self, profession_label};
 use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{
+    CreatedAccount, Disabled, NewAccount, OrganizationId, PasswordReset, Profession, Role,
+    UserListing, UserUpdate,
+};
 
-/// `UserListing` of the admin API.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Account {
-    pub id: i64,
-    pub login_id: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub display_name_kana: String,
-    pub profession: String,
-    pub role: String,
-    #[serde(default)]
-    pub organization: Option<i64>,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-    #[serde(default)]
-    pub disabled: bool,
-    #[serde(default)]
-    pub must_change_password: bool,
-}
+/// An account as the admin API lists it.
+pub type Account = UserListing;
 
-#[derive(Serialize)]
-struct NewAccount {
-    login_id: String,
-    display_name: String,
-    display_name_kana: String,
-    profession: String,
-    role: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    organization: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    user: Account,
-    temporary_password: String,
-}
-
-#[derive(Serialize)]
-struct AccountUpdate {
-    display_name: String,
-    display_name_kana: String,
-    profession: String,
-    /// Left out for one's own account: the server refuses any change of it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<String>,
-    /// `0` detaches.
-    organization: i64,
-}
-
-#[derive(Deserialize)]
-struct Disabled {
-    sessions_ended: u64,
-    connections_closed: usize,
-}
-
-#[derive(Deserialize)]
-struct PasswordReset {
-    temporary_password: String,
-}
-
-fn role_label(role: &str) -> &'static str {
+fn role_label(role: Role) -> &'static str {
     match role {
-        "municipality_admin" => tr("自治体管理者", "Municipality admin"),
-        "system_admin" => tr("システム管理者", "System admin"),
-        _ => tr("一般", "Member"),
+        Role::MunicipalityAdmin => tr("自治体管理者", "Municipality admin"),
+        Role::SystemAdmin => tr("システム管理者", "System admin"),
+        Role::Member => tr("一般", "Member"),
     }
 }
 
 fn role_options(system: bool) -> Vec<(String, String)> {
-    let mut roles = vec!["member", "municipality_admin"];
+    let mut roles = vec![Role::Member, Role::MunicipalityAdmin];
     if system {
-        roles.push("system_admin");
+        roles.push(Role::SystemAdmin);
     }
     roles
         .into_iter()
-        .map(|r| (r.to_owned(), role_label(r).to_owned()))
+        .map(|r| (r.as_str().to_owned(), role_label(r).to_owned()))
         .collect()
 }
 
@@ -148,11 +95,11 @@ pub fn Users() -> Element {
                 util::matches_filter(
                     &filter(),
                     &[
-                        &a.display_name,
-                        &a.display_name_kana,
-                        &a.login_id,
-                        a.organization_name.as_deref().unwrap_or(""),
-                        profession_label(&a.profession),
+                        &a.profile.display_name,
+                        &a.profile.display_name_kana,
+                        &a.profile.login_id,
+                        a.profile.organization_name.as_deref().unwrap_or(""),
+                        profession_label(a.profile.profession),
                     ],
                 )
             })
@@ -164,7 +111,7 @@ pub fn Users() -> Element {
         .as_ref()
         .and_then(|l| l.as_ref().ok())
         .map_or(0, Vec::len);
-    let me = session.me.user.id.get();
+    let me = session.me.user.id;
 
     rsx! {
         div { class: "admin-toolbar",
@@ -202,7 +149,7 @@ pub fn Users() -> Element {
                 }
                 ul { class: "admin-list", aria_label: tr("アカウント一覧", "Accounts"),
                     for a in shown {
-                        li { key: "{a.id}",
+                        li { key: "{a.profile.id}",
                             button {
                                 r#type: "button",
                                 class: if a.disabled { "admin-item disabled" } else { "admin-item" },
@@ -211,12 +158,12 @@ pub fn Users() -> Element {
                                     move |_| open.set(Open::Edit(a.clone()))
                                 },
                                 span { class: "name",
-                                    "{a.display_name}"
-                                    if a.id == me {
+                                    "{a.profile.display_name}"
+                                    if a.profile.id == me {
                                         span { class: "tag", {tr("自分", "You")} }
                                     }
-                                    if a.role != "member" {
-                                        span { class: "tag admin", "{role_label(&a.role)}" }
+                                    if a.profile.role.is_admin() {
+                                        span { class: "tag admin", "{role_label(a.profile.role)}" }
                                     }
                                     if a.disabled {
                                         span { class: "tag off", {tr("無効", "Disabled")} }
@@ -226,8 +173,8 @@ pub fn Users() -> Element {
                                     }
                                 }
                                 span { class: "meta",
-                                    "{a.login_id} · {profession_label(&a.profession)}"
-                                    if let Some(org) = &a.organization_name {
+                                    "{a.profile.login_id} · {profession_label(a.profile.profession)}"
+                                    if let Some(org) = &a.profile.organization_name {
                                         " · {org}"
                                     }
                                 }
@@ -246,7 +193,7 @@ pub fn Users() -> Element {
                     on_created: move |c: (Account, String)| {
                         accounts.restart();
                         notice.set(None);
-                        open.set(Open::Password { who: c.0.display_name.clone(), login: c.0.login_id.clone(), password: c.1 });
+                        open.set(Open::Password { who: c.0.profile.display_name.clone(), login: c.0.profile.login_id.clone(), password: c.1 });
                     },
                 }
             },
@@ -262,7 +209,7 @@ pub fn Users() -> Element {
                     },
                     on_password: move |p: (Account, String)| {
                         accounts.restart();
-                        open.set(Open::Password { who: p.0.display_name.clone(), login: p.0.login_id.clone(), password: p.1 });
+                        open.set(Open::Password { who: p.0.profile.display_name.clone(), login: p.0.profile.login_id.clone(), password: p.1 });
                     },
                 }
             },
@@ -315,15 +262,20 @@ fn CreateAccount(
                 login_id: login.peek().trim().to_owned(),
                 display_name: name.peek().clone(),
                 display_name_kana: kana.peek().clone(),
-                profession: profession.peek().clone(),
-                role: role.peek().clone(),
-                organization: org.peek().parse().ok().filter(|o| *o != 0),
+                profession: Profession::parse(&profession.peek()).unwrap_or(Profession::Other),
+                role: Role::parse(&role.peek()),
+                organization: org
+                    .peek()
+                    .parse()
+                    .ok()
+                    .filter(|o| *o != 0)
+                    .map(OrganizationId::new),
             };
-            let result = api::post::<_, Created>(&murl(&s.slug, "users"), &body).await;
+            let result = api::post::<_, CreatedAccount>(&murl(&s.slug, "users"), &body).await;
             busy.set(false);
             match result {
                 Ok(c) => on_created.call((c.user, c.temporary_password)),
-                Err(e) if e.code() == Some("conflict") => error.set(Some(
+                Err(e) if e.code() == Some(ErrorCode::Conflict) => error.set(Some(
                     tr(
                         "このログイン ID はすでに使われています。",
                         "This login ID is taken.",
@@ -375,17 +327,22 @@ fn EditAccount(
 ) -> Element {
     let session = use_context::<Session>();
     let system = super::is_system(&session);
-    let is_me = account.id == session.me.user.id.get();
+    let is_me = account.profile.id == session.me.user.id;
     let a = account.clone();
-    let name = use_signal(|| a.display_name.clone());
-    let kana = use_signal(|| a.display_name_kana.clone());
-    let profession = use_signal(|| a.profession.clone());
-    let role = use_signal(|| a.role.clone());
-    let org = use_signal(|| a.organization.unwrap_or(0).to_string());
+    let name = use_signal(|| a.profile.display_name.clone());
+    let kana = use_signal(|| a.profile.display_name_kana.clone());
+    let profession = use_signal(|| a.profile.profession.as_str().to_owned());
+    let role = use_signal(|| a.profile.role.as_str().to_owned());
+    let org = use_signal(|| {
+        a.profile
+            .organization
+            .map_or(0, OrganizationId::get)
+            .to_string()
+    });
     let mut confirm = use_signal(|| Confirm::None);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
-    let id = account.id;
+    let id = account.profile.id;
 
     let s = session.clone();
     let save = move |e: FormEvent| {
@@ -397,12 +354,16 @@ fn EditAccount(
         error.set(None);
         let s = s.clone();
         spawn(async move {
-            let body = AccountUpdate {
-                display_name: name.peek().clone(),
-                display_name_kana: kana.peek().clone(),
-                profession: profession.peek().clone(),
-                role: (!is_me).then(|| role.peek().clone()),
-                organization: org.peek().parse().unwrap_or(0),
+            let body = UserUpdate {
+                display_name: Some(name.peek().clone()),
+                display_name_kana: Some(kana.peek().clone()),
+                profession: Profession::parse(&profession.peek()),
+                role: if is_me {
+                    None
+                } else {
+                    Role::parse(&role.peek())
+                },
+                organization: Some(OrganizationId::new(org.peek().parse().unwrap_or(0))),
             };
             let result =
                 api::send::<_, Account>("PATCH", &format!("/api/admin/users/{id}"), &body).await;
@@ -415,7 +376,7 @@ fn EditAccount(
     };
 
     let s = session.clone();
-    let who = account.display_name.clone();
+    let who = account.profile.display_name.clone();
     let set_disabled = move |disable: bool| {
         if busy() {
             return;
@@ -483,10 +444,10 @@ fn EditAccount(
         });
     };
 
-    let roles = role_options(system || account.role == "system_admin");
+    let roles = role_options(system || account.profile.role == Role::SystemAdmin);
     rsx! {
-        Sheet { title: tr_string(format!("{} さん", account.display_name), account.display_name.clone()), on_close: move |_| on_close.call(()),
-            p { class: "muted", "{account.login_id}" }
+        Sheet { title: tr_string(format!("{} さん", account.profile.display_name), account.profile.display_name.clone()), on_close: move |_| on_close.call(()),
+            p { class: "muted", "{account.profile.login_id}" }
             if account.disabled {
                 p { class: "admin-notice warn", {tr("このアカウントは無効です。", "This account is disabled.")} }
             }

@@ -1,19 +1,9 @@
 use super::ApiPath;
-use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-
-/// The portal: the municipality, its current announcements (お知らせ, system-wide ones
-/// included) and the maintenance window open now, if any.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Portal {
-    #[serde(flatten)]
-    pub municipality: Municipality,
-    pub announcements: Vec<crate::db::announcements::Announcement>,
-    pub maintenance: Option<crate::db::announcements::MaintenanceWindow>,
-}
+pub use renraku_contract::Portal;
 
 /// Public facts about a municipality, for its sign-in page.
 #[utoipa::path(get, path = "/api/municipalities/{slug}", tag = "public",

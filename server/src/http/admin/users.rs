@@ -3,7 +3,7 @@
 
 use super::guard::{opt_text, text, Admin};
 use crate::auth;
-use crate::db::users::{NewUser, Profession, Role, UserListing, UserUpdate};
+use crate::db::users::{NewUser, Role, UserListing, UserUpdate};
 use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
@@ -12,45 +12,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{CreatedAccount, Disabled, NewAccount, PasswordReset};
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewAccount {
-    pub login_id: String,
-    pub display_name: String,
-    pub display_name_kana: String,
-    pub profession: Profession,
-    /// Default `member`. Only system administrators create system administrators.
-    #[serde(default)]
-    pub role: Option<Role>,
-    #[schema(value_type = Option<i64>)]
-    #[serde(default)]
-    pub organization: Option<OrganizationId>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedAccount {
-    pub user: UserListing,
-    /// A temporary password, shown this once; it must be changed at the first sign-in.
-    pub temporary_password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasswordReset {
-    /// Shown this once; it must be changed at the next sign-in.
-    pub temporary_password: String,
-    /// Sessions ended.
-    pub sessions_ended: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Disabled {
-    pub sessions_ended: u64,
-    /// Open WebSocket connections told to close.
-    pub connections_closed: usize,
-}
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~90 bits.
 pub(crate) fn temporary_password() -> String {
@@ -117,7 +80,7 @@ async fn managed_user(state: &AppState, admin: &Admin, id: i64) -> Result<UserLi
     Ok(UserListing {
         disabled: profile.disabled,
         must_change_password: profile.must_change_password,
-        profile,
+        profile: profile.profile(),
     })
 }
 
