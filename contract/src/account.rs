@@ -72,14 +72,37 @@ pub struct MaintenanceWindow {
 }
 
 /// The portal: the municipality, its current announcements (お知らせ, system-wide ones
-/// included) and the maintenance window open now, if any.
+/// included) and the maintenance window open now, if any. The municipality's fields are
+/// listed, not flattened (`#[serde(flatten)]` costs the wasm app several KB).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Portal {
-    #[serde(flatten)]
-    pub municipality: Municipality,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: MunicipalityId,
+    /// The URL segment: `/{slug}/`.
+    pub slug: String,
+    pub name: String,
+    /// Policy: every professional here must sign in with a second factor (TOTP).
+    pub require_second_factor: bool,
     pub announcements: Vec<Announcement>,
     pub maintenance: Option<MaintenanceWindow>,
+}
+
+impl Portal {
+    pub fn new(
+        m: Municipality,
+        announcements: Vec<Announcement>,
+        maintenance: Option<MaintenanceWindow>,
+    ) -> Self {
+        Portal {
+            id: m.id,
+            slug: m.slug,
+            name: m.name,
+            require_second_factor: m.require_second_factor,
+            announcements,
+            maintenance,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,14 +27,43 @@ pub struct UserProfile {
     pub organization_name: Option<String>,
 }
 
-/// An account as administrators list it.
+/// An account as administrators list it: its [`UserProfile`] and its state. The fields are
+/// listed here rather than flattened (`#[serde(flatten)]` costs the wasm app several KB).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserListing {
-    #[serde(flatten)]
-    pub profile: UserProfile,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: UserId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub municipality: MunicipalityId,
+    pub login_id: String,
+    pub display_name: String,
+    pub display_name_kana: String,
+    pub profession: Profession,
+    pub role: Role,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub organization: Option<OrganizationId>,
+    pub organization_name: Option<String>,
     pub disabled: bool,
     pub must_change_password: bool,
+}
+
+impl UserListing {
+    pub fn new(p: UserProfile, disabled: bool, must_change_password: bool) -> Self {
+        UserListing {
+            id: p.id,
+            municipality: p.municipality,
+            login_id: p.login_id,
+            display_name: p.display_name,
+            display_name_kana: p.display_name_kana,
+            profession: p.profession,
+            role: p.role,
+            organization: p.organization,
+            organization_name: p.organization_name,
+            disabled,
+            must_change_password,
+        }
+    }
 }
 
 /// What an administrator may change about an account; `None` leaves a field as it is.
@@ -135,13 +164,41 @@ pub struct OrganizationUpdate {
     pub kind: Option<OrganizationKind>,
 }
 
-/// A patient as administrators list them.
+/// A patient as administrators list them: the [`Patient`] and whether they are archived
+/// (fields listed, not flattened: see [`UserListing`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientListing {
-    #[serde(flatten)]
-    pub patient: Patient,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: PatientId,
+    pub name: String,
+    pub name_kana: String,
+    /// ISO date, `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub address: String,
+    /// 要支援1–2 / 要介護1–5, or empty.
+    pub care_level: String,
+    /// Needs assistance in a disaster (災害時要援護者).
+    pub disaster_flag: bool,
+    /// Disaster triage colour: red, yellow, green or black.
+    pub triage: Option<String>,
     pub archived: bool,
+}
+
+impl PatientListing {
+    pub fn new(p: Patient, archived: bool) -> Self {
+        PatientListing {
+            id: p.id,
+            name: p.name,
+            name_kana: p.name_kana,
+            birth_date: p.birth_date,
+            address: p.address,
+            care_level: p.care_level,
+            disaster_flag: p.disaster_flag,
+            triage: p.triage,
+            archived,
+        }
+    }
 }
 
 /// An administrator's changes to a patient; `None` leaves a field as it is.

@@ -7,10 +7,27 @@ use serde::{Deserialize, Serialize};
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[serde(rename_all = "snake_case")]
+        #[cfg_attr(feature = "openapi", serde(rename_all = "snake_case"))]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        // By hand rather than derived: one match on the text (`parse`) serves both, which
+        // keeps the wasm app small. The OpenAPI schema still reads `rename_all` above.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::unknown_variant(&text, &[$($text),+])
+                })
+            }
+        }
 
         impl $name {
             /// Every value, in declaration order.

@@ -215,10 +215,7 @@ pub fn Audit() -> Element {
         .and_then(|r| r.as_ref().ok())
         .map(|l| {
             l.iter()
-                .map(|a| {
-                    let p = &a.profile;
-                    (p.id.get(), format!("{}（{}）", p.display_name, p.login_id))
-                })
+                .map(|a| (a.id.get(), format!("{}（{}）", a.display_name, a.login_id)))
                 .collect()
         })
         .unwrap_or_default();
@@ -226,8 +223,8 @@ pub fn Audit() -> Element {
     if let Some(Ok(list)) = users.read().as_ref() {
         user_options.extend(list.iter().map(|a| {
             (
-                a.profile.id.to_string(),
-                format!("{}（{}）", a.profile.display_name, a.profile.login_id),
+                a.id.to_string(),
+                format!("{}（{}）", a.display_name, a.login_id),
             )
         }));
     }

@@ -9,8 +9,7 @@ use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
 use renraku_contract::{
-    AdminRoom, CreatedPatient, NewPatientRequest, Patient, PatientId, PatientListing,
-    PatientUpdate, RoomId,
+    AdminRoom, CreatedPatient, NewPatientRequest, PatientId, PatientListing, PatientUpdate, RoomId,
 };
 
 const CARE_LEVELS: [&str; 8] = [
@@ -36,12 +35,12 @@ fn triage_label(t: &str) -> &'static str {
 
 /// Kana, age and care level, as the home screen shows a patient.
 fn meta(p: &PatientListing) -> String {
-    let mut bits = vec![p.patient.name_kana.clone()];
-    if let Some(age) = util::age(&p.patient.birth_date) {
+    let mut bits = vec![p.name_kana.clone()];
+    if let Some(age) = util::age(&p.birth_date) {
         bits.push(tr_string(format!("{age}歳"), format!("{age} y")));
     }
-    if !p.patient.care_level.is_empty() {
-        bits.push(p.patient.care_level.clone());
+    if !p.care_level.is_empty() {
+        bits.push(p.care_level.clone());
     }
     bits.join(" · ")
 }
@@ -97,8 +96,8 @@ pub fn Patients() -> Element {
             Some(Err(e)) => rsx! { LoadState { error: e } },
             Some(Ok(list)) => rsx! {
                 ul { class: "admin-list", aria_label: tr("患者一覧", "Patients"),
-                    for p in list.into_iter().filter(|p| show_archived() || !p.archived).filter(|p| util::matches_filter(&filter(), &[&p.patient.name, &p.patient.name_kana])) {
-                        li { key: "{p.patient.id}", class: "with-side",
+                    for p in list.into_iter().filter(|p| show_archived() || !p.archived).filter(|p| util::matches_filter(&filter(), &[&p.name, &p.name_kana])) {
+                        li { key: "{p.id}", class: "with-side",
                             button {
                                 r#type: "button",
                                 class: if p.archived { "admin-item disabled" } else { "admin-item" },
@@ -107,21 +106,21 @@ pub fn Patients() -> Element {
                                     move |_| open.set(Some(Some(p.clone())))
                                 },
                                 span { class: "name",
-                                    "{p.patient.name}"
+                                    "{p.name}"
                                     if p.archived {
                                         span { class: "tag off", {tr("アーカイブ", "Archived")} }
                                     }
-                                    if p.patient.disaster_flag {
+                                    if p.disaster_flag {
                                         span { class: "tag warn", {tr("要援護", "Needs help in disasters")} }
                                     }
                                 }
                                 span { class: "meta", "{meta(&p)}" }
                             }
-                            if let Some(room) = room_of(p.patient.id) {
+                            if let Some(room) = room_of(p.id) {
                                 button {
                                     r#type: "button",
                                     class: "link side",
-                                    aria_label: tr_string(format!("{} 様のルームのメンバー", p.patient.name), format!("Members of {}'s room", p.patient.name)),
+                                    aria_label: tr_string(format!("{} 様のルームのメンバー", p.name), format!("Members of {}'s room", p.name)),
                                     onclick: move |_| go(format!("rooms/{room}")),
                                     {tr("メンバー", "Members")}
                                 }
@@ -154,29 +153,27 @@ fn PatientForm(
 ) -> Element {
     let session = use_context::<Session>();
     let p = patient.clone().unwrap_or(PatientListing {
-        patient: Patient {
-            id: PatientId::new(0),
-            name: String::new(),
-            name_kana: String::new(),
-            birth_date: String::new(),
-            address: String::new(),
-            care_level: String::new(),
-            disaster_flag: false,
-            triage: None,
-        },
+        id: PatientId::new(0),
+        name: String::new(),
+        name_kana: String::new(),
+        birth_date: String::new(),
+        address: String::new(),
+        care_level: String::new(),
+        disaster_flag: false,
+        triage: None,
         archived: false,
     });
     let q = p.clone();
-    let name = use_signal(|| q.patient.name.clone());
-    let kana = use_signal(|| q.patient.name_kana.clone());
-    let birth = use_signal(|| q.patient.birth_date.clone());
-    let address = use_signal(|| q.patient.address.clone());
-    let care = use_signal(|| q.patient.care_level.clone());
-    let disaster = use_signal(|| q.patient.disaster_flag);
-    let triage = use_signal(|| q.patient.triage.clone().unwrap_or_default());
+    let name = use_signal(|| q.name.clone());
+    let kana = use_signal(|| q.name_kana.clone());
+    let birth = use_signal(|| q.birth_date.clone());
+    let address = use_signal(|| q.address.clone());
+    let care = use_signal(|| q.care_level.clone());
+    let disaster = use_signal(|| q.disaster_flag);
+    let triage = use_signal(|| q.triage.clone().unwrap_or_default());
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
-    let existing = patient.as_ref().map(|p| p.patient.id);
+    let existing = patient.as_ref().map(|p| p.id);
     let archived = p.archived;
 
     let s = session.clone();

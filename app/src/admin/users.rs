@@ -95,11 +95,11 @@ pub fn Users() -> Element {
                 util::matches_filter(
                     &filter(),
                     &[
-                        &a.profile.display_name,
-                        &a.profile.display_name_kana,
-                        &a.profile.login_id,
-                        a.profile.organization_name.as_deref().unwrap_or(""),
-                        profession_label(a.profile.profession),
+                        &a.display_name,
+                        &a.display_name_kana,
+                        &a.login_id,
+                        a.organization_name.as_deref().unwrap_or(""),
+                        profession_label(a.profession),
                     ],
                 )
             })
@@ -149,7 +149,7 @@ pub fn Users() -> Element {
                 }
                 ul { class: "admin-list", aria_label: tr("アカウント一覧", "Accounts"),
                     for a in shown {
-                        li { key: "{a.profile.id}",
+                        li { key: "{a.id}",
                             button {
                                 r#type: "button",
                                 class: if a.disabled { "admin-item disabled" } else { "admin-item" },
@@ -158,12 +158,12 @@ pub fn Users() -> Element {
                                     move |_| open.set(Open::Edit(a.clone()))
                                 },
                                 span { class: "name",
-                                    "{a.profile.display_name}"
-                                    if a.profile.id == me {
+                                    "{a.display_name}"
+                                    if a.id == me {
                                         span { class: "tag", {tr("自分", "You")} }
                                     }
-                                    if a.profile.role.is_admin() {
-                                        span { class: "tag admin", "{role_label(a.profile.role)}" }
+                                    if a.role.is_admin() {
+                                        span { class: "tag admin", "{role_label(a.role)}" }
                                     }
                                     if a.disabled {
                                         span { class: "tag off", {tr("無効", "Disabled")} }
@@ -173,8 +173,8 @@ pub fn Users() -> Element {
                                     }
                                 }
                                 span { class: "meta",
-                                    "{a.profile.login_id} · {profession_label(a.profile.profession)}"
-                                    if let Some(org) = &a.profile.organization_name {
+                                    "{a.login_id} · {profession_label(a.profession)}"
+                                    if let Some(org) = &a.organization_name {
                                         " · {org}"
                                     }
                                 }
@@ -193,7 +193,7 @@ pub fn Users() -> Element {
                     on_created: move |c: (Account, String)| {
                         accounts.restart();
                         notice.set(None);
-                        open.set(Open::Password { who: c.0.profile.display_name.clone(), login: c.0.profile.login_id.clone(), password: c.1 });
+                        open.set(Open::Password { who: c.0.display_name.clone(), login: c.0.login_id.clone(), password: c.1 });
                     },
                 }
             },
@@ -209,7 +209,7 @@ pub fn Users() -> Element {
                     },
                     on_password: move |p: (Account, String)| {
                         accounts.restart();
-                        open.set(Open::Password { who: p.0.profile.display_name.clone(), login: p.0.profile.login_id.clone(), password: p.1 });
+                        open.set(Open::Password { who: p.0.display_name.clone(), login: p.0.login_id.clone(), password: p.1 });
                     },
                 }
             },
@@ -327,22 +327,17 @@ fn EditAccount(
 ) -> Element {
     let session = use_context::<Session>();
     let system = super::is_system(&session);
-    let is_me = account.profile.id == session.me.user.id;
+    let is_me = account.id == session.me.user.id;
     let a = account.clone();
-    let name = use_signal(|| a.profile.display_name.clone());
-    let kana = use_signal(|| a.profile.display_name_kana.clone());
-    let profession = use_signal(|| a.profile.profession.as_str().to_owned());
-    let role = use_signal(|| a.profile.role.as_str().to_owned());
-    let org = use_signal(|| {
-        a.profile
-            .organization
-            .map_or(0, OrganizationId::get)
-            .to_string()
-    });
+    let name = use_signal(|| a.display_name.clone());
+    let kana = use_signal(|| a.display_name_kana.clone());
+    let profession = use_signal(|| a.profession.as_str().to_owned());
+    let role = use_signal(|| a.role.as_str().to_owned());
+    let org = use_signal(|| a.organization.map_or(0, OrganizationId::get).to_string());
     let mut confirm = use_signal(|| Confirm::None);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
-    let id = account.profile.id;
+    let id = account.id;
 
     let s = session.clone();
     let save = move |e: FormEvent| {
@@ -376,7 +371,7 @@ fn EditAccount(
     };
 
     let s = session.clone();
-    let who = account.profile.display_name.clone();
+    let who = account.display_name.clone();
     let set_disabled = move |disable: bool| {
         if busy() {
             return;
@@ -444,10 +439,10 @@ fn EditAccount(
         });
     };
 
-    let roles = role_options(system || account.profile.role == Role::SystemAdmin);
+    let roles = role_options(system || account.role == Role::SystemAdmin);
     rsx! {
-        Sheet { title: tr_string(format!("{} さん", account.profile.display_name), account.profile.display_name.clone()), on_close: move |_| on_close.call(()),
-            p { class: "muted", "{account.profile.login_id}" }
+        Sheet { title: tr_string(format!("{} さん", account.display_name), account.display_name.clone()), on_close: move |_| on_close.call(()),
+            p { class: "muted", "{account.login_id}" }
             if account.disabled {
                 p { class: "admin-notice warn", {tr("このアカウントは無効です。", "This account is disabled.")} }
             }

@@ -24,7 +24,7 @@ pub fn Portal(
 ) -> Element {
     let name = municipality
         .as_ref()
-        .map(|m| m.municipality.name.clone())
+        .map(|m| m.name.clone())
         .unwrap_or_default();
     let announcements = municipality.map(|m| m.announcements).unwrap_or_default();
     rsx! {

@@ -79,10 +79,10 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(PatientListing {
-                    patient: patient_from_row(row)?,
-                    archived: flag(row, "archived")?,
-                })
+                Ok(PatientListing::new(
+                    patient_from_row(row)?,
+                    flag(row, "archived")?,
+                ))
             })
             .collect()
     }

@@ -197,11 +197,11 @@ impl Db {
         rows.iter()
             .map(|row| {
                 let row = UserRow::from_row(row)?;
-                Ok(UserListing {
-                    disabled: row.disabled,
-                    must_change_password: row.must_change_password,
-                    profile: row.profile(),
-                })
+                Ok(UserListing::new(
+                    row.profile(),
+                    row.disabled,
+                    row.must_change_password,
+                ))
             })
             .collect()
     }

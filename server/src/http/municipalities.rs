@@ -21,9 +21,5 @@ pub async fn get_municipality(
         .ok_or(Error::NotFound)?;
     let announcements = state.db.current_announcements(municipality.id).await?;
     let maintenance = state.db.active_maintenance(Some(municipality.id)).await?;
-    Ok(Json(Portal {
-        municipality,
-        announcements,
-        maintenance,
-    }))
+    Ok(Json(Portal::new(municipality, announcements, maintenance)))
 }

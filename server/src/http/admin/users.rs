@@ -77,11 +77,11 @@ async fn managed_user(state: &AppState, admin: &Admin, id: i64) -> Result<UserLi
     if profile.role == Role::SystemAdmin {
         admin.require_system()?;
     }
-    Ok(UserListing {
-        disabled: profile.disabled,
-        must_change_password: profile.must_change_password,
-        profile: profile.profile(),
-    })
+    Ok(UserListing::new(
+        profile.profile(),
+        profile.disabled,
+        profile.must_change_password,
+    ))
 }
 
 /// The municipality's accounts.
@@ -177,26 +177,26 @@ pub async fn update_user(
     ApiJson(mut req): ApiJson<UserUpdate>,
 ) -> Result<Json<UserListing>> {
     let before = managed_user(&state, &admin, id).await?;
-    let m = before.profile.municipality;
+    let m = before.municipality;
     check_role_grant(&admin, req.role)?;
     check_organization(&state, req.organization, m).await?;
-    if before.profile.id == admin.0.id && req.role.is_some_and(|r| r != before.profile.role) {
+    if before.id == admin.0.id && req.role.is_some_and(|r| r != before.role) {
         // Otherwise the last administrator could lock everyone out by accident.
         return Err(Error::BadRequest("you cannot change your own role".into()));
     }
     req.display_name = opt_text("display_name", req.display_name.as_deref(), 100)?;
     req.display_name_kana = opt_text("display_name_kana", req.display_name_kana.as_deref(), 100)?;
-    state.db.update_user(before.profile.id, &req).await?;
+    state.db.update_user(before.id, &req).await?;
     let target = format!("user/{id}");
-    if let Some(role) = req.role.filter(|r| *r != before.profile.role) {
-        let detail = format!("{} -> {}", before.profile.role.as_str(), role.as_str());
+    if let Some(role) = req.role.filter(|r| *r != before.role) {
+        let detail = format!("{} -> {}", before.role.as_str(), role.as_str());
         let entry = admin
             .entry(AuditAction::AdminUserRole, Some(m), &target)
             .detail(detail);
         state.db.audit(entry).await?;
     }
-    if let Some(p) = req.profession.filter(|p| *p != before.profile.profession) {
-        let detail = format!("{} -> {}", before.profile.profession.as_str(), p.as_str());
+    if let Some(p) = req.profession.filter(|p| *p != before.profession) {
+        let detail = format!("{} -> {}", before.profession.as_str(), p.as_str());
         let entry = admin
             .entry(AuditAction::AdminUserProfession, Some(m), &target)
             .detail(detail);
@@ -224,12 +224,12 @@ pub async fn disable_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Disabled>> {
     let user = managed_user(&state, &admin, id).await?;
-    if user.profile.id == admin.0.id {
+    if user.id == admin.0.id {
         return Err(Error::BadRequest(
             "you cannot disable your own account".into(),
         ));
     }
-    let uid = user.profile.id;
+    let uid = user.id;
     // Disabled first: a connection authenticating concurrently re-checks it after
     // registering, so none slips between these steps.
     state.db.set_user_disabled(uid, true).await?;
@@ -243,7 +243,7 @@ pub async fn disable_user(
             admin
                 .entry(
                     AuditAction::AdminUserDisable,
-                    Some(user.profile.municipality),
+                    Some(user.municipality),
                     format!("user/{id}"),
                 )
                 .detail(format!(
@@ -270,12 +270,12 @@ pub async fn enable_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     let user = managed_user(&state, &admin, id).await?;
-    state.db.set_user_disabled(user.profile.id, false).await?;
+    state.db.set_user_disabled(user.id, false).await?;
     state
         .db
         .audit(admin.entry(
             AuditAction::AdminUserEnable,
-            Some(user.profile.municipality),
+            Some(user.municipality),
             format!("user/{id}"),
         ))
         .await?;
@@ -298,7 +298,7 @@ pub async fn reset_password(
     let user = managed_user(&state, &admin, id).await?;
     let password = temporary_password();
     let hash = auth::hash_password(password.clone()).await?;
-    let uid = user.profile.id;
+    let uid = user.id;
     state.db.reset_password_hash(uid, &hash).await?;
     let sessions_ended = state.db.end_all_sessions(uid).await?;
     state
@@ -308,7 +308,7 @@ pub async fn reset_password(
         .db
         .audit(admin.entry(
             AuditAction::AdminUserPasswordReset,
-            Some(user.profile.municipality),
+            Some(user.municipality),
             format!("user/{id}"),
         ))
         .await?;
