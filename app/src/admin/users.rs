@@ -243,8 +243,8 @@ fn CreateAccount(
     let login = use_signal(String::new);
     let name = use_signal(String::new);
     let kana = use_signal(String::new);
-    let profession = use_signal(|| "nurse".to_owned());
-    let role = use_signal(|| "member".to_owned());
+    let profession = use_signal(|| Profession::Nurse.as_str().to_owned());
+    let role = use_signal(|| Role::Member.as_str().to_owned());
     let org = use_signal(|| "0".to_owned());
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
