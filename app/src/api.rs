@@ -3,172 +3,31 @@
 //! there when the network is gone.
 
 use crate::i18n::tr;
-use renraku_sync::{RoomId, UserId};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
 
-// ---- types (mirrors of the server's JSON; unknown fields are ignored, new ones default) ----
+// ---- types: the API contract (`renraku-contract`), shared with the server ----
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Municipality {
-    pub slug: String,
-    pub name: String,
-    #[serde(default)]
-    pub require_second_factor: bool,
-    /// お知らせ (added by the admin screens' API); shown on the portal.
-    #[serde(default)]
-    pub announcements: Vec<Announcement>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Announcement {
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub body: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct User {
-    pub id: UserId,
-    pub login_id: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub display_name_kana: String,
-    pub profession: String,
-    pub role: String,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-}
-
-impl User {
-    pub fn is_admin(&self) -> bool {
-        self.role != "member"
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Me {
-    pub user: User,
-    pub municipality: Municipality,
-    /// Seconds without a touch or key before the app locks itself (0: never).
-    #[serde(default)]
-    pub lock_after_secs: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct PatientBrief {
-    pub name: String,
-    #[serde(default)]
-    pub name_kana: String,
-    #[serde(default)]
-    pub birth_date: String,
-    #[serde(default)]
-    pub care_level: String,
-}
-
-/// One entry of `GET /api/rooms`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct RoomSummary {
-    pub id: RoomId,
-    /// `patient`, `project` or `message`.
-    pub kind: String,
-    pub title: String,
-    #[serde(default)]
-    pub archived: bool,
-    #[serde(default)]
-    pub member_count: i64,
-    #[serde(default)]
-    pub patient: Option<PatientBrief>,
-    /// Posts I have not read (present once the server keeps a posts projection).
-    #[serde(default)]
-    pub unread: Option<i64>,
-    /// Unix ms of the newest post.
-    #[serde(default)]
-    pub last_activity: Option<i64>,
-    /// For message rooms: the other members' names, so a 1:1 room shows who it is with.
-    #[serde(default)]
-    pub member_names: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Patient {
-    pub name: String,
-    #[serde(default)]
-    pub name_kana: String,
-    #[serde(default)]
-    pub birth_date: String,
-    #[serde(default)]
-    pub care_level: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Member {
-    pub user: UserId,
-    pub display_name: String,
-    #[serde(default)]
-    pub display_name_kana: String,
-    pub profession: String,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct RoomDetail {
-    pub id: RoomId,
-    pub kind: String,
-    pub title: String,
-    #[serde(default)]
-    pub archived: bool,
-    #[serde(default)]
-    pub patient: Option<Patient>,
-    pub members: Vec<Member>,
-}
-
-/// A colleague in the directory (`GET /api/directory`).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Colleague {
-    pub id: UserId,
-    pub display_name: String,
-    #[serde(default)]
-    pub display_name_kana: String,
-    pub profession: String,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct NewMessageRoom {
-    pub members: Vec<UserId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct CreatedRoom {
-    pub id: RoomId,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct SigninOk {
-    #[serde(default)]
-    pub enrolment_required: bool,
-}
+pub use renraku_contract::{
+    Colleague, ErrorBody, ErrorCode, MeResponse as Me, Member, MessageRoomCreated as CreatedRoom,
+    NewMessageRoom, Portal as MunicipalityPortal, Profession, RoomDetail, RoomSummary,
+    SecondFactorKind, SigninRequest, SigninResponse as SigninOk,
+};
 
 /// A profession as people say it.
-pub fn profession_label(p: &str) -> &'static str {
+pub fn profession_label(p: Profession) -> &'static str {
     match p {
-        "doctor" => tr("医師", "Doctor"),
-        "nurse" => tr("看護師", "Nurse"),
-        "care_manager" => tr("ケアマネジャー", "Care manager"),
-        "pharmacist" => tr("薬剤師", "Pharmacist"),
-        "therapist" => tr("リハビリ職", "Therapist"),
-        "helper" => tr("ヘルパー", "Care worker"),
-        "city_staff" => tr("市職員", "City staff"),
-        _ => tr("その他", "Other"),
+        Profession::Doctor => tr("医師", "Doctor"),
+        Profession::Nurse => tr("看護師", "Nurse"),
+        Profession::CareManager => tr("ケアマネジャー", "Care manager"),
+        Profession::Pharmacist => tr("薬剤師", "Pharmacist"),
+        Profession::Therapist => tr("リハビリ職", "Therapist"),
+        Profession::Helper => tr("ヘルパー", "Care worker"),
+        Profession::CityStaff => tr("市職員", "City staff"),
+        Profession::Other => tr("その他", "Other"),
     }
 }
 
@@ -183,9 +42,9 @@ pub enum ApiError {
     /// of second factor the account has (`second_factors`: `totp`, `passkey`).
     Status {
         status: u16,
-        code: Option<String>,
+        code: Option<ErrorCode>,
         detail: Option<String>,
-        factors: Vec<String>,
+        factors: Vec<SecondFactorKind>,
     },
     /// A body that was not what we expected.
     Unexpected,
@@ -197,16 +56,16 @@ impl ApiError {
     }
 
     /// With `second_factor_required`: the account's kinds of second factor.
-    pub fn second_factors(&self) -> &[String] {
+    pub fn second_factors(&self) -> &[SecondFactorKind] {
         match self {
             ApiError::Status { factors, .. } => factors,
             _ => &[],
         }
     }
 
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ApiError::Status { code, .. } => code.as_deref(),
+            ApiError::Status { code, .. } => *code,
             _ => None,
         }
     }
@@ -311,18 +170,8 @@ pub async fn cached_only<T: DeserializeOwned>(store: &crate::store::Store, url: 
     serde_json::from_str(&store.get_cache(url).await?).ok()
 }
 
-pub async fn municipality(slug: &str) -> ApiResult<Municipality> {
+pub async fn municipality(slug: &str) -> ApiResult<MunicipalityPortal> {
     get(&format!("/api/municipalities/{slug}")).await
-}
-
-#[derive(Serialize)]
-struct Signin<'a> {
-    login_id: &'a str,
-    password: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    totp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_code: Option<&'a str>,
 }
 
 /// Signs in; `code` is the second factor when the server asked for one (6 digits: TOTP,
@@ -335,11 +184,11 @@ pub async fn sign_in(
 ) -> ApiResult<SigninOk> {
     let code = code.map(str::trim).filter(|c| !c.is_empty());
     let is_totp = code.is_some_and(|c| c.len() == 6 && c.chars().all(|ch| ch.is_ascii_digit()));
-    let body = Signin {
-        login_id,
-        password,
-        totp: code.filter(|_| is_totp),
-        recovery_code: code.filter(|_| !is_totp),
+    let body = SigninRequest {
+        login_id: login_id.to_owned(),
+        password: password.to_owned(),
+        totp: code.filter(|_| is_totp).map(str::to_owned),
+        recovery_code: code.filter(|_| !is_totp).map(str::to_owned),
     };
     post(&format!("/api/{slug}/signin"), &body).await
 }
@@ -437,20 +286,19 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
     if (200..300).contains(&status) {
         return Ok(text);
     }
-    let body = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
-    let field = |name: &str| body[name].as_str().map(str::to_owned);
-    let factors = body["second_factors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    Err(ApiError::Status {
-        status,
-        code: field("error"),
-        detail: field("message"),
-        factors,
+    let body = serde_json::from_str::<ErrorBody>(&text).ok();
+    Err(match body {
+        Some(body) => ApiError::Status {
+            status,
+            code: Some(body.error),
+            detail: Some(body.message),
+            factors: body.second_factors,
+        },
+        None => ApiError::Status {
+            status,
+            code: None,
+            detail: None,
+            factors: Vec::new(),
+        },
     })
 }

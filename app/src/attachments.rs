@@ -13,7 +13,6 @@ use crate::ui::session::Session;
 use dioxus::prelude::*;
 use js_sys::{Array, Object, Promise, Reflect};
 use renraku_sync::RoomId;
-use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use wasm_bindgen::closure::Closure;
@@ -25,15 +24,7 @@ use web_sys::{
 };
 
 /// What the server says about an uploaded attachment (`GET /api/rooms/{id}/attachments`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Meta {
-    pub id: String,
-    pub name: String,
-    pub mime: String,
-    pub size: i64,
-    #[serde(default)]
-    pub has_thumbnail: bool,
-}
+pub use renraku_contract::AttachmentMeta as Meta;
 
 /// A file on this device that has not reached the server.
 #[derive(Clone, Debug, PartialEq)]
@@ -467,10 +458,9 @@ async fn upload(room: RoomId, id: &str, name: &str, blob: &Blob) -> Result<(), O
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = serde_json::from_str::<renraku_contract::ErrorBody>(&text)
+        .map(|body| body.message)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
     Err(Some(message))
 }
 

@@ -7,9 +7,9 @@
 //! would be several times longer and need a dozen more web-sys features. wasm-bindgen emits
 //! it as a module file (`snippets/…`), so the CSP's `script-src 'self'` covers it.
 
+use crate::api::ErrorCode;
 use crate::api::{self, ApiError};
 use crate::i18n::tr;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -69,43 +69,12 @@ pub fn supported() -> bool {
     passkeys_supported()
 }
 
-#[derive(Deserialize)]
-struct CeremonyStart {
-    ceremony: String,
-    options: serde_json::Value,
-}
-
-#[derive(Serialize)]
-struct RegistrationFinish<'a> {
-    ceremony: &'a str,
-    name: &'a str,
-    credential: serde_json::Value,
-}
-
-/// Both for a passkey after the password; neither for a password-less sign-in.
-#[derive(Serialize)]
-struct SigninStart<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    password: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct SigninFinish<'a> {
-    ceremony: &'a str,
-    credential: serde_json::Value,
-}
+use renraku_contract::{
+    CeremonyStart, PasskeySigninFinish, PasskeySigninStart, RegistrationFinish,
+};
 
 /// One of my passkeys (`GET /api/me/passkeys`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PasskeyInfo {
-    pub id: i64,
-    pub name: String,
-    pub created_at: i64,
-    #[serde(default)]
-    pub last_used_at: Option<i64>,
-}
+pub use renraku_contract::PasskeyView as PasskeyInfo;
 
 /// Runs the browser's half of a ceremony; the credential as the server's JSON, or a
 /// message for people (the user cancelled, or the browser refused).
@@ -144,12 +113,12 @@ async fn browser(promise: js_sys::Promise) -> Result<serde_json::Value, String> 
 
 fn server_message(e: &ApiError) -> String {
     match e.code() {
-        Some("passkeys_unavailable") => tr(
+        Some(ErrorCode::PasskeysUnavailable) => tr(
             "このサーバーではパスキーを使えません（ドメイン名での接続が必要です）。",
             "Passkeys are not available on this server (it needs a domain name).",
         )
         .into(),
-        Some("passkey_rejected") | Some("bad_second_factor") => tr(
+        Some(ErrorCode::PasskeyRejected) | Some(ErrorCode::BadSecondFactor) => tr(
             "パスキーを確認できませんでした。もう一度お試しください。",
             "The passkey could not be verified. Try again.",
         )
@@ -165,8 +134,8 @@ pub async fn register(name: &str) -> Result<(), String> {
         .map_err(|e| server_message(&e))?;
     let credential = browser(passkey_create(&start.options.to_string())).await?;
     let body = RegistrationFinish {
-        ceremony: &start.ceremony,
-        name,
+        ceremony: start.ceremony,
+        name: name.to_owned(),
         credential,
     };
     api::post::<_, serde_json::Value>("/api/me/passkeys/register/finish", &body)
@@ -179,16 +148,16 @@ pub async fn register(name: &str) -> Result<(), String> {
 /// as the second factor), or password-less (`None`: the authenticator names the account).
 /// On success the session cookie is set.
 pub async fn sign_in(slug: &str, password: Option<(&str, &str)>) -> Result<api::SigninOk, String> {
-    let body = SigninStart {
-        login_id: password.map(|(login, _)| login),
-        password: password.map(|(_, password)| password),
+    let body = PasskeySigninStart {
+        login_id: password.map(|(login, _)| login.to_owned()),
+        password: password.map(|(_, password)| password.to_owned()),
     };
     let start: CeremonyStart = api::post(&format!("/api/{slug}/signin/passkey"), &body)
         .await
         .map_err(|e| server_message(&e))?;
     let credential = browser(passkey_get(&start.options.to_string())).await?;
-    let body = SigninFinish {
-        ceremony: &start.ceremony,
+    let body = PasskeySigninFinish {
+        ceremony: start.ceremony,
         credential,
     };
     api::post(&format!("/api/{slug}/signin/passkey/finish"), &body)
@@ -202,8 +171,8 @@ pub async fn unlock() -> Result<(), String> {
         .await
         .map_err(|e| server_message(&e))?;
     let credential = browser(passkey_get(&start.options.to_string())).await?;
-    let body = SigninFinish {
-        ceremony: &start.ceremony,
+    let body = PasskeySigninFinish {
+        ceremony: start.ceremony,
         credential,
     };
     api::post::<_, serde_json::Value>("/api/me/unlock/passkey/finish", &body)

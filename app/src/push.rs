@@ -5,37 +5,13 @@
 use crate::api;
 use crate::i18n::tr;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{Mute, PushStatus, VapidKey};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// `GET/POST /api/push/settings` (server/src/http/push.rs).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PushSettings {
-    pub enabled: bool,
-    pub show_details: bool,
-    pub quiet_start: Option<i64>,
-    pub quiet_end: Option<i64>,
-    pub muted_rooms: Vec<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct PushStatus {
-    #[serde(flatten)]
-    settings: PushSettings,
-    /// This device (this session) has a subscription on the server.
-    subscribed: bool,
-}
-
-#[derive(Deserialize)]
-struct VapidKey {
-    public_key: String,
-}
-
-#[derive(Serialize)]
-struct Mute {
-    muted: bool,
-}
+pub use renraku_contract::PushSettings;
+use renraku_sync::RoomId;
 
 /// Whether this browser can receive web push at all (iOS: only as an installed app).
 fn push_supported() -> bool {
@@ -380,7 +356,7 @@ pub fn RoomMuteToggle(room: i64) -> Element {
     let mut muted = use_signal(|| None::<bool>);
     use_future(move || async move {
         if let Ok(s) = api::get::<PushStatus>("/api/push/settings").await {
-            muted.set(Some(s.settings.muted_rooms.contains(&room)));
+            muted.set(Some(s.settings.muted_rooms.contains(&RoomId::new(room))));
         }
     });
     let Some(is_muted) = muted() else {

@@ -31,12 +31,13 @@ impl Tab {
         }
     }
 
-    /// The room kind the tab lists (`patient`, `project`, `message`).
-    pub fn room_kind(self) -> &'static str {
+    /// The room kind the tab lists.
+    pub fn room_kind(self) -> renraku_sync::RoomKind {
+        use renraku_sync::RoomKind;
         match self {
-            Tab::Patients => "patient",
-            Tab::Projects => "project",
-            Tab::Messages => "message",
+            Tab::Patients => RoomKind::Patient,
+            Tab::Projects => RoomKind::Project,
+            Tab::Messages => RoomKind::Message,
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use renraku_contract::{ErrorCode, SecondFactorKind};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -155,30 +155,30 @@ impl Error {
     }
 
     /// Stable machine-readable code, part of the API.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Unauthorized => "unauthorized",
-            Error::ClientCertificateRequired => "client_certificate_required",
-            Error::BadCredentials => "bad_credentials",
-            Error::SecondFactorRequired { .. } => "second_factor_required",
-            Error::PasskeyRejected(_) => "passkey_rejected",
-            Error::PasskeysUnavailable => "passkeys_unavailable",
-            Error::BadSecondFactor => "bad_second_factor",
-            Error::InvalidCode => "invalid_code",
-            Error::EnrolmentRequired => "enrolment_required",
-            Error::PasswordChangeRequired => "password_change_required",
-            Error::Maintenance { .. } => "maintenance",
-            Error::CsrfRejected => "csrf_rejected",
-            Error::WeakPassword(_) => "weak_password",
-            Error::Forbidden => "forbidden",
-            Error::NotFound => "not_found",
-            Error::Conflict => "conflict",
-            Error::BadRequest(_) => "bad_request",
-            Error::ImportRefused(_) => "import_refused",
-            Error::BodyTooLarge => "too_large",
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::ClientCertificateRequired => ErrorCode::ClientCertificateRequired,
+            Error::BadCredentials => ErrorCode::BadCredentials,
+            Error::SecondFactorRequired { .. } => ErrorCode::SecondFactorRequired,
+            Error::PasskeyRejected(_) => ErrorCode::PasskeyRejected,
+            Error::PasskeysUnavailable => ErrorCode::PasskeysUnavailable,
+            Error::BadSecondFactor => ErrorCode::BadSecondFactor,
+            Error::InvalidCode => ErrorCode::InvalidCode,
+            Error::EnrolmentRequired => ErrorCode::EnrolmentRequired,
+            Error::PasswordChangeRequired => ErrorCode::PasswordChangeRequired,
+            Error::Maintenance { .. } => ErrorCode::Maintenance,
+            Error::CsrfRejected => ErrorCode::CsrfRejected,
+            Error::WeakPassword(_) => ErrorCode::WeakPassword,
+            Error::Forbidden => ErrorCode::Forbidden,
+            Error::NotFound => ErrorCode::NotFound,
+            Error::Conflict => ErrorCode::Conflict,
+            Error::BadRequest(_) => ErrorCode::BadRequest,
+            Error::ImportRefused(_) => ErrorCode::ImportRefused,
+            Error::BodyTooLarge => ErrorCode::TooLarge,
             Error::Upload(refusal) => refusal.code(),
-            Error::TooManyRequests { .. } => "too_many_requests",
-            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
+            Error::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -241,24 +241,8 @@ impl Error {
     }
 }
 
-/// The JSON body of every error response.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable code: `unauthorized`, `bad_credentials`, `second_factor_required`,
-    /// `bad_second_factor`, `invalid_code`, `enrolment_required`,
-    /// `password_change_required`, `maintenance`, `csrf_rejected`, `client_certificate_required`,
-    /// `weak_password`, `forbidden`, `not_found`, `conflict`, `bad_request`, `import_refused`,
-    /// `too_large` (a body over the limit, uploads too), `too_many_requests`, `internal`, or
-    /// for uploads `unsupported_type`, `type_mismatch`, `bad_file_name`, `empty_file`,
-    /// `incomplete_upload`, `image_too_large`; for passkeys
-    /// `passkey_rejected`, `passkeys_unavailable`.
-    pub error: String,
-    /// For people; Japanese first.
-    pub message: String,
-    /// With `second_factor_required`: the kinds the account has, `totp` and/or `passkey`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub second_factors: Vec<String>,
-}
+/// The JSON body of every error response (part of the API contract).
+pub use renraku_contract::ErrorBody;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -267,16 +251,17 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, "request failed");
         }
         let body = ErrorBody {
-            error: self.code().into(),
+            error: self.code(),
             message: self.public_message(),
             second_factors: match &self {
-                Error::SecondFactorRequired { totp, passkey } => {
-                    [(*totp, "totp"), (*passkey, "passkey")]
-                        .into_iter()
-                        .filter(|(has, _)| *has)
-                        .map(|(_, kind)| kind.to_owned())
-                        .collect()
-                }
+                Error::SecondFactorRequired { totp, passkey } => [
+                    (*totp, SecondFactorKind::Totp),
+                    (*passkey, SecondFactorKind::Passkey),
+                ]
+                .into_iter()
+                .filter(|(has, _)| *has)
+                .map(|(_, kind)| kind)
+                .collect(),
                 _ => Vec::new(),
             },
         };

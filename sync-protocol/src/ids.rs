@@ -93,8 +93,9 @@ impl fmt::Display for PostId {
     }
 }
 
-/// Room kinds, as stored in `rooms.kind`.
+/// Room kinds, as stored in `rooms.kind` and as the API says them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     Patient,

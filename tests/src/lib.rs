@@ -2,6 +2,7 @@
 //! database per test (SQLite in a temporary directory, or a fresh PostgreSQL database when
 //! `RENRAKU_TEST_BACKEND=postgres`), plus clients and fixtures.
 
+pub mod api;
 pub mod fixtures;
 pub mod logs;
 pub mod process;

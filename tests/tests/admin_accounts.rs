@@ -5,6 +5,8 @@ mod admin_common;
 
 use admin_common::{cast, client, get_as, signin_as};
 use futures_util::StreamExt;
+use renraku_contract::Portal;
+use renraku_tests::api::Api;
 use renraku_tests::sync_client::{connect_raw, SyncClient};
 use renraku_tests::{team, TestServer};
 use serde_json::{json, Value};
@@ -176,14 +178,15 @@ async fn maintenance_shuts_out_everyone_but_administrators() {
     let other = get_as(&server, &cast.other_member, "/api/rooms").await;
     assert_eq!(other.status(), 200);
     // The portal says so.
-    let portal: Value = reqwest::get(server.url("/api/municipalities/demo"))
-        .await
-        .unwrap()
-        .json()
+    let portal = Api::anonymous(&server.base_url())
+        .portal("demo")
         .await
         .unwrap();
-    assert_eq!(portal["maintenance"]["message"], "システム更新");
-    assert_eq!(portal["slug"], "demo");
+    assert_eq!(
+        portal.maintenance.map(|m| m.message).as_deref(),
+        Some("システム更新")
+    );
+    assert_eq!(portal.slug, "demo");
 }
 
 #[tokio::test]
@@ -212,29 +215,19 @@ async fn announcements_reach_the_portal() {
         .unwrap();
     assert_eq!(scheduled.status(), 201);
 
-    let titles = |portal: &Value| -> Vec<String> {
-        portal["announcements"]
-            .as_array()
-            .unwrap()
+    let titles = |portal: &Portal| -> Vec<String> {
+        portal
+            .announcements
             .iter()
-            .map(|a| a["title"].as_str().unwrap().to_owned())
+            .map(|a| a.title.clone())
             .collect()
     };
-    let demo: Value = reqwest::get(server.url("/api/municipalities/demo"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anonymous = Api::anonymous(&server.base_url());
+    let demo = anonymous.portal("demo").await.unwrap();
     let mut got = titles(&demo);
     got.sort();
     assert_eq!(got, vec!["全体のお知らせ", "年末年始の連絡体制"]);
-    let other: Value = reqwest::get(server.url("/api/municipalities/other"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let other = anonymous.portal("other").await.unwrap();
     assert_eq!(titles(&other), vec!["全体のお知らせ"]);
 }
 

@@ -3,29 +3,26 @@
 
 mod admin_common;
 
-use admin_common::{cast, client};
+use admin_common::cast;
+use renraku_contract::{RoomKind, Statistics};
 use renraku_sync::PostId;
+use renraku_tests::api::Api;
 use renraku_tests::sync_client::{SyncClient, PATIENCE};
 use renraku_tests::{team, TestServer};
-use serde_json::Value;
 
-async fn stats(server: &TestServer, who: &admin_common::Person) -> Value {
-    let r = client(server, who)
-        .get(server.url("/api/admin/municipalities/demo/statistics?months=3"))
-        .send()
+async fn stats(server: &TestServer, who: &admin_common::Person) -> Statistics {
+    Api::new(&server.base_url(), &who.token)
+        .admin_statistics("demo", Some(3))
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+        .unwrap()
 }
 
-fn kind_posts(stats: &Value, kind: &str) -> i64 {
-    stats["by_kind"]
-        .as_array()
-        .unwrap()
+fn kind_posts(stats: &Statistics, kind: RoomKind) -> i64 {
+    stats
+        .by_kind
         .iter()
-        .filter(|m| m["kind"] == kind)
-        .map(|m| m["posts"].as_i64().unwrap())
+        .filter(|m| m.kind == kind)
+        .map(|m| m.posts)
         .sum()
 }
 
@@ -35,7 +32,7 @@ async fn new_posts_are_counted_by_month_and_room_kind() {
     let cast = cast(&server).await;
     let team = team(&server).await;
     let before = stats(&server, &cast.admin).await;
-    let patient_before = kind_posts(&before, "patient");
+    let patient_before = kind_posts(&before, RoomKind::Patient);
 
     let mut a = SyncClient::connect(&server.ws_url(), &team.a.token, 5151)
         .await
@@ -51,20 +48,25 @@ async fn new_posts_are_counted_by_month_and_room_kind() {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let after = loop {
         let s = stats(&server, &cast.admin).await;
-        if kind_posts(&s, "patient") >= patient_before + 2 || tokio::time::Instant::now() > deadline
+        if kind_posts(&s, RoomKind::Patient) >= patient_before + 2
+            || tokio::time::Instant::now() > deadline
         {
             break s;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(kind_posts(&after, "patient"), patient_before + 2, "{after}");
-    let months = after["months"].as_array().unwrap();
+    assert_eq!(
+        kind_posts(&after, RoomKind::Patient),
+        patient_before + 2,
+        "{after:?}"
+    );
+    let months = &after.months;
     let latest = months.last().unwrap();
-    assert!(latest["month"].as_str().unwrap().len() == 7, "{latest}");
-    assert!(latest["active_users"].as_i64().unwrap() >= 1);
-    let total: i64 = months.iter().map(|m| m["posts"].as_i64().unwrap()).sum();
-    let by_kind: i64 = ["patient", "project", "message"]
-        .iter()
+    assert!(latest.month.len() == 7, "{latest:?}");
+    assert!(latest.active_users >= 1);
+    let total: i64 = months.iter().map(|m| m.posts).sum();
+    let by_kind: i64 = [RoomKind::Patient, RoomKind::Project, RoomKind::Message]
+        .into_iter()
         .map(|k| kind_posts(&after, k))
         .sum();
     assert_eq!(total, by_kind, "the kinds add up to the total");

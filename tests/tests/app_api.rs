@@ -2,7 +2,9 @@
 //! room's header and care team, the directory of colleagues, and starting message rooms.
 //! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
 
+use renraku_contract::Profession;
 use renraku_sync::{RoomId, UserId};
+use renraku_tests::api::Api;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -51,57 +53,48 @@ fn ids(list: &Value) -> Vec<i64> {
 #[tokio::test]
 async fn directory_lists_colleagues_of_my_municipality_and_finds_them_by_kana_and_profession() {
     let server = TestServer::start().await;
-    let doctor = server.signin("doctor1").await;
+    let doctor = Api::new(&server.base_url(), &server.signin("doctor1").await);
     let me = user_id(&server, "doctor1").await;
 
-    let (status, all) = get_json(&server, &doctor, "/api/directory").await;
-    assert_eq!(status, StatusCode::OK);
-    let everyone = ids(&all);
+    let all = doctor.directory("").await.unwrap();
+    let everyone: Vec<UserId> = all.iter().map(|c| c.id).collect();
     assert_eq!(
         everyone.len(),
         9,
-        "the nine other demo professionals: {all}"
+        "the nine other demo professionals: {all:?}"
     );
-    assert!(!everyone.contains(&me.get()), "I am not my own colleague");
+    assert!(!everyone.contains(&me), "I am not my own colleague");
     let nurse = all
-        .as_array()
-        .unwrap()
         .iter()
-        .find(|c| c["display_name_kana"] == "さとう はなこ")
+        .find(|c| c.display_name_kana == "さとう はなこ")
         .expect("nurse1 is listed with kana");
-    assert_eq!(nurse["profession"], "nurse");
-    assert_eq!(nurse["organization_name"], "ひかり訪問看護ステーション");
+    assert_eq!(nurse.profession, Profession::Nurse);
+    assert_eq!(
+        nurse.organization_name.as_deref(),
+        Some("ひかり訪問看護ステーション")
+    );
 
     // Katakana finds hiragana kana; professions are found by their Japanese name.
-    let (_, found) = get_json(
-        &server,
-        &doctor,
-        "/api/directory?q=%E3%82%B5%E3%83%88%E3%82%A6",
-    )
-    .await; // サトウ
-    assert_eq!(ids(&found), vec![nurse["id"].as_i64().unwrap()]);
-    let (_, pharmacists) = get_json(
-        &server,
-        &doctor,
-        "/api/directory?q=%E8%96%AC%E5%89%A4%E5%B8%AB",
-    )
-    .await; // 薬剤師
-    let names: Vec<&str> = pharmacists
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["profession"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec!["pharmacist"]);
+    let found = doctor.directory("サトウ").await.unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![nurse.id]
+    );
+    let pharmacists = doctor.directory("薬剤師").await.unwrap();
+    let professions: Vec<Profession> = pharmacists.iter().map(|c| c.profession).collect();
+    assert_eq!(professions, vec![Profession::Pharmacist]);
 
     // A disabled account is nobody to message.
-    let nurse_id = UserId::new(nurse["id"].as_i64().unwrap());
+    let nurse_id = nurse.id;
     server.db().set_user_disabled(nurse_id, true).await.unwrap();
-    let (_, after) = get_json(&server, &doctor, "/api/directory").await;
-    assert!(!ids(&after).contains(&nurse_id.get()));
+    let after = doctor.directory("").await.unwrap();
+    assert!(!after.iter().any(|c| c.id == nurse_id));
 
-    let anonymous = reqwest::get(server.url("/api/directory")).await.unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = Api::anonymous(&server.base_url()).directory("").await;
+    assert_eq!(
+        anonymous.unwrap_err().status(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
 }
 
 #[tokio::test]

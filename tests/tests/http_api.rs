@@ -1,8 +1,10 @@
 //! The HTTP API against the real server: sign-in, sessions, rooms, room tokens, headers,
 //! OpenAPI. Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
 
+use renraku_contract::{Profession, RoomKind};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::{RoomId, UserId};
+use renraku_tests::api::Api;
 use renraku_tests::{signin_request, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -309,64 +311,45 @@ async fn a_disabled_account_loses_its_sessions_at_once() {
 async fn my_rooms_are_exactly_the_rooms_i_belong_to() {
     let server = TestServer::start().await;
     for login in ["nurse1", "helper1", "city1"] {
-        let token = server.signin(login).await;
-        let rooms: Vec<Value> = get(&server, &token, "/api/rooms")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let mut ids: Vec<i64> = rooms.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        let api = Api::new(&server.base_url(), &server.signin(login).await);
+        let rooms = api.rooms().await.unwrap();
+        let mut ids: Vec<i64> = rooms.iter().map(|r| r.id.get()).collect();
         ids.sort();
         assert_eq!(ids, rooms_of(&server, login).await, "{login}");
         assert!(!ids.is_empty());
     }
-    let token = server.signin("nurse1").await;
-    let rooms: Vec<Value> = get(&server, &token, "/api/rooms")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let api = Api::new(&server.base_url(), &server.signin("nurse1").await);
+    let rooms = api.rooms().await.unwrap();
     // Patient rooms come first and carry the patient's header.
-    assert_eq!(rooms[0]["kind"], "patient");
-    assert!(rooms[0]["patient"]["name_kana"].is_string());
-    assert!(rooms[0]["member_count"].as_i64().unwrap() >= 2);
-    assert!(rooms.iter().any(|r| r["kind"] == "project"));
+    assert_eq!(rooms[0].kind, RoomKind::Patient);
+    assert!(rooms[0].patient.is_some());
+    assert!(rooms[0].member_count >= 2);
+    assert!(rooms.iter().any(|r| r.kind == RoomKind::Project));
     assert!(rooms
         .iter()
-        .any(|r| r["kind"] == "message" && r["patient"].is_null()));
+        .any(|r| r.kind == RoomKind::Message && r.patient.is_none()));
 }
 
 #[tokio::test]
 async fn a_room_shows_its_members_and_patient_and_audits_the_read() {
     let server = TestServer::start().await;
-    let token = server.signin("nurse1").await;
-    let rooms: Vec<Value> = get(&server, &token, "/api/rooms")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let patient_room = rooms.iter().find(|r| r["kind"] == "patient").unwrap();
-    let id = patient_room["id"].as_i64().unwrap();
+    let api = Api::new(&server.base_url(), &server.signin("nurse1").await);
+    let rooms = api.rooms().await.unwrap();
+    let patient_room = rooms.iter().find(|r| r.kind == RoomKind::Patient).unwrap();
 
-    let detail: Value = get(&server, &token, &format!("/api/rooms/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(detail["id"], id);
-    assert!(detail["patient"]["birth_date"].is_string());
-    assert!(detail["patient"]["care_level"].is_string());
-    let members = detail["members"].as_array().unwrap();
-    assert!(members.iter().any(|m| m["profession"] == "nurse"));
-    assert!(members.iter().all(|m| m["display_name"].is_string()));
-    assert!(members.iter().any(|m| m["organization_name"].is_string()));
+    let detail = api.room(patient_room.id).await.unwrap();
+    assert_eq!(detail.id, patient_room.id);
+    // The patient header: birth date and care level (typed: present as strings).
+    assert!(detail.patient.is_some());
+    let members = &detail.members;
+    assert!(members.iter().any(|m| m.profession == Profession::Nurse));
+    assert!(members.iter().any(|m| m.organization_name.is_some()));
     assert_eq!(server.audit_count("patient_room.read").await, 1);
 
     // Project and message rooms hold no patient data, so reading them is not audited.
-    let project = rooms.iter().find(|r| r["kind"] == "project").unwrap();
-    let path = format!("/api/rooms/{}", project["id"]);
-    let detail: Value = get(&server, &token, &path).await.json().await.unwrap();
-    assert!(detail["patient"].is_null());
+    let project = rooms.iter().find(|r| r.kind == RoomKind::Project).unwrap();
+    let detail = api.room(project.id).await.unwrap();
+    assert!(detail.patient.is_none());
     assert_eq!(server.audit_count("patient_room.read").await, 1);
 }
 

@@ -8,25 +8,7 @@ use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Agreement {
-    id: i64,
-    name: String,
-    #[serde(default)]
-    members: Vec<i64>,
-}
-
-#[derive(Serialize)]
-struct NewAgreement {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct LeaveResult {
-    memberships_removed: usize,
-}
+use renraku_contract::{Agreement, LeaveResult, NewAgreement};
 
 #[component]
 pub fn Agreements() -> Element {

@@ -10,30 +10,8 @@ use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Announcement {
-    pub id: i64,
-    #[serde(default)]
-    pub municipality: Option<i64>,
-    pub title: String,
-    #[serde(default)]
-    pub body: String,
-    pub starts_at: i64,
-    #[serde(default)]
-    pub ends_at: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct NewAnnouncement {
-    title: String,
-    body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    starts_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ends_at: Option<i64>,
-}
+pub use renraku_contract::Announcement;
+use renraku_contract::NewAnnouncement;
 
 /// Where announcements are listed and posted.
 #[derive(Clone, Copy, Debug, PartialEq)]

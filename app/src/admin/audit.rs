@@ -7,24 +7,11 @@ use crate::api;
 use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use dioxus::prelude::*;
-use serde::Deserialize;
+use renraku_contract::AuditRow;
 use std::collections::HashMap;
 
 /// Rows per page: enough to fill a phone screen a few times.
 const PAGE: usize = 50;
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct AuditRow {
-    seq: i64,
-    at: i64,
-    #[serde(default)]
-    user_id: Option<i64>,
-    action: String,
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    detail: String,
-}
 
 /// The filter as applied (the form edits a draft of it).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -228,7 +215,7 @@ pub fn Audit() -> Element {
         .and_then(|r| r.as_ref().ok())
         .map(|l| {
             l.iter()
-                .map(|a| (a.id, format!("{}（{}）", a.display_name, a.login_id)))
+                .map(|a| (a.id.get(), format!("{}（{}）", a.display_name, a.login_id)))
                 .collect()
         })
         .unwrap_or_default();

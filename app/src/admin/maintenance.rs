@@ -10,27 +10,7 @@ use crate::i18n::tr;
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Window {
-    id: i64,
-    #[serde(default)]
-    municipality: Option<i64>,
-    starts_at: i64,
-    ends_at: i64,
-    #[serde(default)]
-    message: String,
-}
-
-#[derive(Serialize)]
-struct NewWindow {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    municipality: Option<String>,
-    starts_at: i64,
-    ends_at: i64,
-    message: String,
-}
+use renraku_contract::{MaintenanceWindow as Window, MunicipalityId, NewMaintenance as NewWindow};
 
 #[component]
 pub fn Maintenance() -> Element {
@@ -53,7 +33,7 @@ pub fn Maintenance() -> Element {
         .clone()
         .and_then(Result::ok)
         .unwrap_or_default();
-    let name_of = |id: Option<i64>| match id {
+    let name_of = |id: Option<MunicipalityId>| match id {
         None => tr("サービス全体", "The whole service").to_owned(),
         Some(id) => munis
             .iter()

@@ -125,7 +125,7 @@ fn murl(slug: &str, rest: &str) -> String {
 }
 
 fn is_system(session: &Session) -> bool {
-    session.me.user.role == "system_admin"
+    session.me.user.role == renraku_contract::Role::SystemAdmin
 }
 
 /// An API result as a screen shows it; a session that ended sends the user to sign-in.
@@ -394,19 +394,10 @@ fn LoadState(error: Option<String>) -> Element {
 
 /// The professions the server knows, for selects.
 fn profession_options() -> Vec<(String, String)> {
-    [
-        "doctor",
-        "nurse",
-        "care_manager",
-        "pharmacist",
-        "therapist",
-        "helper",
-        "city_staff",
-        "other",
-    ]
-    .into_iter()
-    .map(|p| (p.to_owned(), api::profession_label(p).to_owned()))
-    .collect()
+    renraku_contract::Profession::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), api::profession_label(*p).to_owned()))
+        .collect()
 }
 
 // ---- time ----

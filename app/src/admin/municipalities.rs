@@ -2,32 +2,15 @@
 
 use super::{check, load, Check, Field, FormError, LoadState};
 use crate::api;
+use crate::api::ErrorCode;
 use crate::i18n::tr;
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{MunicipalityUpdate, NewMunicipality};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct MunicipalityRow {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    #[serde(default)]
-    pub require_second_factor: bool,
-}
-
-#[derive(Serialize)]
-struct NewMunicipality {
-    slug: String,
-    name: String,
-}
-
-#[derive(Serialize)]
-struct MunicipalityUpdate {
-    name: String,
-    require_second_factor: bool,
-}
+/// A municipality as the admin API lists it.
+pub use renraku_contract::Municipality as MunicipalityRow;
 
 #[component]
 pub fn Municipalities() -> Element {
@@ -113,8 +96,8 @@ fn MunicipalityForm(
             let result = match existing {
                 Some(slug) => {
                     let body = MunicipalityUpdate {
-                        name: name.peek().clone(),
-                        require_second_factor: *second.peek(),
+                        name: Some(name.peek().clone()),
+                        require_second_factor: Some(*second.peek()),
                     };
                     api::send::<_, MunicipalityRow>(
                         "PATCH",
@@ -133,7 +116,7 @@ fn MunicipalityForm(
             };
             busy.set(false);
             match result {
-                Err(e) if e.code() == Some("conflict") => error.set(Some(
+                Err(e) if e.code() == Some(ErrorCode::Conflict) => error.set(Some(
                     tr("この URL 名はすでに使われています。", "This slug is taken.").into(),
                 )),
                 other => match check(&s, other) {

@@ -6,49 +6,26 @@ use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{NewOrganization, OrganizationKind, OrganizationUpdate};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Organization {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    #[serde(default)]
-    pub user_count: i64,
-}
+pub use renraku_contract::Organization;
 
-#[derive(Serialize)]
-struct OrganizationBody {
-    name: String,
-    kind: String,
-}
-
-const KINDS: [&str; 7] = [
-    "clinic",
-    "hospital",
-    "nursing_station",
-    "care_office",
-    "pharmacy",
-    "city",
-    "other",
-];
-
-fn kind_label(kind: &str) -> &'static str {
+fn kind_label(kind: OrganizationKind) -> &'static str {
     match kind {
-        "clinic" => tr("診療所", "Clinic"),
-        "hospital" => tr("病院", "Hospital"),
-        "nursing_station" => tr("訪問看護ステーション", "Visiting nursing station"),
-        "care_office" => tr("居宅介護支援事業所", "Care management office"),
-        "pharmacy" => tr("薬局", "Pharmacy"),
-        "city" => tr("市役所・地域包括", "City"),
-        _ => tr("その他", "Other"),
+        OrganizationKind::Clinic => tr("診療所", "Clinic"),
+        OrganizationKind::Hospital => tr("病院", "Hospital"),
+        OrganizationKind::NursingStation => tr("訪問看護ステーション", "Visiting nursing station"),
+        OrganizationKind::CareOffice => tr("居宅介護支援事業所", "Care management office"),
+        OrganizationKind::Pharmacy => tr("薬局", "Pharmacy"),
+        OrganizationKind::City => tr("市役所・地域包括", "City"),
+        OrganizationKind::Other => tr("その他", "Other"),
     }
 }
 
 fn kind_options() -> Vec<(String, String)> {
-    KINDS
+    OrganizationKind::ALL
         .iter()
-        .map(|k| (k.to_string(), kind_label(k).to_owned()))
+        .map(|k| (k.as_str().to_owned(), kind_label(*k).to_owned()))
         .collect()
 }
 
@@ -85,7 +62,7 @@ pub fn Organizations() -> Element {
                                 },
                                 span { class: "name", "{o.name}" }
                                 span { class: "meta",
-                                    "{kind_label(&o.kind)} · "
+                                    "{kind_label(o.kind)} · "
                                     {tr_string(format!("{} 人", o.user_count), format!("{} people", o.user_count))}
                                 }
                             }
@@ -118,8 +95,9 @@ fn OrganizationForm(
     let name = use_signal(|| o.as_ref().map(|o| o.name.clone()).unwrap_or_default());
     let kind = use_signal(|| {
         o.as_ref()
-            .map(|o| o.kind.clone())
-            .unwrap_or_else(|| "clinic".into())
+            .map_or(OrganizationKind::Clinic, |o| o.kind)
+            .as_str()
+            .to_owned()
     });
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
@@ -133,13 +111,17 @@ fn OrganizationForm(
         error.set(None);
         let s = session.clone();
         spawn(async move {
-            let body = OrganizationBody {
+            let body = NewOrganization {
                 name: name.peek().clone(),
-                kind: kind.peek().clone(),
+                kind: OrganizationKind::parse(&kind.peek()).unwrap_or(OrganizationKind::Other),
             };
             let result = match id {
                 Some(id) => {
-                    api::send::<_, ()>("PATCH", &format!("/api/admin/organizations/{id}"), &body)
+                    let change = OrganizationUpdate {
+                        name: Some(body.name.clone()),
+                        kind: Some(body.kind),
+                    };
+                    api::send::<_, ()>("PATCH", &format!("/api/admin/organizations/{id}"), &change)
                         .await
                 }
                 None => api::post::<_, Organization>(&murl(&s.slug, "organizations"), &body)

@@ -1,7 +1,6 @@
 //! Patients of the municipality: register (the server creates their room with them), edit,
 //! archive and bring back; a link to the patient room's members.
 
-use super::rooms::AdminRoom;
 use super::{check, go, load, murl, Check, Choice, Field, FormError, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
@@ -9,50 +8,9 @@ use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PatientListing {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub name_kana: String,
-    #[serde(default)]
-    pub birth_date: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub care_level: String,
-    #[serde(default)]
-    pub disaster_flag: bool,
-    #[serde(default)]
-    pub triage: Option<String>,
-    #[serde(default)]
-    pub archived: bool,
-}
-
-/// Both the new patient and a change (the server's `PatientUpdate` takes the same fields).
-#[derive(Serialize)]
-struct PatientBody {
-    name: String,
-    name_kana: String,
-    birth_date: String,
-    address: String,
-    care_level: String,
-    disaster_flag: bool,
-    /// Empty clears it.
-    triage: String,
-}
-
-#[derive(Serialize)]
-struct Archive {
-    archived: bool,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    room: i64,
-}
+use renraku_contract::{
+    AdminRoom, CreatedPatient, NewPatientRequest, PatientId, PatientListing, PatientUpdate, RoomId,
+};
 
 const CARE_LEVELS: [&str; 8] = [
     "",
@@ -105,7 +63,7 @@ pub fn Patients() -> Element {
     let mut open = use_signal(|| None::<Option<PatientListing>>);
     let mut notice = use_signal(|| None::<String>);
 
-    let room_of = |patient: i64| -> Option<i64> {
+    let room_of = |patient: PatientId| -> Option<RoomId> {
         rooms
             .read()
             .as_ref()
@@ -195,7 +153,7 @@ fn PatientForm(
 ) -> Element {
     let session = use_context::<Session>();
     let p = patient.clone().unwrap_or(PatientListing {
-        id: 0,
+        id: PatientId::new(0),
         name: String::new(),
         name_kana: String::new(),
         birth_date: String::new(),
@@ -228,20 +186,31 @@ fn PatientForm(
         error.set(None);
         let s = s.clone();
         spawn(async move {
-            let body = PatientBody {
+            // The same fields both ways; an empty triage clears it.
+            let body = NewPatientRequest {
                 name: name.peek().clone(),
                 name_kana: kana.peek().clone(),
                 birth_date: birth.peek().clone(),
                 address: address.peek().clone(),
                 care_level: care.peek().clone(),
                 disaster_flag: *disaster.peek(),
-                triage: triage.peek().clone(),
+                triage: Some(triage.peek().clone()),
+            };
+            let change = PatientUpdate {
+                name: Some(body.name.clone()),
+                name_kana: Some(body.name_kana.clone()),
+                birth_date: Some(body.birth_date.clone()),
+                address: Some(body.address.clone()),
+                care_level: Some(body.care_level.clone()),
+                disaster_flag: Some(body.disaster_flag),
+                triage: body.triage.clone(),
+                archived: None,
             };
             let result = match existing {
-                Some(id) => api::send::<_, ()>("PATCH", &format!("/api/admin/patients/{id}"), &body)
+                Some(id) => api::send::<_, ()>("PATCH", &format!("/api/admin/patients/{id}"), &change)
                     .await
                     .map(|_| tr("保存しました。", "Saved.").to_owned()),
-                None => api::post::<_, Created>(&murl(&s.slug, "patients"), &body)
+                None => api::post::<_, CreatedPatient>(&murl(&s.slug, "patients"), &body)
                     .await
                     .map(|c| {
                         tr_string(
@@ -270,8 +239,9 @@ fn PatientForm(
             let result = api::send::<_, ()>(
                 "PATCH",
                 &format!("/api/admin/patients/{id}"),
-                &Archive {
-                    archived: !archived,
+                &PatientUpdate {
+                    archived: Some(!archived),
+                    ..Default::default()
                 },
             )
             .await;

@@ -9,67 +9,15 @@ use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{
+    AdminRoom, Candidate, Member, MemberRole, NewMember, NewRoom, RoomKind, RoomUpdate, UserId,
+};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct AdminRoom {
-    pub id: i64,
-    pub kind: String,
-    pub title: String,
-    #[serde(default)]
-    pub patient: Option<i64>,
-    #[serde(default)]
-    pub archived: bool,
-    #[serde(default)]
-    pub member_count: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Member {
-    user: i64,
-    display_name: String,
-    #[serde(default)]
-    display_name_kana: String,
-    profession: String,
-    #[serde(default)]
-    organization_name: Option<String>,
-    role: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Candidate {
-    id: i64,
-    municipality_name: String,
-    display_name: String,
-    #[serde(default)]
-    display_name_kana: String,
-    profession: String,
-    #[serde(default)]
-    organization_name: Option<String>,
-    already_member: bool,
-}
-
-#[derive(Serialize)]
-struct NewRoom {
-    kind: &'static str,
-    title: String,
-}
-
-#[derive(Serialize)]
-struct MemberRole {
-    role: &'static str,
-}
-
-#[derive(Serialize)]
-struct RoomUpdate {
-    archived: bool,
-}
-
-fn kind_label(kind: &str) -> &'static str {
+fn kind_label(kind: RoomKind) -> &'static str {
     match kind {
-        "patient" => tr("患者", "Patient"),
-        "project" => tr("プロジェクト", "Project"),
-        _ => tr("メッセージ", "Message"),
+        RoomKind::Patient => tr("患者", "Patient"),
+        RoomKind::Project => tr("プロジェクト", "Project"),
+        RoomKind::Message => tr("メッセージ", "Message"),
     }
 }
 
@@ -116,7 +64,7 @@ pub fn Rooms() -> Element {
                                 onclick: move |_| go(format!("rooms/{}", r.id)),
                                 span { class: "name",
                                     "{r.title}"
-                                    span { class: "tag", "{kind_label(&r.kind)}" }
+                                    span { class: "tag", "{kind_label(r.kind)}" }
                                     if r.archived {
                                         span { class: "tag off", {tr("アーカイブ", "Archived")} }
                                     }
@@ -159,13 +107,14 @@ fn NewProject(on_close: EventHandler<()>, on_created: EventHandler<i64>) -> Elem
         let s = session.clone();
         spawn(async move {
             let body = NewRoom {
-                kind: "project",
+                kind: RoomKind::Project,
                 title: title.peek().clone(),
+                patient: None,
             };
             let result = api::post::<_, AdminRoom>(&murl(&s.slug, "rooms"), &body).await;
             busy.set(false);
             match check(&s, result) {
-                Ok(room) => on_created.call(room.id),
+                Ok(room) => on_created.call(room.id.get()),
                 Err(msg) => error.set(Some(msg)),
             }
         });
@@ -191,7 +140,7 @@ pub fn RoomMembers(room: i64) -> Element {
         async move {
             load::<Vec<AdminRoom>>(&s, &murl(&s.slug, "rooms"))
                 .await
-                .map(|rooms| rooms.into_iter().find(|r| r.id == room))
+                .map(|rooms| rooms.into_iter().find(|r| r.id.get() == room))
         }
     });
     let s = session.clone();
@@ -209,13 +158,13 @@ pub fn RoomMembers(room: i64) -> Element {
             load::<Vec<Candidate>>(&s, &format!("/api/admin/rooms/{room}/candidates?q={q}")).await
         }
     });
-    let mut removing = use_signal(|| None::<i64>);
+    let mut removing = use_signal(|| None::<UserId>);
     let mut error = use_signal(|| None::<String>);
     let mut notice = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
 
     let s = session.clone();
-    let add = move |user: i64, name: String| {
+    let add = move |user: UserId, name: String| {
         if busy() {
             return;
         }
@@ -224,7 +173,14 @@ pub fn RoomMembers(room: i64) -> Element {
         let s = s.clone();
         spawn(async move {
             let url = format!("/api/admin/rooms/{room}/members/{user}");
-            let result = api::send::<_, ()>("PUT", &url, &MemberRole { role: "member" }).await;
+            let result = api::send::<_, ()>(
+                "PUT",
+                &url,
+                &NewMember {
+                    role: Some(MemberRole::Member),
+                },
+            )
+            .await;
             busy.set(false);
             match check(&s, result) {
                 Ok(()) => {
@@ -241,7 +197,7 @@ pub fn RoomMembers(room: i64) -> Element {
         });
     };
     let s = session.clone();
-    let remove = move |user: i64, name: String| {
+    let remove = move |user: UserId, name: String| {
         if busy() {
             return;
         }
@@ -280,7 +236,8 @@ pub fn RoomMembers(room: i64) -> Element {
                 "PATCH",
                 &format!("/api/admin/rooms/{room}"),
                 &RoomUpdate {
-                    archived: !archived,
+                    title: None,
+                    archived: Some(!archived),
                 },
             )
             .await;
@@ -293,7 +250,7 @@ pub fn RoomMembers(room: i64) -> Element {
     };
 
     let (title, kind) = match &room_info {
-        Some(Ok(Some(r))) => (r.title.clone(), kind_label(&r.kind).to_owned()),
+        Some(Ok(Some(r))) => (r.title.clone(), kind_label(r.kind).to_owned()),
         Some(Ok(None)) => (tr("見つかりません", "Not found").to_owned(), String::new()),
         _ => (String::new(), String::new()),
     };
@@ -339,12 +296,12 @@ pub fn RoomMembers(room: i64) -> Element {
                                 div { class: "admin-item static",
                                     span { class: "name",
                                         "{m.display_name}"
-                                        if m.role == "owner" {
+                                        if m.role == MemberRole::Owner {
                                             span { class: "tag", {tr("オーナー", "Owner")} }
                                         }
                                     }
                                     span { class: "meta",
-                                        "{m.display_name_kana} · {profession_label(&m.profession)}"
+                                        "{m.display_name_kana} · {profession_label(m.profession)}"
                                         if let Some(org) = &m.organization_name {
                                             " · {org}"
                                         }
@@ -410,7 +367,7 @@ pub fn RoomMembers(room: i64) -> Element {
                                         }
                                     }
                                     span { class: "meta",
-                                        "{c.display_name_kana} · {profession_label(&c.profession)}"
+                                        "{c.display_name_kana} · {profession_label(c.profession)}"
                                         if let Some(org) = &c.organization_name {
                                             " · {org}"
                                         }

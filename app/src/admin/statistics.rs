@@ -6,37 +6,16 @@ use super::{load, murl, LoadState};
 use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use dioxus::prelude::*;
-use serde::Deserialize;
+use renraku_contract::{Month, RoomKind, Statistics as Stats};
 use std::collections::HashMap;
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct MonthKind {
-    month: String,
-    kind: String,
-    posts: i64,
-    active_users: i64,
-}
+const KINDS: [RoomKind; 3] = [RoomKind::Patient, RoomKind::Project, RoomKind::Message];
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Month {
-    month: String,
-    posts: i64,
-    active_users: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-struct Stats {
-    months: Vec<Month>,
-    by_kind: Vec<MonthKind>,
-}
-
-const KINDS: [&str; 3] = ["patient", "project", "message"];
-
-fn kind_label(kind: &str) -> &'static str {
+fn kind_label(kind: RoomKind) -> &'static str {
     match kind {
-        "patient" => tr("患者", "Patients"),
-        "project" => tr("プロジェクト", "Projects"),
-        _ => tr("メッセージ", "Messages"),
+        RoomKind::Patient => tr("患者", "Patients"),
+        RoomKind::Project => tr("プロジェクト", "Projects"),
+        RoomKind::Message => tr("メッセージ", "Messages"),
     }
 }
 
@@ -199,19 +178,20 @@ impl Chart<'_> {
                     format!(
                         "{} {}: {value}{}",
                         month_long(month),
-                        kind_label(kind),
+                        kind_label(*kind),
                         self.unit_ja
                     ),
                     format!(
                         "{} {}: {value} {}",
                         month_long(month),
-                        kind_label(kind),
+                        kind_label(*kind),
                         self.unit_en
                     ),
                 );
                 out.push_str(&format!(
-                    r#"<rect class="bar {kind}" x="{x:.1}" y="{y1:.1}" width="{w:.1}" height="{h:.1}" data-month="{month}" data-value="{value}"><title>{label}</title></rect>"#,
+                    r#"<rect class="bar {kind_class}" x="{x:.1}" y="{y1:.1}" width="{w:.1}" height="{h:.1}" data-month="{month}" data-value="{value}"><title>{label}</title></rect>"#,
                     h = (y2 - y1).max(0.5),
+                    kind_class = kind.as_str(),
                     label = escape(&label),
                 ));
             }
@@ -405,7 +385,7 @@ fn Legend() -> Element {
     rsx! {
         ul { class: "legend", aria_hidden: "true",
             for k in KINDS {
-                li { key: "{k}", span { class: "swatch {k}" } "{kind_label(k)}" }
+                li { key: "{k.as_str()}", span { class: "swatch {k.as_str()}" } "{kind_label(k)}" }
             }
         }
     }

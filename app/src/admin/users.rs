@@ -3,90 +3,37 @@
 
 use super::organizations::Organization;
 use super::{check, load, murl, profession_options, Choice, Field, FormError, LoadState};
+use crate::api::ErrorCode;
 use crate::api::{self, profession_label};
 use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
+use renraku_contract::{
+    CreatedAccount, Disabled, NewAccount, OrganizationId, PasswordReset, Profession, Role,
+    UserListing, UserUpdate,
+};
 
-/// `UserListing` of the admin API.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Account {
-    pub id: i64,
-    pub login_id: String,
-    pub display_name: String,
-    #[serde(default)]
-    pub display_name_kana: String,
-    pub profession: String,
-    pub role: String,
-    #[serde(default)]
-    pub organization: Option<i64>,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-    #[serde(default)]
-    pub disabled: bool,
-    #[serde(default)]
-    pub must_change_password: bool,
-}
+/// An account as the admin API lists it.
+pub type Account = UserListing;
 
-#[derive(Serialize)]
-struct NewAccount {
-    login_id: String,
-    display_name: String,
-    display_name_kana: String,
-    profession: String,
-    role: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    organization: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    user: Account,
-    temporary_password: String,
-}
-
-#[derive(Serialize)]
-struct AccountUpdate {
-    display_name: String,
-    display_name_kana: String,
-    profession: String,
-    /// Left out for one's own account: the server refuses any change of it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<String>,
-    /// `0` detaches.
-    organization: i64,
-}
-
-#[derive(Deserialize)]
-struct Disabled {
-    sessions_ended: u64,
-    connections_closed: usize,
-}
-
-#[derive(Deserialize)]
-struct PasswordReset {
-    temporary_password: String,
-}
-
-fn role_label(role: &str) -> &'static str {
+fn role_label(role: Role) -> &'static str {
     match role {
-        "municipality_admin" => tr("自治体管理者", "Municipality admin"),
-        "system_admin" => tr("システム管理者", "System admin"),
-        _ => tr("一般", "Member"),
+        Role::MunicipalityAdmin => tr("自治体管理者", "Municipality admin"),
+        Role::SystemAdmin => tr("システム管理者", "System admin"),
+        Role::Member => tr("一般", "Member"),
     }
 }
 
 fn role_options(system: bool) -> Vec<(String, String)> {
-    let mut roles = vec!["member", "municipality_admin"];
+    let mut roles = vec![Role::Member, Role::MunicipalityAdmin];
     if system {
-        roles.push("system_admin");
+        roles.push(Role::SystemAdmin);
     }
     roles
         .into_iter()
-        .map(|r| (r.to_owned(), role_label(r).to_owned()))
+        .map(|r| (r.as_str().to_owned(), role_label(r).to_owned()))
         .collect()
 }
 
@@ -152,7 +99,7 @@ pub fn Users() -> Element {
                         &a.display_name_kana,
                         &a.login_id,
                         a.organization_name.as_deref().unwrap_or(""),
-                        profession_label(&a.profession),
+                        profession_label(a.profession),
                     ],
                 )
             })
@@ -164,7 +111,7 @@ pub fn Users() -> Element {
         .as_ref()
         .and_then(|l| l.as_ref().ok())
         .map_or(0, Vec::len);
-    let me = session.me.user.id.get();
+    let me = session.me.user.id;
 
     rsx! {
         div { class: "admin-toolbar",
@@ -215,8 +162,8 @@ pub fn Users() -> Element {
                                     if a.id == me {
                                         span { class: "tag", {tr("自分", "You")} }
                                     }
-                                    if a.role != "member" {
-                                        span { class: "tag admin", "{role_label(&a.role)}" }
+                                    if a.role.is_admin() {
+                                        span { class: "tag admin", "{role_label(a.role)}" }
                                     }
                                     if a.disabled {
                                         span { class: "tag off", {tr("無効", "Disabled")} }
@@ -226,7 +173,7 @@ pub fn Users() -> Element {
                                     }
                                 }
                                 span { class: "meta",
-                                    "{a.login_id} · {profession_label(&a.profession)}"
+                                    "{a.login_id} · {profession_label(a.profession)}"
                                     if let Some(org) = &a.organization_name {
                                         " · {org}"
                                     }
@@ -296,8 +243,8 @@ fn CreateAccount(
     let login = use_signal(String::new);
     let name = use_signal(String::new);
     let kana = use_signal(String::new);
-    let profession = use_signal(|| "nurse".to_owned());
-    let role = use_signal(|| "member".to_owned());
+    let profession = use_signal(|| Profession::Nurse.as_str().to_owned());
+    let role = use_signal(|| Role::Member.as_str().to_owned());
     let org = use_signal(|| "0".to_owned());
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
@@ -315,15 +262,20 @@ fn CreateAccount(
                 login_id: login.peek().trim().to_owned(),
                 display_name: name.peek().clone(),
                 display_name_kana: kana.peek().clone(),
-                profession: profession.peek().clone(),
-                role: role.peek().clone(),
-                organization: org.peek().parse().ok().filter(|o| *o != 0),
+                profession: Profession::parse(&profession.peek()).unwrap_or(Profession::Other),
+                role: Role::parse(&role.peek()),
+                organization: org
+                    .peek()
+                    .parse()
+                    .ok()
+                    .filter(|o| *o != 0)
+                    .map(OrganizationId::new),
             };
-            let result = api::post::<_, Created>(&murl(&s.slug, "users"), &body).await;
+            let result = api::post::<_, CreatedAccount>(&murl(&s.slug, "users"), &body).await;
             busy.set(false);
             match result {
                 Ok(c) => on_created.call((c.user, c.temporary_password)),
-                Err(e) if e.code() == Some("conflict") => error.set(Some(
+                Err(e) if e.code() == Some(ErrorCode::Conflict) => error.set(Some(
                     tr(
                         "このログイン ID はすでに使われています。",
                         "This login ID is taken.",
@@ -375,13 +327,13 @@ fn EditAccount(
 ) -> Element {
     let session = use_context::<Session>();
     let system = super::is_system(&session);
-    let is_me = account.id == session.me.user.id.get();
+    let is_me = account.id == session.me.user.id;
     let a = account.clone();
     let name = use_signal(|| a.display_name.clone());
     let kana = use_signal(|| a.display_name_kana.clone());
-    let profession = use_signal(|| a.profession.clone());
-    let role = use_signal(|| a.role.clone());
-    let org = use_signal(|| a.organization.unwrap_or(0).to_string());
+    let profession = use_signal(|| a.profession.as_str().to_owned());
+    let role = use_signal(|| a.role.as_str().to_owned());
+    let org = use_signal(|| a.organization.map_or(0, OrganizationId::get).to_string());
     let mut confirm = use_signal(|| Confirm::None);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
@@ -397,12 +349,16 @@ fn EditAccount(
         error.set(None);
         let s = s.clone();
         spawn(async move {
-            let body = AccountUpdate {
-                display_name: name.peek().clone(),
-                display_name_kana: kana.peek().clone(),
-                profession: profession.peek().clone(),
-                role: (!is_me).then(|| role.peek().clone()),
-                organization: org.peek().parse().unwrap_or(0),
+            let body = UserUpdate {
+                display_name: Some(name.peek().clone()),
+                display_name_kana: Some(kana.peek().clone()),
+                profession: Profession::parse(&profession.peek()),
+                role: if is_me {
+                    None
+                } else {
+                    Role::parse(&role.peek())
+                },
+                organization: Some(OrganizationId::new(org.peek().parse().unwrap_or(0))),
             };
             let result =
                 api::send::<_, Account>("PATCH", &format!("/api/admin/users/{id}"), &body).await;
@@ -483,7 +439,7 @@ fn EditAccount(
         });
     };
 
-    let roles = role_options(system || account.role == "system_admin");
+    let roles = role_options(system || account.role == Role::SystemAdmin);
     rsx! {
         Sheet { title: tr_string(format!("{} さん", account.display_name), account.display_name.clone()), on_close: move |_| on_close.call(()),
             p { class: "muted", "{account.login_id}" }

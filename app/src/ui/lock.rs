@@ -2,6 +2,7 @@
 //! data leaves the screen (and the DOM) behind ロック中, until the password is given again
 //! (`POST /api/me/unlock`). A phone left on a desk in a patient's home shows nothing.
 
+use crate::api::ErrorCode;
 use crate::i18n::tr;
 use crate::ui::session::Session;
 use crate::util::{local_get, local_remove, local_set, now_ms, sleep_ms, use_window_event};
@@ -138,11 +139,7 @@ pub fn LockScreen(locked: Signal<bool>) -> Element {
         error.set(None);
         let s = s.clone();
         spawn(async move {
-            #[derive(serde::Serialize)]
-            struct Unlock {
-                password: String,
-            }
-            let body = Unlock {
+            let body = renraku_contract::Unlock {
                 password: password.peek().clone(),
             };
             let result = crate::api::post::<_, serde_json::Value>("/api/me/unlock", &body).await;
@@ -152,7 +149,7 @@ pub fn LockScreen(locked: Signal<bool>) -> Element {
                     password.set(String::new());
                     locked.set(false);
                 }
-                Err(e) if e.code() == Some("bad_credentials") => {
+                Err(e) if e.code() == Some(ErrorCode::BadCredentials) => {
                     error.set(Some(tr("パスワードが違います。", "Wrong password.").into()))
                 }
                 // The session itself ended meanwhile: sign in again.

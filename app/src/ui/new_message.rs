@@ -44,7 +44,7 @@ pub fn NewMessage() -> Element {
                     &c.display_name,
                     &c.display_name_kana,
                     c.organization_name.as_deref().unwrap_or(""),
-                    api::profession_label(&c.profession),
+                    api::profession_label(c.profession),
                 ],
             )
         })
@@ -129,7 +129,7 @@ pub fn NewMessage() -> Element {
                                     query.set(String::new());
                                 }
                             },
-                            PersonLine { name: c.display_name.clone(), profession: c.profession.clone(), organization: c.organization_name.clone(), extra: Some(c.display_name_kana.clone()) }
+                            PersonLine { name: c.display_name.clone(), profession: c.profession, organization: c.organization_name.clone(), extra: Some(c.display_name_kana.clone()) }
                         }
                     }
                 }

@@ -2,10 +2,9 @@
 //! second-factor code when the account has one, or enrolment when the municipality requires
 //! a second factor the account lacks.
 
-use crate::api::{self, Me, Municipality};
+use crate::api::{self, ErrorCode, Me, MunicipalityPortal, SecondFactorKind};
 use crate::i18n::tr;
 use dioxus::prelude::*;
-use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -20,7 +19,7 @@ enum Step {
 #[component]
 pub fn Portal(
     slug: String,
-    municipality: Option<Municipality>,
+    municipality: Option<MunicipalityPortal>,
     on_signed_in: EventHandler<Me>,
 ) -> Element {
     let name = municipality
@@ -66,7 +65,7 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
     let mut password = use_signal(String::new);
     let mut code = use_signal(String::new);
     let mut step = use_signal(|| Step::Password);
-    let mut factors = use_signal(Vec::<String>::new);
+    let mut factors = use_signal(Vec::<SecondFactorKind>::new);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
     let slug_for_passkey = slug.clone();
@@ -94,20 +93,22 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
                     Err(e) => error.set(Some(e.message())),
                 },
                 Err(e) => match e.code() {
-                    Some("second_factor_required") => {
+                    Some(ErrorCode::SecondFactorRequired) => {
                         factors.set(e.second_factors().to_vec());
                         step.set(Step::SecondFactor);
                     }
-                    Some("bad_second_factor") => error.set(Some(
+                    Some(ErrorCode::BadSecondFactor) => error.set(Some(
                         tr("確認コードが違います。", "The code is not right.").into(),
                     )),
-                    Some("bad_credentials") | Some("bad_request") => error.set(Some(
-                        tr(
-                            "ログイン ID またはパスワードが違います。",
-                            "Wrong login ID or password.",
-                        )
-                        .into(),
-                    )),
+                    Some(ErrorCode::BadCredentials) | Some(ErrorCode::BadRequest) => {
+                        error.set(Some(
+                            tr(
+                                "ログイン ID またはパスワードが違います。",
+                                "Wrong login ID or password.",
+                            )
+                            .into(),
+                        ))
+                    }
                     _ => error.set(Some(e.message())),
                 },
             }
@@ -142,9 +143,9 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
             }
         });
     });
-    let has_passkey = factors.read().iter().any(|f| f == "passkey");
+    let has_passkey = factors.read().contains(&SecondFactorKind::Passkey);
     // Accounts from before the server named the factors have TOTP.
-    let has_totp = factors.read().is_empty() || factors.read().iter().any(|f| f == "totp");
+    let has_totp = factors.read().is_empty() || factors.read().contains(&SecondFactorKind::Totp);
 
     if step() == Step::Enrol {
         return rsx! {
@@ -226,20 +227,7 @@ fn SignIn(slug: String, on_signed_in: EventHandler<Me>) -> Element {
     }
 }
 
-#[derive(Deserialize)]
-struct TotpSetup {
-    secret: String,
-}
-
-#[derive(Serialize)]
-struct TotpCode {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct RecoveryCodes {
-    recovery_codes: Vec<String>,
-}
+use renraku_contract::{RecoveryCodes, TotpCode, TotpSetup};
 
 /// The municipality requires a second factor: set up an authenticator app now.
 #[component]
@@ -258,7 +246,7 @@ fn Enrol(on_done: EventHandler<()>) -> Element {
             };
             match api::post::<_, RecoveryCodes>("/api/me/totp/confirm", &body).await {
                 Ok(r) => recovery.set(Some(r.recovery_codes)),
-                Err(e) if e.code() == Some("invalid_code") => error.set(Some(
+                Err(e) if e.code() == Some(ErrorCode::InvalidCode) => error.set(Some(
                     tr("確認コードが違います。", "The code is not right.").into(),
                 )),
                 Err(e) => error.set(Some(e.message())),

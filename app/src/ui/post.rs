@@ -40,7 +40,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
         .map(|m| m.display_name.clone())
         .unwrap_or_else(|| tr("（ルーム外のメンバー）", "(former member)").to_owned());
     let author_meta = author.map(|m| {
-        let mut s = crate::api::profession_label(&m.profession).to_owned();
+        let mut s = crate::api::profession_label(m.profession).to_owned();
         if let Some(org) = &m.organization_name {
             s.push_str(" · ");
             s.push_str(org);

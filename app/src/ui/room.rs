@@ -12,7 +12,7 @@ use crate::ui::session::Session;
 use crate::ui::widgets::{PersonLine, Sheet, TopBar};
 use crate::util;
 use dioxus::prelude::*;
-use renraku_sync::{PostId, RoomId, Thread, UserId};
+use renraku_sync::{PostId, RoomId, RoomKind, Thread, UserId};
 use std::collections::{HashMap, HashSet};
 
 /// Threads per page.
@@ -140,9 +140,9 @@ pub fn RoomScreen(room: RoomId) -> Element {
         }
         bits.join(" · ")
     });
-    let back_tab = match d.as_ref().map(|d| d.kind.as_str()) {
-        Some("project") => Tab::Projects,
-        Some("message") => Tab::Messages,
+    let back_tab = match d.as_ref().map(|d| d.kind) {
+        Some(RoomKind::Project) => Tab::Projects,
+        Some(RoomKind::Message) => Tab::Messages,
         _ => Tab::Patients,
     };
     let pinned_ids: HashSet<PostId> = pins.iter().map(|p| p.post.clone()).collect();
@@ -232,7 +232,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     ul { class: "people",
                         for m in members.read().values().cloned().collect::<Vec<_>>() {
                             li { key: "{m.user}",
-                                PersonLine { name: m.display_name.clone(), profession: m.profession.clone(), organization: m.organization_name.clone() }
+                                PersonLine { name: m.display_name.clone(), profession: m.profession, organization: m.organization_name.clone() }
                             }
                         }
                     }
@@ -317,18 +317,19 @@ fn WhoSheet() -> Element {
         return rsx! {};
     };
     let members = ctx.members.read();
-    let people: Vec<(String, String, Option<String>)> = list
+    let people: Vec<(String, renraku_contract::Profession, Option<String>)> = list
         .users
         .iter()
         .map(|u| match members.get(u) {
             Some(m) => (
                 m.display_name.clone(),
-                m.profession.clone(),
+                m.profession,
                 m.organization_name.clone(),
             ),
             None => (
                 tr("（ルーム外のメンバー）", "(former member)").to_owned(),
-                String::new(),
+                // Shown as その他 (Other), as an unknown profession always was.
+                renraku_contract::Profession::Other,
                 None,
             ),
         })

@@ -140,7 +140,7 @@ pub fn Root(slug: String) -> Element {
         Some(me) => Auth::SignedIn(me),
         None => Auth::Checking,
     });
-    let mut municipality = use_signal(|| None::<Result<api::Municipality, api::ApiError>>);
+    let mut municipality = use_signal(|| None::<Result<api::MunicipalityPortal, api::ApiError>>);
 
     let s = slug.clone();
     use_hook(move || {

@@ -36,7 +36,7 @@ pub fn Settings() -> Element {
         main { class: "settings",
             Section { title: tr("アカウント", "Account").to_owned(),
                 p { strong { "{me.display_name}" } " " span { class: "muted", "{me.display_name_kana}" } }
-                p { class: "muted", "{crate::api::profession_label(&me.profession)} · {org}" }
+                p { class: "muted", "{crate::api::profession_label(me.profession)} · {org}" }
                 p { class: "muted", "{session.me.municipality.name}" }
             }
             Section { title: tr("言語 / Language", "Language / 言語").to_owned(),

@@ -72,7 +72,7 @@ pub fn Sheet(title: String, on_close: EventHandler<()>, children: Element) -> El
 #[component]
 pub fn PersonLine(
     name: String,
-    profession: String,
+    profession: renraku_contract::Profession,
     organization: Option<String>,
     extra: Option<String>,
 ) -> Element {
@@ -80,7 +80,7 @@ pub fn PersonLine(
         div { class: "person",
             span { class: "name", "{name}" }
             span { class: "meta",
-                "{profession_label(&profession)}"
+                "{profession_label(profession)}"
                 if let Some(org) = organization {
                     " · {org}"
                 }

@@ -46,15 +46,15 @@ impl Refusal {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> renraku_contract::ErrorCode {
         match self {
-            Refusal::TooLarge { .. } => "too_large",
-            Refusal::UnsupportedType { .. } => "unsupported_type",
-            Refusal::TypeMismatch { .. } => "type_mismatch",
-            Refusal::BadFileName(_) => "bad_file_name",
-            Refusal::EmptyFile => "empty_file",
-            Refusal::ImageTooLarge { .. } => "image_too_large",
-            Refusal::Incomplete => "incomplete_upload",
+            Refusal::TooLarge { .. } => renraku_contract::ErrorCode::TooLarge,
+            Refusal::UnsupportedType { .. } => renraku_contract::ErrorCode::UnsupportedType,
+            Refusal::TypeMismatch { .. } => renraku_contract::ErrorCode::TypeMismatch,
+            Refusal::BadFileName(_) => renraku_contract::ErrorCode::BadFileName,
+            Refusal::EmptyFile => renraku_contract::ErrorCode::EmptyFile,
+            Refusal::ImageTooLarge { .. } => renraku_contract::ErrorCode::ImageTooLarge,
+            Refusal::Incomplete => renraku_contract::ErrorCode::IncompleteUpload,
         }
     }
 

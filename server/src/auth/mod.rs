@@ -12,7 +12,7 @@ pub mod token;
 
 use crate::config::Config;
 use crate::db::sessions::{NewRoomToken, NewSession, SessionId};
-use crate::db::users::{Profession, Role, UserProfile};
+use crate::db::users::{Profession, Role, UserRow};
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -20,7 +20,6 @@ use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use renraku_sync::{MunicipalityId, OrganizationId, RoomId, UserId};
-use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use token::{looks_like_token, new_token, token_hash};
@@ -49,21 +48,35 @@ pub(crate) const TOUCH_EVERY_MS: i64 = 60_000;
 /// User-Agent strings are cut to this many characters before they are stored.
 const MAX_USER_AGENT: usize = 200;
 
-/// The signed-in user of a request. As an extractor it answers 401 by itself.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+/// The signed-in user of a request. As an extractor it answers 401 by itself; the API shows
+/// it as [`renraku_contract::CurrentUser`].
+#[derive(Clone, Debug)]
 pub struct CurrentUser {
-    #[schema(value_type = i64)]
     pub id: UserId,
-    #[schema(value_type = i64)]
     pub municipality: MunicipalityId,
     pub login_id: String,
     pub display_name: String,
     pub display_name_kana: String,
     pub profession: Profession,
     pub role: Role,
-    #[schema(value_type = Option<i64>)]
     pub organization: Option<OrganizationId>,
     pub organization_name: Option<String>,
+}
+
+impl From<CurrentUser> for renraku_contract::CurrentUser {
+    fn from(u: CurrentUser) -> Self {
+        Self {
+            id: u.id,
+            municipality: u.municipality,
+            login_id: u.login_id,
+            display_name: u.display_name,
+            display_name_kana: u.display_name_kana,
+            profession: u.profession,
+            role: u.role,
+            organization: u.organization,
+            organization_name: u.organization_name,
+        }
+    }
 }
 
 impl CurrentUser {
@@ -74,8 +87,8 @@ impl CurrentUser {
     }
 }
 
-impl From<UserProfile> for CurrentUser {
-    fn from(p: UserProfile) -> Self {
+impl From<UserRow> for CurrentUser {
+    fn from(p: UserRow) -> Self {
         Self {
             id: p.id,
             municipality: p.municipality,

@@ -3,24 +3,9 @@
 use super::Db;
 use crate::domain::tenancy;
 use crate::error::Result;
+pub use renraku_contract::{Agreement, AgreementId};
 use renraku_sync::{MunicipalityId, RoomId, UserId};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
-
-/// An agreement's id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AgreementId(pub i64);
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Agreement {
-    #[schema(value_type = i64)]
-    pub id: AgreementId,
-    pub name: String,
-    /// The member municipalities' ids.
-    #[schema(value_type = Vec<i64>)]
-    pub members: Vec<MunicipalityId>,
-}
 
 /// A room membership that an agreement no longer allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,65 +2,35 @@
 
 use super::{now_ms, Db};
 use crate::error::Result;
+pub use renraku_contract::{Announcement, MaintenanceWindow};
 use renraku_sync::{MunicipalityId, UserId};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Announcement {
-    pub id: i64,
-    /// `None`: for every municipality.
-    #[schema(value_type = Option<i64>)]
-    pub municipality: Option<MunicipalityId>,
-    pub title: String,
-    pub body: String,
-    /// Unix milliseconds; shown from then on.
-    pub starts_at: i64,
-    /// Unix milliseconds; hidden from then on (`None`: until deleted).
-    pub ends_at: Option<i64>,
-    pub created_at: i64,
+fn announcement_from_row(row: &AnyRow) -> Result<Announcement, sqlx::Error> {
+    Ok(Announcement {
+        id: row.try_get("id")?,
+        municipality: row
+            .try_get::<Option<i64>, _>("municipality_id")?
+            .map(MunicipalityId::new),
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        starts_at: row.try_get("starts_at")?,
+        ends_at: row.try_get("ends_at")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
 
-impl Announcement {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            municipality: row
-                .try_get::<Option<i64>, _>("municipality_id")?
-                .map(MunicipalityId::new),
-            title: row.try_get("title")?,
-            body: row.try_get("body")?,
-            starts_at: row.try_get("starts_at")?,
-            ends_at: row.try_get("ends_at")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct MaintenanceWindow {
-    pub id: i64,
-    /// `None`: the whole service.
-    #[schema(value_type = Option<i64>)]
-    pub municipality: Option<MunicipalityId>,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub message: String,
-}
-
-impl MaintenanceWindow {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            municipality: row
-                .try_get::<Option<i64>, _>("municipality_id")?
-                .map(MunicipalityId::new),
-            starts_at: row.try_get("starts_at")?,
-            ends_at: row.try_get("ends_at")?,
-            message: row.try_get("message")?,
-        })
-    }
+fn maintenance_window_from_row(row: &AnyRow) -> Result<MaintenanceWindow, sqlx::Error> {
+    Ok(MaintenanceWindow {
+        id: row.try_get("id")?,
+        municipality: row
+            .try_get::<Option<i64>, _>("municipality_id")?
+            .map(MunicipalityId::new),
+        starts_at: row.try_get("starts_at")?,
+        ends_at: row.try_get("ends_at")?,
+        message: row.try_get("message")?,
+    })
 }
 
 const ANNOUNCEMENT_COLUMNS: &str =
@@ -85,7 +55,7 @@ impl Db {
         .await?;
         Ok(rows
             .iter()
-            .map(Announcement::from_row)
+            .map(announcement_from_row)
             .collect::<Result<_, _>>()?)
     }
 
@@ -108,7 +78,7 @@ impl Db {
         let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(Announcement::from_row)
+            .map(announcement_from_row)
             .collect::<Result<_, _>>()?)
     }
 
@@ -119,7 +89,7 @@ impl Db {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Announcement::from_row).transpose()?)
+        Ok(row.as_ref().map(announcement_from_row).transpose()?)
     }
 
     pub async fn create_announcement(
@@ -172,7 +142,7 @@ impl Db {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(MaintenanceWindow::from_row).transpose()?)
+        Ok(row.as_ref().map(maintenance_window_from_row).transpose()?)
     }
 
     /// The windows open right now, system-wide or any municipality's.
@@ -188,7 +158,7 @@ impl Db {
         .await?;
         Ok(rows
             .iter()
-            .map(MaintenanceWindow::from_row)
+            .map(maintenance_window_from_row)
             .collect::<Result<_, _>>()?)
     }
 
@@ -203,7 +173,7 @@ impl Db {
         .await?;
         Ok(rows
             .iter()
-            .map(MaintenanceWindow::from_row)
+            .map(maintenance_window_from_row)
             .collect::<Result<_, _>>()?)
     }
 
@@ -214,7 +184,7 @@ impl Db {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(MaintenanceWindow::from_row).transpose()?)
+        Ok(row.as_ref().map(maintenance_window_from_row).transpose()?)
     }
 
     pub async fn create_maintenance(

@@ -4,54 +4,41 @@
 use super::{flag, Db};
 use crate::attachments::{AttachmentId, FileName, Kind, Sha256};
 use crate::error::{Error, Result};
+pub use renraku_contract::AttachmentMeta;
 use renraku_sync::{RoomId, UserId};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-/// An attachment as the API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AttachmentMeta {
-    /// ULID chosen by the uploading client.
-    #[schema(value_type = String)]
-    pub id: AttachmentId,
-    #[schema(value_type = i64)]
-    pub room: RoomId,
-    #[schema(value_type = i64)]
-    pub uploader: UserId,
-    /// The original file name (shown, and offered on download).
-    pub name: String,
-    /// Media type decided from the bytes.
-    pub mime: String,
-    /// Bytes stored (after metadata was removed from photos).
-    pub size: i64,
-    /// SHA-256 (hex) of the stored bytes.
-    pub sha256: String,
-    pub has_thumbnail: bool,
-    /// Display size of images, after orientation.
-    pub width: Option<i64>,
-    pub height: Option<i64>,
-    /// Unix milliseconds.
-    pub created_at: i64,
+/// What the server reads from a stored [`AttachmentMeta`]: its type, name and blob.
+pub trait AttachmentMetaExt {
+    fn kind(&self) -> Result<Kind>;
+    fn file_name(&self) -> Result<FileName>;
+    fn blob(&self) -> Result<Sha256>;
 }
 
-impl AttachmentMeta {
-    pub fn kind(&self) -> Result<Kind> {
+impl AttachmentMetaExt for AttachmentMeta {
+    fn kind(&self) -> Result<Kind> {
         self.mime.parse().map_err(Error::internal)
     }
 
-    pub fn file_name(&self) -> Result<FileName> {
+    fn file_name(&self) -> Result<FileName> {
         FileName::parse(&self.name).map_err(Error::internal)
     }
 
-    pub fn blob(&self) -> Result<Sha256> {
+    fn blob(&self) -> Result<Sha256> {
         self.sha256.parse().map_err(Error::internal)
     }
+}
 
-    fn from_row(row: &AnyRow) -> Result<Self> {
+/// Reads an attachment row (its id checked to be a canonical attachment id).
+fn meta_from_row(row: &AnyRow) -> Result<AttachmentMeta> {
+    {
         let id: String = row.try_get("id")?;
-        Ok(Self {
-            id: id.parse().map_err(Error::internal)?,
+        Ok(AttachmentMeta {
+            id: id
+                .parse::<AttachmentId>()
+                .map_err(Error::internal)?
+                .to_string(),
             room: RoomId::new(row.try_get("room_id")?),
             uploader: UserId::new(row.try_get("uploader_id")?),
             name: row.try_get("name")?,
@@ -75,7 +62,7 @@ impl Db {
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(AttachmentMeta::from_row).transpose()
+        row.as_ref().map(meta_from_row).transpose()
     }
 
     /// A room's attachments, oldest first.
@@ -86,7 +73,7 @@ impl Db {
         .bind(room.get())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(AttachmentMeta::from_row).collect()
+        rows.iter().map(meta_from_row).collect()
     }
 
     /// Records a stored attachment; an id already taken is a `Conflict`.

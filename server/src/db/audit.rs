@@ -9,8 +9,8 @@ use super::{now_ms, Db};
 pub use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use futures_util::TryStreamExt;
+pub use renraku_contract::{AuditQuery, AuditRow, ChainReport};
 use renraku_sync::{MunicipalityId, UserId};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -57,45 +57,27 @@ impl AuditEntry {
     }
 }
 
-/// A stored audit row.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditRow {
-    pub seq: i64,
-    /// Unix milliseconds.
-    pub at: i64,
-    pub user_id: Option<i64>,
-    pub municipality_id: Option<i64>,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-    /// SHA-256 (hex) chaining this row to the previous one.
-    pub hash: String,
-}
-
-impl AuditRow {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            seq: row.try_get("seq")?,
-            at: row.try_get("at")?,
-            user_id: row.try_get("user_id")?,
-            municipality_id: row.try_get("municipality_id")?,
-            action: row.try_get("action")?,
-            target: row.try_get("target")?,
-            detail: row.try_get("detail")?,
-            hash: row.try_get("hash")?,
-        })
-    }
+fn audit_row_from_row(row: &AnyRow) -> Result<AuditRow, sqlx::Error> {
+    Ok(AuditRow {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        user_id: row.try_get("user_id")?,
+        municipality_id: row.try_get("municipality_id")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        detail: row.try_get("detail")?,
+        hash: row.try_get("hash")?,
+    })
 }
 
 /// Most rows one request may ask for (JSON or CSV); more is refused, not cut short.
 pub const MAX_AUDIT_ROWS: i64 = 5000;
 
-/// Which rows an administrator asks for. All conditions are ANDed.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// Which rows to read: an administrator's [`AuditQuery`], within a municipality. All
+/// conditions are ANDed.
+#[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
     /// Only this municipality: its own entries, and accesses to its rooms by others.
-    #[serde(skip)]
     pub municipality: Option<MunicipalityId>,
     /// Actions starting with this (`signin.` matches every sign-in outcome).
     pub action: Option<String>,
@@ -109,19 +91,22 @@ pub struct AuditFilter {
     /// Rows with a seq below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
     /// At most this many rows (default 200; 1 to 5000, anything else is refused).
-    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<i64>,
 }
 
-/// What [`Db::verify_audit_chain`] found.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct ChainReport {
-    /// Chained rows checked.
-    pub rows: i64,
-    /// The chain head's seq.
-    pub head_seq: i64,
-    /// Every break found, in seq order; empty means intact.
-    pub problems: Vec<String>,
+impl From<AuditQuery> for AuditFilter {
+    fn from(q: AuditQuery) -> Self {
+        AuditFilter {
+            municipality: None,
+            action: q.action,
+            user_id: q.user_id,
+            target: q.target,
+            from: q.from,
+            to: q.to,
+            before_seq: q.before_seq,
+            limit: q.limit,
+        }
+    }
 }
 
 impl AuditFilter {
@@ -134,12 +119,6 @@ impl AuditFilter {
             )),
             _ => Ok(()),
         }
-    }
-}
-
-impl ChainReport {
-    pub fn intact(&self) -> bool {
-        self.problems.is_empty()
     }
 }
 
@@ -259,7 +238,7 @@ impl Db {
         let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(AuditRow::from_row)
+            .map(audit_row_from_row)
             .collect::<Result<_, _>>()?)
     }
 

@@ -2,21 +2,9 @@
 
 use super::{flag, now_ms, Db};
 use crate::error::Result;
+pub use renraku_contract::ClientCertificate;
 use renraku_sync::{MunicipalityId, UserId};
 use sqlx::Row;
-
-/// A registered certificate, without its DER.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ClientCertificate {
-    pub id: i64,
-    #[schema(value_type = i64)]
-    pub user: UserId,
-    /// SHA-256 of the certificate's DER encoding, lowercase hex.
-    pub fingerprint: String,
-    pub label: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-}
 
 fn certificate(row: &sqlx::any::AnyRow) -> Result<ClientCertificate> {
     Ok(ClientCertificate {

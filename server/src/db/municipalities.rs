@@ -2,71 +2,18 @@
 
 use super::{flag, now_ms, Db};
 use crate::error::Result;
+pub use renraku_contract::{Municipality, OrganizationKind};
 use renraku_sync::{MunicipalityId, OrganizationId};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Municipality {
-    #[schema(value_type = i64)]
-    pub id: MunicipalityId,
-    /// The URL segment: `/{slug}/`.
-    pub slug: String,
-    pub name: String,
-    /// Policy: every professional here must sign in with a second factor (TOTP).
-    pub require_second_factor: bool,
-}
-
-impl Municipality {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: MunicipalityId::new(row.try_get("id")?),
-            slug: row.try_get("slug")?,
-            name: row.try_get("name")?,
-            require_second_factor: flag(row, "require_second_factor")?,
-        })
-    }
-}
-
-/// The kind of a facility, as stored in `organizations.kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrganizationKind {
-    Clinic,
-    Hospital,
-    NursingStation,
-    CareOffice,
-    Pharmacy,
-    City,
-    Other,
-}
-
-impl OrganizationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Clinic => "clinic",
-            Self::Hospital => "hospital",
-            Self::NursingStation => "nursing_station",
-            Self::CareOffice => "care_office",
-            Self::Pharmacy => "pharmacy",
-            Self::City => "city",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "clinic" => Self::Clinic,
-            "hospital" => Self::Hospital,
-            "nursing_station" => Self::NursingStation,
-            "care_office" => Self::CareOffice,
-            "pharmacy" => Self::Pharmacy,
-            "city" => Self::City,
-            "other" => Self::Other,
-            _ => return None,
-        })
-    }
+fn municipality_from_row(row: &AnyRow) -> Result<Municipality, sqlx::Error> {
+    Ok(Municipality {
+        id: MunicipalityId::new(row.try_get("id")?),
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        require_second_factor: flag(row, "require_second_factor")?,
+    })
 }
 
 impl Db {
@@ -77,7 +24,7 @@ impl Db {
         .bind(slug)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Municipality::from_row).transpose()?)
+        Ok(row.as_ref().map(municipality_from_row).transpose()?)
     }
 
     pub async fn municipality(&self, id: MunicipalityId) -> Result<Option<Municipality>> {
@@ -87,7 +34,7 @@ impl Db {
         .bind(id.get())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Municipality::from_row).transpose()?)
+        Ok(row.as_ref().map(municipality_from_row).transpose()?)
     }
 
     pub async fn municipality_count(&self) -> Result<i64> {
@@ -153,7 +100,7 @@ impl Db {
         .await?;
         Ok(rows
             .iter()
-            .map(Municipality::from_row)
+            .map(municipality_from_row)
             .collect::<Result<_, _>>()?)
     }
 

@@ -4,21 +4,9 @@ use super::municipalities::OrganizationKind;
 use super::users::decode_enum;
 use super::Db;
 use crate::error::Result;
+pub use renraku_contract::Organization;
 use renraku_sync::{MunicipalityId, OrganizationId};
-use serde::Serialize;
 use sqlx::Row;
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Organization {
-    #[schema(value_type = i64)]
-    pub id: OrganizationId,
-    #[schema(value_type = i64)]
-    pub municipality: MunicipalityId,
-    pub name: String,
-    pub kind: OrganizationKind,
-    /// Accounts that belong to it.
-    pub user_count: i64,
-}
 
 impl Db {
     pub async fn organizations_of(&self, m: MunicipalityId) -> Result<Vec<Organization>> {

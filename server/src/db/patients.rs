@@ -2,42 +2,22 @@
 
 use super::{flag, Db};
 use crate::error::Result;
+pub use renraku_contract::{Patient, PatientListing, PatientUpdate};
 use renraku_sync::{MunicipalityId, PatientId};
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-/// What a patient room shows at its top.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Patient {
-    #[schema(value_type = i64)]
-    pub id: PatientId,
-    pub name: String,
-    pub name_kana: String,
-    /// ISO date, `YYYY-MM-DD`.
-    pub birth_date: String,
-    pub address: String,
-    /// 要支援1–2 / 要介護1–5, or empty.
-    pub care_level: String,
-    /// Needs assistance in a disaster (災害時要援護者).
-    pub disaster_flag: bool,
-    /// Disaster triage colour: red, yellow, green or black.
-    pub triage: Option<String>,
-}
-
-impl Patient {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: PatientId::new(row.try_get("id")?),
-            name: row.try_get("name")?,
-            name_kana: row.try_get("name_kana")?,
-            birth_date: row.try_get("birth_date")?,
-            address: row.try_get("address")?,
-            care_level: row.try_get("care_level")?,
-            disaster_flag: flag(row, "disaster_flag")?,
-            triage: row.try_get("triage")?,
-        })
-    }
+fn patient_from_row(row: &AnyRow) -> Result<Patient, sqlx::Error> {
+    Ok(Patient {
+        id: PatientId::new(row.try_get("id")?),
+        name: row.try_get("name")?,
+        name_kana: row.try_get("name_kana")?,
+        birth_date: row.try_get("birth_date")?,
+        address: row.try_get("address")?,
+        care_level: row.try_get("care_level")?,
+        disaster_flag: flag(row, "disaster_flag")?,
+        triage: row.try_get("triage")?,
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -60,7 +40,7 @@ impl Db {
         .bind(id.get())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Patient::from_row).transpose()?)
+        Ok(row.as_ref().map(patient_from_row).transpose()?)
     }
 
     pub async fn create_patient(
@@ -88,28 +68,6 @@ impl Db {
     }
 }
 
-/// A patient as administrators list them.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct PatientListing {
-    #[serde(flatten)]
-    pub patient: Patient,
-    pub archived: bool,
-}
-
-/// An administrator's changes to a patient; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
-pub struct PatientUpdate {
-    pub name: Option<String>,
-    pub name_kana: Option<String>,
-    pub birth_date: Option<String>,
-    pub address: Option<String>,
-    pub care_level: Option<String>,
-    pub disaster_flag: Option<bool>,
-    /// `red`, `yellow`, `green` or `black`; an empty string clears it.
-    pub triage: Option<String>,
-    pub archived: Option<bool>,
-}
-
 impl Db {
     pub async fn patients_of(&self, m: MunicipalityId) -> Result<Vec<PatientListing>> {
         let rows = sqlx::query(
@@ -121,10 +79,10 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(PatientListing {
-                    patient: Patient::from_row(row)?,
-                    archived: flag(row, "archived")?,
-                })
+                Ok(PatientListing::new(
+                    patient_from_row(row)?,
+                    flag(row, "archived")?,
+                ))
             })
             .collect()
     }

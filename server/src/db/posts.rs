@@ -5,9 +5,9 @@
 
 use super::{flag, now_ms, Db};
 use crate::error::Result;
+pub use renraku_contract::RoomActivity;
 use renraku_sync::yrs::{Map, ReadTxn, Transact};
 use renraku_sync::{DocId, Post, PostId, ReadMarker, RoomId, ServerDoc, UserId};
-use serde::Serialize;
 use sqlx::Row;
 
 /// What one room's committed batch wrote, read back from the room's replica after applying:
@@ -64,18 +64,6 @@ impl Projection {
 pub struct NewPost {
     pub room: RoomId,
     pub post: Post,
-}
-
-/// Per room of a user: when its conversation last moved, and how many posts by others the
-/// user has not read.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct RoomActivity {
-    #[schema(value_type = i64)]
-    pub room: RoomId,
-    /// Newest `max(created_at, edited_at)` of the room's live posts (unix ms), if any.
-    pub latest_activity_at: Option<i64>,
-    /// Posts by others, not deleted, after the user's read marker.
-    pub unread: i64,
 }
 
 /// Writes `projections` inside `tx`; returns the posts new to the server (not deleted).

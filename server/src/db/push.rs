@@ -5,6 +5,7 @@
 use super::posts::NewPost;
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
+pub use renraku_contract::PushSettings;
 use renraku_sync::{RoomId, RoomKind, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -18,55 +19,6 @@ pub const PUSH_TTL_SECS: i64 = 24 * 60 * 60;
 pub const PRIVATE_BODY: &str = "新しい投稿があります";
 /// Characters of a post's text shown when the user opted into details.
 const DETAIL_CHARS: usize = 120;
-
-/// A user's notification settings. Without a stored row: on, no details, no quiet hours.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushSettings {
-    pub enabled: bool,
-    /// Show the room's title, the author and the text on the lock screen.
-    pub show_details: bool,
-    /// Quiet hours, minutes after midnight Japan time (0–1439); both or neither. The window
-    /// may wrap past midnight (22:00–07:00 is `1320`–`420`).
-    #[serde(default)]
-    pub quiet_start: Option<i64>,
-    #[serde(default)]
-    pub quiet_end: Option<i64>,
-    /// Rooms the user muted. Read-only here: changed one room at a time through
-    /// `POST /api/push/rooms/{room}/mute`, so a stale settings screen cannot undo a mute.
-    #[serde(default)]
-    #[schema(value_type = Vec<i64>)]
-    pub muted_rooms: Vec<RoomId>,
-}
-
-impl Default for PushSettings {
-    fn default() -> Self {
-        PushSettings {
-            enabled: true,
-            show_details: false,
-            quiet_start: None,
-            quiet_end: None,
-            muted_rooms: vec![],
-        }
-    }
-}
-
-impl PushSettings {
-    /// Checks what a client sent; the reason is for people.
-    pub fn validate(&self) -> Result<()> {
-        let minute = |m: Option<i64>| m.is_none_or(|m| (0..MINUTES_PER_DAY).contains(&m));
-        if self.quiet_start.is_some() != self.quiet_end.is_some() {
-            return Err(Error::BadRequest(
-                "quiet hours need both a start and an end".into(),
-            ));
-        }
-        if !minute(self.quiet_start) || !minute(self.quiet_end) {
-            return Err(Error::BadRequest(
-                "quiet hours are minutes after midnight (0–1439)".into(),
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Whether `now_ms` falls into the quiet hours `[start, end)` (Japan time, minutes).
 pub fn in_quiet_hours(now_ms: i64, start: Option<i64>, end: Option<i64>) -> bool {

@@ -5,24 +5,9 @@ use super::users::Profession;
 use super::{flag, Db};
 use crate::error::{Error, Result};
 use crate::http::admin::rooms::Candidate;
-use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
-use serde::Serialize;
+pub use renraku_contract::AdminRoom;
+use renraku_sync::{MunicipalityId, PatientId, RoomId, UserId};
 use sqlx::Row;
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AdminRoom {
-    #[schema(value_type = i64)]
-    pub id: RoomId,
-    /// `patient`, `project` or `message`.
-    #[schema(value_type = String)]
-    pub kind: RoomKind,
-    pub title: String,
-    #[schema(value_type = Option<i64>)]
-    pub patient: Option<PatientId>,
-    pub archived: bool,
-    pub member_count: i64,
-    pub created_at: i64,
-}
 
 impl Db {
     /// The people of `reach` (the municipalities the tenancy rule lets into the room,

@@ -3,6 +3,8 @@
 use super::users::{decode_enum, Profession};
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
+use renraku_contract::MemberRole;
+pub use renraku_contract::{Member, PatientBrief, RoomSummary};
 use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -17,51 +19,6 @@ pub struct RoomRow {
     pub patient: Option<PatientId>,
     pub created_at: i64,
     pub archived: bool,
-}
-
-/// The patient columns of a room list entry.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct PatientBrief {
-    #[schema(value_type = i64)]
-    pub id: PatientId,
-    pub name: String,
-    pub name_kana: String,
-    pub birth_date: String,
-    pub care_level: String,
-}
-
-/// One entry of "my rooms".
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct RoomSummary {
-    #[schema(value_type = i64)]
-    pub id: RoomId,
-    /// `patient`, `project` or `message`.
-    #[schema(value_type = String)]
-    pub kind: RoomKind,
-    pub title: String,
-    pub archived: bool,
-    pub member_count: i64,
-    pub patient: Option<PatientBrief>,
-    /// Message rooms: the other members' names, so a 1:1 room shows whom it is with.
-    pub member_names: Vec<String>,
-    /// Posts I have not read; present when the server keeps a posts projection.
-    pub unread: Option<i64>,
-    /// Unix ms of the newest post; present with `unread`.
-    pub last_activity: Option<i64>,
-}
-
-/// A room member with what others need to know about them.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Member {
-    #[schema(value_type = i64)]
-    pub user: UserId,
-    pub display_name: String,
-    pub display_name_kana: String,
-    pub profession: Profession,
-    pub organization_name: Option<String>,
-    /// `owner` or `member`.
-    pub role: String,
-    pub added_at: i64,
 }
 
 fn room_kind(row: &AnyRow) -> Result<RoomKind> {
@@ -178,7 +135,7 @@ impl Db {
                     display_name_kana: row.try_get("display_name_kana")?,
                     profession: decode_enum(row, "profession", Profession::parse)?,
                     organization_name: row.try_get("organization_name")?,
-                    role: row.try_get("role")?,
+                    role: decode_enum(row, "role", MemberRole::parse)?,
                     added_at: row.try_get("added_at")?,
                 })
             })

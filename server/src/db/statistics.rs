@@ -3,36 +3,9 @@
 
 use super::{Backend, Db};
 use crate::error::Result;
+pub use renraku_contract::{Month, MonthKind, Statistics};
 use renraku_sync::MunicipalityId;
-use serde::Serialize;
 use sqlx::Row;
-
-/// One month of one room kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct MonthKind {
-    /// `YYYY-MM` (JST).
-    pub month: String,
-    /// `patient`, `project` or `message`.
-    pub kind: String,
-    pub posts: i64,
-    /// Distinct authors.
-    pub active_users: i64,
-}
-
-/// One month over all room kinds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Month {
-    pub month: String,
-    pub posts: i64,
-    pub active_users: i64,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Statistics {
-    /// Oldest first.
-    pub months: Vec<Month>,
-    pub by_kind: Vec<MonthKind>,
-}
 
 /// JST is UTC+9 all year (no daylight saving).
 const JST_MS: i64 = 9 * 3_600_000;
@@ -66,7 +39,10 @@ impl Db {
         .map(|row| {
             Ok(MonthKind {
                 month: row.try_get("month")?,
-                kind: row.try_get("kind")?,
+                kind: row
+                    .try_get::<String, _>("kind")?
+                    .parse()
+                    .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
                 posts: row.try_get("posts")?,
                 active_users: row.try_get("active_users")?,
             })

@@ -3,51 +3,10 @@
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-/// Declares a string-backed enum stored in a TEXT column, with its API schema.
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-text_enum!(
-    /// What a professional does; shown next to their name in every room.
-    Profession {
-        Doctor = "doctor",
-        Nurse = "nurse",
-        CareManager = "care_manager",
-        Pharmacist = "pharmacist",
-        Therapist = "therapist",
-        Helper = "helper",
-        CityStaff = "city_staff",
-        Other = "other",
-    }
-);
-
-text_enum!(
-    /// What an account may administer.
-    Role {
-        Member = "member",
-        MunicipalityAdmin = "municipality_admin",
-        SystemAdmin = "system_admin",
-    }
-);
+pub use renraku_contract::{Colleague, Profession, Role, UserListing, UserUpdate};
 
 pub(crate) fn decode_enum<T>(
     row: &AnyRow,
@@ -59,24 +18,19 @@ pub(crate) fn decode_enum<T>(
 }
 
 /// An account as the rest of the server sees it: no password hash, no 2FA secret.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct UserProfile {
-    #[schema(value_type = i64)]
+#[derive(Clone, Debug)]
+pub struct UserRow {
     pub id: UserId,
-    #[schema(value_type = i64)]
     pub municipality: MunicipalityId,
     pub login_id: String,
     pub display_name: String,
     pub display_name_kana: String,
     pub profession: Profession,
     pub role: Role,
-    #[schema(value_type = Option<i64>)]
     pub organization: Option<OrganizationId>,
     pub organization_name: Option<String>,
-    #[serde(skip)]
     pub disabled: bool,
     /// An administrator reset the password: it must be changed before anything else.
-    #[serde(skip)]
     pub must_change_password: bool,
 }
 
@@ -84,7 +38,22 @@ const PROFILE_SELECT: &str = "SELECT u.id, u.municipality_id, u.login_id, u.disp
      u.display_name_kana, u.profession, u.role, u.organization_id, o.name AS organization_name, \
      u.disabled, u.must_change_password FROM users u LEFT JOIN organizations o ON o.id = u.organization_id";
 
-impl UserProfile {
+impl UserRow {
+    /// The account as the API shows it.
+    pub fn profile(&self) -> renraku_contract::UserProfile {
+        renraku_contract::UserProfile {
+            id: self.id,
+            municipality: self.municipality,
+            login_id: self.login_id.clone(),
+            display_name: self.display_name.clone(),
+            display_name_kana: self.display_name_kana.clone(),
+            profession: self.profession,
+            role: self.role,
+            organization: self.organization,
+            organization_name: self.organization_name.clone(),
+        }
+    }
+
     fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             id: UserId::new(row.try_get("id")?),
@@ -126,19 +95,19 @@ pub struct NewUser<'a> {
 }
 
 impl Db {
-    pub async fn user(&self, id: UserId) -> Result<Option<UserProfile>> {
+    pub async fn user(&self, id: UserId) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!("{PROFILE_SELECT} WHERE u.id = $1"))
             .bind(id.get())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(UserProfile::from_row).transpose()
+        row.as_ref().map(UserRow::from_row).transpose()
     }
 
     pub async fn user_by_login(
         &self,
         municipality: MunicipalityId,
         login_id: &str,
-    ) -> Result<Option<UserProfile>> {
+    ) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!(
             "{PROFILE_SELECT} WHERE u.municipality_id = $1 AND u.login_id = $2"
         ))
@@ -146,7 +115,7 @@ impl Db {
         .bind(login_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(UserProfile::from_row).transpose()
+        row.as_ref().map(UserRow::from_row).transpose()
     }
 
     pub async fn credentials(
@@ -216,27 +185,6 @@ impl Db {
     }
 }
 
-/// An account as administrators see it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct UserListing {
-    #[serde(flatten)]
-    pub profile: UserProfile,
-    pub disabled: bool,
-    pub must_change_password: bool,
-}
-
-/// What an administrator may change about an account; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct UserUpdate {
-    pub display_name: Option<String>,
-    pub display_name_kana: Option<String>,
-    pub profession: Option<Profession>,
-    pub role: Option<Role>,
-    /// The organization (of the account's municipality); `0` detaches.
-    #[schema(value_type = Option<i64>)]
-    pub organization: Option<OrganizationId>,
-}
-
 impl Db {
     /// Every account of a municipality, by kana.
     pub async fn users_of_municipality(&self, m: MunicipalityId) -> Result<Vec<UserListing>> {
@@ -248,12 +196,12 @@ impl Db {
         .await?;
         rows.iter()
             .map(|row| {
-                let profile = UserProfile::from_row(row)?;
-                Ok(UserListing {
-                    disabled: profile.disabled,
-                    must_change_password: profile.must_change_password,
-                    profile,
-                })
+                let row = UserRow::from_row(row)?;
+                Ok(UserListing::new(
+                    row.profile(),
+                    row.disabled,
+                    row.must_change_password,
+                ))
             })
             .collect()
     }
@@ -307,17 +255,6 @@ impl Db {
         tx.commit().await?;
         Ok(ended)
     }
-}
-
-/// A colleague as the directory lists them (for choosing whom to message).
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Colleague {
-    #[schema(value_type = i64)]
-    pub id: UserId,
-    pub display_name: String,
-    pub display_name_kana: String,
-    pub profession: Profession,
-    pub organization_name: Option<String>,
 }
 
 impl Db {

@@ -5,7 +5,7 @@
 use super::ApiPath;
 use crate::attachments::{self, AttachmentId, BlobKey, FileName, Refusal};
 use crate::auth::CurrentUser;
-use crate::db::attachments::AttachmentMeta;
+use crate::db::attachments::{AttachmentMeta, AttachmentMetaExt};
 use crate::db::audit::AuditEntry;
 use crate::db::now_ms;
 use crate::domain::audit::AuditAction;
@@ -110,7 +110,7 @@ pub async fn upload(
     )
     .await?;
     let meta = AttachmentMeta {
-        id: id.clone(),
+        id: id.to_string(),
         room,
         uploader: user.id,
         name: name.as_str().to_owned(),

@@ -13,33 +13,10 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{CertificatePolicy, NewClientCertificate, Revoked};
 use renraku_sync::UserId;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewClientCertificate {
-    /// The certificate, PEM (`-----BEGIN CERTIFICATE-----`).
-    pub certificate_pem: String,
-    /// For people: which device or card this is.
-    #[serde(default)]
-    pub label: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Revoked {
-    /// Live WebSocket connections of the owner that were closed.
-    pub connections_closed: usize,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct CertificatePolicy {
-    /// Whether the municipality's professionals must connect with a registered client
-    /// certificate.
-    pub required: bool,
-}
 
 /// The account, if this administrator manages it.
 async fn managed(state: &AppState, admin: &Admin, id: i64) -> Result<UserId> {

@@ -11,64 +11,14 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{
+    PasswordChange, RecoveryCodes, SessionView, TotpCode, TotpRemoval, TotpSetup, Unlock,
+};
 use renraku_sync::SessionEnd;
-use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use utoipa::ToSchema;
 
 /// Shown in authenticator apps next to the account.
 const TOTP_ISSUER: &str = "Renraku";
-
-#[derive(Serialize, ToSchema)]
-pub struct TotpSetup {
-    /// For a QR code: `otpauth://totp/Renraku:{municipality}/{login}?secret=…`.
-    pub otpauth_uri: String,
-    /// The same secret (base32), for typing in by hand.
-    pub secret: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct TotpCode {
-    /// The current 6-digit code.
-    pub code: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct TotpRemoval {
-    /// The current 6-digit code…
-    #[serde(default)]
-    pub code: Option<String>,
-    /// …or, with the authenticator lost, one of the recovery codes.
-    #[serde(default)]
-    pub recovery_code: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RecoveryCodes {
-    /// Ten single-use codes, shown this once; each replaces a TOTP code at sign-in.
-    pub recovery_codes: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SessionView {
-    /// Public id, for `DELETE /api/me/sessions/{id}`; not a credential.
-    #[schema(value_type = String)]
-    pub id: SessionId,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub user_agent: String,
-    /// The session making this request.
-    pub current: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct PasswordChange {
-    pub current: String,
-    /// 8–128 characters, not a common password.
-    pub new: String,
-}
 
 /// Checks a code from the user's confirmed authenticator (or a recovery code) and uses it
 /// up. Failures count against the account's sign-in budget: a stolen session must not be a
@@ -266,7 +216,7 @@ pub async fn list_sessions(
             .into_iter()
             .map(|s| SessionView {
                 current: s.id == session.id,
-                id: s.id,
+                id: s.id.to_string(),
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
                 expires_at: s.expires_at,
@@ -354,11 +304,6 @@ async fn password_matches(
         .await?
         .map(|c| c.password_hash);
     auth::verify_password(password, hash).await
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct Unlock {
-    pub password: String,
 }
 
 /// Unlocks the app on this device after its idle lock: the current password again. Failures

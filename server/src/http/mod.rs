@@ -91,7 +91,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API's routes, the route of its document, and the document exactly as
+/// `/api/openapi.json` serves it (`contract/openapi.json` is a checked-in copy).
+fn api_parts() -> (
+    Router<AppState>,
+    Router<Arc<utoipa::openapi::OpenApi>>,
+    utoipa::openapi::OpenApi,
+) {
     let (api, mut doc) = api_routes().split_for_parts();
     // The document route is itself documented; added last so it is part of what it serves.
     let (doc_route, doc_paths) = OpenApiRouter::<Arc<utoipa::openapi::OpenApi>>::new()
@@ -99,6 +105,11 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     doc.merge(doc_paths);
     openapi::add_shared_responses(&mut doc);
+    (api, doc_route, doc)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc_route, doc) = api_parts();
     let doc_route = doc_route.with_state(Arc::new(doc));
 
     let app = Router::new()

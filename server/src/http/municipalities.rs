@@ -1,19 +1,9 @@
 use super::ApiPath;
-use crate::db::municipalities::Municipality;
 use crate::error::{Error, Result};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-
-/// The portal: the municipality, its current announcements (お知らせ, system-wide ones
-/// included) and the maintenance window open now, if any.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Portal {
-    #[serde(flatten)]
-    pub municipality: Municipality,
-    pub announcements: Vec<crate::db::announcements::Announcement>,
-    pub maintenance: Option<crate::db::announcements::MaintenanceWindow>,
-}
+pub use renraku_contract::Portal;
 
 /// Public facts about a municipality, for its sign-in page.
 #[utoipa::path(get, path = "/api/municipalities/{slug}", tag = "public",
@@ -31,9 +21,5 @@ pub async fn get_municipality(
         .ok_or(Error::NotFound)?;
     let announcements = state.db.current_announcements(municipality.id).await?;
     let maintenance = state.db.active_maintenance(Some(municipality.id)).await?;
-    Ok(Json(Portal {
-        municipality,
-        announcements,
-        maintenance,
-    }))
+    Ok(Json(Portal::new(municipality, announcements, maintenance)))
 }

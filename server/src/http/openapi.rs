@@ -35,12 +35,10 @@ impl Modify for SessionAuth {
     }
 }
 
-/// The whole document: [`ApiDoc`] plus every route's annotation, with the answers every
-/// route shares.
+/// The whole document as `/api/openapi.json` serves it: [`ApiDoc`] plus every route's
+/// annotation, with the answers every route shares.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = super::api_routes().into_openapi();
-    add_shared_responses(&mut doc);
-    doc
+    super::api_parts().2
 }
 
 /// Adds the error answers that come from the layers and extractors every route passes
@@ -126,4 +124,51 @@ pub async fn openapi_json(
     State(doc): State<Arc<utoipa::openapi::OpenApi>>,
 ) -> Json<utoipa::openapi::OpenApi> {
     Json(doc.as_ref().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in copy of [`document`], for clients and reviewers: a change to the API shows
+    /// in the diff of this file.
+    pub const CHECKED_IN: &str = "../contract/openapi.json";
+
+    /// [`document`] as pretty JSON with a final newline: the form of the checked-in copy.
+    pub fn document_json() -> String {
+        let mut json = serde_json::to_string_pretty(&document()).expect("the document serializes");
+        json.push('\n');
+        json
+    }
+
+    /// `contract/openapi.json` is what the server serves. When the API changes, refresh it
+    /// with `RENRAKU_UPDATE_OPENAPI=1 cargo test -p renraku-server --lib openapi` and commit
+    /// the diff with the change.
+    #[test]
+    fn openapi_document_is_checked_in() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CHECKED_IN);
+        let served = document_json();
+        if std::env::var_os("RENRAKU_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &served).expect("writing contract/openapi.json");
+            return;
+        }
+        let file = std::fs::read_to_string(&path).unwrap_or_default();
+        if file == served {
+            return;
+        }
+        let (line, (ours, theirs)) = served
+            .lines()
+            .chain(std::iter::repeat(""))
+            .zip(file.lines().chain(std::iter::repeat("")))
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .expect("the texts differ somewhere");
+        panic!(
+            "contract/openapi.json is not the document the server serves.\n\
+             First difference at line {}:\n  served: {ours}\n  file:   {theirs}\n\
+             If the API change is intended, refresh the file and commit it:\n  \
+             RENRAKU_UPDATE_OPENAPI=1 cargo test -p renraku-server --lib openapi",
+            line + 1
+        );
+    }
 }

@@ -20,68 +20,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
+pub use renraku_contract::{
+    CeremonyStart, PasskeySigninFinish, PasskeySigninStart, PasskeyView, RegistrationFinish,
+};
 use renraku_sync::UserId;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, DiscoverableKey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
 };
 use webauthn_rs::Webauthn;
-
-/// What the browser needs for one ceremony.
-#[derive(Serialize, ToSchema)]
-pub struct CeremonyStart {
-    /// Hand back with the result; valid for one attempt within a few minutes.
-    pub ceremony: String,
-    /// For `navigator.credentials.create()` (registration) or `.get()` (sign-in), with binary
-    /// fields as base64url strings: `{ "publicKey": { "challenge": "…", … } }`.
-    #[schema(value_type = Object)]
-    pub options: serde_json::Value,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RegistrationFinish {
-    pub ceremony: String,
-    /// A name to tell this passkey apart in the list ("仕事用スマホ"); at most 60 characters.
-    #[serde(default)]
-    pub name: String,
-    /// The `PublicKeyCredential` from `navigator.credentials.create()`, binary fields as
-    /// base64url (`id`, `rawId`, `response.attestationObject`, `response.clientDataJSON`).
-    #[schema(value_type = Object)]
-    pub credential: serde_json::Value,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyView {
-    pub id: i64,
-    pub name: String,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    /// The authenticator may sync it to the owner's other devices (a "synced passkey")…
-    pub backup_eligible: bool,
-    /// …and says it has.
-    pub backup_state: bool,
-}
-
-/// Both for a passkey as the second factor; neither for a password-less sign-in.
-#[derive(Deserialize, ToSchema)]
-pub struct PasskeySigninStart {
-    #[serde(default)]
-    pub login_id: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct PasskeySigninFinish {
-    pub ceremony: String,
-    /// The `PublicKeyCredential` from `navigator.credentials.get()`, binary fields as
-    /// base64url.
-    #[schema(value_type = Object)]
-    pub credential: serde_json::Value,
-}
 
 fn relying_party(state: &AppState) -> Result<&Webauthn> {
     state.webauthn.as_ref().ok_or(Error::PasskeysUnavailable)

@@ -11,44 +11,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{Mute, NewSubscription, PushStatus, VapidKey};
 use renraku_sync::RoomId;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Serialize, ToSchema)]
-pub struct VapidKey {
-    /// The uncompressed P-256 public key, base64url: `applicationServerKey` for
-    /// `pushManager.subscribe`.
-    pub public_key: String,
-}
-
-/// A browser's `PushSubscription.toJSON()`.
-#[derive(Deserialize, ToSchema)]
-pub struct NewSubscription {
-    pub endpoint: String,
-    pub keys: SubscriptionKeysBody,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct SubscriptionKeysBody {
-    /// The browser's P-256 public key, base64url (65 bytes).
-    pub p256dh: String,
-    /// The authentication secret, base64url (16 bytes).
-    pub auth: String,
-}
-
-/// The settings, and whether this browser (this session) is subscribed.
-#[derive(Serialize, ToSchema)]
-pub struct PushStatus {
-    #[serde(flatten)]
-    pub settings: PushSettings,
-    pub subscribed: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct Mute {
-    pub muted: bool,
-}
 
 #[utoipa::path(get, path = "/api/push/vapid-key", tag = "push",
     responses((status = 200, body = VapidKey),
@@ -89,7 +53,9 @@ pub async fn put_settings(
     CurrentSession(session): CurrentSession,
     ApiJson(settings): ApiJson<PushSettings>,
 ) -> Result<Json<PushStatus>> {
-    settings.validate()?;
+    settings
+        .validate()
+        .map_err(|why| Error::BadRequest(why.into()))?;
     state
         .db
         .set_push_settings(session.user.id, &settings)

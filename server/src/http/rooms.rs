@@ -3,8 +3,7 @@
 use super::ApiPath;
 use crate::auth::{self, CurrentUser};
 use crate::db::audit::AuditEntry;
-use crate::db::patients::Patient;
-use crate::db::rooms::{Member, MessageRoom, RoomSummary};
+use crate::db::rooms::{MessageRoom, RoomSummary};
 use crate::domain::audit::AuditAction;
 use crate::domain::tenancy;
 use crate::error::{Error, Result};
@@ -12,31 +11,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use renraku_sync::{RoomId, RoomKind, UserId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Serialize, ToSchema)]
-pub struct RoomDetail {
-    #[schema(value_type = i64)]
-    pub id: RoomId,
-    /// `patient`, `project` or `message`.
-    #[schema(value_type = String)]
-    pub kind: RoomKind,
-    pub title: String,
-    pub archived: bool,
-    /// The patient header, for patient rooms.
-    pub patient: Option<Patient>,
-    pub members: Vec<Member>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RoomToken {
-    /// Use as `/yjs/{room}?token=…`; reusable until it expires.
-    pub token: String,
-    /// Unix milliseconds.
-    pub expires_at: i64,
-}
+pub use renraku_contract::{MessageRoomCreated, NewMessageRoom, RoomDetail, RoomToken};
+use renraku_sync::{RoomId, UserId};
 
 /// A room id from the path; anything else cannot name a room.
 fn room_id(raw: &str) -> Result<RoomId> {
@@ -137,25 +113,6 @@ pub async fn room_token(
 const MAX_MESSAGE_MEMBERS: usize = 50;
 /// Longest room title, in characters.
 const MAX_TITLE_CHARS: usize = 100;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewMessageRoom {
-    /// Whom to message (the caller is added as the owner). One person: their existing 1:1
-    /// room with the caller is reused.
-    #[schema(value_type = Vec<i64>)]
-    pub members: Vec<UserId>,
-    /// For rooms of three or more; by default the members' names.
-    #[serde(default)]
-    pub title: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MessageRoomCreated {
-    #[schema(value_type = i64)]
-    pub id: RoomId,
-    /// False when an existing 1:1 room was returned.
-    pub created: bool,
-}
 
 /// Starts a 1:1 or 1:many message room with colleagues of the caller's municipality or of
 /// one sharing a wide-area agreement with it.

@@ -14,50 +14,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+pub use renraku_contract::{MeResponse, SigninRequest, SigninResponse};
 use renraku_sync::UserId;
-use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use utoipa::ToSchema;
 
 /// Login ids longer than this are not ours; cut before auditing so logs stay bounded.
 pub(super) const MAX_LOGIN_ID: usize = 64;
-
-#[derive(Deserialize, ToSchema)]
-pub struct SigninRequest {
-    pub login_id: String,
-    pub password: String,
-    /// The current 6-digit code of the authenticator app, for accounts with a second factor.
-    #[serde(default)]
-    pub totp: Option<String>,
-    /// One of the account's recovery codes, instead of `totp` (each works once).
-    #[serde(default)]
-    pub recovery_code: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SigninResponse {
-    pub user: CurrentUser,
-    pub municipality: Municipality,
-    /// The session token, also set as an HttpOnly cookie. Native and test clients send it as
-    /// `Authorization: Bearer …`; browsers can ignore it.
-    pub session_token: String,
-    /// The municipality requires a second factor and this account has none: the session
-    /// may only call `/api/me/totp/…` and `/api/signout` until one is confirmed.
-    pub enrolment_required: bool,
-    /// An administrator reset the password: the session may only call
-    /// `/api/me/password` (and `/api/signout`) until a new one is chosen.
-    pub password_change_required: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MeResponse {
-    pub user: CurrentUser,
-    pub municipality: Municipality,
-    /// After this many seconds without a touch or key the app hides patient data behind a
-    /// lock screen and asks for the password (`POST /api/me/unlock`); 0: never. The
-    /// session's idle timeout unless configured otherwise.
-    pub lock_after_secs: u64,
-}
 
 /// Signs in with a login id and password of the municipality in the path, plus a TOTP or
 /// recovery code if the account has a second factor.
@@ -172,7 +134,7 @@ pub(super) async fn start_session(
     let password_change_required = profile.must_change_password;
     let body = SigninResponse {
         password_change_required,
-        user: profile.into(),
+        user: CurrentUser::from(profile).into(),
         municipality,
         session_token: session.token,
         enrolment_required,
@@ -266,7 +228,7 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json
         .await?
         .ok_or_else(|| Error::internal("user without municipality"))?;
     Ok(Json(MeResponse {
-        user,
+        user: user.into(),
         municipality,
         lock_after_secs: state.config.app_lock().as_secs(),
     }))

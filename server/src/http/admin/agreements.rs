@@ -11,19 +11,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewAgreement {
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LeaveResult {
-    /// Room memberships that the agreement allowed and that were removed.
-    pub memberships_removed: usize,
-}
+pub use renraku_contract::{LeaveResult, NewAgreement};
 
 /// Every agreement and its members.
 #[utoipa::path(get, path = "/api/admin/agreements", tag = "admin_system",

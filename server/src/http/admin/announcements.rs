@@ -12,21 +12,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::NewAnnouncement;
 use renraku_sync::MunicipalityId;
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewAnnouncement {
-    pub title: String,
-    pub body: String,
-    /// Unix ms; default now.
-    #[serde(default)]
-    pub starts_at: Option<i64>,
-    /// Unix ms; default: until deleted.
-    #[serde(default)]
-    pub ends_at: Option<i64>,
-}
 
 async fn create(
     state: &AppState,

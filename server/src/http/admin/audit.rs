@@ -2,7 +2,7 @@
 //! accesses to its rooms by anyone), as JSON or CSV; the chain check for system admins.
 
 use super::guard::Admin;
-use crate::db::audit::{AuditFilter, AuditRow, ChainReport, MAX_AUDIT_ROWS};
+use crate::db::audit::{AuditFilter, AuditQuery, AuditRow, ChainReport, MAX_AUDIT_ROWS};
 use crate::domain::audit::AuditAction;
 use crate::error::Result;
 use crate::http::{ApiPath, ApiQuery};
@@ -14,7 +14,7 @@ use axum::Json;
 
 /// The municipality's audit log, newest first, filtered.
 #[utoipa::path(get, path = "/api/admin/municipalities/{slug}/audit", tag = "admin",
-    params(("slug" = String, Path), AuditFilter),
+    params(("slug" = String, Path), AuditQuery),
     responses((status = 200, body = Vec<AuditRow>),
               (status = 403, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)),
@@ -23,8 +23,9 @@ pub async fn list_audit(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(slug): ApiPath<String>,
-    ApiQuery(mut filter): ApiQuery<AuditFilter>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>> {
+    let mut filter = AuditFilter::from(query);
     filter.check_limit()?;
     let m = admin.municipality(&state, &slug).await?;
     filter.municipality = Some(m.id);
@@ -73,7 +74,7 @@ pub fn to_csv(rows: &[AuditRow]) -> String {
 
 /// The same rows as CSV (UTF-8 with BOM, so spreadsheet software reads the Japanese).
 #[utoipa::path(get, path = "/api/admin/municipalities/{slug}/audit.csv", tag = "admin",
-    params(("slug" = String, Path), AuditFilter),
+    params(("slug" = String, Path), AuditQuery),
     responses((status = 200, content_type = "text/csv", body = String),
               (status = 403, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)),
@@ -82,8 +83,9 @@ pub async fn export_audit_csv(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(slug): ApiPath<String>,
-    ApiQuery(mut filter): ApiQuery<AuditFilter>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response> {
+    let mut filter = AuditFilter::from(query);
     filter.check_limit()?;
     let m = admin.municipality(&state, &slug).await?;
     filter.municipality = Some(m.id);

@@ -15,22 +15,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewMaintenance {
-    /// Only this municipality (its slug); default: the whole service.
-    #[serde(default)]
-    pub municipality: Option<String>,
-    /// Unix ms.
-    pub starts_at: i64,
-    /// Unix ms, after `starts_at`.
-    pub ends_at: i64,
-    /// Shown on the maintenance page.
-    #[serde(default)]
-    pub message: String,
-}
+pub use renraku_contract::NewMaintenance;
 
 /// Windows that have not ended yet.
 #[utoipa::path(get, path = "/api/admin/maintenance", tag = "admin_system",

@@ -10,21 +10,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewMunicipality {
-    /// URL segment: lower-case ASCII letters, digits and `-`, 2–40 characters.
-    pub slug: String,
-    pub name: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct MunicipalityUpdate {
-    pub name: Option<String>,
-    pub require_second_factor: Option<bool>,
-}
+pub use renraku_contract::{MunicipalityUpdate, NewMunicipality};
 
 /// Slugs that would shadow the app's own paths.
 const RESERVED: &[&str] = &["api", "ws", "yjs", "assets", "admin", "static"];

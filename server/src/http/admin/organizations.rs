@@ -1,7 +1,6 @@
 //! A municipality's organizations (facilities).
 
 use super::guard::{opt_text, text, Admin};
-use crate::db::municipalities::OrganizationKind;
 use crate::db::organizations::Organization;
 use crate::domain::audit::AuditAction;
 use crate::error::Result;
@@ -11,21 +10,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{NewOrganization, OrganizationUpdate};
 use renraku_sync::OrganizationId;
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewOrganization {
-    pub name: String,
-    pub kind: OrganizationKind,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct OrganizationUpdate {
-    pub name: Option<String>,
-    pub kind: Option<OrganizationKind>,
-}
 
 /// The municipality's organizations.
 #[utoipa::path(get, path = "/api/admin/municipalities/{slug}/organizations", tag = "admin",

@@ -11,34 +11,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use renraku_sync::{PatientId, RoomId, RoomKind};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewPatientRequest {
-    pub name: String,
-    pub name_kana: String,
-    /// `YYYY-MM-DD`.
-    pub birth_date: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub care_level: String,
-    #[serde(default)]
-    pub disaster_flag: bool,
-    #[serde(default)]
-    pub triage: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedPatient {
-    #[schema(value_type = i64)]
-    pub id: PatientId,
-    /// The patient's room, created with them (add the care team as its members).
-    #[schema(value_type = i64)]
-    pub room: RoomId,
-}
+pub use renraku_contract::{CreatedPatient, NewPatientRequest};
+use renraku_sync::{PatientId, RoomKind};
 
 /// A field of an edit: left alone when absent, else checked by `rule`.
 fn optional(

@@ -5,7 +5,7 @@ use super::guard::{opt_text, text, Admin};
 use crate::db::audit::AuditEntry;
 use crate::db::room_admin::AdminRoom;
 use crate::db::rooms::{Member, RoomRow};
-use crate::db::users::{Profession, UserProfile};
+use crate::db::users::UserRow;
 use crate::domain::audit::AuditAction;
 use crate::domain::tenancy;
 use crate::error::{Error, Result};
@@ -15,34 +15,10 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use renraku_sync::{MunicipalityId, PatientId, RoomId, RoomKind, UserId};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewRoom {
-    /// `patient` or `project` (message rooms are started by professionals themselves).
-    #[schema(value_type = String)]
-    pub kind: RoomKind,
-    pub title: String,
-    /// For a patient room: the patient.
-    #[schema(value_type = Option<i64>)]
-    #[serde(default)]
-    pub patient: Option<PatientId>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RoomUpdate {
-    pub title: Option<String>,
-    pub archived: Option<bool>,
-}
-
-#[derive(Deserialize, ToSchema, Default)]
-pub struct MemberRole {
-    /// `owner` or `member` (default).
-    #[serde(default)]
-    pub role: Option<String>,
-}
+pub use renraku_contract::{Candidate, MemberRole, NewMember, NewRoom, RoomUpdate};
+use renraku_sync::{RoomId, RoomKind, UserId};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -50,21 +26,6 @@ pub struct CandidateQuery {
     /// Matches name, kana, login id or organization; empty lists everyone (up to 100).
     #[serde(default)]
     pub q: String,
-}
-
-/// Someone who may be added to the room.
-#[derive(Serialize, ToSchema)]
-pub struct Candidate {
-    #[schema(value_type = i64)]
-    pub id: UserId,
-    #[schema(value_type = i64)]
-    pub municipality: MunicipalityId,
-    pub municipality_name: String,
-    pub display_name: String,
-    pub display_name_kana: String,
-    pub profession: Profession,
-    pub organization_name: Option<String>,
-    pub already_member: bool,
 }
 
 /// The room, if this administrator manages its municipality (message rooms are private).
@@ -207,7 +168,7 @@ pub async fn list_members(
 /// municipality only when it shares an agreement with the room's.
 #[utoipa::path(put, path = "/api/admin/rooms/{id}/members/{user}", tag = "admin",
     params(("id" = i64, Path), ("user" = i64, Path)),
-    request_body = MemberRole,
+    request_body = NewMember,
     responses((status = 204),
               (status = 400, description = "Disabled account", body = crate::error::ErrorBody),
               (status = 403, description = "Not yours, or outside every agreement", body = crate::error::ErrorBody),
@@ -217,14 +178,11 @@ pub async fn put_member(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath((id, user)): ApiPath<(i64, i64)>,
-    ApiJson(body): ApiJson<MemberRole>,
+    ApiJson(body): ApiJson<NewMember>,
 ) -> Result<StatusCode> {
     let room = managed_room(&state, &admin, id).await?;
-    let role = body.role.unwrap_or_else(|| "member".into());
-    if !matches!(role.as_str(), "owner" | "member") {
-        return Err(Error::BadRequest("role: owner or member".into()));
-    }
-    let profile: UserProfile = state
+    let role = body.role.unwrap_or(MemberRole::Member);
+    let profile: UserRow = state
         .db
         .user(UserId::new(user))
         .await?
@@ -241,13 +199,16 @@ pub async fn put_member(
     }
     let detail = format!("user/{user} as {role}");
     if state.db.is_member(room.id, profile.id).await? {
-        state.db.set_member_role(room.id, profile.id, &role).await?;
+        state
+            .db
+            .set_member_role(room.id, profile.id, role.as_str())
+            .await?;
         let entry = audit_room(&admin, AuditAction::RoomMemberRole, &room).detail(detail);
         state.db.audit(entry).await?;
     } else {
         state
             .db
-            .add_member(room.id, profile.id, &role, Some(admin.0.id))
+            .add_member(room.id, profile.id, role.as_str(), Some(admin.0.id))
             .await?;
         let entry = audit_room(&admin, AuditAction::RoomMemberAdded, &room).detail(detail);
         state.db.audit(entry).await?;

@@ -3,7 +3,7 @@
 
 use super::guard::{opt_text, text, Admin};
 use crate::auth;
-use crate::db::users::{NewUser, Profession, Role, UserListing, UserUpdate};
+use crate::db::users::{NewUser, Role, UserListing, UserUpdate};
 use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::http::ApiJson;
@@ -12,45 +12,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+pub use renraku_contract::{CreatedAccount, Disabled, NewAccount, PasswordReset};
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewAccount {
-    pub login_id: String,
-    pub display_name: String,
-    pub display_name_kana: String,
-    pub profession: Profession,
-    /// Default `member`. Only system administrators create system administrators.
-    #[serde(default)]
-    pub role: Option<Role>,
-    #[schema(value_type = Option<i64>)]
-    #[serde(default)]
-    pub organization: Option<OrganizationId>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedAccount {
-    pub user: UserListing,
-    /// A temporary password, shown this once; it must be changed at the first sign-in.
-    pub temporary_password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasswordReset {
-    /// Shown this once; it must be changed at the next sign-in.
-    pub temporary_password: String,
-    /// Sessions ended.
-    pub sessions_ended: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Disabled {
-    pub sessions_ended: u64,
-    /// Open WebSocket connections told to close.
-    pub connections_closed: usize,
-}
 
 /// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I): ~90 bits.
 pub(crate) fn temporary_password() -> String {
@@ -114,11 +77,11 @@ async fn managed_user(state: &AppState, admin: &Admin, id: i64) -> Result<UserLi
     if profile.role == Role::SystemAdmin {
         admin.require_system()?;
     }
-    Ok(UserListing {
-        disabled: profile.disabled,
-        must_change_password: profile.must_change_password,
-        profile,
-    })
+    Ok(UserListing::new(
+        profile.profile(),
+        profile.disabled,
+        profile.must_change_password,
+    ))
 }
 
 /// The municipality's accounts.
@@ -214,26 +177,26 @@ pub async fn update_user(
     ApiJson(mut req): ApiJson<UserUpdate>,
 ) -> Result<Json<UserListing>> {
     let before = managed_user(&state, &admin, id).await?;
-    let m = before.profile.municipality;
+    let m = before.municipality;
     check_role_grant(&admin, req.role)?;
     check_organization(&state, req.organization, m).await?;
-    if before.profile.id == admin.0.id && req.role.is_some_and(|r| r != before.profile.role) {
+    if before.id == admin.0.id && req.role.is_some_and(|r| r != before.role) {
         // Otherwise the last administrator could lock everyone out by accident.
         return Err(Error::BadRequest("you cannot change your own role".into()));
     }
     req.display_name = opt_text("display_name", req.display_name.as_deref(), 100)?;
     req.display_name_kana = opt_text("display_name_kana", req.display_name_kana.as_deref(), 100)?;
-    state.db.update_user(before.profile.id, &req).await?;
+    state.db.update_user(before.id, &req).await?;
     let target = format!("user/{id}");
-    if let Some(role) = req.role.filter(|r| *r != before.profile.role) {
-        let detail = format!("{} -> {}", before.profile.role.as_str(), role.as_str());
+    if let Some(role) = req.role.filter(|r| *r != before.role) {
+        let detail = format!("{} -> {}", before.role.as_str(), role.as_str());
         let entry = admin
             .entry(AuditAction::AdminUserRole, Some(m), &target)
             .detail(detail);
         state.db.audit(entry).await?;
     }
-    if let Some(p) = req.profession.filter(|p| *p != before.profile.profession) {
-        let detail = format!("{} -> {}", before.profile.profession.as_str(), p.as_str());
+    if let Some(p) = req.profession.filter(|p| *p != before.profession) {
+        let detail = format!("{} -> {}", before.profession.as_str(), p.as_str());
         let entry = admin
             .entry(AuditAction::AdminUserProfession, Some(m), &target)
             .detail(detail);
@@ -261,12 +224,12 @@ pub async fn disable_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Disabled>> {
     let user = managed_user(&state, &admin, id).await?;
-    if user.profile.id == admin.0.id {
+    if user.id == admin.0.id {
         return Err(Error::BadRequest(
             "you cannot disable your own account".into(),
         ));
     }
-    let uid = user.profile.id;
+    let uid = user.id;
     // Disabled first: a connection authenticating concurrently re-checks it after
     // registering, so none slips between these steps.
     state.db.set_user_disabled(uid, true).await?;
@@ -280,7 +243,7 @@ pub async fn disable_user(
             admin
                 .entry(
                     AuditAction::AdminUserDisable,
-                    Some(user.profile.municipality),
+                    Some(user.municipality),
                     format!("user/{id}"),
                 )
                 .detail(format!(
@@ -307,12 +270,12 @@ pub async fn enable_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     let user = managed_user(&state, &admin, id).await?;
-    state.db.set_user_disabled(user.profile.id, false).await?;
+    state.db.set_user_disabled(user.id, false).await?;
     state
         .db
         .audit(admin.entry(
             AuditAction::AdminUserEnable,
-            Some(user.profile.municipality),
+            Some(user.municipality),
             format!("user/{id}"),
         ))
         .await?;
@@ -335,7 +298,7 @@ pub async fn reset_password(
     let user = managed_user(&state, &admin, id).await?;
     let password = temporary_password();
     let hash = auth::hash_password(password.clone()).await?;
-    let uid = user.profile.id;
+    let uid = user.id;
     state.db.reset_password_hash(uid, &hash).await?;
     let sessions_ended = state.db.end_all_sessions(uid).await?;
     state
@@ -345,7 +308,7 @@ pub async fn reset_password(
         .db
         .audit(admin.entry(
             AuditAction::AdminUserPasswordReset,
-            Some(user.profile.municipality),
+            Some(user.municipality),
             format!("user/{id}"),
         ))
         .await?;
