@@ -740,7 +740,10 @@ mod tests {
             let effects = s.handle_frame(frame).unwrap();
             assert!(!effects.contains(&Effect::Synced(DOC)));
         }
-        assert!(!s.is_synced(DOC), "the first answer predates the other post");
+        assert!(
+            !s.is_synced(DOC),
+            "the first answer predates the other post"
+        );
         for frame in late {
             s.handle_frame(frame).unwrap();
         }
@@ -923,14 +926,20 @@ mod tests {
             })
             .unwrap();
         assert_ne!(s.client_id(), 11, "a fresh client id");
-        assert!(s.room(ROOM).post(&refused).is_none(), "the refused post is gone");
+        assert!(
+            s.room(ROOM).post(&refused).is_none(),
+            "the refused post is gone"
+        );
         let frames = sent(&effects);
         assert!(
             matches!(frames.as_slice(), [Frame::Open { .. }, Frame::Sync { .. }]),
             "the room is opened again: {frames:?}"
         );
         exchange(&mut s, &server, effects);
-        assert!(s.room(ROOM).post(&kept).is_some(), "the server's state is back");
+        assert!(
+            s.room(ROOM).post(&kept).is_some(),
+            "the server's state is back"
+        );
         assert!(s.is_synced(DOC));
 
         // The next post has no gap at the refused one: the server can apply it.
