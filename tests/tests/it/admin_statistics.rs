@@ -1,15 +1,14 @@
 //! Statistics: posts and active users per month, by room kind, counted from the posts the
 //! server stored.
 
-mod admin_common;
 
-use admin_common::{cast, client};
+use crate::admin_common::{cast, client};
 use renraku_sync::PostId;
 use renraku_tests::sync_client::{SyncClient, PATIENCE};
 use renraku_tests::{team, TestServer};
 use serde_json::Value;
 
-async fn stats(server: &TestServer, who: &admin_common::Person) -> Value {
+async fn stats(server: &TestServer, who: &crate::admin_common::Person) -> Value {
     let r = client(server, who)
         .get(server.url("/api/admin/municipalities/demo/statistics?months=3"))
         .send()
@@ -29,7 +28,7 @@ fn kind_posts(stats: &Value, kind: &str) -> i64 {
         .sum()
 }
 
-#[tokio::test]
+test_both_dbs!(new_posts_are_counted_by_month_and_room_kind);
 async fn new_posts_are_counted_by_month_and_room_kind() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

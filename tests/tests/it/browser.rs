@@ -16,6 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
+use renraku_tests::helpers::{copy_dir};
 
 /// What a test file needs beyond the default server: a configuration change, and data or
 /// environment variables for the script once the server runs. Both get a scratch directory
@@ -129,19 +130,6 @@ const QUICK_LOCK_ON_LOCALHOST: Setup = Setup {
     config: QUICK_LOCK.config,
     seed: ON_LOCALHOST.seed,
 };
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 #[test]
 fn every_browser_test_file_is_run() {
