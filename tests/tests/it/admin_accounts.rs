@@ -1,7 +1,6 @@
 //! Accounts: disabling ends sessions and closes live WebSockets within a second; a reset
 //! password must be changed before anything else; maintenance shuts out all but admins.
 
-
 use crate::admin_common::{cast, client, get_as, signin_as};
 use futures_util::StreamExt;
 use renraku_tests::sync_client::{connect_raw, SyncClient};

@@ -1,7 +1,6 @@
 //! Wide-area agreements: professionals of another municipality join a room only while the
 //! two municipalities share an agreement; leaving it removes the access at once.
 
-
 use crate::admin_common::{cast, client};
 use renraku_sync::Frame;
 use renraku_tests::sync_client::SyncClient;

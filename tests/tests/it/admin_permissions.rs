@@ -3,7 +3,6 @@
 //! another municipality, and a system administrator — each allowed or refused as intended,
 //! and every allowed change audited.
 
-
 use crate::admin_common::{add_user, assert_documented, audit_rows, cast, client, Cast, Person};
 use renraku_server::db::municipalities::OrganizationKind;
 use renraku_server::db::patients::NewPatient;

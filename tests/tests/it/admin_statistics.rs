@@ -1,7 +1,6 @@
 //! Statistics: posts and active users per month, by room kind, counted from the posts the
 //! server stored.
 
-
 use crate::admin_common::{cast, client};
 use renraku_sync::PostId;
 use renraku_tests::sync_client::{SyncClient, PATIENCE};

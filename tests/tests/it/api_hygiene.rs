@@ -4,7 +4,6 @@
 //! field, changing nothing), and the audit log's `limit` has a cap. SQLite, or PostgreSQL
 //! with RENRAKU_TEST_BACKEND=postgres.
 
-
 use crate::admin_common::{assert_documented, cast, client, get_as, Person};
 use renraku_tests::TestServer;
 use reqwest::StatusCode;

@@ -3,11 +3,11 @@
 //! Runs on SQLite and PostgreSQL.
 
 use renraku_sync::{RoomId, UserId};
+use renraku_tests::helpers::user_id;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
-use renraku_tests::helpers::{user_id};
 
 async fn get_json(server: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
     let response = server

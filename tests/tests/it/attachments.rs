@@ -2,13 +2,13 @@
 //! upload gets its own clear error and leaves nothing behind; photos lose their location
 //! data but keep their orientation; images get thumbnails. Runs on SQLite and PostgreSQL.
 
+use renraku_tests::helpers::{error_code, get};
 use renraku_tests::{team, Team, TestServer};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use renraku_tests::helpers::{error_code, get};
 
 const NAME_HEADER: &str = "x-renraku-file-name";
 

@@ -2,11 +2,10 @@
 //! and an edited, deleted or cut-off row is detected. Municipality administrators read (and
 //! export) their own municipality's entries and nothing else.
 
-
 use crate::admin_common::{cast, client, get_as};
 use renraku_sync::RoomDoc;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{Backend, team, TestServer};
+use renraku_tests::{team, Backend, TestServer};
 use serde_json::{json, Value};
 use sqlx::{Executor, Row};
 

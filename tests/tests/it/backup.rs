@@ -3,12 +3,12 @@
 //! backup is refused and changes nothing. On PostgreSQL both commands refuse with guidance.
 
 use renraku_sync::PostId;
+use renraku_tests::helpers::copy_dir;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{demo_args, signin_at, storage_args, team_at, Backend, TestStorage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use renraku_tests::helpers::{copy_dir};
 
 use crate::BIN;
 

@@ -10,13 +10,13 @@
 
 use futures_util::future::BoxFuture;
 use renraku_server::Config;
+use renraku_tests::helpers::copy_dir;
 use renraku_tests::TestServer;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-use renraku_tests::helpers::{copy_dir};
 
 /// What a test file needs beyond the default server: a configuration change, and data or
 /// environment variables for the script once the server runs. Both get a scratch directory

@@ -13,14 +13,13 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use renraku_server::db::Db;
-use renraku_sync::{DocId, PostId, Reaction, RoomId, UserId};
+use renraku_sync::{PostId, Reaction, RoomId, UserId};
+use renraku_tests::helpers::log_rows;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{flood_args, team_at, TestStorage};
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use renraku_tests::helpers::{log_rows};
 
 use crate::BIN;
 const STEPS: usize = 120;

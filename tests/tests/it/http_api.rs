@@ -2,12 +2,12 @@
 //! OpenAPI. Runs on SQLite and PostgreSQL.
 
 use renraku_server::demo::DEMO_PASSWORD;
-use renraku_sync::{RoomId, UserId};
+use renraku_sync::RoomId;
+use renraku_tests::helpers::{get, user_id};
 use renraku_tests::{signin_request, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
-use renraku_tests::helpers::{get, user_id};
 
 async fn signin_raw(
     server: &TestServer,

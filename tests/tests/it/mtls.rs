@@ -12,6 +12,7 @@ use rcgen::{
 };
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::{DocId, Frame, UserId};
+use renraku_tests::helpers::error_code;
 use renraku_tests::sync_client::PATIENCE;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
@@ -23,7 +24,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use renraku_tests::helpers::{error_code};
 
 const PASSWORD: &str = renraku_server::demo::DEMO_PASSWORD;
 

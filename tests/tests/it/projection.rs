@@ -4,10 +4,10 @@
 
 use renraku_server::Db;
 use renraku_sync::{PostId, RoomDoc, RoomId, UserId};
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{flood_args, signin_at, team, team_at, TestServer, TestStorage};
-use renraku_tests::helpers::{new_post_id, now_ms};
 
 use crate::BIN;
 

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use data_encoding::BASE64URL_NOPAD;
 use p256::ecdsa::signature::Verifier;
 use renraku_server::Db;
-use renraku_sync::{PostId, RoomId};
+use renraku_sync::RoomId;
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::logs::{CANARY_PATIENT_KANA, CANARY_PATIENT_NAME};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
@@ -18,7 +19,6 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use renraku_tests::helpers::{new_post_id, now_ms};
 
 use crate::BIN;
 /// How long a test waits for something that should take a second or two.

@@ -180,19 +180,18 @@ async fn sqlite_facts(url: &str) -> Facts {
                 continue;
             }
             let index: String = i.get("name");
-            let columns: Vec<String> = sqlx::query(
-                "SELECT name FROM pragma_index_xinfo($1) WHERE key = 1 ORDER BY seqno",
-            )
-            .bind(&index)
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| {
-                r.get::<Option<String>, _>("name")
-                    .unwrap_or_else(|| "<expression>".into())
-            })
-            .collect();
+            let columns: Vec<String> =
+                sqlx::query("SELECT name FROM pragma_index_xinfo($1) WHERE key = 1 ORDER BY seqno")
+                    .bind(&index)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        r.get::<Option<String>, _>("name")
+                            .unwrap_or_else(|| "<expression>".into())
+                    })
+                    .collect();
             facts.insert(index_fact(
                 &name,
                 &columns,
@@ -214,9 +213,9 @@ async fn sqlite_facts(url: &str) -> Facts {
         .unwrap();
         let mut keys: BTreeMap<i64, (String, String, Vec<String>, Vec<String>)> = BTreeMap::new();
         for r in &rows {
-            let key = keys.entry(r.get("id")).or_insert_with(|| {
-                (r.get("target"), r.get("on_delete"), Vec::new(), Vec::new())
-            });
+            let key = keys
+                .entry(r.get("id"))
+                .or_insert_with(|| (r.get("target"), r.get("on_delete"), Vec::new(), Vec::new()));
             key.2.push(r.get("col"));
             if let Some(to) = r.get::<Option<String>, _>("target_col") {
                 key.3.push(to);

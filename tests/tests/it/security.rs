@@ -6,12 +6,12 @@
 use renraku_server::auth::second_factor::{code_at, current_step};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::MunicipalityId;
+use renraku_tests::helpers::error_code;
 use renraku_tests::{signin_request, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeSet;
-use renraku_tests::helpers::{error_code};
 
 /// The only routes that answer without a session.
 const PUBLIC: [(&str, &str); 8] = [

@@ -11,13 +11,13 @@ use renraku_server::Clock;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{PostId, RoomDoc, RoomId, SessionEnd};
+use renraku_tests::helpers::log_rows;
 use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
 use renraku_tests::{team, Member, Team, TestServer};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use renraku_tests::helpers::{log_rows};
 
 /// The bound: a session's sockets close within this of its end.
 const WITHIN: Duration = Duration::from_secs(1);

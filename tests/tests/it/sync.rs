@@ -7,12 +7,12 @@ use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::yrs::{Any, Map, Transact};
 use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc, RoomId, UserId};
+use renraku_tests::helpers::{log_rows, new_post_id, now_ms};
 use renraku_tests::sync_client::{connect_raw, SyncClient, PATIENCE};
 use renraku_tests::{team, Team, TestServer};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
-use renraku_tests::helpers::{new_post_id, now_ms, log_rows};
 
 async fn connected(server: &TestServer, team: &Team) -> (SyncClient, SyncClient) {
     let mut a = SyncClient::connect(&server.ws_url(), &team.a.token, 1001)

@@ -314,7 +314,9 @@ async fn an_import_putting_another_municipalitys_professional_in_a_room_is_refus
     db.close().await;
 }
 
-test_both_dbs!(an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks);
+test_both_dbs!(
+    an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks
+);
 async fn an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks() {
     let storage = TestStorage::new().await;
     let db = empty_db(&storage).await;

@@ -7,12 +7,12 @@ use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId};
+use renraku_sync::{DocId, Frame, RoomDoc, RoomId};
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
 use renraku_tests::{team, Member, TestServer};
 use std::collections::HashSet;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use renraku_tests::helpers::{new_post_id, now_ms};
 
 /// How a connection ended, as the client saw it.
 #[derive(Debug)]
@@ -71,7 +71,9 @@ async fn stored_texts(server: &TestServer, token: &str, room: RoomId) -> HashSet
         .collect()
 }
 
-test_both_dbs!(a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored);
+test_both_dbs!(
+    a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored
+);
 async fn a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored() {
     const BURST: u32 = 20;
     const SENT: usize = 200;

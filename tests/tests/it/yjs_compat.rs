@@ -3,9 +3,9 @@
 //! rules as `/ws`.
 
 use renraku_sync::PostId;
+use renraku_tests::helpers::now_ms;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{node_client, team, TestServer};
-use renraku_tests::helpers::{now_ms};
 
 test_both_dbs!(a_yjs_client_and_a_ws_client_see_each_others_posts);
 async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
