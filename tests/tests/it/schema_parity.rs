@@ -32,6 +32,74 @@ type Facts = BTreeSet<String>;
 
 #[tokio::test]
 async fn sqlite_and_postgres_migrations_end_in_the_same_schema() {
+    let (sqlite, postgres) = migrated().await;
+    let lite = sqlite_facts(&sqlite.database_url()).await;
+    let pg = postgres_facts(&postgres.database_url()).await;
+    for kind in [
+        "table ",
+        "column ",
+        "primary key ",
+        "unique index ",
+        "foreign key ",
+    ] {
+        assert!(
+            lite.iter().any(|f| f.starts_with(kind)),
+            "nothing read from SQLite starts with {kind:?}"
+        );
+    }
+    if let Some(report) = differences(&lite, &pg) {
+        panic!("{report}");
+    }
+}
+
+/// The check itself: a column added on one side and an index dropped on the other are
+/// reported, each on its own line.
+#[tokio::test]
+async fn a_difference_is_reported_line_by_line() {
+    let (sqlite, postgres) = migrated().await;
+    let mut pg = PgConnection::connect(&postgres.database_url())
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE posts ADD COLUMN extra BIGINT")
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    pg.close().await.unwrap();
+    let mut lite = SqliteConnection::connect(&sqlite.database_url())
+        .await
+        .unwrap();
+    let index: String = sqlx::query(
+        "SELECT name FROM pragma_index_list('posts') WHERE origin = 'c' AND name LIKE '%stored%' \
+         ORDER BY name LIMIT 1",
+    )
+    .fetch_one(&mut lite)
+    .await
+    .unwrap()
+    .get("name");
+    sqlx::query(&format!("DROP INDEX {index}"))
+        .execute(&mut lite)
+        .await
+        .unwrap();
+    lite.close().await.unwrap();
+
+    let report = differences(
+        &sqlite_facts(&sqlite.database_url()).await,
+        &postgres_facts(&postgres.database_url()).await,
+    )
+    .expect("the schemas differ");
+    assert!(
+        report.contains("only on PostgreSQL: column posts.extra: int64 NULL"),
+        "{report}"
+    );
+    assert!(
+        report.contains("only on PostgreSQL: index on posts ("),
+        "{report}"
+    );
+    assert!(!report.contains("only on SQLite:"), "{report}");
+}
+
+/// Fresh SQLite and PostgreSQL databases with every migration applied.
+async fn migrated() -> (TestStorage, TestStorage) {
     let sqlite = TestStorage::on(Backend::Sqlite).await;
     let postgres = TestStorage::on(Backend::Postgres).await;
     for storage in [&sqlite, &postgres] {
@@ -39,25 +107,24 @@ async fn sqlite_and_postgres_migrations_end_in_the_same_schema() {
         db.migrate().await.unwrap();
         db.close().await;
     }
-    let lite = sqlite_facts(&sqlite.database_url()).await;
-    let pg = postgres_facts(&postgres.database_url()).await;
-    assert!(
-        lite.iter().any(|f| f.starts_with("table ")),
-        "no tables read from SQLite"
-    );
+    (sqlite, postgres)
+}
 
-    let only_lite: Vec<_> = lite.difference(&pg).collect();
-    let only_pg: Vec<_> = pg.difference(&lite).collect();
-    if !only_lite.is_empty() || !only_pg.is_empty() {
-        let mut report = String::from("the SQLite and PostgreSQL schemas differ:\n");
-        for f in &only_lite {
-            report.push_str(&format!("  only on SQLite:     {f}\n"));
-        }
-        for f in &only_pg {
-            report.push_str(&format!("  only on PostgreSQL: {f}\n"));
-        }
-        panic!("{report}");
+/// What only one side has, one fact a line; `None` when the schemas agree.
+fn differences(lite: &Facts, pg: &Facts) -> Option<String> {
+    let only_lite: Vec<_> = lite.difference(pg).collect();
+    let only_pg: Vec<_> = pg.difference(lite).collect();
+    if only_lite.is_empty() && only_pg.is_empty() {
+        return None;
     }
+    let mut report = String::from("the SQLite and PostgreSQL schemas differ:\n");
+    for f in &only_lite {
+        report.push_str(&format!("  only on SQLite:     {f}\n"));
+    }
+    for f in &only_pg {
+        report.push_str(&format!("  only on PostgreSQL: {f}\n"));
+    }
+    Some(report)
 }
 
 fn column_fact(table: &str, column: &str, kind: &str, not_null: bool) -> String {
