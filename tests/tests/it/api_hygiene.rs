@@ -1,8 +1,8 @@
 //! Issue 13 §7, the smaller holes, against the real server: API answers are never cached,
 //! the CSP lets the app connect only to its own origin, malformed paths, queries and bodies
 //! get the JSON error body, control characters are refused in names and titles (naming the
-//! field, changing nothing), and the audit log's `limit` has a cap. SQLite, or PostgreSQL
-//! with RENRAKU_TEST_BACKEND=postgres.
+//! field, changing nothing), and the audit log's `limit` has a cap. Runs on SQLite and
+//! PostgreSQL.
 
 use crate::admin_common::{assert_documented, cast, client, get_as, Person};
 use renraku_tests::TestServer;

@@ -1,6 +1,7 @@
 //! Attachments (issue 6): members download, others are refused and audited; every bad
 //! upload gets its own clear error and leaves nothing behind; photos lose their location
-//! data but keep their orientation; images get thumbnails. Runs on SQLite and PostgreSQL.
+//! data but keep their orientation; images get thumbnails. Runs on SQLite and
+//! PostgreSQL.
 
 use renraku_tests::helpers::{error_code, get};
 use renraku_tests::{team, Team, TestServer};

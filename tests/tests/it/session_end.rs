@@ -4,7 +4,8 @@
 //! opened with its room token within a second, with the reason in the close frame; a post
 //! sent on them as the session ends reaches nobody's replica and not the database, and the
 //! session's room token opens nothing any more. (A certificate revoked by the CRL: mtls.rs.)
-//! Expiry moves the server's manual clock; nothing here sleeps. Runs on SQLite and PostgreSQL.
+//! Expiry moves the server's manual clock; nothing here sleeps. Runs on SQLite and
+//! PostgreSQL.
 
 use futures_util::{SinkExt, StreamExt};
 use renraku_server::Clock;
