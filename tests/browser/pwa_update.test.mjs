@@ -2,7 +2,7 @@
 // and waits, the page hears `renraku:update-available`, a reload alone keeps the old version,
 // and `renrakuApplyUpdate()` reloads into the new one (whose old cache is gone).
 //
-// The server serves a copy of app/dist (RENRAKU_APP_COPY, see tests/tests/browser.rs); this
+// The server serves a copy of app/dist (RENRAKU_APP_COPY, see tests/tests/it/browser.rs); this
 // test "deploys" by changing that copy as a new `cargo xtask build-app` would: a new BUILD
 // stamp in sw.js and a changed index.html.
 import { test, after } from "node:test";

@@ -3,7 +3,7 @@
 # server with the demo data, signed in as the demo municipality's administrator (city1).
 # A manual check, not part of `cargo xtask test`: it needs schemathesis from PyPI
 # (`python3 -m venv .venv && .venv/bin/pip install schemathesis`) and takes ~5 minutes.
-# What it found is pinned by Rust tests (tests/tests/api_hygiene.rs, admin_permissions.rs).
+# What it found is pinned by Rust tests (tests/tests/it/api_hygiene.rs, admin_permissions.rs).
 #
 # usage: tests/conformance/schemathesis.sh [RENRAKU_BINARY] [extra schemathesis args]
 # env:   SCHEMATHESIS (default: schemathesis on PATH), PORT (default 18790)

@@ -142,19 +142,24 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
     }
 }
 
-/// Storage for a server process: a SQLite data directory, or a fresh PostgreSQL database
-/// when `RENRAKU_TEST_BACKEND=postgres`. Dropped with the test.
+/// Storage for a server: a data directory, and a fresh PostgreSQL database when the
+/// backend is PostgreSQL (else SQLite in the data directory). Dropped with the test.
 pub struct TestStorage {
     pub dir: tempfile::TempDir,
     pub postgres: Option<crate::PgDatabase>,
 }
 
 impl TestStorage {
+    /// Fresh storage on the running test's backend ([`crate::backend`]).
     pub async fn new() -> TestStorage {
-        let postgres = if crate::postgres_requested() {
-            Some(crate::PgDatabase::create().await)
-        } else {
-            None
+        Self::on(crate::backend()).await
+    }
+
+    /// Fresh storage on `backend`.
+    pub async fn on(backend: crate::Backend) -> TestStorage {
+        let postgres = match backend {
+            crate::Backend::Postgres => Some(crate::PgDatabase::create().await),
+            crate::Backend::Sqlite => None,
         };
         TestStorage {
             dir: tempfile::tempdir().unwrap(),

@@ -1,9 +1,15 @@
 //! Test harness: the real Renraku server, in-process on a loopback port with a fresh
-//! database per test (SQLite in a temporary directory, or a fresh PostgreSQL database when
-//! `RENRAKU_TEST_BACKEND=postgres`), plus clients and fixtures.
+//! database per test (SQLite in a temporary directory, or a fresh PostgreSQL database),
+//! plus clients and fixtures.
+//!
+//! Which backend a test's servers and storage use is the test's own: [`test_both_dbs!`]
+//! runs one test body twice, once on each backend ([`backend`] tells the body which);
+//! outside it, SQLite.
 
 pub mod api;
+pub mod fixture;
 pub mod fixtures;
+pub mod helpers;
 pub mod logs;
 pub mod process;
 pub mod sync_client;
@@ -24,9 +30,48 @@ use tokio::task::JoinHandle;
 /// The PostgreSQL server tests create their databases on (trust authentication).
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// Whether this run targets PostgreSQL (`RENRAKU_TEST_BACKEND=postgres`).
-pub fn postgres_requested() -> bool {
-    std::env::var("RENRAKU_TEST_BACKEND").is_ok_and(|b| b.eq_ignore_ascii_case("postgres"))
+pub use renraku_server::db::Backend;
+
+tokio::task_local! {
+    /// The backend of the test running on this task (set by [`on_backend`]).
+    static BACKEND: Backend;
+}
+
+/// The backend the running test's servers and storage use: the one [`test_both_dbs!`]
+/// chose for this run of the body, or SQLite outside it (and in tasks a test spawns).
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Runs `test` with `backend` as the backend of every server and storage it makes through
+/// this crate ([`TestServer::start`], [`TestStorage::new`], …). Used by [`test_both_dbs!`].
+pub async fn on_backend<F: std::future::Future>(backend: Backend, test: F) -> F::Output {
+    BACKEND.scope(backend, test).await
+}
+
+/// One async test body, run on both backends: `test_both_dbs!(name);` beside
+/// `async fn name() { … }` makes `mod name { #[tokio::test] async fn sqlite() … ;
+/// #[tokio::test] async fn postgres() … }`, each running the body under [`on_backend`].
+/// Arguments after the name go to `#[tokio::test(…)]`:
+/// `test_both_dbs!(name, flavor = "multi_thread", worker_threads = 4);`.
+///
+/// PostgreSQL is the server at `RENRAKU_TEST_PG_URL` (default 127.0.0.1:5432, trust
+/// authentication); its being unreachable fails the test, never skips it.
+#[macro_export]
+macro_rules! test_both_dbs {
+    ($name:ident $(, $($args:tt)+)?) => {
+        mod $name {
+            #[tokio::test$(($($args)+))?]
+            async fn sqlite() {
+                $crate::on_backend($crate::Backend::Sqlite, super::$name()).await
+            }
+
+            #[tokio::test$(($($args)+))?]
+            async fn postgres() {
+                $crate::on_backend($crate::Backend::Postgres, super::$name()).await
+            }
+        }
+    };
 }
 
 fn pg_admin_url() -> String {

@@ -1,11 +1,11 @@
 //! The servers' logs during the tests, kept for the canary check.
 //!
 //! Every in-process server of a test binary logs at debug level (trace for Renraku's own
-//! crates) into one file per binary and backend, `<dir>/<binary>.<backend>.log`; servers
-//! started as child processes log into `<binary>.<backend>.child-<n>.log`. Next to them,
-//! `<binary>.<backend>.needles` lists what must never appear in any of those logs: the
-//! canary patient's name, the demo password, and every session token, room token and TOTP
-//! secret the tests were handed. `cargo xtask test` scans all of them after the suites
+//! crates) into one file per test binary (both backends), `<dir>/<binary>.log`; servers
+//! started as child processes log into `<binary>.child-<n>.log`. Next to them,
+//! `<binary>.needles` lists what must never appear in any of those logs: the canary
+//! patient's name, the demo password, and every session token, room token and TOTP secret
+//! the tests were handed. `cargo xtask test` scans all of them after the suites
 //! (xtask/src/canary.rs) and fails naming the file and line of a leak.
 //!
 //! `<dir>` is `RENRAKU_TEST_LOG_DIR`, or `renraku-test-logs` in cargo's target directory.
@@ -28,7 +28,7 @@ const DEFAULT_FILTER: &str =
 
 struct Logs {
     dir: PathBuf,
-    /// `<binary>.<backend>`
+    /// `<binary>`
     stem: String,
     needles: Mutex<File>,
 }
@@ -55,12 +55,8 @@ fn stem() -> String {
         Some((base, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => base.to_owned(),
         _ => name,
     };
-    let backend = if crate::postgres_requested() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    format!("{name}.{backend}")
+    // One binary runs its tests on both backends, into one log.
+    name
 }
 
 /// Installs the log file as this process's tracing output (once) and starts the needle

@@ -72,19 +72,13 @@ pub fn run() -> Result<()> {
             canary::reset(logs.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?)
         });
         let logs = logs.unwrap_or_else(|_| root().join("target").join("renraku-test-logs"));
-        record("cargo test (SQLite)", &|| {
+        // One pass: every database test runs on SQLite and on PostgreSQL
+        // (`test_both_dbs!` in tests/src/lib.rs); the browser tests run once, on SQLite.
+        record("cargo test (SQLite and PostgreSQL)", &|| {
+            postgres_reachable()?;
             run_cmd(
                 // --no-fail-fast: one failing suite must not hide the others' results.
                 c().args(["test", "--no-fail-fast"])
-                    .env_remove("RENRAKU_TEST_BACKEND")
-                    .env("RENRAKU_TEST_LOG_DIR", &logs),
-            )
-        });
-        record("cargo test -p renraku-tests (PostgreSQL)", &|| {
-            postgres_reachable()?;
-            run_cmd(
-                c().args(["test", "--no-fail-fast", "-p", "renraku-tests"])
-                    .env("RENRAKU_TEST_BACKEND", "postgres")
                     .env("RENRAKU_TEST_LOG_DIR", &logs),
             )
         });
@@ -118,7 +112,8 @@ pub fn run() -> Result<()> {
 }
 
 /// Fails clearly unless the PostgreSQL the tests use (`RENRAKU_TEST_PG_URL`, by default
-/// 127.0.0.1:5432) accepts TCP connections.
+/// 127.0.0.1:5432) accepts TCP connections: checked before the tests, so an unreachable
+/// server is one clear message rather than every PostgreSQL test failing alike.
 fn postgres_reachable() -> Result<()> {
     let (addr, from) = match std::env::var("RENRAKU_TEST_PG_URL") {
         Ok(url) => (pg_host_port(&url), "RENRAKU_TEST_PG_URL"),
@@ -136,7 +131,7 @@ fn postgres_reachable() -> Result<()> {
         bail!(
             "PostgreSQL is not reachable at {addr} ({from}). The PostgreSQL test run needs a \
              server there with trust authentication for local connections; start one and run \
-             `cargo xtask test` again. This run is never skipped."
+             `cargo xtask test` again. The PostgreSQL tests are never skipped."
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! transaction, so an acknowledged update is durable and a compaction is all-or-nothing.
 
 use super::posts::Projection;
-use super::{now_ms, Backend, Db};
+use super::{dialect, now_ms, Backend, Db};
 use crate::error::{Error, Result};
 use renraku_sync::UserId;
 use sqlx::Row;
@@ -114,15 +114,8 @@ impl Db {
                 all.push(Ok(vec![]));
                 continue;
             }
-            if self.backend == Backend::Postgres {
-                // Serializes appenders of one document (different documents do not wait), so
-                // two writers never compute the same MAX(seq). On SQLite the first statement
-                // is a write, which already takes the database's single write lock.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(doc)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Two writers of one document never compute the same MAX(seq).
+            dialect::lock_doc_in(&mut tx, self.backend, doc).await?;
             let (first_user, first_bytes) = &rows[0];
             let first: i64 = sqlx::query(INSERT_FIRST)
                 .bind(doc)
@@ -168,14 +161,9 @@ impl Db {
         doc: &str,
     ) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
         let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            // One snapshot for both reads: a compaction committing in between must not make
-            // us see the old snapshot and the already-truncated log. (SQLite's read
-            // transaction in WAL mode is a snapshot already.)
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .execute(&mut *tx)
-                .await?;
-        }
+        // One snapshot for both reads: a compaction committing in between must not make us
+        // see the old snapshot and the already-truncated log.
+        dialect::snapshot_reads_in(&mut tx, self.backend).await?;
         let snapshot = sqlx::query("SELECT state, up_to_seq FROM doc_snapshots WHERE doc = $1")
             .bind(doc)
             .fetch_optional(&mut *tx)
@@ -298,12 +286,7 @@ pub async fn append_in(
     bytes: &[u8],
     now: i64,
 ) -> Result<i64> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(doc)
-            .execute(&mut *conn)
-            .await?;
-    }
+    dialect::lock_doc_in(conn, backend, doc).await?;
     let seq: i64 = sqlx::query(INSERT_FIRST)
         .bind(doc)
         .bind(user.get())

@@ -6,6 +6,8 @@
 //! - only `i64`, `String`, `Vec<u8>`, `bool` and their `Option`s cross the boundary;
 //! - flags are read with [`flag`], because SQLite stores them as integers and PostgreSQL as
 //!   booleans, and `Any` decodes each as its own kind.
+//!
+//! Where the backends must differ, the SQL lives in [`dialect`], nowhere else.
 
 pub mod agreements;
 pub mod announcements;
@@ -13,6 +15,7 @@ pub mod attachments;
 pub mod audit;
 pub mod backup;
 pub mod client_certs;
+pub mod dialect;
 pub mod doc_log;
 pub mod municipalities;
 pub mod organizations;
@@ -32,19 +35,11 @@ pub mod users;
 
 use crate::error::Result;
 use sqlx::any::{AnyPoolOptions, AnyRow, AnyTypeInfoKind};
-use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row, TypeInfo, ValueRef};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use dialect::Backend;
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -88,22 +83,12 @@ impl Db {
         };
 
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(backend.max_connections())
             .acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // busy_timeout first: switching to WAL briefly needs an exclusive lock.
-                    // synchronous=FULL: an acknowledged update must survive power loss.
-                    // wal_autocheckpoint: checkpoints run beside the writer (see
-                    // `rooms::writer`), not inside a commit that rooms wait for; the high
-                    // bound only caps the WAL should that task ever fall behind.
-                    conn.execute(
-                        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                         PRAGMA wal_autocheckpoint = 50000;",
-                    )
-                    .await?;
+                    conn.execute(dialect::SQLITE_PRAGMAS).await?;
                     Ok(())
                 })
             })
@@ -132,23 +117,14 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }
 
     /// Copies committed WAL frames into the SQLite database file without blocking writers
     /// (a no-op on PostgreSQL).
     pub async fn checkpoint(&self) -> Result<()> {
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
+        dialect::checkpoint(&self.pool, self.backend).await
     }
 
     /// A cheap round trip, for health checks.

@@ -1,7 +1,7 @@
 //! Statistics for administrators: posts and active users (authors) per month, by room kind,
 //! from the `posts` projection. Months are Japan Standard Time calendar months.
 
-use super::{Backend, Db};
+use super::Db;
 use crate::error::Result;
 pub use renraku_contract::{Month, MonthKind, Statistics};
 use renraku_sync::MunicipalityId;
@@ -10,20 +10,11 @@ use sqlx::Row;
 /// JST is UTC+9 all year (no daylight saving).
 const JST_MS: i64 = 9 * 3_600_000;
 
-fn month_expr(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "strftime('%Y-%m', (p.stored_at + 32400000) / 1000, 'unixepoch')",
-        Backend::Postgres => {
-            "to_char(to_timestamp((p.stored_at + 32400000) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM')"
-        }
-    }
-}
-
 impl Db {
     /// Posts stored from `since` (unix ms) on, in rooms of `m`, counted per JST month.
     pub async fn statistics(&self, m: MunicipalityId, since: i64) -> Result<Statistics> {
         debug_assert_eq!(JST_MS, 32_400_000);
-        let month = month_expr(self.backend);
+        let month = self.backend.jst_month("p.stored_at");
         let from = "FROM posts p JOIN rooms r ON r.id = p.room_id \
                     WHERE r.municipality_id = $1 AND p.stored_at >= $2";
         let by_kind = sqlx::query(&format!(

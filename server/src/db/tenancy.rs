@@ -28,13 +28,11 @@ pub async fn agreement_members_in(
     conn: &mut AnyConnection,
     backend: Backend,
 ) -> Result<BTreeMap<i64, Vec<MunicipalityId>>> {
-    let sql = match backend {
-        Backend::Postgres => {
-            "SELECT agreement_id, municipality_id FROM agreement_members FOR SHARE"
-        }
-        Backend::Sqlite => "SELECT agreement_id, municipality_id FROM agreement_members",
-    };
-    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    let sql = format!(
+        "SELECT agreement_id, municipality_id FROM agreement_members{}",
+        backend.for_share()
+    );
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
     let mut groups: BTreeMap<i64, Vec<MunicipalityId>> = BTreeMap::new();
     for row in rows {
         groups

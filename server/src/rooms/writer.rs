@@ -6,7 +6,7 @@
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::posts::Projection;
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
@@ -201,7 +201,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
 /// the database file (and its fsync) never happens inside a commit that rooms wait for.
 /// Ends with the writer.
 async fn checkpoints(db: Db, writer: mpsc::WeakSender<Job>) {
-    if db.backend() != Backend::Sqlite {
+    if !db.backend().checkpoints_wal() {
         return;
     }
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);

@@ -2,7 +2,7 @@
 // driven by playwright-core, one phone-sized "device" per professional, network cuts through
 // DevTools network emulation, screenshots into the artifacts directory.
 //
-// The Rust runner (tests/tests/browser.rs) starts the real server with the demo data and runs
+// The Rust runner (tests/tests/it/browser.rs) starts the real server with the demo data and runs
 // each test file with:
 //   RENRAKU_BASE_URL     the server, e.g. http://127.0.0.1:41234
 //   RENRAKU_ARTIFACTS    a directory for screenshots and logs (tests/artifacts/<file>/)
@@ -25,7 +25,7 @@ function env(name, fallback) {
   if (value === undefined) {
     throw new Error(
       `${name} is not set: run browser tests through the Rust runner ` +
-        "(cargo test -p renraku-tests --test browser)",
+        "(cargo test -p renraku-tests --test it browser::)",
     );
   }
   return value;

@@ -44,11 +44,7 @@ impl Names {
 /// (they are secrets: an export file is a copy of them).
 pub async fn export(db: &Db, with_password_hashes: bool) -> Result<Dataset> {
     let mut tx = db.pool().begin().await?;
-    if db.backend() == crate::db::Backend::Postgres {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await?;
-    }
+    crate::db::dialect::snapshot_reads_in(&mut tx, db.backend()).await?;
     let d = export_in(&mut tx, with_password_hashes).await?;
     tx.commit().await?;
     Ok(d)

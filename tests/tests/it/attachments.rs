@@ -1,8 +1,9 @@
 //! Attachments (issue 6): members download, others are refused and audited; every bad
 //! upload gets its own clear error and leaves nothing behind; photos lose their location
-//! data but keep their orientation; images get thumbnails. Runs on SQLite, and on
-//! PostgreSQL with `RENRAKU_TEST_BACKEND=postgres`.
+//! data but keep their orientation; images get thumbnails. Runs on SQLite and
+//! PostgreSQL.
 
+use renraku_tests::helpers::{error_code, get};
 use renraku_tests::{team, Team, TestServer};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -44,20 +45,6 @@ async fn upload(
         .send()
         .await
         .expect("upload sent")
-}
-
-async fn error_code(response: reqwest::Response) -> String {
-    let body: Value = response.json().await.expect("a JSON error body");
-    body["error"].as_str().unwrap_or_default().to_owned()
-}
-
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server
-        .client(token)
-        .get(server.url(path))
-        .send()
-        .await
-        .unwrap()
 }
 
 fn pdf() -> Vec<u8> {
@@ -250,7 +237,7 @@ async fn assert_refused(
     assert_nothing_stored(server, team, &id, case).await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_member_downloads_and_an_outsider_gets_403_which_is_audited);
 async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -346,7 +333,7 @@ async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
     assert_eq!(server.audit_count("attachment.download").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(a_retried_upload_is_the_same_attachment_and_a_taken_id_is_refused);
 async fn a_retried_upload_is_the_same_attachment_and_a_taken_id_is_refused() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -394,7 +381,7 @@ async fn a_retried_upload_is_the_same_attachment_and_a_taken_id_is_refused() {
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"hello\n");
 }
 
-#[tokio::test]
+test_both_dbs!(each_bad_upload_gets_its_own_error_and_leaves_nothing);
 async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
     let server = TestServer::start_with(|config| config.attachment_max_bytes = 10_000).await;
     let team = team(&server).await;
@@ -598,7 +585,7 @@ async fn raw_upload(
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-#[tokio::test]
+test_both_dbs!(a_jpeg_with_gps_exif_is_stored_without_it_and_keeps_its_orientation);
 async fn a_jpeg_with_gps_exif_is_stored_without_it_and_keeps_its_orientation() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -681,7 +668,7 @@ async fn a_jpeg_with_gps_exif_is_stored_without_it_and_keeps_its_orientation() {
     assert_eq!(server.audit_count("attachment.thumbnail").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(images_get_thumbnails_and_documents_do_not);
 async fn images_get_thumbnails_and_documents_do_not() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -718,7 +705,7 @@ async fn images_get_thumbnails_and_documents_do_not() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+test_both_dbs!(an_object_store_holds_the_blobs_when_configured);
 async fn an_object_store_holds_the_blobs_when_configured() {
     let bucket = tempfile::tempdir().unwrap();
     let url = format!("file://{}", bucket.path().display());
@@ -791,7 +778,7 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     png
 }
 
-#[tokio::test]
+test_both_dbs!(an_image_over_the_pixel_limit_is_refused_from_its_header_saying_why);
 async fn an_image_over_the_pixel_limit_is_refused_from_its_header_saying_why() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -810,7 +797,7 @@ async fn an_image_over_the_pixel_limit_is_refused_from_its_header_saying_why() {
     assert_nothing_stored(&server, &team, &id, "pixel bomb").await;
 }
 
-#[tokio::test]
+test_both_dbs!(the_pixel_limit_is_configurable_and_photos_within_it_are_kept);
 async fn the_pixel_limit_is_configurable_and_photos_within_it_are_kept() {
     let server = TestServer::start_with(|c| c.image_max_pixels = 400_000).await;
     let team = team(&server).await;

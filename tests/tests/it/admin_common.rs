@@ -6,6 +6,7 @@
 use renraku_server::db::users::{NewUser, Profession, Role};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::{MunicipalityId, UserId};
+use renraku_tests::fixture::{Built, Fixture};
 use renraku_tests::{signin_request, TestServer};
 use serde_json::{json, Value};
 
@@ -77,21 +78,37 @@ pub async fn add_user(server: &TestServer, m: MunicipalityId, login: &str, role:
         .unwrap()
 }
 
+/// Signs in a user the fixture made.
+pub async fn fixture_person(server: &TestServer, built: &Built, login: &str) -> Person {
+    let body = built.signin_answer(server, login).await;
+    Person {
+        id: built.user(login),
+        slug: built.homes[login].clone(),
+        login: login.into(),
+        token: body["session_token"].as_str().unwrap().into(),
+    }
+}
+
+/// The demo's `nurse1` and `city1`, and a second municipality `other` with its
+/// administrator, a member and a system administrator.
 pub async fn cast(server: &TestServer) -> Cast {
     let db = server.db();
     let demo = db.municipality_by_slug("demo").await.unwrap().unwrap().id;
-    let other = db.create_municipality("other", "となり町").await.unwrap();
-    add_user(server, other, "oadmin", Role::MunicipalityAdmin).await;
-    add_user(server, other, "omember", Role::Member).await;
-    add_user(server, other, "root", Role::SystemAdmin).await;
+    let built = Fixture::new()
+        .municipality("other")
+        .user("other", "oadmin", Role::MunicipalityAdmin)
+        .user("other", "omember", Role::Member)
+        .user("other", "root", Role::SystemAdmin)
+        .build(db)
+        .await;
     Cast {
         demo,
-        other,
+        other: built.municipality("other"),
         member: person(server, "demo", "nurse1").await,
         admin: person(server, "demo", "city1").await,
-        other_admin: person(server, "other", "oadmin").await,
-        other_member: person(server, "other", "omember").await,
-        system: person(server, "other", "root").await,
+        other_admin: fixture_person(server, &built, "oadmin").await,
+        other_member: fixture_person(server, &built, "omember").await,
+        system: fixture_person(server, &built, "root").await,
     }
 }
 

@@ -2,12 +2,10 @@
 //! and an edited, deleted or cut-off row is detected. Municipality administrators read (and
 //! export) their own municipality's entries and nothing else.
 
-mod admin_common;
-
-use admin_common::{cast, client, get_as};
+use crate::admin_common::{cast, client, get_as};
 use renraku_sync::RoomDoc;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{postgres_requested, team, TestServer};
+use renraku_tests::{team, Backend, TestServer};
 use serde_json::{json, Value};
 use sqlx::{Executor, Row};
 
@@ -19,7 +17,7 @@ async fn verify(server: &TestServer) -> Vec<String> {
 /// triggers first.
 async fn drop_guards(server: &TestServer) {
     let pool = server.db().pool();
-    if postgres_requested() {
+    if renraku_tests::backend() == Backend::Postgres {
         pool.execute("DROP TRIGGER audit_log_append_only ON audit_log")
             .await
             .unwrap();
@@ -33,7 +31,7 @@ async fn drop_guards(server: &TestServer) {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(each_audited_action_writes_its_entry_and_the_chain_verifies);
 async fn each_audited_action_writes_its_entry_and_the_chain_verifies() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -118,7 +116,7 @@ async fn each_audited_action_writes_its_entry_and_the_chain_verifies() {
     assert!(report["rows"].as_i64().unwrap() > 10);
 }
 
-#[tokio::test]
+test_both_dbs!(editing_deleting_or_cutting_rows_is_detected);
 async fn editing_deleting_or_cutting_rows_is_detected() {
     let server = TestServer::start().await;
     let _cast = cast(&server).await;
@@ -194,7 +192,7 @@ async fn editing_deleting_or_cutting_rows_is_detected() {
     assert!(problems.iter().any(|p| p.contains("head")), "{problems:?}");
 }
 
-#[tokio::test]
+test_both_dbs!(municipality_admins_read_and_export_their_own_log_only);
 async fn municipality_admins_read_and_export_their_own_log_only() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

@@ -4,24 +4,14 @@
 //! (`cargo xtask test` makes the same check over every suite's logs: xtask/src/canary.rs.)
 
 use futures_util::StreamExt;
-use renraku_sync::{PostId, RoomDoc};
+use renraku_sync::RoomDoc;
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::logs::{self, CANARY_PATIENT_NAME};
 use renraku_tests::sync_client::{connect_raw, SyncClient, PATIENCE};
 use renraku_tests::{team, TestServer};
 use serde_json::json;
 
-fn new_post_id() -> PostId {
-    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-#[tokio::test]
+test_both_dbs!(the_canary_patient_and_the_secrets_never_reach_the_server_log);
 async fn the_canary_patient_and_the_secrets_never_reach_the_server_log() {
     let server = TestServer::start().await;
     let t = team(&server).await;

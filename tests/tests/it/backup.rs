@@ -3,13 +3,14 @@
 //! backup is refused and changes nothing. On PostgreSQL both commands refuse with guidance.
 
 use renraku_sync::PostId;
+use renraku_tests::helpers::copy_dir;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::{demo_args, postgres_requested, signin_at, storage_args, team_at, TestStorage};
+use renraku_tests::{demo_args, signin_at, storage_args, team_at, Backend, TestStorage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+use crate::BIN;
 
 struct Run {
     ok: bool,
@@ -59,26 +60,11 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
+/// SQLite only: `renraku backup` is SQLite's (on PostgreSQL it refuses, see
+/// `refuses_postgres_with_guidance`).
 #[tokio::test]
 async fn backup_while_running_then_restore_into_a_wiped_data_dir() {
-    if postgres_requested() {
-        eprintln!("SQLite only; see refuses_postgres_with_guidance");
-        return;
-    }
-    let storage = TestStorage::new().await;
+    let storage = TestStorage::on(Backend::Sqlite).await;
     let data_dir = storage.dir.path().to_path_buf();
     let backups = tempfile::tempdir().unwrap();
     let backup_dir = backups.path().join("b1");
@@ -218,7 +204,7 @@ async fn backup_while_running_then_restore_into_a_wiped_data_dir() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(refuses_postgres_with_guidance);
 async fn refuses_postgres_with_guidance() {
     // On SQLite runs, a PostgreSQL URL nobody listens on: the commands must refuse before
     // connecting anywhere.

@@ -1,23 +1,15 @@
 //! The API the app's screens use: the room list (with names of message rooms' members), a
 //! room's header and care team, the directory of colleagues, and starting message rooms.
-//! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! Runs on SQLite and PostgreSQL.
 
 use renraku_contract::Profession;
 use renraku_sync::{RoomId, UserId};
 use renraku_tests::api::Api;
+use renraku_tests::helpers::user_id;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
-
-async fn user_id(server: &TestServer, login: &str) -> UserId {
-    let row = sqlx::query("SELECT id FROM users WHERE login_id = $1")
-        .bind(login)
-        .fetch_one(server.db().pool())
-        .await
-        .unwrap();
-    UserId::new(row.get("id"))
-}
 
 async fn get_json(server: &TestServer, token: &str, path: &str) -> (StatusCode, Value) {
     let response = server
@@ -50,11 +42,11 @@ fn ids(list: &Value) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
+test_both_dbs!(directory_lists_colleagues_of_my_municipality_and_finds_them_by_kana_and_profession);
 async fn directory_lists_colleagues_of_my_municipality_and_finds_them_by_kana_and_profession() {
     let server = TestServer::start().await;
     let doctor = Api::new(&server.base_url(), &server.signin("doctor1").await);
-    let me = user_id(&server, "doctor1").await;
+    let me = user_id(server.db(), "doctor1").await;
 
     let all = doctor.directory("").await.unwrap();
     let everyone: Vec<UserId> = all.iter().map(|c| c.id).collect();
@@ -97,13 +89,13 @@ async fn directory_lists_colleagues_of_my_municipality_and_finds_them_by_kana_an
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_one_to_one_message_reuses_the_existing_room_and_a_group_gets_a_new_one);
 async fn a_one_to_one_message_reuses_the_existing_room_and_a_group_gets_a_new_one() {
     let server = TestServer::start().await;
     let doctor = server.signin("doctor1").await;
-    let nurse_id = user_id(&server, "nurse1").await;
-    let pharmacist_id = user_id(&server, "pharmacist1").await;
-    let caremgr_id = user_id(&server, "caremgr1").await;
+    let nurse_id = user_id(server.db(), "nurse1").await;
+    let pharmacist_id = user_id(server.db(), "pharmacist1").await;
+    let caremgr_id = user_id(server.db(), "caremgr1").await;
 
     // The demo data already has doctor1 ⇄ nurse1: that room comes back, nothing is created.
     let before = server.audit_count("room.create").await;
@@ -121,7 +113,7 @@ async fn a_one_to_one_message_reuses_the_existing_room_and_a_group_gets_a_new_on
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["created"], true);
     let pharmacist = server.signin("pharmacist1").await;
-    let me = user_id(&server, "doctor1").await;
+    let me = user_id(server.db(), "doctor1").await;
     let (status, from_other_side) =
         start_message(&server, &pharmacist, json!({ "members": [me] })).await;
     assert_eq!(status, StatusCode::OK);
@@ -177,11 +169,11 @@ async fn a_one_to_one_message_reuses_the_existing_room_and_a_group_gets_a_new_on
     assert_eq!(owner["role"], "owner");
 }
 
-#[tokio::test]
+test_both_dbs!(message_rooms_refuse_nobody_strangers_and_disabled_accounts);
 async fn message_rooms_refuse_nobody_strangers_and_disabled_accounts() {
     let server = TestServer::start().await;
     let doctor = server.signin("doctor1").await;
-    let me = user_id(&server, "doctor1").await;
+    let me = user_id(server.db(), "doctor1").await;
 
     let (status, body) = start_message(&server, &doctor, json!({ "members": [] })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -230,7 +222,7 @@ async fn message_rooms_refuse_nobody_strangers_and_disabled_accounts() {
     let (_, directory) = get_json(&server, &doctor, "/api/directory").await;
     assert!(!ids(&directory).contains(&stranger));
 
-    let helper = user_id(&server, "helper1").await;
+    let helper = user_id(server.db(), "helper1").await;
     server.db().set_user_disabled(helper, true).await.unwrap();
     let (status, _) = start_message(&server, &doctor, json!({ "members": [helper] })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -253,7 +245,7 @@ async fn message_rooms_refuse_nobody_strangers_and_disabled_accounts() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(a_patient_room_shows_its_header_and_care_team_to_members_only_and_is_audited);
 async fn a_patient_room_shows_its_header_and_care_team_to_members_only_and_is_audited() {
     let server = TestServer::start().await;
     let doctor = server.signin("doctor1").await;

@@ -1,12 +1,10 @@
 //! Issue 13 §7, the smaller holes, against the real server: API answers are never cached,
 //! the CSP lets the app connect only to its own origin, malformed paths, queries and bodies
 //! get the JSON error body, control characters are refused in names and titles (naming the
-//! field, changing nothing), and the audit log's `limit` has a cap. SQLite, or PostgreSQL
-//! with RENRAKU_TEST_BACKEND=postgres.
+//! field, changing nothing), and the audit log's `limit` has a cap. Runs on SQLite and
+//! PostgreSQL.
 
-mod admin_common;
-
-use admin_common::{assert_documented, cast, client, get_as, Person};
+use crate::admin_common::{assert_documented, cast, client, get_as, Person};
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -26,7 +24,7 @@ async fn answer(response: reqwest::Response) -> (StatusCode, String, String, Val
     (status, cache, content_type, body)
 }
 
-#[tokio::test]
+test_both_dbs!(api_answers_are_never_stored_by_browsers_or_proxies);
 async fn api_answers_are_never_stored_by_browsers_or_proxies() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -76,7 +74,7 @@ async fn api_answers_are_never_stored_by_browsers_or_proxies() {
     assert_ne!(page.headers()["cache-control"], "no-store");
 }
 
-#[tokio::test]
+test_both_dbs!(the_csp_lets_pages_connect_only_to_their_own_origin);
 async fn the_csp_lets_pages_connect_only_to_their_own_origin() {
     let server = TestServer::start().await;
     for path in ["/demo/", "/api/municipalities/demo", "/healthz"] {
@@ -98,7 +96,7 @@ async fn the_csp_lets_pages_connect_only_to_their_own_origin() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(malformed_paths_queries_and_bodies_get_the_json_error_body);
 async fn malformed_paths_queries_and_bodies_get_the_json_error_body() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -168,7 +166,7 @@ async fn display_name(server: &TestServer, admin: &Person, who: &Person) -> Stri
     user["display_name"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
+test_both_dbs!(control_characters_in_names_and_titles_are_refused_naming_the_field);
 async fn control_characters_in_names_and_titles_are_refused_naming_the_field() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -266,7 +264,7 @@ async fn control_characters_in_names_and_titles_are_refused_naming_the_field() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(audit_limit_and_statistics_period_beyond_their_caps_are_refused_clearly);
 async fn audit_limit_and_statistics_period_beyond_their_caps_are_refused_clearly() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -314,10 +312,10 @@ fn malformed(param: &Value) -> &'static str {
     }
 }
 
+test_both_dbs!(every_operation_answers_malformed_requests_as_its_document_says);
 /// Every operation of the OpenAPI document, called with malformed path parameters and an
 /// empty body by an anonymous caller, a member and an administrator: whatever it answers,
 /// the document describes (status and content type), and errors are the JSON error body.
-#[tokio::test]
 async fn every_operation_answers_malformed_requests_as_its_document_says() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

@@ -2,7 +2,7 @@
 //! server and client certificates and CRLs generated here (rcgen): where the municipality
 //! requires a certificate, no certificate → refused; a registered one → works; one revoked
 //! by the CRL or by an administrator → refused, and its owner's live WebSocket closed.
-//! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! Runs on SQLite and PostgreSQL.
 
 use futures_util::{SinkExt, StreamExt};
 use rcgen::{
@@ -12,6 +12,7 @@ use rcgen::{
 };
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::{DocId, Frame, UserId};
+use renraku_tests::helpers::error_code;
 use renraku_tests::sync_client::PATIENCE;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
@@ -349,12 +350,7 @@ where
     }
 }
 
-async fn error_code(response: reqwest::Response) -> String {
-    let body: Value = response.json().await.unwrap();
-    body["error"].as_str().unwrap_or_default().to_owned()
-}
-
-#[tokio::test]
+test_both_dbs!(where_required_no_certificate_is_refused_a_registered_one_works_and_revoked_ones_end_live_sockets);
 async fn where_required_no_certificate_is_refused_a_registered_one_works_and_revoked_ones_end_live_sockets(
 ) {
     let t = Tls::start().await;
@@ -473,9 +469,9 @@ async fn where_required_no_certificate_is_refused_a_registered_one_works_and_rev
     assert_eq!(t.get(Some(&city), &admin, "/api/me").await, StatusCode::OK);
 }
 
+test_both_dbs!(a_crl_revocation_closes_ws_and_yjs_sockets_with_its_reason_within_a_second);
 /// Issue 13: a certificate revoked by the CRL closes the `/ws` and `/yjs/{room}` sockets opened
 /// with it within a second, with the reason the app shows (`certificate_revoked`).
-#[tokio::test]
 async fn a_crl_revocation_closes_ws_and_yjs_sockets_with_its_reason_within_a_second() {
     let t = Tls::start().await;
     let city = t.pki.client("city1", 1);

@@ -1,15 +1,13 @@
 //! Wide-area agreements: professionals of another municipality join a room only while the
 //! two municipalities share an agreement; leaving it removes the access at once.
 
-mod admin_common;
-
-use admin_common::{cast, client};
+use crate::admin_common::{cast, client};
 use renraku_sync::Frame;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{team, TestServer};
 use serde_json::{json, Value};
 
-#[tokio::test]
+test_both_dbs!(outside_an_agreement_no_one_is_added_and_leaving_removes_access);
 async fn outside_an_agreement_no_one_is_added_and_leaving_removes_access() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -128,7 +126,7 @@ async fn outside_an_agreement_no_one_is_added_and_leaving_removes_access() {
     assert_eq!(server.audit_count("admin.agreement.leave").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(removing_a_member_closes_the_room_on_their_socket);
 async fn removing_a_member_closes_the_room_on_their_socket() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -153,11 +151,11 @@ async fn removing_a_member_closes_the_room_on_their_socket() {
     assert!(ws.open(team.room).await.is_err());
 }
 
-#[tokio::test]
+test_both_dbs!(a_message_reaches_another_municipality_only_under_an_agreement);
 async fn a_message_reaches_another_municipality_only_under_an_agreement() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
-    let start = |who: &admin_common::Person, members: Vec<i64>| {
+    let start = |who: &crate::admin_common::Person, members: Vec<i64>| {
         let request = client(&server, who)
             .post(server.url("/api/rooms/messages"))
             .json(&json!({ "members": members }));
@@ -222,7 +220,7 @@ async fn a_message_reaches_another_municipality_only_under_an_agreement() {
     assert_eq!(outsiders_rooms().await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(a_member_added_while_their_agreement_ends_is_refused_not_kept);
 async fn a_member_added_while_their_agreement_ends_is_refused_not_kept() {
     use renraku_server::db::Backend;
     use sqlx::Row;

@@ -3,9 +3,7 @@
 //! another municipality, and a system administrator — each allowed or refused as intended,
 //! and every allowed change audited.
 
-mod admin_common;
-
-use admin_common::{add_user, assert_documented, audit_rows, cast, client, Cast, Person};
+use crate::admin_common::{add_user, assert_documented, audit_rows, cast, client, Cast, Person};
 use renraku_server::db::municipalities::OrganizationKind;
 use renraku_server::db::patients::NewPatient;
 use renraku_server::db::users::Role;
@@ -185,7 +183,7 @@ fn allowed(tag: &str, caller: Caller) -> bool {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(every_admin_route_allows_and_refuses_as_intended);
 async fn every_admin_route_allows_and_refuses_as_intended() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

@@ -32,7 +32,7 @@ fn totals(d: &Dataset) -> (usize, usize, usize, usize) {
     )
 }
 
-#[tokio::test]
+test_both_dbs!(export_then_import_into_an_empty_database_gives_the_same_conversations);
 async fn export_then_import_into_an_empty_database_gives_the_same_conversations() {
     // The demo data: patients, rooms, threads with replies, reactions, pins.
     let source = TestServer::start().await;
@@ -84,7 +84,7 @@ async fn export_then_import_into_an_empty_database_gives_the_same_conversations(
     target.close().await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_file_with_a_bad_row_imports_nothing_and_names_the_row);
 async fn a_file_with_a_bad_row_imports_nothing_and_names_the_row() {
     let source = TestServer::start().await;
     let exported = transfer::export(source.db(), false).await.unwrap();
@@ -142,7 +142,7 @@ async fn a_file_with_a_bad_row_imports_nothing_and_names_the_row() {
     db.close().await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_failure_halfway_leaves_the_database_as_it_was);
 async fn a_failure_halfway_leaves_the_database_as_it_was() {
     let source = TestServer::start().await;
     let mut exported = transfer::export(source.db(), false).await.unwrap();
@@ -253,7 +253,7 @@ async fn is_member_by_login(db: &Db, slug: &str, login: &str) -> bool {
         > 0
 }
 
-#[tokio::test]
+test_both_dbs!(an_import_putting_another_municipalitys_professional_in_a_room_is_refused_whole);
 async fn an_import_putting_another_municipalitys_professional_in_a_room_is_refused_whole() {
     let storage = TestStorage::new().await;
     let db = empty_db(&storage).await;
@@ -314,7 +314,9 @@ async fn an_import_putting_another_municipalitys_professional_in_a_room_is_refus
     db.close().await;
 }
 
-#[tokio::test]
+test_both_dbs!(
+    an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks
+);
 async fn an_import_may_not_move_someone_into_the_rooms_municipality_or_use_an_agreement_it_lacks() {
     let storage = TestStorage::new().await;
     let db = empty_db(&storage).await;

@@ -1,26 +1,15 @@
 //! The relational projection of room documents (`posts`, `read_markers`): what members write
 //! through `/ws` shows there exactly, refused updates leave no trace, and the rows are as
-//! durable as the log they are committed with. Runs on SQLite, or PostgreSQL with
-//! RENRAKU_TEST_BACKEND=postgres.
+//! durable as the log they are committed with. Runs on SQLite and PostgreSQL.
 
 use renraku_server::Db;
 use renraku_sync::{PostId, RoomDoc, RoomId, UserId};
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{flood_args, signin_at, team, team_at, TestServer, TestStorage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
-
-fn new_post_id() -> PostId {
-    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use crate::BIN;
 
 /// The projection holds exactly the document's posts and read markers.
 async fn assert_projection_is(db: &Db, room: RoomId, doc: &RoomDoc) {
@@ -49,7 +38,7 @@ async fn unread(db: &Db, user: UserId, room: RoomId) -> (i64, Option<i64>) {
     (entry.unread, entry.latest_activity_at)
 }
 
-#[tokio::test]
+test_both_dbs!(posting_replying_editing_deleting_and_reading_show_in_the_projection);
 async fn posting_replying_editing_deleting_and_reading_show_in_the_projection() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -157,7 +146,7 @@ async fn posting_replying_editing_deleting_and_reading_show_in_the_projection() 
     assert_projection_is(db, room, b.doc(room)).await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_refused_update_projects_nothing);
 async fn a_refused_update_projects_nothing() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -209,7 +198,7 @@ async fn a_refused_update_projects_nothing() {
     assert_projection_is(db, room, a.doc(room)).await;
 }
 
-#[tokio::test]
+test_both_dbs!(the_demo_conversations_are_projected_at_start);
 async fn the_demo_conversations_are_projected_at_start() {
     let server = TestServer::start().await;
     let posts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts")
@@ -219,7 +208,7 @@ async fn the_demo_conversations_are_projected_at_start() {
     assert!(posts > 10, "the demo posts are in the projection ({posts})");
 }
 
-#[tokio::test]
+test_both_dbs!(projected_rows_survive_kill_9_exactly_like_the_log);
 async fn projected_rows_survive_kill_9_exactly_like_the_log() {
     let storage = TestStorage::new().await;
     let server = ServerProcess::spawn(BIN, &flood_args(&storage))

@@ -10,6 +10,7 @@
 
 use futures_util::future::BoxFuture;
 use renraku_server::Config;
+use renraku_tests::helpers::copy_dir;
 use renraku_tests::TestServer;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -136,19 +137,6 @@ const QUICK_LOCK_ON_LOCALHOST: Setup = Setup {
     config: QUICK_LOCK.config,
     seed: ON_LOCALHOST.seed,
 };
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 #[test]
 fn every_browser_test_file_is_run() {

@@ -1,16 +1,14 @@
 //! Statistics: posts and active users per month, by room kind, counted from the posts the
 //! server stored.
 
-mod admin_common;
-
-use admin_common::cast;
+use crate::admin_common::cast;
 use renraku_contract::{RoomKind, Statistics};
 use renraku_sync::PostId;
 use renraku_tests::api::Api;
 use renraku_tests::sync_client::{SyncClient, PATIENCE};
 use renraku_tests::{team, TestServer};
 
-async fn stats(server: &TestServer, who: &admin_common::Person) -> Statistics {
+async fn stats(server: &TestServer, who: &crate::admin_common::Person) -> Statistics {
     Api::new(&server.base_url(), &who.token)
         .admin_statistics("demo", Some(3))
         .await
@@ -26,7 +24,7 @@ fn kind_posts(stats: &Statistics, kind: RoomKind) -> i64 {
         .sum()
 }
 
-#[tokio::test]
+test_both_dbs!(new_posts_are_counted_by_month_and_room_kind);
 async fn new_posts_are_counted_by_month_and_room_kind() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

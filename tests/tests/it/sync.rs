@@ -1,5 +1,5 @@
 //! Realtime sync through `/ws` against the real server: two team members, forged updates,
-//! hostile frames. Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! hostile frames. Runs on SQLite and PostgreSQL.
 
 use renraku_server::db::Backend;
 use renraku_sync::frame::MAX_FRAME_BYTES;
@@ -7,22 +7,12 @@ use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::yrs::{Any, Map, Transact};
 use renraku_sync::{DocId, Frame, PostId, Reaction, RoomDoc, RoomId, UserId};
+use renraku_tests::helpers::{log_rows, new_post_id, now_ms};
 use renraku_tests::sync_client::{connect_raw, SyncClient, PATIENCE};
 use renraku_tests::{team, Team, TestServer};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
-
-fn new_post_id() -> PostId {
-    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 async fn connected(server: &TestServer, team: &Team) -> (SyncClient, SyncClient) {
     let mut a = SyncClient::connect(&server.ws_url(), &team.a.token, 1001)
@@ -55,7 +45,7 @@ async fn thread_seen_by_both(
     root
 }
 
-#[tokio::test]
+test_both_dbs!(a_thread_reply_reaction_and_pin_reach_the_other_member);
 async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -89,7 +79,7 @@ async fn a_thread_reply_reaction_and_pin_reach_the_other_member() {
     assert_eq!(a.doc(room).threads()[0].replies[0].text, "明日往診します");
 }
 
-#[tokio::test]
+test_both_dbs!(concurrent_offline_edits_converge_after_reconnecting);
 async fn concurrent_offline_edits_converge_after_reconnecting() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -149,7 +139,7 @@ async fn server_state(server: &TestServer, t: &Team) -> Vec<u8> {
     c.doc(t.room).encode_state()
 }
 
-#[tokio::test]
+test_both_dbs!(a_non_member_is_denied_and_no_session_cannot_connect);
 async fn a_non_member_is_denied_and_no_session_cannot_connect() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -210,7 +200,7 @@ fn raw_insert(doc: &RoomDoc, root: &str, key: &str, value: Any) -> Vec<u8> {
     txn.encode_update_v1()
 }
 
-#[tokio::test]
+test_both_dbs!(forged_updates_are_refused_stored_nowhere_and_reach_no_one);
 async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -296,7 +286,7 @@ async fn forged_updates_are_refused_stored_nowhere_and_reach_no_one() {
     assert!(server.audit_count("update.refused").await >= 5);
 }
 
-#[tokio::test]
+test_both_dbs!(malformed_and_oversized_frames_get_errors_and_others_are_still_served);
 async fn malformed_and_oversized_frames_get_errors_and_others_are_still_served() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -339,7 +329,7 @@ async fn malformed_and_oversized_frames_get_errors_and_others_are_still_served()
         .unwrap();
 }
 
-#[tokio::test]
+test_both_dbs!(personal_document_stores_its_owners_pins_and_refuses_posts);
 async fn personal_document_stores_its_owners_pins_and_refuses_posts() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -373,7 +363,7 @@ async fn personal_document_stores_its_owners_pins_and_refuses_posts() {
     assert!(c.verdict(2).await.unwrap().is_err());
 }
 
-#[tokio::test]
+test_both_dbs!(rooms_are_compacted_evicted_and_reloaded_from_storage);
 async fn rooms_are_compacted_evicted_and_reloaded_from_storage() {
     let server = TestServer::start_with(|c| {
         c.compact_after = 5;
@@ -429,11 +419,11 @@ async fn rooms_are_compacted_evicted_and_reloaded_from_storage() {
     assert_eq!(b.doc(t.room).posts().len(), 12);
 }
 
+test_both_dbs!(a_reloaded_replica_naming_others_replaced_read_markers_is_accepted);
 /// Issue 13 §5: a member reloads a busy room. Her replica, read back from the device, answers
 /// the server's sync step 1 with its whole delete set — which names the other member's
 /// replaced read markers, deleted on the server long ago — and carries the post she wrote
 /// offline. Nothing of it is a forgery: no refusal, no audit entry, nothing lost.
-#[tokio::test]
 async fn a_reloaded_replica_naming_others_replaced_read_markers_is_accepted() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -498,10 +488,10 @@ async fn a_reloaded_replica_naming_others_replaced_read_markers_is_accepted() {
     }
 }
 
+test_both_dbs!(a_burst_of_new_clients_in_several_rooms_is_saved_whole);
 /// Issue 13 §5: each new yrs client id is bound to its user with the update that first uses
 /// it, in the same group commit. A burst of new clients in several rooms at once: every
 /// update is saved, stored, and its client id bound to its author.
-#[tokio::test]
 async fn a_burst_of_new_clients_in_several_rooms_is_saved_whole() {
     const ROOMS: usize = 5;
     const CLIENTS_PER_MEMBER: u64 = 5;
@@ -574,10 +564,10 @@ async fn a_burst_of_new_clients_in_several_rooms_is_saved_whole() {
     assert_eq!(server.audit_count("update.refused").await, 0);
 }
 
+test_both_dbs!(a_post_dated_in_the_future_is_refused);
 /// Issue 13 §7: a post dated 2099 stayed at the top of every timeline. Dated more than the
 /// tolerance ahead of the server's clock, it is refused with a reason that points at the
 /// device's clock, audited, and stored nowhere; a phone a minute fast is fine.
-#[tokio::test]
 async fn a_post_dated_in_the_future_is_refused() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -615,12 +605,12 @@ async fn a_post_dated_in_the_future_is_refused() {
     assert_eq!(stored.posts().len(), 1);
 }
 
+test_both_dbs!(after_a_refused_post_the_device_writes_again);
 /// A refused write used to leave the device's replica with a gap in its yrs client's
 /// numbering, so every later write from that device was refused too ("skips over missing
 /// changes") until the app was reloaded. Now the device restarts the room from the server
 /// under a fresh client id: the refused post is gone from its replica, and the next post is
 /// saved and reaches the others.
-#[tokio::test]
 async fn after_a_refused_post_the_device_writes_again() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -675,22 +665,13 @@ async fn heal_storage(server: &TestServer) {
     sqlx::query(sql).execute(server.db().pool()).await.unwrap();
 }
 
-async fn log_rows(server: &TestServer, room: RoomId) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
-        .bind(DocId::Room(room).storage_key())
-        .fetch_one(server.db().pool())
-        .await
-        .unwrap()
-        .get("n")
-}
-
-#[tokio::test]
+test_both_dbs!(a_post_storage_fails_to_take_is_kept_by_the_client_and_saved_once_on_resend);
 async fn a_post_storage_fails_to_take_is_kept_by_the_client_and_saved_once_on_resend() {
     let server = TestServer::start().await;
     let t = team(&server).await;
     let (mut a, mut b) = connected(&server, &t).await;
     let room = t.room;
-    let before = log_rows(&server, room).await;
+    let before = log_rows(server.db(), room).await;
 
     break_storage(&server).await;
     let post = new_post_id();
@@ -713,7 +694,7 @@ async fn a_post_storage_fails_to_take_is_kept_by_the_client_and_saved_once_on_re
         a.events
     );
     assert_eq!(a.unanswered(), vec![ack]);
-    assert_eq!(log_rows(&server, room).await, before);
+    assert_eq!(log_rows(server.db(), room).await, before);
     assert_eq!(server.audit_count("update.refused").await, 0);
 
     heal_storage(&server).await;
@@ -727,7 +708,7 @@ async fn a_post_storage_fails_to_take_is_kept_by_the_client_and_saved_once_on_re
         .unwrap();
 
     // Stored exactly once, and the room as stored has it.
-    assert_eq!(log_rows(&server, room).await, before + 1);
+    assert_eq!(log_rows(server.db(), room).await, before + 1);
     let stored = RoomDoc::new(77);
     stored
         .apply_update(&server_state(&server, &t).await)

@@ -1,10 +1,11 @@
 //! The HTTP API against the real server: sign-in, sessions, rooms, room tokens, headers,
-//! OpenAPI. Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! OpenAPI. Runs on SQLite and PostgreSQL.
 
 use renraku_contract::{Profession, RoomKind};
 use renraku_server::demo::DEMO_PASSWORD;
-use renraku_sync::{RoomId, UserId};
+use renraku_sync::RoomId;
 use renraku_tests::api::Api;
+use renraku_tests::helpers::{get, user_id};
 use renraku_tests::{signin_request, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -22,27 +23,9 @@ async fn signin_raw(
         .unwrap()
 }
 
-async fn get(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
-    server
-        .client(token)
-        .get(server.url(path))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn user_id(server: &TestServer, login: &str) -> UserId {
-    let row = sqlx::query("SELECT id FROM users WHERE login_id = $1")
-        .bind(login)
-        .fetch_one(server.db().pool())
-        .await
-        .unwrap();
-    UserId::new(row.get("id"))
-}
-
 /// Rooms `login` belongs to, from the database.
 async fn rooms_of(server: &TestServer, login: &str) -> Vec<i64> {
-    let user = user_id(server, login).await;
+    let user = user_id(server.db(), login).await;
     let mut ids: Vec<i64> = sqlx::query("SELECT room_id FROM room_members WHERE user_id = $1")
         .bind(user.get())
         .fetch_all(server.db().pool())
@@ -72,7 +55,7 @@ async fn foreign_room(server: &TestServer, login: &str) -> RoomId {
     RoomId::new(id)
 }
 
-#[tokio::test]
+test_both_dbs!(healthz_answers_ok_with_security_headers);
 async fn healthz_answers_ok_with_security_headers() {
     let server = TestServer::start().await;
     let response = reqwest::get(server.url("/healthz")).await.unwrap();
@@ -89,7 +72,7 @@ async fn healthz_answers_ok_with_security_headers() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(signin_sets_an_httponly_cookie_and_returns_the_user);
 async fn signin_sets_an_httponly_cookie_and_returns_the_user() {
     let server = TestServer::start().await;
     let response = signin_raw(&server, "demo", "nurse1", DEMO_PASSWORD).await;
@@ -117,7 +100,7 @@ async fn signin_sets_an_httponly_cookie_and_returns_the_user() {
     assert_eq!(server.audit_count("signin.ok").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(the_session_cookie_alone_authenticates_a_browser);
 async fn the_session_cookie_alone_authenticates_a_browser() {
     let server = TestServer::start().await;
     let browser = reqwest::Client::builder()
@@ -145,7 +128,7 @@ async fn the_session_cookie_alone_authenticates_a_browser() {
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(wrong_password_and_unknown_user_get_the_same_401);
 async fn wrong_password_and_unknown_user_get_the_same_401() {
     let server = TestServer::start().await;
     let wrong = signin_raw(&server, "demo", "nurse1", "not-the-password").await;
@@ -160,7 +143,7 @@ async fn wrong_password_and_unknown_user_get_the_same_401() {
     assert_eq!(server.audit_count("signin.failed").await, 2);
 }
 
-#[tokio::test]
+test_both_dbs!(unknown_municipality_is_404);
 async fn unknown_municipality_is_404() {
     let server = TestServer::start().await;
     let response = signin_raw(&server, "atlantis", "nurse1", DEMO_PASSWORD).await;
@@ -179,7 +162,7 @@ async fn unknown_municipality_is_404() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+test_both_dbs!(malformed_signin_bodies_are_json_400s);
 async fn malformed_signin_bodies_are_json_400s() {
     let server = TestServer::start().await;
     let response = reqwest::Client::new()
@@ -193,7 +176,7 @@ async fn malformed_signin_bodies_are_json_400s() {
     assert_eq!(body["error"], "bad_request");
 }
 
-#[tokio::test]
+test_both_dbs!(repeated_failures_are_throttled_even_with_the_right_password);
 async fn repeated_failures_are_throttled_even_with_the_right_password() {
     let server = TestServer::start().await;
     for _ in 0..10 {
@@ -207,7 +190,7 @@ async fn repeated_failures_are_throttled_even_with_the_right_password() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+test_both_dbs!(signout_invalidates_the_token);
 async fn signout_invalidates_the_token() {
     let server = TestServer::start().await;
     let token = server.signin("nurse1").await;
@@ -232,7 +215,7 @@ async fn signout_invalidates_the_token() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(requests_without_a_valid_session_are_401);
 async fn requests_without_a_valid_session_are_401() {
     let server = TestServer::start().await;
     let anonymous = reqwest::get(server.url("/api/rooms")).await.unwrap();
@@ -245,7 +228,7 @@ async fn requests_without_a_valid_session_are_401() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(an_idle_or_expired_session_is_401);
 async fn an_idle_or_expired_session_is_401() {
     let server = TestServer::start().await;
     let pool = server.db().pool();
@@ -283,7 +266,7 @@ async fn an_idle_or_expired_session_is_401() {
     assert_eq!(left, 0);
 }
 
-#[tokio::test]
+test_both_dbs!(the_idle_limit_comes_from_the_configuration);
 async fn the_idle_limit_comes_from_the_configuration() {
     let server = TestServer::start_with(|c| c.session_idle_minutes = 0).await;
     let token = server.signin("nurse1").await;
@@ -293,11 +276,11 @@ async fn the_idle_limit_comes_from_the_configuration() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_disabled_account_loses_its_sessions_at_once);
 async fn a_disabled_account_loses_its_sessions_at_once() {
     let server = TestServer::start().await;
     let token = server.signin("helper1").await;
-    let user = user_id(&server, "helper1").await;
+    let user = user_id(server.db(), "helper1").await;
     server.db().set_user_disabled(user, true).await.unwrap();
     assert_eq!(
         get(&server, &token, "/api/me").await.status(),
@@ -307,7 +290,7 @@ async fn a_disabled_account_loses_its_sessions_at_once() {
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(my_rooms_are_exactly_the_rooms_i_belong_to);
 async fn my_rooms_are_exactly_the_rooms_i_belong_to() {
     let server = TestServer::start().await;
     for login in ["nurse1", "helper1", "city1"] {
@@ -330,7 +313,7 @@ async fn my_rooms_are_exactly_the_rooms_i_belong_to() {
         .any(|r| r.kind == RoomKind::Message && r.patient.is_none()));
 }
 
-#[tokio::test]
+test_both_dbs!(a_room_shows_its_members_and_patient_and_audits_the_read);
 async fn a_room_shows_its_members_and_patient_and_audits_the_read() {
     let server = TestServer::start().await;
     let api = Api::new(&server.base_url(), &server.signin("nurse1").await);
@@ -353,7 +336,7 @@ async fn a_room_shows_its_members_and_patient_and_audits_the_read() {
     assert_eq!(server.audit_count("patient_room.read").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(a_foreign_room_is_403_and_a_missing_one_too);
 async fn a_foreign_room_is_403_and_a_missing_one_too() {
     let server = TestServer::start().await;
     let token = server.signin("helper1").await;
@@ -371,7 +354,7 @@ async fn a_foreign_room_is_403_and_a_missing_one_too() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
+test_both_dbs!(room_tokens_are_issued_to_members_only);
 async fn room_tokens_are_issued_to_members_only() {
     let server = TestServer::start().await;
     let token = server.signin("nurse1").await;
@@ -415,7 +398,7 @@ async fn room_tokens_are_issued_to_members_only() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(a_room_token_stops_working_when_it_expires_or_the_member_leaves);
 async fn a_room_token_stops_working_when_it_expires_or_the_member_leaves() {
     let server = TestServer::start().await;
     let session = server.signin("nurse1").await;
@@ -437,7 +420,7 @@ async fn a_room_token_stops_working_when_it_expires_or_the_member_leaves() {
     );
 
     let token = server.room_token(&session, room).await.unwrap();
-    let user = user_id(&server, "nurse1").await;
+    let user = user_id(server.db(), "nurse1").await;
     sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
         .bind(room.get())
         .bind(user.get())
@@ -450,7 +433,7 @@ async fn a_room_token_stops_working_when_it_expires_or_the_member_leaves() {
     assert!(matches!(err, renraku_server::Error::Forbidden), "{err:?}");
 }
 
-#[tokio::test]
+test_both_dbs!(openapi_document_lists_the_api);
 async fn openapi_document_lists_the_api() {
     let server = TestServer::start().await;
     let doc: Value = reqwest::get(server.url("/api/openapi.json"))

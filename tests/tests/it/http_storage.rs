@@ -5,7 +5,7 @@ use renraku_sync::{DocId, RoomDoc, RoomId, UserId};
 use renraku_tests::TestServer;
 use std::collections::BTreeSet;
 
-#[tokio::test]
+test_both_dbs!(appended_updates_get_consecutive_seqs_that_survive_compaction);
 async fn appended_updates_get_consecutive_seqs_that_survive_compaction() {
     let server = TestServer::start().await;
     let db = server.db();
@@ -53,7 +53,7 @@ async fn appended_updates_get_consecutive_seqs_that_survive_compaction() {
     assert_eq!(tail, vec![(5, vec![5])]);
 }
 
-#[tokio::test]
+test_both_dbs!(racing_appenders_never_share_a_seq);
 async fn racing_appenders_never_share_a_seq() {
     let server = TestServer::start().await;
     let mut tasks = Vec::new();
@@ -98,7 +98,7 @@ async fn racing_appenders_never_share_a_seq() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(a_client_id_belongs_to_its_first_user);
 async fn a_client_id_belongs_to_its_first_user() {
     let server = TestServer::start().await;
     let db = server.db();
@@ -115,11 +115,11 @@ async fn a_client_id_belongs_to_its_first_user() {
     assert_eq!(db.client_owner(u64::MAX).await.unwrap(), None);
 }
 
+test_both_dbs!(a_group_commit_binds_client_ids_with_their_updates_and_refuses_a_taken_one);
 /// Issue 13 §5: a group commit binds each document's new client ids with its rows. When two
 /// users claim one id in the same commit (two rooms, or two nodes, racing), the second
 /// claimant's share is stored nowhere — not its rows, nor its other ids — and the other
 /// documents in that commit are stored whole.
-#[tokio::test]
 async fn a_group_commit_binds_client_ids_with_their_updates_and_refuses_a_taken_one() {
     use renraku_server::db::doc_log::DocAppend;
     let server = TestServer::start().await;
@@ -178,7 +178,7 @@ async fn a_group_commit_binds_client_ids_with_their_updates_and_refuses_a_taken_
     assert_eq!(again, vec![Ok(vec![2])]);
 }
 
-#[tokio::test]
+test_both_dbs!(the_demo_rooms_hold_conversations);
 async fn the_demo_rooms_hold_conversations() {
     let server = TestServer::start().await;
     let db = server.db();

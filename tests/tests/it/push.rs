@@ -1,7 +1,7 @@
 //! Web push end to end: the real server sends to a push service written here, on 127.0.0.1,
 //! which checks the VAPID signature against the key the server serves and decrypts each
 //! payload with the subscribing device's private key (RFC 8291, via the `ece` crate).
-//! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! Runs on SQLite and PostgreSQL.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use data_encoding::BASE64URL_NOPAD;
 use p256::ecdsa::signature::Verifier;
 use renraku_server::Db;
-use renraku_sync::{PostId, RoomId};
+use renraku_sync::RoomId;
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::logs::{CANARY_PATIENT_KANA, CANARY_PATIENT_NAME};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
@@ -19,20 +20,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+use crate::BIN;
 /// How long a test waits for something that should take a second or two.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn new_post_id() -> PostId {
-    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// One request as the push service saw it, and what it answered.
 #[derive(Clone, Debug)]
@@ -323,7 +313,7 @@ async fn post_thread(client: &mut SyncClient, room: RoomId, member: &Member, tex
 
 const SECRET_TEXT: &str = "山田 花子様 褥瘡 ステージ3 処置内容";
 
-#[tokio::test]
+test_both_dbs!(a_new_post_reaches_every_device_of_the_other_members_signed_and_encrypted);
 async fn a_new_post_reaches_every_device_of_the_other_members_signed_and_encrypted() {
     let Scene {
         server,
@@ -438,7 +428,7 @@ async fn a_new_post_reaches_every_device_of_the_other_members_signed_and_encrypt
         .contains("処置は洗浄のみ"));
 }
 
-#[tokio::test]
+test_both_dbs!(muted_rooms_quiet_hours_and_turned_off_notifications_send_nothing);
 async fn muted_rooms_quiet_hours_and_turned_off_notifications_send_nothing() {
     let Scene {
         server,
@@ -530,7 +520,7 @@ async fn muted_rooms_quiet_hours_and_turned_off_notifications_send_nothing() {
     assert_eq!(now["subscribed"], true);
 }
 
-#[tokio::test]
+test_both_dbs!(gone_subscriptions_are_removed_and_server_errors_are_retried);
 async fn gone_subscriptions_are_removed_and_server_errors_are_retried() {
     let Scene {
         server,
@@ -609,7 +599,7 @@ async fn gone_subscriptions_are_removed_and_server_errors_are_retried() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(signing_out_removes_that_devices_subscription_only);
 async fn signing_out_removes_that_devices_subscription_only() {
     let Scene {
         server,
@@ -669,7 +659,7 @@ async fn signing_out_removes_that_devices_subscription_only() {
     assert_eq!(bad_key.status(), 400);
 }
 
-#[tokio::test]
+test_both_dbs!(a_restart_while_the_outbox_holds_pushes_delivers_each_once);
 async fn a_restart_while_the_outbox_holds_pushes_delivers_each_once() {
     let storage = TestStorage::new().await;
     let service = PushService::start().await;

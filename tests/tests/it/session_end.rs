@@ -4,14 +4,15 @@
 //! opened with its room token within a second, with the reason in the close frame; a post
 //! sent on them as the session ends reaches nobody's replica and not the database, and the
 //! session's room token opens nothing any more. (A certificate revoked by the CRL: mtls.rs.)
-//! Expiry moves the server's manual clock; nothing here sleeps. Runs on SQLite, or
-//! PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! Expiry moves the server's manual clock; nothing here sleeps. Runs on SQLite and
+//! PostgreSQL.
 
 use futures_util::{SinkExt, StreamExt};
 use renraku_server::Clock;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{PostId, RoomDoc, RoomId, SessionEnd};
+use renraku_tests::helpers::log_rows;
 use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
 use renraku_tests::{team, Member, Team, TestServer};
 use serde_json::{json, Value};
@@ -79,15 +80,6 @@ async fn raw_closed_within(socket: &mut Ws, within: Duration) -> Option<(u16, St
     .flatten()
 }
 
-async fn log_rows(server: &TestServer, room: RoomId) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
-        .bind(format!("room/{room}"))
-        .fetch_one(server.db().pool())
-        .await
-        .unwrap()
-        .get("n")
-}
-
 async fn stored_post(server: &TestServer, room: RoomId, id: &PostId) -> bool {
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM posts WHERE room_id = $1 AND post_id = $2")
         .bind(room.get())
@@ -138,7 +130,7 @@ async fn assert_ends(
     end: impl std::future::Future<Output = ()>,
 ) -> (Duration, Duration) {
     let room = scene.team.room;
-    let rows_before = log_rows(server, room).await;
+    let rows_before = log_rows(server.db(), room).await;
     let started = Instant::now();
     end.await;
 
@@ -197,7 +189,7 @@ async fn assert_ends(
     assert!(scene.b.doc(room).post(&late_ws).is_none());
     assert!(scene.b.doc(room).post(&late_yjs).is_none());
     assert_eq!(
-        log_rows(server, room).await,
+        log_rows(server.db(), room).await,
         rows_before + 1,
         "only b's post was stored"
     );
@@ -236,7 +228,7 @@ async fn assert_ends(
     (ws_latency, yjs_latency)
 }
 
-#[tokio::test]
+test_both_dbs!(signing_out_closes_the_sessions_sockets);
 async fn signing_out_closes_the_sessions_sockets() {
     let server = TestServer::start().await;
     let scene = scene(&server, team(&server).await).await;
@@ -253,7 +245,7 @@ async fn signing_out_closes_the_sessions_sockets() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(ending_a_session_from_another_device_closes_its_sockets);
 async fn ending_a_session_from_another_device_closes_its_sockets() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -305,7 +297,7 @@ async fn kept_author(server: &TestServer, token: &str) -> renraku_sync::UserId {
     renraku_sync::UserId::new(me["user"]["id"].as_i64().unwrap())
 }
 
-#[tokio::test]
+test_both_dbs!(changing_the_password_closes_the_other_sessions_sockets);
 async fn changing_the_password_closes_the_other_sessions_sockets() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -335,7 +327,7 @@ async fn changing_the_password_closes_the_other_sessions_sockets() {
     assert_eq!(me.status(), 200);
 }
 
-#[tokio::test]
+test_both_dbs!(enabling_a_second_factor_closes_the_other_sessions_sockets);
 async fn enabling_a_second_factor_closes_the_other_sessions_sockets() {
     let server = TestServer::start().await;
     let team = team(&server).await;
@@ -367,7 +359,7 @@ async fn enabling_a_second_factor_closes_the_other_sessions_sockets() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(idle_expiry_closes_the_sessions_sockets);
 async fn idle_expiry_closes_the_sessions_sockets() {
     let server = TestServer::start_with_clock(Clock::manual(renraku_server::db::now_ms()), |c| {
         c.session_idle_minutes = 30;
@@ -394,7 +386,7 @@ async fn idle_expiry_closes_the_sessions_sockets() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(absolute_expiry_closes_the_sessions_sockets);
 async fn absolute_expiry_closes_the_sessions_sockets() {
     let server = TestServer::start_with_clock(Clock::manual(renraku_server::db::now_ms()), |c| {
         c.session_absolute_hours = 1;
@@ -413,7 +405,7 @@ async fn absolute_expiry_closes_the_sessions_sockets() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(disabling_the_account_closes_its_sockets);
 async fn disabling_the_account_closes_its_sockets() {
     let server = TestServer::start().await;
     let admin = server.signin("city1").await;
@@ -432,7 +424,7 @@ async fn disabling_the_account_closes_its_sockets() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(expired_sessions_room_tokens_and_ceremonies_are_purged);
 async fn expired_sessions_room_tokens_and_ceremonies_are_purged() {
     let server = TestServer::start_with_clock(Clock::manual(renraku_server::db::now_ms()), |c| {
         c.session_idle_minutes = 30;
@@ -483,7 +475,7 @@ async fn expired_sessions_room_tokens_and_ceremonies_are_purged() {
     assert_eq!(count("webauthn_ceremonies").await, 0);
 }
 
-#[tokio::test]
+test_both_dbs!(writing_on_the_socket_keeps_the_session_from_idling_out);
 async fn writing_on_the_socket_keeps_the_session_from_idling_out() {
     let server = TestServer::start_with_clock(Clock::manual(renraku_server::db::now_ms()), |c| {
         c.session_idle_minutes = 30;
@@ -517,7 +509,7 @@ async fn writing_on_the_socket_keeps_the_session_from_idling_out() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_session_ended_elsewhere_closes_its_sockets_here);
 async fn a_session_ended_elsewhere_closes_its_sockets_here() {
     // `renraku set-password` (another process) or another node deletes the row: this node
     // learns of it only from its sweeper, within its tick. (Until then a frame is still

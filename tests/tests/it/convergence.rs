@@ -13,15 +13,15 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use renraku_server::db::Db;
-use renraku_sync::{DocId, PostId, Reaction, RoomId, UserId};
+use renraku_sync::{PostId, Reaction, RoomId, UserId};
+use renraku_tests::helpers::log_rows;
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{flood_args, team_at, TestStorage};
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+use crate::BIN;
 const STEPS: usize = 120;
 /// Short, so that a room everyone left is evicted within the test.
 const EVICT_MS: u64 = 150;
@@ -81,23 +81,13 @@ fn seed() -> u64 {
     }
 }
 
-/// Rows of the room's update log: compaction, which eviction does, empties it.
-async fn log_rows(db: &Db, room: RoomId) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")
-        .bind(DocId::Room(room).storage_key())
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .get("n")
-}
-
 fn server_args(storage: &TestStorage) -> Vec<String> {
     let mut args = flood_args(storage);
     args.extend(["--room-evict-ms".into(), EVICT_MS.to_string()]);
     args
 }
 
-#[tokio::test]
+test_both_dbs!(devices_going_offline_servers_killed_and_rooms_evicted_converge_without_losing_acks);
 async fn devices_going_offline_servers_killed_and_rooms_evicted_converge_without_losing_acks() {
     let seed = seed();
     // Printed first, so that a failure's captured output says how to replay it.

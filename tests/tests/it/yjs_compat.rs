@@ -3,17 +3,11 @@
 //! rules as `/ws`.
 
 use renraku_sync::PostId;
+use renraku_tests::helpers::now_ms;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{node_client, team, TestServer};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-#[tokio::test]
+test_both_dbs!(a_yjs_client_and_a_ws_client_see_each_others_posts);
 async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
     let server = TestServer::start().await;
     let t = team(&server).await;
@@ -85,7 +79,7 @@ async fn a_yjs_client_and_a_ws_client_see_each_others_posts() {
     assert!(a.doc(t.room).post(&forged).is_none());
 }
 
-#[tokio::test]
+test_both_dbs!(the_yjs_endpoint_needs_a_valid_token_for_that_room);
 async fn the_yjs_endpoint_needs_a_valid_token_for_that_room() {
     let server = TestServer::start().await;
     let t = team(&server).await;

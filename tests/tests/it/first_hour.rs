@@ -6,7 +6,7 @@
 //! that leaves the secret key out.
 
 use renraku_server::Db;
-use renraku_tests::{logs, postgres_requested, TestStorage};
+use renraku_tests::{logs, Backend, TestStorage};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -15,7 +15,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+use crate::BIN;
 /// What the README's environment file sets; the test's operator sets the same.
 const PUBLIC_URL: &str = "https://renraku.example.jp";
 const SECURITY_CONTACT: &str = "mailto:security@example.jp";
@@ -270,7 +270,7 @@ async fn first_sign_in(server: &Served, slug: &str, login: &str, once: &str, new
     token
 }
 
-#[tokio::test]
+test_both_dbs!(the_operators_first_hour_as_the_readme_says);
 async fn the_operators_first_hour_as_the_readme_says() {
     let op = Operator::new().await;
 
@@ -369,7 +369,7 @@ async fn the_operators_first_hour_as_the_readme_says() {
     );
 
     // Backups (README step 5): SQLite's own command, or pg_dump.
-    if postgres_requested() {
+    if renraku_tests::backend() == Backend::Postgres {
         let (ok, out, err) = op.run("pg_dump ").await;
         assert!(ok, "pg_dump: {out}{err}");
         let dumps: Vec<_> = std::fs::read_dir(op.backups.path()).unwrap().collect();
@@ -424,9 +424,9 @@ async fn the_operators_first_hour_as_the_readme_says() {
     db.close().await;
 }
 
+test_both_dbs!(the_demo_exists_only_when_asked_for);
 /// `migrate` then `serve` on an empty database makes no demo; `renraku demo` (what a newcomer
 /// asks for) does, and only then does `serve` print the demo logins.
-#[tokio::test]
 async fn the_demo_exists_only_when_asked_for() {
     let op = Operator::new().await;
     let migrate = op.command("renraku migrate").output().await.unwrap();

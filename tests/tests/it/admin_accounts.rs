@@ -1,9 +1,7 @@
 //! Accounts: disabling ends sessions and closes live WebSockets within a second; a reset
 //! password must be changed before anything else; maintenance shuts out all but admins.
 
-mod admin_common;
-
-use admin_common::{cast, client, get_as, signin_as};
+use crate::admin_common::{cast, client, get_as, signin_as};
 use futures_util::StreamExt;
 use renraku_contract::Portal;
 use renraku_tests::api::Api;
@@ -13,7 +11,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test]
+test_both_dbs!(disabling_a_user_closes_their_websocket_within_a_second);
 async fn disabling_a_user_closes_their_websocket_within_a_second() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -80,7 +78,7 @@ async fn disabling_a_user_closes_their_websocket_within_a_second() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_reset_password_must_be_changed_before_anything_else);
 async fn a_reset_password_must_be_changed_before_anything_else() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -130,7 +128,7 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
     assert_eq!(server.audit_count("admin.user.password_reset").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(maintenance_shuts_out_everyone_but_administrators);
 async fn maintenance_shuts_out_everyone_but_administrators() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;
@@ -189,7 +187,7 @@ async fn maintenance_shuts_out_everyone_but_administrators() {
     assert_eq!(portal.slug, "demo");
 }
 
-#[tokio::test]
+test_both_dbs!(announcements_reach_the_portal);
 async fn announcements_reach_the_portal() {
     let server = TestServer::start().await;
     let cast = cast(&server).await;

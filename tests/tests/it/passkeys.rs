@@ -240,7 +240,7 @@ async fn signin_finish(
     .await
 }
 
-#[tokio::test]
+test_both_dbs!(a_passkey_is_a_second_factor_and_each_assertion_counts_once);
 async fn a_passkey_is_a_second_factor_and_each_assertion_counts_once() {
     let server = TestServer::start().await;
     let token = server.signin("nurse1").await;
@@ -335,7 +335,7 @@ async fn list_owner(server: &TestServer, login: &str) -> i64 {
     c.user.get()
 }
 
-#[tokio::test]
+test_both_dbs!(forged_or_misdirected_credentials_are_refused_and_audited);
 async fn forged_or_misdirected_credentials_are_refused_and_audited() {
     let server = TestServer::start().await;
     let token = server.signin("doctor1").await;
@@ -429,7 +429,7 @@ async fn forged_or_misdirected_credentials_are_refused_and_audited() {
     assert_eq!(server.audit_count("signin.passkey_failed").await, 1);
 }
 
-#[tokio::test]
+test_both_dbs!(where_the_policy_requires_a_second_factor_a_passkey_satisfies_it);
 async fn where_the_policy_requires_a_second_factor_a_passkey_satisfies_it() {
     let server = TestServer::start().await;
     let demo = server
@@ -503,7 +503,7 @@ async fn where_the_policy_requires_a_second_factor_a_passkey_satisfies_it() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_passkey_can_only_be_removed_by_its_owner);
 async fn a_passkey_can_only_be_removed_by_its_owner() {
     let server = TestServer::start().await;
     let token = server.signin("caremgr1").await;
@@ -541,7 +541,7 @@ async fn a_passkey_can_only_be_removed_by_its_owner() {
     assert_eq!(password_signin(&server, "caremgr1").await.0, StatusCode::OK);
 }
 
-#[tokio::test]
+test_both_dbs!(the_app_lock_opens_with_my_passkey_in_my_session_only);
 async fn the_app_lock_opens_with_my_passkey_in_my_session_only() {
     let server = TestServer::start().await;
     let token = server.signin("city2").await;
@@ -601,7 +601,7 @@ async fn the_app_lock_opens_with_my_passkey_in_my_session_only() {
     assert_eq!(server.audit_count("app.unlock_failed").await, 2);
 }
 
-#[tokio::test]
+test_both_dbs!(a_discoverable_passkey_signs_in_without_the_password);
 async fn a_discoverable_passkey_signs_in_without_the_password() {
     let server = TestServer::start().await;
     let token = server.signin("nurse1").await;
@@ -675,7 +675,7 @@ async fn a_discoverable_passkey_signs_in_without_the_password() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(passkey_routes_need_a_session_and_obey_the_csrf_rule);
 async fn passkey_routes_need_a_session_and_obey_the_csrf_rule() {
     let server = TestServer::start().await;
     for (method, path) in [

@@ -1,28 +1,18 @@
 //! Per-connection WebSocket limits against the real server: a client over its message rate
 //! is closed with a reason, what it sent past the limit is not stored, and everybody else
 //! (including the same person reconnecting) keeps being served; oversized frames are refused.
-//! Runs on SQLite, or PostgreSQL with RENRAKU_TEST_BACKEND=postgres.
+//! Runs on SQLite and PostgreSQL.
 
 use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::yrs::sync::{Message, SyncMessage};
 use renraku_sync::yrs::updates::encoder::Encode;
-use renraku_sync::{DocId, Frame, PostId, RoomDoc, RoomId};
+use renraku_sync::{DocId, Frame, RoomDoc, RoomId};
+use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::sync_client::{connect_raw, SyncClient, Ws, PATIENCE};
 use renraku_tests::{team, Member, TestServer};
 use std::collections::HashSet;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-fn new_post_id() -> PostId {
-    PostId::parse(&ulid::Ulid::new().to_string()).unwrap()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// How a connection ended, as the client saw it.
 #[derive(Debug)]
@@ -81,7 +71,9 @@ async fn stored_texts(server: &TestServer, token: &str, room: RoomId) -> HashSet
         .collect()
 }
 
-#[tokio::test]
+test_both_dbs!(
+    a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored
+);
 async fn a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past_it_is_stored() {
     const BURST: u32 = 20;
     const SENT: usize = 200;
@@ -194,7 +186,7 @@ async fn a_client_over_its_message_rate_is_closed_with_a_reason_and_nothing_past
     again.write(room, u).await.unwrap();
 }
 
-#[tokio::test]
+test_both_dbs!(the_yjs_endpoint_has_the_same_rate_limit);
 async fn the_yjs_endpoint_has_the_same_rate_limit() {
     let server = TestServer::start_with(|c| {
         c.ws_message_burst = 10;
@@ -233,7 +225,7 @@ async fn the_yjs_endpoint_has_the_same_rate_limit() {
     assert!(reason.contains("rate limit"), "{reason}");
 }
 
-#[tokio::test]
+test_both_dbs!(frames_over_the_configured_size_are_refused_and_the_connection_lives_on);
 async fn frames_over_the_configured_size_are_refused_and_the_connection_lives_on() {
     const LIMIT: usize = 4096;
     let server = TestServer::start_with(|c| c.ws_max_frame_bytes = LIMIT).await;
@@ -296,7 +288,7 @@ async fn frames_over_the_configured_size_are_refused_and_the_connection_lives_on
     b.write(room, u).await.unwrap();
 }
 
-#[tokio::test]
+test_both_dbs!(a_message_over_eight_times_the_limit_closes_with_1009_and_a_reason);
 async fn a_message_over_eight_times_the_limit_closes_with_1009_and_a_reason() {
     const LIMIT: usize = 4096;
     let server = TestServer::start_with(|c| c.ws_max_frame_bytes = LIMIT).await;
@@ -432,7 +424,7 @@ async fn a_client_that_never_reads_is_dropped(adjust: impl FnOnce(&mut renraku_s
     assert_eq!(stored.len(), 102);
 }
 
-#[tokio::test]
+test_both_dbs!(a_send_that_does_not_finish_in_time_closes_the_connection);
 async fn a_send_that_does_not_finish_in_time_closes_the_connection() {
     // A roomy outbox, so only the send timeout can end the stalled connection.
     a_client_that_never_reads_is_dropped(|c| {
@@ -442,7 +434,7 @@ async fn a_send_that_does_not_finish_in_time_closes_the_connection() {
     .await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_connection_over_its_outbox_bytes_is_closed_without_waiting_for_its_send);
 async fn a_connection_over_its_outbox_bytes_is_closed_without_waiting_for_its_send() {
     // A send timeout far beyond the test's patience: only the byte bound can end it.
     a_client_that_never_reads_is_dropped(|c| {
@@ -470,7 +462,7 @@ async fn refused(server: &TestServer, token: &str) -> Option<(u16, String)> {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(a_user_over_the_connection_cap_is_refused_with_a_reason_and_others_are_served);
 async fn a_user_over_the_connection_cap_is_refused_with_a_reason_and_others_are_served() {
     let server = TestServer::start_with(|c| c.ws_connections_per_user = 2).await;
     let t = team(&server).await;
@@ -514,7 +506,7 @@ async fn a_user_over_the_connection_cap_is_refused_with_a_reason_and_others_are_
     again.open(room).await.unwrap();
 }
 
-#[tokio::test]
+test_both_dbs!(the_server_wide_connection_cap_refuses_with_retry_later);
 async fn the_server_wide_connection_cap_refuses_with_retry_later() {
     let server = TestServer::start_with(|c| c.ws_max_connections = Some(2)).await;
     let t = team(&server).await;

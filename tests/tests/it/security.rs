@@ -1,12 +1,12 @@
 //! Issue 8, first slice, against the real server: TOTP second factor and recovery codes, the
 //! municipality's second-factor policy, sessions (listing, revocation, cookie), CSRF,
 //! throttling, security headers, security.txt, and "every route refuses anonymous callers"
-//! enumerated from the OpenAPI document. SQLite, or PostgreSQL with
-//! RENRAKU_TEST_BACKEND=postgres.
+//! enumerated from the OpenAPI document. Runs on SQLite and PostgreSQL.
 
 use renraku_server::auth::second_factor::{code_at, current_step};
 use renraku_server::demo::DEMO_PASSWORD;
 use renraku_sync::MunicipalityId;
+use renraku_tests::helpers::error_code;
 use renraku_tests::{signin_request, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -34,11 +34,6 @@ async fn signin(server: &TestServer, body: Value) -> reqwest::Response {
 
 fn password_only(login: &str) -> Value {
     json!({ "login_id": login, "password": DEMO_PASSWORD })
-}
-
-async fn error_code(response: reqwest::Response) -> String {
-    let body: Value = response.json().await.unwrap();
-    body["error"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn token_of(response: reqwest::Response) -> String {
@@ -105,7 +100,7 @@ async fn enrol(server: &TestServer, token: &str) -> (String, i64, Vec<String>) {
     (secret, step, codes)
 }
 
-#[tokio::test]
+test_both_dbs!(password_alone_is_refused_once_totp_is_on_and_a_code_works_once);
 async fn password_alone_is_refused_once_totp_is_on_and_a_code_works_once() {
     let server = TestServer::start().await;
     let first = server.signin("nurse1").await;
@@ -168,7 +163,7 @@ async fn password_alone_is_refused_once_totp_is_on_and_a_code_works_once() {
     assert_eq!(server.audit_count("signin.second_factor_failed").await, 3);
 }
 
-#[tokio::test]
+test_both_dbs!(a_recovery_code_works_once_and_can_remove_the_second_factor);
 async fn a_recovery_code_works_once_and_can_remove_the_second_factor() {
     let server = TestServer::start().await;
     let first = server.signin("doctor1").await;
@@ -218,7 +213,7 @@ async fn a_recovery_code_works_once_and_can_remove_the_second_factor() {
     assert_eq!(left, 0);
 }
 
-#[tokio::test]
+test_both_dbs!(enabling_totp_ends_the_other_sessions);
 async fn enabling_totp_ends_the_other_sessions() {
     let server = TestServer::start().await;
     let other = server.signin("nurse2").await;
@@ -233,7 +228,7 @@ async fn enabling_totp_ends_the_other_sessions() {
     assert_eq!(me(other).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(where_the_policy_requires_a_second_factor_a_new_user_can_only_enrol);
 async fn where_the_policy_requires_a_second_factor_a_new_user_can_only_enrol() {
     let server = TestServer::start().await;
     let demo = demo_municipality(&server).await;
@@ -311,7 +306,7 @@ async fn where_the_policy_requires_a_second_factor_a_new_user_can_only_enrol() {
     assert_eq!(server.audit_count("signin.enrolment_only").await, 2);
 }
 
-#[tokio::test]
+test_both_dbs!(turning_the_policy_on_restricts_existing_sessions_at_once);
 async fn turning_the_policy_on_restricts_existing_sessions_at_once() {
     let server = TestServer::start().await;
     let token = server.signin("city1").await;
@@ -331,7 +326,7 @@ async fn turning_the_policy_on_restricts_existing_sessions_at_once() {
     assert_eq!(error_code(me).await, "enrolment_required");
 }
 
-#[tokio::test]
+test_both_dbs!(every_route_but_the_public_ones_refuses_anonymous_callers);
 async fn every_route_but_the_public_ones_refuses_anonymous_callers() {
     let server = TestServer::start().await;
     let doc: Value = reqwest::get(server.url("/api/openapi.json"))
@@ -403,7 +398,7 @@ async fn every_route_but_the_public_ones_refuses_anonymous_callers() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(cookie_mutations_need_our_origin_or_the_csrf_header);
 async fn cookie_mutations_need_our_origin_or_the_csrf_header() {
     let server = TestServer::start().await;
     let browser = reqwest::Client::builder()
@@ -473,7 +468,7 @@ async fn cookie_mutations_need_our_origin_or_the_csrf_header() {
     assert_eq!(out.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
+test_both_dbs!(with_secure_cookies_the_cookie_is_host_prefixed);
 async fn with_secure_cookies_the_cookie_is_host_prefixed() {
     let server = TestServer::start_with(|c| c.insecure_cookies = false).await;
     let response = signin(&server, password_only("nurse1")).await;
@@ -508,7 +503,7 @@ async fn with_secure_cookies_the_cookie_is_host_prefixed() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(repeated_failures_for_one_account_get_429_with_retry_after);
 async fn repeated_failures_for_one_account_get_429_with_retry_after() {
     let server = TestServer::start().await;
     for _ in 0..10 {
@@ -530,7 +525,7 @@ async fn repeated_failures_for_one_account_get_429_with_retry_after() {
     assert!(server.audit_count("signin.throttled").await >= 1);
 }
 
-#[tokio::test]
+test_both_dbs!(repeated_failures_from_one_address_get_429_with_retry_after);
 async fn repeated_failures_from_one_address_get_429_with_retry_after() {
     let server = TestServer::start().await;
     // One password tried against many accounts (unknown ones cost the same).
@@ -548,7 +543,7 @@ async fn repeated_failures_from_one_address_get_429_with_retry_after() {
     assert!(blocked.headers().contains_key("retry-after"));
 }
 
-#[tokio::test]
+test_both_dbs!(security_headers_are_on_every_kind_of_response);
 async fn security_headers_are_on_every_kind_of_response() {
     let server = TestServer::start().await;
     let token = server.signin("nurse1").await;
@@ -589,7 +584,7 @@ async fn security_headers_are_on_every_kind_of_response() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(my_sessions_are_listed_without_tokens_and_can_be_revoked);
 async fn my_sessions_are_listed_without_tokens_and_can_be_revoked() {
     let server = TestServer::start().await;
     let signin_as = |agent: &'static str| {
@@ -656,7 +651,7 @@ async fn my_sessions_are_listed_without_tokens_and_can_be_revoked() {
     assert_ne!(phone, laptop);
 }
 
-#[tokio::test]
+test_both_dbs!(a_password_change_checks_the_policy_and_ends_other_sessions);
 async fn a_password_change_checks_the_policy_and_ends_other_sessions() {
     let server = TestServer::start().await;
     let other = server.signin("caremgr1").await;
@@ -691,7 +686,7 @@ async fn a_password_change_checks_the_policy_and_ends_other_sessions() {
     token_of(signin(&server, new).await).await;
 }
 
-#[tokio::test]
+test_both_dbs!(security_txt_follows_rfc_9116);
 async fn security_txt_follows_rfc_9116() {
     let server = TestServer::start().await;
     let response = reqwest::get(server.url("/.well-known/security.txt"))
@@ -742,7 +737,7 @@ fn days_since_epoch(date: &str) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-#[tokio::test]
+test_both_dbs!(the_app_lock_follows_the_configuration_and_unlocks_with_the_password_only);
 async fn the_app_lock_follows_the_configuration_and_unlocks_with_the_password_only() {
     let server = TestServer::start_with(|c| c.app_lock_seconds = Some(90)).await;
     let token = server.signin("therapist1").await;
@@ -792,7 +787,7 @@ async fn stored_totp_secret(server: &TestServer, login: &str) -> Option<String> 
         .unwrap()
 }
 
-#[tokio::test]
+test_both_dbs!(totp_secrets_are_encrypted_at_rest_and_old_clear_ones_are_sealed_at_start);
 async fn totp_secrets_are_encrypted_at_rest_and_old_clear_ones_are_sealed_at_start() {
     let server = TestServer::start().await;
     let token = server.signin("nurse2").await;

@@ -6,9 +6,9 @@ use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{flood_args, signin_at, team_at, TestStorage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
+use crate::BIN;
 
-#[tokio::test]
+test_both_dbs!(every_saved_update_survives_kill_9);
 async fn every_saved_update_survives_kill_9() {
     let storage = TestStorage::new().await;
     let server = ServerProcess::spawn(BIN, &flood_args(&storage))

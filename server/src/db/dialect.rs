@@ -1,0 +1,145 @@
+//! Everything that differs between SQLite and PostgreSQL, in one place: the rest of `db/`
+//! writes one SQL text for both (the rules are in `db/mod.rs`) and asks this module where
+//! the backends part ways. A new backend branch belongs here.
+//!
+//! Common ground, no branch needed: `$n` placeholders, `INSERT … ON CONFLICT (…) DO
+//! NOTHING / DO UPDATE SET … = excluded.…`, `RETURNING`, `COALESCE`, `COUNT(DISTINCT …)`.
+//! What differs:
+//! - connecting: pool size and SQLite's per-connection pragmas ([`Backend::max_connections`],
+//!   [`SQLITE_PRAGMAS`]), and which migration tree applies ([`Backend::migrator`]);
+//! - the WAL checkpoint, SQLite only ([`checkpoint`], [`Backend::checkpoints_wal`]);
+//! - concurrency: per-document advisory locks ([`lock_doc_in`]), snapshot reads
+//!   ([`snapshot_reads_in`]) and row locks ([`Backend::for_share`]) on PostgreSQL, where
+//!   SQLite's single writer and WAL read snapshots already give the same guarantees;
+//! - functions: a JST calendar month of a unix-ms column ([`Backend::jst_month`]).
+//!
+//! The schemas themselves are two migration trees kept equal by the schema-parity test
+//! (`tests/tests/it/schema_parity.rs`).
+
+use crate::error::Result;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Run on every new SQLite connection. busy_timeout first: switching to WAL briefly needs an
+/// exclusive lock. synchronous=FULL: an acknowledged update must survive power loss.
+/// wal_autocheckpoint: checkpoints run beside the writer (see `rooms::writer`), not inside a
+/// commit that rooms wait for; the high bound only caps the WAL should that task ever fall
+/// behind.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+     PRAGMA wal_autocheckpoint = 50000;";
+
+impl Backend {
+    /// The connection pool's size.
+    pub fn max_connections(self) -> u32 {
+        match self {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        }
+    }
+
+    /// This backend's migration tree (`migrations/sqlite` or `migrations/postgres`).
+    pub fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Whether the database has a write-ahead log for [`checkpoint`] to copy back (SQLite in
+    /// WAL mode); the writer runs its checkpoint task only then.
+    pub fn checkpoints_wal(self) -> bool {
+        self == Backend::Sqlite
+    }
+
+    /// What ends a `SELECT` whose rows must stay unchanged until the transaction ends:
+    /// `FOR SHARE` on PostgreSQL; nothing on SQLite, which has one writer at a time and
+    /// refuses a transaction that read before another's commit.
+    pub fn for_share(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// An SQL expression: the Japan Standard Time (UTC+9, no daylight saving) calendar month,
+    /// `YYYY-MM`, of the unix-ms value `column`.
+    pub fn jst_month(self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m', ({column} + 32400000) / 1000, 'unixepoch')")
+            }
+            Backend::Postgres => format!(
+                "to_char(to_timestamp(({column} + 32400000) / 1000.0) AT TIME ZONE 'UTC', \
+                 'YYYY-MM')"
+            ),
+        }
+    }
+}
+
+/// Copies committed WAL frames into the SQLite database file without blocking writers (a
+/// no-op on PostgreSQL).
+pub async fn checkpoint(pool: &AnyPool, backend: Backend) -> Result<()> {
+    if backend.checkpoints_wal() {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Serializes appenders of one document inside the caller's transaction (different
+/// documents do not wait), so two writers never compute the same `MAX(seq)`: a transaction
+/// advisory lock on PostgreSQL. On SQLite the append's first statement is a write, which
+/// already takes the database's single write lock.
+pub async fn lock_doc_in(conn: &mut AnyConnection, backend: Backend, doc: &str) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(doc)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes every read of the caller's just-begun transaction see one snapshot: REPEATABLE
+/// READ on PostgreSQL. (SQLite's read transaction in WAL mode is a snapshot already.)
+pub async fn snapshot_reads_in(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_backend_has_its_own_answers() {
+        assert_eq!(Backend::Sqlite.for_share(), "");
+        assert_eq!(Backend::Postgres.for_share(), " FOR SHARE");
+        assert!(Backend::Sqlite.checkpoints_wal());
+        assert!(!Backend::Postgres.checkpoints_wal());
+        assert_eq!(
+            Backend::Sqlite.jst_month("p.stored_at"),
+            "strftime('%Y-%m', (p.stored_at + 32400000) / 1000, 'unixepoch')"
+        );
+        assert_eq!(
+            Backend::Postgres.jst_month("p.stored_at"),
+            "to_char(to_timestamp((p.stored_at + 32400000) / 1000.0) AT TIME ZONE 'UTC', \
+             'YYYY-MM')"
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! The integration tests: one test binary (`cargo test -p renraku-tests --test it`), one
+//! module per area, so the whole server is linked once rather than once per file.
+//!
+//! Every test that touches a database runs on SQLite and on PostgreSQL
+//! ([`renraku_tests::test_both_dbs!`]: `it::sync::name::sqlite`, `it::sync::name::postgres`);
+//! filter by backend with `cargo test -p renraku-tests --test it -- ::postgres`. The
+//! browser tests (`browser`) run once, on SQLite. Shared fixtures live in the
+//! `renraku-tests` library (`tests/src/`); a module's private helpers stay in it.
+
+#[macro_use]
+extern crate renraku_tests;
+
+mod admin_accounts;
+mod admin_agreements;
+mod admin_common;
+mod admin_permissions;
+mod admin_statistics;
+mod api_hygiene;
+mod app_api;
+mod attachments;
+mod audit_chain;
+mod backup;
+mod browser;
+mod canary;
+mod convergence;
+mod durability;
+mod first_hour;
+mod fixture;
+mod http_api;
+mod http_storage;
+mod mtls;
+mod passkeys;
+mod projection;
+mod push;
+mod schema_parity;
+mod security;
+mod session_end;
+mod sync;
+mod transfer;
+mod ws_limits;
+mod yjs_compat;
+
+/// The test copy of the `renraku` binary, for tests that run the server as a child process.
+const BIN: &str = env!("CARGO_BIN_EXE_renraku-test-server");
