@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use renraku_server::transfer::parse;
+use renraku_server::import_export::parse;
 
 fuzz_target!(|data: &[u8]| {
     match parse(data) {

@@ -224,10 +224,10 @@ pub async fn run_cli() -> anyhow::Result<()> {
         Command::Import { file } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let dataset = crate::transfer::parse(&bytes)
+            let dataset = crate::import_export::parse(&bytes)
                 .map_err(|e| anyhow::anyhow!("{}: nothing imported: {e}", file.display()))?;
             let db = migrated(&config).await?;
-            let report = crate::transfer::import(&db, &dataset).await?;
+            let report = crate::import_export::import(&db, &dataset).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
@@ -236,7 +236,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
             with_password_hashes,
         } => {
             let db = migrated(&config).await?;
-            let dataset = crate::transfer::export(&db, with_password_hashes).await?;
+            let dataset = crate::import_export::export(&db, with_password_hashes).await?;
             let json = serde_json::to_vec_pretty(&dataset)?;
             std::fs::write(&file, json)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;

@@ -237,8 +237,8 @@ impl Config {
         }
     }
 
-    pub fn hub(&self) -> crate::rooms::HubConfig {
-        crate::rooms::HubConfig {
+    pub fn hub(&self) -> crate::hub::HubConfig {
+        crate::hub::HubConfig {
             evict_after: Duration::from_millis(self.room_evict_ms),
             compact_after: self.compact_after.max(1),
             caps: self.ws_caps(crate::listener::open_files_limit()),
@@ -246,8 +246,8 @@ impl Config {
     }
 
     /// Per-connection WebSocket limits; the frame size never exceeds what the decoder takes.
-    pub fn ws_limits(&self) -> crate::rooms::ConnLimits {
-        crate::rooms::ConnLimits {
+    pub fn ws_limits(&self) -> crate::hub::ConnLimits {
+        crate::hub::ConnLimits {
             messages_per_second: self.ws_messages_per_second,
             message_burst: self.ws_message_burst.max(1),
             max_frame_bytes: self
@@ -260,12 +260,12 @@ impl Config {
 
     /// How many WebSockets are served at once, per user and in all, given the process's
     /// open-files limit (every socket is a file descriptor).
-    pub fn ws_caps(&self, open_files: u64) -> crate::rooms::ConnCaps {
+    pub fn ws_caps(&self, open_files: u64) -> crate::hub::ConnCaps {
         let reserve = (open_files / 10).max(256);
         let derived = usize::try_from(open_files.saturating_sub(reserve))
             .unwrap_or(usize::MAX)
             .max(1);
-        crate::rooms::ConnCaps {
+        crate::hub::ConnCaps {
             per_user: self.ws_connections_per_user.max(1),
             total: self.ws_max_connections.unwrap_or(derived).max(1),
         }

@@ -70,7 +70,7 @@ pub enum Error {
     /// it was written. Not a `source`: the message holds it already, and the CLI would
     /// print it twice.
     #[error("nothing imported: {0}")]
-    ImportRefused(crate::transfer::ImportError),
+    ImportRefused(crate::import_export::ImportError),
     /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },

@@ -15,13 +15,13 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
+pub mod import_export;
 pub mod listener;
 pub mod memory;
 pub mod provision;
 pub mod push;
-pub mod rooms;
 pub mod tls;
-pub mod transfer;
 
 pub use cli::run_cli;
 pub use clock::Clock;
@@ -42,7 +42,7 @@ pub struct AppState {
 pub struct Inner {
     pub config: Config,
     pub db: Db,
-    pub hub: rooms::Hub,
+    pub hub: hub::Hub,
     pub throttle: auth::Throttle,
     pub attachments: attachments::Store,
     /// Photo decoding (thumbnails), bounded in memory.
@@ -64,7 +64,7 @@ impl AppState {
     pub fn with_clock(config: Config, db: Db, clock: Clock) -> Self {
         // Before the caps are derived from it (`Config::ws_caps`).
         listener::raise_open_files_limit();
-        let hub = rooms::Hub::new(db.clone(), config.hub());
+        let hub = hub::Hub::new(db.clone(), config.hub());
         let photos = attachments::photo::DecodePool::new(config.photo_limits());
         // `prepare` has already checked the attachment store's configuration.
         let attachments =
@@ -162,7 +162,7 @@ pub async fn serve_state(
     // Sends queued web pushes while the server runs.
     let _push = push::spawn_worker(state.db.clone(), &state.config);
     // Closes members' open sockets when a maintenance window opens.
-    let _maintenance = rooms::maintenance::spawn_watcher(state.clone());
+    let _maintenance = hub::maintenance::spawn_watcher(state.clone());
     // Ends expired sessions' sockets, and forgets expired sessions and tokens.
     let _sweeper = auth::sweeper::spawn(state.clone());
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {

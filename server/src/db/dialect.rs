@@ -31,7 +31,7 @@ pub enum Backend {
 
 /// Run on every new SQLite connection. busy_timeout first: switching to WAL briefly needs an
 /// exclusive lock. synchronous=FULL: an acknowledged update must survive power loss.
-/// wal_autocheckpoint: checkpoints run beside the writer (see `rooms::writer`), not inside a
+/// wal_autocheckpoint: checkpoints run beside the writer (see `hub::writer`), not inside a
 /// commit that rooms wait for; the high bound only caps the WAL should that task ever fall
 /// behind.
 pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \

@@ -17,6 +17,7 @@ pub mod backup;
 pub mod client_certs;
 pub mod dialect;
 pub mod doc_log;
+pub mod import_export;
 pub mod municipalities;
 pub mod organizations;
 pub mod passkeys;
@@ -30,7 +31,6 @@ pub mod second_factor;
 pub mod sessions;
 pub mod statistics;
 pub mod tenancy;
-pub mod transfer;
 pub mod users;
 
 use crate::error::Result;

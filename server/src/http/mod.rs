@@ -120,7 +120,7 @@ pub fn router(state: AppState) -> Router {
             get(assets::manifest),
         )
         .merge(api)
-        .merge(crate::rooms::router())
+        .merge(crate::hub::router())
         .fallback(assets::serve)
         .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
         // Municipalities that require client certificates (mTLS): before any handler.

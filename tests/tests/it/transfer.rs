@@ -2,7 +2,7 @@
 //! reactions and pins; importing again duplicates nothing; a bad row imports nothing and is
 //! named; a failure halfway leaves the database as it was.
 
-use renraku_server::transfer::{self, Dataset};
+use renraku_server::import_export::{self as transfer, Dataset};
 use renraku_server::Db;
 use renraku_tests::{storage_args, TestServer, TestStorage};
 use serde_json::{json, Value};

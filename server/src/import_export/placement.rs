@@ -9,7 +9,7 @@
 //! writes both in the same transaction and never removes an agreement's member.
 
 use super::format::{bad, Dataset, ImportError};
-use crate::db::transfer::ExternalIds;
+use crate::db::import_export::ExternalIds;
 use crate::domain::tenancy::{self, Agreements};
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,7 +31,7 @@ enum AgreementKey<'a> {
 }
 
 /// What the database already holds that the rule depends on (read by
-/// `db::transfer::placement_facts`).
+/// `db::import_export::placement_facts`).
 #[derive(Debug, Default)]
 pub(crate) struct Existing {
     pub(crate) municipality_by_slug: HashMap<String, i64>,

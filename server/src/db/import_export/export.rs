@@ -5,7 +5,7 @@ use crate::db::municipalities::OrganizationKind;
 use crate::db::users::{decode_enum, Profession, Role};
 use crate::db::{doc_log, flag, Db};
 use crate::error::{Error, Result};
-use crate::transfer::format::*;
+use crate::import_export::format::*;
 use renraku_sync::{DocId, RoomDoc, RoomId, RoomKind, UserId};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;

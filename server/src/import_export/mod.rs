@@ -19,5 +19,5 @@
 pub(crate) mod format;
 pub(crate) mod placement;
 
-pub use crate::db::transfer::{export, import, ImportReport};
+pub use crate::db::import_export::{export, import, ImportReport};
 pub use format::{parse, Dataset, ImportError, FORMAT};

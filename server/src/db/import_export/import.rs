@@ -6,8 +6,8 @@ use crate::db::doc_log;
 use crate::db::{now_ms, Db};
 use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
-use crate::transfer::format::{Dataset, RoomRec};
-use crate::transfer::placement;
+use crate::import_export::format::{Dataset, RoomRec};
+use crate::import_export::placement;
 use renraku_sync::{DocId, RoomDoc, RoomId, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -99,7 +99,7 @@ async fn returning_id<'a>(
     Ok(q.fetch_one(&mut *conn).await?.try_get("id")?)
 }
 
-/// Imports `d` (already checked by [`crate::transfer::parse`]) in one transaction: on any error
+/// Imports `d` (already checked by [`crate::import_export::parse`]) in one transaction: on any error
 /// nothing is written.
 /// A data set that breaks the tenancy rule (or would move a record to another
 /// municipality) is refused with [`Error::ImportRefused`] before the first write.

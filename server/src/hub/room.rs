@@ -631,17 +631,17 @@ fn stamp_identity(json: &str, user: UserId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::live::Alive;
-    use crate::rooms::outbox::OutboxRx;
+    use crate::hub::live::Alive;
+    use crate::hub::outbox::OutboxRx;
     use std::sync::Arc;
 
     fn peer(conn: u64) -> (Peer, OutboxRx) {
-        let (outbox, inbox) = crate::rooms::outbox::outbox(1 << 20);
+        let (outbox, inbox) = crate::hub::outbox::outbox(1 << 20);
         let peer = Peer {
             conn: ConnId(conn),
             wire: Wire::Frames,
             outbox,
-            kick: Arc::new(crate::rooms::conn::Kick::default()),
+            kick: Arc::new(crate::hub::conn::Kick::default()),
             alive: Alive::new(),
         };
         (peer, inbox)

@@ -1,6 +1,6 @@
 //! `renraku import` / `renraku export` (`crate::transfer`), their database half: reading the
 //! whole data set, writing one in a single transaction, and the facts the import's
-//! placement check (`crate::transfer::placement`) is made against.
+//! placement check (`crate::import_export::placement`) is made against.
 
 mod export;
 mod import;
@@ -11,7 +11,7 @@ pub use import::{import, ImportReport};
 
 use super::Backend;
 use crate::error::Result;
-use crate::transfer::placement::Existing;
+use crate::import_export::placement::Existing;
 use sqlx::{AnyConnection, Row};
 
 /// What the database holds that the import's placement check depends on: municipalities
