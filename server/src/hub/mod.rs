@@ -2,16 +2,16 @@
 
 mod caps;
 mod conn;
-mod hub;
 mod limits;
 mod live;
 pub mod maintenance;
 mod outbox;
+mod registry;
 mod room;
 mod writer;
 
-pub use hub::{Hub, HubConfig};
 pub use limits::{ConnCaps, ConnLimits};
+pub use registry::{Hub, HubConfig};
 
 use crate::AppState;
 use axum::routing::get;
