@@ -3,6 +3,9 @@
 // - The shell (index.html, app.js, app_bg.wasm, manifest, icons) is precached under a
 //   versioned cache and served cache-first; every page of the app (/{municipality}/…) is
 //   the same index.html.
+// - The administration screens (/{municipality}/admin…, admin.html and its own bundle) are
+//   not precached: only administrators fetch them, from the network, and they work online
+//   only; offline their page says so.
 // - /api/, /ws and /yjs are never cached and never answered from a cache: they go to the
 //   network only.
 // - A new version waits (no skipWaiting on install): app/boot.js announces it to the page
@@ -86,6 +89,28 @@ async function forMunicipality(page, path) {
   return new Response(html, { status: page.status, statusText: page.statusText, headers });
 }
 
+// `/{municipality}/admin…`: the admin bundle's page (server/src/assets.rs).
+function isAdminPage(path) {
+  return /^\/[a-z0-9][a-z0-9-]{0,62}\/admin(\/|$)/.test(path);
+}
+
+// What an administrator sees opening the admin screens offline (no scripts: the page is
+// not the app, and its links go back to it).
+function adminOffline(path) {
+  const slug = path.split("/")[1];
+  const html = `<!doctype html>
+<html lang="ja"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>管理 · Renraku 連絡</title><link rel="stylesheet" href="/app.css"></head>
+<body><main class="card" lang="ja">
+<h1>管理</h1>
+<p role="alert">管理画面はオンラインでのみ使えます。電波のある場所でもう一度開いてください。</p>
+<p lang="en">Administration works online only.</p>
+<p><a class="button" href="${path}">再読み込み</a> <a class="button secondary" href="/${slug}/home">ホームへ戻る</a></p>
+</main></body></html>`;
+  return new Response(html, { status: 503, headers: { "content-type": "text/html; charset=utf-8" } });
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -94,6 +119,10 @@ self.addEventListener("fetch", (event) => {
   // Live data: network only (the browser's default), never stored.
   if (isLive(url.pathname)) return;
 
+  if (request.mode === "navigate" && isAdminPage(url.pathname)) {
+    event.respondWith(fetch(request).catch(() => adminOffline(url.pathname)));
+    return;
+  }
   if (request.mode === "navigate" && isAppPage(url.pathname)) {
     // Every route of the app is the same shell.
     event.respondWith(

@@ -1,8 +1,13 @@
 //! The app's routes and a tiny History-API router (no dioxus-router: a few routes do not
 //! need its weight in the wasm). Every route is under `/{municipality}/`.
+//!
+//! Each route belongs to one of the two bundles (`lib.rs`): `Route::Admin` to the admin
+//! screens, every other to the app. Moving within a bundle is a history entry; moving to a
+//! route of the other bundle loads its page.
 
 use dioxus::prelude::*;
 use renraku_sync::RoomId;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasm_bindgen::JsValue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +103,55 @@ impl Route {
     }
 }
 
+/// Which wasm bundle this page runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    App,
+    Admin,
+}
+
+// Set once by the entry point before anything renders; the page never changes bundles.
+static ADMIN_BUNDLE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_bundle(bundle: Bundle) {
+    ADMIN_BUNDLE.store(bundle == Bundle::Admin, Ordering::Relaxed);
+}
+
+fn bundle() -> Bundle {
+    if ADMIN_BUNDLE.load(Ordering::Relaxed) {
+        Bundle::Admin
+    } else {
+        Bundle::App
+    }
+}
+
+impl Route {
+    /// The bundle that shows this route.
+    pub fn bundle(&self) -> Bundle {
+        match self {
+            Route::Admin { .. } => Bundle::Admin,
+            _ => Bundle::App,
+        }
+    }
+
+    /// Whether this page can show the route without loading the other bundle.
+    fn here(&self) -> bool {
+        self.bundle() == bundle()
+    }
+}
+
+/// Loads the page of a route the other bundle shows.
+fn load(route: &Route, replace: bool) {
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let href = route.href();
+        let _ = if replace {
+            location.replace(&href)
+        } else {
+            location.assign(&href)
+        };
+    }
+}
+
 fn from_location() -> Route {
     let Some(location) = web_sys::window().map(|w| w.location()) else {
         return Route::Portal;
@@ -116,6 +170,9 @@ pub fn current() -> Route {
 
 /// Navigates (a new history entry), scrolled to the top.
 pub fn go(route: Route) {
+    if !route.here() {
+        return load(&route, false);
+    }
     if let Some(w) = web_sys::window() {
         if let Ok(history) = w.history() {
             let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&route.href()));
@@ -127,6 +184,9 @@ pub fn go(route: Route) {
 
 /// Replaces the current entry (redirects: the back button should not return to them).
 pub fn replace(route: Route) {
+    if !route.here() {
+        return load(&route, true);
+    }
     if let Some(Ok(history)) = web_sys::window().map(|w| w.history()) {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&route.href()));
     }
@@ -151,5 +211,14 @@ pub fn back(fallback: Route) {
 
 /// Follows the browser's back/forward buttons. Call once at the root.
 pub fn use_popstate() {
-    crate::util::use_window_event("popstate", || *ROUTE.write() = from_location());
+    crate::util::use_window_event("popstate", || {
+        let route = from_location();
+        if route.here() {
+            *ROUTE.write() = route;
+        } else if let Some(w) = web_sys::window() {
+            // Back or forward onto an entry of the other bundle, kept in this document:
+            // that page is the other bundle's.
+            let _ = w.location().reload();
+        }
+    });
 }

@@ -3,7 +3,9 @@
 //!
 //! Release builds embed the files at compile time; debug builds read them from `app/dist/`
 //! at run time; `--app-dir` serves another directory instead. Routes: an existing file is
-//! served as is; `/` and `/{municipality}/…` get `index.html` (the app routes itself);
+//! served as is; `/` and `/{municipality}/…` get `index.html` (the app routes itself),
+//! except `/{municipality}/admin…`, which gets `admin.html`: the administration screens are a
+//! bundle of their own, so that only administrators download them;
 //! `/{municipality}/manifest.webmanifest` is that municipality's web app manifest; `/api/…`
 //! and missing files with an extension are 404. Without a built app, pages explain how to
 //! build it.
@@ -107,12 +109,17 @@ async fn respond(source: &Source, path: &str, request: &HeaderMap) -> Response {
             return not_found();
         }
     }
-    match source.get("index.html") {
+    let page = if is_admin_page(path) {
+        "admin.html"
+    } else {
+        "index.html"
+    };
+    match source.get(page) {
         Some(index) => match municipality_page(&index, path) {
             // Per municipality, so not compressed: a cache of compressed copies would grow
             // with every made-up municipality in a URL (and the page is 1 KB).
-            Some(page) => file_response("index.html", page, request, false).await,
-            None => file_response("index.html", index, request, true).await,
+            Some(html) => file_response(page, html, request, false).await,
+            None => file_response(page, index, request, true).await,
         },
         None => not_built(),
     }
@@ -137,6 +144,12 @@ fn municipality_page(index: &Asset, path: &str) -> Option<Asset> {
         hash: Sha256::digest(&bytes).into(),
         bytes,
     })
+}
+
+/// `/{municipality}/admin` and below: the admin bundle's page (app/src/lib.rs).
+fn is_admin_page(path: &str) -> bool {
+    let mut segments = path.split('/');
+    segments.next().is_some_and(is_slug) && segments.next() == Some("admin")
 }
 
 /// The shape of a municipality's slug in a URL (`demo`, `kita-ku`).
@@ -491,6 +504,42 @@ mod tests {
             .await
             .unwrap()
             .to_vec()
+    }
+
+    #[tokio::test]
+    async fn admin_urls_get_the_admin_page_and_others_the_app() {
+        let dir = dir_with(&[
+            (
+                "index.html",
+                br#"<link rel="manifest" href="/manifest.webmanifest">app"#,
+            ),
+            (
+                "admin.html",
+                br#"<link rel="manifest" href="/manifest.webmanifest">admin"#,
+            ),
+        ]);
+        let source = Source::Dir(dir.path().to_owned());
+        for (path, page) in [
+            ("/demo/admin", "admin"),
+            ("/demo/admin/", "admin"),
+            ("/demo/admin/rooms/12", "admin"),
+            ("/demo/", "app"),
+            ("/demo/home", "app"),
+            ("/demo/administration", "app"),
+            ("/demo/rooms/admin", "app"),
+            ("/admin", "app"),
+        ] {
+            let r = respond(&source, path, &HeaderMap::new()).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let html = String::from_utf8(body(r).await).unwrap();
+            assert!(html.ends_with(page), "{path}: {html}");
+            if path.starts_with("/demo/") {
+                assert!(
+                    html.contains("/demo/manifest.webmanifest"),
+                    "{path}: {html}"
+                );
+            }
+        }
     }
 
     #[tokio::test]

@@ -14,6 +14,35 @@ use std::time::Instant;
 /// The custom profile in the root `Cargo.toml` (release + lto, panic=abort, strip, opt "z").
 const APP_PROFILE: &str = "wasm-release";
 
+/// A wasm bundle: the cargo binary, the name wasm-bindgen gives its files (`{name}.js`,
+/// `{name}_bg.wasm`), and the page that loads it.
+struct Bundle {
+    bin: &'static str,
+    name: &'static str,
+    page: &'static str,
+}
+
+const BUNDLES: [Bundle; 2] = [
+    Bundle {
+        bin: "renraku-app",
+        name: "app",
+        page: "index.html",
+    },
+    // Served at /{m}/admin/… (server/src/assets.rs) and never precached (sw.js): a nurse's
+    // phone does not download it.
+    Bundle {
+        bin: "renraku-admin",
+        name: "admin",
+        page: "admin.html",
+    },
+];
+
+/// Whether a built file belongs to the admin bundle's page only (`admin.html`,
+/// `admin-boot.js`, `admin.js`, `admin_bg.wasm`).
+fn admin_only(name: &str) -> bool {
+    name.starts_with("admin")
+}
+
 pub fn run() -> Result<()> {
     let started = Instant::now();
     step("build-app: cargo build (wasm32, profile wasm-release)");
@@ -26,13 +55,7 @@ pub fn run() -> Result<()> {
         "--target",
         WASM_TARGET,
     ]))?;
-    let wasm = target_dir()?
-        .join(WASM_TARGET)
-        .join(APP_PROFILE)
-        .join("renraku-app.wasm");
-    if !wasm.is_file() {
-        bail!("the build did not produce {}", wasm.display());
-    }
+    let out = target_dir()?.join(WASM_TARGET).join(APP_PROFILE);
 
     step("build-app: wasm-bindgen → app/dist/");
     // Assemble in a staging directory, then update app/dist/ file by file: unchanged files
@@ -42,15 +65,28 @@ pub fn run() -> Result<()> {
         fs::remove_dir_all(&stage).with_context(|| format!("removing {}", stage.display()))?;
     }
     fs::create_dir_all(&stage)?;
-    run_cmd(
-        Command::new(wasm_bindgen_bin())
-            .args(["--target", "web", "--no-typescript", "--out-name", "app"])
-            .args(["--remove-name-section", "--remove-producers-section"])
-            .arg("--out-dir")
-            .arg(&stage)
-            .arg(&wasm),
-    )
-    .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
+    // Two bundles (app/src/lib.rs): the app everyone loads, and the admin screens.
+    for bundle in BUNDLES {
+        let wasm = out.join(format!("{}.wasm", bundle.bin));
+        if !wasm.is_file() {
+            bail!("the build did not produce {}", wasm.display());
+        }
+        run_cmd(
+            Command::new(wasm_bindgen_bin())
+                .args([
+                    "--target",
+                    "web",
+                    "--no-typescript",
+                    "--out-name",
+                    bundle.name,
+                ])
+                .args(["--remove-name-section", "--remove-producers-section"])
+                .arg("--out-dir")
+                .arg(&stage)
+                .arg(&wasm),
+        )
+        .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
+    }
 
     // The page and its boot script from app/; everything in service-worker/ but the icon
     // generator.
@@ -60,10 +96,15 @@ pub fn run() -> Result<()> {
         &stage,
         &["js", "webmanifest", "png", "svg"],
     )?;
-    if !stage.join("index.html").is_file() || !stage.join("sw.js").is_file() {
-        bail!("app/index.html or service-worker/sw.js is missing");
+    if !stage.join("sw.js").is_file() {
+        bail!("service-worker/sw.js is missing");
     }
-    preload_snippets(&stage)?;
+    for bundle in BUNDLES {
+        if !stage.join(bundle.page).is_file() {
+            bail!("app/{} is missing", bundle.page);
+        }
+        preload_snippets(&stage, &bundle)?;
+    }
     stamp_service_worker(&stage)?;
 
     let dist = root().join("app").join("dist");
@@ -83,12 +124,14 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Adds a `modulepreload` link to `index.html` for each module `app.js` imports
-/// (wasm-bindgen's `snippets/…`, whose names change with every dependency update): without
-/// them the browser learns of these only once app.js has arrived and been parsed, one more
-/// round trip before the app can start.
-fn preload_snippets(dist: &Path) -> Result<()> {
-    let app_js = fs::read_to_string(dist.join("app.js")).context("reading app.js")?;
+/// Adds a `modulepreload` link to a bundle's page (`index.html`) for each module its script
+/// (`app.js`) imports (wasm-bindgen's `snippets/…`, whose names change with every dependency
+/// update): without them the browser learns of these only once the script has arrived and
+/// been parsed, one more round trip before the app can start.
+fn preload_snippets(dist: &Path, bundle: &Bundle) -> Result<()> {
+    let script = format!("{}.js", bundle.name);
+    let app_js =
+        fs::read_to_string(dist.join(&script)).with_context(|| format!("reading {script}"))?;
     let mut modules: Vec<&str> = app_js
         .lines()
         .filter(|l| l.starts_with("import "))
@@ -97,21 +140,21 @@ fn preload_snippets(dist: &Path) -> Result<()> {
         .collect();
     modules.sort_unstable();
     modules.dedup();
-    let index = dist.join("index.html");
-    let html = fs::read_to_string(&index).context("reading index.html")?;
-    const ANCHOR: &str = r#"<link rel="modulepreload" href="/app.js">"#;
-    if !html.contains(ANCHOR) {
-        bail!("app/index.html lacks `{ANCHOR}`");
+    let index = dist.join(bundle.page);
+    let html = fs::read_to_string(&index).with_context(|| format!("reading {}", bundle.page))?;
+    let anchor = format!(r#"<link rel="modulepreload" href="/{script}">"#);
+    if !html.contains(&anchor) {
+        bail!("app/{} lacks `{anchor}`", bundle.page);
     }
     let links: String = modules
         .iter()
         .map(|m| format!("\n  <link rel=\"modulepreload\" href=\"/{m}\">"))
         .collect();
-    fs::write(&index, html.replace(ANCHOR, &format!("{ANCHOR}{links}")))?;
+    fs::write(&index, html.replace(&anchor, &format!("{anchor}{links}")))?;
     Ok(())
 }
 
-/// Fills in `sw.js`: the precache list becomes every built file (wasm-bindgen adds
+/// Fills in `sw.js`: the precache list becomes every built file of the app (wasm-bindgen adds
 /// `snippets/…` modules whose names change), and the build id a hash of them all, so each
 /// new build installs a fresh shell cache (and the browser sees a changed `sw.js`).
 fn stamp_service_worker(dist: &Path) -> Result<()> {
@@ -126,7 +169,11 @@ fn stamp_service_worker(dist: &Path) -> Result<()> {
     if !text.contains(BUILD) {
         bail!("{} has no {BUILD} placeholder", sw.display());
     }
-    let files: Vec<String> = files(dist).into_iter().filter(|f| f != "sw.js").collect();
+    // The app's shell only: the admin bundle is fetched by administrators when they open it.
+    let files: Vec<String> = files(dist)
+        .into_iter()
+        .filter(|f| f != "sw.js" && !admin_only(f))
+        .collect();
     // FNV-1a, 64 bit: stable across Rust versions, unlike std's DefaultHasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for name in &files {
@@ -217,7 +264,7 @@ fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
 }
 
 fn print_sizes(dist: &Path) -> Result<()> {
-    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm):");
+    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm, not the admin bundle):");
     println!("  {:<72} {:>10} {:>10}", "file", "raw", "gzip -9");
     let (mut raw_total, mut gz_total) = (0u64, 0u64);
     for name in files(dist) {
@@ -230,8 +277,9 @@ fn print_sizes(dist: &Path) -> Result<()> {
             kb(raw),
             gz.map(kb).unwrap_or_else(|| "n/a".into())
         );
-        let first_load =
-            name != "sw.js" && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
+        let first_load = name != "sw.js"
+            && !admin_only(&name)
+            && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
         if first_load {
             raw_total += raw;
             gz_total += gz.unwrap_or(raw);

@@ -2,10 +2,10 @@
 //! each other's professionals to their rooms. Leaving removes the memberships it allowed.
 
 use super::municipalities::MunicipalityRow;
+use super::Session;
 use super::{check, load, Choice, Field, FormError, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
 use renraku_contract::{Agreement, LeaveResult, NewAgreement};

@@ -2,12 +2,12 @@
 //! system-wide ones. The server has no "edit": a change replaces the announcement (a new one
 //! is posted, then the old one deleted), which the form says.
 
+use super::Session;
 use super::{
     check, date_time, input_ms, load, murl, now_input, Field, FormError, LoadState, TextArea,
 };
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
 pub use renraku_contract::Announcement;

@@ -2,10 +2,10 @@
 //! backwards by sequence number, and exported as CSV with the same filter.
 
 use super::users::Account;
+use super::Session;
 use super::{check, date_time, input_ms, load, murl, Choice, Field, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::AuditRow;
 use std::collections::HashMap;

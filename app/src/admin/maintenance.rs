@@ -2,12 +2,12 @@
 //! administrators gets the maintenance page and new connections are refused.
 
 use super::municipalities::MunicipalityRow;
+use super::Session;
 use super::{
     check, date_time, input_ms, load, now_input, Choice, Field, FormError, LoadState, TextArea,
 };
 use crate::api;
 use crate::i18n::tr;
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
 use renraku_contract::{MaintenanceWindow as Window, MunicipalityId, NewMaintenance as NewWindow};

@@ -8,6 +8,7 @@
 
 mod agreements;
 mod announcements;
+mod app;
 mod audit;
 mod maintenance;
 mod municipalities;
@@ -20,9 +21,10 @@ mod users;
 use crate::api::{self, ApiResult};
 use crate::i18n::tr;
 use crate::route::{self, Route};
-use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use dioxus::prelude::*;
+
+pub use app::{AdminApp, Session};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Section {

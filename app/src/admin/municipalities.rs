@@ -1,10 +1,10 @@
 //! Municipalities (system administrators): add one, rename it, set its second-factor policy.
 
+use super::Session;
 use super::{check, load, Check, Field, FormError, LoadState};
 use crate::api;
 use crate::api::ErrorCode;
 use crate::i18n::tr;
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
 use renraku_contract::{MunicipalityUpdate, NewMunicipality};

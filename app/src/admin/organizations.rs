@@ -1,9 +1,9 @@
 //! Organizations (facilities) of the municipality: list, create, rename or change kind.
 
+use super::Session;
 use super::{check, load, murl, Choice, Field, FormError, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use dioxus::prelude::*;
 use renraku_contract::{NewOrganization, OrganizationKind, OrganizationUpdate};

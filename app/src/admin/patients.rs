@@ -1,10 +1,10 @@
 //! Patients of the municipality: register (the server creates their room with them), edit,
 //! archive and bring back; a link to the patient room's members.
 
+use super::Session;
 use super::{check, go, load, murl, Check, Choice, Field, FormError, LoadState};
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;

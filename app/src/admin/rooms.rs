@@ -2,10 +2,10 @@
 //! the server for candidates (`GET /api/admin/rooms/{id}/candidates`): professionals of this
 //! municipality and of those sharing a wide-area agreement with it, and no one else.
 
+use super::Session;
 use super::{check, go, load, murl, Field, FormError, LoadState};
 use crate::api::{self, profession_label};
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;

@@ -2,9 +2,9 @@
 //! chart library would cost more wasm than the whole screen), each with a table of the same
 //! numbers for screen readers and for copying.
 
+use super::Session;
 use super::{load, murl, LoadState};
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{Month, RoomKind, Statistics as Stats};
 use std::collections::HashMap;

@@ -2,11 +2,11 @@
 //! once), edit, disable / enable, reset the password.
 
 use super::organizations::Organization;
+use super::Session;
 use super::{check, load, murl, profession_options, Choice, Field, FormError, LoadState};
 use crate::api::ErrorCode;
 use crate::api::{self, profession_label};
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use crate::ui::widgets::Sheet;
 use crate::util;
 use dioxus::prelude::*;

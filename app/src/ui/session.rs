@@ -303,7 +303,21 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
             // Screens without a kept copy take over at once.
             Route::NewMessage => rsx! { ui::kept_screen::Reveal {} ui::new_message::NewMessage {} },
             Route::Settings => rsx! { ui::kept_screen::Reveal {} ui::settings::Settings {} },
-            Route::Admin { path } => rsx! { ui::kept_screen::Reveal {} crate::admin::AdminScreen { path } },
+            // The admin screens are the other bundle's: a page load away (`route::go`). This
+            // page shows such a URL only when an older service worker answered for it.
+            Route::Admin { .. } => rsx! { ui::kept_screen::Reveal {} AdminElsewhere {} },
+        }
+    }
+}
+
+/// An admin URL in the app's page: a link to the admin bundle's page.
+#[component]
+fn AdminElsewhere() -> Element {
+    let href = route::current().href();
+    rsx! {
+        main { class: "card",
+            p { {tr("管理画面はオンラインで開きます。", "The administration screens open online.")} }
+            a { class: "button", href: "{href}", {tr("管理画面を開く", "Open administration")} }
         }
     }
 }

@@ -64,6 +64,7 @@ browser_tests! {
     room_removed: "room_removed.test.mjs";
     attachments_photo: "attachments_photo.test.mjs";
     admin_screens: "admin_screens.test.mjs";
+    admin_bundle: "admin_bundle.test.mjs";
     passkey: "passkey.test.mjs" with ON_LOCALHOST;
     passkey_policy: "passkey_policy.test.mjs" with SECOND_FACTOR_REQUIRED;
     app_lock: "app_lock.test.mjs" with QUICK_LOCK;

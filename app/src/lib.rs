@@ -1,0 +1,66 @@
+//! Renraku web app: the mobile-first PWA professionals hold in their hands all day.
+//!
+//! Served by the server at `/{municipality}/…`; it talks to the same origin's JSON API with
+//! the session cookie and syncs rooms over one WebSocket (`sync`). What the user opened is
+//! kept in IndexedDB (`store`), so the app opens and writes with no network. The app map
+//! (routes, modules, extension points) is in the README's "App" section.
+//!
+//! Two bundles are built from this library: the app every professional loads
+//! (`src/main.rs`, [`start`]) and the administration screens (`src/bin/admin.rs`,
+//! [`start_admin`]), served at `/{municipality}/admin/…` and fetched only by the
+//! administrators who open them. Each wasm holds only what its entry reaches, so a nurse's
+//! phone never downloads the admin screens; moving between the two is a page load
+//! (`route::go`).
+
+mod admin;
+mod api;
+mod attachments;
+mod clock;
+mod i18n;
+mod owed_signout;
+mod passkey;
+mod push;
+mod route;
+mod store;
+mod sync;
+mod ui;
+mod util;
+
+use dioxus::prelude::*;
+
+/// The app: sign-in, home, rooms, settings.
+pub fn start() {
+    util::mark("renraku:wasm-started");
+    route::set_bundle(route::Bundle::App);
+    dioxus::launch(App);
+}
+
+/// The administration screens, online only.
+pub fn start_admin() {
+    route::set_bundle(route::Bundle::Admin);
+    dioxus::launch(admin::AdminApp);
+}
+
+#[component]
+fn App() -> Element {
+    route::use_popstate();
+    let Some(slug) = api::municipality_slug() else {
+        // At `/` (e.g. the installed app's start page): go back to the last municipality.
+        if let Some(last) = api::last_municipality() {
+            api::go_to(&format!("/{last}/"));
+            return rsx! {};
+        }
+        return rsx! {
+            main { class: "card",
+                h1 { "Renraku 連絡" }
+                p {
+                    {i18n::tr("URL に自治体を含めて開いてください（例: /demo/）。", "Open the address with your municipality in it (e.g. /demo/).")}
+                }
+            }
+        };
+    };
+    rsx! {
+        ui::banners::UpdateBanner {}
+        ui::session::Root { slug }
+    }
+}
