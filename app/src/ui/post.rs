@@ -94,7 +94,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
     };
 
     rsx! {
-        article { class: if pinned { "post pinned-post" } else { "post" }, id: "post-{post.id}",
+        article { class: format!("{}{}", if pinned { "post pinned-post" } else { "post" }, if post.urgent { " urgent" } else { "" }), id: "post-{post.id}",
             div { class: "post-head",
                 span { class: "author", "{author_name}" }
                 if let Some(meta) = author_meta {
@@ -130,6 +130,9 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
             }
             if !post.attachments.is_empty() {
                 crate::attachments::AttachmentThumbs { room, ids: post.attachments.clone() }
+            }
+            if post.urgent || post.ack.is_some() {
+                crate::ui::ack::AckPanel { post: post.clone() }
             }
             div { class: "reactions", role: "group", aria_label: tr("リアクション", "Reactions"),
                 for kind in Reaction::ALL {

@@ -84,10 +84,12 @@ pub fn RoomScreen(room: RoomId) -> Element {
     });
 
     let revision = engine.room_revision(room)();
+    let member_ids: Vec<UserId> = members.read().keys().copied().collect();
     let (threads, pins, my_marker) = engine.read_room(room, |d| {
         let me = session.me.user.id;
         (
-            d.threads(),
+            // Open urgent (至急) threads stay on top until they are acknowledged.
+            crate::ui::ack::urgent_first(d, d.threads(), &member_ids),
             d.pins(),
             d.read_markers()
                 .into_iter()
