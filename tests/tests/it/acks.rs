@@ -74,8 +74,14 @@ async fn ask(
     id
 }
 
-/// `who` acknowledges `post` under `as_user`'s id; the server's verdict.
-async fn acknowledge(
+/// `who` acknowledges `post`; the server's verdict.
+async fn acknowledge(who: &mut Person, room: RoomId, post: &PostId) -> Result<(), String> {
+    let me = who.id;
+    acknowledge_as(who, room, post, me).await
+}
+
+/// `who` writes an acknowledgement of `post` under `as_user`'s id; the server's verdict.
+async fn acknowledge_as(
     who: &mut Person,
     room: RoomId,
     post: &PostId,
@@ -138,7 +144,7 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
     assert!(posts_in(&inbox(&server, &pharmacist.token).await["waiting_for_me"]).is_empty());
 
     // Not asked: refused, and stored nowhere.
-    let refused = acknowledge(&mut pharmacist, room, &post, pharmacist.id).await;
+    let refused = acknowledge(&mut pharmacist, room, &post).await;
     assert!(
         refused
             .as_ref()
@@ -146,7 +152,7 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
         "{refused:?}"
     );
     // Under someone else's id: refused, even the one asked.
-    let forged = acknowledge(&mut pharmacist, room, &post, doctor.id).await;
+    let forged = acknowledge_as(&mut pharmacist, room, &post, doctor.id).await;
     assert!(
         forged.as_ref().is_err_and(|r| r.contains("own user id")),
         "{forged:?}"
@@ -155,9 +161,7 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
     assert_eq!(server.audit_count("update.refused").await, 2);
 
     // The one asked: saved, projected, seen by the author with the time.
-    acknowledge(&mut doctor, room, &post, doctor.id)
-        .await
-        .unwrap();
+    acknowledge(&mut doctor, room, &post).await.unwrap();
     assert_eq!(acks_of(server.db(), room, &post).await, vec![doctor.id]);
     let members = [nurse.id, doctor.id, pharmacist.id];
     nurse
@@ -195,10 +199,8 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
     assert_eq!(posts_in(&mine["mine"]), vec![post.to_string()]);
     assert_eq!(mine["mine"][0]["asked"], 2);
     assert_eq!(mine["mine"][0]["acked"], 0);
-    acknowledge(&mut pharmacist, room, &post, pharmacist.id)
-        .await
-        .unwrap();
-    let own = acknowledge(&mut nurse, room, &post, nurse.id).await;
+    acknowledge(&mut pharmacist, room, &post).await.unwrap();
+    let own = acknowledge(&mut nurse, room, &post).await;
     assert!(
         own.is_err(),
         "the author does not acknowledge their own request"
@@ -209,9 +211,7 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
         posts_in(&inbox(&server, &doctor.token).await["waiting_for_me"]),
         vec![post.to_string()]
     );
-    acknowledge(&mut doctor, room, &post, doctor.id)
-        .await
-        .unwrap();
+    acknowledge(&mut doctor, room, &post).await.unwrap();
     assert_eq!(acks_of(server.db(), room, &post).await, {
         let mut v = vec![doctor.id, pharmacist.id];
         v.sort();
@@ -241,13 +241,21 @@ async fn advance(server: &TestServer, by: Duration) {
     outbox_drained(server.db()).await;
 }
 
-test_both_dbs!(the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_told);
-async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_told() {
-    let server = TestServer::start_with_clock(Clock::manual(now_ms()), |c| {
+/// A server on a manual clock that may push over plain HTTP. Sessions outlive the hours the
+/// tests move the clock (a push subscription ends with its session).
+async fn scheduled_server() -> TestServer {
+    TestServer::start_with_clock(Clock::manual(now_ms()), |c| {
         c.demo = false;
         c.push_allow_http = true;
+        c.session_idle_minutes = 24 * 60;
+        c.session_absolute_hours = 48;
     })
-    .await;
+    .await
+}
+
+test_both_dbs!(the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_told);
+async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_told() {
+    let server = scheduled_server().await;
     let f = care_team().build(server.db()).await;
     let service = PushService::start().await;
     let base = server.base_url();
@@ -294,9 +302,7 @@ async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_
     assert!(bodies(&service, nurse_phone).is_empty());
 
     // The doctor acknowledges in time; before the deadline, nothing more.
-    acknowledge(&mut doctor, room, &post, doctor.id)
-        .await
-        .unwrap();
+    acknowledge(&mut doctor, room, &post).await.unwrap();
     advance(&server, 59 * MINUTE).await;
     assert_eq!(service.received().len(), 2);
 
@@ -331,9 +337,7 @@ async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_
     assert_eq!(bodies(&service, nurse_phone).len(), 1);
 
     // The last one acknowledges: the author is told, in the commit that stored it.
-    acknowledge(&mut pharmacist, room, &post, pharmacist.id)
-        .await
-        .unwrap();
+    acknowledge(&mut pharmacist, room, &post).await.unwrap();
     service
         .wait_until("the author's news", |r| {
             r.iter().filter(|r| r.device == "nurse").count() >= 2
@@ -364,12 +368,8 @@ async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_
     service
         .wait_until("the second post's pushes", |r| r.len() >= before + 2)
         .await;
-    acknowledge(&mut doctor, room, &post, doctor.id)
-        .await
-        .unwrap();
-    acknowledge(&mut pharmacist, room, &post, pharmacist.id)
-        .await
-        .unwrap();
+    acknowledge(&mut doctor, room, &post).await.unwrap();
+    acknowledge(&mut pharmacist, room, &post).await.unwrap();
     service
         .wait_until("the author's second news", |r| r.len() >= before + 3)
         .await;
@@ -390,11 +390,7 @@ async fn the_missing_are_pushed_at_the_deadline_and_once_more_and_the_author_is_
 
 test_both_dbs!(quiet_hours_hold_deadline_pushes_unless_urgent_and_allowed);
 async fn quiet_hours_hold_deadline_pushes_unless_urgent_and_allowed() {
-    let server = TestServer::start_with_clock(Clock::manual(now_ms()), |c| {
-        c.demo = false;
-        c.push_allow_http = true;
-    })
-    .await;
+    let server = scheduled_server().await;
     let f = care_team().build(server.db()).await;
     let service = PushService::start().await;
     let base = server.base_url();
