@@ -127,7 +127,7 @@ pub(crate) fn request_from_any(value: Option<&Any>) -> Option<Option<AckRequest>
         Some(v) => Some(any_i64(v)?),
     };
     // A request asks someone: the whole team or named members, not both, not nobody.
-    if everyone == !to.is_empty() {
+    if everyone != to.is_empty() {
         return None;
     }
     Some(Some(AckRequest { everyone, to, due }))

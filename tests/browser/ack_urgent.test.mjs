@@ -5,7 +5,8 @@
 // time. Screenshots of each step are kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll } from "./lib/browser.mjs";
+import path from "node:path";
+import { openDevice, signIn, closeAll, artifactsDir } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -17,6 +18,11 @@ async function composer(page) {
   const open = page.getByRole("button", { name: /新しい投稿/ });
   if (await open.count()) await open.click();
   return page.getByLabel("新しい投稿を書く");
+}
+
+/** What the phone's screen shows (390×844, not the whole page): `<artifacts>/screen-…png`. */
+async function screen(device, label) {
+  await device.page.screenshot({ path: path.join(artifactsDir, `screen-${device.name}-${label}.png`) });
 }
 
 const article = (device, text) => device.page.locator("article", { hasText: text });
@@ -36,7 +42,8 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await nurse.page.locator(".ack-members").getByText(DOCTOR).click();
   await nurse.page.getByRole("button", { name: "明日 9:00" }).click();
   await nurse.page.getByText(/までに確認してください/).waitFor();
-  await nurse.screenshot("composer-urgent-request");
+  await nurse.page.locator(".ack-picker").scrollIntoViewIfNeeded();
+  await screen(nurse, "composer-urgent-request");
   await nurse.page.getByRole("button", { name: "投稿する" }).click();
   const asked = article(nurse, text);
   await asked.getByText("保存済み").waitFor();
@@ -47,7 +54,8 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await (await composer(nurse.page)).fill(routine);
   await nurse.page.getByRole("button", { name: "投稿する" }).click();
   await article(nurse, routine).getByText("保存済み").waitFor();
-  await nurse.screenshot("author-waiting");
+  await asked.scrollIntoViewIfNeeded();
+  await screen(nurse, "author-waiting");
 
   // The doctor: home's 確認待ち shows it first, marked 至急 with its deadline.
   await signIn(doctor, "doctor1");
@@ -58,7 +66,7 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await first.locator(".ack-due", { hasText: /期限/ }).waitFor();
   const box = await inbox.boundingBox();
   assert.ok(box && box.y < 200, `確認待ち is at the top of home (y = ${box?.y})`);
-  await doctor.screenshot("home-waiting");
+  await screen(doctor, "home-waiting");
 
   // In the room the urgent thread comes first, above the newer routine post.
   await first.getByRole("link").click();
@@ -67,14 +75,21 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await threads.nth(1).getByText(routine).waitFor();
   const urgent = article(doctor, text);
   assert.match(await urgent.getAttribute("class"), /urgent/);
-  await doctor.screenshot("room-urgent-on-top");
+  // Above the team's pinned posts too.
+  const pinned = doctor.page.locator("section.pinned");
+  if (await pinned.count()) {
+    const [u, p] = [await urgent.boundingBox(), await pinned.boundingBox()];
+    assert.ok(u.y < p.y, `the urgent post (y = ${u.y}) is above the pinned ones (y = ${p.y})`);
+  }
+  await screen(doctor, "room-urgent-on-top");
   const button = urgent.getByRole("button", { name: "確認しました" });
   const size = await button.boundingBox();
   assert.ok(size.height >= 44, `the button is a 44 px target (${size.height})`);
   await button.click();
   await urgent.getByText(/✓ 確認しました（\d{1,2}:\d{2}）/).waitFor();
   await urgent.getByText("確認済み 1/1").waitFor();
-  await doctor.screenshot("doctor-acknowledged");
+  await urgent.scrollIntoViewIfNeeded();
+  await screen(doctor, "doctor-acknowledged");
 
   // The nurse's open timeline shows who acknowledged, and when, without a reload.
   await asked.getByText("確認済み 1/1").waitFor();
@@ -82,11 +97,12 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await line.waitFor();
   assert.match(await line.textContent(), /\d{1,2}:\d{2}/);
   assert.equal(await asked.getByText(/未確認:/).count(), 0);
-  await nurse.screenshot("author-sees-acknowledgement");
+  await asked.scrollIntoViewIfNeeded();
+  await screen(nurse, "author-sees-acknowledgement");
 
   // Acknowledged: no longer waiting on the doctor's home, and no longer held on top.
   await doctor.page.goBack();
   await doctor.page.getByRole("link", { name: new RegExp(PATIENT) }).waitFor();
   assert.equal(await doctor.page.locator("li.ack-item", { hasText: text.slice(0, 20) }).count(), 0);
-  await doctor.screenshot("home-after");
+  await screen(doctor, "home-after");
 });

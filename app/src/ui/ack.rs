@@ -182,7 +182,7 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
                         }
                     }
                 }
-                fieldset { class: "ack-due",
+                fieldset { class: "ack-deadline",
                     legend { {tr("期限", "Deadline")} }
                     div { class: "ack-presets",
                         button {
@@ -294,6 +294,10 @@ pub fn AckPanel(post: Post) -> Element {
                     }
                 }
                 span { class: "ack-count", role: "status",
+                    if complete {
+                        {tr("✓ 全員確認済み", "✓ Everyone acknowledged")}
+                        " "
+                    }
                     {tr_string(format!("確認済み {}/{}", acked.len(), asked_n), format!("Acknowledged {}/{}", acked.len(), asked_n))}
                 }
             }
@@ -344,13 +348,19 @@ fn open_urgent(doc: &RoomDoc, post: &Post, members: &[UserId]) -> bool {
             .is_some_and(|s| !s.missing.is_empty())
 }
 
-/// The room's threads with the open urgent ones first (each group keeps its order).
-pub fn urgent_first(doc: &RoomDoc, threads: Vec<Thread>, members: &[UserId]) -> Vec<Thread> {
+/// The room's threads with the open urgent ones first (each group keeps its order), and how
+/// many those are (they are shown above the pinned posts too).
+pub fn urgent_first(
+    doc: &RoomDoc,
+    threads: Vec<Thread>,
+    members: &[UserId],
+) -> (Vec<Thread>, usize) {
     let (mut top, rest): (Vec<Thread>, Vec<Thread>) = threads
         .into_iter()
         .partition(|t| open_urgent(doc, &t.root, members));
+    let n = top.len();
     top.extend(rest);
-    top
+    (top, n)
 }
 
 /// The notification setting for urgent posts during quiet hours (off by default).

@@ -53,7 +53,7 @@ pub fn AckInbox() -> Element {
         .collect();
     waiting.sort_by_key(|i| {
         (
-            !i.due_at.is_some_and(|d| d <= now),
+            i.due_at.is_none_or(|d| d > now),
             !i.urgent,
             i.due_at.unwrap_or(i64::MAX),
             std::cmp::Reverse(i.created_at),
@@ -103,6 +103,14 @@ fn AckRow(item: AckItem, now: i64, mine: bool) -> Element {
     };
     let who = if item.room_title.is_empty() {
         item.author_name.clone()
+    } else if item.room_kind == renraku_sync::RoomKind::Patient {
+        format!(
+            "{} {} · {}",
+            item.room_title,
+            tr("様", ""),
+            item.author_name
+        )
+        .replace("  ", " ")
     } else {
         format!("{} · {}", item.room_title, item.author_name)
     };

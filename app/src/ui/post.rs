@@ -135,7 +135,8 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
                 crate::ui::ack::AckPanel { post: post.clone() }
             }
             div { class: "reactions", role: "group", aria_label: tr("リアクション", "Reactions"),
-                for kind in Reaction::ALL {
+                // A post that asks for acknowledgement has its own 確認しました (ack.rs).
+                for kind in Reaction::ALL.into_iter().filter(|k| post.ack.is_none() || *k != Reaction::Checked) {
                     {
                         let count = reactions.iter().find(|r| r.kind == kind).map(|r| r.count).unwrap_or(0);
                         let users = reactions.iter().find(|r| r.kind == kind).map(|r| r.users.clone()).unwrap_or_default();

@@ -85,7 +85,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
 
     let revision = engine.room_revision(room)();
     let member_ids: Vec<UserId> = members.read().keys().copied().collect();
-    let (threads, pins, my_marker) = engine.read_room(room, |d| {
+    let ((threads, urgent_n), pins, my_marker) = engine.read_room(room, |d| {
         let me = session.me.user.id;
         (
             // Open urgent (至急) threads stay on top until they are acknowledged.
@@ -247,6 +247,9 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     {tr("＋ 新しい投稿", "+ New post")}
                 }
             }
+            for thread in visible.iter().take(urgent_n).cloned() {
+                ThreadView { key: "{thread.root.id}", thread, pinned: pinned_ids.clone() }
+            }
             if !pinned_posts.is_empty() {
                 section { class: "pinned", aria_label: tr("ピン留めされた投稿", "Pinned posts"),
                     for post in pinned_posts {
@@ -259,7 +262,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     if synced { {tr("まだ投稿はありません。", "No posts yet.")} } else { {tr("読み込み中…", "Loading…")} }
                 }
             }
-            for thread in visible {
+            for thread in visible.into_iter().skip(urgent_n) {
                 ThreadView { key: "{thread.root.id}", thread, pinned: pinned_ids.clone() }
             }
             if total > pages() * PAGE {

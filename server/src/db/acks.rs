@@ -317,7 +317,7 @@ const ITEM_COLUMNS: &str = "r.room_id, r.post_id, r.author_id, r.urgent, r.due_a
 fn sort_items(items: &mut [AckItem], now: i64) {
     items.sort_by_key(|i| {
         (
-            !i.due_at.is_some_and(|d| d <= now),
+            i.due_at.is_none_or(|d| d > now),
             !i.urgent,
             i.due_at.unwrap_or(i64::MAX),
             std::cmp::Reverse(i.created_at),
