@@ -227,8 +227,8 @@ async fn settle_in(
         return Ok(0);
     };
     let closed = row.try_get::<Option<i64>, _>("closed_at")?.is_some();
-    let missing = missing_in(&mut **tx, room, post).await?;
-    let asked = asked_in(&mut **tx, room, post).await?;
+    let missing = missing_in(tx, room, post).await?;
+    let asked = asked_in(tx, room, post).await?;
     let complete = missing.is_empty() && asked > 0;
     if complete && !closed {
         sqlx::query(
@@ -365,8 +365,8 @@ impl Db {
             let Some(post) = PostId::parse(&item.post) else {
                 continue;
             };
-            let asked = asked_in(&mut *conn, item.room, &post).await?;
-            let missing = missing_in(&mut *conn, item.room, &post).await?.len() as i64;
+            let asked = asked_in(&mut conn, item.room, &post).await?;
+            let missing = missing_in(&mut conn, item.room, &post).await?.len() as i64;
             item.asked = asked;
             item.acked = asked - missing;
         }
@@ -435,7 +435,7 @@ impl Db {
         .await?;
         let author = UserId::new(row.try_get("author_id")?);
         let urgent = flag(&row, "urgent")?;
-        let missing = missing_in(&mut *tx, due.room, &due.post).await?;
+        let missing = missing_in(&mut tx, due.room, &due.post).await?;
         let mut pushes = 0;
         if !missing.is_empty() {
             let (private_body, detail_prefix) = if due.stage == 0 {
