@@ -105,4 +105,12 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   await doctor.page.getByRole("link", { name: new RegExp(PATIENT) }).waitFor();
   assert.equal(await doctor.page.locator("li.ack-item", { hasText: text.slice(0, 20) }).count(), 0);
   await screen(doctor, "home-after");
+
+  // The setting that lets urgent posts through quiet hours: off unless turned on.
+  await doctor.page.getByRole("button", { name: "設定" }).click();
+  const urgentSetting = doctor.page.getByRole("checkbox", { name: /至急の投稿は通知しない時間帯にも通知する/ });
+  await urgentSetting.waitFor();
+  assert.equal(await urgentSetting.isChecked(), false);
+  await doctor.page.getByText(/通知しない時間帯でも届きます/).scrollIntoViewIfNeeded();
+  await screen(doctor, "settings-urgent");
 });

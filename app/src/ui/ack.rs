@@ -113,8 +113,8 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
     .collect();
     rsx! {
         div { class: "ack-picker",
-            div { class: "ack-toggles",
-                label { class: if d.urgent { "toggle urgent-toggle on" } else { "toggle urgent-toggle" },
+            div { class: "ack-choices",
+                label { class: if d.urgent { "ack-choice urgent-choice on" } else { "ack-choice urgent-choice" },
                     input {
                         r#type: "checkbox",
                         checked: d.urgent,
@@ -122,7 +122,7 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
                     }
                     span { {tr("至急", "Urgent")} }
                 }
-                label { class: if asking { "toggle on" } else { "toggle" },
+                label { class: if asking { "ack-choice on" } else { "ack-choice" },
                     input {
                         r#type: "checkbox",
                         checked: asking,
@@ -139,7 +139,7 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
             if asking {
                 fieldset { class: "ack-who",
                     legend { {tr("確認する人", "Who")} }
-                    label { class: "toggle",
+                    label { class: "ack-choice",
                         input {
                             r#type: "radio",
                             name: "ack-who",
@@ -148,7 +148,7 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
                         }
                         span { {tr("ケアチーム全員", "The whole care team")} }
                     }
-                    label { class: "toggle",
+                    label { class: "ack-choice",
                         input {
                             r#type: "radio",
                             name: "ack-who",
@@ -160,7 +160,7 @@ pub fn AckPicker(mut draft: Signal<AckDraft>) -> Element {
                     if d.named {
                         div { class: "ack-members",
                             for (user, name) in others {
-                                label { key: "{user}", class: "toggle",
+                                label { key: "{user}", class: "ack-choice",
                                     input {
                                         r#type: "checkbox",
                                         checked: d.to.contains(&user),
