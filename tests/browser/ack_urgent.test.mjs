@@ -2,7 +2,8 @@
 // their phones (390×844): the nurse posts a 至急 request to the doctor with a deadline; the
 // doctor finds it at the top of home's 「確認待ち」 and at the top of the room, taps
 // 確認しました, and the nurse's open timeline shows the doctor's acknowledgement with its
-// time. Screenshots of each step are kept as artifacts.
+// time. The 確認待ち list also shows offline, from what the phone kept. Screenshots of each
+// step (the phone's screen) are kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -67,6 +68,16 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
   const box = await inbox.boundingBox();
   assert.ok(box && box.y < 200, `確認待ち is at the top of home (y = ${box?.y})`);
   await screen(doctor, "home-waiting");
+
+  // Offline, from what the phone kept: the list is still there after a reload.
+  await doctor.serviceWorkerControls();
+  await doctor.setOnline(false);
+  await doctor.page.reload({ waitUntil: "load" });
+  await doctor.page.getByText(/オフラインです/).waitFor();
+  await inbox.locator("li.ack-item", { hasText: text.slice(0, 20) }).waitFor();
+  await screen(doctor, "home-waiting-offline");
+  await doctor.setOnline(true);
+  await doctor.page.getByText(/オフラインです/).waitFor({ state: "detached" });
 
   // In the room the urgent thread comes first, above the newer routine post.
   await first.getByRole("link").click();
