@@ -550,3 +550,23 @@ fn malformed_requests_and_acknowledgements_are_refused() {
         Err(Violation::DatedInFuture)
     );
 }
+
+#[test]
+fn an_edit_keeps_the_request_and_a_delete_withdraws_it() {
+    let (mut server, nurse, doctor, _) = asking_setup(asking(&[DOCTOR], false));
+    let u = nurse
+        .edit(NURSE, &pid(2), "訂正: 明日 10:00 まで", 3_000)
+        .unwrap();
+    accept(&mut server, NURSE, &u).unwrap();
+    let edited = server.post(&pid(2)).unwrap();
+    assert!(edited.urgent);
+    assert_eq!(edited.ack.unwrap().to, vec![DOCTOR]);
+    let u = nurse.delete(NURSE, &pid(2), 4_000).unwrap();
+    accept(&mut server, NURSE, &u).unwrap();
+    let deleted = server.post(&pid(2)).unwrap();
+    assert!(deleted.ack.is_none() && !deleted.urgent);
+    // Nothing left to acknowledge.
+    doctor.apply_update(&server.encode_state()).unwrap();
+    let u = doctor.acknowledge(DOCTOR, &pid(2), 5_000);
+    assert_eq!(accept(&mut server, DOCTOR, &u), Err(Violation::NotAsked));
+}

@@ -218,6 +218,33 @@ async fn only_the_people_asked_acknowledge_and_only_under_their_own_id() {
         v
     });
     assert!(posts_in(&inbox(&server, &nurse.token).await["mine"]).is_empty());
+
+    // A request whose post is deleted asks nothing any more.
+    let withdrawn = AckRequest {
+        everyone: false,
+        to: vec![doctor.id],
+        due: None,
+    };
+    let post = ask(
+        &mut nurse,
+        &mut [&mut doctor, &mut pharmacist],
+        room,
+        withdrawn,
+        true,
+    )
+    .await;
+    assert_eq!(
+        posts_in(&inbox(&server, &doctor.token).await["waiting_for_me"]),
+        vec![post.to_string()]
+    );
+    let u = nurse
+        .sync
+        .doc(room)
+        .delete(nurse.id, &post, now_ms())
+        .unwrap();
+    nurse.sync.write(room, u).await.unwrap();
+    assert!(posts_in(&inbox(&server, &doctor.token).await["waiting_for_me"]).is_empty());
+    assert!(posts_in(&inbox(&server, &nurse.token).await["mine"]).is_empty());
 }
 
 /// Pushes each device has received, decrypted: their `body` texts.
@@ -458,4 +485,62 @@ async fn quiet_hours_hold_deadline_pushes_unless_urgent_and_allowed() {
     let pushed = service.delivered_to("doctor");
     let last = pushed.last().unwrap();
     assert_eq!(last.headers["urgency"].to_str().unwrap(), "high");
+}
+
+test_both_dbs!(an_urgent_post_reaches_through_quiet_hours_only_those_who_allowed_it);
+async fn an_urgent_post_reaches_through_quiet_hours_only_those_who_allowed_it() {
+    let server = scheduled_server().await;
+    let f = care_team().build(server.db()).await;
+    let service = PushService::start().await;
+    let base = server.base_url();
+    let room = f.room("care");
+    let mut nurse = person(&server, &f, "nurse", 9401).await;
+    let mut doctor = person(&server, &f, "doctor", 9502).await;
+    let mut pharmacist = person(&server, &f, "pharmacist", 9603).await;
+    let doctor_phone = Device::new(&service, "doctor");
+    let pharmacist_phone = Device::new(&service, "pharmacist");
+    subscribe(&base, &doctor.token, &doctor_phone).await;
+    subscribe(&base, &pharmacist.token, &pharmacist_phone).await;
+    // Quiet hours around now (new posts are pushed by the time they are stored, Japan time);
+    // only the doctor lets urgent posts through.
+    let minute = ((now_ms() / 60_000) + 9 * 60).rem_euclid(24 * 60);
+    let (start, end) = (
+        (minute + 24 * 60 - 60) % (24 * 60),
+        (minute + 60) % (24 * 60),
+    );
+    let quiet = |urgent: bool| {
+        json!({"enabled": true, "show_details": false, "quiet_start": start, "quiet_end": end,
+               "urgent_in_quiet": urgent, "muted_rooms": []})
+    };
+    put_settings(&base, &doctor.token, quiet(true)).await;
+    put_settings(&base, &pharmacist.token, quiet(false)).await;
+
+    // A routine post reaches no one; an urgent one only the doctor, marked high.
+    let routine = new_post_id();
+    let u = nurse
+        .sync
+        .doc(room)
+        .start_thread(nurse.id, routine, "定期訪問: 変化なし", now_ms());
+    nurse.sync.write(room, u).await.unwrap();
+    let request = AckRequest {
+        everyone: true,
+        to: vec![],
+        due: None,
+    };
+    ask(
+        &mut nurse,
+        &mut [&mut doctor, &mut pharmacist],
+        room,
+        request,
+        true,
+    )
+    .await;
+    service
+        .wait_until("the urgent push", |r| !r.is_empty())
+        .await;
+    outbox_drained(server.db()).await;
+    assert_eq!(bodies(&service, &doctor_phone), ["至急の投稿があります"]);
+    assert!(bodies(&service, &pharmacist_phone).is_empty());
+    let pushed = service.delivered_to("doctor");
+    assert_eq!(pushed[0].headers["urgency"].to_str().unwrap(), "high");
 }
