@@ -12,9 +12,9 @@ use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
 // ---- types: the API contract (`renraku-contract`), shared with the server ----
 
 pub use renraku_contract::{
-    Colleague, ErrorBody, ErrorCode, MeResponse as Me, Member, MessageRoomCreated as CreatedRoom,
-    NewMessageRoom, Portal as MunicipalityPortal, Profession, RoomDetail, RoomSummary,
-    SecondFactorKind, SigninRequest, SigninResponse as SigninOk,
+    AckInbox, AckItem, Colleague, ErrorBody, ErrorCode, MeResponse as Me, Member,
+    MessageRoomCreated as CreatedRoom, NewMessageRoom, Portal as MunicipalityPortal, Profession,
+    RoomDetail, RoomSummary, SecondFactorKind, SigninRequest, SigninResponse as SigninOk,
 };
 
 /// A profession as people say it.

@@ -280,6 +280,7 @@ pub fn NotificationSettings() -> Element {
                     }
                 }
                 QuietHours { settings: s.settings.clone(), busy: busy(), on_change: apply }
+                crate::ui::ack::UrgentInQuiet { settings: s.settings.clone(), busy: busy(), on_change: apply }
             } else if message.read().is_none() {
                 p { class: "hint", {tr("読み込み中…", "Loading…")} }
             }

@@ -350,6 +350,10 @@ pub struct PushSettings {
     pub quiet_start: Option<i64>,
     #[serde(default)]
     pub quiet_end: Option<i64>,
+    /// Urgent (至急) posts, and reminders of urgent acknowledgement requests, reach this
+    /// user during quiet hours too. Off unless the user turns it on.
+    #[serde(default)]
+    pub urgent_in_quiet: bool,
     /// Rooms the user muted. Read-only here: changed one room at a time through
     /// `POST /api/push/rooms/{room}/mute`, so a stale settings screen cannot undo a mute.
     #[serde(default)]
@@ -364,6 +368,7 @@ impl Default for PushSettings {
             show_details: false,
             quiet_start: None,
             quiet_end: None,
+            urgent_in_quiet: false,
             muted_rooms: vec![],
         }
     }

@@ -8,12 +8,14 @@
 //! No I/O, no server dependencies: this crate builds for the wasm app too.
 
 mod account;
+mod acks;
 mod admin;
 mod enums;
 mod error;
 mod rooms;
 
 pub use account::*;
+pub use acks::*;
 pub use admin::*;
 pub use enums::*;
 pub use error::*;

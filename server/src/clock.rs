@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// Unix milliseconds for session and room-token lifetimes. Cheap to clone; clones share the
 /// time of a manual clock.
@@ -15,6 +15,9 @@ struct Manual {
     now_ms: AtomicI64,
     /// Woken when the time is moved, so the session sweeper looks at once.
     moved: Notify,
+    /// The time after each move, for every other task that lives by the clock (the
+    /// acknowledgement scheduler): each subscriber sees every move.
+    moves: watch::Sender<i64>,
 }
 
 impl Clock {
@@ -28,6 +31,7 @@ impl Clock {
         Clock(Some(Arc::new(Manual {
             now_ms: AtomicI64::new(now_ms),
             moved: Notify::new(),
+            moves: watch::Sender::new(now_ms),
         })))
     }
 
@@ -42,9 +46,13 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         if let Some(manual) = &self.0 {
             let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-            manual.now_ms.fetch_add(ms, Ordering::SeqCst);
+            let now = manual
+                .now_ms
+                .fetch_add(ms, Ordering::SeqCst)
+                .saturating_add(ms);
             // A permit is kept if the sweeper is busy: it looks again right after.
             manual.moved.notify_one();
+            manual.moves.send_replace(now);
         }
     }
 
@@ -54,6 +62,13 @@ impl Clock {
             Some(manual) => manual.moved.notified().await,
             None => std::future::pending().await,
         }
+    }
+}
+
+impl Clock {
+    /// A receiver that sees every move of a manual clock; `None` for the system clock.
+    pub fn moves(&self) -> Option<watch::Receiver<i64>> {
+        self.0.as_ref().map(|m| m.moves.subscribe())
     }
 }
 

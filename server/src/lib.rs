@@ -3,6 +3,7 @@
 //! A library with a thin `main.rs`, so tests start the real server in-process on port 0
 //! with a fresh database each: [`prepare`] then [`serve_state`], or just [`serve`].
 
+pub mod acks;
 pub mod assets;
 pub mod attachments;
 pub mod auth;
@@ -53,6 +54,8 @@ pub struct Inner {
     pub sealer: auth::sealed::Sealer,
     /// The time sessions and room tokens live by.
     pub clock: Clock,
+    /// How far the acknowledgement scheduler has got (`acks.rs`).
+    pub ack_progress: acks::Progress,
 }
 
 impl AppState {
@@ -89,6 +92,7 @@ impl AppState {
                 attachments,
                 clock,
                 photos,
+                ack_progress: acks::Progress::default(),
             }),
         }
     }
@@ -165,6 +169,8 @@ pub async fn serve_state(
     let _maintenance = hub::maintenance::spawn_watcher(state.clone());
     // Ends expired sessions' sockets, and forgets expired sessions and tokens.
     let _sweeper = auth::sweeper::spawn(state.clone());
+    // Pushes at acknowledgement requests' deadlines, and once more later.
+    let _acks = acks::spawn(state.clone());
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {
         return tls::serve(state, listener, files, shutdown).await;
     }

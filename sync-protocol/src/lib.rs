@@ -2,6 +2,7 @@
 //! the validation rules the server applies to every update. Sans-IO: no tokio, no sqlx, so
 //! the same code runs in the server and, compiled to wasm, in the app.
 
+pub mod ack;
 pub mod client;
 pub mod clock;
 pub mod conn_refusal;
@@ -16,6 +17,7 @@ pub mod session_end;
 pub mod update;
 pub mod validate;
 
+pub use ack::{Ack, AckRequest, AckStatus};
 pub use client::{ClientSession, Effect, MemoryOutbox, Outbox, OutboxEntry};
 pub use conn_refusal::ConnRefusal;
 pub use error::{Error, Result};

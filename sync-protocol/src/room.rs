@@ -1,6 +1,7 @@
 //! `RoomDoc`: the typed API over one room's yrs document. Mutators return the v1 update they
 //! produced, which is exactly what a client sends to the server (and keeps in its outbox).
 
+use crate::ack::{self, Ack, AckRequest, AckStatus};
 use crate::error::{Error, Result};
 use crate::ids::{PostId, UserId};
 use crate::schema::{self, any_i64, any_str, any_user_id, field, Root};
@@ -48,6 +49,12 @@ pub struct Post {
     pub attachments: Vec<String>,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// Who is asked to acknowledge the post, and by when (要確認).
+    #[serde(default)]
+    pub ack: Option<AckRequest>,
+    /// 至急: shown apart and kept on top until the people asked have acknowledged it.
+    #[serde(default)]
+    pub urgent: bool,
 }
 
 /// A thread root with its replies (oldest first).
@@ -88,6 +95,7 @@ pub struct RoomDoc {
     reactions: MapRef,
     pins: MapRef,
     read: MapRef,
+    acks: MapRef,
 }
 
 impl RoomDoc {
@@ -111,13 +119,15 @@ impl RoomDoc {
 
     fn with_options(options: Options) -> Self {
         let doc = Doc::with_options(options);
-        let [posts, reactions, pins, read] = Root::ALL.map(|r| doc.get_or_insert_map(r.name()));
+        let [posts, reactions, pins, read, acks] =
+            Root::ALL.map(|r| doc.get_or_insert_map(r.name()));
         Self {
             doc,
             posts,
             reactions,
             pins,
             read,
+            acks,
         }
     }
 
@@ -181,6 +191,21 @@ impl RoomDoc {
         attachments: Vec<String>,
         now_ms: i64,
     ) -> Vec<u8> {
+        self.start_thread_asking(author, id, text, attachments, None, false, now_ms)
+    }
+
+    /// Starts a new thread that may ask members to acknowledge it (`ack`) and may be urgent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_thread_asking(
+        &self,
+        author: UserId,
+        id: PostId,
+        text: &str,
+        attachments: Vec<String>,
+        ack: Option<AckRequest>,
+        urgent: bool,
+        now_ms: i64,
+    ) -> Vec<u8> {
         let post = Post {
             id,
             author,
@@ -190,6 +215,8 @@ impl RoomDoc {
             attachments,
             edited_at: None,
             deleted: false,
+            ack,
+            urgent,
         };
         self.write(&self.posts, post.id.as_str(), post_to_any(&post))
     }
@@ -227,6 +254,8 @@ impl RoomDoc {
             attachments,
             edited_at: None,
             deleted: false,
+            ack: None,
+            urgent: false,
         };
         Ok(self.write(&self.posts, post.id.as_str(), post_to_any(&post)))
     }
@@ -256,6 +285,9 @@ impl RoomDoc {
         post.text.clear();
         post.attachments.clear();
         post.deleted = true;
+        // A deleted post asks nothing of anyone any more.
+        post.ack = None;
+        post.urgent = false;
         post.edited_at = Some(now_ms);
         Ok(self.write(&self.posts, id.as_str(), post_to_any(&post)))
     }
@@ -292,7 +324,59 @@ impl RoomDoc {
         self.write(&self.read, &user.to_string(), value)
     }
 
+    /// Records that `user` acknowledges `post` (確認しました).
+    pub fn acknowledge(&self, user: UserId, post: &PostId, now_ms: i64) -> Vec<u8> {
+        let key = schema::ack_key(post, user);
+        self.write(&self.acks, &key, ack::ack_to_any(now_ms))
+    }
+
     // ---- readers ----
+
+    /// Who has acknowledged `post`, oldest first (anyone's, asked or not).
+    pub fn acks(&self, post: &PostId) -> Vec<Ack> {
+        let txn = self.doc.transact();
+        let mut acks: Vec<Ack> = self
+            .acks
+            .iter(&txn)
+            .filter_map(|(key, value)| {
+                let (p, user) = schema::parse_reaction_key(key)?;
+                let Out::Any(v) = value else { return None };
+                (&p == post).then_some(Ack {
+                    user,
+                    at: ack::ack_at(&v)?,
+                })
+            })
+            .collect();
+        acks.sort_by_key(|a| (a.at, a.user));
+        acks
+    }
+
+    /// The standing of `post`'s request, if it makes one; `members` are the room's members
+    /// (who a whole-team request asks).
+    pub fn ack_status(
+        &self,
+        post: &PostId,
+        members: impl IntoIterator<Item = UserId>,
+    ) -> Option<AckStatus> {
+        let p = self.post(post)?;
+        let request = p.ack.clone()?;
+        let asked = request.recipients(p.author, members);
+        let acked: Vec<Ack> = self
+            .acks(post)
+            .into_iter()
+            .filter(|a| request.asks(a.user, p.author))
+            .collect();
+        let missing = asked
+            .into_iter()
+            .filter(|u| !acked.iter().any(|a| a.user == *u))
+            .collect();
+        Some(AckStatus {
+            post: post.clone(),
+            request,
+            acked,
+            missing,
+        })
+    }
 
     pub fn post(&self, id: &PostId) -> Option<Post> {
         let txn = self.doc.transact();
@@ -434,7 +518,7 @@ impl RoomDoc {
 
 pub(crate) fn post_to_any(post: &Post) -> Any {
     let opt_i64 = |v: Option<i64>| v.map(Any::from).unwrap_or(Any::Null);
-    Any::from(HashMap::from([
+    let mut fields = HashMap::from([
         ("author".to_owned(), Any::from(post.author.to_string())),
         ("created_at".to_owned(), Any::from(post.created_at)),
         ("text".to_owned(), Any::from(post.text.as_str())),
@@ -456,7 +540,15 @@ pub(crate) fn post_to_any(post: &Post) -> Any {
         ),
         ("edited_at".to_owned(), opt_i64(post.edited_at)),
         ("deleted".to_owned(), Any::from(post.deleted)),
-    ]))
+    ]);
+    // Only posts that use them carry the fields: every other post stays as it always was.
+    if let Some(request) = &post.ack {
+        fields.insert("ack".to_owned(), ack::request_to_any(request));
+    }
+    if post.urgent {
+        fields.insert("urgent".to_owned(), Any::from(true));
+    }
+    Any::from(fields)
 }
 
 /// Reads a post value; `None` when it does not follow the schema (such values are refused by
@@ -487,5 +579,11 @@ pub(crate) fn post_from_any(id: PostId, value: &Any) -> Option<Post> {
         attachments,
         edited_at: opt_i64("edited_at")?,
         deleted: matches!(field(value, "deleted"), Some(Any::Bool(true))),
+        ack: ack::request_from_any(field(value, "ack"))?,
+        urgent: match field(value, "urgent") {
+            None | Some(Any::Null) | Some(Any::Undefined) => false,
+            Some(Any::Bool(b)) => *b,
+            Some(_) => return None,
+        },
     })
 }

@@ -1,6 +1,6 @@
 //! The shape of a room document, shared by the typed API (`room.rs`) and the validator.
 //!
-//! Every value lives directly under one of four root maps, as a plain (JSON-like) value: no
+//! Every value lives directly under one of the root maps, as a plain (JSON-like) value: no
 //! nested shared types. That keeps each write attributable to one key whose owner is known,
 //! which is what lets the server validate an update from its bytes alone (see `validate.rs`),
 //! and it avoids the lost-write race of two offline clients each creating the same nested map.
@@ -13,6 +13,7 @@ pub const POSTS: &str = "posts";
 pub const REACTIONS: &str = "reactions";
 pub const PINS: &str = "pins";
 pub const READ: &str = "read";
+pub const ACKS: &str = "acks";
 
 /// The root maps of a room document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,10 +26,20 @@ pub enum Root {
     Pins,
     /// user id → `{post, at}`: how far that user has read; written only by that user.
     Read,
+    /// `"{post id}/{user id}"` → `{at}`: that user acknowledged a post that asked them to
+    /// (要確認); written only by that user, and only if the post's request names them or the
+    /// whole team.
+    Acks,
 }
 
 impl Root {
-    pub const ALL: [Root; 4] = [Root::Posts, Root::Reactions, Root::Pins, Root::Read];
+    pub const ALL: [Root; 5] = [
+        Root::Posts,
+        Root::Reactions,
+        Root::Pins,
+        Root::Read,
+        Root::Acks,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -36,6 +47,7 @@ impl Root {
             Root::Reactions => REACTIONS,
             Root::Pins => PINS,
             Root::Read => READ,
+            Root::Acks => ACKS,
         }
     }
 
@@ -53,6 +65,11 @@ pub fn reaction_key(post: &PostId, user: UserId) -> String {
 pub fn parse_reaction_key(key: &str) -> Option<(PostId, UserId)> {
     let (post, user) = key.split_once('/')?;
     Some((PostId::parse(post)?, user.parse().ok()?))
+}
+
+/// Key of one user's acknowledgement of one post (the same shape as a reaction's).
+pub fn ack_key(post: &PostId, user: UserId) -> String {
+    reaction_key(post, user)
 }
 
 /// Reads a user id that a client may have written as a string (our clients) or a number.

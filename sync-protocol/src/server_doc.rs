@@ -39,6 +39,7 @@ impl Policy for Trusted {
         _: &Slot,
         _: Option<&Any>,
         _: Option<&Any>,
+        _: crate::validate::Lookup<'_>,
         _: i64,
     ) -> Result<(), Violation> {
         Ok(())
@@ -157,6 +158,19 @@ impl ServerDoc {
             post: crate::ids::PostId::parse(any_str(field(&v, "post")?)?)?,
             at: any_i64(field(&v, "at")?)?,
         })
+    }
+
+    /// When `user` acknowledged `post` (`None`: not, or taken back).
+    pub fn ack(&self, post: &crate::ids::PostId, user: UserId) -> Option<i64> {
+        use yrs::{Map, Out};
+        let txn = self.doc.transact();
+        let Out::Any(v) = txn
+            .get_map(Root::Acks.name())?
+            .get(&txn, &crate::schema::ack_key(post, user))?
+        else {
+            return None;
+        };
+        crate::ack::ack_at(&v)
     }
 
     pub fn state_vector(&self) -> StateVector {

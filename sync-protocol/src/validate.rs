@@ -52,6 +52,8 @@ pub enum Violation {
     ForgedAuthor,
     #[error("reactions and read markers may only be written under one's own user id")]
     NotYourKey,
+    #[error("only the people a post asks may acknowledge it")]
+    NotAsked,
     #[error("value does not follow the schema: {0}")]
     BadValue(&'static str),
     #[error("text longer than {MAX_TEXT_CHARS} characters")]
@@ -160,16 +162,21 @@ impl Accepted {
     }
 }
 
+/// Reads another slot's value as the server holds it (before the update being checked).
+pub type Lookup<'a> = &'a dyn Fn(Root, &str) -> Option<Any>;
+
 /// Who may write what, for one kind of document.
 pub trait Policy {
     /// May `sender` put `value` (`None`: a tombstone or a delete) into `slot`, whose current
-    /// value is `current`, when the server's clock says `now_ms`?
+    /// value is `current`, when the server's clock says `now_ms`? `lookup` reads other slots
+    /// (an acknowledgement is checked against the post it acknowledges).
     fn check(
         &self,
         sender: UserId,
         slot: &Slot,
         value: Option<&Any>,
         current: Option<&Any>,
+        lookup: Lookup<'_>,
         now_ms: i64,
     ) -> Result<(), Violation>;
 
@@ -273,13 +280,14 @@ pub fn validate(
     }
 
     // 3. Every new item must be a value the sender may write there.
-    let current = |slot: &Slot| -> Option<Any> {
-        let map = txn.get_map(slot.root.name())?;
-        match map.get(&txn, &slot.key)? {
+    let read = |root: Root, key: &str| -> Option<Any> {
+        let map = txn.get_map(root.name())?;
+        match map.get(&txn, key)? {
             Out::Any(v) => Some(v),
             _ => None,
         }
     };
+    let current = |slot: &Slot| read(slot.root, &slot.key);
     let mut accepted = Accepted {
         slots: Vec::with_capacity(new_blocks.len()),
         has_new_items: !new_blocks.is_empty(),
@@ -306,7 +314,7 @@ pub fn validate(
             Content::Deleted => None,
             Content::Other(_) => return Err(Violation::OutsideSchema),
         };
-        policy.check(sender, &slot, value, current(&slot).as_ref(), now_ms)?;
+        policy.check(sender, &slot, value, current(&slot).as_ref(), &read, now_ms)?;
         accepted
             .slots
             .push((block.client, block.clock, block.len, slot));
@@ -338,7 +346,7 @@ pub fn validate(
                 let (end, slot) = span(&resolved, client, clock)
                     .or_else(|| span(&index.clients, client, clock))
                     .ok_or(Violation::UnknownDelete)?;
-                policy.check(sender, slot, None, current(slot).as_ref(), now_ms)?;
+                policy.check(sender, slot, None, current(slot).as_ref(), &read, now_ms)?;
                 accepted.cleared.push(slot.clone());
                 accepted.has_new_deletes = true;
                 clock = end;
@@ -368,6 +376,7 @@ impl Policy for RoomPolicy {
         slot: &Slot,
         value: Option<&Any>,
         current: Option<&Any>,
+        lookup: Lookup<'_>,
         now_ms: i64,
     ) -> Result<(), Violation> {
         match slot.root {
@@ -424,6 +433,29 @@ impl Policy for RoomPolicy {
                     }
                 }
             }
+            Root::Acks => {
+                let (post, user) =
+                    schema::parse_reaction_key(&slot.key).ok_or(Violation::BadValue("key"))?;
+                if user != sender {
+                    return Err(Violation::NotYourKey);
+                }
+                let Some(value) = value else {
+                    return Ok(()); // taking one's own acknowledgement back
+                };
+                let at = crate::ack::ack_at(value).ok_or(Violation::BadValue("ack"))?;
+                if at > now_ms.saturating_add(MAX_CLOCK_AHEAD_MS) {
+                    return Err(Violation::DatedInFuture);
+                }
+                // Only a post that asks the sender, as the server holds it now.
+                let asked = lookup(Root::Posts, post.as_str())
+                    .and_then(|v| post_from_any(post.clone(), &v))
+                    .filter(|p| !p.deleted)
+                    .is_some_and(|p| p.ack.as_ref().is_some_and(|r| r.asks(sender, p.author)));
+                if !asked {
+                    return Err(Violation::NotAsked);
+                }
+                Ok(())
+            }
             Root::Pins => {
                 PostId::parse(&slot.key).ok_or(Violation::BadValue("post id"))?;
                 match value {
@@ -454,6 +486,7 @@ impl Policy for PersonalPolicy {
         slot: &Slot,
         value: Option<&Any>,
         _current: Option<&Any>,
+        _lookup: Lookup<'_>,
         _now_ms: i64,
     ) -> Result<(), Violation> {
         if !matches!(slot.root, Root::Pins | Root::Read) {

@@ -407,3 +407,166 @@ fn server_view(server: &ServerDoc) -> RoomDoc {
     view.apply_update(&server.encode_state()).unwrap();
     view
 }
+
+// ---- acknowledgement requests (要確認) ----
+
+const PHARMACIST: UserId = UserId::new(3);
+
+fn asking(to: &[UserId], everyone: bool) -> renraku_sync::AckRequest {
+    renraku_sync::AckRequest {
+        everyone,
+        to: to.to_vec(),
+        due: Some(NOW + 3_600_000),
+    }
+}
+
+/// A server and three clients; the nurse's thread pid(2) asks `request`.
+fn asking_setup(request: renraku_sync::AckRequest) -> (ServerDoc, RoomDoc, RoomDoc, RoomDoc) {
+    let mut server = ServerDoc::new(ROOM);
+    let nurse = RoomDoc::new(100);
+    let doctor = RoomDoc::new(200);
+    let pharmacist = RoomDoc::new(300);
+    let u = nurse.start_thread_asking(
+        NURSE,
+        pid(2),
+        "明日 9:00 までに確認してください",
+        vec![],
+        Some(request),
+        true,
+        1_000,
+    );
+    accept(&mut server, NURSE, &u).unwrap();
+    doctor.apply_update(&u).unwrap();
+    pharmacist.apply_update(&u).unwrap();
+    (server, nurse, doctor, pharmacist)
+}
+
+#[test]
+fn a_named_member_acknowledges_and_everyone_sees_who_and_when() {
+    let (mut server, nurse, doctor, _) = asking_setup(asking(&[DOCTOR], false));
+    let post = nurse.post(&pid(2)).unwrap();
+    assert!(post.urgent);
+    assert_eq!(post.ack.as_ref().unwrap().to, vec![DOCTOR]);
+    let u = doctor.acknowledge(DOCTOR, &pid(2), 2_000);
+    assert_eq!(accept(&mut server, DOCTOR, &u), Ok(true));
+    assert_eq!(server.ack(&pid(2), DOCTOR), Some(2_000));
+    nurse.apply_update(&u).unwrap();
+    let status = nurse
+        .ack_status(&pid(2), [NURSE, DOCTOR, PHARMACIST])
+        .unwrap();
+    assert!(status.complete());
+    assert_eq!(status.acked[0].user, DOCTOR);
+    assert_eq!(status.acked[0].at, 2_000);
+}
+
+#[test]
+fn an_acknowledgement_only_under_ones_own_id() {
+    let (mut server, _, doctor, _) = asking_setup(asking(&[DOCTOR], false));
+    // The pharmacist's client writes the doctor's acknowledgement.
+    let forged = doctor.acknowledge(DOCTOR, &pid(2), 2_000);
+    assert_eq!(
+        accept(&mut server, PHARMACIST, &forged),
+        Err(Violation::NotYourKey)
+    );
+    assert_eq!(server.ack(&pid(2), DOCTOR), None);
+}
+
+#[test]
+fn a_member_not_named_may_not_acknowledge() {
+    let (mut server, _, _, pharmacist) = asking_setup(asking(&[DOCTOR], false));
+    let u = pharmacist.acknowledge(PHARMACIST, &pid(2), 2_000);
+    assert_eq!(
+        accept(&mut server, PHARMACIST, &u),
+        Err(Violation::NotAsked)
+    );
+    // Nor anyone a post that asks nothing, nor the author their own request.
+    let (mut server, _, doctor) = setup();
+    let u = doctor.acknowledge(DOCTOR, &pid(1), 2_000);
+    assert_eq!(accept(&mut server, DOCTOR, &u), Err(Violation::NotAsked));
+    let (mut server, nurse, _, _) = asking_setup(asking(&[], true));
+    let u = nurse.acknowledge(NURSE, &pid(2), 2_000);
+    assert_eq!(accept(&mut server, NURSE, &u), Err(Violation::NotAsked));
+}
+
+#[test]
+fn anyone_acknowledges_a_whole_team_request() {
+    let (mut server, _, doctor, pharmacist) = asking_setup(asking(&[], true));
+    let u = doctor.acknowledge(DOCTOR, &pid(2), 2_000);
+    assert_eq!(accept(&mut server, DOCTOR, &u), Ok(true));
+    let u = pharmacist.acknowledge(PHARMACIST, &pid(2), 2_100);
+    assert_eq!(accept(&mut server, PHARMACIST, &u), Ok(true));
+    // Taking one's own back is one's own write too.
+    let u = pharmacist.doc().get_or_insert_map("acks");
+    let mut txn = pharmacist.doc().transact_mut();
+    u.remove(&mut txn, &format!("{}/{}", pid(2), PHARMACIST));
+    let removal = txn.encode_update_v1();
+    drop(txn);
+    assert_eq!(accept(&mut server, PHARMACIST, &removal), Ok(true));
+    assert_eq!(server.ack(&pid(2), PHARMACIST), None);
+}
+
+#[test]
+fn malformed_requests_and_acknowledgements_are_refused() {
+    let (mut server, _, _, _) = asking_setup(asking(&[DOCTOR], false));
+    // Each hostile write from a fresh client that holds the server's state.
+    let fresh = |server: &ServerDoc, id: u64| {
+        let client = RoomDoc::new(id);
+        client.apply_update(&server.encode_state()).unwrap();
+        client
+    };
+    // A request that asks nobody, or both everyone and names.
+    for (i, ack) in [
+        Any::from(HashMap::from([("all".to_owned(), Any::from(false))])),
+        Any::from(HashMap::from([
+            ("all".to_owned(), Any::from(true)),
+            ("to".to_owned(), Any::from(vec![Any::from("2")])),
+        ])),
+        Any::from("everyone"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut value = post_value("1", "x");
+        if let Any::Map(m) = &mut value {
+            std::sync::Arc::make_mut(m).insert("ack".to_owned(), ack);
+        }
+        let nurse = fresh(&server, 900 + i as u64);
+        let u = raw_insert(&nurse, "posts", pid(9).as_str(), value);
+        assert_eq!(
+            accept(&mut server, NURSE, &u),
+            Err(Violation::BadValue("post"))
+        );
+    }
+    // An acknowledgement without a time, or dated far ahead.
+    let key = format!("{}/{}", pid(2), DOCTOR);
+    let u = raw_insert(&fresh(&server, 950), "acks", &key, Any::from(true));
+    assert_eq!(
+        accept(&mut server, DOCTOR, &u),
+        Err(Violation::BadValue("ack"))
+    );
+    let u = fresh(&server, 951).acknowledge(DOCTOR, &pid(2), NOW + MAX_CLOCK_AHEAD_MS + 1);
+    assert_eq!(
+        accept(&mut server, DOCTOR, &u),
+        Err(Violation::DatedInFuture)
+    );
+}
+
+#[test]
+fn an_edit_keeps_the_request_and_a_delete_withdraws_it() {
+    let (mut server, nurse, doctor, _) = asking_setup(asking(&[DOCTOR], false));
+    let u = nurse
+        .edit(NURSE, &pid(2), "訂正: 明日 10:00 まで", 3_000)
+        .unwrap();
+    accept(&mut server, NURSE, &u).unwrap();
+    let edited = server.post(&pid(2)).unwrap();
+    assert!(edited.urgent);
+    assert_eq!(edited.ack.unwrap().to, vec![DOCTOR]);
+    let u = nurse.delete(NURSE, &pid(2), 4_000).unwrap();
+    accept(&mut server, NURSE, &u).unwrap();
+    let deleted = server.post(&pid(2)).unwrap();
+    assert!(deleted.ack.is_none() && !deleted.urgent);
+    // Nothing left to acknowledge.
+    doctor.apply_update(&server.encode_state()).unwrap();
+    let u = doctor.acknowledge(DOCTOR, &pid(2), 5_000);
+    assert_eq!(accept(&mut server, DOCTOR, &u), Err(Violation::NotAsked));
+}

@@ -249,6 +249,11 @@ impl Engine {
         f(self.inner.borrow_mut().session.room(room))
     }
 
+    /// Reads the room's replica if this device holds one in memory (never creates it).
+    pub fn read_room_if_any<R>(&self, room: RoomId, f: impl FnOnce(&RoomDoc) -> R) -> Option<R> {
+        self.inner.borrow().session.room_if_any(room).map(f)
+    }
+
     pub fn personal<R>(&self, f: impl FnOnce(&PersonalDoc) -> R) -> R {
         let mut inner = self.inner.borrow_mut();
         let me = inner.me;

@@ -23,6 +23,8 @@ pub fn Composer(
     let mut attachments = use_signal(Vec::<String>::new);
     // Picked files still being stored: sending now would leave them out of the post.
     let mut adding = use_signal(|| 0u32);
+    // 至急 / 要確認 (new threads only).
+    let mut ack = use_signal(crate::ui::ack::AckDraft::default);
     let is_reply = parent.is_some();
 
     let engine = session.engine.clone();
@@ -31,7 +33,10 @@ pub fn Composer(
     let send = move |e: FormEvent| {
         e.prevent_default();
         let body = text.peek().trim().to_owned();
-        if *adding.peek() > 0 || body.is_empty() && attachments.peek().is_empty() {
+        if *adding.peek() > 0
+            || body.is_empty() && attachments.peek().is_empty()
+            || ack.peek().incomplete()
+        {
             return;
         }
         let body: String = body.chars().take(MAX_TEXT).collect();
@@ -39,14 +44,24 @@ pub fn Composer(
         let now = crate::clock::server_now_ms();
         let parent = p.clone();
         let files = attachments.peek().clone();
+        let draft = ack.peek().clone();
         engine.write_room(room, Some(id.to_string()), |doc| match &parent {
             Some(parent) => doc
                 .reply_with(me, id.clone(), parent, &body, files, now)
                 .unwrap_or_default(),
-            None => doc.start_thread_with(me, id.clone(), &body, files, now),
+            None => doc.start_thread_asking(
+                me,
+                id.clone(),
+                &body,
+                files,
+                draft.request(),
+                draft.urgent,
+                now,
+            ),
         });
         text.set(String::new());
         attachments.set(Vec::new());
+        ack.set(Default::default());
         if let Some(cb) = on_sent {
             cb.call(());
         }
@@ -71,6 +86,9 @@ pub fn Composer(
                 value: "{text}",
                 oninput: move |e| text.set(e.value()),
             }
+            if !is_reply {
+                crate::ui::ack::AckPicker { draft: ack }
+            }
             div { class: "composer-actions",
                 crate::attachments::AttachButton {
                     room,
@@ -84,7 +102,7 @@ pub fn Composer(
                 button {
                     class: "primary",
                     r#type: "submit",
-                    disabled: adding() > 0 || text().trim().is_empty() && attachments.read().is_empty(),
+                    disabled: adding() > 0 || text().trim().is_empty() && attachments.read().is_empty() || ack.read().incomplete(),
                     if is_reply { {tr("返信する", "Send reply")} } else { {tr("投稿する", "Post")} }
                 }
             }

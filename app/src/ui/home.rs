@@ -124,6 +124,8 @@ pub fn Home() -> Element {
             }
         }
         main { class: "home", role: "tabpanel", aria_labelledby: "tab-{tab.as_str()}",
+            // 確認待ち: requests waiting for me (urgent and overdue first), and mine.
+            crate::ui::ack_inbox::AckInbox {}
             div { class: "filter",
                 input {
                     r#type: "search",

@@ -1,5 +1,7 @@
 //! Screens and their parts.
 
+pub mod ack;
+pub mod ack_inbox;
 pub mod banners;
 pub mod composer;
 pub mod home;

@@ -94,7 +94,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
     };
 
     rsx! {
-        article { class: if pinned { "post pinned-post" } else { "post" }, id: "post-{post.id}",
+        article { class: format!("{}{}", if pinned { "post pinned-post" } else { "post" }, if post.urgent { " urgent" } else { "" }), id: "post-{post.id}",
             div { class: "post-head",
                 span { class: "author", "{author_name}" }
                 if let Some(meta) = author_meta {
@@ -131,8 +131,12 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
             if !post.attachments.is_empty() {
                 crate::attachments::AttachmentThumbs { room, ids: post.attachments.clone() }
             }
+            if post.urgent || post.ack.is_some() {
+                crate::ui::ack::AckPanel { post: post.clone() }
+            }
             div { class: "reactions", role: "group", aria_label: tr("リアクション", "Reactions"),
-                for kind in Reaction::ALL {
+                // A post that asks for acknowledgement has its own 確認しました (ack.rs).
+                for kind in Reaction::ALL.into_iter().filter(|k| post.ack.is_none() || *k != Reaction::Checked) {
                     {
                         let count = reactions.iter().find(|r| r.kind == kind).map(|r| r.count).unwrap_or(0);
                         let users = reactions.iter().find(|r| r.kind == kind).map(|r| r.users.clone()).unwrap_or_default();

@@ -84,10 +84,12 @@ pub fn RoomScreen(room: RoomId) -> Element {
     });
 
     let revision = engine.room_revision(room)();
-    let (threads, pins, my_marker) = engine.read_room(room, |d| {
+    let member_ids: Vec<UserId> = members.read().keys().copied().collect();
+    let ((threads, urgent_n), pins, my_marker) = engine.read_room(room, |d| {
         let me = session.me.user.id;
         (
-            d.threads(),
+            // Open urgent (至急) threads stay on top until they are acknowledged.
+            crate::ui::ack::urgent_first(d, d.threads(), &member_ids),
             d.pins(),
             d.read_markers()
                 .into_iter()
@@ -245,6 +247,9 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     {tr("＋ 新しい投稿", "+ New post")}
                 }
             }
+            for thread in visible.iter().take(urgent_n).cloned() {
+                ThreadView { key: "{thread.root.id}", thread, pinned: pinned_ids.clone() }
+            }
             if !pinned_posts.is_empty() {
                 section { class: "pinned", aria_label: tr("ピン留めされた投稿", "Pinned posts"),
                     for post in pinned_posts {
@@ -257,7 +262,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     if synced { {tr("まだ投稿はありません。", "No posts yet.")} } else { {tr("読み込み中…", "Loading…")} }
                 }
             }
-            for thread in visible {
+            for thread in visible.into_iter().skip(urgent_n) {
                 ThreadView { key: "{thread.root.id}", thread, pinned: pinned_ids.clone() }
             }
             if total > pages() * PAGE {

@@ -146,7 +146,10 @@ impl Db {
             compact_in(&mut tx, *snapshot, now).await?;
         }
         let new_posts = super::posts::project_in(&mut tx, &projections, now, false).await?;
-        let pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
+        let mut pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
+        // Acknowledgement requests and acknowledgements, after the posts they belong to;
+        // an author whose request is now complete is told in this same commit.
+        pushes += super::acks::project_in(&mut tx, &projections, now, true).await?;
         tx.commit().await?;
         if pushes > 0 {
             self.push_notifier.wake();

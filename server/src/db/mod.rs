@@ -9,6 +9,7 @@
 //!
 //! Where the backends must differ, the SQL lives in [`dialect`], nowhere else.
 
+pub mod acks;
 pub mod agreements;
 pub mod announcements;
 pub mod attachments;

@@ -19,16 +19,18 @@ pub struct Projection {
     pub posts: Vec<(PostId, Option<Post>)>,
     /// `None`: the member's marker was removed.
     pub reads: Vec<(UserId, Option<ReadMarker>)>,
+    /// Acknowledgements (要確認): post, user, when (`None`: taken back).
+    pub acks: Vec<(PostId, UserId, Option<i64>)>,
 }
 
 impl Projection {
     pub fn is_empty(&self) -> bool {
-        self.posts.is_empty() && self.reads.is_empty()
+        self.posts.is_empty() && self.reads.is_empty() && self.acks.is_empty()
     }
 
     /// Everything a replica holds: for rebuilding the projection of a room.
     pub fn whole(room: RoomId, doc: &ServerDoc) -> Projection {
-        let (post_keys, read_keys) = {
+        let (post_keys, read_keys, ack_keys) = {
             let txn = doc.doc().transact();
             let keys = |root: &str| -> Vec<String> {
                 txn.get_map(root)
@@ -38,6 +40,7 @@ impl Projection {
             (
                 keys(renraku_sync::schema::POSTS),
                 keys(renraku_sync::schema::READ),
+                keys(renraku_sync::schema::ACKS),
             )
         };
         Projection {
@@ -54,6 +57,14 @@ impl Projection {
                 .iter()
                 .filter_map(|k| k.parse::<UserId>().ok())
                 .map(|user| (user, doc.read_marker(user)))
+                .collect(),
+            acks: ack_keys
+                .iter()
+                .filter_map(|k| renraku_sync::schema::parse_reaction_key(k))
+                .map(|(post, user)| {
+                    let at = doc.ack(&post, user);
+                    (post, user, at)
+                })
                 .collect(),
         }
     }
@@ -241,6 +252,9 @@ impl Db {
                         attachments: vec![],
                         edited_at: row.try_get("edited_at")?,
                         deleted: flag(row, "deleted")?,
+                        // Requests live in `ack_requests`, not in this row.
+                        ack: None,
+                        urgent: false,
                     },
                     stored_at: row.try_get("stored_at")?,
                 })
@@ -303,6 +317,7 @@ impl Db {
             let projection = Projection::whole(room, &doc);
             let mut tx = self.pool.begin().await?;
             project_in(&mut tx, &[&projection], now_ms(), true).await?;
+            super::acks::project_in(&mut tx, &[&projection], now_ms(), false).await?;
             tx.commit().await?;
         }
         Ok(rooms.len())

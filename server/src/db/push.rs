@@ -6,7 +6,7 @@ use super::posts::NewPost;
 use super::{flag, now_ms, Db};
 use crate::error::{Error, Result};
 pub use renraku_contract::PushSettings;
-use renraku_sync::{RoomId, RoomKind, UserId};
+use renraku_sync::{PostId, RoomId, RoomKind, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -17,6 +17,10 @@ const MINUTES_PER_DAY: i64 = 24 * 60;
 pub const PUSH_TTL_SECS: i64 = 24 * 60 * 60;
 /// The lock-screen text when details are not to be shown.
 pub const PRIVATE_BODY: &str = "新しい投稿があります";
+/// The lock-screen text of a new urgent post, without details.
+pub const PRIVATE_URGENT_BODY: &str = "至急の投稿があります";
+/// The lock-screen text of a new post asking the recipient to acknowledge it.
+pub const PRIVATE_ASKING_BODY: &str = "確認をお願いする投稿があります";
 /// Characters of a post's text shown when the user opted into details.
 const DETAIL_CHARS: usize = 120;
 
@@ -113,8 +117,8 @@ pub(super) async fn enqueue_in(
         let slug: String = room.try_get("slug")?;
         let author: String = room.try_get("display_name")?;
         let recipients = sqlx::query(
-            "SELECT s.id AS subscription_id, ps.user_id AS settings_user, ps.enabled, \
-                 ps.show_details, ps.quiet_start, ps.quiet_end \
+            "SELECT s.id AS subscription_id, m.user_id, ps.user_id AS settings_user, \
+                 ps.enabled, ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
              FROM room_members m \
              JOIN users u ON u.id = m.user_id \
              JOIN push_subscriptions s ON s.user_id = m.user_id \
@@ -128,27 +132,31 @@ pub(super) async fn enqueue_in(
         .bind(new.post.author.get())
         .fetch_all(&mut **tx)
         .await?;
+        let urgent = new.post.urgent;
         for row in recipients {
-            let has_settings = row.try_get::<Option<i64>, _>("settings_user")?.is_some();
-            let settings = if has_settings {
-                PushSettings {
-                    enabled: flag(&row, "enabled")?,
-                    show_details: flag(&row, "show_details")?,
-                    quiet_start: row.try_get("quiet_start")?,
-                    quiet_end: row.try_get("quiet_end")?,
-                    muted_rooms: vec![],
-                }
-            } else {
-                PushSettings::default()
-            };
-            if !settings.enabled || in_quiet_hours(now, settings.quiet_start, settings.quiet_end) {
+            let settings = settings_from_row(&row)?;
+            if !wants_push(&settings, now, urgent) {
                 continue;
             }
+            let user = UserId::new(row.try_get("user_id")?);
+            let asked = new
+                .post
+                .ack
+                .as_ref()
+                .is_some_and(|r| r.asks(user, new.post.author));
             let payload = if settings.show_details {
                 let text: String = new.post.text.chars().take(DETAIL_CHARS).collect();
                 PushPayload {
-                    title: title.clone(),
-                    body: format!("{author}: {text}"),
+                    title: if urgent {
+                        format!("【至急】{title}")
+                    } else {
+                        title.clone()
+                    },
+                    body: if asked {
+                        format!("【要確認】{author}: {text}")
+                    } else {
+                        format!("{author}: {text}")
+                    },
                     tag: format!("renraku-room-{}", new.room),
                     url: format!("/{slug}/rooms/{}", new.room),
                     room: new.room.get(),
@@ -157,7 +165,14 @@ pub(super) async fn enqueue_in(
             } else {
                 PushPayload {
                     title: format!("Renraku · {}", kind_label(kind)),
-                    body: PRIVATE_BODY.to_owned(),
+                    body: if urgent {
+                        PRIVATE_URGENT_BODY
+                    } else if asked {
+                        PRIVATE_ASKING_BODY
+                    } else {
+                        PRIVATE_BODY
+                    }
+                    .to_owned(),
                     tag: format!("renraku-room-{}", new.room),
                     url: format!("/{slug}/rooms/{}", new.room),
                     room: new.room.get(),
@@ -173,9 +188,159 @@ pub(super) async fn enqueue_in(
             .bind(row.try_get::<i64, _>("subscription_id")?)
             .bind(new.room.get())
             .bind(payload)
-            .bind("normal")
+            .bind(if urgent { "high" } else { "normal" })
             .bind(PUSH_TTL_SECS)
             .bind(room_topic(new.room))
+            .bind(now)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// A user's settings from a row with `settings_user`, `enabled`, `show_details`,
+/// `quiet_start`, `quiet_end` and `urgent_in_quiet` (a LEFT JOIN: no row, the defaults).
+fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<PushSettings> {
+    if row.try_get::<Option<i64>, _>("settings_user")?.is_none() {
+        return Ok(PushSettings::default());
+    }
+    Ok(PushSettings {
+        enabled: flag(row, "enabled")?,
+        show_details: flag(row, "show_details")?,
+        quiet_start: row.try_get("quiet_start")?,
+        quiet_end: row.try_get("quiet_end")?,
+        urgent_in_quiet: flag(row, "urgent_in_quiet")?,
+        muted_rooms: vec![],
+    })
+}
+
+/// Whether a push reaches a user with `settings` at `now`: notifications on, and outside
+/// quiet hours — unless the post is urgent and the user let urgent posts through.
+pub fn wants_push(settings: &PushSettings, now: i64, urgent: bool) -> bool {
+    settings.enabled
+        && (!in_quiet_hours(now, settings.quiet_start, settings.quiet_end)
+            || urgent && settings.urgent_in_quiet)
+}
+
+/// A push to particular members of a room about one post, other than "a new post": an
+/// acknowledgement request's deadline and reminder, or news for its author.
+pub(crate) struct Notice<'a> {
+    pub room: RoomId,
+    pub post: &'a PostId,
+    pub users: &'a [UserId],
+    pub urgent: bool,
+    /// The lock-screen text without details.
+    pub private_body: String,
+    /// With details: what goes before the post's author and text.
+    pub detail_prefix: String,
+}
+
+/// The push-service topic of a room's acknowledgement news: a newer one replaces an
+/// undelivered older one, and neither replaces the room's new-post push.
+pub fn ack_topic(room: RoomId) -> String {
+    format!("ack-{room}")
+}
+
+/// Queues `notice` for every device of its users who are still members, enabled, have not
+/// muted the room and want a push at `clock_now` (the scheduler's clock: quiet hours are
+/// read by it); rows are due at `now` (the push worker's clock). Returns the number queued.
+pub(crate) async fn enqueue_notice_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    notice: &Notice<'_>,
+    clock_now: i64,
+    now: i64,
+) -> Result<usize> {
+    if notice.users.is_empty() {
+        return Ok(0);
+    }
+    let Some(room) = sqlx::query(
+        "SELECT r.kind, r.title, mu.slug, p.text, u.display_name FROM rooms r \
+         JOIN municipalities mu ON mu.id = r.municipality_id \
+         LEFT JOIN posts p ON p.room_id = r.id AND p.post_id = $1 \
+         LEFT JOIN users u ON u.id = p.author_id \
+         WHERE r.id = $2",
+    )
+    .bind(notice.post.as_str())
+    .bind(notice.room.get())
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(0);
+    };
+    let kind: RoomKind = room
+        .try_get::<String, _>("kind")?
+        .parse()
+        .map_err(Error::internal)?;
+    let title: String = room.try_get("title")?;
+    let slug: String = room.try_get("slug")?;
+    let text: String = room
+        .try_get::<Option<String>, _>("text")?
+        .unwrap_or_default();
+    let author: String = room
+        .try_get::<Option<String>, _>("display_name")?
+        .unwrap_or_default();
+    let mut queued = 0;
+    for user in notice.users {
+        let rows = sqlx::query(
+            "SELECT s.id AS subscription_id, ps.user_id AS settings_user, ps.enabled, \
+                 ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
+             FROM room_members m \
+             JOIN users u ON u.id = m.user_id \
+             JOIN push_subscriptions s ON s.user_id = m.user_id \
+             LEFT JOIN push_settings ps ON ps.user_id = m.user_id \
+             WHERE m.room_id = $1 AND m.user_id = $2 AND NOT u.disabled \
+               AND NOT EXISTS (SELECT 1 FROM push_mutes x \
+                   WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
+             ORDER BY s.id",
+        )
+        .bind(notice.room.get())
+        .bind(user.get())
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let settings = settings_from_row(&row)?;
+            if !wants_push(&settings, clock_now, notice.urgent) {
+                continue;
+            }
+            let payload = if settings.show_details {
+                let text: String = text.chars().take(DETAIL_CHARS).collect();
+                PushPayload {
+                    title: if notice.urgent {
+                        format!("【至急】{title}")
+                    } else {
+                        title.clone()
+                    },
+                    body: format!("{}{author}: {text}", notice.detail_prefix),
+                    tag: format!("renraku-ack-{}-{}", notice.room, notice.post),
+                    url: format!("/{slug}/rooms/{}", notice.room),
+                    room: notice.room.get(),
+                    kind: kind.as_str().to_owned(),
+                }
+            } else {
+                PushPayload {
+                    title: format!("Renraku · {}", kind_label(kind)),
+                    body: notice.private_body.clone(),
+                    tag: format!("renraku-ack-{}-{}", notice.room, notice.post),
+                    url: format!("/{slug}/rooms/{}", notice.room),
+                    room: notice.room.get(),
+                    kind: kind.as_str().to_owned(),
+                }
+            };
+            let payload = serde_json::to_string(&payload).map_err(Error::internal)?;
+            sqlx::query(
+                "INSERT INTO push_outbox (subscription_id, room_id, payload, urgency, ttl_secs, \
+                     topic, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(row.try_get::<i64, _>("subscription_id")?)
+            .bind(notice.room.get())
+            .bind(payload)
+            .bind(if notice.urgent { "high" } else { "normal" })
+            .bind(PUSH_TTL_SECS)
+            .bind(ack_topic(notice.room))
             .bind(now)
             .bind(now)
             .execute(&mut **tx)
@@ -215,8 +380,8 @@ impl Db {
 
     pub async fn push_settings(&self, user: UserId) -> Result<PushSettings> {
         let row = sqlx::query(
-            "SELECT enabled, show_details, quiet_start, quiet_end FROM push_settings \
-             WHERE user_id = $1",
+            "SELECT enabled, show_details, quiet_start, quiet_end, urgent_in_quiet \
+             FROM push_settings WHERE user_id = $1",
         )
         .bind(user.get())
         .fetch_optional(&self.pool)
@@ -227,6 +392,7 @@ impl Db {
                 show_details: flag(&row, "show_details")?,
                 quiet_start: row.try_get("quiet_start")?,
                 quiet_end: row.try_get("quiet_end")?,
+                urgent_in_quiet: flag(&row, "urgent_in_quiet")?,
                 muted_rooms: vec![],
             },
             None => PushSettings::default(),
@@ -246,16 +412,18 @@ impl Db {
     pub async fn set_push_settings(&self, user: UserId, settings: &PushSettings) -> Result<()> {
         sqlx::query(
             "INSERT INTO push_settings (user_id, enabled, show_details, quiet_start, quiet_end, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 urgent_in_quiet, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, \
                  show_details = excluded.show_details, quiet_start = excluded.quiet_start, \
-                 quiet_end = excluded.quiet_end, updated_at = excluded.updated_at",
+                 quiet_end = excluded.quiet_end, urgent_in_quiet = excluded.urgent_in_quiet, \
+                 updated_at = excluded.updated_at",
         )
         .bind(user.get())
         .bind(settings.enabled)
         .bind(settings.show_details)
         .bind(settings.quiet_start)
         .bind(settings.quiet_end)
+        .bind(settings.urgent_in_quiet)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;

@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/…`), health check, OpenAPI document, security.txt, and the layers
 //! every response passes through.
 
+mod acks;
 pub mod admin;
 mod attachments;
 mod client_certs;
@@ -74,6 +75,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::list_rooms))
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))
+        .routes(routes!(acks::inbox))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

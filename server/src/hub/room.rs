@@ -550,6 +550,7 @@ impl Room {
             room,
             posts: Vec::new(),
             reads: Vec::new(),
+            acks: Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
         for slot in pending.iter().flat_map(|p| &p.touched) {
@@ -565,6 +566,13 @@ impl Room {
                 Root::Read => {
                     if let Ok(user) = slot.key.parse::<UserId>() {
                         projection.reads.push((user, self.doc.read_marker(user)));
+                    }
+                }
+                Root::Acks => {
+                    if let Some((post, user)) = renraku_sync::schema::parse_reaction_key(&slot.key)
+                    {
+                        let at = self.doc.ack(&post, user);
+                        projection.acks.push((post, user, at));
                     }
                 }
                 Root::Reactions | Root::Pins => {}

@@ -10,6 +10,7 @@
 #[macro_use]
 extern crate renraku_tests;
 
+mod acks;
 mod admin_accounts;
 mod admin_agreements;
 mod admin_common;

@@ -22,15 +22,15 @@ use std::time::Duration;
 
 use crate::BIN;
 /// How long a test waits for something that should take a second or two.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One request as the push service saw it, and what it answered.
 #[derive(Clone, Debug)]
-struct Received {
-    device: String,
-    status: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) device: String,
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -44,7 +44,7 @@ struct ServiceState {
 
 /// A push service on a loopback port.
 #[derive(Clone)]
-struct PushService {
+pub(crate) struct PushService {
     origin: String,
     state: Arc<Mutex<ServiceState>>,
 }
@@ -70,7 +70,7 @@ async fn receive(
 }
 
 impl PushService {
-    async fn start() -> PushService {
+    pub(crate) async fn start() -> PushService {
         let state = Arc::new(Mutex::new(ServiceState::default()));
         let app = axum::Router::new()
             .route("/push/{device}", axum::routing::post(receive))
@@ -97,11 +97,11 @@ impl PushService {
             .insert(device.to_owned(), status);
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
     }
 
-    fn delivered_to(&self, device: &str) -> Vec<Received> {
+    pub(crate) fn delivered_to(&self, device: &str) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.device == device && (200..300).contains(&r.status))
@@ -109,7 +109,7 @@ impl PushService {
     }
 
     /// Waits until `cond` holds for what was received.
-    async fn wait_until(&self, what: &str, cond: impl Fn(&[Received]) -> bool) {
+    pub(crate) async fn wait_until(&self, what: &str, cond: impl Fn(&[Received]) -> bool) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while !cond(&self.received()) {
             assert!(
@@ -126,8 +126,8 @@ impl PushService {
 }
 
 /// A browser's push subscription: its own key pair and auth secret, as a browser makes them.
-struct Device {
-    name: String,
+pub(crate) struct Device {
+    pub(crate) name: String,
     endpoint: String,
     keys: ece::EcKeyComponents,
     auth: [u8; 16],
@@ -135,7 +135,7 @@ struct Device {
 }
 
 impl Device {
-    fn new(service: &PushService, name: &str) -> Device {
+    pub(crate) fn new(service: &PushService, name: &str) -> Device {
         let (pair, auth) = ece::generate_keypair_and_auth_secret().unwrap();
         Device {
             name: name.to_owned(),
@@ -146,7 +146,7 @@ impl Device {
         }
     }
 
-    fn decrypt(&self, body: &[u8]) -> Value {
+    pub(crate) fn decrypt(&self, body: &[u8]) -> Value {
         let plain = ece::decrypt(&self.keys, &self.auth, body).expect("decrypts with my keys");
         serde_json::from_slice(&plain).expect("the payload is JSON")
     }
@@ -169,7 +169,7 @@ fn http(base_url: &str, session: &str) -> (reqwest::Client, String) {
     (client, base_url.to_owned())
 }
 
-async fn subscribe(base_url: &str, session: &str, device: &Device) {
+pub(crate) async fn subscribe(base_url: &str, session: &str, device: &Device) {
     let (client, base) = http(base_url, session);
     let response = client
         .post(format!("{base}/api/push/subscription"))
@@ -183,7 +183,7 @@ async fn subscribe(base_url: &str, session: &str, device: &Device) {
     assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
 }
 
-async fn put_settings(base_url: &str, session: &str, settings: Value) {
+pub(crate) async fn put_settings(base_url: &str, session: &str, settings: Value) {
     let (client, base) = http(base_url, session);
     let response = client
         .post(format!("{base}/api/push/settings"))
@@ -253,7 +253,7 @@ fn header<'a>(received: &'a Received, name: &str) -> &'a str {
     received.headers[name].to_str().unwrap()
 }
 
-async fn outbox_len(db: &Db) -> i64 {
+pub(crate) async fn outbox_len(db: &Db) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM push_outbox")
         .fetch_one(db.pool())
         .await
@@ -269,7 +269,7 @@ async fn subscriptions_of(db: &Db, member: &Member) -> i64 {
 }
 
 /// Waits until every queued push has been settled.
-async fn outbox_drained(db: &Db) {
+pub(crate) async fn outbox_drained(db: &Db) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while outbox_len(db).await > 0 {
         assert!(
