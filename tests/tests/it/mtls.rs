@@ -431,12 +431,20 @@ async fn where_required_no_certificate_is_refused_a_registered_one_works_and_rev
         t.get(Some(&doctor_spare), &doctor_session, "/api/me").await,
         StatusCode::OK
     );
-    assert!(
-        t.server
+    // The revocation is recorded by the CRL watcher, which may still be writing it as the
+    // socket closes: wait for the entry (bounded), do not race it.
+    let mut recorded = 0;
+    for _ in 0..100 {
+        recorded = t
+            .server
             .audit_count("client_certificate.revoked_by_crl")
-            .await
-            >= 1
-    );
+            .await;
+        if recorded >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(recorded >= 1, "the CRL revocation is in the audit log");
 
     // Revoked by an administrator: the same, without touching the CRL.
     let mut ws = t
