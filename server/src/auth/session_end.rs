@@ -82,7 +82,10 @@ pub async fn end_if_over(
 ) -> Result<std::result::Result<i64, SessionEnd>> {
     let found = state.db.session_times(std::slice::from_ref(id)).await?;
     let why = match found.first() {
-        None => SessionEnd::Ended,
+        // Already ended by someone else (the sweeper, a sign-out, another process): whoever
+        // deleted the row closes the sockets with the real reason, or the sweeper does for a
+        // row deleted elsewhere. Closing here too would race them with a vaguer reason.
+        None => return Ok(Err(SessionEnd::Ended)),
         Some(times) => match ended_by_time(state, times, state.clock.now_ms()) {
             None => return Ok(Ok(deadline(state, times))),
             Some(why) => why,
