@@ -106,7 +106,7 @@ function adminOffline(path) {
 <h1>管理</h1>
 <p role="alert">管理画面はオンラインでのみ使えます。電波のある場所でもう一度開いてください。</p>
 <p lang="en">Administration works online only.</p>
-<p><a class="button" href="${path}">再読み込み</a> <a class="button secondary" href="/${slug}/home">ホームへ戻る</a></p>
+<p class="row"><a class="button secondary" href="${path}">再読み込み</a> <a class="button secondary" href="/${slug}/home">ホームへ戻る</a></p>
 </main></body></html>`;
   return new Response(html, { status: 503, headers: { "content-type": "text/html; charset=utf-8" } });
 }
