@@ -13,6 +13,7 @@ mod admin;
 mod enums;
 mod error;
 mod rooms;
+mod search;
 
 pub use account::*;
 pub use acks::*;
@@ -20,5 +21,6 @@ pub use admin::*;
 pub use enums::*;
 pub use error::*;
 pub use rooms::*;
+pub use search::*;
 
 pub use renraku_sync::{MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, UserId};

@@ -277,6 +277,16 @@ pub async fn restore(config: &Config, src: &Path, force: bool) -> Result<Restore
             manifest.logical_checksum
         );
     }
+    // The search index points at posts by rowid, which `VACUUM INTO` may have renumbered.
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&db_path)
+        .connect()
+        .await
+        .with_context(|| format!("opening {}", db_path.display()))?;
+    crate::db::backup::rebuild_search_index(&mut conn)
+        .await
+        .context("rebuilding the search index")?;
+    conn.close().await?;
     Ok(Restored {
         manifest,
         database: db_path,

@@ -143,6 +143,11 @@ pub async fn prepare(config: &Config) -> Result<Db> {
     if projected > 0 {
         tracing::info!(rooms = projected, "projected rooms' posts");
     }
+    // Posts projected before search existed get their search columns.
+    let filled = db.fill_search_columns().await?;
+    if filled > 0 {
+        tracing::info!(posts = filled, "indexed posts for search");
+    }
     push::vapid::ensure(&db).await?;
     Ok(db)
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod personal;
 pub mod room;
 pub mod schema;
+pub mod search;
 pub mod server_doc;
 pub mod session_end;
 pub mod update;

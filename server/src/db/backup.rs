@@ -28,7 +28,9 @@ pub async fn schema_version(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
         .await
 }
 
-/// SHA-256 over every table (by name, including `_sqlx_migrations`) and its rows in primary
+/// SHA-256 over every table (by name, including `_sqlx_migrations`; not the search index
+/// `posts_fts` and its shadow tables, which are derived from `posts` and rebuilt at restore)
+/// and its rows in primary
 /// key order, in a canonical text form: one line `table <name> <columns>` per table, then one
 /// line per row with tab-separated values `null`, `i:<decimal>`, `r:<IEEE bits, hex>`,
 /// `t:<byte length>:<text>` or `b:<hex>`. It depends only on the stored values, not on
@@ -36,7 +38,7 @@ pub async fn schema_version(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
 pub async fn logical_checksum(conn: &mut SqliteConnection) -> Result<(String, Vec<TableRows>)> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         ORDER BY name",
+         AND name NOT LIKE 'posts_fts%' ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -118,11 +120,27 @@ pub async fn logical_checksum(conn: &mut SqliteConnection) -> Result<(String, Ve
     Ok((hex::encode(hasher.finalize()), tables))
 }
 
-/// Whether any application table of the database on `conn` has a row.
+/// Rebuilds SQLite's search index (`posts_fts`) from `posts`, if the schema has one.
+pub async fn rebuild_search_index(conn: &mut SqliteConnection) -> sqlx::Result<()> {
+    let has_index: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'posts_fts'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if has_index > 0 {
+        sqlx::query("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether any application table of the database on `conn` has a row (the search index's
+/// own bookkeeping does not count).
 pub async fn has_rows(conn: &mut SqliteConnection) -> Result<bool> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name <> '_sqlx_migrations'",
+         AND name NOT LIKE 'posts_fts%' AND name <> '_sqlx_migrations'",
     )
     .fetch_all(&mut *conn)
     .await?;

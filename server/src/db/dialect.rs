@@ -11,7 +11,10 @@
 //! - concurrency: per-document advisory locks ([`lock_doc_in`]), snapshot reads
 //!   ([`snapshot_reads_in`]) and row locks ([`Backend::for_share`]) on PostgreSQL, where
 //!   SQLite's single writer and WAL read snapshots already give the same guarantees;
-//! - functions: a JST calendar month of a unix-ms column ([`Backend::jst_month`]).
+//! - functions: a JST calendar month of a unix-ms column ([`Backend::jst_month`]);
+//! - the search index: FTS5 over bigrams on SQLite, pg_trgm on PostgreSQL
+//!   ([`Backend::search_grams`], [`Backend::search_from`]; rebuilt at restore by
+//!   `db/backup.rs`).
 //!
 //! The schemas themselves are two migration trees kept equal by the schema-parity test
 //! (`tests/tests/it/schema_parity.rs`).
@@ -68,6 +71,27 @@ impl Backend {
         match self {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// The search index's input for a post's normalized text: character bigrams for SQLite's
+    /// FTS5 table; nothing on PostgreSQL, whose trigram index reads `search_text` itself.
+    pub fn search_grams(self, search_text: &str) -> String {
+        match self {
+            Backend::Sqlite => renraku_sync::search::bigrams(search_text),
+            Backend::Postgres => String::new(),
+        }
+    }
+
+    /// The `FROM` of a search over `posts p`: through the FTS5 index on SQLite when the
+    /// query has an index expression (bound as `$1`), else the table itself. PostgreSQL's
+    /// trigram index serves the `LIKE` conditions every search adds.
+    pub fn search_from(self, indexed: bool) -> &'static str {
+        match (self, indexed) {
+            (Backend::Sqlite, true) => {
+                "posts_fts f JOIN posts p ON p.rowid = f.rowid AND posts_fts MATCH $1"
+            }
+            _ => "posts p",
         }
     }
 

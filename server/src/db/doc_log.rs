@@ -145,7 +145,8 @@ impl Db {
         for snapshot in snapshots {
             compact_in(&mut tx, *snapshot, now).await?;
         }
-        let new_posts = super::posts::project_in(&mut tx, &projections, now, false).await?;
+        let new_posts =
+            super::posts::project_in(&mut tx, self.backend, &projections, now, false).await?;
         let mut pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
         // Acknowledgement requests and acknowledgements, after the posts they belong to;
         // an author whose request is now complete is told in this same commit.

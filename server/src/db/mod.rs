@@ -28,6 +28,7 @@ pub mod provision;
 pub mod push;
 pub mod room_admin;
 pub mod rooms;
+pub mod search;
 pub mod second_factor;
 pub mod sessions;
 pub mod statistics;

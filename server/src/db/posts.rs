@@ -3,6 +3,7 @@
 //! transaction as the log rows of the updates they reflect (`doc_log::append_batch`), so the
 //! projection never runs ahead of or behind what was acknowledged. Never a sync source.
 
+use super::dialect::Backend;
 use super::{flag, now_ms, Db};
 use crate::error::Result;
 pub use renraku_contract::RoomActivity;
@@ -81,6 +82,7 @@ pub struct NewPost {
 /// `stored_at` of a new row is `now`, or the post's own time when rebuilding (`backfill`).
 pub(super) async fn project_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     projections: &[&Projection],
     now: i64,
     backfill: bool,
@@ -100,12 +102,21 @@ pub(super) async fn project_in(
                 Some(post) => {
                     let activity = post.created_at.max(post.edited_at.unwrap_or(i64::MIN));
                     let parent = post.parent.as_ref().map(|p| p.as_str().to_owned());
+                    // A deleted post is found by nobody.
+                    let search_text = if post.deleted {
+                        String::new()
+                    } else {
+                        renraku_sync::search::normalize(&post.text)
+                    };
+                    let search_grams = backend.search_grams(&search_text);
+                    let has_attachments = !post.deleted && !post.attachments.is_empty();
                     if exists {
                         sqlx::query(
                             "UPDATE posts SET author_id = $1, parent_id = $2, text = $3, \
                                  created_at = $4, edited_at = $5, deleted = $6, \
-                                 activity_at = $7, updated_at = $8 \
-                             WHERE room_id = $9 AND post_id = $10",
+                                 activity_at = $7, updated_at = $8, search_text = $9, \
+                                 search_grams = $10, has_attachments = $11 \
+                             WHERE room_id = $12 AND post_id = $13",
                         )
                         .bind(post.author.get())
                         .bind(parent)
@@ -115,6 +126,9 @@ pub(super) async fn project_in(
                         .bind(post.deleted)
                         .bind(activity)
                         .bind(now)
+                        .bind(&search_text)
+                        .bind(&search_grams)
+                        .bind(has_attachments)
                         .bind(room.get())
                         .bind(id.as_str())
                         .execute(&mut **tx)
@@ -123,8 +137,8 @@ pub(super) async fn project_in(
                         sqlx::query(
                             "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
                                  created_at, edited_at, deleted, activity_at, stored_at, \
-                                 updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 updated_at, search_text, search_grams, has_attachments) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                         )
                         .bind(room.get())
                         .bind(id.as_str())
@@ -137,6 +151,9 @@ pub(super) async fn project_in(
                         .bind(activity)
                         .bind(if backfill { post.created_at } else { now })
                         .bind(now)
+                        .bind(&search_text)
+                        .bind(&search_grams)
+                        .bind(has_attachments)
                         .execute(&mut **tx)
                         .await?;
                         if !post.deleted && !backfill {
@@ -149,7 +166,8 @@ pub(super) async fn project_in(
                 }
                 None if exists => {
                     sqlx::query(
-                        "UPDATE posts SET deleted = $1, text = $2, updated_at = $3 \
+                        "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
+                             search_text = '', search_grams = '', has_attachments = NOT $1 \
                          WHERE room_id = $4 AND post_id = $5",
                     )
                     .bind(true)
@@ -316,7 +334,7 @@ impl Db {
             }
             let projection = Projection::whole(room, &doc);
             let mut tx = self.pool.begin().await?;
-            project_in(&mut tx, &[&projection], now_ms(), true).await?;
+            project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;
             super::acks::project_in(&mut tx, &[&projection], now_ms(), false).await?;
             tx.commit().await?;
         }

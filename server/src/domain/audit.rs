@@ -86,6 +86,7 @@ actions! {
     RoomMemberRemoved = "room.member.removed",
     RoomMemberRole = "room.member.role",
     RoomOpen = "room.open",
+    Search = "search",
     SessionRevoked = "session.revoked",
     Signout = "signout",
     SigninEnrolmentOnly = "signin.enrolment_only",

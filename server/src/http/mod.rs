@@ -14,6 +14,7 @@ mod openapi;
 mod passkeys;
 mod push;
 mod rooms;
+mod search;
 mod security_txt;
 mod session;
 
@@ -76,6 +77,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))
         .routes(routes!(acks::inbox))
+        .routes(routes!(search::search))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

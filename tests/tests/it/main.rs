@@ -34,6 +34,7 @@ mod passkeys;
 mod projection;
 mod push;
 mod schema_parity;
+mod search;
 mod security;
 mod session_end;
 mod sync;

@@ -20,7 +20,10 @@
 //! both (SQLite's `INTEGER PRIMARY KEY` is the rowid and never NULL). Not compared: CHECK
 //! constraints other than the flags', defaults, index names, the text of partial-index
 //! predicates, and triggers (PostgreSQL's one `audit_log_append_only` trigger is SQLite's
-//! `audit_log_no_update` and `audit_log_no_delete`; `audit_chain` tests both).
+//! `audit_log_no_update` and `audit_log_no_delete`; `audit_chain` tests both). The search
+//! index differs by design (`server/src/db/dialect.rs`): SQLite's FTS5 table `posts_fts` (and
+//! its shadow tables) and PostgreSQL's trigram index `posts_search` are left out; the
+//! `search` tests run the same queries on both.
 
 use renraku_server::db::Db;
 use renraku_tests::{Backend, TestStorage};
@@ -196,7 +199,8 @@ async fn sqlite_facts(url: &str) -> Facts {
     let mut facts = Facts::new();
     let tables = sqlx::query(
         "SELECT name, sql FROM sqlite_schema WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'posts_fts%' \
+         AND name <> '_sqlx_migrations' ORDER BY name",
     )
     .fetch_all(&mut conn)
     .await
@@ -341,7 +345,9 @@ async fn postgres_facts(url: &str) -> Facts {
          FROM pg_index x \
          JOIN pg_class t ON t.oid = x.indrelid \
          JOIN pg_namespace n ON n.oid = t.relnamespace \
-         WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations'",
+         JOIN pg_class i ON i.oid = x.indexrelid \
+         WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations' \
+           AND i.relname <> 'posts_search'",
     )
     .fetch_all(&mut conn)
     .await

@@ -1,0 +1,208 @@
+//! Search over the posts projection: the posts of the rooms a user is a member of now whose
+//! normalized text contains every term (`renraku_sync::search`). SQLite narrows through its
+//! FTS5 bigram index, PostgreSQL through its trigram index (`dialect.rs`); both then apply the
+//! same `LIKE` conditions, so the same data gives the same results on both.
+
+use super::Db;
+use crate::error::Result;
+use renraku_contract::{SearchHit, SearchResults};
+use renraku_sync::{RoomId, RoomKind, UserId};
+use sqlx::Row;
+
+/// A search as the database runs it (terms already normalized).
+#[derive(Clone, Debug)]
+pub struct PostSearch {
+    pub user: UserId,
+    pub terms: Vec<String>,
+    pub room: Option<RoomId>,
+    pub author: Option<UserId>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub has_attachment: bool,
+    /// Acknowledgement requests (要確認) still waiting for this user.
+    pub unacknowledged: bool,
+    /// Only posts written before this (unix ms): the next page.
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// `%term%` for `LIKE … ESCAPE '\'`.
+fn like_pattern(term: &str) -> String {
+    let mut out = String::from("%");
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Db {
+    pub async fn search_posts(&self, s: &PostSearch) -> Result<SearchResults> {
+        if s.terms.is_empty() {
+            return Ok(SearchResults::default());
+        }
+        let fts = renraku_sync::search::fts_query(&s.terms);
+        let indexed = fts.is_some() && self.backend == super::dialect::Backend::Sqlite;
+        // Placeholders in order: the index query (SQLite), the user, each term, each filter.
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut sql = String::new();
+        let from = self.backend.search_from(indexed);
+        if indexed {
+            next();
+        }
+        let member = next();
+        sql.push_str(&format!(
+            "SELECT p.room_id, p.post_id, p.parent_id, p.author_id, p.text, p.created_at, \
+                 ro.kind, ro.title, pa.name AS patient_name, u.display_name \
+             FROM {from} \
+             JOIN room_members m ON m.room_id = p.room_id AND m.user_id = {member} \
+             JOIN rooms ro ON ro.id = p.room_id \
+             LEFT JOIN patients pa ON pa.id = ro.patient_id \
+             LEFT JOIN users u ON u.id = p.author_id \
+             WHERE NOT p.deleted"
+        ));
+        for _ in &s.terms {
+            sql.push_str(&format!(" AND p.search_text LIKE {} ESCAPE '\\'", next()));
+        }
+        if s.room.is_some() {
+            sql.push_str(&format!(" AND p.room_id = {}", next()));
+        }
+        if s.author.is_some() {
+            sql.push_str(&format!(" AND p.author_id = {}", next()));
+        }
+        if s.from.is_some() {
+            sql.push_str(&format!(" AND p.created_at >= {}", next()));
+        }
+        if s.to.is_some() {
+            sql.push_str(&format!(" AND p.created_at <= {}", next()));
+        }
+        if s.before.is_some() {
+            sql.push_str(&format!(" AND p.created_at < {}", next()));
+        }
+        if s.has_attachment {
+            sql.push_str(" AND p.has_attachments");
+        }
+        if s.unacknowledged {
+            let (a, b, c) = (next(), next(), next());
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM ack_requests r WHERE r.room_id = p.room_id \
+                   AND r.post_id = p.post_id AND r.closed_at IS NULL AND r.author_id <> {a} \
+                   AND (r.everyone OR EXISTS (SELECT 1 FROM ack_recipients x \
+                        WHERE x.room_id = r.room_id AND x.post_id = r.post_id AND x.user_id = {b})) \
+                   AND NOT EXISTS (SELECT 1 FROM acks k WHERE k.room_id = r.room_id \
+                        AND k.post_id = r.post_id AND k.user_id = {c}))"
+            ));
+        }
+        let limit = next();
+        sql.push_str(&format!(
+            " ORDER BY p.created_at DESC, p.post_id DESC LIMIT {limit}"
+        ));
+
+        let mut query = sqlx::query(&sql);
+        if let Some(fts) = fts.filter(|_| indexed) {
+            query = query.bind(fts);
+        }
+        query = query.bind(s.user.get());
+        for term in &s.terms {
+            query = query.bind(like_pattern(term));
+        }
+        if let Some(room) = s.room {
+            query = query.bind(room.get());
+        }
+        if let Some(author) = s.author {
+            query = query.bind(author.get());
+        }
+        for bound in [s.from, s.to, s.before].into_iter().flatten() {
+            query = query.bind(bound);
+        }
+        if s.unacknowledged {
+            query = query
+                .bind(s.user.get())
+                .bind(s.user.get())
+                .bind(s.user.get());
+        }
+        // One more than asked: whether there are more.
+        query = query.bind(s.limit as i64 + 1);
+        let rows = query.fetch_all(&self.pool).await?;
+        let more = rows.len() > s.limit;
+        let mut hits = Vec::with_capacity(rows.len().min(s.limit));
+        for row in rows.iter().take(s.limit) {
+            let text: String = row.try_get("text")?;
+            let room_kind: RoomKind = row
+                .try_get::<String, _>("kind")?
+                .parse()
+                .map_err(crate::Error::internal)?;
+            let patient: Option<String> = row.try_get("patient_name")?;
+            let highlights = renraku_sync::search::highlights(&text, &s.terms)
+                .into_iter()
+                .map(|(a, b)| [a, b])
+                .collect();
+            hits.push(SearchHit {
+                room: RoomId::new(row.try_get("room_id")?),
+                room_kind,
+                // As the 確認待ち list names a room (`db/acks.rs`).
+                room_title: match patient {
+                    Some(name) => name,
+                    None => row.try_get("title")?,
+                },
+                post: row.try_get("post_id")?,
+                parent: row.try_get("parent_id")?,
+                author: UserId::new(row.try_get("author_id")?),
+                author_name: row
+                    .try_get::<Option<String>, _>("display_name")?
+                    .unwrap_or_default(),
+                created_at: row.try_get("created_at")?,
+                text,
+                highlights,
+            });
+        }
+        Ok(SearchResults { hits, more })
+    }
+
+    /// Fills the search columns of posts projected before search existed (empty
+    /// `search_text` with text); returns how many. Runs at start, in batches.
+    pub async fn fill_search_columns(&self) -> Result<usize> {
+        let mut filled = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT room_id, post_id, text FROM posts \
+                 WHERE search_text = '' AND text <> '' AND NOT deleted LIMIT 500",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            let mut tx = self.pool.begin().await?;
+            for row in &rows {
+                let text: String = row.try_get("text")?;
+                let normalized = renraku_sync::search::normalize(&text);
+                // Text that normalizes to nothing (white space only) is never searched.
+                let normalized = if normalized.trim().is_empty() {
+                    " ".to_owned()
+                } else {
+                    normalized
+                };
+                sqlx::query(
+                    "UPDATE posts SET search_text = $1, search_grams = $2 \
+                     WHERE room_id = $3 AND post_id = $4",
+                )
+                .bind(&normalized)
+                .bind(self.backend.search_grams(&normalized))
+                .bind(row.try_get::<i64, _>("room_id")?)
+                .bind(row.try_get::<String, _>("post_id")?)
+                .execute(&mut *tx)
+                .await?;
+                filled += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+}
