@@ -119,7 +119,7 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
 
   // The setting that lets urgent posts through quiet hours: off unless turned on.
   await doctor.page.getByRole("button", { name: "設定" }).click();
-  const urgentSetting = doctor.page.getByRole("checkbox", { name: /至急の投稿は通知しない時間帯にも通知する/ });
+  const urgentSetting = doctor.page.getByRole("switch", { name: /至急の投稿は通知しない時間帯にも通知する/ });
   await urgentSetting.waitFor();
   assert.equal(await urgentSetting.isChecked(), false);
   await doctor.page.getByText(/通知しない時間帯でも届きます/).scrollIntoViewIfNeeded();
