@@ -123,7 +123,7 @@ pub fn Composer(
     let can_send =
         adding() == 0 && (length > 0 || !attachments.read().is_empty()) && !ack.read().incomplete();
     rsx! {
-        form { class, onsubmit: send, aria_label: "{label}",
+        form { class, onsubmit: send, aria_label: if is_reply { tr("返信の入力", "Reply form") } else { tr("新規投稿", "New post form") },
             label { class: "visually-hidden", r#for: "{field_id}", "{label}" }
             textarea {
                 id: "{field_id}",

@@ -248,7 +248,7 @@ pub fn PostView(
                     button { class: "link", r#type: "button", onclick: move |_| reply.call(()), {tr("返信", "Reply")} }
                 }
                 button {
-                    class: "icon more",
+                    class: "icon post-menu",
                     r#type: "button",
                     aria_label: tr("その他の操作", "More actions"),
                     aria_haspopup: "dialog",
