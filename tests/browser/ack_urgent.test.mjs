@@ -81,7 +81,7 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
 
   // In the room the urgent thread comes first, above the newer routine post.
   await first.getByRole("link").click();
-  const threads = doctor.page.locator("section.thread");
+  const threads = doctor.page.locator("main.timeline > section.thread");
   await threads.first().getByText(text).waitFor();
   await threads.nth(1).getByText(routine).waitFor();
   const urgent = article(doctor, text);
