@@ -2,8 +2,9 @@
 // 定型文 beside the composer, picks the municipality's 訪問報告, and the composer holds its
 // fields with the cursor on the first blank (体温); she fills it in and posts it. She keeps
 // a text of her own as a template and deletes it again. An administrator adds a shared
-// template in the admin screens, and the nurse finds it in the sheet. Screenshots of each
-// step (the phone's screen) are kept as artifacts.
+// template in the admin screens, and the nurse finds it in the sheet; offline, the sheet
+// lists what the phone kept. Screenshots of each step (the phone's screen) are kept as
+// artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -59,6 +60,7 @@ test("pick 訪問報告, fill it in and post; keep one's own; an administrator s
   await nurse.page.waitForFunction(() => document.activeElement?.tagName === "TEXTAREA");
   const selection = await field.evaluate((t) => [t.selectionStart, t.selectionEnd]);
   assert.deepEqual(selection, [3, 4], "the blank after 体温： is selected");
+  assert.equal(await field.evaluate((t) => t.scrollTop), 0, "the field shows the blank's line");
   await screen(nurse, "composer-visit-report");
 
   // Typing replaces the blank; the rest is filled in the same way.
@@ -86,13 +88,13 @@ test("pick 訪問報告, fill it in and post; keep one's own; an administrator s
   await templateButton(own).click();
   await picker.getByLabel("タイトル").fill("申し送りメモ");
   await picker.getByRole("button", { name: "保存する" }).click();
-  await picker.getByText("保存しました。").waitFor();
+  await picker.getByRole("status").getByText("保存しました。").waitFor();
   const mine = picker.getByRole("region", { name: "自分の定型文" });
-  await mine.getByRole("button", { name: /申し送りメモ/ }).waitFor();
+  await mine.getByRole("button", { name: /^申し送りメモ/ }).waitFor();
   await screen(nurse, "template-saved-own");
   await mine.getByRole("button", { name: "「申し送りメモ」を削除" }).click();
   await mine.getByRole("button", { name: "削除する" }).click();
-  await mine.getByRole("button", { name: /申し送りメモ/ }).waitFor({ state: "detached" });
+  await mine.getByRole("button", { name: /^申し送りメモ/ }).waitFor({ state: "detached" });
   await picker.getByRole("button", { name: "閉じる" }).click();
   await picker.waitFor({ state: "detached" });
   assert.equal(await own.inputValue(), "申し送り：\n次回訪問：", "the composer kept its text");
@@ -127,4 +129,13 @@ test("pick 訪問報告, fill it in and post; keep one's own; an administrator s
   const at = await own.evaluate((t) => [t.selectionStart, t.selectionEnd]);
   assert.deepEqual(at, [3, 3], "the cursor is after 部位：");
   await screen(nurse, "composer-new-shared-template");
+
+  // Offline, the sheet lists what the phone kept from the last time.
+  await nurse.setOnline(false);
+  await own.fill("");
+  await templateButton(own).click();
+  await picker.getByRole("button", { name: /褥瘡チェック/ }).waitFor();
+  await picker.getByRole("button", { name: /訪問報告/ }).click();
+  assert.equal(await own.inputValue(), VISIT_REPORT);
+  await nurse.setOnline(true);
 });

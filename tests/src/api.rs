@@ -526,8 +526,10 @@ impl Api {
     }
 
     pub async fn admin_templates(&self, municipality: &str) -> ApiResult<Vec<Template>> {
-        self.get(&format!("/api/admin/municipalities/{municipality}/templates"))
-            .await
+        self.get(&format!(
+            "/api/admin/municipalities/{municipality}/templates"
+        ))
+        .await
     }
 
     pub async fn admin_create_template(

@@ -41,6 +41,13 @@ pub fn TemplatePicker(on_pick: EventHandler<String>) -> Element {
         open.set(None);
         let (text, at) = insert(&caret.text, caret.start, caret.end, &t.body);
         let (from, to) = first_blank(&t.body);
+        // The line the blank is on, and how many there are: to scroll it into the field.
+        let line = text
+            .encode_utf16()
+            .take((at + from) as usize)
+            .filter(|&u| u == u16::from(b'\n'))
+            .count() as i32;
+        let lines = text.lines().count().max(1) as i32;
         on_pick.call(text);
         let field = field_of.clone();
         spawn(async move {
@@ -49,6 +56,10 @@ pub fn TemplatePicker(on_pick: EventHandler<String>) -> Element {
             if let Some(area) = textarea(&field) {
                 let _ = area.focus();
                 let _ = area.set_selection_range(at + from, at + to);
+                // Setting the value left the field scrolled to its end: show the blank's
+                // line, a little below the top.
+                let per_line = area.scroll_height() / lines;
+                area.set_scroll_top((line * per_line - area.client_height() / 3).max(0));
             }
         });
     };
@@ -130,7 +141,11 @@ fn first_blank(body: &str) -> (u32, u32) {
     while let Some(c) = chars.next() {
         at += c.len_utf16() as u32;
         if c == '：' || c == ':' {
-            let hole = if chars.peek() == Some(&'\u{3000}') { 1 } else { 0 };
+            let hole = if chars.peek() == Some(&'\u{3000}') {
+                1
+            } else {
+                0
+            };
             return (at, at + hole);
         }
     }
@@ -306,7 +321,13 @@ fn SaveMine(composer_text: String, on_saved: EventHandler<Template>) -> Element 
         .collect();
     let mut title = use_signal(move || first_line);
     let mut busy = use_signal(|| false);
-    let mut message = use_signal(|| None::<(bool, String)>);
+    let mut message = use_signal(|| None::<String>);
+    let mut saved = use_signal(|| false);
+    if saved() {
+        return rsx! {
+            p { class: "muted template-save-hint", role: "status", {tr("保存しました。", "Saved.")} }
+        };
+    }
     if text.is_empty() {
         return rsx! {
             p { class: "muted template-save-hint",
@@ -315,7 +336,7 @@ fn SaveMine(composer_text: String, on_saved: EventHandler<Template>) -> Element 
         };
     }
     let body = text.clone();
-    let save = move || {
+    let mut save = move || {
         if *busy.peek() || title.peek().trim().is_empty() {
             return;
         }
@@ -332,23 +353,22 @@ fn SaveMine(composer_text: String, on_saved: EventHandler<Template>) -> Element 
             busy.set(false);
             match result {
                 Ok(t) => {
-                    message.set(Some((true, tr("保存しました。", "Saved.").to_owned())));
+                    saved.set(true);
                     on_saved.call(t);
                 }
                 Err(e) if e.is_unauthorized() => s.expired(),
-                Err(ApiError::Offline) => message.set(Some((
-                    false,
+                Err(ApiError::Offline) => message.set(Some(
                     tr(
                         "オフラインのため保存できません。接続してからもう一度お試しください。",
                         "Offline: cannot save now. Try again when connected.",
                     )
                     .to_owned(),
-                ))),
-                Err(e) => message.set(Some((false, e.explain()))),
+                )),
+                Err(e) => message.set(Some(e.explain())),
             }
         });
     };
-    let save_on_enter = save.clone();
+    let mut save_on_enter = save.clone();
     let too_long = text.chars().count() > TEMPLATE_BODY_MAX;
     rsx! {
         // Not a form: the sheet sits inside the composer's form (in the DOM), and a nested
@@ -378,8 +398,8 @@ fn SaveMine(composer_text: String, on_saved: EventHandler<Template>) -> Element 
                     )}
                 }
             }
-            if let Some((ok, msg)) = message() {
-                p { class: if ok { "muted" } else { "error" }, role: if ok { "status" } else { "alert" }, "{msg}" }
+            if let Some(msg) = message() {
+                p { class: "error", role: "alert", "{msg}" }
             }
             button {
                 class: "secondary",

@@ -81,7 +81,11 @@ async fn a_user_sees_shared_and_own_but_not_others() {
     assert_eq!(seen[0].body, "体温：　℃\n血圧：　/　mmHg");
     assert_eq!(
         titles(&doctor.templates().await.unwrap()),
-        [("訪問報告", true), ("服薬確認", true), ("医師のメモ", false)]
+        [
+            ("訪問報告", true),
+            ("服薬確認", true),
+            ("医師のメモ", false)
+        ]
     );
     assert_eq!(
         titles(&nnurse.templates().await.unwrap()),
@@ -134,10 +138,7 @@ async fn only_that_municipalitys_administrators_change_shared_templates() {
 
     // A member: 403 in the admin API and in their own.
     for refused in [
-        nurse
-            .admin_create_template("m", &change)
-            .await
-            .map(|_| ()),
+        nurse.admin_create_template("m", &change).await.map(|_| ()),
         nurse
             .admin_update_template(shared.id, &change)
             .await
@@ -211,7 +212,10 @@ async fn over_long_or_empty_text_is_refused_with_a_clear_error() {
     let madmin = api(&server, &f, "madmin").await;
     let long = "あ".repeat(TEMPLATE_BODY_MAX + 1);
     for e in [
-        nurse.create_template(&new("長い", &long)).await.unwrap_err(),
+        nurse
+            .create_template(&new("長い", &long))
+            .await
+            .unwrap_err(),
         madmin
             .admin_create_template("m", &new("長い", &long))
             .await
@@ -224,8 +228,9 @@ async fn over_long_or_empty_text_is_refused_with_a_clear_error() {
         assert_eq!(b.error, ErrorCode::BadRequest);
         // The server's 「リクエストが正しくありません: 」 and the field's problem.
         assert!(
-            b.message
-                .ends_with(&format!(": body is longer than {TEMPLATE_BODY_MAX} characters")),
+            b.message.ends_with(&format!(
+                ": body is longer than {TEMPLATE_BODY_MAX} characters"
+            )),
             "{}",
             b.message
         );
@@ -264,7 +269,15 @@ async fn the_demo_shares_a_visit_report() {
         .find(|t| t.title == "訪問報告")
         .expect("the demo's 訪問報告");
     assert!(visit.shared);
-    for field in ["体温：", "血圧：", "脈拍：", "SpO2：", "食事：", "排泄：", "様子："] {
+    for field in [
+        "体温：",
+        "血圧：",
+        "脈拍：",
+        "SpO2：",
+        "食事：",
+        "排泄：",
+        "様子：",
+    ] {
         assert!(visit.body.contains(field), "{field} in {:?}", visit.body);
     }
     assert!(list.len() >= 3, "{list:?}");
