@@ -13,6 +13,7 @@ mod admin;
 mod enums;
 mod error;
 mod rooms;
+mod templates;
 
 pub use account::*;
 pub use acks::*;
@@ -20,5 +21,8 @@ pub use admin::*;
 pub use enums::*;
 pub use error::*;
 pub use rooms::*;
+pub use templates::*;
 
-pub use renraku_sync::{MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, UserId};
+pub use renraku_sync::{
+    MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, TemplateId, UserId,
+};

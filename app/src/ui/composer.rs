@@ -153,6 +153,7 @@ pub fn Composer(
                 crate::ui::ack::AckPicker { draft: ack }
             }
             div { class: "composer-actions",
+                crate::ui::templates::TemplatePicker { on_pick: move |t: String| text.set(t) }
                 crate::attachments::AttachButton {
                     room,
                     on_attached: move |id| attachments.write().push(id),

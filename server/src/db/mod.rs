@@ -31,6 +31,7 @@ pub mod rooms;
 pub mod second_factor;
 pub mod sessions;
 pub mod statistics;
+pub mod templates;
 pub mod tenancy;
 pub mod users;
 

@@ -16,6 +16,7 @@ mod push;
 mod rooms;
 mod security_txt;
 mod session;
+mod templates;
 
 use crate::error::Error;
 use crate::{assets, auth, AppState};
@@ -78,6 +79,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))
         .routes(routes!(acks::inbox))
+        .routes(routes!(
+            templates::list_templates,
+            templates::create_template
+        ))
+        .routes(routes!(
+            templates::update_template,
+            templates::delete_template
+        ))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

@@ -76,6 +76,7 @@ browser_tests! {
     ack_urgent: "ack_urgent.test.mjs";
     room_daily: "room_daily.test.mjs";
     a11y: "a11y.test.mjs";
+    templates: "templates.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at

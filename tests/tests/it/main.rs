@@ -37,6 +37,7 @@ mod schema_parity;
 mod security;
 mod session_end;
 mod sync;
+mod templates;
 mod transfer;
 mod ws_limits;
 mod yjs_compat;
