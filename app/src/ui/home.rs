@@ -57,6 +57,36 @@ pub fn message_title(room: &api::RoomDetail, me: UserId) -> String {
     }
 }
 
+/// News kept to re-apply to a list the server answers with (see [`with_news`]).
+const KEPT_NEWS: usize = 100;
+
+/// The server's list, with the news that arrived while it was being read: a post committed
+/// after the server read the list is not in it (its room's activity is older than the post).
+fn with_news(
+    mut list: Vec<RoomSummary>,
+    news: &[RoomActivity],
+    me: UserId,
+    open: Option<RoomId>,
+) -> Vec<RoomSummary> {
+    for n in news {
+        let behind = list
+            .iter()
+            .find(|r| r.id == n.room)
+            .is_some_and(|r| r.last_activity.is_none_or(|last| last < n.at));
+        if behind {
+            apply_activity(&mut list, n, me, open);
+        }
+    }
+    list
+}
+
+fn open_room() -> Option<RoomId> {
+    match route::current() {
+        Route::Room(id) => Some(id),
+        _ => None,
+    }
+}
+
 /// Unread posts of every room of `kind` (archived ones too).
 fn unread_total(list: &[RoomSummary], kind: RoomKind) -> i64 {
     list.iter()
@@ -90,8 +120,12 @@ pub fn Home() -> Element {
     // Asks for the list again (a room unknown to it, a reconnect): counted, so that news
     // arriving while one fetch runs asks for one more after it rather than many at once.
     let mut refetch = use_signal(|| 0u64);
+    // The news heard since home opened (the latest few), for lists read meanwhile.
+    let heard = use_hook(|| Rc::new(std::cell::RefCell::new(Vec::<RoomActivity>::new())));
+    let me = session.me.user.id;
 
     let s = session.clone();
+    let news = heard.clone();
     use_hook(move || {
         spawn(async move {
             // Paint what the device knows at once; then ask the server.
@@ -101,7 +135,7 @@ pub fn Home() -> Element {
             }
             match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
                 Ok(list) => {
-                    rooms.set(Some(list));
+                    rooms.set(Some(with_news(list, &news.borrow(), me, open_room())));
                     loads += 1;
                 }
                 Err(e) if e.is_unauthorized() => s.expired(),
@@ -113,16 +147,20 @@ pub fn Home() -> Element {
 
     // News of new posts in my rooms, while home is on screen.
     let s = session.clone();
+    let kept = heard.clone();
     use_hook(move || {
-        let me = s.me.user.id;
         let store = s.store.clone();
         Rc::new(s.engine.on_room_activity(move |news| {
             // Signals are handles: copies write the same values.
             let (mut rooms, mut loads, mut refetch) = (rooms, loads, refetch);
-            let open = match route::current() {
-                Route::Room(id) => Some(id),
-                _ => None,
-            };
+            {
+                let mut kept = kept.borrow_mut();
+                if kept.len() == KEPT_NEWS {
+                    kept.remove(0);
+                }
+                kept.push(news.clone());
+            }
+            let open = open_room();
             let mut known = None;
             rooms.with_mut(|list| {
                 if let Some(list) = list.as_mut() {
@@ -159,18 +197,19 @@ pub fn Home() -> Element {
     });
     let s = session.clone();
     let fetching = use_hook(|| Rc::new(std::cell::Cell::new(false)));
+    let news = heard.clone();
     use_effect(move || {
         if refetch() == 0 || fetching.get() {
             return;
         }
         fetching.set(true);
-        let (s, fetching) = (s.clone(), fetching.clone());
+        let (s, fetching, news) = (s.clone(), fetching.clone(), news.clone());
         spawn(async move {
             loop {
                 let asked = *refetch.peek();
                 match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
                     Ok(list) => {
-                        rooms.set(Some(list));
+                        rooms.set(Some(with_news(list, &news.borrow(), me, open_room())));
                         loads += 1;
                     }
                     Err(e) if e.is_unauthorized() => s.expired(),
