@@ -244,7 +244,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         .as_ref()
         .map(|d| match &d.patient {
             Some(p) => format!("{} {}", p.name, tr("様", "")).trim().to_owned(),
-            None => d.title.clone(),
+            None => crate::ui::home::message_title(d, session.me.user.id),
         })
         .unwrap_or_default();
     let subtitle = d.as_ref().and_then(|d| d.patient.as_ref()).map(|p| {

@@ -77,6 +77,7 @@ browser_tests! {
     room_daily: "room_daily.test.mjs";
     a11y: "a11y.test.mjs";
     templates: "templates.test.mjs";
+    home_live: "home_live.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at

@@ -33,6 +33,7 @@ mod mtls;
 mod passkeys;
 mod projection;
 mod push;
+mod room_activity;
 mod schema_parity;
 mod security;
 mod session_end;
