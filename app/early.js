@@ -8,6 +8,12 @@
 // It reads only local storage.
 (() => {
   try {
+    // The text-size setting (app/src/text_size.rs), before anything is painted.
+    if (localStorage.getItem("renraku.textSize") === "large") document.documentElement.classList.add("text-large");
+  } catch (e) {
+    // No local storage (some private modes): standard size.
+  }
+  try {
     const slug = location.pathname.split("/")[1];
     if (!slug || !/^[a-z0-9][a-z0-9-]*$/.test(slug)) return;
     // Only for the user this device remembers as signed in (ui/session.rs)…

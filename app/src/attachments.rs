@@ -19,8 +19,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Blob, File, Headers, HtmlInputElement, IdbDatabase, IdbRequest, IdbTransaction,
-    IdbTransactionMode, Request, RequestCredentials, RequestInit, Response,
+    Blob, File, HtmlInputElement, IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode,
+    ProgressEvent, XmlHttpRequest,
 };
 
 /// What the server says about an uploaded attachment (`GET /api/rooms/{id}/attachments`).
@@ -32,12 +32,26 @@ struct Waiting {
     name: String,
     /// Set when the server refused it for good (too large, wrong type…).
     refused: Option<String>,
+    /// The part of it the server has received while it is being sent, 0.0–1.0.
+    sent: Option<f64>,
+}
+
+/// A file picked into the post being written: what its chip shows until the post is sent
+/// or the file removed. (`WAITING` forgets a file once uploaded; the chip must not go empty.)
+#[derive(Clone, Debug, PartialEq)]
+struct Picked {
+    name: String,
+    /// An object URL of the picked photo itself, so its thumbnail shows offline and before
+    /// the server has made one.
+    preview: Option<String>,
 }
 
 /// Per room: the uploaded attachments known here, and when they were last asked for.
 static KNOWN: GlobalSignal<HashMap<RoomId, (Vec<Meta>, f64)>> = Signal::global(HashMap::new);
 /// Files of this device still waiting, by id.
 static WAITING: GlobalSignal<HashMap<String, Waiting>> = Signal::global(HashMap::new);
+/// Files picked into a composer, by id.
+static PICKED: GlobalSignal<HashMap<String, Picked>> = Signal::global(HashMap::new);
 /// The full-size view: (attachment id, name).
 static VIEWING: GlobalSignal<Option<(String, String)>> = Signal::global(|| None);
 
@@ -109,11 +123,24 @@ async fn store_picked(
             // No IndexedDB (some private modes): upload directly, online only.
             upload(room, &id, &name, &file).await.ok();
         }
+        let preview = file
+            .type_()
+            .starts_with("image/")
+            .then(|| web_sys::Url::create_object_url_with_blob(&file).ok())
+            .flatten();
+        PICKED.write().insert(
+            id.clone(),
+            Picked {
+                name: name.clone(),
+                preview,
+            },
+        );
         WAITING.write().insert(
             id.clone(),
             Waiting {
                 name,
                 refused: None,
+                sent: None,
             },
         );
         on_attached.call(id);
@@ -124,8 +151,6 @@ async fn store_picked(
 pub fn AttachButton(
     room: RoomId,
     on_attached: EventHandler<String>,
-    /// The ids attached so far to the post being written, shown as chips.
-    attached: Option<Vec<String>>,
     /// `true` while picked files are being stored (a post sent meanwhile would go without
     /// them), then `false`.
     on_busy: Option<EventHandler<bool>>,
@@ -151,11 +176,11 @@ pub fn AttachButton(
     let pick_photo = pick.clone();
     let photo_input = photo_id.clone();
     let file_input = file_id.clone();
-    let waiting = WAITING.read().clone();
     rsx! {
         span { class: "attach",
             label { class: "attach-button", r#for: "{photo_id}", title: tr("写真を添付", "Attach a photo"),
-                "📷 " {tr("写真", "Photo")}
+                span { aria_hidden: "true", "📷" }
+                span { class: "visually-hidden", {tr("写真を添付", "Attach a photo")} }
             }
             input {
                 id: "{photo_id}",
@@ -168,7 +193,8 @@ pub fn AttachButton(
                 },
             }
             label { class: "attach-button", r#for: "{file_id}", title: tr("ファイルを添付", "Attach a file"),
-                "📎 " {tr("ファイル", "File")}
+                span { aria_hidden: "true", "📎" }
+                span { class: "visually-hidden", {tr("ファイルを添付", "Attach a file")} }
             }
             input {
                 id: "{file_id}",
@@ -180,13 +206,103 @@ pub fn AttachButton(
                     spawn(pick(file_input.clone()));
                 },
             }
-            if let Some(ids) = attached {
-                for id in ids {
-                    span { key: "{id}", class: "attach-chip",
-                        "{waiting.get(&id).map(|w| w.name.clone()).unwrap_or_default()}"
-                    }
+        }
+    }
+}
+
+/// The files picked into the post being written, as chips.
+#[component]
+pub fn PickedChips(ids: Vec<String>, on_removed: EventHandler<String>) -> Element {
+    if ids.is_empty() {
+        return rsx! {};
+    }
+    rsx! {
+        ul { class: "attach-chips", aria_label: tr("添付するファイル", "Files to attach"),
+            for id in ids {
+                PickedChip { key: "{id}", id: id.clone(), on_removed }
+            }
+        }
+    }
+}
+
+/// One picked file in the composer: the photo's thumbnail (or the file's name), how far its
+/// upload is, and a button that takes it out of the post.
+#[component]
+fn PickedChip(id: String, on_removed: EventHandler<String>) -> Element {
+    let picked = PICKED.read().get(&id).cloned();
+    let waiting = WAITING.read().get(&id).cloned();
+    let name = picked
+        .as_ref()
+        .map(|p| p.name.clone())
+        .or_else(|| waiting.as_ref().map(|w| w.name.clone()))
+        .unwrap_or_default();
+    let (state, class) = match &waiting {
+        Some(Waiting {
+            refused: Some(why), ..
+        }) => (
+            tr_string(format!("送信できません: {why}"), format!("Refused: {why}")),
+            "refused",
+        ),
+        Some(Waiting {
+            sent: Some(part), ..
+        }) => {
+            let pct = (part * 100.0).round() as i64;
+            (
+                tr_string(format!("送信中 {pct}%"), format!("Sending {pct}%")),
+                "sending",
+            )
+        }
+        Some(_) => (tr("送信待ち", "Waiting to send").to_owned(), "waiting"),
+        None => (tr("送信済み", "Sent").to_owned(), "sent"),
+    };
+    let progress = waiting.as_ref().and_then(|w| w.sent);
+    let remove_id = id.clone();
+    rsx! {
+        li { class: "attach-chip {class}",
+            if let Some(url) = picked.as_ref().and_then(|p| p.preview.clone()) {
+                img { class: "attach-preview", src: "{url}", alt: "{name}" }
+            } else {
+                span { class: "attach-file-icon", aria_hidden: "true", "📄" }
+            }
+            span { class: "attach-meta",
+                span { class: "attach-name", "{name}" }
+                span { class: "attach-state", role: "status", "{state}" }
+                if let Some(part) = progress {
+                    progress { max: "1", value: "{part}", aria_label: "{name}" }
                 }
             }
+            button {
+                class: "icon attach-remove",
+                r#type: "button",
+                aria_label: tr_string(format!("{name} を外す"), format!("Remove {name}")),
+                onclick: move |_| {
+                    let id = remove_id.clone();
+                    forget_picked(std::slice::from_ref(&id));
+                    on_removed.call(id.clone());
+                    // Not sent yet: it no longer goes anywhere.
+                    if WAITING.write().remove(&id).is_some() {
+                        if let Some(outbox) = OUTBOX.with(|o| o.borrow().clone()) {
+                            spawn(async move {
+                                let _ = outbox_delete(&outbox, &id).await;
+                            });
+                        }
+                    }
+                },
+                "×"
+            }
+        }
+    }
+}
+
+/// Lets go of picked files' previews (the post holding them was sent, or they were removed).
+pub fn forget_picked(ids: &[String]) {
+    let mut picked = PICKED.write();
+    for id in ids {
+        if let Some(Picked {
+            preview: Some(url), ..
+        }) = picked.remove(id)
+        {
+            let _ = web_sys::Url::revoke_object_url(&url);
         }
     }
 }
@@ -276,7 +392,7 @@ pub fn AttachmentThumbs(room: RoomId, ids: Vec<String>) -> Element {
                         None => {
                             let local = waiting.get(&id).cloned();
                             let label = match &local {
-                                Some(Waiting { refused: Some(why), name }) => tr_string(
+                                Some(Waiting { refused: Some(why), name, .. }) => tr_string(
                                     format!("添付できませんでした（{name}）: {why}"),
                                     format!("Could not attach {name}: {why}"),
                                 ),
@@ -399,6 +515,7 @@ async fn drain(outbox: &str) -> bool {
             .or_insert_with(|| Waiting {
                 name: name.clone(),
                 refused: None,
+                sent: None,
             });
         match upload(room, &id, &name, &blob).await {
             Ok(()) => {
@@ -422,42 +539,54 @@ async fn drain(outbox: &str) -> bool {
     left
 }
 
-/// `PUT`s one file. `Err(None)`: try again later (offline, server trouble);
+/// `PUT`s one file, reporting how much has gone in `WAITING` (an `XMLHttpRequest`: `fetch`
+/// cannot tell upload progress). `Err(None)`: try again later (offline, server trouble);
 /// `Err(Some(message))`: refused for good.
 async fn upload(room: RoomId, id: &str, name: &str, blob: &Blob) -> Result<(), Option<String>> {
-    let headers = Headers::new().map_err(|_| None)?;
-    let _ = headers.set("x-renraku-csrf", "1");
-    let encoded: String = js_sys::encode_uri_component(name).into();
-    let _ = headers.set("x-renraku-file-name", &format!("UTF-8''{encoded}"));
-    let init = RequestInit::new();
-    init.set_method("PUT");
-    init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_headers(&headers);
-    init.set_body(blob);
+    let xhr = XmlHttpRequest::new().map_err(|_| None)?;
     let url = format!("/api/rooms/{room}/attachments/{id}");
-    let request = Request::new_with_str_and_init(&url, &init).map_err(|_| None)?;
-    let window = web_sys::window().ok_or(None)?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|_| None)?
-        .dyn_into()
+    xhr.open_with_async("PUT", &url, true).map_err(|_| None)?;
+    let encoded: String = js_sys::encode_uri_component(name).into();
+    xhr.set_request_header("x-renraku-csrf", "1")
         .map_err(|_| None)?;
-    let status = response.status();
+    xhr.set_request_header("x-renraku-file-name", &format!("UTF-8''{encoded}"))
+        .map_err(|_| None)?;
+    let progress_id = id.to_owned();
+    let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+        if e.length_computable() && e.total() > 0.0 {
+            if let Some(w) = WAITING.write().get_mut(&progress_id) {
+                w.sent = Some((e.loaded() / e.total()).clamp(0.0, 1.0));
+            }
+        }
+    });
+    if let Ok(target) = xhr.upload() {
+        target.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    }
+    // Settles on success, error, abort and timeout alike; the status tells which.
+    let finished = Promise::new(&mut |resolve, _reject| {
+        xhr.set_onloadend(Some(&resolve));
+    });
+    if xhr.send_with_opt_blob(Some(blob)).is_err() {
+        return Err(None);
+    }
+    let _ = JsFuture::from(finished).await;
+    drop(on_progress);
+    let reset = |id: &str| {
+        if let Some(w) = WAITING.write().get_mut(id) {
+            w.sent = None;
+        }
+    };
+    let status = xhr.status().unwrap_or(0);
     if (200..300).contains(&status) {
         return Ok(());
     }
-    // Signed out, throttled or a server error: later. Anything else will not change.
-    if matches!(status, 401 | 408 | 429) || status >= 500 {
+    reset(id);
+    // No answer (offline), signed out, throttled or a server error: later. Anything else
+    // will not change.
+    if status == 0 || matches!(status, 401 | 408 | 429) || status >= 500 {
         return Err(None);
     }
-    let text = match response.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let text = xhr.response_text().ok().flatten().unwrap_or_default();
     let message = serde_json::from_str::<renraku_contract::ErrorBody>(&text)
         .map(|body| body.message)
         .unwrap_or_else(|_| format!("HTTP {status}"));

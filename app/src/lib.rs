@@ -23,6 +23,7 @@ mod push;
 mod route;
 mod store;
 mod sync;
+mod text_size;
 mod ui;
 mod util;
 
@@ -32,12 +33,14 @@ use dioxus::prelude::*;
 pub fn start() {
     util::mark("renraku:wasm-started");
     route::set_bundle(route::Bundle::App);
+    text_size::apply_stored();
     dioxus::launch(App);
 }
 
 /// The administration screens, online only.
 pub fn start_admin() {
     route::set_bundle(route::Bundle::Admin);
+    text_size::apply_stored();
     dioxus::launch(admin::AdminApp);
 }
 

@@ -66,9 +66,34 @@ async fn registration() -> Result<web_sys::ServiceWorkerRegistration, String> {
         .map_err(|_| "no service worker registration".to_owned())
 }
 
+/// What turning notifications on is waiting for, said under the switch while it waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Permission,
+    Subscribing,
+    Saving,
+}
+
+impl Step {
+    fn text(self) -> &'static str {
+        match self {
+            Step::Permission => tr(
+                "ブラウザの確認を待っています。画面に出た通知の許可に答えてください。",
+                "Waiting for the browser: answer its question about notifications.",
+            ),
+            Step::Subscribing => tr(
+                "この端末を通知先として登録しています…",
+                "Registering this device for notifications…",
+            ),
+            Step::Saving => tr("設定を保存しています…", "Saving the setting…"),
+        }
+    }
+}
+
 /// Asks for permission (must run from a tap), subscribes with the server's VAPID key, and
 /// hands the subscription to the server.
-async fn subscribe_device() -> Result<(), String> {
+async fn subscribe_device(mut step: Signal<Option<Step>>) -> Result<(), String> {
+    step.set(Some(Step::Permission));
     let asked = web_sys::Notification::request_permission().map_err(js_error)?;
     let answer = JsFuture::from(asked).await.map_err(js_error)?;
     if answer.as_string().as_deref() != Some("granted") {
@@ -78,6 +103,7 @@ async fn subscribe_device() -> Result<(), String> {
         )
         .into());
     }
+    step.set(Some(Step::Subscribing));
     let key: VapidKey = api::get("/api/push/vapid-key")
         .await
         .map_err(|e| e.message())?;
@@ -99,6 +125,7 @@ async fn subscribe_device() -> Result<(), String> {
         .as_string()
         .ok_or("unserializable subscription")?;
     let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    step.set(Some(Step::Saving));
     api::post::<_, ()>("/api/push/subscription", &body)
         .await
         .map_err(|e| e.message())
@@ -149,10 +176,22 @@ async fn delete(url: &str) -> Result<(), String> {
     }
 }
 
-async fn save(settings: &PushSettings) -> Result<PushStatus, String> {
-    api::post("/api/push/settings", settings)
+pub const SETTINGS_URL: &str = "/api/push/settings";
+
+/// Saves the settings and keeps the answer for offline screens.
+async fn save(store: &crate::store::Store, settings: &PushSettings) -> Result<PushStatus, String> {
+    let status: PushStatus = api::post(SETTINGS_URL, settings)
         .await
-        .map_err(|e| e.message())
+        .map_err(|e| e.message())?;
+    if let Ok(body) = serde_json::to_string(&status) {
+        store.put_cache(SETTINGS_URL, &body).await;
+    }
+    Ok(status)
+}
+
+/// The settings as the server has them, or as this device kept them when offline.
+async fn load(store: &crate::store::Store) -> api::ApiResult<PushStatus> {
+    api::cached_get::<PushStatus>(store, SETTINGS_URL).await
 }
 
 /// `HH:MM` for minutes after midnight.
@@ -166,23 +205,76 @@ fn parse_hhmm(text: &str) -> Option<i64> {
     ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
 }
 
+/// A labelled switch with a hint under its label: the look of every on/off setting.
+#[component]
+pub fn Switch(
+    label: String,
+    hint: Option<String>,
+    on: bool,
+    disabled: bool,
+    on_change: EventHandler<bool>,
+) -> Element {
+    let id = use_hook(|| format!("switch-{}", crate::util::random_u64()));
+    let hint_id = format!("{id}-hint");
+    let label_id = format!("{id}-label");
+    rsx! {
+        div { class: "setting-row",
+            label { class: "setting-text", r#for: "{id}",
+                span { class: "setting-label", id: "{label_id}", "{label}" }
+                if let Some(h) = &hint {
+                    small { class: "hint", id: "{hint_id}", "{h}" }
+                }
+            }
+            input {
+                id: "{id}",
+                class: "switch",
+                r#type: "checkbox",
+                role: "switch",
+                aria_labelledby: "{label_id}",
+                aria_describedby: if hint.is_some() { hint_id.clone() } else { String::new() },
+                checked: on,
+                disabled,
+                onchange: move |e: Event<FormData>| on_change.call(e.checked()),
+            }
+        }
+    }
+}
+
 /// The notification section of the settings screen.
 #[component]
 pub fn NotificationSettings() -> Element {
+    let session = use_context::<crate::ui::session::Session>();
+    let store = session.store.clone();
     let mut status = use_signal(|| None::<PushStatus>);
     let mut message = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
-    use_future(move || async move {
-        match api::get::<PushStatus>("/api/push/settings").await {
-            Ok(s) => status.set(Some(s)),
-            Err(e) => message.set(Some(e.message())),
+    let mut step = use_signal(|| None::<Step>);
+    let mut offline = use_signal(|| false);
+    let loading = store.clone();
+    use_future(move || {
+        let store = loading.clone();
+        async move {
+            if let Some(kept) = api::cached_only::<PushStatus>(&store, SETTINGS_URL).await {
+                status.set(Some(kept));
+            }
+            match load(&store).await {
+                Ok(s) => {
+                    status.set(Some(s));
+                    offline.set(false);
+                }
+                Err(api::ApiError::Offline) => offline.set(true),
+                Err(e) => message.set(Some(e.message())),
+            }
         }
     });
     let supported = push_supported();
-    let apply = move |next: PushSettings| {
+    let saving = store.clone();
+    // A `Callback` is `Copy`: every switch below gets the same one.
+    let apply = use_callback(move |next: PushSettings| {
+        let store = saving.clone();
         spawn(async move {
             busy.set(true);
-            match save(&next).await {
+            match save(&store, &next).await {
                 Ok(s) => {
                     status.set(Some(s));
                     message.set(None);
@@ -191,97 +283,95 @@ pub fn NotificationSettings() -> Element {
             }
             busy.set(false);
         });
-    };
+    });
     let current = status.read().clone();
+    let blocked = supported && permission() == web_sys::NotificationPermission::Denied;
+    let device_hint = if !supported {
+        tr("この端末のブラウザはプッシュ通知に対応していません。iPhone ではホーム画面に追加したアプリから設定してください。",
+            "This browser cannot receive push notifications. On iPhone, use the app added to the home screen.")
+    } else if blocked {
+        tr(
+            "通知がブラウザでブロックされています。サイトの設定から許可してください。",
+            "Notifications are blocked in the browser. Allow them in the site settings.",
+        )
+    } else {
+        tr(
+            "新しい投稿や確認のお願いを、この端末に通知します。",
+            "Tells this device about new posts and requests to acknowledge.",
+        )
+    };
+    let toggle_device = {
+        let store = store.clone();
+        move |want: bool| {
+            let settings = status.read().as_ref().map(|s| s.settings.clone());
+            let store = store.clone();
+            spawn(async move {
+                busy.set(true);
+                if want {
+                    match subscribe_device(step).await {
+                        Ok(()) => {
+                            if let Some(mut settings) = settings {
+                                settings.enabled = true;
+                                match save(&store, &settings).await {
+                                    Ok(s) => status.set(Some(s)),
+                                    Err(e) => message.set(Some(e)),
+                                }
+                            }
+                            message.set(None);
+                        }
+                        Err(e) => message.set(Some(e)),
+                    }
+                } else {
+                    if let Err(e) = unsubscribe_device().await {
+                        message.set(Some(e));
+                    }
+                    if let Ok(s) = load(&store).await {
+                        status.set(Some(s));
+                    }
+                }
+                step.set(None);
+                busy.set(false);
+            });
+        }
+    };
+    // Offline, the kept settings show but cannot change.
+    let locked = busy() || offline();
     rsx! {
         crate::ui::settings::Section { title: tr("通知", "Notifications").to_owned(),
-            if !supported {
-                p { class: "hint",
-                    {tr("この端末のブラウザはプッシュ通知に対応していません。iPhone ではホーム画面に追加したアプリから設定してください。",
-                        "This browser cannot receive push notifications. On iPhone, use the app added to the home screen.")}
+            if offline() {
+                p { class: "hint", role: "status",
+                    {tr("オフラインです。通知の設定はオンラインのときに変更できます。", "Offline: notification settings can be changed when online.")}
                 }
             }
             if let Some(s) = current {
-                div { class: "setting-row",
-                    span { {tr("この端末に通知する", "Notify this device")} }
-                    if s.subscribed && s.settings.enabled {
-                        button {
-                            class: "toggle on",
-                            disabled: busy(),
-                            onclick: move |_| {
-                                spawn(async move {
-                                    busy.set(true);
-                                    if let Err(e) = unsubscribe_device().await {
-                                        message.set(Some(e));
-                                    }
-                                    if let Ok(s) = api::get::<PushStatus>("/api/push/settings").await {
-                                        status.set(Some(s));
-                                    }
-                                    busy.set(false);
-                                });
-                            },
-                            {tr("オン", "On")}
-                        }
-                    } else {
-                        button {
-                            class: "toggle off",
-                            disabled: busy() || !supported || permission() == web_sys::NotificationPermission::Denied,
-                            // The browser's permission prompt appears only after this tap.
-                            onclick: move |_| {
-                                let settings = status.read().as_ref().map(|s| s.settings.clone());
-                                spawn(async move {
-                                    busy.set(true);
-                                    match subscribe_device().await {
-                                        Ok(()) => {
-                                            if let Some(mut settings) = settings {
-                                                settings.enabled = true;
-                                                match save(&settings).await {
-                                                    Ok(s) => status.set(Some(s)),
-                                                    Err(e) => message.set(Some(e)),
-                                                }
-                                            }
-                                            message.set(None);
-                                        }
-                                        Err(e) => message.set(Some(e)),
-                                    }
-                                    busy.set(false);
-                                });
-                            },
-                            {tr("オフ", "Off")}
-                        }
-                    }
+                Switch {
+                    label: tr("この端末に通知する", "Notify this device").to_owned(),
+                    hint: Some(device_hint.to_owned()),
+                    on: s.subscribed && s.settings.enabled,
+                    disabled: locked || !supported || blocked && !(s.subscribed && s.settings.enabled),
+                    on_change: toggle_device,
                 }
-                if supported && permission() == web_sys::NotificationPermission::Denied {
-                    p { class: "hint",
-                        {tr("通知がブラウザでブロックされています。サイトの設定から許可してください。",
-                            "Notifications are blocked in the browser. Allow them in the site settings.")}
-                    }
+                if let Some(st) = step() {
+                    p { class: "notice waiting", role: "status", "{st.text()}" }
                 }
-                label { class: "setting-row",
-                    span {
-                        {tr("ロック画面に内容を表示する", "Show details on the lock screen")}
-                        small { class: "hint",
-                            {tr("オフのときは「新しい投稿があります」とだけ表示し、患者名や本文は表示しません。",
-                                "When off, only \u{300c}新しい投稿があります\u{300d} is shown: never a patient's name or the text.")}
+                Switch {
+                    label: tr("ロック画面に内容を表示する", "Show details on the lock screen").to_owned(),
+                    hint: Some(tr("オフのときは「新しい投稿があります」とだけ表示し、患者名や本文は表示しません。",
+                        "When off, only \u{300c}新しい投稿があります\u{300d} is shown: never a patient's name or the text.").to_owned()),
+                    on: s.settings.show_details,
+                    disabled: locked,
+                    on_change: {
+                        let settings = s.settings.clone();
+                        move |on: bool| {
+                            let mut next = settings.clone();
+                            next.show_details = on;
+                            apply(next);
                         }
-                    }
-                    input {
-                        r#type: "checkbox",
-                        checked: s.settings.show_details,
-                        disabled: busy(),
-                        onchange: {
-                            let settings = s.settings.clone();
-                            move |e: Event<FormData>| {
-                                let mut next = settings.clone();
-                                next.show_details = e.checked();
-                                apply(next);
-                            }
-                        },
-                    }
+                    },
                 }
-                QuietHours { settings: s.settings.clone(), busy: busy(), on_change: apply }
-                crate::ui::ack::UrgentInQuiet { settings: s.settings.clone(), busy: busy(), on_change: apply }
-            } else if message.read().is_none() {
+                QuietHours { settings: s.settings.clone(), busy: locked, on_change: apply }
+                crate::ui::ack::UrgentInQuiet { settings: s.settings.clone(), busy: locked, on_change: apply }
+            } else if message.read().is_none() && !offline() {
                 p { class: "hint", {tr("読み込み中…", "Loading…")} }
             }
             if let Some(m) = message() {
@@ -302,9 +392,9 @@ fn QuietHours(
     let end = hhmm(settings.quiet_end.unwrap_or(7 * 60));
     let toggle = {
         let settings = settings.clone();
-        move |e: Event<FormData>| {
+        move |checked: bool| {
             let mut next = settings.clone();
-            if e.checked() {
+            if checked {
                 next.quiet_start = Some(22 * 60);
                 next.quiet_end = Some(7 * 60);
             } else {
@@ -335,9 +425,12 @@ fn QuietHours(
         }
     };
     rsx! {
-        label { class: "setting-row",
-            span { {tr("通知しない時間帯", "Quiet hours")} }
-            input { r#type: "checkbox", checked: on, disabled: busy, onchange: toggle }
+        Switch {
+            label: tr("通知しない時間帯", "Quiet hours").to_owned(),
+            hint: Some(tr("この時間帯は通知しません（至急は下の設定に従います）。", "No notifications during these hours (urgent posts follow the setting below).").to_owned()),
+            on,
+            disabled: busy,
+            on_change: toggle,
         }
         if on {
             div { class: "setting-row quiet-hours",
@@ -351,33 +444,73 @@ fn QuietHours(
     }
 }
 
-/// A bell in a room's header: mute or unmute this room's notifications.
+/// A bell in a room's header: mute or unmute this room's notifications. Shown from the kept
+/// settings when the room was opened offline; a change then waits for the network.
 #[component]
 pub fn RoomMuteToggle(room: i64) -> Element {
+    let session = use_context::<crate::ui::session::Session>();
+    let store = session.store.clone();
     let mut muted = use_signal(|| None::<bool>);
-    use_future(move || async move {
-        if let Ok(s) = api::get::<PushStatus>("/api/push/settings").await {
-            muted.set(Some(s.settings.muted_rooms.contains(&RoomId::new(room))));
+    let mut note = use_signal(|| None::<&'static str>);
+    let loading = store.clone();
+    use_future(move || {
+        let store = loading.clone();
+        async move {
+            let is_muted = |s: &PushStatus| s.settings.muted_rooms.contains(&RoomId::new(room));
+            if let Some(kept) = api::cached_only::<PushStatus>(&store, SETTINGS_URL).await {
+                muted.set(Some(is_muted(&kept)));
+            }
+            match load(&store).await {
+                Ok(s) => muted.set(Some(is_muted(&s))),
+                // Never asked on this device: the server's default.
+                Err(_) if muted.peek().is_none() => muted.set(Some(false)),
+                Err(_) => {}
+            }
         }
     });
     let Some(is_muted) = muted() else {
         return rsx! {};
     };
+    let label = if is_muted {
+        tr("このルームの通知をオンにする", "Unmute this room")
+    } else {
+        tr("このルームの通知をオフにする", "Mute this room")
+    };
     rsx! {
         button {
-            class: "icon-button room-mute",
-            title: if is_muted { tr("この部屋の通知をオンにする", "Unmute this room") } else { tr("この部屋の通知をオフにする", "Mute this room") },
+            class: if is_muted { "icon room-mute muted" } else { "icon room-mute" },
+            r#type: "button",
+            title: label,
+            aria_label: label,
             aria_pressed: "{is_muted}",
             onclick: move |_| {
+                let store = store.clone();
                 spawn(async move {
                     let next = !is_muted;
                     let url = format!("/api/push/rooms/{room}/mute");
-                    if api::post::<_, ()>(&url, &Mute { muted: next }).await.is_ok() {
-                        muted.set(Some(next));
+                    match api::post::<_, ()>(&url, &Mute { muted: next }).await {
+                        Ok(()) => {
+                            muted.set(Some(next));
+                            note.set(None);
+                            // The kept settings follow, for the next offline opening.
+                            if let Ok(s) = api::get::<PushStatus>(SETTINGS_URL).await {
+                                if let Ok(body) = serde_json::to_string(&s) {
+                                    store.put_cache(SETTINGS_URL, &body).await;
+                                }
+                            }
+                        }
+                        Err(api::ApiError::Offline) => note.set(Some(tr(
+                            "オフラインのため変更できません。",
+                            "Offline: cannot change now.",
+                        ))),
+                        Err(_) => note.set(Some(tr("変更できませんでした。", "Could not change it."))),
                     }
                 });
             },
             if is_muted { "🔕" } else { "🔔" }
+        }
+        if let Some(n) = note() {
+            span { class: "visually-hidden", role: "alert", "{n}" }
         }
     }
 }

@@ -459,7 +459,8 @@ impl Client {
         }
         let frame = Frame::decode_from_server(bytes)?;
         match &frame {
-            Frame::Sync { .. } | Frame::Saved { .. } => {}
+            // Room list news (a new post in a room of this user's): not a delivery.
+            Frame::Sync { .. } | Frame::Saved { .. } | Frame::RoomActivity { .. } => {}
             Frame::Denied { reason, .. } | Frame::Invalid { reason, .. } => {
                 self.shared.note_refusal(reason.clone());
             }
@@ -488,7 +489,8 @@ impl Client {
                 Effect::Refused { .. }
                 | Effect::Denied { .. }
                 | Effect::SessionEnded(_)
-                | Effect::ConnRefused(_) => {}
+                | Effect::ConnRefused(_)
+                | Effect::RoomActivity { .. } => {}
             }
         }
         Ok(())

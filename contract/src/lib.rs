@@ -14,6 +14,7 @@ mod enums;
 mod error;
 mod rooms;
 mod search;
+mod templates;
 
 pub use account::*;
 pub use acks::*;
@@ -22,5 +23,8 @@ pub use enums::*;
 pub use error::*;
 pub use rooms::*;
 pub use search::*;
+pub use templates::*;
 
-pub use renraku_sync::{MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, UserId};
+pub use renraku_sync::{
+    MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, TemplateId, UserId,
+};

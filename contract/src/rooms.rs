@@ -34,6 +34,11 @@ pub struct RoomSummary {
     pub unread: Option<i64>,
     /// Unix ms of the newest post; present with `unread`.
     pub last_activity: Option<i64>,
+    /// The newest live post's first line, shortened (`renraku_sync::frame::preview`; empty
+    /// for a post of attachments only); absent when the room has no posts. Older servers
+    /// and kept copies lack it.
+    #[serde(default)]
+    pub last_text: Option<String>,
 }
 
 /// What a patient room shows at its top.
@@ -136,6 +141,9 @@ pub struct RoomActivity {
     pub latest_activity_at: Option<i64>,
     /// Posts by others, not deleted, after the user's read marker.
     pub unread: i64,
+    /// The text of the newest post not deleted (by id, i.e. creation), whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_text: Option<String>,
 }
 
 /// An attachment as the API shows it.

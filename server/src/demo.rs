@@ -323,8 +323,29 @@ pub async fn seed(db: &Db) -> Result<()> {
         rooms.push(room);
     }
 
+    for (order, (title, body)) in (0i64..).zip(TEMPLATES) {
+        db.create_template(municipality, None, title, body, order * 10)
+            .await?;
+    }
+
     seed_conversations(db, &rooms, &users).await
 }
+
+/// The municipality's shared 定型文 (templates): title and body, blanks after 「：」.
+const TEMPLATES: [(&str, &str); 3] = [
+    (
+        "訪問報告",
+        "体温：　℃\n血圧：　/　mmHg\n脈拍：　回/分\nSpO2：　%\n食事：\n排泄：\n様子：",
+    ),
+    (
+        "服薬確認",
+        "服薬状況：　（飲み忘れ なし / あり）\n残薬：\n副作用・気になる症状：\n次回処方までの日数：",
+    ),
+    (
+        "退院前カンファレンス 日程調整",
+        "退院前カンファレンスの日程調整をお願いします。\n候補日時：\n場所：\n参加予定：\nご都合の良い日時をお知らせください。",
+    ),
+];
 
 async fn add_members(
     db: &Db,

@@ -16,7 +16,7 @@
 use crate::frame::{denied, DocId, Frame, PROTOCOL_VERSION};
 use crate::session_end::{SessionEnd, CLOSE_CODE};
 use crate::ConnRefusal;
-use crate::{PersonalDoc, RoomDoc, RoomId};
+use crate::{PersonalDoc, RoomDoc, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use yrs::sync::{Message, SyncMessage};
@@ -122,6 +122,14 @@ pub enum Effect {
     /// The server would not keep the connection (a connection cap): the session stays,
     /// and the driver should tell the user and reconnect slowly.
     ConnRefused(ConnRefusal),
+    /// A new post was stored in one of the user's rooms ([`Frame::RoomActivity`]), opened
+    /// here or not: for the room list (unread count, newest line, order).
+    RoomActivity {
+        room: RoomId,
+        author: UserId,
+        at: i64,
+        text: String,
+    },
 }
 
 enum Replica {
@@ -514,6 +522,17 @@ impl<O: Outbox> ClientSession<O> {
                     forget,
                 }]
             }
+            Frame::RoomActivity {
+                room,
+                author,
+                at,
+                text,
+            } => vec![Effect::RoomActivity {
+                room,
+                author,
+                at,
+                text,
+            }],
             _ => Vec::new(),
         };
         Ok(out)

@@ -77,6 +77,38 @@ pub enum Frame {
     TooLarge { limit: u64 },
     /// Server → client: a frame that could not be decoded at all.
     Malformed { reason: String },
+    /// Server → client: a new post was stored in a room the user is a member of. Sent, once
+    /// the group commit that stored it is done, to every `/ws` socket of every member
+    /// (opened the room or not; not for edits, deletions, reactions), so that a room list
+    /// follows without asking. `at` is the post's time (unix ms), `text` its first line as
+    /// [`preview`] shortens it (empty for a post of attachments only).
+    RoomActivity {
+        room: RoomId,
+        author: UserId,
+        at: i64,
+        text: String,
+    },
+}
+
+/// Characters of a post's first line a room list shows ([`preview`]).
+pub const PREVIEW_CHARS: usize = 60;
+
+/// A post's text as a room list shows it: its first line that is not blank, trimmed, at most
+/// [`PREVIEW_CHARS`] characters (cut with "…"). Empty for an empty text.
+pub fn preview(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= PREVIEW_CHARS {
+        line.to_owned()
+    } else {
+        let mut cut: String = line.chars().take(PREVIEW_CHARS - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        cut
+    }
 }
 
 impl Frame {

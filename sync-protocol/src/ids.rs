@@ -56,6 +56,10 @@ int_id!(
     /// A patient of one municipality.
     PatientId
 );
+int_id!(
+    /// A 定型文 (template): a municipality's shared one or a user's own.
+    TemplateId
+);
 
 /// A post's id inside a room document: a ULID, created by the writing client (offline too).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -42,6 +42,15 @@ fn frames_encode_to_stable_bytes() {
         ),
         (Frame::TooLarge { limit: 2 }, vec![7, 2]),
         (Frame::Malformed { reason: "z".into() }, vec![8, 1, b'z']),
+        (
+            Frame::RoomActivity {
+                room: RoomId::new(12),
+                author: UserId::new(5),
+                at: 3,
+                text: "w".into(),
+            },
+            vec![9, 24, 10, 6, 1, b'w'],
+        ),
     ];
     for (frame, bytes) in cases {
         assert_eq!(frame.encode(), bytes, "{frame:?}");
@@ -80,4 +89,18 @@ fn a_large_rooms_first_sync_from_the_server_decodes_on_the_client() {
 fn doc_ids_have_storage_keys() {
     assert_eq!(DocId::Room(RoomId::new(3)).storage_key(), "room/3");
     assert_eq!(DocId::Personal(UserId::new(4)).storage_key(), "user/4");
+}
+
+#[test]
+fn previews_are_the_first_line_shortened() {
+    use renraku_sync::frame::{preview, PREVIEW_CHARS};
+    assert_eq!(preview("\n  訪問しました。 \n二行目"), "訪問しました。");
+    assert_eq!(preview(""), "");
+    assert_eq!(preview(" \n "), "");
+    let long = "あ".repeat(100);
+    let short = preview(&long);
+    assert_eq!(short.chars().count(), PREVIEW_CHARS);
+    assert!(short.ends_with('…'));
+    let exact = "い".repeat(PREVIEW_CHARS);
+    assert_eq!(preview(&exact), exact);
 }

@@ -81,7 +81,7 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
 
   // In the room the urgent thread comes first, above the newer routine post.
   await first.getByRole("link").click();
-  const threads = doctor.page.locator("section.thread");
+  const threads = doctor.page.locator("main.timeline > section.thread");
   await threads.first().getByText(text).waitFor();
   await threads.nth(1).getByText(routine).waitFor();
   const urgent = article(doctor, text);
@@ -119,7 +119,7 @@ test("a 至急 request to a named colleague, acknowledged with one tap", async (
 
   // The setting that lets urgent posts through quiet hours: off unless turned on.
   await doctor.page.getByRole("button", { name: "設定" }).click();
-  const urgentSetting = doctor.page.getByRole("checkbox", { name: /至急の投稿は通知しない時間帯にも通知する/ });
+  const urgentSetting = doctor.page.getByRole("switch", { name: /至急の投稿は通知しない時間帯にも通知する/ });
   await urgentSetting.waitFor();
   assert.equal(await urgentSetting.isChecked(), false);
   await doctor.page.getByText(/通知しない時間帯でも届きます/).scrollIntoViewIfNeeded();

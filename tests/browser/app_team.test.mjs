@@ -15,12 +15,11 @@ const PATIENT = "山田 太郎 様";
 /** Opens the patient's room from home. */
 async function openRoom(device, title = PATIENT) {
   await device.page.getByRole("link", { name: new RegExp(title) }).click();
-  await device.page.getByRole("button", { name: /新しい投稿/ }).waitFor();
+  await device.page.getByLabel("新しい投稿を書く").waitFor();
 }
 
 async function post(device, text) {
   const { page } = device;
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   await page.getByLabel("新しい投稿を書く").fill(text);
   await page.getByRole("button", { name: "投稿する" }).click();
 }

@@ -11,7 +11,7 @@ const PATIENT = "山田 太郎 様";
 
 async function openRoom(device, title = PATIENT) {
   await device.page.getByRole("link", { name: new RegExp(title) }).click();
-  await device.page.getByRole("button", { name: /新しい投稿/ }).waitFor();
+  await device.page.getByLabel("新しい投稿を書く").waitFor();
 }
 
 const article = (device, text) => device.page.locator("article", { hasText: text });
@@ -35,7 +35,6 @@ async function photo(device, colour) {
 /** Writes a new thread with a photo attached through the composer's photo button. */
 async function postWithPhoto(device, text, name, buffer) {
   const { page } = device;
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   await page.getByLabel("新しい投稿を書く").fill(text);
   await page
     .locator('form.composer input[type="file"][accept="image/*"]')

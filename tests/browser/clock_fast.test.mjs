@@ -29,12 +29,11 @@ function fastClock(shift) {
 
 async function openRoom(device) {
   await device.page.getByRole("link", { name: new RegExp(PATIENT) }).click();
-  await device.page.getByRole("button", { name: /新しい投稿/ }).waitFor();
+  await device.page.getByLabel("新しい投稿を書く").waitFor();
 }
 
 async function post(device, text) {
   const { page } = device;
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   await page.getByLabel("新しい投稿を書く").fill(text);
   await page.getByRole("button", { name: "投稿する" }).click();
 }

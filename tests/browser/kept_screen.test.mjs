@@ -62,7 +62,7 @@ test("a room opens on its kept first screen, the live app takes over, sign-out r
   await page.evaluate(() => sessionStorage.removeItem("test:hold-app"));
   await page.goto(roomUrl, { waitUntil: "load" });
   await page.locator("#main article", { hasText: text }).waitFor();
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
+  await page.getByLabel("新しい投稿を書く").click();
   assert.equal(await kept.count(), 0);
 
   // Sign-out takes the copy off the device: opening the room again shows sign-in and the post

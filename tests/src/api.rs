@@ -507,6 +507,54 @@ impl Api {
         )
         .await
     }
+
+    /// `GET /api/templates`: my municipality's shared templates, then my own.
+    pub async fn templates(&self) -> ApiResult<Vec<Template>> {
+        self.get("/api/templates").await
+    }
+
+    pub async fn create_template(&self, t: &NewTemplate) -> ApiResult<Template> {
+        self.post("/api/templates", t).await
+    }
+
+    pub async fn update_template(&self, id: TemplateId, t: &NewTemplate) -> ApiResult<Template> {
+        self.put(&format!("/api/templates/{id}"), t).await
+    }
+
+    pub async fn delete_template(&self, id: TemplateId) -> ApiResult<()> {
+        self.delete(&format!("/api/templates/{id}")).await
+    }
+
+    pub async fn admin_templates(&self, municipality: &str) -> ApiResult<Vec<Template>> {
+        self.get(&format!(
+            "/api/admin/municipalities/{municipality}/templates"
+        ))
+        .await
+    }
+
+    pub async fn admin_create_template(
+        &self,
+        municipality: &str,
+        t: &NewTemplate,
+    ) -> ApiResult<Template> {
+        self.post(
+            &format!("/api/admin/municipalities/{municipality}/templates"),
+            t,
+        )
+        .await
+    }
+
+    pub async fn admin_update_template(
+        &self,
+        id: TemplateId,
+        t: &NewTemplate,
+    ) -> ApiResult<Template> {
+        self.put(&format!("/api/admin/templates/{id}"), t).await
+    }
+
+    pub async fn admin_delete_template(&self, id: TemplateId) -> ApiResult<()> {
+        self.delete(&format!("/api/admin/templates/{id}")).await
+    }
 }
 
 /// A query-string value, percent-encoded (letters, digits and `-._~` as they are).

@@ -61,6 +61,7 @@ fn action_options() -> Vec<(String, String)> {
         ("admin.room.", tr("ルームの管理", "Rooms")),
         ("room.member.", tr("ルームのメンバー", "Room members")),
         ("admin.announcement.", tr("お知らせ", "Announcements")),
+        ("admin.template.", tr("定型文", "Templates")),
         (
             "admin.audit.",
             tr("監査ログの閲覧・出力", "Audit log views"),
@@ -103,6 +104,9 @@ fn action_label(action: &str) -> Option<&'static str> {
         "room.member.refused" => tr("メンバー追加の拒否", "Member refused"),
         "admin.announcement.create" => tr("お知らせ作成", "Announcement posted"),
         "admin.announcement.delete" => tr("お知らせ削除", "Announcement deleted"),
+        "admin.template.create" => tr("定型文の作成", "Template created"),
+        "admin.template.update" => tr("定型文の変更", "Template changed"),
+        "admin.template.delete" => tr("定型文の削除", "Template deleted"),
         "admin.audit.view" => tr("監査ログの閲覧", "Audit log viewed"),
         "admin.audit.export" => tr("監査ログの CSV 出力", "Audit log exported"),
         "signin.ok" => tr("サインイン", "Signed in"),

@@ -1,5 +1,5 @@
 //! Administration (`/{m}/admin/…`): the screens of municipality administrators (accounts,
-//! organizations, patients, rooms and members, audit log, statistics, お知らせ) and of system
+//! organizations, patients, rooms and members, audit log, statistics, お知らせ, 定型文) and of system
 //! administrators (maintenance, municipalities, agreements), over `/api/admin/…`.
 //!
 //! The server decides who may do what; these screens only hide what a role cannot use. Each
@@ -16,6 +16,7 @@ mod organizations;
 mod patients;
 mod rooms;
 mod statistics;
+mod templates;
 mod users;
 
 use crate::api::{self, ApiResult};
@@ -35,13 +36,14 @@ enum Section {
     Audit,
     Statistics,
     Announcements,
+    Templates,
     Maintenance,
     Municipalities,
     Agreements,
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Users,
         Section::Organizations,
         Section::Patients,
@@ -49,6 +51,7 @@ impl Section {
         Section::Audit,
         Section::Statistics,
         Section::Announcements,
+        Section::Templates,
         Section::Maintenance,
         Section::Municipalities,
         Section::Agreements,
@@ -63,6 +66,7 @@ impl Section {
             Section::Audit => "audit",
             Section::Statistics => "statistics",
             Section::Announcements => "announcements",
+            Section::Templates => "templates",
             Section::Maintenance => "maintenance",
             Section::Municipalities => "municipalities",
             Section::Agreements => "agreements",
@@ -82,6 +86,7 @@ impl Section {
             Section::Audit => tr("監査ログ", "Audit log"),
             Section::Statistics => tr("利用統計", "Statistics"),
             Section::Announcements => tr("お知らせ", "Announcements"),
+            Section::Templates => tr("定型文", "Templates"),
             Section::Maintenance => tr("メンテナンス", "Maintenance"),
             Section::Municipalities => tr("自治体", "Municipalities"),
             Section::Agreements => tr("広域連携", "Agreements"),
@@ -100,6 +105,7 @@ impl Section {
             Section::Audit => tr("操作の記録と CSV 出力", "What was done, CSV export"),
             Section::Statistics => tr("月ごとの投稿数・利用者数", "Posts and users per month"),
             Section::Announcements => tr("ポータルに表示するお知らせ", "Notices on the portal"),
+            Section::Templates => tr("全員が使える投稿の定型文", "Shared post templates"),
             Section::Maintenance => tr("メンテナンス時間帯の予約", "Schedule maintenance"),
             Section::Municipalities => tr("自治体の追加と設定", "Add and configure"),
             Section::Agreements => tr("自治体間の連携協定", "Wide-area collaboration"),
@@ -180,6 +186,7 @@ pub fn AdminScreen(path: String) -> Element {
         Section::Audit => rsx! { audit::Audit {} },
         Section::Statistics => rsx! { statistics::Statistics {} },
         Section::Announcements => rsx! { announcements::Announcements {} },
+        Section::Templates => rsx! { templates::Templates {} },
         Section::Maintenance => rsx! { maintenance::Maintenance {} },
         Section::Municipalities => rsx! { municipalities::Municipalities {} },
         Section::Agreements => rsx! { agreements::Agreements {} },

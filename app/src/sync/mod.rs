@@ -31,6 +31,34 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+/// A new post in one of my rooms, as the server tells every member (`Frame::RoomActivity`):
+/// for the room list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomActivity {
+    pub room: RoomId,
+    pub author: UserId,
+    /// The post's time (unix ms).
+    pub at: i64,
+    /// Its first line, shortened (empty: attachments only).
+    pub text: String,
+}
+
+type ActivityListener = Rc<dyn Fn(&RoomActivity)>;
+
+/// Keeps a room activity listener registered; dropping it unregisters it.
+pub struct ActivitySubscription {
+    id: u64,
+    listeners: std::rc::Weak<RefCell<Vec<(u64, ActivityListener)>>>,
+}
+
+impl Drop for ActivitySubscription {
+    fn drop(&mut self) {
+        if let Some(listeners) = self.listeners.upgrade() {
+            listeners.borrow_mut().retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
 /// The connection as the UI shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnState {
@@ -121,6 +149,9 @@ pub struct Engine {
     ended: Signal<Option<SessionEnd>>,
     /// Set while the server refuses the connection (a connection cap), until it takes one.
     refused: Signal<Option<ConnRefusal>>,
+    /// Who hears of new posts in my rooms (home's room list), with the next id to give.
+    activity: Rc<RefCell<Vec<(u64, ActivityListener)>>>,
+    next_listener: Rc<std::cell::Cell<u64>>,
 }
 
 impl PartialEq for Engine {
@@ -162,6 +193,8 @@ impl Engine {
             status: Signal::new(ConnState::Connecting),
             ended: Signal::new(None),
             refused: Signal::new(None),
+            activity: Rc::default(),
+            next_listener: Rc::default(),
         };
         socket::listen_browser_events(engine.events.clone());
         let e = engine.clone();
@@ -207,6 +240,18 @@ impl Engine {
     /// slowly meanwhile).
     pub fn conn_refused(&self) -> Signal<Option<ConnRefusal>> {
         self.refused
+    }
+
+    /// Calls `f` for every new post in any of my rooms the server tells of, while the
+    /// returned subscription is kept.
+    pub fn on_room_activity(&self, f: impl Fn(&RoomActivity) + 'static) -> ActivitySubscription {
+        let id = self.next_listener.get() + 1;
+        self.next_listener.set(id);
+        self.activity.borrow_mut().push((id, Rc::new(f)));
+        ActivitySubscription {
+            id,
+            listeners: Rc::downgrade(&self.activity),
+        }
     }
 
     /// Stops syncing (sign-out): the socket closes and no reconnect follows.
@@ -376,6 +421,29 @@ impl Engine {
                 Effect::ConnRefused(why) => {
                     let mut refused = self.refused;
                     refused.set(Some(why));
+                }
+                Effect::RoomActivity {
+                    room,
+                    author,
+                    at,
+                    text,
+                } => {
+                    let news = RoomActivity {
+                        room,
+                        author,
+                        at,
+                        text,
+                    };
+                    // Called outside the borrow: a listener may subscribe or drop one.
+                    let listeners: Vec<ActivityListener> = self
+                        .activity
+                        .borrow()
+                        .iter()
+                        .map(|(_, f)| f.clone())
+                        .collect();
+                    for f in listeners {
+                        f(&news);
+                    }
                 }
             }
         }

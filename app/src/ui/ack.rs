@@ -372,24 +372,17 @@ pub fn UrgentInQuiet(
 ) -> Element {
     let on = settings.urgent_in_quiet;
     rsx! {
-        label { class: "setting-row",
-            span {
-                {tr("至急の投稿は通知しない時間帯にも通知する", "Notify urgent posts during quiet hours")}
-                small { class: "hint",
-                    {tr("オンにすると、「至急」の投稿とその確認のお願いは、通知しない時間帯でも届きます。",
-                        "When on, posts marked urgent and their reminders reach you during quiet hours too.")}
-                }
-            }
-            input {
-                r#type: "checkbox",
-                checked: on,
-                disabled: busy,
-                onchange: move |e: Event<FormData>| {
-                    let mut next = settings.clone();
-                    next.urgent_in_quiet = e.checked();
-                    on_change.call(next);
-                },
-            }
+        crate::push::Switch {
+            label: tr("至急の投稿は通知しない時間帯にも通知する", "Notify urgent posts during quiet hours").to_owned(),
+            hint: Some(tr("オンにすると、「至急」の投稿とその確認のお願いは、通知しない時間帯でも届きます。",
+                "When on, posts marked urgent and their reminders reach you during quiet hours too.").to_owned()),
+            on,
+            disabled: busy,
+            on_change: move |checked: bool| {
+                let mut next = settings.clone();
+                next.urgent_in_quiet = checked;
+                on_change.call(next);
+            },
         }
     }
 }

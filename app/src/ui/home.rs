@@ -1,19 +1,100 @@
 //! Home: tabs 患者 / プロジェクト / メッセージ, each a list of my rooms with my pinned ones on
 //! top (pins live in the personal document, so they follow me to another device), unread
-//! counts, latest activity, and a filter-as-you-type box (name, kana).
+//! counts (per room, and per tab on its button), latest activity and the newest post's first
+//! line, and a filter-as-you-type box (name, kana).
+//!
+//! The list is alive: the server tells every member's socket of each new post in their rooms
+//! (`Frame::RoomActivity`, through `Engine::on_room_activity`), and the list applies it at
+//! once — unread +1 unless it is my own post, newest line and time, order — and keeps the
+//! result as its cached copy, so a reload shows the same. A room it does not know yet (I was
+//! just added) and a reconnect (news may have been missed) fetch the list again.
 
 use crate::api::{self, RoomSummary};
 use crate::i18n::{tr, tr_string};
 use crate::route::{self, Route, Tab};
+use crate::sync::{ConnState, RoomActivity};
 use crate::ui::kept_screen;
 use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use crate::util;
 use dioxus::prelude::*;
-use renraku_sync::RoomId;
+use renraku_sync::{RoomId, RoomKind, UserId};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 pub const ROOMS_URL: &str = "/api/rooms";
+
+/// Applies news of a new post to the list; false when the room is not in it.
+fn apply_activity(
+    list: &mut [RoomSummary],
+    news: &RoomActivity,
+    me: UserId,
+    open: Option<RoomId>,
+) -> bool {
+    let Some(room) = list.iter_mut().find(|r| r.id == news.room) else {
+        return false;
+    };
+    // A post written long ago offline, arriving now, is not the newest line.
+    if room.last_activity.is_none_or(|last| news.at >= last) {
+        room.last_text = Some(news.text.clone());
+    }
+    room.last_activity = Some(room.last_activity.unwrap_or(i64::MIN).max(news.at));
+    if news.author != me && open != Some(news.room) {
+        room.unread = Some(room.unread.unwrap_or(0) + 1);
+    }
+    true
+}
+
+/// A room without a patient as its screen is titled: a 1:1 message room by the other person
+/// (its stored title names both of us), any other by its title.
+pub fn message_title(room: &api::RoomDetail, me: UserId) -> String {
+    match room.members.as_slice() {
+        [a, b] if room.kind == RoomKind::Message => {
+            let other = if a.user == me { b } else { a };
+            other.display_name.clone()
+        }
+        _ => room.title.clone(),
+    }
+}
+
+/// News kept to re-apply to a list the server answers with (see [`with_news`]).
+const KEPT_NEWS: usize = 100;
+
+/// The server's list, with the news that arrived while it was being read: a post committed
+/// after the server read the list is not in it (its room's activity is older than the post).
+fn with_news(
+    mut list: Vec<RoomSummary>,
+    news: &[RoomActivity],
+    me: UserId,
+    open: Option<RoomId>,
+) -> Vec<RoomSummary> {
+    for n in news {
+        let behind = list
+            .iter()
+            .find(|r| r.id == n.room)
+            .is_some_and(|r| r.last_activity.is_none_or(|last| last < n.at));
+        if behind {
+            apply_activity(&mut list, n, me, open);
+        }
+    }
+    list
+}
+
+fn open_room() -> Option<RoomId> {
+    match route::current() {
+        Route::Room(id) => Some(id),
+        _ => None,
+    }
+}
+
+/// Unread posts of every room of `kind` (archived ones too).
+fn unread_total(list: &[RoomSummary], kind: RoomKind) -> i64 {
+    list.iter()
+        .filter(|r| r.kind == kind)
+        .filter_map(|r| r.unread)
+        .filter(|n| *n > 0)
+        .sum()
+}
 
 fn tab_label(tab: Tab) -> &'static str {
     match tab {
@@ -36,7 +117,15 @@ pub fn Home() -> Element {
     // How often the list arrived (cache, then server): the kept copy follows it.
     let mut loads = use_signal(|| 0u64);
 
+    // Asks for the list again (a room unknown to it, a reconnect): counted, so that news
+    // arriving while one fetch runs asks for one more after it rather than many at once.
+    let mut refetch = use_signal(|| 0u64);
+    // The news heard since home opened (the latest few), for lists read meanwhile.
+    let heard = use_hook(|| Rc::new(std::cell::RefCell::new(Vec::<RoomActivity>::new())));
+    let me = session.me.user.id;
+
     let s = session.clone();
+    let news = heard.clone();
     use_hook(move || {
         spawn(async move {
             // Paint what the device knows at once; then ask the server.
@@ -46,13 +135,91 @@ pub fn Home() -> Element {
             }
             match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
                 Ok(list) => {
-                    rooms.set(Some(list));
+                    rooms.set(Some(with_news(list, &news.borrow(), me, open_room())));
                     loads += 1;
                 }
                 Err(e) if e.is_unauthorized() => s.expired(),
                 Err(api::ApiError::Offline) if rooms.peek().is_some() => {}
                 Err(e) => error.set(Some(e.message())),
             }
+        });
+    });
+
+    // News of new posts in my rooms, while home is on screen.
+    let s = session.clone();
+    let kept = heard.clone();
+    use_hook(move || {
+        let store = s.store.clone();
+        Rc::new(s.engine.on_room_activity(move |news| {
+            // Signals are handles: copies write the same values.
+            let (mut rooms, mut loads, mut refetch) = (rooms, loads, refetch);
+            {
+                let mut kept = kept.borrow_mut();
+                if kept.len() == KEPT_NEWS {
+                    kept.remove(0);
+                }
+                kept.push(news.clone());
+            }
+            let open = open_room();
+            let mut known = None;
+            rooms.with_mut(|list| {
+                if let Some(list) = list.as_mut() {
+                    known = Some(apply_activity(list, news, me, open));
+                }
+            });
+            match known {
+                Some(true) => {
+                    loads += 1;
+                    // The kept copy follows, so a reload (offline too) shows the same.
+                    if let Ok(body) = serde_json::to_string(&*rooms.peek()) {
+                        let store = store.clone();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            store.put_cache(ROOMS_URL, &body).await;
+                        });
+                    }
+                }
+                // A room not listed yet: I was just added to it.
+                Some(false) => refetch += 1,
+                // The list has not arrived yet: it will hold the post.
+                None => {}
+            }
+        }))
+    });
+
+    // Back online after a drop: news sent meanwhile never arrived; ask for the list.
+    let status = session.engine.status();
+    let was_online = use_hook(|| Rc::new(std::cell::Cell::new(None::<bool>)));
+    use_effect(move || {
+        let online = status() == ConnState::Online;
+        if was_online.replace(Some(online)) == Some(false) && online {
+            refetch += 1;
+        }
+    });
+    let s = session.clone();
+    let fetching = use_hook(|| Rc::new(std::cell::Cell::new(false)));
+    let news = heard.clone();
+    use_effect(move || {
+        if refetch() == 0 || fetching.get() {
+            return;
+        }
+        fetching.set(true);
+        let (s, fetching, news) = (s.clone(), fetching.clone(), news.clone());
+        spawn(async move {
+            loop {
+                let asked = *refetch.peek();
+                match api::cached_get::<Vec<RoomSummary>>(&s.store, ROOMS_URL).await {
+                    Ok(list) => {
+                        rooms.set(Some(with_news(list, &news.borrow(), me, open_room())));
+                        loads += 1;
+                    }
+                    Err(e) if e.is_unauthorized() => s.expired(),
+                    Err(_) => {}
+                }
+                if *refetch.peek() == asked {
+                    break;
+                }
+            }
+            fetching.set(false);
         });
     });
 
@@ -65,6 +232,15 @@ pub fn Home() -> Element {
         .collect();
 
     let list = rooms();
+    let totals: Vec<(Tab, i64)> = Tab::ALL
+        .iter()
+        .map(|t| {
+            let n = list
+                .as_deref()
+                .map_or(0, |l| unread_total(l, t.room_kind()));
+            (*t, n)
+        })
+        .collect();
     let (mut pinned, mut others): (Vec<RoomSummary>, Vec<RoomSummary>) = list
         .clone()
         .unwrap_or_default()
@@ -110,7 +286,7 @@ pub fn Home() -> Element {
             }
         }
         nav { class: "tabs", role: "tablist", aria_label: tr("ルームの種類", "Room kinds"),
-            for t in Tab::ALL {
+            for (t, unread) in totals {
                 button {
                     key: "{t.as_str()}",
                     role: "tab",
@@ -120,6 +296,13 @@ pub fn Home() -> Element {
                     class: if t == tab { "tab active" } else { "tab" },
                     onclick: move |_| route::replace(Route::Home(t)),
                     "{tab_label(t)}"
+                    if unread > 0 {
+                        span {
+                            class: "badge tab-badge",
+                            aria_label: tr_string(format!("未読 {unread} 件"), format!("{unread} unread")),
+                            if unread > 99 { "99+" } else { "{unread}" }
+                        }
+                    }
                 }
             }
         }
@@ -183,6 +366,10 @@ fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
                 bits.join(" · "),
             )
         }
+        // 1:1: the room is the other person (its stored title names both of us).
+        None if room.kind == RoomKind::Message && room.member_names.len() == 1 => {
+            (room.member_names[0].clone(), String::new())
+        }
         None if !room.member_names.is_empty() => (room.title.clone(), room.member_names.join("、")),
         None => (
             room.title.clone(),
@@ -192,6 +379,14 @@ fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
             ),
         ),
     };
+    // The newest post's first line; a post of attachments only has none.
+    let last = room.last_text.as_ref().map(|t| {
+        if t.is_empty() {
+            tr("📎 添付ファイル", "📎 Attachment").to_owned()
+        } else {
+            t.clone()
+        }
+    });
     let engine = session.engine.clone();
     let toggle_pin = move |_| {
         let now = crate::clock::server_now_ms();
@@ -202,8 +397,14 @@ fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
         }
     };
     let href = Route::Room(id).href();
+    let unread = room.unread.filter(|n| *n > 0);
     rsx! {
-        li { class: if pinned { "room pinned" } else { "room" },
+        li { class: match (pinned, unread.is_some()) {
+                (true, true) => "room pinned unread",
+                (true, false) => "room pinned",
+                (false, true) => "room unread",
+                (false, false) => "room",
+            },
             a {
                 class: "room-link",
                 href: "{href}",
@@ -211,12 +412,22 @@ fn RoomRow(room: RoomSummary, pinned: bool) -> Element {
                     e.prevent_default();
                     route::go(Route::Room(id));
                 },
-                span { class: "room-title", "{title}" }
-                span { class: "room-detail", "{detail}" }
+                span { class: "room-head",
+                    span { class: "room-title", "{title}" }
+                    // With a newest line below, the details (kana, age) share the title's line.
+                    if last.is_some() && !detail.is_empty() {
+                        span { class: "room-detail", "{detail}" }
+                    }
+                }
+                if let Some(text) = &last {
+                    span { class: "room-last", "{text}" }
+                } else {
+                    span { class: "room-last room-detail", "{detail}" }
+                }
                 if let Some(at) = room.last_activity {
                     span { class: "room-time", "{util::short_time(at)}" }
                 }
-                if let Some(n) = room.unread.filter(|n| *n > 0) {
+                if let Some(n) = unread {
                     span {
                         class: "badge",
                         aria_label: tr_string(format!("未読 {n} 件"), format!("{n} unread")),

@@ -15,4 +15,5 @@ pub mod room;
 pub mod session;
 pub mod settings;
 pub mod signout;
+pub mod templates;
 pub mod widgets;

@@ -17,8 +17,34 @@ pub fn reaction_label(kind: Reaction) -> &'static str {
     }
 }
 
+/// A post longer than this many characters or lines is folded behind 続きを読む.
+const FOLD_CHARS: usize = 300;
+const FOLD_LINES: usize = 6;
+
+/// The beginning of a long text, or `None` when it is short enough to show whole.
+fn folded(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if text.chars().count() <= FOLD_CHARS && lines.len() <= FOLD_LINES {
+        return None;
+    }
+    let head = lines[..lines.len().min(FOLD_LINES)].join("\n");
+    let mut head: String = head.chars().take(FOLD_CHARS).collect();
+    head.push('…');
+    Some(head)
+}
+
 #[component]
-pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) -> Element {
+pub fn PostView(
+    post: Post,
+    pinned: bool,
+    on_reply: Option<EventHandler<()>>,
+    /// Posted by someone else since I last read the room.
+    #[props(default)]
+    unread: bool,
+    /// The 「ここから未読」 divider goes right before this post.
+    #[props(default)]
+    divider: bool,
+) -> Element {
     let session = use_context::<Session>();
     let ctx = use_context::<RoomCtx>();
     let engine = session.engine.clone();
@@ -27,6 +53,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
     let mut editing = use_signal(|| None::<String>);
     let mut menu = use_signal(|| false);
     let mut who = ctx.who;
+    let mut unfolded = use_signal(|| false);
 
     // This room's changes and the outbox's (送信待ち), not every room's.
     let _ = engine.room_revision(room)();
@@ -68,9 +95,13 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
 
     if post.deleted {
         return rsx! {
+            if divider {
+                crate::ui::room::UnreadDivider {}
+            }
             article { class: "post deleted", p { class: "muted", {tr("この投稿は削除されました。", "This post was deleted.")} } }
         };
     }
+    let fold = if unfolded() { None } else { folded(&post.text) };
 
     let post_id = post.id.clone();
     let save_edit = {
@@ -94,7 +125,12 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
     };
 
     rsx! {
-        article { class: format!("{}{}", if pinned { "post pinned-post" } else { "post" }, if post.urgent { " urgent" } else { "" }), id: "post-{post.id}",
+        if divider {
+            crate::ui::room::UnreadDivider {}
+        }
+        article {
+            class: format!("post{}{}", if post.urgent { " urgent" } else { "" }, if unread { " unread" } else { "" }),
+            id: "post-{post.id}",
             div { class: "post-head",
                 span { class: "author", "{author_name}" }
                 if let Some(meta) = author_meta {
@@ -111,6 +147,9 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
             if pinned {
                 p { class: "pin-note", "📌 " {tr("ピン留め", "Pinned")} }
             }
+            if unread {
+                span { class: "visually-hidden", {tr("未読", "Unread")} }
+            }
             if let Some(draft) = editing() {
                 form { class: "composer", onsubmit: save_edit,
                     label { class: "visually-hidden", r#for: "edit-{post.id}", {tr("投稿を編集", "Edit post")} }
@@ -124,6 +163,15 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
                         button { class: "secondary", r#type: "button", onclick: move |_| editing.set(None), {tr("キャンセル", "Cancel")} }
                         button { class: "primary", r#type: "submit", {tr("保存", "Save")} }
                     }
+                }
+            } else if let Some(head) = fold {
+                p { class: "text folded", "{head}" }
+                button {
+                    class: "link read-more",
+                    r#type: "button",
+                    aria_expanded: "false",
+                    onclick: move |_| unfolded.set(true),
+                    {tr("続きを読む", "Read more")}
                 }
             } else {
                 p { class: "text", "{post.text}" }
@@ -200,7 +248,7 @@ pub fn PostView(post: Post, pinned: bool, on_reply: Option<EventHandler<()>>) ->
                     button { class: "link", r#type: "button", onclick: move |_| reply.call(()), {tr("返信", "Reply")} }
                 }
                 button {
-                    class: "icon more",
+                    class: "icon post-menu",
                     r#type: "button",
                     aria_label: tr("その他の操作", "More actions"),
                     aria_haspopup: "dialog",

@@ -1,6 +1,10 @@
 //! A room's timeline: the patient header and care team, posts pinned for the team, then
 //! threads by latest activity (older replies folded), a page at a time so a 1,000-post room
-//! paints its first screen at once.
+//! paints its first screen at once, and the composer docked at the bottom.
+//!
+//! Opening a room with unread posts starts at a 「ここから未読」 divider before the oldest of
+//! them; while the room is open a reply does not move its thread (the screen does not jump
+//! away from what one reads); the next opening sorts by latest activity again.
 
 use crate::api::{self, Member, RoomDetail};
 use crate::i18n::{tr, tr_string};
@@ -23,6 +27,44 @@ const PAGE: usize = 15;
 const FIRST_SCREEN: usize = 4;
 /// Replies shown before "show older replies".
 const SHOWN_REPLIES: usize = 2;
+/// The unread divider is looked for in this many pages of threads; beyond them the room
+/// opens at the top (a long absence is better read newest first than 1,000 posts down).
+const DIVIDER_PAGES: usize = 4;
+
+/// Where unread posts begin, as the room was when it was opened (marking them read must
+/// not move the divider away while one reads).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unread {
+    /// The oldest unread post: the divider goes right before it.
+    pub first: PostId,
+    /// Unread posts by others.
+    pub count: usize,
+    /// Posts newer than this (by others) are unread.
+    pub after: Option<PostId>,
+}
+
+/// The order threads are shown in while the room stays open: newest activity first as it
+/// was when the room came in sync, new threads on top. A reply (mine or a colleague's) does
+/// not move its thread while one reads; the next opening sorts again.
+fn stable_order(order: &std::cell::RefCell<Vec<PostId>>, threads: Vec<Thread>) -> Vec<Thread> {
+    let mut order = order.borrow_mut();
+    let known: HashSet<&PostId> = order.iter().collect();
+    let fresh: Vec<PostId> = threads
+        .iter()
+        .map(|t| t.root.id.clone())
+        .filter(|id| !known.contains(id))
+        .collect();
+    if !fresh.is_empty() {
+        let mut next = fresh;
+        next.append(&mut order);
+        *order = next;
+    }
+    let position: HashMap<&PostId, usize> =
+        order.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut threads = threads;
+    threads.sort_by_key(|t| position.get(&t.root.id).copied().unwrap_or(0));
+    threads
+}
 
 /// A list of people to show in a sheet: who reacted, who has read.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +80,8 @@ pub struct RoomCtx {
     pub room: RoomId,
     pub members: Signal<HashMap<UserId, Member>>,
     pub who: Signal<Option<Who>>,
+    /// Unread posts when the room was opened.
+    pub unread: Signal<Option<Unread>>,
 }
 
 fn detail_url(room: RoomId) -> String {
@@ -59,8 +103,18 @@ pub fn RoomScreen(room: RoomId) -> Element {
     // Whether the room's kept data has been forgotten after a membership refusal.
     let forgotten = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
     let mut team = use_signal(|| false);
-    let mut writing = use_signal(|| false);
-    use_context_provider(|| RoomCtx { room, members, who });
+    let mut unread = use_signal(|| None::<Unread>);
+    // Whether the divider has been placed (once per opening) and scrolled to.
+    let divider_placed = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
+    let divider_shown = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
+    // The thread order of this visit, fixed once the room is in sync (see `stable_order`).
+    let order = use_hook(|| std::rc::Rc::new(std::cell::RefCell::new(Vec::<PostId>::new())));
+    use_context_provider(|| RoomCtx {
+        room,
+        members,
+        who,
+        unread,
+    });
 
     let s = session.clone();
     use_hook(move || {
@@ -99,6 +153,67 @@ pub fn RoomScreen(room: RoomId) -> Element {
     });
     let denied = engine.denied(room);
     let synced = engine.is_synced(room);
+    // Until the room is in sync the replica may be behind: the natural order then.
+    let threads = if synced {
+        let (urgent, rest) = threads.split_at(urgent_n);
+        let mut all = urgent.to_vec();
+        all.extend(stable_order(&order, rest.to_vec()));
+        all
+    } else {
+        threads
+    };
+
+    // Where unread posts begin, once, from the marker as it was before this visit marks
+    // them read.
+    if synced && !divider_placed.get() {
+        divider_placed.set(true);
+        let me = session.me.user.id;
+        let limit = DIVIDER_PAGES * PAGE;
+        let mut found: Option<(usize, PostId)> = None;
+        let mut count = 0;
+        for (i, t) in threads.iter().enumerate() {
+            for post in std::iter::once(&t.root).chain(t.replies.iter()) {
+                let is_unread = post.author != me
+                    && !post.deleted
+                    && my_marker.as_ref().is_none_or(|m| &post.id > m);
+                if is_unread {
+                    count += 1;
+                    if found.as_ref().is_none_or(|(_, f)| &post.id < f) {
+                        found = Some((i, post.id.clone()));
+                    }
+                }
+            }
+        }
+        if let Some((index, first)) = found.filter(|(i, _)| *i < limit) {
+            let after = my_marker.clone();
+            // Not during render: the room re-renders with the divider in its page.
+            spawn(async move {
+                if index >= PAGE {
+                    pages.set(index / PAGE + 1);
+                }
+                unread.set(Some(Unread {
+                    first,
+                    count,
+                    after,
+                }));
+            });
+        }
+    }
+    // Start at the divider, once the page holding it is on screen.
+    if unread.read().is_some() && !first_frame() && !divider_shown.get() {
+        divider_shown.set(true);
+        spawn(async move {
+            util::after_next_paint().await;
+            if let Some(el) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("unread-divider"))
+            {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Center);
+                el.scroll_into_view_with_scroll_into_view_options(&options);
+            }
+        });
+    }
 
     // Mark read: everything shown is seen once the room is in sync (never behind the marker).
     let newest = threads
@@ -129,7 +244,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         .as_ref()
         .map(|d| match &d.patient {
             Some(p) => format!("{} {}", p.name, tr("様", "")).trim().to_owned(),
-            None => d.title.clone(),
+            None => crate::ui::home::message_title(d, session.me.user.id),
         })
         .unwrap_or_default();
     let subtitle = d.as_ref().and_then(|d| d.patient.as_ref()).map(|p| {
@@ -148,12 +263,38 @@ pub fn RoomScreen(room: RoomId) -> Element {
         _ => Tab::Patients,
     };
     let pinned_ids: HashSet<PostId> = pins.iter().map(|p| p.post.clone()).collect();
-    let pinned_posts: Vec<_> = engine.read_room(room, |d| {
+    // A pinned post shows once: a pinned thread start takes its whole thread up into the
+    // pinned section; a pinned reply stays in its thread, with a link to it up there.
+    let pinned_threads: Vec<Thread> = pins
+        .iter()
+        .filter_map(|p| {
+            threads
+                .iter()
+                .find(|t| t.root.id == p.post && !t.root.deleted)
+        })
+        .cloned()
+        .collect();
+    let pinned_replies: Vec<renraku_sync::Post> = engine.read_room(room, |d| {
         pins.iter()
             .filter_map(|p| d.post(&p.post))
-            .filter(|p| !p.deleted)
+            .filter(|p| !p.deleted && p.parent.is_some())
             .collect()
     });
+    let urgent_ids: HashSet<PostId> = threads
+        .iter()
+        .take(urgent_n)
+        .map(|t| t.root.id.clone())
+        .collect();
+    // An open urgent thread stays on top even when pinned (and is then not repeated below).
+    let pinned_threads: Vec<Thread> = pinned_threads
+        .into_iter()
+        .filter(|t| !urgent_ids.contains(&t.root.id))
+        .collect();
+    let in_pinned: HashSet<PostId> = pinned_threads.iter().map(|t| t.root.id.clone()).collect();
+    let threads: Vec<Thread> = threads
+        .into_iter()
+        .filter(|t| !in_pinned.contains(&t.root.id))
+        .collect();
     let total = threads.len();
     // The first frame that has threads shows a screenful; the rest of the page comes after
     // it is painted.
@@ -240,24 +381,21 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     }
                 }
             }
-            if writing() {
-                Composer { room, on_sent: move |_| writing.set(false) }
-            } else {
-                button { class: "new-thread", r#type: "button", onclick: move |_| writing.set(true),
-                    {tr("＋ 新しい投稿", "+ New post")}
-                }
-            }
             for thread in visible.iter().take(urgent_n).cloned() {
                 ThreadView { key: "{thread.root.id}", thread, pinned: pinned_ids.clone() }
             }
-            if !pinned_posts.is_empty() {
+            if !pinned_threads.is_empty() || !pinned_replies.is_empty() {
                 section { class: "pinned", aria_label: tr("ピン留めされた投稿", "Pinned posts"),
-                    for post in pinned_posts {
-                        PostView { key: "pin-{post.id}", post, pinned: true }
+                    h2 { class: "pinned-title", "📌 " {tr("ピン留め", "Pinned")} }
+                    for thread in pinned_threads {
+                        ThreadView { key: "pin-{thread.root.id}", thread, pinned: pinned_ids.clone() }
+                    }
+                    for post in pinned_replies {
+                        PinnedReplyLink { key: "pin-{post.id}", post }
                     }
                 }
             }
-            if total == 0 {
+            if total == 0 && in_pinned.is_empty() {
                 p { class: "muted pad",
                     if synced { {tr("まだ投稿はありません。", "No posts yet.")} } else { {tr("読み込み中…", "Loading…")} }
                 }
@@ -270,6 +408,15 @@ pub fn RoomScreen(room: RoomId) -> Element {
                     {tr_string(format!("さらに表示（残り {} 件）", total - pages() * PAGE), format!("Show more ({} left)", total - pages() * PAGE))}
                 }
             }
+            Composer {
+                room,
+                // A new thread goes on top: show it, with its 送信待ち / 保存済み.
+                on_sent: move |_| {
+                    if let Some(w) = web_sys::window() {
+                        w.scroll_to_with_x_and_y(0.0, 0.0);
+                    }
+                },
+            }
         }
         WhoSheet {}
     }
@@ -277,21 +424,40 @@ pub fn RoomScreen(room: RoomId) -> Element {
 
 #[component]
 fn ThreadView(thread: Thread, pinned: HashSet<PostId>) -> Element {
+    let session = use_context::<Session>();
     let ctx = use_context::<RoomCtx>();
     let mut expanded = use_signal(|| false);
     let mut replying = use_signal(|| false);
     let n = thread.replies.len();
+    let unread = ctx.unread.read().clone();
+    // The divider's reply is never folded away.
+    let divider_at = unread
+        .as_ref()
+        .and_then(|u| thread.replies.iter().position(|r| r.id == u.first));
     let hidden = if expanded() {
         0
     } else {
-        n.saturating_sub(SHOWN_REPLIES)
+        let folded = n.saturating_sub(SHOWN_REPLIES);
+        divider_at.map_or(folded, |i| folded.min(i))
     };
     let root_id = thread.root.id.clone();
+    let section_id = format!("thread-{root_id}");
+    let divider_before_root = unread.as_ref().is_some_and(|u| u.first == root_id);
+    let is_unread = |post: &renraku_sync::Post| {
+        unread.as_ref().is_some_and(|u| {
+            post.author != session.me.user.id && u.after.as_ref().is_none_or(|a| &post.id > a)
+        })
+    };
+    let root_unread = is_unread(&thread.root);
+    // One-tap replies to someone else's thread start.
+    let quick = thread.root.author != session.me.user.id && !thread.root.deleted;
     rsx! {
-        section { class: "thread",
+        section { class: "thread", id: "{section_id}",
             PostView {
                 post: thread.root.clone(),
                 pinned: pinned.contains(&thread.root.id),
+                unread: root_unread,
+                divider: divider_before_root,
                 on_reply: move |_| replying.set(true),
             }
             if n > 0 {
@@ -302,13 +468,92 @@ fn ThreadView(thread: Thread, pinned: HashSet<PostId>) -> Element {
                         }
                     }
                     for reply in thread.replies.iter().skip(hidden).cloned() {
-                        PostView { key: "{reply.id}", pinned: pinned.contains(&reply.id), post: reply }
+                        PostView {
+                            key: "{reply.id}",
+                            pinned: pinned.contains(&reply.id),
+                            unread: is_unread(&reply),
+                            divider: unread.as_ref().is_some_and(|u| u.first == reply.id),
+                            post: reply,
+                        }
                     }
                 }
             }
             if replying() {
-                Composer { room: ctx.room, parent: Some(root_id), on_sent: move |_| replying.set(false) }
+                Composer {
+                    room: ctx.room,
+                    parent: Some(root_id.clone()),
+                    on_sent: move |_| replying.set(false),
+                }
+            } else if quick {
+                div { class: "quick-replies", role: "group", aria_label: tr("ひとことで返信", "Quick replies"),
+                    for text in crate::ui::composer::quick_replies() {
+                        {
+                            let session = session.clone();
+                            let root = root_id.clone();
+                            rsx! {
+                                button {
+                                    key: "{text}",
+                                    class: "chip quick",
+                                    r#type: "button",
+                                    onclick: move |_| crate::ui::composer::quick_reply(&session, ctx.room, &root, text),
+                                    "{text}"
+                                }
+                            }
+                        }
+                    }
+                }
             }
+        }
+    }
+}
+
+/// 「ここから未読」: where the posts not yet read begin.
+#[component]
+pub fn UnreadDivider() -> Element {
+    let ctx = use_context::<RoomCtx>();
+    let count = ctx.unread.read().as_ref().map_or(0, |u| u.count);
+    rsx! {
+        div { class: "unread-divider", id: "unread-divider", role: "separator",
+            span { {tr_string(format!("ここから未読（{count} 件）"), format!("Unread from here ({count})"))} }
+        }
+    }
+}
+
+/// A pinned reply in the pinned section: who wrote it and its first line; tapping it goes
+/// to the reply in its thread.
+#[component]
+fn PinnedReplyLink(post: renraku_sync::Post) -> Element {
+    let ctx = use_context::<RoomCtx>();
+    let author = ctx
+        .members
+        .read()
+        .get(&post.author)
+        .map(|m| m.display_name.clone())
+        .unwrap_or_default();
+    let first_line: String = post
+        .text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
+    let target = format!("post-{}", post.id);
+    rsx! {
+        button {
+            class: "pinned-reply",
+            r#type: "button",
+            onclick: move |_| {
+                if let Some(el) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id(&target))
+                {
+                    el.scroll_into_view();
+                }
+            },
+            span { class: "author", "{author}" }
+            span { class: "pinned-reply-text", "{first_line}" }
+            span { class: "muted", {tr("返信へ", "Go to reply")} " ›" }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::i18n::{self, tr, Lang};
 use crate::route::{self, Route, Tab};
+use crate::text_size::TextSize;
 use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use dioxus::prelude::*;
@@ -23,6 +24,7 @@ pub fn Settings() -> Element {
     let session = use_context::<Session>();
     let me = session.me.user.clone();
     let lang = i18n::lang();
+    let text_size = crate::text_size::current();
     let org = me.organization_name.clone().unwrap_or_default();
     let admin_href = Route::Admin {
         path: String::new(),
@@ -58,6 +60,22 @@ pub fn Settings() -> Element {
                         "English"
                     }
                 }
+            }
+            Section { title: tr("文字の大きさ", "Text size").to_owned(),
+                div { class: "segmented", role: "radiogroup", aria_label: tr("文字の大きさ", "Text size"),
+                    for (size, label) in [(TextSize::Standard, tr("標準", "Standard")), (TextSize::Large, tr("大きい", "Large"))] {
+                        button {
+                            key: "{label}",
+                            r#type: "button",
+                            role: "radio",
+                            aria_checked: if text_size == size { "true" } else { "false" },
+                            class: if text_size == size { "on" } else { "" },
+                            onclick: move |_| crate::text_size::set(size),
+                            "{label}"
+                        }
+                    }
+                }
+                p { class: "hint", {tr("この端末のすべての画面の文字が大きくなります。", "Makes the text larger on every screen of this device.")} }
             }
             // ---- sections mounted by other modules ----
             crate::push::NotificationSettings {}

@@ -94,6 +94,17 @@ impl Db {
         audits: &[super::audit::AuditEntry],
         snapshots: &[Snapshot<'_>],
     ) -> Result<Vec<Appended>> {
+        Ok(self.append_batch_posts(docs, audits, snapshots).await?.0)
+    }
+
+    /// [`Db::append_batch`], also returning the posts new to the server it stored (not
+    /// deleted), whose members the hub tells (`Frame::RoomActivity`).
+    pub async fn append_batch_posts(
+        &self,
+        docs: &[DocAppend<'_>],
+        audits: &[super::audit::AuditEntry],
+        snapshots: &[Snapshot<'_>],
+    ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let mut all = Vec::with_capacity(docs.len());
@@ -155,7 +166,7 @@ impl Db {
         if pushes > 0 {
             self.push_notifier.wake();
         }
-        Ok(all)
+        Ok((all, new_posts))
     }
 
     /// The snapshot (state, up_to_seq) if any, then the log rows after it, in seq order.

@@ -32,6 +32,7 @@ pub mod search;
 pub mod second_factor;
 pub mod sessions;
 pub mod statistics;
+pub mod templates;
 pub mod tenancy;
 pub mod users;
 

@@ -228,7 +228,9 @@ impl Db {
                  (SELECT COUNT(*) FROM posts p \
                   WHERE p.room_id = m.room_id AND p.author_id <> $1 AND NOT p.deleted \
                     AND p.post_id > COALESCE((SELECT r.post_id FROM read_markers r \
-                        WHERE r.room_id = m.room_id AND r.user_id = $1), '')) AS unread \
+                        WHERE r.room_id = m.room_id AND r.user_id = $1), '')) AS unread, \
+                 (SELECT p.text FROM posts p WHERE p.room_id = m.room_id AND NOT p.deleted \
+                  ORDER BY p.post_id DESC LIMIT 1) AS latest_text \
              FROM room_members m WHERE m.user_id = $1 ORDER BY m.room_id",
         )
         .bind(user.get())
@@ -240,6 +242,7 @@ impl Db {
                     room: RoomId::new(row.try_get("room_id")?),
                     latest_activity_at: row.try_get("latest")?,
                     unread: row.try_get("unread")?,
+                    latest_text: row.try_get("latest_text")?,
                 })
             })
             .collect()

@@ -27,6 +27,32 @@ fn room_kind(row: &AnyRow) -> Result<RoomKind> {
 }
 
 impl Db {
+    /// The members of each of `rooms` (for telling them of a new post, `hub/activity.rs`).
+    pub async fn member_ids(
+        &self,
+        rooms: &[RoomId],
+    ) -> Result<std::collections::HashMap<RoomId, Vec<UserId>>> {
+        let mut out: std::collections::HashMap<RoomId, Vec<UserId>> = Default::default();
+        if rooms.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (1..=rooms.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for room in rooms {
+            query = query.bind(room.get());
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            out.entry(RoomId::new(row.try_get("room_id")?))
+                .or_default()
+                .push(UserId::new(row.try_get("user_id")?));
+        }
+        Ok(out)
+    }
+
     pub async fn is_member(&self, room: RoomId, user: UserId) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM room_members WHERE room_id = $1 AND user_id = $2",
@@ -102,6 +128,7 @@ impl Db {
                     member_names: Vec::new(),
                     unread: None,
                     last_activity: None,
+                    last_text: None,
                 })
             })
             .collect::<Result<Vec<_>>>()

@@ -17,6 +17,7 @@ mod rooms;
 mod search;
 mod security_txt;
 mod session;
+mod templates;
 
 use crate::error::Error;
 use crate::{assets, auth, AppState};
@@ -39,10 +40,12 @@ pub use openapi::{document as openapi_document, ApiDoc};
 
 /// `connect-src 'self'` also covers the app's WebSocket to its own origin: CSP Level 3
 /// matches `ws:`/`wss:` of the page's host and port under `'self'` (Chromium, Firefox and
-/// Safari do), so an injected script cannot open a socket to anywhere else.
+/// Safari do), so an injected script cannot open a socket to anywhere else. `img-src blob:`
+/// lets the composer show a picked photo from the phone itself (an object URL the page made;
+/// a `blob:` URL can only name data the page already holds).
 const CSP: &str = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; \
      connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self' 'unsafe-inline'";
+     img-src 'self' blob:; style-src 'self' 'unsafe-inline'";
 /// Two years, subdomains included (the hstspreload.org minimum). Browsers ignore it over
 /// plain HTTP, so development without TLS is unaffected.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -78,6 +81,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::room_token))
         .routes(routes!(acks::inbox))
         .routes(routes!(search::search))
+        .routes(routes!(
+            templates::list_templates,
+            templates::create_template
+        ))
+        .routes(routes!(
+            templates::update_template,
+            templates::delete_template
+        ))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

@@ -49,6 +49,7 @@ pub async fn list_rooms(
         if let Some(a) = activity.get(&room.id) {
             room.unread = Some(a.unread);
             room.last_activity = a.latest_activity_at;
+            room.last_text = a.latest_text.as_deref().map(renraku_sync::frame::preview);
         }
     }
     Ok(Json(rooms))

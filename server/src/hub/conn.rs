@@ -488,6 +488,11 @@ impl Connection {
                             self.reply(Frame::Denied { doc, reason: renraku_sync::frame::denied::REMOVED.into() });
                         }
                     }
+                    super::live::Control::Frame(bytes) => {
+                        if self.wire == Wire::Frames {
+                            self.peer.send(&bytes);
+                        }
+                    }
                 },
                 _ = ping.tick() => {
                     if last_heard.elapsed() > SILENCE_LIMIT {
@@ -648,7 +653,8 @@ impl Connection {
             | Frame::Denied { .. }
             | Frame::Invalid { .. }
             | Frame::TooLarge { .. }
-            | Frame::Malformed { .. } => self.reply(Frame::Malformed {
+            | Frame::Malformed { .. }
+            | Frame::RoomActivity { .. } => self.reply(Frame::Malformed {
                 reason: "that frame is sent by the server only".into(),
             }),
         }

@@ -19,6 +19,9 @@ pub enum Control {
     Disconnect { reason: &'static str },
     /// Stop serving one document: the user was removed from the room.
     CloseDoc(DocId),
+    /// Send this encoded frame (`/ws` only): news for the user, such as a new post in one
+    /// of their rooms (`activity.rs`).
+    Frame(axum::body::Bytes),
 }
 
 pub type ControlTx = mpsc::UnboundedSender<Control>;
@@ -128,6 +131,11 @@ impl LiveConnections {
             .map(|entry| &entry.session)
             .collect();
         sessions.into_iter().cloned().collect()
+    }
+
+    /// Whether no user has a live connection on this node.
+    pub fn is_empty(&self) -> bool {
+        self.by_user.lock().expect("live lock").is_empty()
     }
 
     /// Every user with a live connection on this node.

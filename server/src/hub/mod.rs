@@ -1,5 +1,6 @@
 //! The realtime sync hub: `/ws` and `/yjs/{room}` connections, one task per loaded document.
 
+mod activity;
 mod caps;
 mod conn;
 mod limits;

@@ -51,14 +51,18 @@ impl Deref for Hub {
 
 impl Hub {
     pub fn new(db: Db, config: HubConfig) -> Hub {
-        Hub(Arc::new(HubInner {
-            writer: Writer::spawn(db.clone()),
+        let (activity, news) = mpsc::channel(super::activity::QUEUE);
+        let hub = Hub(Arc::new(HubInner {
+            writer: Writer::spawn(db.clone(), activity),
             db,
             rooms: Mutex::new(HashMap::new()),
             live: Default::default(),
             caps: super::caps::Caps::new(config.caps),
             config,
-        }))
+        }));
+        // Holds the hub weakly: it ends with the writer, which ends with the hub.
+        tokio::spawn(super::activity::fan_out(Arc::downgrade(&hub.0), news));
+        hub
     }
 
     /// WebSocket connections open on this node.

@@ -5,7 +5,7 @@
 
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{Appended, DocAppend, Snapshot};
-use crate::db::posts::Projection;
+use crate::db::posts::{NewPost, Projection};
 use crate::db::Db;
 use renraku_sync::UserId;
 use tokio::sync::{mpsc, oneshot};
@@ -51,11 +51,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task; it ends when the last `Writer` is dropped.
-    pub fn spawn(db: Db) -> Writer {
+    /// Starts the writer task; it ends when the last `Writer` is dropped. The posts each
+    /// commit stored for the first time go to `activity` (see `activity.rs`).
+    pub fn spawn(db: Db, activity: mpsc::Sender<Vec<NewPost>>) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_JOBS * 4);
         tokio::spawn(checkpoints(db.clone(), tx.downgrade()));
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, rx, activity));
         Writer { tx }
     }
 
@@ -121,7 +122,7 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<NewPost>>) {
     let mut jobs = Vec::with_capacity(MAX_JOBS);
     while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
         let mut appends = Vec::new();
@@ -167,8 +168,14 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
             }))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        match db.append_batch(&docs, &entries, &snapshots).await {
-            Ok(results) => {
+        match db.append_batch_posts(&docs, &entries, &snapshots).await {
+            Ok((results, new_posts)) => {
+                // After the commit, never waited for: members' room lists are told by
+                // another task, and a full queue only costs them a live update (the list
+                // is fetched again on every visit).
+                if !new_posts.is_empty() && activity.try_send(new_posts).is_err() {
+                    tracing::warn!("room activity not queued");
+                }
                 let mut results = results.into_iter();
                 for ((.., done), appended) in appends.into_iter().zip(results.by_ref()) {
                     let _ = done.send(Ok(appended));

@@ -217,7 +217,6 @@ export async function signIn(device, loginId, { password = demoPassword, at = mu
 export async function postInRoom(device, title, text) {
   const { page } = device;
   await page.getByRole("link", { name: new RegExp(title) }).click();
-  await page.getByRole("button", { name: /新しい投稿/ }).click();
   await page.getByLabel("新しい投稿を書く").fill(text);
   await page.getByRole("button", { name: "投稿する" }).click();
   const post = page.locator("article", { hasText: text });

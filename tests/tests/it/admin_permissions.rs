@@ -60,6 +60,10 @@ async fn fixture(server: &TestServer, cast: &Cast) -> Fixture {
         .create_maintenance(None, tomorrow, tomorrow + 1000, "", cast.system.id)
         .await
         .unwrap();
+    let template = db
+        .create_template(cast.demo, None, "定型文", "体温：", 0)
+        .await
+        .unwrap();
     let agreement = db.create_agreement(&format!("協定{n}")).await.unwrap();
     let joined = db.create_agreement(&format!("協定{n}b")).await.unwrap();
     db.join_agreement(joined, cast.demo).await.unwrap();
@@ -80,6 +84,7 @@ async fn fixture(server: &TestServer, cast: &Cast) -> Fixture {
             ("/api/admin/rooms/", room.get()),
             ("/api/admin/announcements/", announcement),
             ("/api/admin/maintenance/", maintenance),
+            ("/api/admin/templates/", template.get()),
             ("/api/admin/agreements/", agreement.0),
             ("/api/admin/client-certificates/", certificate.id),
         ],
@@ -148,6 +153,13 @@ fn body(method: &str, template: &str) -> Option<Value> {
             json!({"starts_at": tomorrow, "ends_at": tomorrow + 1000, "message": "点検"})
         }
         ("delete", "/api/admin/maintenance/{id}") => return None,
+        ("post", "/api/admin/municipalities/{slug}/templates") => {
+            json!({"title": "訪問報告", "body": "体温：　℃"})
+        }
+        ("put", "/api/admin/templates/{id}") => {
+            json!({"title": "訪問報告", "body": "血圧：", "sort_order": 5})
+        }
+        ("delete", "/api/admin/templates/{id}") => return None,
         ("post", "/api/admin/users/{id}/client-certificates") => {
             // A fresh certificate each time: fingerprints are unique.
             let cert = rcgen::generate_simple_self_signed(vec![format!("device{n}.example")])

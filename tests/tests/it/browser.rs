@@ -74,6 +74,10 @@ browser_tests! {
     clock_fast: "clock_fast.test.mjs";
     conn_refused: "conn_refused.test.mjs" with ONE_CONNECTION_PER_USER;
     ack_urgent: "ack_urgent.test.mjs";
+    room_daily: "room_daily.test.mjs";
+    a11y: "a11y.test.mjs";
+    templates: "templates.test.mjs";
+    home_live: "home_live.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at

@@ -1,7 +1,7 @@
 //! The administration API (`/api/admin/…`): municipality administrators manage their own
-//! municipality's organizations, accounts, patients, rooms, announcements and audit log;
-//! system administrators manage municipalities, agreements, maintenance windows and
-//! system-wide announcements, and may act in any municipality.
+//! municipality's organizations, accounts, patients, rooms, announcements, shared templates
+//! (定型文) and audit log; system administrators manage municipalities, agreements,
+//! maintenance windows and system-wide announcements, and may act in any municipality.
 //!
 //! Every route's OpenAPI tag says who may call it — `admin` (a municipality's
 //! administrators and system administrators) or `admin_system` (system administrators only)
@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod patients;
 pub mod rooms;
 pub mod statistics;
+pub mod templates;
 pub mod users;
 
 pub use guard::Admin;
@@ -67,4 +68,12 @@ pub fn routes() -> OpenApiRouter<crate::AppState> {
         .routes(routes!(maintenance::create_maintenance))
         .routes(routes!(maintenance::delete_maintenance))
         .routes(routes!(statistics::statistics))
+        .routes(routes!(
+            templates::list_shared_templates,
+            templates::create_shared_template
+        ))
+        .routes(routes!(
+            templates::update_shared_template,
+            templates::delete_shared_template
+        ))
 }
