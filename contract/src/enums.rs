@@ -164,6 +164,22 @@ text_enum!(
     }
 );
 
+impl Profession {
+    /// The profession as a Japanese care or medical record names it (the app's labels).
+    pub fn japanese(self) -> &'static str {
+        match self {
+            Profession::Doctor => "医師",
+            Profession::Nurse => "看護師",
+            Profession::CareManager => "ケアマネジャー",
+            Profession::Pharmacist => "薬剤師",
+            Profession::Therapist => "リハビリ職",
+            Profession::Helper => "ヘルパー",
+            Profession::CityStaff => "市職員",
+            Profession::Other => "その他",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

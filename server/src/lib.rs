@@ -22,6 +22,7 @@ pub mod listener;
 pub mod memory;
 pub mod provision;
 pub mod push;
+pub mod record;
 pub mod tls;
 
 pub use cli::run_cli;

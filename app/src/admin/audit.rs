@@ -114,6 +114,8 @@ fn action_label(action: &str) -> Option<&'static str> {
         "signout" => tr("サインアウト", "Signed out"),
         "signin.throttled" => tr("サインインの制限", "Sign-in throttled"),
         "room.open" => tr("ルームを開いた", "Room opened"),
+        "room.record.export" => tr("記録の出力", "Record exported"),
+        "search" => tr("検索", "Search"),
         "patient_room.read" => tr("患者ルームの閲覧", "Patient room read"),
         "room.create" => tr("ルーム作成", "Room created"),
         "password.changed" => tr("パスワード変更", "Password changed"),

@@ -89,6 +89,7 @@ actions! {
     RoomMemberRemoved = "room.member.removed",
     RoomMemberRole = "room.member.role",
     RoomOpen = "room.open",
+    RoomRecordExport = "room.record.export",
     Search = "search",
     SessionRevoked = "session.revoked",
     Signout = "signout",

@@ -13,6 +13,7 @@ mod municipalities;
 mod openapi;
 mod passkeys;
 mod push;
+mod record;
 mod rooms;
 mod search;
 mod security_txt;
@@ -81,6 +82,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::room_token))
         .routes(routes!(acks::inbox))
         .routes(routes!(search::search))
+        .routes(routes!(record::export_record))
         .routes(routes!(
             templates::list_templates,
             templates::create_template

@@ -15,12 +15,16 @@ pub use renraku_contract::{MessageRoomCreated, NewMessageRoom, RoomDetail, RoomT
 use renraku_sync::{RoomId, UserId};
 
 /// A room id from the path; anything else cannot name a room.
-fn room_id(raw: &str) -> Result<RoomId> {
+pub(super) fn room_id(raw: &str) -> Result<RoomId> {
     raw.parse().map_err(|_| Error::NotFound)
 }
 
 /// Non-members get 403 whether or not the room exists, so ids reveal nothing.
-async fn require_member(state: &AppState, room: RoomId, user: &CurrentUser) -> Result<()> {
+pub(super) async fn require_member(
+    state: &AppState,
+    room: RoomId,
+    user: &CurrentUser,
+) -> Result<()> {
     if state.db.is_member(room, user.id).await? {
         Ok(())
     } else {

@@ -33,6 +33,7 @@ mod mtls;
 mod passkeys;
 mod projection;
 mod push;
+mod record_export;
 mod room_activity;
 mod schema_parity;
 mod search;

@@ -1,0 +1,114 @@
+//! Export of a room's record to one's own chart (issue 18): members only, every export
+//! audited (who, which room, format, period, how many posts). The record itself is
+//! `server/src/record/`.
+
+use super::rooms::{require_member, room_id};
+use super::{ApiPath, ApiQuery};
+use crate::auth::CurrentUser;
+use crate::db::audit::AuditEntry;
+use crate::domain::audit::AuditAction;
+use crate::error::{Error, Result};
+use crate::record;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use renraku_sync::PostId;
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordFormat {
+    /// Plain text to paste into a care or medical record.
+    Text,
+    /// CSV for Excel (UTF-8 with BOM).
+    Csv,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecordQuery {
+    pub format: RecordFormat,
+    /// From (unix ms, inclusive); default: the beginning.
+    pub from: Option<i64>,
+    /// To (unix ms, inclusive); default: now.
+    pub to: Option<i64>,
+    /// Only this thread (its id: the id of its first post), whatever the period: "copy this
+    /// thread".
+    pub thread: Option<String>,
+}
+
+/// A room's posts in a period as text or CSV, as a download.
+#[utoipa::path(get, path = "/api/rooms/{room}/record", tag = "rooms",
+    params(("room" = i64, Path), RecordQuery),
+    responses((status = 200, description = "text/plain or text/csv (UTF-8 with BOM)", body = String),
+              (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn export_record(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(room): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
+) -> Result<Response> {
+    let room = room_id(&room)?;
+    require_member(&state, room, &user).await?;
+    let thread = match &query.thread {
+        Some(raw) => Some(
+            PostId::parse(raw).ok_or_else(|| Error::BadRequest("thread: not a post id".into()))?,
+        ),
+        None => None,
+    };
+    let (from, to) = match thread {
+        Some(_) => (i64::MIN, i64::MAX),
+        None => (
+            query.from.unwrap_or(0),
+            query.to.unwrap_or(state.clock.now_ms()),
+        ),
+    };
+    let mut rec = record::collect(&state.db, room, from, to).await?;
+    if let Some(thread) = &thread {
+        rec.threads.retain(|t| &t.root.post.id == thread);
+        if rec.threads.is_empty() {
+            return Err(Error::NotFound);
+        }
+    }
+    let format = match query.format {
+        RecordFormat::Text => "text",
+        RecordFormat::Csv => "csv",
+    };
+    let entry = AuditEntry::new(AuditAction::RoomRecordExport, format!("room/{room}"))
+        .by(user.id, user.municipality)
+        .detail(format!(
+            "format={format} posts={} from={} to={}{}",
+            rec.posts(),
+            query.from.unwrap_or(0),
+            to,
+            thread
+                .as_ref()
+                .map(|t| format!(" thread={t}"))
+                .unwrap_or_default()
+        ));
+    state.db.audit(entry).await?;
+    let stamp = record::jst_minutes(state.clock.now_ms()).replace([' ', ':', '-'], "");
+    let (body, content_type, ext) = match query.format {
+        RecordFormat::Text => (
+            record::text::render(&rec).into_bytes(),
+            "text/plain; charset=utf-8",
+            "txt",
+        ),
+        RecordFormat::Csv => (record::csv::render(&rec)?, "text/csv; charset=utf-8", "csv"),
+    };
+    // ASCII name plus RFC 5987's UTF-8 one; no patient name in it (file names travel).
+    let disposition = format!("attachment; filename=\"renraku-room{room}-{stamp}.{ext}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
