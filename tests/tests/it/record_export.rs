@@ -7,9 +7,8 @@ use renraku_server::db::audit::AuditFilter;
 use renraku_server::db::users::Role;
 use renraku_sync::Reaction;
 use renraku_tests::fixture::Fixture;
-use renraku_tests::helpers::{new_post_id, now_ms};
+use renraku_tests::helpers::new_post_id;
 use renraku_tests::sync_client::SyncClient;
-use renraku_tests::TestServer;
 use std::process::{Command, Stdio};
 
 /// 2026-11-05 14:30 JST.
