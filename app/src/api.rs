@@ -247,7 +247,7 @@ fn is_slug(s: &str) -> bool {
 /// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error. A sign-out
 /// made offline is paid first: until the server has heard of it, the cookie this request
 /// would carry belongs to a session the user ended.
-async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+pub(crate) async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
     crate::owed_signout::settle().await?;
     send_request(method, url, json).await
 }

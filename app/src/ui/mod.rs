@@ -11,6 +11,7 @@ pub mod new_message;
 pub mod passkeys;
 pub mod portal;
 pub mod post;
+pub mod record;
 pub mod room;
 pub mod session;
 pub mod settings;

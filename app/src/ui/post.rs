@@ -54,6 +54,8 @@ pub fn PostView(
     let mut menu = use_signal(|| false);
     let mut who = ctx.who;
     let mut unfolded = use_signal(|| false);
+    // What "copy this thread" did, said once.
+    let mut copied = use_signal(|| None::<String>);
 
     // This room's changes and the outbox's (送信待ち), not every room's.
     let _ = engine.room_revision(room)();
@@ -256,6 +258,9 @@ pub fn PostView(
                     "⋯"
                 }
             }
+            if let Some(said) = copied() {
+                p { class: "notice", role: "status", onclick: move |_| copied.set(None), "{said}" }
+            }
             if menu() {
                 crate::ui::widgets::Sheet { title: tr("投稿の操作", "Post actions").to_owned(), on_close: move |_| menu.set(false),
                     div { class: "menu",
@@ -272,6 +277,22 @@ pub fn PostView(
                                 }
                             },
                             if pinned { {tr("ピン留めを外す", "Unpin")} } else { {tr("チームにピン留め", "Pin for the team")} }
+                        }
+                        button {
+                            class: "menu-item",
+                            r#type: "button",
+                            onclick: {
+                                let thread = post.parent.clone().unwrap_or(post.id.clone());
+                                move |_| {
+                                    let thread = thread.clone();
+                                    spawn(async move {
+                                        let said = crate::ui::record::copy_thread(room, &thread).await;
+                                        copied.set(Some(said));
+                                        menu.set(false);
+                                    });
+                                }
+                            },
+                            {tr("このスレッドをコピー", "Copy this thread")}
                         }
                         if mine {
                             button {

@@ -103,6 +103,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
     // Whether the room's kept data has been forgotten after a membership refusal.
     let forgotten = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
     let mut team = use_signal(|| false);
+    let mut exporting = use_signal(|| false);
     let mut unread = use_signal(|| None::<Unread>);
     // Whether the divider has been placed (once per opening) and scrolled to.
     let divider_placed = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
@@ -257,6 +258,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         }
         bits.join(" · ")
     });
+    let is_patient_room = d.as_ref().is_some_and(|d| d.kind == RoomKind::Patient);
     let back_tab = match d.as_ref().map(|d| d.kind) {
         Some(RoomKind::Project) => Tab::Projects,
         Some(RoomKind::Message) => Tab::Messages,
@@ -358,7 +360,20 @@ pub fn RoomScreen(room: RoomId) -> Element {
                 onclick: move |_| team.toggle(),
                 {tr_string(format!("チーム {member_count}"), format!("Team {member_count}"))}
             }
+            if is_patient_room {
+                button {
+                    class: "icon",
+                    r#type: "button",
+                    aria_label: tr("記録を出力", "Export the record"),
+                    title: tr("記録を出力", "Export the record"),
+                    onclick: move |_| exporting.set(true),
+                    "📄"
+                }
+            }
             crate::push::RoomMuteToggle { room: room.get() }
+        }
+        if exporting() {
+            crate::ui::record::RecordSheet { room, on_close: move |_| exporting.set(false) }
         }
         main { class: "timeline",
             if let Some(reason) = denied {
