@@ -49,7 +49,27 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Sections of BENCHMARKS.md written by other tools (between `<!-- NAME:start -->` and
 /// `<!-- NAME:end -->`), kept when `renraku-bench` rewrites the file.
-const KEPT_SECTIONS: [&str; 2] = ["app-bench", "attacks"];
+const KEPT_SECTIONS: [&str; 3] = ["app-bench", "attacks", "search"];
+
+/// `cargo xtask bench-search`: `renraku-search-bench` in release, into BENCHMARKS.md.
+pub fn search(args: &[String]) -> Result<()> {
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    step("bench-search: cargo run --release -p renraku-bench --bin renraku-search-bench");
+    run_cmd(
+        Command::new(cargo())
+            .current_dir(root())
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "renraku-bench",
+                "--bin",
+                "renraku-search-bench",
+                "--",
+            ])
+            .args(args),
+    )
+}
 
 fn kept_section<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let (start_mark, end_mark) = (

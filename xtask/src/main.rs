@@ -36,6 +36,9 @@ commands:
   bench-app [ARGS] setup + build-app + release server, then bench/browser/app_bench.mjs in
               Chromium: first-load bytes, repeat load, a 1,000-post room's first paint at
               4x CPU slowdown; written to the app section of BENCHMARKS.md (--runs N)
+  bench-search [ARGS] search latency on 1,000,000 posts in 10,000 rooms for a member of 30,
+              on SQLite and PostgreSQL (`renraku-search-bench -- ARGS`, e.g. --posts 100000),
+              written to the search section of BENCHMARKS.md
   fuzz [TARGET…] build the fuzz/ targets (stable toolchain) and run each for
               RENRAKU_FUZZ_SECS (20) seconds; see fuzz/README.md";
 
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("bench") => bench::run(&rest),
         Some("bench-app") => bench_app::run(&rest),
+        Some("bench-search") => bench::search(&rest),
         Some("fuzz") => util::target_dir().and_then(|t| fuzz::run(&util::root(), &t, &rest)),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
