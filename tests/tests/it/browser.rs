@@ -78,6 +78,7 @@ browser_tests! {
     a11y: "a11y.test.mjs";
     templates: "templates.test.mjs";
     home_live: "home_live.test.mjs";
+    search: "search.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
