@@ -5,7 +5,8 @@
 //   「以前の返信」 too;
 // - a full-width query (ＳｐＯ２) finds a half-width post (SpO2);
 // - offline, the same search says it searched only the rooms kept on the device, and still
-//   finds the post (the room's replica read from IndexedDB after an offline reload).
+//   finds the post (the room's replica read from IndexedDB after an offline reload);
+// - a room's 🔍 searches that room only, by default.
 // Screenshots of the phone's screen at each step are kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -135,4 +136,14 @@ test("search finds a post, opens the room at it, full-width and offline too", as
   await postOnScreen(nurse, woundId);
   await screen(nurse, "room-at-hit-offline");
   await nurse.setOnline(true);
+
+  // A room's 🔍 searches that room (a chip that can be turned off).
+  await page.getByRole("button", { name: "このルームを検索" }).click();
+  const only = page.getByRole("button", { name: /のみ$/ });
+  await page.getByRole("button", { name: "山田 太郎 様 のみ" }).waitFor();
+  assert.equal(await only.getAttribute("aria-pressed"), "true");
+  await search(nurse, `処置 ${stamp}`, wound);
+  await screen(nurse, "search-in-room");
+  await only.click();
+  assert.equal(await only.getAttribute("aria-pressed"), "false");
 });

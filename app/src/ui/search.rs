@@ -99,8 +99,9 @@ struct Found {
     offline: bool,
 }
 
-/// The last search, in memory only (never stored): shown again on coming back from a hit.
-static LAST: GlobalSignal<Option<(UserId, Found)>> = Signal::global(|| None);
+/// The last search, in memory only (never stored), with whose it is and the room the screen
+/// was opened from: shown again on coming back from a hit.
+static LAST: GlobalSignal<Option<(UserId, Option<RoomId>, Found)>> = Signal::global(|| None);
 
 /// Asks the server; offline, searches the rooms kept on the device.
 async fn search(
@@ -258,8 +259,8 @@ pub fn SearchScreen(room: Option<RoomId>) -> Element {
     let last = use_hook(|| {
         LAST.peek()
             .as_ref()
-            .filter(|(user, found)| *user == me && found.query.room.is_none_or(|r| room == Some(r)))
-            .map(|(_, found)| found.clone())
+            .filter(|(user, opened_from, _)| *user == me && *opened_from == room)
+            .map(|(_, _, found)| found.clone())
     });
     let mut query = use_signal(|| {
         last.as_ref().map_or(
@@ -327,7 +328,7 @@ pub fn SearchScreen(room: Option<RoomId>) -> Element {
                     };
                     next.hits
                         .dedup_by(|a, b| a.post == b.post && a.room == b.room);
-                    *LAST.write() = Some((me, next.clone()));
+                    *LAST.write() = Some((me, room, next.clone()));
                     found.set(Some(next));
                 }
                 Err(e) if e.is_unauthorized() => s.expired(),
