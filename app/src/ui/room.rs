@@ -351,10 +351,12 @@ pub fn RoomScreen(room: RoomId) -> Element {
     }
     // Opened at a post: the page holding its thread is shown, then it is scrolled to (once it
     // is in the replica; a room in sync without it gives up).
+    // (A room of pinned threads only has no first frame to wait for.)
+    let settled = !first_frame() || total == 0;
     if let Some(target) = focus
         .peek()
         .clone()
-        .filter(|_| !first_frame() && !focus_shown.get())
+        .filter(|_| settled && !focus_shown.get())
     {
         let index = threads
             .iter()
