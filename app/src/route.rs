@@ -55,6 +55,8 @@ pub enum Route {
     Home(Tab),
     /// `/{m}/rooms/{id}`
     Room(RoomId),
+    /// `/{m}/search` (`?room=…`: opened from a room, which it then searches by default)
+    Search { room: Option<RoomId> },
     /// `/{m}/new-message`
     NewMessage,
     /// `/{m}/settings`
@@ -68,16 +70,15 @@ impl Route {
         let mut segments = path.split('/').filter(|s| !s.is_empty()).skip(1);
         match segments.next() {
             Some("home") => {
-                let tab = query
-                    .trim_start_matches('?')
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("tab="))
-                    .unwrap_or("patients");
+                let tab = query_param(query, "tab").unwrap_or("patients");
                 Route::Home(Tab::parse(tab))
             }
             Some("rooms") => match segments.next().and_then(|s| s.parse().ok()) {
                 Some(id) => Route::Room(id),
                 None => Route::Home(Tab::Patients),
+            },
+            Some("search") => Route::Search {
+                room: query_param(query, "room").and_then(|r| r.parse().ok()),
             },
             Some("new-message") => Route::NewMessage,
             Some("settings") => Route::Settings,
@@ -95,12 +96,22 @@ impl Route {
             Route::Portal => format!("/{m}/"),
             Route::Home(tab) => format!("/{m}/home?tab={}", tab.as_str()),
             Route::Room(id) => format!("/{m}/rooms/{id}"),
+            Route::Search { room: None } => format!("/{m}/search"),
+            Route::Search { room: Some(id) } => format!("/{m}/search?room={id}"),
             Route::NewMessage => format!("/{m}/new-message"),
             Route::Settings => format!("/{m}/settings"),
             Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
             Route::Admin { path } => format!("/{m}/admin/{path}"),
         }
     }
+}
+
+/// The value of `name` in a URL's query (`?a=1&b=2`).
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Which wasm bundle this page runs.
@@ -180,6 +191,32 @@ pub fn go(route: Route) {
         w.scroll_to_with_x_and_y(0.0, 0.0);
     }
     *ROUTE.write() = route;
+}
+
+/// Opens a room at one of its posts (a search hit): `/{m}/rooms/{id}?post={post}`, which
+/// the room screen reads once with [`take_post`].
+pub fn go_to_post(room: RoomId, post: &str) {
+    let route = Route::Room(room);
+    if let Some(w) = web_sys::window() {
+        if let Ok(history) = w.history() {
+            let href = format!("{}?post={post}", route.href());
+            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&href));
+        }
+        w.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+    *ROUTE.write() = route;
+}
+
+/// The post a room was opened at (`?post=`), taken off the URL so that the entry (and the
+/// kept screen, which is keyed by it) is the room's own again.
+pub fn take_post() -> Option<renraku_sync::PostId> {
+    let w = web_sys::window()?;
+    let search = w.location().search().ok()?;
+    let post = renraku_sync::PostId::parse(query_param(&search, "post")?)?;
+    if let (Ok(history), Ok(path)) = (w.history(), w.location().pathname()) {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&path));
+    }
+    Some(post)
 }
 
 /// Replaces the current entry (redirects: the back button should not return to them).

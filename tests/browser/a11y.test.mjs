@@ -1,6 +1,6 @@
 // Accessibility, checked by axe-core (the engine of Lighthouse and of the browsers'
 // accessibility audits) in Chromium on a 390×844 phone: sign-in, home, a room, the composer
-// with a draft and its 至急 / 要確認 choices, the settings (standard and large text), and the
+// with a draft and its 至急 / 要確認 choices, search with its hits, the settings (standard and large text), and the
 // admin screens. None may have a serious or critical violation. Every violation found, of
 // any impact, is written to `<artifacts>/axe-<screen>.json` for a person to read.
 import { test, after } from "node:test";
@@ -60,6 +60,12 @@ test("no serious or critical accessibility violation on the main screens", async
   await nurse.page.getByText("メンバーを指定").click();
   await audit(nurse, "composer");
   await nurse.page.getByLabel("新しい投稿を書く").fill("");
+
+  await nurse.goto(`/${municipality}/search`);
+  await nurse.page.getByLabel("検索する言葉").fill("体位変換");
+  await nurse.page.getByLabel("検索する言葉").press("Enter");
+  await nurse.page.locator("li.hit mark").first().waitFor();
+  await audit(nurse, "search");
 
   await nurse.goto(`/${municipality}/settings`);
   await nurse.page.getByRole("switch", { name: "ロック画面に内容を表示する" }).waitFor();

@@ -363,6 +363,12 @@ impl Engine {
         let _ = self.events.unbounded_send(Event::OpenDoc(doc));
     }
 
+    /// Reads the room's replica from IndexedDB if this run has not yet, without opening it
+    /// on the server (offline search reads the rooms kept on the device).
+    pub async fn load_kept_room(&self, room: RoomId) {
+        self.load(DocId::Room(room)).await;
+    }
+
     async fn load(&self, doc: DocId) {
         if !self.inner.borrow_mut().loaded.insert(doc) {
             return;

@@ -280,6 +280,14 @@ pub fn Home() -> Element {
             button {
                 class: "icon",
                 r#type: "button",
+                aria_label: tr("検索", "Search"),
+                title: tr("検索", "Search"),
+                onclick: move |_| route::go(Route::Search { room: None }),
+                "🔍"
+            }
+            button {
+                class: "icon",
+                r#type: "button",
                 aria_label: tr("設定", "Settings"),
                 onclick: move |_| route::go(Route::Settings),
                 "⚙"

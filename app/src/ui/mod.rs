@@ -13,6 +13,7 @@ pub mod portal;
 pub mod post;
 pub mod record;
 pub mod room;
+pub mod search;
 pub mod session;
 pub mod settings;
 pub mod signout;

@@ -82,6 +82,8 @@ pub struct RoomCtx {
     pub who: Signal<Option<Who>>,
     /// Unread posts when the room was opened.
     pub unread: Signal<Option<Unread>>,
+    /// The post the room was opened at (a search hit): shown even in folded replies.
+    pub focus: Signal<Option<PostId>>,
 }
 
 fn detail_url(room: RoomId) -> String {
@@ -110,11 +112,15 @@ pub fn RoomScreen(room: RoomId) -> Element {
     let divider_shown = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
     // The thread order of this visit, fixed once the room is in sync (see `stable_order`).
     let order = use_hook(|| std::rc::Rc::new(std::cell::RefCell::new(Vec::<PostId>::new())));
+    // Opened at a post (`?post=`, a search hit), and whether it has been scrolled to.
+    let focus = use_signal(route::take_post);
+    let focus_shown = use_hook(|| std::rc::Rc::new(std::cell::Cell::new(false)));
     use_context_provider(|| RoomCtx {
         room,
         members,
         who,
         unread,
+        focus,
     });
 
     let s = session.clone();
@@ -201,7 +207,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
         }
     }
     // Start at the divider, once the page holding it is on screen.
-    if unread.read().is_some() && !first_frame() && !divider_shown.get() {
+    if unread.read().is_some() && !first_frame() && !divider_shown.get() && focus.peek().is_none() {
         divider_shown.set(true);
         spawn(async move {
             util::after_next_paint().await;
@@ -345,6 +351,28 @@ pub fn RoomScreen(room: RoomId) -> Element {
             }
         };
     }
+    // Opened at a post: the page holding its thread is shown, then it is scrolled to (once it
+    // is in the replica; a room in sync without it gives up).
+    // (A room of pinned threads only has no first frame to wait for.)
+    let settled = !first_frame() || total == 0;
+    if let Some(target) = focus
+        .peek()
+        .clone()
+        .filter(|_| settled && !focus_shown.get())
+    {
+        let index = threads
+            .iter()
+            .position(|t| t.root.id == target || t.replies.iter().any(|r| r.id == target));
+        if index.is_some() || synced || engine.read_room(room, |d| d.post(&target).is_some()) {
+            focus_shown.set(true);
+            spawn(async move {
+                if let Some(i) = index.filter(|i| *i >= pages.peek().saturating_mul(PAGE)) {
+                    pages.set(i / PAGE + 1);
+                }
+                scroll_to_post(&target).await;
+            });
+        }
+    }
     let visible: Vec<Thread> = threads.into_iter().take(shown).collect();
     let member_count = members.read().len();
 
@@ -359,6 +387,13 @@ pub fn RoomScreen(room: RoomId) -> Element {
                 aria_expanded: if team() { "true" } else { "false" },
                 onclick: move |_| team.toggle(),
                 {tr_string(format!("チーム {member_count}"), format!("Team {member_count}"))}
+            }
+            button {
+                class: "icon",
+                r#type: "button",
+                aria_label: tr("このルームを検索", "Search this room"),
+                onclick: move |_| route::go(Route::Search { room: Some(room) }),
+                "🔍"
             }
             if is_patient_room {
                 button {
@@ -449,11 +484,20 @@ fn ThreadView(thread: Thread, pinned: HashSet<PostId>) -> Element {
     let divider_at = unread
         .as_ref()
         .and_then(|u| thread.replies.iter().position(|r| r.id == u.first));
+    // Nor is the reply the room was opened at.
+    let focus_at = ctx
+        .focus
+        .read()
+        .as_ref()
+        .and_then(|f| thread.replies.iter().position(|r| &r.id == f));
     let hidden = if expanded() {
         0
     } else {
         let folded = n.saturating_sub(SHOWN_REPLIES);
-        divider_at.map_or(folded, |i| folded.min(i))
+        divider_at
+            .into_iter()
+            .chain(focus_at)
+            .fold(folded, usize::min)
     };
     let root_id = thread.root.id.clone();
     let section_id = format!("thread-{root_id}");
@@ -518,6 +562,25 @@ fn ThreadView(thread: Thread, pinned: HashSet<PostId>) -> Element {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Scrolls `article#post-{id}` to the middle of the screen once it is rendered (its page may
+/// be a render or two away), and marks it for a moment.
+async fn scroll_to_post(post: &PostId) {
+    let id = format!("post-{post}");
+    for _ in 0..30 {
+        util::after_next_paint().await;
+        let el = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(&id));
+        if let Some(el) = el {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Center);
+            el.scroll_into_view_with_scroll_into_view_options(&options);
+            let _ = el.set_attribute("data-focus", "");
+            return;
         }
     }
 }

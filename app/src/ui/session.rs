@@ -301,6 +301,7 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
             Route::Portal | Route::Home(_) => rsx! { ui::home::Home {} },
             Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },
             // Screens without a kept copy take over at once.
+            Route::Search { room } => rsx! { ui::kept_screen::Reveal {} ui::search::SearchScreen { room } },
             Route::NewMessage => rsx! { ui::kept_screen::Reveal {} ui::new_message::NewMessage {} },
             Route::Settings => rsx! { ui::kept_screen::Reveal {} ui::settings::Settings {} },
             // The admin screens are the other bundle's: a page load away (`route::go`). This

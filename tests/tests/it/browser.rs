@@ -79,6 +79,7 @@ browser_tests! {
     templates: "templates.test.mjs";
     home_live: "home_live.test.mjs";
     record_export: "record_export.test.mjs";
+    search: "search.test.mjs";
 }
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
