@@ -49,7 +49,7 @@ impl Query {
         day_start_ms(&self.to, 1).map(|ms| ms - 1)
     }
 
-    fn url(&self, before: Option<i64>) -> String {
+    fn url(&self, before: Option<&(i64, String)>) -> String {
         let q = js_sys::encode_uri_component(self.text.trim());
         let mut url = format!("/api/search?q={q}&limit={LIMIT}");
         if let Some(room) = self.room {
@@ -64,14 +64,13 @@ impl Query {
                 url.push_str(&format!("&{name}=true"));
             }
         }
-        for (value, name) in [
-            (self.start_ms(), "from"),
-            (self.end_ms(), "to"),
-            (before, "before"),
-        ] {
+        for (value, name) in [(self.start_ms(), "from"), (self.end_ms(), "to")] {
             if let Some(ms) = value {
                 url.push_str(&format!("&{name}={ms}"));
             }
+        }
+        if let Some((at, post)) = before {
+            url.push_str(&format!("&before={at}&before_post={post}"));
         }
         url
     }
@@ -107,9 +106,9 @@ static LAST: GlobalSignal<Option<(UserId, Option<RoomId>, Found)>> = Signal::glo
 async fn search(
     session: &Session,
     query: &Query,
-    before: Option<i64>,
+    before: Option<(i64, String)>,
 ) -> Result<(Vec<SearchHit>, bool, bool), ApiError> {
-    match api::get::<SearchResults>(&query.url(before)).await {
+    match api::get::<SearchResults>(&query.url(before.as_ref())).await {
         Ok(r) => Ok((r.hits, r.more, false)),
         Err(ApiError::Offline) => {
             let (hits, more) = search_device(session, query, before).await;
@@ -124,7 +123,7 @@ async fn search(
 async fn search_device(
     session: &Session,
     query: &Query,
-    before: Option<i64>,
+    before: Option<(i64, String)>,
 ) -> (Vec<SearchHit>, bool) {
     let terms = terms(&query.text);
     if terms.is_empty() {
@@ -166,7 +165,11 @@ async fn search_device(
                     })
                     .filter(|p| from.is_none_or(|f| p.created_at >= f))
                     .filter(|p| to.is_none_or(|t| p.created_at <= t))
-                    .filter(|p| before.is_none_or(|b| p.created_at < b))
+                    .filter(|p| {
+                        before.as_ref().is_none_or(|(at, id)| {
+                            (p.created_at, p.id.as_str()) < (*at, id.as_str())
+                        })
+                    })
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
@@ -302,7 +305,7 @@ pub fn SearchScreen(room: Option<RoomId>) -> Element {
             found
                 .peek()
                 .as_ref()
-                .and_then(|f| f.hits.last().map(|h| h.created_at))
+                .and_then(|f| f.hits.last().map(|h| (h.created_at, h.post.clone())))
         } else {
             None
         };
@@ -310,10 +313,11 @@ pub fn SearchScreen(room: Option<RoomId>) -> Element {
         error.set(None);
         let s = s.clone();
         spawn(async move {
+            let paging = before.is_some();
             match search(&s, &q, before).await {
                 Ok((hits, more_left, offline)) => {
                     let mut next = match found.peek().clone() {
-                        Some(mut f) if before.is_some() => {
+                        Some(mut f) if paging => {
                             f.hits.extend(hits);
                             f.more = more_left;
                             f.offline |= offline;

@@ -21,8 +21,10 @@ pub struct PostSearch {
     pub has_attachment: bool,
     /// Acknowledgement requests (要確認) still waiting for this user.
     pub unacknowledged: bool,
-    /// Only posts written before this (unix ms): the next page.
-    pub before: Option<i64>,
+    /// The next page: posts after this one in the order of the results (newest first, then
+    /// by post id) — the last hit's `created_at` and, to tell posts of the same millisecond
+    /// apart, its id.
+    pub before: Option<(i64, String)>,
     pub limit: usize,
 }
 
@@ -84,7 +86,10 @@ impl Db {
             sql.push_str(&format!(" AND p.created_at <= {}", next()));
         }
         if s.before.is_some() {
-            sql.push_str(&format!(" AND p.created_at < {}", next()));
+            let (a, b, c) = (next(), next(), next());
+            sql.push_str(&format!(
+                " AND (p.created_at < {a} OR (p.created_at = {b} AND p.post_id < {c}))"
+            ));
         }
         if s.has_attachment {
             sql.push_str(" AND p.has_attachments");
@@ -119,8 +124,11 @@ impl Db {
         if let Some(author) = s.author {
             query = query.bind(author.get());
         }
-        for bound in [s.from, s.to, s.before].into_iter().flatten() {
+        for bound in [s.from, s.to].into_iter().flatten() {
             query = query.bind(bound);
+        }
+        if let Some((at, post)) = &s.before {
+            query = query.bind(*at).bind(*at).bind(post.clone());
         }
         if s.unacknowledged {
             query = query

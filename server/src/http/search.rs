@@ -44,8 +44,11 @@ pub struct SearchParams {
     /// Only acknowledgement requests still waiting for me.
     #[serde(default)]
     pub unacknowledged: bool,
-    /// The next page: posts written before this (the last hit's `created_at`).
+    /// The next page: the last hit's `created_at` …
     pub before: Option<i64>,
+    /// … and its `post` (posts of the same millisecond are told apart by id). Without it,
+    /// `before` alone pages by time.
+    pub before_post: Option<String>,
     /// At most this many hits (default 30, at most 100).
     pub limit: Option<usize>,
 }
@@ -86,7 +89,11 @@ pub async fn search(
         to: params.to,
         has_attachment: params.has_attachment,
         unacknowledged: params.unacknowledged,
-        before: params.before,
+        // Without an id, every post of that millisecond comes before any id ("~" sorts after
+        // every ULID character).
+        before: params
+            .before
+            .map(|at| (at, params.before_post.clone().unwrap_or_else(|| "~".into()))),
         limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
     };
     let results = state.db.search_posts(&search).await?;

@@ -208,12 +208,43 @@ async fn filters_narrow_the_hits() {
     assert!(first.more);
     let next = search(
         &doctor,
-        &format!("q=発熱&limit=1&before={}", first.hits[0].created_at),
+        &format!(
+            "q=発熱&limit=1&before={}&before_post={}",
+            first.hits[0].created_at, first.hits[0].post
+        ),
     )
     .await;
     assert_eq!(next.hits.len(), 1);
     assert!(!next.more);
     assert_ne!(next.hits[0].post, first.hits[0].post);
+
+    // Two posts of the same millisecond: paging one at a time still gives both.
+    let token = f.signin(&server, "doctor").await;
+    let mut sync = SyncClient::connect(&server.ws_url(), &token, 9_200)
+        .await
+        .unwrap();
+    let room = f.room("care");
+    sync.open(room).await.unwrap();
+    let at = now_ms();
+    for text in ["同時刻の記録 その一", "同時刻の記録 その二"] {
+        let u = sync
+            .doc(room)
+            .start_thread(f.user("doctor"), new_post_id(), text, at);
+        sync.write(room, u).await.unwrap();
+    }
+    let mut seen = BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page = search(&doctor, &format!("q=同時刻&limit=1{cursor}")).await;
+        assert!(page.hits.len() <= 1);
+        let Some(hit) = page.hits.first() else { break };
+        assert!(seen.insert(hit.post.clone()), "a post came twice");
+        cursor = format!("&before={}&before_post={}", hit.created_at, hit.post);
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "both posts of the same millisecond");
 }
 
 test_both_dbs!(the_index_follows_edits_deletions_and_membership);
