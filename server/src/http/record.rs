@@ -81,7 +81,10 @@ pub async fn export_record(
     let entry = AuditEntry::new(AuditAction::RoomRecordExport, format!("room/{room}"))
         .by(user.id, user.municipality)
         .detail(format!(
-            "format={format} posts={} from={} to={}{}",
+            "{}format={format} posts={} from={} to={}{}",
+            rec.patient
+                .map(|p| format!("patient/{p} "))
+                .unwrap_or_default(),
             rec.posts(),
             query.from.unwrap_or(0),
             to,

@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use renraku_contract::Profession;
 use renraku_sync::room::{Post, Reaction, RoomDoc};
-use renraku_sync::{DocId, PostId, RoomId, ServerDoc, UserId};
+use renraku_sync::{DocId, PatientId, PostId, RoomId, ServerDoc, UserId};
 use std::collections::HashMap;
 
 /// Japan Standard Time: every time in an export is what the care team's clocks showed.
@@ -64,6 +64,8 @@ pub struct Thread {
 pub struct Record {
     /// The patient's name (patient rooms) or the room's title.
     pub subject: String,
+    /// The patient of a patient room (the audit entry names them).
+    pub patient: Option<PatientId>,
     /// The period asked for (unix ms, inclusive).
     pub from: i64,
     pub to: i64,
@@ -122,6 +124,7 @@ pub async fn collect(db: &Db, room: RoomId, from: i64, to: i64) -> Result<Record
     }
     Ok(Record {
         subject,
+        patient: row.patient,
         from,
         to,
         threads,
