@@ -229,6 +229,8 @@ mod tests {
             "room.member.removed",
             "room.member.role",
             "room.open",
+            "room.record.export",
+            "search",
             "session.revoked",
             "signout",
             "signin.enrolment_only",
