@@ -8,6 +8,7 @@
 
 use renraku_contract::SearchResults;
 use renraku_server::db::audit::AuditFilter;
+use renraku_server::db::search::PostSearch;
 use renraku_server::db::users::Role;
 use renraku_sync::{PostId, RoomId, UserId};
 use renraku_tests::api::Api;
@@ -134,6 +135,31 @@ async fn a_member_finds_japanese_terms_in_their_rooms_only() {
     ] {
         let found = search(&nurse, &format!("q={query}")).await;
         assert_eq!(ids(&found), expected(&w, &mine, query), "query {query:?}");
+        // The same through SQLite's full-text index, which larger rooms use.
+        let through_index = server
+            .db()
+            .search_posts_reading_at_most(
+                &PostSearch {
+                    user: f.user("nurse"),
+                    terms: renraku_sync::search::terms(query),
+                    room: None,
+                    author: None,
+                    from: None,
+                    to: None,
+                    has_attachment: false,
+                    unacknowledged: false,
+                    before: None,
+                    limit: 30,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&through_index),
+            ids(&found),
+            "query {query:?} through the index"
+        );
     }
     // Concretely: the two-letter term, and never the rooms of others.
     let fever = search(&nurse, "q=発熱").await;
