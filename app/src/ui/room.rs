@@ -386,7 +386,10 @@ pub fn RoomScreen(room: RoomId) -> Element {
                 r#type: "button",
                 aria_expanded: if team() { "true" } else { "false" },
                 onclick: move |_| team.toggle(),
-                {tr_string(format!("チーム {member_count}"), format!("Team {member_count}"))}
+                // Short on screen (the patient's name needs the top bar's width), whole for a
+                // screen reader.
+                aria_label: tr_string(format!("ケアチーム {member_count} 人"), format!("Care team: {member_count}")),
+                span { aria_hidden: "true", "👥 {member_count}" }
             }
             button {
                 class: "icon",
