@@ -67,11 +67,7 @@ async fn asked_in(tx: &mut sqlx::AnyConnection, room: RoomId, post: &PostId) -> 
 }
 
 /// Stores (or replaces) the request a post makes.
-async fn upsert_request(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    room: RoomId,
-    post: &Post,
-) -> Result<()> {
+async fn upsert_request(tx: &mut sqlx::AnyConnection, room: RoomId, post: &Post) -> Result<()> {
     let Some(request) = &post.ack else {
         return Ok(());
     };
@@ -79,7 +75,7 @@ async fn upsert_request(
         sqlx::query("SELECT due_at, stage FROM ack_requests WHERE room_id = $1 AND post_id = $2")
             .bind(room.get())
             .bind(post.id.as_str())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     match existing {
         None => {
@@ -96,7 +92,7 @@ async fn upsert_request(
             .bind(post.created_at)
             .bind(0_i64)
             .bind(request.due)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         Some(row) => {
@@ -117,12 +113,12 @@ async fn upsert_request(
             .bind(request.due)
             .bind(room.get())
             .bind(post.id.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM ack_recipients WHERE room_id = $1 AND post_id = $2")
                 .bind(room.get())
                 .bind(post.id.as_str())
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
     }
@@ -131,7 +127,7 @@ async fn upsert_request(
             .bind(room.get())
             .bind(post.id.as_str())
             .bind(user.get())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
@@ -141,7 +137,7 @@ async fn upsert_request(
 /// closes requests that are now complete and, with `notify`, queues the author's push for
 /// each. Returns the number of pushes queued.
 pub(super) async fn project_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     projections: &[&Projection],
     now: i64,
     notify: bool,
@@ -164,7 +160,7 @@ pub(super) async fn project_in(
                         ))
                         .bind(room.get())
                         .bind(id.as_str())
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                     }
                 }
@@ -181,7 +177,7 @@ pub(super) async fn project_in(
                     .bind(post.as_str())
                     .bind(user.get())
                     .bind(*at)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 }
                 None => {
@@ -191,7 +187,7 @@ pub(super) async fn project_in(
                     .bind(room.get())
                     .bind(post.as_str())
                     .bind(user.get())
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 }
             }
@@ -209,7 +205,7 @@ pub(super) async fn project_in(
 /// Closes a request everyone asked has acknowledged (telling its author), or reopens one
 /// that someone asked has not (an acknowledgement taken back, a name added).
 async fn settle_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     room: RoomId,
     post: &PostId,
     now: i64,
@@ -221,7 +217,7 @@ async fn settle_in(
     )
     .bind(room.get())
     .bind(post.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?
     else {
         return Ok(0);
@@ -238,7 +234,7 @@ async fn settle_in(
         .bind(now)
         .bind(room.get())
         .bind(post.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         if !notify {
             return Ok(0);
@@ -265,7 +261,7 @@ async fn settle_in(
         .bind(if stage == 0 { due } else { None })
         .bind(room.get())
         .bind(post.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(0)

@@ -81,7 +81,7 @@ pub struct NewPost {
 /// Writes `projections` inside `tx`; returns the posts new to the server (not deleted).
 /// `stored_at` of a new row is `now`, or the post's own time when rebuilding (`backfill`).
 pub(super) async fn project_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     backend: Backend,
     projections: &[&Projection],
     now: i64,
@@ -95,7 +95,7 @@ pub(super) async fn project_in(
                 sqlx::query("SELECT deleted FROM posts WHERE room_id = $1 AND post_id = $2")
                     .bind(room.get())
                     .bind(id.as_str())
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await?
                     .is_some();
             match post {
@@ -131,7 +131,7 @@ pub(super) async fn project_in(
                         .bind(has_attachments)
                         .bind(room.get())
                         .bind(id.as_str())
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                     } else {
                         sqlx::query(
@@ -154,7 +154,7 @@ pub(super) async fn project_in(
                         .bind(&search_text)
                         .bind(&search_grams)
                         .bind(has_attachments)
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                         if !post.deleted && !backfill {
                             new_posts.push(NewPost {
@@ -175,7 +175,7 @@ pub(super) async fn project_in(
                     .bind(now)
                     .bind(room.get())
                     .bind(id.as_str())
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 }
                 None => {}
@@ -194,14 +194,14 @@ pub(super) async fn project_in(
                     .bind(user.get())
                     .bind(marker.post.as_str())
                     .bind(marker.at)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                 }
                 None => {
                     sqlx::query("DELETE FROM read_markers WHERE room_id = $1 AND user_id = $2")
                         .bind(room.get())
                         .bind(user.get())
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                 }
             }

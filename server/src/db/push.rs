@@ -248,7 +248,7 @@ pub fn ack_topic(room: RoomId) -> String {
 /// muted the room and want a push at `clock_now` (the scheduler's clock: quiet hours are
 /// read by it); rows are due at `now` (the push worker's clock). Returns the number queued.
 pub(crate) async fn enqueue_notice_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     notice: &Notice<'_>,
     clock_now: i64,
     now: i64,
@@ -265,7 +265,7 @@ pub(crate) async fn enqueue_notice_in(
     )
     .bind(notice.post.as_str())
     .bind(notice.room.get())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?
     else {
         return Ok(0);
@@ -298,7 +298,7 @@ pub(crate) async fn enqueue_notice_in(
         )
         .bind(notice.room.get())
         .bind(user.get())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
         for row in rows {
             let settings = settings_from_row(&row)?;
@@ -343,7 +343,7 @@ pub(crate) async fn enqueue_notice_in(
             .bind(ack_topic(notice.room))
             .bind(now)
             .bind(now)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
             queued += 1;
         }

@@ -63,6 +63,40 @@ async fn export_then_import_into_an_empty_database_gives_the_same_conversations(
     assert_eq!(report.posts_added, posts);
     assert_eq!(report.reactions_added, reactions);
     assert_eq!(report.pins_added, pins);
+    // The projection (search, unread counts) follows the import in its transaction: a
+    // member finds an imported post at once, with no restart.
+    let row = sqlx::query(
+        "SELECT m.user_id, p.text FROM posts p JOIN room_members m ON m.room_id = p.room_id \
+         WHERE NOT p.deleted ORDER BY p.post_id LIMIT 1",
+    )
+    .fetch_one(target.pool())
+    .await
+    .expect("imported posts are projected");
+    let text: String = row.get("text");
+    let word: String = text
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .take(4)
+        .collect();
+    let found = target
+        .search_posts(&renraku_server::db::search::PostSearch {
+            user: renraku_sync::UserId::new(row.get("user_id")),
+            terms: renraku_sync::search::terms(&word),
+            room: None,
+            author: None,
+            from: None,
+            to: None,
+            has_attachment: false,
+            unacknowledged: false,
+            before: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert!(
+        found.hits.iter().any(|h| h.text == text),
+        "an imported post is found by {word:?}"
+    );
     let again = transfer::export(&target, false).await.unwrap();
     assert_eq!(
         again.rooms, exported.rooms,

@@ -3,12 +3,13 @@
 use super::placement_facts;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::doc_log;
+use crate::db::posts::Projection;
 use crate::db::{now_ms, Db};
 use crate::domain::audit::AuditAction;
 use crate::error::{Error, Result};
 use crate::import_export::format::{Dataset, RoomRec};
 use crate::import_export::placement;
-use renraku_sync::{DocId, RoomDoc, RoomId, UserId};
+use renraku_sync::{DocId, RoomDoc, RoomId, ServerDoc, UserId};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -504,6 +505,15 @@ async fn import_conversation(
         // user 0: written by the import, not by one professional (each item's author is in
         // the post itself and its client id is bound to them).
         doc_log::append_in(conn, db.backend(), &key, UserId::new(0), &update, now).await?;
+        // The projection (search, unread counts, 確認待ち) follows in the same transaction,
+        // as it does for every update a room task stores. Backfill: no pushes for imports.
+        let mut replica = ServerDoc::new(DocId::Room(room));
+        replica.load(&main.encode_state()).map_err(|e| {
+            Error::internal(format!("room/{room} does not load after the import: {e}"))
+        })?;
+        let projection = Projection::whole(room, &replica);
+        crate::db::posts::project_in(conn, db.backend(), &[&projection], now, true).await?;
+        crate::db::acks::project_in(conn, &[&projection], now, false).await?;
     }
     Ok(())
 }
