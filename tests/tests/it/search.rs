@@ -355,3 +355,31 @@ async fn searches_are_audited_without_their_text_and_bad_queries_refused() {
         .expect_err("anonymous");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
 }
+
+test_both_dbs!(a_member_from_a_partner_municipality_finds_the_rooms_they_joined);
+async fn a_member_from_a_partner_municipality_finds_the_rooms_they_joined() {
+    let (server, f) = scene().start().await;
+    let w = write_all(&server, &f).await;
+    let far = Api::new(&server.base_url(), &f.signin(&server, "far").await);
+    assert_eq!(
+        ids(&search(&far, "q=発熱").await),
+        expected(&w, &["far-room"], "発熱"),
+        "another municipality's rooms stay out of reach"
+    );
+    // Under a wide-area agreement the far professional joins the care room, and finds it.
+    let db = server.db();
+    let agreement = db.create_agreement("広域連携").await.unwrap();
+    db.join_agreement(agreement, f.municipality("m"))
+        .await
+        .unwrap();
+    db.join_agreement(agreement, f.municipality("n"))
+        .await
+        .unwrap();
+    db.add_member(f.room("care"), f.user("far"), "member", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&search(&far, "q=発熱").await),
+        expected(&w, &["far-room", "care"], "発熱")
+    );
+}
