@@ -159,16 +159,8 @@ async fn main() -> Result<()> {
         );
         for query in QUERIES {
             let search = PostSearch {
-                user,
-                terms: terms(query.q),
-                room: None,
                 author: query.mine.then_some(user),
-                from: None,
-                to: None,
-                has_attachment: false,
-                unacknowledged: false,
-                before: None,
-                limit: 30,
+                ..PostSearch::new(user, terms(query.q))
             };
             // Warm the caches once, as a server that has been running would have them.
             let hits = db.search_posts(&search).await?.hits.len();

@@ -5,7 +5,7 @@
 use super::posts::Projection;
 use super::{dialect, now_ms, Backend, Db};
 use crate::error::{Error, Result};
-use renraku_sync::UserId;
+use renraku_sync::{DocId, ServerDoc, UserId};
 use sqlx::Row;
 
 /// One document's share of a group commit.
@@ -167,6 +167,22 @@ impl Db {
             self.push_notifier.wake();
         }
         Ok((all, new_posts))
+    }
+
+    /// A document as stored (its snapshot, then the log after it), for reading outside the
+    /// hub: rebuilding the projection, exporting a record.
+    pub async fn load_server_doc(&self, id: DocId) -> Result<ServerDoc> {
+        let (snapshot, tail) = self.load_doc(&id.storage_key()).await?;
+        let mut doc = ServerDoc::new(id);
+        for update in snapshot
+            .iter()
+            .map(|(s, _)| s)
+            .chain(tail.iter().map(|(_, u)| u))
+        {
+            doc.load(update)
+                .map_err(|e| Error::internal(format!("{id} does not load: {e}")))?;
+        }
+        Ok(doc)
     }
 
     /// The snapshot (state, up_to_seq) if any, then the log rows after it, in seq order.

@@ -324,17 +324,7 @@ impl Db {
         .collect::<Result<_, sqlx::Error>>()?;
         for &room in &rooms {
             let room = RoomId::new(room);
-            let id = DocId::Room(room);
-            let (snapshot, tail) = self.load_doc(&id.storage_key()).await?;
-            let mut doc = ServerDoc::new(id);
-            for update in snapshot
-                .iter()
-                .map(|(s, _)| s)
-                .chain(tail.iter().map(|(_, u)| u))
-            {
-                doc.load(update)
-                    .map_err(|e| crate::Error::internal(format!("{id} does not load: {e}")))?;
-            }
+            let doc = self.load_server_doc(DocId::Room(room)).await?;
             let projection = Projection::whole(room, &doc);
             let mut tx = self.pool.begin().await?;
             project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;

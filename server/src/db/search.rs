@@ -28,6 +28,24 @@ pub struct PostSearch {
     pub limit: usize,
 }
 
+impl PostSearch {
+    /// `terms` in every room `user` is a member of, no filter, the first page of 30.
+    pub fn new(user: UserId, terms: Vec<String>) -> PostSearch {
+        PostSearch {
+            user,
+            terms,
+            room: None,
+            author: None,
+            from: None,
+            to: None,
+            has_attachment: false,
+            unacknowledged: false,
+            before: None,
+            limit: 30,
+        }
+    }
+}
+
 /// `%term%` for `LIKE … ESCAPE '\'`.
 fn like_pattern(term: &str) -> String {
     let mut out = String::from("%");

@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use renraku_contract::Profession;
 use renraku_sync::room::{Post, Reaction, RoomDoc};
-use renraku_sync::{DocId, PatientId, PostId, RoomId, ServerDoc, UserId};
+use renraku_sync::{DocId, PatientId, PostId, RoomId, UserId};
 use std::collections::HashMap;
 
 /// Japan Standard Time: every time in an export is what the care team's clocks showed.
@@ -133,21 +133,10 @@ pub async fn collect(db: &Db, room: RoomId, from: i64, to: i64) -> Result<Record
 
 /// The room's document as stored (snapshot and log).
 async fn load(db: &Db, room: RoomId) -> Result<RoomDoc> {
-    let id = DocId::Room(room);
-    let (snapshot, tail) = db.load_doc(&id.storage_key()).await?;
-    let mut server = ServerDoc::new(id);
-    for update in snapshot
-        .iter()
-        .map(|(s, _)| s)
-        .chain(tail.iter().map(|(_, u)| u))
-    {
-        server
-            .load(update)
-            .map_err(|e| Error::internal(format!("{id} does not load: {e}")))?;
-    }
+    let server = db.load_server_doc(DocId::Room(room)).await?;
     let doc = RoomDoc::server_replica();
     doc.apply_update(&server.encode_state())
-        .map_err(|e| Error::internal(format!("{id}: {e}")))?;
+        .map_err(|e| Error::internal(format!("room/{room}: {e}")))?;
     Ok(doc)
 }
 

@@ -139,18 +139,7 @@ async fn a_member_finds_japanese_terms_in_their_rooms_only() {
         let through_index = server
             .db()
             .search_posts_reading_at_most(
-                &PostSearch {
-                    user: f.user("nurse"),
-                    terms: renraku_sync::search::terms(query),
-                    room: None,
-                    author: None,
-                    from: None,
-                    to: None,
-                    has_attachment: false,
-                    unacknowledged: false,
-                    before: None,
-                    limit: 30,
-                },
+                &PostSearch::new(f.user("nurse"), renraku_sync::search::terms(query)),
                 0,
             )
             .await

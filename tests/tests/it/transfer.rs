@@ -80,16 +80,11 @@ async fn export_then_import_into_an_empty_database_gives_the_same_conversations(
         .collect();
     let found = target
         .search_posts(&renraku_server::db::search::PostSearch {
-            user: renraku_sync::UserId::new(row.get("user_id")),
-            terms: renraku_sync::search::terms(&word),
-            room: None,
-            author: None,
-            from: None,
-            to: None,
-            has_attachment: false,
-            unacknowledged: false,
-            before: None,
             limit: 100,
+            ..renraku_server::db::search::PostSearch::new(
+                renraku_sync::UserId::new(row.get("user_id")),
+                renraku_sync::search::terms(&word),
+            )
         })
         .await
         .unwrap();
