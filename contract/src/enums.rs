@@ -149,6 +149,8 @@ text_enum!(
         /// Sent with `Retry-After`.
         TooManyRequests = "too_many_requests",
         Internal = "internal",
+        /// A feature this server is not set up for (the PDF export without a Japanese font).
+        Unavailable = "unavailable",
         /// Uploads: a type not allowed.
         UnsupportedType = "unsupported_type",
         /// Uploads: the bytes disagree with the name's extension.

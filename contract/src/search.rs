@@ -26,6 +26,9 @@ pub struct SearchHit {
     pub text: String,
     /// Where the terms occur in `text`: `[start, end)` in characters (Unicode scalar values).
     pub highlights: Vec<[usize; 2]>,
+    /// The names of the post's files (uploaded so far): a post is also found by them.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// `GET /api/search`: the newest matches first.

@@ -184,6 +184,13 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_PUSH_ALLOW_HTTP", global = true)]
     pub push_allow_http: bool,
 
+    /// A Japanese font (TrueType/OpenType, or a collection such as Noto Sans CJK's `.ttc`) for
+    /// the PDF export of a patient's record; its glyphs are embedded in each PDF (only those
+    /// used). Default: the first of Debian's `fonts-ipaexfont-gothic`, `fonts-noto-cjk`,
+    /// `fonts-ipafont-gothic` or `fonts-vlgothic` that is installed.
+    #[arg(long, env = "RENRAKU_PDF_FONT", global = true)]
+    pub pdf_font: Option<PathBuf>,
+
     /// Add the demo municipality (`/demo/`, one shared and published password) if it is
     /// missing. For trying Renraku out, never on a server with real patients. A flag and
     /// no environment variable, so a production environment file cannot carry it.
@@ -226,6 +233,7 @@ impl Config {
             app_dir: None,
             push_contact: None,
             push_allow_http: false,
+            pdf_font: None,
             demo: false,
         }
     }

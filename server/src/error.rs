@@ -74,6 +74,9 @@ pub enum Error {
     /// Sent with `Retry-After: {retry_after_secs}`.
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A feature this server is not set up for; the reason tells the operator what to do.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     #[error("migration error: {0}")]
@@ -140,7 +143,7 @@ impl Error {
             | Error::CsrfRejected
             | Error::ClientCertificateRequired
             | Error::Forbidden => StatusCode::FORBIDDEN,
-            Error::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Maintenance { .. } | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::InvalidCode | Error::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict => StatusCode::CONFLICT,
@@ -178,6 +181,7 @@ impl Error {
             Error::BodyTooLarge => ErrorCode::TooLarge,
             Error::Upload(refusal) => refusal.code(),
             Error::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -234,6 +238,7 @@ impl Error {
                 "試行回数が多すぎます。しばらくしてから再度お試しください。(Too many attempts.)"
                     .into()
             }
+            Error::Unavailable(why) => format!("このサーバーでは使えません: {why}"),
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 "サーバーでエラーが発生しました。(Internal server error.)".into()
             }

@@ -57,6 +57,9 @@ pub struct Inner {
     pub clock: Clock,
     /// How far the acknowledgement scheduler has got (`acks.rs`).
     pub ack_progress: acks::Progress,
+    /// The PDF export's Japanese font, read at the first PDF export (a missing font is
+    /// looked for again next time: the operator may install one without a restart).
+    pub pdf_font: tokio::sync::OnceCell<record::pdf::PdfFont>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
                 clock,
                 photos,
                 ack_progress: acks::Progress::default(),
+                pdf_font: tokio::sync::OnceCell::new(),
             }),
         }
     }

@@ -1,6 +1,6 @@
 // A nurse takes the patient's record to her own chart, on a 390×844 phone: from the patient
 // room, 📄 記録を出力 → 過去 7 日 → the text ready to paste (date, author, profession, post);
-// the CSV downloads as a file Excel reads (UTF-8 with BOM); 「このスレッドをコピー」 in a
+// the CSV downloads as a file Excel reads (UTF-8 with BOM), the PDF as a PDF; 「このスレッドをコピー」 in a
 // post's menu puts that thread on the clipboard. Screenshots kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -38,12 +38,19 @@ test("export a period as text and CSV, copy a thread", async () => {
 
   const [download] = await Promise.all([
     page.waitForEvent("download"),
-    sheet.getByRole("link", { name: "CSV をダウンロード" }).click(),
+    sheet.getByRole("link", { name: "CSV (Excel)" }).click(),
   ]);
   assert.match(download.suggestedFilename(), /^renraku-room\d+-\d+\.csv$/);
   const bytes = readFileSync(await download.path());
   assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], "UTF-8 with BOM for Excel");
   assert.ok(bytes.toString("utf8").includes(text));
+
+  const [pdf] = await Promise.all([
+    page.waitForEvent("download"),
+    sheet.getByRole("link", { name: "PDF (印刷用)" }).click(),
+  ]);
+  assert.match(pdf.suggestedFilename(), /^renraku-room\d+-\d+\.pdf$/);
+  assert.equal(readFileSync(await pdf.path()).subarray(0, 5).toString(), "%PDF-");
   await sheet.getByRole("button", { name: "閉じる" }).click();
 
   await post.getByRole("button", { name: "その他の操作" }).click();

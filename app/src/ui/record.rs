@@ -1,6 +1,7 @@
 //! Taking a patient's record to one's own chart (issue 18): from a patient room, a period
-//! and a format — the text shown ready to copy into a care or medical record, or a CSV file
-//! for Excel — and "copy this thread" in a post's menu. The server makes both
+//! and a format — the text shown ready to copy into a care or medical record, a CSV file for
+//! Excel or a PDF to print or file — and "copy this thread" in a post's menu. The server
+//! makes them all
 //! (`GET /api/rooms/{room}/record`, audited); nothing of it is kept on the device.
 
 use crate::api;
@@ -94,9 +95,12 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
             busy.set(false);
         });
     };
-    let csv_href = period()
-        .map(|(f, t)| record_url(room, "csv", f, t))
-        .unwrap_or_default();
+    let href = move |format: &str| {
+        period()
+            .map(|(f, t)| record_url(room, format, f, t))
+            .unwrap_or_default()
+    };
+    let (csv_href, pdf_href) = (href("csv"), href("pdf"));
     rsx! {
         Sheet { title: tr("記録を出力", "Export the record").to_owned(), on_close,
             div { class: "record-export",
@@ -123,11 +127,19 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
                     button { class: "primary", r#type: "button", disabled: busy(), onclick: show_text,
                         {tr("テキストで表示", "Show as text")}
                     }
+                }
+                div { class: "row record-files", role: "group", aria_label: tr("ファイルで保存", "Save as a file"),
                     a {
                         class: "button secondary",
                         href: "{csv_href}",
                         download: "",
-                        {tr("CSV をダウンロード", "Download CSV")}
+                        {tr("CSV (Excel)", "CSV (Excel)")}
+                    }
+                    a {
+                        class: "button secondary",
+                        href: "{pdf_href}",
+                        download: "",
+                        {tr("PDF (印刷用)", "PDF (to print)")}
                     }
                 }
                 if let Some(m) = message() {

@@ -206,6 +206,9 @@ async fn search_device(
                     .map(|(s, e)| [s, e])
                     .collect(),
                 text: p.text,
+                // Offline, a post is found by its text only: the files' names are the
+                // server's (`post_attachments`).
+                attachments: Vec::new(),
             });
         }
     }
@@ -494,6 +497,7 @@ fn HitRow(hit: SearchHit) -> Element {
         hit.room_title.clone()
     };
     let pieces = excerpt(&hit.text, &hit.highlights);
+    let files = hit.attachments.join("、");
     let href = format!("{}?post={}", Route::Room(hit.room).href(), hit.post);
     let (room, post) = (hit.room, hit.post.clone());
     rsx! {
@@ -523,6 +527,9 @@ fn HitRow(hit: SearchHit) -> Element {
                             "{text}"
                         }
                     }
+                }
+                if !files.is_empty() {
+                    span { class: "hit-files", "📎 {files}" }
                 }
             }
         }

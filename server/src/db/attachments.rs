@@ -76,8 +76,11 @@ impl Db {
         rows.iter().map(meta_from_row).collect()
     }
 
-    /// Records a stored attachment; an id already taken is a `Conflict`.
+    /// Records a stored attachment; an id already taken is a `Conflict`. The posts that
+    /// already name it (their author was offline and the post came first) become findable by
+    /// its name, in the same transaction.
     pub async fn insert_attachment(&self, meta: &AttachmentMeta) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO attachments (id, room_id, uploader_id, name, mime, size, sha256, \
                  has_thumbnail, width, height, created_at) \
@@ -94,8 +97,39 @@ impl Db {
         .bind(meta.width)
         .bind(meta.height)
         .bind(meta.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let naming: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.post_id, p.text FROM post_attachments pa \
+             JOIN posts p ON p.room_id = pa.room_id AND p.post_id = pa.post_id \
+             WHERE pa.room_id = $1 AND pa.attachment_id = $2 AND NOT p.deleted",
+        )
+        .bind(meta.room.get())
+        .bind(meta.id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (post, text) in naming {
+            let files: Vec<String> = sqlx::query_scalar(
+                "SELECT attachment_id FROM post_attachments WHERE room_id = $1 AND post_id = $2 \
+                 ORDER BY attachment_id",
+            )
+            .bind(meta.room.get())
+            .bind(post.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            let search_text = super::posts::search_text(&mut *tx, meta.room, &text, &files).await?;
+            sqlx::query(
+                "UPDATE posts SET search_text = $1, search_grams = $2 \
+                 WHERE room_id = $3 AND post_id = $4",
+            )
+            .bind(&search_text)
+            .bind(self.backend.search_grams(&search_text))
+            .bind(meta.room.get())
+            .bind(post.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -71,6 +71,61 @@ impl Projection {
     }
 }
 
+/// What a post is found by: its text and the names of those of its files uploaded so far,
+/// normalized (`renraku_sync::search`). A file uploaded later re-indexes the post
+/// (`Db::insert_attachment`).
+pub(super) async fn search_text(
+    tx: &mut sqlx::AnyConnection,
+    room: RoomId,
+    text: &str,
+    attachments: &[String],
+) -> Result<String> {
+    let mut all = text.to_owned();
+    for id in attachments {
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM attachments WHERE room_id = $1 AND id = $2")
+                .bind(room.get())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(name) = name {
+            all.push('\n');
+            all.push_str(&name);
+        }
+    }
+    Ok(renraku_sync::search::normalize(&all))
+}
+
+/// Records which attachments a post names (`post_attachments`), replacing what an earlier
+/// version of the post named. A post with no files and no row before costs no statement.
+async fn link_attachments(
+    tx: &mut sqlx::AnyConnection,
+    room: RoomId,
+    post: &PostId,
+    attachments: &[String],
+    existed: bool,
+) -> Result<()> {
+    if existed {
+        sqlx::query("DELETE FROM post_attachments WHERE room_id = $1 AND post_id = $2")
+            .bind(room.get())
+            .bind(post.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    for id in attachments {
+        sqlx::query(
+            "INSERT INTO post_attachments (room_id, post_id, attachment_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(room.get())
+        .bind(post.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// A post that reached the server for the first time in a transaction (a push is due).
 #[derive(Clone, Debug)]
 pub struct NewPost {
@@ -106,7 +161,7 @@ pub(super) async fn project_in(
                     let search_text = if post.deleted {
                         String::new()
                     } else {
-                        renraku_sync::search::normalize(&post.text)
+                        search_text(&mut *tx, room, &post.text, &post.attachments).await?
                     };
                     let search_grams = backend.search_grams(&search_text);
                     let has_attachments = !post.deleted && !post.attachments.is_empty();
@@ -163,8 +218,11 @@ pub(super) async fn project_in(
                             });
                         }
                     }
+                    let files: &[String] = if post.deleted { &[] } else { &post.attachments };
+                    link_attachments(&mut *tx, room, id, files, exists).await?;
                 }
                 None if exists => {
+                    link_attachments(&mut *tx, room, id, &[], true).await?;
                     sqlx::query(
                         "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
                              search_text = '', search_grams = '', has_attachments = NOT $1 \

@@ -119,7 +119,7 @@ impl Db {
         let member = next();
         sql.push_str(&format!(
             "SELECT p.room_id, p.post_id, p.parent_id, p.author_id, p.text, p.created_at, \
-                 ro.kind, ro.title, pa.name AS patient_name, u.display_name \
+                 p.has_attachments, ro.kind, ro.title, pa.name AS patient_name, u.display_name \
              FROM {from} \
              JOIN room_members m ON m.room_id = p.room_id AND m.user_id = {member} \
              JOIN rooms ro ON ro.id = p.room_id \
@@ -209,15 +209,31 @@ impl Db {
                 .into_iter()
                 .map(|(a, b)| [a, b])
                 .collect();
+            let room_id: i64 = row.try_get("room_id")?;
+            let post: String = row.try_get("post_id")?;
+            // The post may have been found by a file's name: the hit shows them.
+            let attachments = if super::flag(row, "has_attachments")? {
+                sqlx::query_scalar(
+                    "SELECT a.name FROM post_attachments l \
+                     JOIN attachments a ON a.id = l.attachment_id AND a.room_id = l.room_id \
+                     WHERE l.room_id = $1 AND l.post_id = $2 ORDER BY a.created_at, a.id",
+                )
+                .bind(room_id)
+                .bind(post.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            } else {
+                Vec::new()
+            };
             hits.push(SearchHit {
-                room: RoomId::new(row.try_get("room_id")?),
+                room: RoomId::new(room_id),
                 room_kind,
                 // As the 確認待ち list names a room (`db/acks.rs`).
                 room_title: match patient {
                     Some(name) => name,
                     None => row.try_get("title")?,
                 },
-                post: row.try_get("post_id")?,
+                post,
                 parent: row.try_get("parent_id")?,
                 author: UserId::new(row.try_get("author_id")?),
                 author_name: row
@@ -226,6 +242,7 @@ impl Db {
                 created_at: row.try_get("created_at")?,
                 text,
                 highlights,
+                attachments,
             });
         }
         Ok(SearchResults { hits, more })

@@ -23,6 +23,9 @@ pub enum RecordFormat {
     Text,
     /// CSV for Excel (UTF-8 with BOM).
     Csv,
+    /// A4 PDF for printing or filing (Japanese font embedded; patient and period on every
+    /// page). 503 when the server has no Japanese font.
+    Pdf,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -38,13 +41,14 @@ pub struct RecordQuery {
     pub thread: Option<String>,
 }
 
-/// A room's posts in a period as text or CSV, as a download.
+/// A room's posts in a period as text, CSV or PDF, as a download.
 #[utoipa::path(get, path = "/api/rooms/{room}/record", tag = "rooms",
     params(("room" = i64, Path), RecordQuery),
-    responses((status = 200, description = "text/plain or text/csv (UTF-8 with BOM)", body = String),
+    responses((status = 200, description = "text/plain, text/csv (UTF-8 with BOM) or application/pdf", body = String),
               (status = 400, body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
+              (status = 403, description = "Not a member", body = crate::error::ErrorBody),
+              (status = 503, description = "PDF asked for and the server has no Japanese font", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn export_record(
     State(state): State<AppState>,
@@ -77,6 +81,12 @@ pub async fn export_record(
     let format = match query.format {
         RecordFormat::Text => "text",
         RecordFormat::Csv => "csv",
+        RecordFormat::Pdf => "pdf",
+    };
+    // Before the audit entry: an export the server cannot make is not one that happened.
+    let font = match query.format {
+        RecordFormat::Pdf => Some(pdf_font(&state).await?),
+        _ => None,
     };
     let entry = AuditEntry::new(AuditAction::RoomRecordExport, format!("room/{room}"))
         .by(user.id, user.municipality)
@@ -102,6 +112,17 @@ pub async fn export_record(
             "txt",
         ),
         RecordFormat::Csv => (record::csv::render(&rec)?, "text/csv; charset=utf-8", "csv"),
+        RecordFormat::Pdf => {
+            let font = font.ok_or_else(|| Error::internal("pdf font loaded above"))?;
+            let printed_at = state.clock.now_ms();
+            // Laying out and subsetting the font is CPU work: off the async workers.
+            let pdf = tokio::task::spawn_blocking(move || {
+                record::pdf::render(&rec, &font, printed_at)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("pdf render task: {e}")))??;
+            (pdf, "application/pdf", "pdf")
+        }
     };
     // ASCII name plus RFC 5987's UTF-8 one; no patient name in it (file names travel).
     let disposition = format!("attachment; filename=\"renraku-room{room}-{stamp}.{ext}\"");
@@ -114,4 +135,26 @@ pub async fn export_record(
         body,
     )
         .into_response())
+}
+
+/// The PDF font, read once; a missing one is logged for the operator and looked for again at
+/// the next PDF export.
+async fn pdf_font(state: &AppState) -> Result<record::pdf::PdfFont> {
+    state
+        .pdf_font
+        .get_or_try_init(|| async {
+            let configured = state.config.pdf_font.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                record::pdf::PdfFont::find(configured.as_deref())
+            })
+            .await
+            .map_err(|e| Error::internal(format!("pdf font task: {e}")))?;
+            match &found {
+                Ok(font) => tracing::info!(font = %font.path.display(), "pdf export font"),
+                Err(e) => tracing::warn!("pdf export unavailable: {e}"),
+            }
+            found
+        })
+        .await
+        .cloned()
 }

@@ -62,3 +62,106 @@ fn entry(out: &mut String, e: &Entry, mark: &str, indent: &str) {
         let _ = writeln!(out, "{indent}［{reactions}］");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Author, Entry, Record, Thread};
+    use renraku_sync::{PatientId, Post, PostId, Reaction, UserId};
+
+    /// The expected text, reviewed by eye: what a care manager pastes into a 支援経過記録.
+    /// After an intended change, rewrite it with `RENRAKU_UPDATE_GOLDEN=1 cargo test -p
+    /// renraku-server --lib record` and review the diff.
+    const GOLDEN: &str = "src/record/golden/record.txt";
+
+    /// 2026-11-05 14:30 JST.
+    const NOV_5: i64 = 1_793_856_600_000;
+    const HOUR: i64 = 3_600_000;
+
+    fn post(n: u8, text: &str, at: i64, parent: Option<u8>) -> Post {
+        let id = |n: u8| PostId::parse(&format!("01JD000000000000000000000{n}")).unwrap();
+        Post {
+            id: id(n),
+            author: UserId::new(i64::from(n)),
+            created_at: at,
+            text: text.into(),
+            parent: parent.map(id),
+            attachments: Vec::new(),
+            edited_at: None,
+            deleted: false,
+            ack: None,
+            urgent: false,
+        }
+    }
+
+    fn author(name: &str, profession: &'static str, organization: &str) -> Author {
+        Author {
+            name: name.into(),
+            profession,
+            organization: organization.into(),
+        }
+    }
+
+    fn record() -> Record {
+        let nurse = author("佐藤 花子", "看護師", "ひかり訪問看護");
+        let doctor = author("南 健一", "医師", "みなみ在宅クリニック");
+        let helper = author("渡辺 洋子", "ホームヘルパー", "");
+        let mut visit = post(1, "訪問しました。\n血圧 132/84、SpO2 96%。\n\n食欲あり。", NOV_5, None);
+        visit.attachments = vec!["a1".into(), "a2".into()];
+        let mut edited = post(3, "夕方に再訪します。", NOV_5 + 2 * HOUR, Some(1));
+        edited.edited_at = Some(NOV_5 + 2 * HOUR + 600_000);
+        Record {
+            subject: "山田 太郎".into(),
+            patient: Some(PatientId::new(7)),
+            from: NOV_5 - 24 * HOUR,
+            to: NOV_5 + 24 * HOUR,
+            threads: vec![
+                Thread {
+                    root: Entry {
+                        post: visit,
+                        author: nurse.clone(),
+                        reactions: vec![
+                            (Reaction::Ack, vec!["南 健一".into(), "渡辺 洋子".into()]),
+                            (Reaction::Like, Vec::new()),
+                        ],
+                    },
+                    replies: vec![
+                        Entry {
+                            post: post(2, "承知しました。解熱剤は継続で。", NOV_5 + HOUR, Some(1)),
+                            author: doctor,
+                            reactions: Vec::new(),
+                        },
+                        Entry {
+                            post: edited,
+                            author: nurse,
+                            reactions: vec![(Reaction::Checked, vec!["南 健一".into()])],
+                        },
+                    ],
+                },
+                Thread {
+                    root: Entry {
+                        post: post(4, "明日の買い物は午前に変更です。", NOV_5 + 5 * HOUR, None),
+                        author: helper,
+                        reactions: Vec::new(),
+                    },
+                    replies: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn the_text_export_matches_its_golden_file() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+        let text = super::render(&record());
+        if std::env::var_os("RENRAKU_UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &text).expect("writing the golden file");
+            return;
+        }
+        let golden = std::fs::read_to_string(&path).expect("the golden file is checked in");
+        assert_eq!(
+            text, golden,
+            "the text export changed; if intended: RENRAKU_UPDATE_GOLDEN=1 cargo test -p \
+             renraku-server --lib record"
+        );
+    }
+}

@@ -372,3 +372,99 @@ async fn a_member_from_a_partner_municipality_finds_the_rooms_they_joined() {
         expected(&w, &["far-room", "care"], "発熱")
     );
 }
+
+/// A file uploaded through the attachments API, named as a browser names it.
+async fn upload(server: &TestServer, token: &str, room: RoomId, id: &str, name: &str) {
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let answer = server
+        .client(token)
+        .put(server.url(&format!("/api/rooms/{}/attachments/{id}", room.get())))
+        .header("x-renraku-file-name", format!("UTF-8''{encoded}"))
+        .body(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "upload: {}", answer.status());
+}
+
+test_both_dbs!(a_post_is_found_by_its_files_names_whenever_they_arrive);
+async fn a_post_is_found_by_its_files_names_whenever_they_arrive() {
+    let (server, f) = scene().start().await;
+    let room = f.room("care");
+    let nurse = f.user("nurse");
+    let token = f.signin(&server, "nurse").await;
+    let api = Api::new(&server.base_url(), &token);
+    let mut sync = SyncClient::connect(&server.ws_url(), &token, 9_200)
+        .await
+        .unwrap();
+    sync.open(room).await.unwrap();
+
+    // The usual order: the file is there before the post naming it.
+    let first_file = ulid::Ulid::new().to_string();
+    upload(&server, &token, room, &first_file, "処方箋_11月.pdf").await;
+    let with_file = new_post_id();
+    let u = sync.doc(room).start_thread_with(
+        nurse,
+        with_file.clone(),
+        "本日分をお送りします",
+        vec![first_file.clone()],
+        now_ms(),
+    );
+    sync.write(room, u).await.unwrap();
+    // A phone that was offline: the post arrives, its file later.
+    let late_file = ulid::Ulid::new().to_string();
+    let late = new_post_id();
+    let u = sync.doc(room).start_thread_with(
+        nurse,
+        late.clone(),
+        "写真を添付します",
+        vec![late_file.clone()],
+        now_ms() + 1,
+    );
+    sync.write(room, u).await.unwrap();
+    assert_eq!(
+        ids(&search(&api, "q=処方箋").await),
+        BTreeSet::from([with_file.to_string()]),
+        "the late file is not there yet"
+    );
+    upload(&server, &token, room, &late_file, "褥瘡処方箋の写真.pdf").await;
+    let results = search(&api, "q=処方箋").await;
+    assert_eq!(
+        ids(&results),
+        BTreeSet::from([with_file.to_string(), late.to_string()])
+    );
+    let hit = results.hits.iter().find(|h| h.post == with_file.to_string()).unwrap();
+    assert_eq!(hit.attachments, ["処方箋_11月.pdf"], "the hit names its files");
+    assert!(hit.highlights.is_empty(), "the text itself has no match");
+    // Width folding applies to names as to text; the text still matches as before.
+    assert_eq!(ids(&search(&api, "q=１１月").await), BTreeSet::from([with_file.to_string()]));
+    assert_eq!(ids(&search(&api, "q=写真を添付").await), BTreeSet::from([late.to_string()]));
+
+    // An edit changes the text and keeps the files: still found by the name.
+    let u = sync
+        .doc(room)
+        .edit(nurse, &with_file, "本日分をお送りします（訂正）", now_ms() + 2)
+        .unwrap();
+    sync.write(room, u).await.unwrap();
+    assert_eq!(
+        ids(&search(&api, "q=処方箋_11").await),
+        BTreeSet::from([with_file.to_string()])
+    );
+    // Deleted: found by nothing.
+    let u = sync.doc(room).delete(nurse, &with_file, now_ms() + 3).unwrap();
+    sync.write(room, u).await.unwrap();
+    assert!(search(&api, "q=処方箋_11").await.hits.is_empty());
+
+    // Someone outside the room never finds it by its file's name.
+    let far = Api::new(&server.base_url(), &f.signin(&server, "far").await);
+    assert!(search(&far, "q=褥瘡処方箋").await.hits.is_empty());
+}

@@ -23,6 +23,8 @@ const OPENSSL: Install = (
 const WASM_BINDGEN: Install = ("wasm-bindgen-cli", rust::ensure_wasm_bindgen);
 const NODE_PACKAGES: Install = ("npm packages for tests/node", node::ensure_node_packages);
 const CHROMIUM: Install = ("Chromium for the browser tests", system::ensure_chromium);
+const PDF_FONT: Install = ("a Japanese font for PDF export", system::ensure_pdf_font);
+const PDFTOTEXT: Install = ("pdftotext for the PDF tests", system::ensure_pdftotext);
 
 /// Everything: what `setup`, `test` and `bench-app` need.
 pub fn everything() -> Result<()> {
@@ -33,6 +35,8 @@ pub fn everything() -> Result<()> {
         WASM_BINDGEN,
         NODE_PACKAGES,
         CHROMIUM,
+        PDF_FONT,
+        PDFTOTEXT,
     ])
 }
 
@@ -40,7 +44,7 @@ pub fn everything() -> Result<()> {
 /// packages, Chromium or its fonts, which only the checks and tests use (on a fresh machine
 /// Chromium and the fonts alone are most of the install time).
 pub fn for_running() -> Result<()> {
-    install(&[WASM_TARGET, OPENSSL, WASM_BINDGEN])
+    install(&[WASM_TARGET, OPENSSL, WASM_BINDGEN, PDF_FONT])
 }
 
 fn install(steps: &[Install]) -> Result<()> {

@@ -1,5 +1,6 @@
-//! Debian packages, through apt-get: OpenSSL's headers (the server needs them to build) and
-//! Chromium with a Japanese and an emoji font (only the browser tests and the app bench).
+//! Debian packages, through apt-get: OpenSSL's headers (the server needs them to build), a
+//! Japanese font for the server's PDF export, Chromium with a Japanese and an emoji font
+//! (only the browser tests and the app bench) and poppler's `pdftotext` (the PDF tests).
 
 use crate::util::{capture, run_cmd};
 use anyhow::{bail, Context, Result};
@@ -55,6 +56,39 @@ pub fn ensure_chromium() -> Result<()> {
         bail!("apt-get installed chromium, but {CHROMIUM} is missing");
     }
     Ok(())
+}
+
+/// Debian's IPAex Gothic: the font the server embeds in PDF exports (`--pdf-font` in
+/// `server/src/config.rs` says which others it finds by itself).
+const PDF_FONT: &str = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf";
+
+/// A Japanese font for the server's PDF export, installed with apt-get when missing. Without
+/// one the server still runs and answers a PDF export with 503 and what to install, so a
+/// machine where apt-get cannot run gets a warning, not a failure.
+pub fn ensure_pdf_font() -> Result<()> {
+    if Path::new(PDF_FONT).is_file() {
+        println!("IPAex Gothic (PDF export): present");
+        return Ok(());
+    }
+    if let Err(e) = apt_install(&["fonts-ipaexfont-gothic"]) {
+        println!(
+            "warning: could not install fonts-ipaexfont-gothic ({e:#}); PDF export needs a \
+             Japanese font (see --pdf-font)"
+        );
+    }
+    Ok(())
+}
+
+/// Poppler's `pdftotext`, which the PDF export tests read the PDFs back with.
+pub fn ensure_pdftotext() -> Result<()> {
+    if Path::new("/usr/bin/pdftotext").is_file() {
+        println!("pdftotext: present");
+        return Ok(());
+    }
+    apt_install(&["poppler-utils"]).context(
+        "could not install poppler-utils with apt-get; the PDF export tests read PDFs with \
+         its pdftotext (install it as root: `apt-get install poppler-utils`)",
+    )
 }
 
 /// `apt-get update` and `apt-get install PACKAGES`, as root or with passwordless sudo.
