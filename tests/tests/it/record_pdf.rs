@@ -136,6 +136,10 @@ async fn a_member_prints_the_record_of_a_period() {
     assert!(disposition.ends_with(".pdf\""), "{disposition}");
     let pdf = answer.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
+    // Kept to look at (`pdftoppm -png`), as the browser tests keep their screenshots.
+    let kept = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/record-pdf");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("record.pdf"), &pdf).unwrap();
 
     let text = poppler("pdftotext", &["-enc", "UTF-8"], &pdf);
     let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
@@ -162,7 +166,7 @@ async fn a_member_prints_the_record_of_a_period() {
     assert!(flat.contains("訪問しました。SpO296%、体温37.2度。"), "{text}");
     assert!(flat.contains("食欲あり〓"), "an emoji the font lacks is 〓: {text}");
     assert!(
-        flat.contains(&squeeze(&format!("↳ 2026-11-05 15:30 {doctor_name}（医師"))),
+        flat.contains(&squeeze(&format!("└ 2026-11-05 15:30 {doctor_name}（医師"))),
         "{text}"
     );
     assert!(flat.contains("承知しました。"));

@@ -232,7 +232,8 @@ fn entry(lines: &mut Vec<Line>, font: &PdfFont, e: &Entry, reply: bool) {
         .map(|at| format!("（{} 編集）", jst_minutes(at)))
         .unwrap_or_default();
     let urgent = if e.post.urgent { "【至急】" } else { "" };
-    let mark = if reply { "↳ " } else { "■ " };
+    // └ rather than the text export's ↳: Japanese fonts (JIS X 0208) have the box drawing.
+    let mark = if reply { "└ " } else { "■ " };
     let heading = printable(
         font,
         &format!(
