@@ -1,6 +1,7 @@
 //! Taking a patient's record to one's own chart (issue 18): from a patient room, a period
-//! and a format — the text shown ready to copy into a care or medical record, or a CSV file
-//! for Excel — and "copy this thread" in a post's menu. The server makes both
+//! and a format — the text shown ready to copy into a care or medical record, a CSV file for
+//! Excel, or a FHIR R4 Bundle (JSON) for an electronic health record — and "copy this thread"
+//! in a post's menu. The server makes them
 //! (`GET /api/rooms/{room}/record`, audited); nothing of it is kept on the device.
 
 use crate::api;
@@ -97,6 +98,9 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
     let csv_href = period()
         .map(|(f, t)| record_url(room, "csv", f, t))
         .unwrap_or_default();
+    let fhir_href = period()
+        .map(|(f, t)| record_url(room, "fhir", f, t))
+        .unwrap_or_default();
     rsx! {
         Sheet { title: tr("記録を出力", "Export the record").to_owned(), on_close,
             div { class: "record-export",
@@ -128,6 +132,14 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
                         href: "{csv_href}",
                         download: "",
                         {tr("CSV をダウンロード", "Download CSV")}
+                    }
+                    // For an electronic health record that reads FHIR R4 (docs/fhir-export.md).
+                    a {
+                        class: "button secondary",
+                        href: "{fhir_href}",
+                        download: "",
+                        title: tr("電子カルテなど FHIR R4 に対応したシステム向け", "For systems that read FHIR R4, such as an EHR"),
+                        {tr("FHIR (JSON)", "FHIR (JSON)")}
                     }
                 }
                 if let Some(m) = message() {

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::record;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use renraku_sync::PostId;
 use serde::Deserialize;
@@ -23,6 +23,8 @@ pub enum RecordFormat {
     Text,
     /// CSV for Excel (UTF-8 with BOM).
     Csv,
+    /// A FHIR R4 (4.0.1) Bundle, `application/fhir+json` (docs/fhir-export.md).
+    Fhir,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -38,10 +40,10 @@ pub struct RecordQuery {
     pub thread: Option<String>,
 }
 
-/// A room's posts in a period as text or CSV, as a download.
+/// A room's posts in a period as text, CSV or a FHIR R4 Bundle, as a download.
 #[utoipa::path(get, path = "/api/rooms/{room}/record", tag = "rooms",
     params(("room" = i64, Path), RecordQuery),
-    responses((status = 200, description = "text/plain or text/csv (UTF-8 with BOM)", body = String),
+    responses((status = 200, description = "text/plain, text/csv (UTF-8 with BOM) or application/fhir+json", body = String),
               (status = 400, body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
@@ -51,6 +53,7 @@ pub async fn export_record(
     user: CurrentUser,
     ApiPath(room): ApiPath<String>,
     ApiQuery(query): ApiQuery<RecordQuery>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let room = room_id(&room)?;
     require_member(&state, room, &user).await?;
@@ -77,6 +80,7 @@ pub async fn export_record(
     let format = match query.format {
         RecordFormat::Text => "text",
         RecordFormat::Csv => "csv",
+        RecordFormat::Fhir => "fhir",
     };
     let entry = AuditEntry::new(AuditAction::RoomRecordExport, format!("room/{room}"))
         .by(user.id, user.municipality)
@@ -102,6 +106,16 @@ pub async fn export_record(
             "txt",
         ),
         RecordFormat::Csv => (record::csv::render(&rec)?, "text/csv; charset=utf-8", "csv"),
+        RecordFormat::Fhir => {
+            let base = super::security_txt::public_base(&state, &headers);
+            let sources =
+                record::fhir::gather(&state.db, room, &rec, base, state.clock.now_ms()).await?;
+            (
+                record::fhir::render(&rec, &sources)?,
+                record::fhir::CONTENT_TYPE,
+                "json",
+            )
+        }
     };
     // ASCII name plus RFC 5987's UTF-8 one; no patient name in it (file names travel).
     let disposition = format!("attachment; filename=\"renraku-room{room}-{stamp}.{ext}\"");
