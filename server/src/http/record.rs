@@ -30,6 +30,9 @@ pub enum RecordFormat {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecordQuery {
+    /// `text`, `csv` or `fhir`.
+    // Inline: the enum is no component of its own, and a `$ref` to it would point nowhere.
+    #[param(inline)]
     pub format: RecordFormat,
     /// From (unix ms, inclusive); default: the beginning.
     pub from: Option<i64>,

@@ -117,8 +117,42 @@ fn entries(record: &Record) -> impl Iterator<Item = &Entry> {
 
 /// The Bundle as JSON.
 pub fn render(record: &Record, s: &Sources) -> Result<Vec<u8>> {
-    serde_json::to_vec_pretty(&bundle(record, s))
+    serde_json::to_vec_pretty(&ResourceTypeFirst(&bundle(record, s)))
         .map_err(|e| Error::internal(format!("writing FHIR JSON: {e}")))
+}
+
+/// A JSON value written with each object's `resourceType` first, as FHIR's JSON format
+/// recommends (readers and stream parsers tell a resource by it); the other members keep
+/// serde_json's (alphabetical) order.
+struct ResourceTypeFirst<'a>(&'a Value);
+
+impl serde::Serialize for ResourceTypeFirst<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                if let Some(kind) = members.get("resourceType") {
+                    map.serialize_entry("resourceType", kind)?;
+                }
+                for (key, value) in members.iter().filter(|(k, _)| *k != "resourceType") {
+                    map.serialize_entry(key, &ResourceTypeFirst(value))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&ResourceTypeFirst(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
 }
 
 /// Names of the Bundle's entries: a `urn:uuid:` from the URL of what each stands for, and
@@ -567,6 +601,17 @@ mod tests {
         let n = names("ひまわり", "ひまわり");
         assert_eq!(n.as_array().unwrap().len(), 1);
         assert!(n[0].get("family").is_none());
+    }
+
+    #[test]
+    fn resource_type_comes_first() {
+        let v = json!({ "entry": [{ "resource": { "active": true, "resourceType": "Patient" } }],
+            "resourceType": "Bundle" });
+        let text = serde_json::to_string(&ResourceTypeFirst(&v)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","active":true}}]}"#
+        );
     }
 
     #[test]

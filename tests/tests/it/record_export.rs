@@ -216,6 +216,10 @@ async fn fhir_export(http: &reqwest::Client, url: String) -> Value {
         .unwrap()
         .starts_with("application/fhir+json"));
     let body = answer.bytes().await.unwrap();
+    assert!(
+        body.starts_with(b"{\n  \"resourceType\": \"Bundle\""),
+        "resourceType first"
+    );
     renraku_tests::python::validate_fhir(&body)
         .await
         .unwrap_or_else(|e| panic!("{e:#}\n{}", String::from_utf8_lossy(&body)))
