@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod helpers;
 pub mod logs;
 pub mod process;
+pub mod python;
 pub mod sync_client;
 
 pub use fixtures::{

@@ -1,7 +1,7 @@
 //! Taking a patient's record to one's own chart (issue 18): from a patient room, a period
 //! and a format — the text shown ready to copy into a care or medical record, a CSV file for
-//! Excel or a PDF to print or file — and "copy this thread" in a post's menu. The server
-//! makes them all
+//! Excel, a PDF to print or file, or a FHIR R4 Bundle (JSON) for an electronic health record
+//! — and "copy this thread" in a post's menu. The server makes them all
 //! (`GET /api/rooms/{room}/record`, audited); nothing of it is kept on the device.
 
 use crate::api;
@@ -100,7 +100,7 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
             .map(|(f, t)| record_url(room, format, f, t))
             .unwrap_or_default()
     };
-    let (csv_href, pdf_href) = (href("csv"), href("pdf"));
+    let (csv_href, pdf_href, fhir_href) = (href("csv"), href("pdf"), href("fhir"));
     rsx! {
         Sheet { title: tr("記録を出力", "Export the record").to_owned(), on_close,
             div { class: "record-export",
@@ -140,6 +140,14 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
                         href: "{pdf_href}",
                         download: "",
                         {tr("PDF (印刷用)", "PDF (to print)")}
+                    }
+                    // For an electronic health record that reads FHIR R4 (docs/fhir-export.md).
+                    a {
+                        class: "button secondary",
+                        href: "{fhir_href}",
+                        download: "",
+                        title: tr("電子カルテなど FHIR R4 に対応したシステム向け", "For systems that read FHIR R4, such as an EHR"),
+                        {tr("FHIR (JSON)", "FHIR (JSON)")}
                     }
                 }
                 if let Some(m) = message() {

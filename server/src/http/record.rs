@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::record;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use renraku_sync::PostId;
 use serde::Deserialize;
@@ -26,11 +26,16 @@ pub enum RecordFormat {
     /// A4 PDF for printing or filing (Japanese font embedded; patient and period on every
     /// page). 503 when the server has no Japanese font.
     Pdf,
+    /// A FHIR R4 (4.0.1) Bundle, `application/fhir+json` (docs/fhir-export.md).
+    Fhir,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RecordQuery {
+    /// `text`, `csv`, `pdf` or `fhir`.
+    // Inline: the enum is no component of its own, and a `$ref` to it would point nowhere.
+    #[param(inline)]
     pub format: RecordFormat,
     /// From (unix ms, inclusive); default: the beginning.
     pub from: Option<i64>,
@@ -41,10 +46,10 @@ pub struct RecordQuery {
     pub thread: Option<String>,
 }
 
-/// A room's posts in a period as text, CSV or PDF, as a download.
+/// A room's posts in a period as text, CSV, PDF or a FHIR R4 Bundle, as a download.
 #[utoipa::path(get, path = "/api/rooms/{room}/record", tag = "rooms",
     params(("room" = i64, Path), RecordQuery),
-    responses((status = 200, description = "text/plain, text/csv (UTF-8 with BOM) or application/pdf", body = String),
+    responses((status = 200, description = "text/plain, text/csv (UTF-8 with BOM), application/pdf or application/fhir+json", body = String),
               (status = 400, body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "Not a member", body = crate::error::ErrorBody),
@@ -55,6 +60,7 @@ pub async fn export_record(
     user: CurrentUser,
     ApiPath(room): ApiPath<String>,
     ApiQuery(query): ApiQuery<RecordQuery>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let room = room_id(&room)?;
     require_member(&state, room, &user).await?;
@@ -81,6 +87,7 @@ pub async fn export_record(
     let format = match query.format {
         RecordFormat::Text => "text",
         RecordFormat::Csv => "csv",
+        RecordFormat::Fhir => "fhir",
         RecordFormat::Pdf => "pdf",
     };
     // Before the audit entry: an export the server cannot make is not one that happened.
@@ -122,6 +129,16 @@ pub async fn export_record(
             .await
             .map_err(|e| Error::internal(format!("pdf render task: {e}")))??;
             (pdf, "application/pdf", "pdf")
+        }
+        RecordFormat::Fhir => {
+            let base = super::security_txt::public_base(&state, &headers);
+            let sources =
+                record::fhir::gather(&state.db, room, &rec, base, state.clock.now_ms()).await?;
+            (
+                record::fhir::render(&rec, &sources)?,
+                record::fhir::CONTENT_TYPE,
+                "json",
+            )
         }
     };
     // ASCII name plus RFC 5987's UTF-8 one; no patient name in it (file names travel).

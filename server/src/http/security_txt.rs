@@ -22,14 +22,20 @@ pub async fn security_txt(State(state): State<AppState>, headers: HeaderMap) -> 
         "Contact: {}\nExpires: {expires}T00:00:00.000Z\nPreferred-Languages: ja, en\n",
         state.config.security_contact
     );
-    let base = match &state.config.public_url {
-        Some(url) => {
-            let url = url.trim_end_matches('/');
-            body.push_str(&format!("Canonical: {url}/.well-known/security.txt\n"));
-            url.to_owned()
-        }
+    let base = public_base(&state, &headers);
+    if state.config.public_url.is_some() {
+        body.push_str(&format!("Canonical: {base}/.well-known/security.txt\n"));
+    }
+    body.push_str(&format!("Policy: {base}{POLICY_PATH}\n"));
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+}
+
+/// Where people reach this server, without a trailing `/`: the configured public URL, or
+/// else the address this request came to (also the base of the URLs in a FHIR export).
+pub(super) fn public_base(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
-            // Without a configured public URL, the address this request came to.
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
@@ -41,9 +47,7 @@ pub async fn security_txt(State(state): State<AppState>, headers: HeaderMap) -> 
             };
             format!("{scheme}://{host}")
         }
-    };
-    body.push_str(&format!("Policy: {base}{POLICY_PATH}\n"));
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+    }
 }
 
 pub const POLICY_PATH: &str = "/.well-known/security-policy";

@@ -1,11 +1,12 @@
 //! A patient's record for one's own chart (issue 18): the posts of a room in a period, read
 //! from the room's stored document (the source of truth; reactions are not projected), as
-//! text to paste into a care or medical record ([`text`]), as CSV for Excel ([`csv`]) or as a
-//! PDF for printing or filing ([`pdf`]).
+//! text to paste into a care or medical record ([`text`]), as CSV for Excel ([`csv`]), as a
+//! PDF for printing or filing ([`pdf`]) or as a FHIR R4 Bundle for another system ([`fhir`]).
 //! Who may export (members only) and the audit entry are the HTTP handler's
 //! (`http/record.rs`).
 
 pub mod csv;
+pub mod fhir;
 pub mod pdf;
 pub mod text;
 

@@ -1,14 +1,18 @@
 //! Export of a patient room's record to one's own chart (issue 18): the text to paste (date,
 //! author, profession, post, replies indented, reactions), the CSV read back by a real CSV
-//! reader (Python's `csv` module, as Excel-minded tools read it: UTF-8 with BOM), the period
-//! and a single thread, members only, every export audited. On SQLite and PostgreSQL.
+//! reader (Python's `csv` module, as Excel-minded tools read it: UTF-8 with BOM), the FHIR R4
+//! Bundle validated by a real FHIR validator (the `fhir.resources` R4 models), the period and
+//! a single thread, members only, every export audited. On SQLite and PostgreSQL.
 
+use renraku_contract::{OrganizationKind, Profession};
 use renraku_server::db::audit::AuditFilter;
-use renraku_server::db::users::Role;
-use renraku_sync::Reaction;
+use renraku_server::db::patients::NewPatient;
+use renraku_server::db::users::{Role, UserUpdate};
+use renraku_sync::{AckRequest, Reaction, RoomKind};
 use renraku_tests::fixture::Fixture;
 use renraku_tests::helpers::new_post_id;
 use renraku_tests::sync_client::SyncClient;
+use serde_json::Value;
 use std::process::{Command, Stdio};
 
 /// 2026-11-05 14:30 JST.
@@ -201,4 +205,329 @@ async fn a_member_exports_text_and_csv_of_a_period() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 400);
+}
+
+/// Exports a record as FHIR and validates it; the Bundle as the validator read it.
+async fn fhir_export(http: &reqwest::Client, url: String) -> Value {
+    let answer = http.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+json"));
+    let body = answer.bytes().await.unwrap();
+    assert!(
+        body.starts_with(b"{\n  \"resourceType\": \"Bundle\""),
+        "resourceType first"
+    );
+    renraku_tests::python::validate_fhir(&body)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", String::from_utf8_lossy(&body)))
+}
+
+/// The entries of a Bundle, by resource type.
+fn resources<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == kind)
+        .collect()
+}
+
+/// The resource a reference points at, inside the Bundle (the validator checked there is
+/// one).
+fn resolve<'a>(bundle: &'a Value, reference: &Value) -> &'a Value {
+    let to = reference["reference"].as_str().unwrap();
+    &bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fullUrl"] == to)
+        .unwrap_or_else(|| panic!("no entry {to}"))["resource"]
+}
+
+fn full_url_of<'a>(bundle: &'a Value, resource: &Value) -> &'a str {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| &e["resource"] == resource)
+        .unwrap()["fullUrl"]
+        .as_str()
+        .unwrap()
+}
+
+/// The name (kanji, `text`) of the Practitioner behind a PractitionerRole reference.
+fn practitioner_name(bundle: &Value, role_reference: &Value) -> String {
+    let role = resolve(bundle, role_reference);
+    assert_eq!(role["resourceType"], "PractitionerRole");
+    let practitioner = resolve(bundle, &role["practitioner"]);
+    practitioner["name"][0]["text"].as_str().unwrap().to_owned()
+}
+
+test_both_dbs!(a_member_exports_a_patient_record_as_fhir);
+async fn a_member_exports_a_patient_record_as_fhir() {
+    let (server, f) = Fixture::new()
+        .municipality("m")
+        .professional("m", "nurse", Role::Member, Profession::Nurse)
+        .professional("m", "doctor", Role::Member, Profession::Doctor)
+        .user("m", "outsider", Role::Member)
+        .start()
+        .await;
+    let db = server.db();
+    let m = f.municipality("m");
+    let (nurse, doctor) = (f.user("nurse"), f.user("doctor"));
+    // A patient room of a nurse and a doctor of two organizations, as an administrator
+    // keeps them.
+    for (user, name, kana, org, kind) in [
+        (
+            nurse,
+            "佐藤 花子",
+            "さとう はなこ",
+            "ひかり訪問看護",
+            OrganizationKind::NursingStation,
+        ),
+        (
+            doctor,
+            "南 健一",
+            "みなみ けんいち",
+            "みなみ在宅クリニック",
+            OrganizationKind::Clinic,
+        ),
+    ] {
+        let org = db.create_organization(m, org, kind).await.unwrap();
+        let update = UserUpdate {
+            display_name: Some(name.into()),
+            display_name_kana: Some(kana.into()),
+            organization: Some(org),
+            ..Default::default()
+        };
+        db.update_user(user, &update).await.unwrap();
+    }
+    let patient = db
+        .create_patient(
+            m,
+            &NewPatient {
+                name: "山田 太郎",
+                name_kana: "やまだ たろう",
+                birth_date: "1938-04-01",
+                address: "デモ市中央1-2-3",
+                care_level: "要介護2",
+                disaster_flag: false,
+                triage: None,
+            },
+        )
+        .await
+        .unwrap();
+    let room = db
+        .create_room(m, RoomKind::Patient, "山田 太郎", Some(patient))
+        .await
+        .unwrap();
+    db.add_member(room, nurse, "owner", None).await.unwrap();
+    db.add_member(room, doctor, "member", None).await.unwrap();
+
+    let nurse_token = f.signin(&server, "nurse").await;
+    let http = server.client(&nurse_token);
+    // A file, then the visit that carries it and asks the doctor to acknowledge it by the
+    // next day; the doctor replies.
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let file = ulid::Ulid::new().to_string();
+    let answer = http
+        .put(server.url(&format!("/api/rooms/{}/attachments/{file}", room.get())))
+        .header(
+            "x-renraku-file-name",
+            "UTF-8''%E8%A8%AA%E5%95%8F%E8%A8%98%E9%8C%B2.pdf",
+        )
+        .body(pdf.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let mut sync = SyncClient::connect(&server.ws_url(), &nurse_token, 7_011)
+        .await
+        .unwrap();
+    sync.open(room).await.unwrap();
+    let doctor_token = f.signin(&server, "doctor").await;
+    let mut dsync = SyncClient::connect(&server.ws_url(), &doctor_token, 7_012)
+        .await
+        .unwrap();
+    dsync.open(room).await.unwrap();
+    let visit = new_post_id();
+    let text = "訪問しました。血圧 132/84、SpO2 97%。\n褥瘡の処置をしました。";
+    let due = NOV_5 + DAY;
+    let u = sync.doc(room).start_thread_asking(
+        nurse,
+        visit.clone(),
+        text,
+        vec![file.clone()],
+        Some(AckRequest {
+            everyone: false,
+            to: vec![doctor],
+            due: Some(due),
+        }),
+        false,
+        NOV_5,
+    );
+    sync.write(room, u).await.unwrap();
+    dsync
+        .wait_for(room, "the visit", |d| d.post(&visit).is_some())
+        .await
+        .unwrap();
+    let reply = new_post_id();
+    let u = dsync
+        .doc(room)
+        .reply(
+            doctor,
+            reply.clone(),
+            &visit,
+            "承知しました。軟膏を続けてください。",
+            NOV_5 + 3_600_000,
+        )
+        .unwrap();
+    dsync.write(room, u).await.unwrap();
+
+    let url = |q: &str| server.url(&format!("/api/rooms/{}/record?{q}", room.get()));
+    let period = format!("from={}&to={}", NOV_5 - DAY, NOV_5 + DAY);
+    let export = format!("format=fhir&{period}");
+    // Before the doctor acknowledges: the request is open.
+    let bundle = fhir_export(&http, url(&export)).await;
+    let requests = resources(&bundle, "CommunicationRequest");
+    assert_eq!(requests.len(), 1, "one acknowledgement request");
+    assert_eq!(requests[0]["status"], "active");
+    assert!(requests[0].get("note").is_none());
+
+    let u = dsync
+        .doc(room)
+        .acknowledge(doctor, &visit, NOV_5 + 2 * 3_600_000);
+    dsync.write(room, u).await.unwrap();
+    let bundle = fhir_export(&http, url(&export)).await;
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "collection");
+    assert!(bundle["timestamp"].is_string());
+    assert!(bundle["identifier"]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:uuid:"));
+
+    // The patient.
+    let patients = resources(&bundle, "Patient");
+    assert_eq!(patients.len(), 1);
+    let p = patients[0];
+    assert_eq!(p["name"][0]["text"], "山田 太郎");
+    assert_eq!(p["name"][0]["family"], "山田");
+    assert_eq!(p["name"][1]["text"], "やまだ たろう", "the reading in kana");
+    assert_eq!(p["birthDate"], "1938-04-01");
+    assert_eq!(p["address"][0]["text"], "デモ市中央1-2-3");
+
+    // The care team: both members, each with profession and organization.
+    let teams = resources(&bundle, "CareTeam");
+    assert_eq!(teams.len(), 1);
+    assert_eq!(resolve(&bundle, &teams[0]["subject"]), p);
+    let participants = teams[0]["participant"].as_array().unwrap();
+    let mut members: Vec<String> = participants
+        .iter()
+        .map(|part| practitioner_name(&bundle, &part["member"]))
+        .collect();
+    members.sort();
+    assert_eq!(members, ["佐藤 花子", "南 健一"]);
+    let nurse_part = participants
+        .iter()
+        .find(|part| practitioner_name(&bundle, &part["member"]) == "佐藤 花子")
+        .unwrap();
+    let role = resolve(&bundle, &nurse_part["member"]);
+    let coding = &role["code"][0]["coding"][0];
+    assert_eq!(coding["system"], "urn:renraku:profession");
+    assert_eq!(coding["code"], "nurse");
+    assert_eq!(coding["display"], "看護師");
+    assert_eq!(
+        resolve(&bundle, &role["organization"])["name"],
+        "ひかり訪問看護"
+    );
+    assert_eq!(resources(&bundle, "Organization").len(), 2);
+
+    // One Communication per post, oldest first, with its sender and text.
+    let comms = resources(&bundle, "Communication");
+    assert_eq!(comms.len(), 2, "the visit and the reply");
+    let (first, second) = (comms[0], comms[1]);
+    assert_eq!(first["identifier"][0]["value"], visit.to_string());
+    assert_eq!(first["status"], "completed");
+    assert_eq!(practitioner_name(&bundle, &first["sender"]), "佐藤 花子");
+    assert_eq!(first["sent"], "2026-11-05T14:30:00+09:00");
+    assert_eq!(resolve(&bundle, &first["subject"]), p);
+    assert_eq!(first["payload"][0]["contentString"], text);
+    let attachment = &first["payload"][1]["contentAttachment"];
+    assert_eq!(attachment["contentType"], "application/pdf");
+    assert_eq!(attachment["size"], pdf.len());
+    assert_eq!(attachment["title"], "訪問記録.pdf");
+    // Where a member downloads it.
+    let download = http
+        .get(attachment["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(&download.bytes().await.unwrap()[..], &pdf[..]);
+    assert_eq!(second["identifier"][0]["value"], reply.to_string());
+    assert_eq!(practitioner_name(&bundle, &second["sender"]), "南 健一");
+    assert_eq!(
+        second["payload"][0]["contentString"],
+        "承知しました。軟膏を続けてください。"
+    );
+    assert_eq!(
+        second["inResponseTo"][0]["reference"],
+        full_url_of(&bundle, first),
+        "the reply answers its thread"
+    );
+
+    // The acknowledgement request: asked by the nurse of the doctor, by the deadline, done.
+    let requests = resources(&bundle, "CommunicationRequest");
+    assert_eq!(requests.len(), 1);
+    let request = requests[0];
+    assert_eq!(request["status"], "completed");
+    assert_eq!(resolve(&bundle, &request["about"][0]), first);
+    assert_eq!(
+        practitioner_name(&bundle, &request["requester"]),
+        "佐藤 花子"
+    );
+    let recipients = request["recipient"].as_array().unwrap();
+    assert_eq!(recipients.len(), 1);
+    assert_eq!(practitioner_name(&bundle, &recipients[0]), "南 健一");
+    assert_eq!(request["occurrenceDateTime"], "2026-11-06T14:30:00+09:00");
+    assert_eq!(request["note"][0]["text"], "確認しました");
+    assert_eq!(
+        resolve(&bundle, &request["note"][0]["authorReference"])["name"][0]["text"],
+        "南 健一"
+    );
+
+    // The same export twice names everything the same (deterministic ids).
+    let again = fhir_export(&http, url(&export)).await;
+    let urls = |b: &Value| -> Vec<String> {
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["fullUrl"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(urls(&bundle), urls(&again));
+
+    // Audited as the other formats, with the patient; someone outside gets nothing.
+    let rows = db
+        .audit_rows(&AuditFilter {
+            action: Some("room.record.export".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.user_id == Some(nurse.get())
+        && r.target == format!("room/{}", room.get())
+        && r.detail.contains(&format!("patient/{} ", patient.get()))
+        && r.detail.contains("format=fhir posts=2")
+        && !r.detail.contains("訪問")));
+    let outsider = server.client(&f.signin(&server, "outsider").await);
+    let answer = outsider.get(url("format=fhir")).send().await.unwrap();
+    assert_eq!(answer.status(), 403);
 }

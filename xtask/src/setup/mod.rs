@@ -2,6 +2,7 @@
 //! server needs only a few of these; the tests need all of them.
 
 mod node;
+mod python;
 mod rust;
 mod system;
 
@@ -22,6 +23,10 @@ const OPENSSL: Install = (
 );
 const WASM_BINDGEN: Install = ("wasm-bindgen-cli", rust::ensure_wasm_bindgen);
 const NODE_PACKAGES: Install = ("npm packages for tests/node", node::ensure_node_packages);
+const PYTHON_PACKAGES: Install = (
+    "Python packages for tests/python (FHIR validator)",
+    python::ensure_python_packages,
+);
 const CHROMIUM: Install = ("Chromium for the browser tests", system::ensure_chromium);
 const PDF_FONT: Install = ("a Japanese font for PDF export", system::ensure_pdf_font);
 const PDFTOTEXT: Install = ("pdftotext for the PDF tests", system::ensure_pdftotext);
@@ -34,6 +39,7 @@ pub fn everything() -> Result<()> {
         OPENSSL,
         WASM_BINDGEN,
         NODE_PACKAGES,
+        PYTHON_PACKAGES,
         CHROMIUM,
         PDF_FONT,
         PDFTOTEXT,
