@@ -34,6 +34,7 @@ mod passkeys;
 mod projection;
 mod push;
 mod record_export;
+mod register;
 mod room_activity;
 mod schema_parity;
 mod search;
