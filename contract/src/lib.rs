@@ -10,8 +10,10 @@
 mod account;
 mod acks;
 mod admin;
+#[macro_use]
 mod enums;
 mod error;
+mod register;
 mod rooms;
 mod search;
 mod templates;
@@ -21,6 +23,7 @@ pub use acks::*;
 pub use admin::*;
 pub use enums::*;
 pub use error::*;
+pub use register::*;
 pub use rooms::*;
 pub use search::*;
 pub use templates::*;

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod provision;
 pub mod push;
 pub mod record;
+pub mod register_csv;
 pub mod tls;
 
 pub use cli::run_cli;

@@ -555,6 +555,237 @@ impl Api {
     pub async fn admin_delete_template(&self, id: TemplateId) -> ApiResult<()> {
         self.delete(&format!("/api/admin/templates/{id}")).await
     }
+
+    // ---- 要援護者名簿 (issue 16) ----
+
+    pub async fn register(&self, m: &str) -> ApiResult<RegisterOverview> {
+        self.get(&format!("/api/register/{m}")).await
+    }
+
+    /// `GET /api/register/{m}/people` with these filters.
+    pub async fn register_people(
+        &self,
+        m: &str,
+        q: &RegisterQuery,
+    ) -> ApiResult<Vec<RegisterPerson>> {
+        let mut params = Vec::new();
+        if let Some(l) = q.label {
+            params.push(format!("label={l}"));
+        }
+        if let Some(s) = q.status {
+            params.push(format!("status={s}"));
+        }
+        if let Some(a) = &q.area {
+            params.push(format!("area={}", query_value(a)));
+        }
+        if let Some(r) = q.reason {
+            params.push(format!("reason={r}"));
+        }
+        if let Some(t) = &q.q {
+            params.push(format!("q={}", query_value(t)));
+        }
+        if let Some(r) = q.retired {
+            params.push(format!("retired={r}"));
+        }
+        self.get(&format!("/api/register/{m}/people?{}", params.join("&")))
+            .await
+    }
+
+    pub async fn register_person(
+        &self,
+        m: &str,
+        id: RegisterPersonId,
+    ) -> ApiResult<RegisterPersonDetail> {
+        self.get(&format!("/api/register/{m}/people/{id}")).await
+    }
+
+    pub async fn register_create(
+        &self,
+        m: &str,
+        p: &NewRegisterPerson,
+    ) -> ApiResult<RegisterPerson> {
+        self.post(&format!("/api/register/{m}/people"), p).await
+    }
+
+    pub async fn register_update(
+        &self,
+        m: &str,
+        id: RegisterPersonId,
+        p: &NewRegisterPerson,
+    ) -> ApiResult<RegisterPerson> {
+        self.put(&format!("/api/register/{m}/people/{id}"), p).await
+    }
+
+    pub async fn register_retire(
+        &self,
+        m: &str,
+        id: RegisterPersonId,
+        retired: bool,
+    ) -> ApiResult<RegisterPerson> {
+        self.put(
+            &format!("/api/register/{m}/people/{id}/retired"),
+            &SetRetired { retired },
+        )
+        .await
+    }
+
+    pub async fn register_set_legend(
+        &self,
+        m: &str,
+        legend: &[LegendEntry],
+    ) -> ApiResult<Vec<LegendEntry>> {
+        let body = SetLegend {
+            legend: legend.to_vec(),
+        };
+        self.put(&format!("/api/register/{m}/legend"), &body).await
+    }
+
+    pub async fn register_staff(&self, m: &str) -> ApiResult<Vec<RegisterStaff>> {
+        self.get(&format!("/api/register/{m}/staff")).await
+    }
+
+    pub async fn register_set_staff(
+        &self,
+        m: &str,
+        user: UserId,
+        editor: bool,
+        responder: bool,
+    ) -> ApiResult<RegisterStaff> {
+        self.put(
+            &format!("/api/register/{m}/staff/{user}"),
+            &SetRegisterStaff { editor, responder },
+        )
+        .await
+    }
+
+    pub async fn register_declare(&self, m: &str, reason: &str) -> ApiResult<Disaster> {
+        let body = DeclareDisaster {
+            reason: reason.to_owned(),
+        };
+        self.post(&format!("/api/register/{m}/disaster"), &body)
+            .await
+    }
+
+    pub async fn register_end(&self, m: &str) -> ApiResult<()> {
+        self.delete(&format!("/api/register/{m}/disaster")).await
+    }
+
+    pub async fn register_grant(&self, m: &str, partner: &str) -> ApiResult<Disaster> {
+        self.send::<(), Disaster>(
+            Method::PUT,
+            &format!("/api/register/{m}/disaster/partners/{partner}"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn register_revoke(&self, m: &str, partner: &str) -> ApiResult<Disaster> {
+        self.send::<(), Disaster>(
+            Method::DELETE,
+            &format!("/api/register/{m}/disaster/partners/{partner}"),
+            None,
+        )
+        .await
+    }
+
+    /// Sends a safety mark; the answer's status says whether it was new (201) or stored
+    /// before (200).
+    pub async fn register_mark(
+        &self,
+        m: &str,
+        person: RegisterPersonId,
+        mark: &NewSafetyMark,
+    ) -> ApiResult<(StatusCode, SafetyMark)> {
+        let path = format!("/api/register/{m}/people/{person}/marks");
+        let response = self
+            .request(Method::POST, &path)
+            .json(mark)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                status,
+                body: serde_json::from_slice(&bytes).ok(),
+            });
+        }
+        let mark = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        Ok((status, mark))
+    }
+
+    /// `POST /api/register/{m}/import`: the answer's status (200, or 422 with the problems)
+    /// and its report.
+    pub async fn register_import(
+        &self,
+        m: &str,
+        csv: &[u8],
+        dry_run: bool,
+    ) -> ApiResult<(StatusCode, RegisterImportReport)> {
+        let path = format!("/api/register/{m}/import?dry_run={dry_run}");
+        let response = self
+            .request(Method::POST, &path)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(csv.to_vec())
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        if !status.is_success() && status != StatusCode::UNPROCESSABLE_ENTITY {
+            return Err(ApiError::Status {
+                status,
+                body: serde_json::from_slice(&bytes).ok(),
+            });
+        }
+        let report = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Transport(format!("POST {path}: {e}")))?;
+        Ok((status, report))
+    }
+
+    /// `GET /api/register/{m}/export`: the CSV's bytes.
+    pub async fn register_export(&self, m: &str, q: &RegisterQuery) -> ApiResult<Vec<u8>> {
+        let mut params = Vec::new();
+        if let Some(l) = q.label {
+            params.push(format!("label={l}"));
+        }
+        if let Some(t) = &q.q {
+            params.push(format!("q={}", query_value(t)));
+        }
+        if let Some(r) = q.retired {
+            params.push(format!("retired={r}"));
+        }
+        let path = format!("/api/register/{m}/export?{}", params.join("&"));
+        let response = self
+            .request(Method::GET, &path)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transport(format!("GET {path}: {e}")))?;
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                status,
+                body: serde_json::from_slice(&bytes).ok(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    pub async fn register_summary(&self, m: &str) -> ApiResult<RegisterSummary> {
+        self.get(&format!("/api/register/{m}/summary")).await
+    }
 }
 
 /// A query-string value, percent-encoded (letters, digits and `-._~` as they are).

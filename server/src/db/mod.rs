@@ -26,6 +26,7 @@ pub mod patients;
 pub mod posts;
 pub mod provision;
 pub mod push;
+pub mod register;
 pub mod room_admin;
 pub mod rooms;
 pub mod search;

@@ -597,3 +597,77 @@ impl Db {
         Ok(row.try_get("due")?)
     }
 }
+
+/// The push-service topic of a municipality's 災害モード news: a newer one (the end)
+/// replaces an undelivered older one (the declaration).
+pub fn register_topic(m: renraku_sync::MunicipalityId) -> String {
+    format!("register-{m}")
+}
+
+/// Queues a push about 災害モード in `m` (declared or ended) for every device of `m`'s
+/// enabled register responders but `except` (who declared it), as an urgent push: quiet
+/// hours hold it back only for users who keep urgent posts quiet too. The text names no
+/// person, so it is the same with or without details. Returns the number queued.
+pub(crate) async fn enqueue_register_notice_in(
+    conn: &mut sqlx::AnyConnection,
+    m: renraku_sync::MunicipalityId,
+    except: UserId,
+    body: &str,
+    now: i64,
+) -> Result<usize> {
+    let Some(mu) = sqlx::query("SELECT slug, name FROM municipalities WHERE id = $1")
+        .bind(m.get())
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(0);
+    };
+    let slug: String = mu.try_get("slug")?;
+    let name: String = mu.try_get("name")?;
+    let recipients = sqlx::query(
+        "SELECT s.id AS subscription_id, ps.user_id AS settings_user, ps.enabled, \
+             ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
+         FROM register_staff r \
+         JOIN users u ON u.id = r.user_id \
+         JOIN push_subscriptions s ON s.user_id = r.user_id \
+         LEFT JOIN push_settings ps ON ps.user_id = r.user_id \
+         WHERE r.responder AND u.municipality_id = $1 AND u.id <> $2 AND NOT u.disabled \
+         ORDER BY s.id",
+    )
+    .bind(m.get())
+    .bind(except.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    let payload = serde_json::to_string(&PushPayload {
+        title: format!("【災害モード】{name}"),
+        body: body.to_owned(),
+        tag: format!("renraku-register-{m}"),
+        url: format!("/{slug}/register"),
+        room: 0,
+        kind: "register".to_owned(),
+    })
+    .map_err(Error::internal)?;
+    let mut queued = 0;
+    for row in recipients {
+        if !wants_push(&settings_from_row(&row)?, now, true) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO push_outbox (subscription_id, room_id, payload, urgency, ttl_secs, \
+                 topic, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(row.try_get::<i64, _>("subscription_id")?)
+        .bind(0_i64)
+        .bind(&payload)
+        .bind("high")
+        .bind(PUSH_TTL_SECS)
+        .bind(register_topic(m))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}

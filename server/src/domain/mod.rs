@@ -5,9 +5,11 @@
 //! - [`tenancy`]: who may be a member of, and write in, a room;
 //! - [`text`]: names, titles and free text (bounded, no control characters);
 //! - [`patient`]: a patient's fields;
+//! - [`register`]: the 要援護者名簿: who sees which entry, who changes what, an entry's fields;
 //! - [`audit`]: the catalogue of audit actions.
 
 pub mod audit;
 pub mod patient;
+pub mod register;
 pub mod tenancy;
 pub mod text;

@@ -14,6 +14,7 @@ mod openapi;
 mod passkeys;
 mod push;
 mod record;
+mod register;
 mod rooms;
 mod search;
 mod security_txt;
@@ -91,6 +92,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
             templates::update_template,
             templates::delete_template
         ))
+        .routes(routes!(register::overview))
+        .routes(routes!(register::list_people, register::create_person))
+        .routes(routes!(register::get_person, register::update_person))
+        .routes(routes!(register::set_retired))
+        .routes(routes!(register::set_legend))
+        .routes(routes!(register::list_staff))
+        .routes(routes!(register::set_staff))
+        .routes(routes!(register::declare_disaster, register::end_disaster))
+        .routes(routes!(register::grant_partner, register::revoke_partner))
+        .routes(routes!(register::mark_safety))
+        .routes(routes!(register::summary))
+        .routes(routes!(register::import_csv))
+        .routes(routes!(register::export_csv))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

@@ -35,6 +35,7 @@ mod projection;
 mod push;
 mod record_export;
 mod record_pdf;
+mod register;
 mod room_activity;
 mod schema_parity;
 mod search;
