@@ -123,11 +123,10 @@ pub async fn export_record(
             let font = font.ok_or_else(|| Error::internal("pdf font loaded above"))?;
             let printed_at = state.clock.now_ms();
             // Laying out and subsetting the font is CPU work: off the async workers.
-            let pdf = tokio::task::spawn_blocking(move || {
-                record::pdf::render(&rec, &font, printed_at)
-            })
-            .await
-            .map_err(|e| Error::internal(format!("pdf render task: {e}")))??;
+            let pdf =
+                tokio::task::spawn_blocking(move || record::pdf::render(&rec, &font, printed_at))
+                    .await
+                    .map_err(|e| Error::internal(format!("pdf render task: {e}")))??;
             (pdf, "application/pdf", "pdf")
         }
         RecordFormat::Fhir => {

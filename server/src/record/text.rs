@@ -105,7 +105,12 @@ mod tests {
         let nurse = author("佐藤 花子", "看護師", "ひかり訪問看護");
         let doctor = author("南 健一", "医師", "みなみ在宅クリニック");
         let helper = author("渡辺 洋子", "ホームヘルパー", "");
-        let mut visit = post(1, "訪問しました。\n血圧 132/84、SpO2 96%。\n\n食欲あり。", NOV_5, None);
+        let mut visit = post(
+            1,
+            "訪問しました。\n血圧 132/84、SpO2 96%。\n\n食欲あり。",
+            NOV_5,
+            None,
+        );
         visit.attachments = vec!["a1".into(), "a2".into()];
         let mut edited = post(3, "夕方に再訪します。", NOV_5 + 2 * HOUR, Some(1));
         edited.edited_at = Some(NOV_5 + 2 * HOUR + 600_000);

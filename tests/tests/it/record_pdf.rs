@@ -26,7 +26,11 @@ fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
     let out = Command::new(tool)
         .args(args)
         .arg(&path)
-        .args(if tool == "pdftotext" { &["-"][..] } else { &[][..] })
+        .args(if tool == "pdftotext" {
+            &["-"][..]
+        } else {
+            &[][..]
+        })
         .output()
         .unwrap_or_else(|e| panic!("{tool} runs (poppler-utils; `cargo xtask setup`): {e}"));
     assert!(
@@ -45,8 +49,18 @@ test_both_dbs!(a_member_prints_the_record_of_a_period);
 async fn a_member_prints_the_record_of_a_period() {
     let (server, f) = Fixture::new()
         .municipality("m")
-        .professional("m", "nurse", Role::Member, renraku_contract::Profession::Nurse)
-        .professional("m", "doctor", Role::Member, renraku_contract::Profession::Doctor)
+        .professional(
+            "m",
+            "nurse",
+            Role::Member,
+            renraku_contract::Profession::Nurse,
+        )
+        .professional(
+            "m",
+            "doctor",
+            Role::Member,
+            renraku_contract::Profession::Doctor,
+        )
         .user("m", "outsider", Role::Member)
         .start()
         .await;
@@ -126,7 +140,11 @@ async fn a_member_prints_the_record_of_a_period() {
     let http = server.client(&nurse_token);
     let url = |q: &str| server.url(&format!("/api/rooms/{}/record?{q}", room.get()));
     let answer = http
-        .get(url(&format!("format=pdf&from={}&to={}", NOV_5 - DAY, NOV_5 + DAY)))
+        .get(url(&format!(
+            "format=pdf&from={}&to={}",
+            NOV_5 - DAY,
+            NOV_5 + DAY
+        )))
         .send()
         .await
         .unwrap();
@@ -142,29 +160,52 @@ async fn a_member_prints_the_record_of_a_period() {
     std::fs::write(kept.join("record.pdf"), &pdf).unwrap();
 
     let text = poppler("pdftotext", &["-enc", "UTF-8"], &pdf);
-    let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
-    assert!(pages.len() >= 3, "24 long posts fill pages: {} pages", pages.len());
+    let pages: Vec<&str> = text
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert!(
+        pages.len() >= 3,
+        "24 long posts fill pages: {} pages",
+        pages.len()
+    );
     let total = pages.len();
     for (n, page) in pages.iter().enumerate() {
         let flat = squeeze(page);
-        assert!(flat.contains(&squeeze(PATIENT)), "page {}: no patient: {page}", n + 1);
+        assert!(
+            flat.contains(&squeeze(PATIENT)),
+            "page {}: no patient: {page}",
+            n + 1
+        );
         assert!(
             flat.contains("期間2026-11-0414:30〜2026-11-0614:30"),
             "page {}: no period: {page}",
             n + 1
         );
-        assert!(flat.contains(&format!("{}/{total}", n + 1)), "page {}: {page}", n + 1);
+        assert!(
+            flat.contains(&format!("{}/{total}", n + 1)),
+            "page {}: {page}",
+            n + 1
+        );
     }
     let flat = squeeze(&text);
     assert!(!flat.contains("先月の記録"), "outside the period");
     let nurse_name = db.user(nurse).await.unwrap().unwrap().display_name;
     let doctor_name = db.user(doctor).await.unwrap().unwrap().display_name;
     assert!(
-        flat.contains(&squeeze(&format!("■ 2026-11-05 14:30 {nurse_name}（看護師"))),
+        flat.contains(&squeeze(&format!(
+            "■ 2026-11-05 14:30 {nurse_name}（看護師"
+        ))),
         "{text}"
     );
-    assert!(flat.contains("訪問しました。SpO296%、体温37.2度。"), "{text}");
-    assert!(flat.contains("食欲あり〓"), "an emoji the font lacks is 〓: {text}");
+    assert!(
+        flat.contains("訪問しました。SpO296%、体温37.2度。"),
+        "{text}"
+    );
+    assert!(
+        flat.contains("食欲あり〓"),
+        "an emoji the font lacks is 〓: {text}"
+    );
     assert!(
         flat.contains(&squeeze(&format!("└ 2026-11-05 15:30 {doctor_name}（医師"))),
         "{text}"
@@ -172,8 +213,12 @@ async fn a_member_prints_the_record_of_a_period() {
     assert!(flat.contains("承知しました。"));
     assert!(flat.contains(&format!("［了解:{doctor_name}］")), "{text}");
     // A wrapped paragraph reads back whole, in order, and the posts keep their order.
-    let first = flat.find(&squeeze(&format!("経過00：{long}"))).expect("post 0 whole");
-    let last = flat.find(&squeeze(&format!("経過23：{long}"))).expect("post 23 whole");
+    let first = flat
+        .find(&squeeze(&format!("経過00：{long}")))
+        .expect("post 0 whole");
+    let last = flat
+        .find(&squeeze(&format!("経過23：{long}")))
+        .expect("post 23 whole");
     assert!(first < last);
 
     // The font travels with the file: embedded (a subset), with a Unicode map for copying.
@@ -186,7 +231,11 @@ async fn a_member_prints_the_record_of_a_period() {
     assert!(!rows.is_empty(), "{fonts}");
     for row in &rows {
         let n = row.len();
-        assert_eq!(row[n - 5..n - 2], ["yes", "yes", "yes"], "emb sub uni: {fonts}");
+        assert_eq!(
+            row[n - 5..n - 2],
+            ["yes", "yes", "yes"],
+            "emb sub uni: {fonts}"
+        );
     }
 
     let audit = db
@@ -197,8 +246,16 @@ async fn a_member_prints_the_record_of_a_period() {
         .await
         .unwrap();
     assert_eq!(audit.len(), 1);
-    assert!(audit[0].detail.contains("format=pdf"), "{}", audit[0].detail);
-    assert!(audit[0].detail.contains(&format!("patient/{patient}")), "{}", audit[0].detail);
+    assert!(
+        audit[0].detail.contains("format=pdf"),
+        "{}",
+        audit[0].detail
+    );
+    assert!(
+        audit[0].detail.contains(&format!("patient/{patient}")),
+        "{}",
+        audit[0].detail
+    );
     assert!(!audit[0].detail.contains(PATIENT));
 
     let outsider = server.client(&f.signin(&server, "outsider").await);
@@ -223,9 +280,7 @@ async fn without_a_japanese_font_the_pdf_is_refused_and_text_still_works() {
         .build(server.db())
         .await;
     let http = server.client(&f.signin(&server, "nurse").await);
-    let url = |q: &str| {
-        server.url(&format!("/api/rooms/{}/record?{q}", f.room("care").get()))
-    };
+    let url = |q: &str| server.url(&format!("/api/rooms/{}/record?{q}", f.room("care").get()));
     let answer = http.get(url("format=pdf")).send().await.unwrap();
     assert_eq!(answer.status(), 503);
     let body: serde_json::Value = answer.json().await.unwrap();

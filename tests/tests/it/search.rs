@@ -389,7 +389,10 @@ async fn upload(server: &TestServer, token: &str, room: RoomId, id: &str, name: 
         .client(token)
         .put(server.url(&format!("/api/rooms/{}/attachments/{id}", room.get())))
         .header("x-renraku-file-name", format!("UTF-8''{encoded}"))
-        .body(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec())
+        .body(
+            b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+                .to_vec(),
+        )
         .send()
         .await
         .unwrap();
@@ -442,17 +445,36 @@ async fn a_post_is_found_by_its_files_names_whenever_they_arrive() {
         ids(&results),
         BTreeSet::from([with_file.to_string(), late.to_string()])
     );
-    let hit = results.hits.iter().find(|h| h.post == with_file.to_string()).unwrap();
-    assert_eq!(hit.attachments, ["処方箋_11月.pdf"], "the hit names its files");
+    let hit = results
+        .hits
+        .iter()
+        .find(|h| h.post == with_file.to_string())
+        .unwrap();
+    assert_eq!(
+        hit.attachments,
+        ["処方箋_11月.pdf"],
+        "the hit names its files"
+    );
     assert!(hit.highlights.is_empty(), "the text itself has no match");
     // Width folding applies to names as to text; the text still matches as before.
-    assert_eq!(ids(&search(&api, "q=１１月").await), BTreeSet::from([with_file.to_string()]));
-    assert_eq!(ids(&search(&api, "q=写真を添付").await), BTreeSet::from([late.to_string()]));
+    assert_eq!(
+        ids(&search(&api, "q=１１月").await),
+        BTreeSet::from([with_file.to_string()])
+    );
+    assert_eq!(
+        ids(&search(&api, "q=写真を添付").await),
+        BTreeSet::from([late.to_string()])
+    );
 
     // An edit changes the text and keeps the files: still found by the name.
     let u = sync
         .doc(room)
-        .edit(nurse, &with_file, "本日分をお送りします（訂正）", now_ms() + 2)
+        .edit(
+            nurse,
+            &with_file,
+            "本日分をお送りします（訂正）",
+            now_ms() + 2,
+        )
         .unwrap();
     sync.write(room, u).await.unwrap();
     assert_eq!(
@@ -460,7 +482,10 @@ async fn a_post_is_found_by_its_files_names_whenever_they_arrive() {
         BTreeSet::from([with_file.to_string()])
     );
     // Deleted: found by nothing.
-    let u = sync.doc(room).delete(nurse, &with_file, now_ms() + 3).unwrap();
+    let u = sync
+        .doc(room)
+        .delete(nurse, &with_file, now_ms() + 3)
+        .unwrap();
     sync.write(room, u).await.unwrap();
     assert!(search(&api, "q=処方箋_11").await.hits.is_empty());
 

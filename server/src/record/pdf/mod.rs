@@ -13,12 +13,12 @@ use super::{jst_minutes, reactions_line, Entry, Record};
 use crate::error::{Error, Result};
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point};
+use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
 use krilla::surface::Surface;
 use krilla::text::TextDirection;
-use krilla::metadata::Metadata;
 use krilla::Document;
 
 /// A4 in points.
@@ -265,14 +265,16 @@ fn entry(lines: &mut Vec<Line>, font: &PdfFont, e: &Entry, reply: bool) {
     let body_x = x + TEXT_INDENT;
     for paragraph in e.post.text.lines() {
         let paragraph = printable(font, paragraph);
-        push_wrapped(lines, font, &paragraph, body_x, right, size, |line, _| Line {
-            text: line,
-            size,
-            x: body_x,
-            color: INK,
-            space_before: 0.0,
-            keep_with_next: false,
-            reply,
+        push_wrapped(lines, font, &paragraph, body_x, right, size, |line, _| {
+            Line {
+                text: line,
+                size,
+                x: body_x,
+                color: INK,
+                space_before: 0.0,
+                keep_with_next: false,
+                reply,
+            }
         });
     }
     let small = 8.5;
@@ -290,14 +292,16 @@ fn entry(lines: &mut Vec<Line>, font: &PdfFont, e: &Entry, reply: bool) {
     let reactions = reactions_line(&e.reactions);
     if !reactions.is_empty() {
         let reactions = printable(font, &format!("［{reactions}］"));
-        push_wrapped(lines, font, &reactions, body_x, right, small, |line, _| Line {
-            text: line,
-            size: small,
-            x: body_x,
-            color: MUTED,
-            space_before: 0.0,
-            keep_with_next: false,
-            reply,
+        push_wrapped(lines, font, &reactions, body_x, right, small, |line, _| {
+            Line {
+                text: line,
+                size: small,
+                x: body_x,
+                color: MUTED,
+                space_before: 0.0,
+                keep_with_next: false,
+                reply,
+            }
         });
     }
 }

@@ -92,10 +92,7 @@ mod tests {
 
     #[test]
     fn japanese_breaks_between_characters() {
-        assert_eq!(
-            cells("本日訪問しました", 3.0),
-            ["本日訪", "問しま", "した"]
-        );
+        assert_eq!(cells("本日訪問しました", 3.0), ["本日訪", "問しま", "した"]);
     }
 
     #[test]
