@@ -117,7 +117,7 @@ impl Db {
             .bind(post.as_str())
             .fetch_all(&mut *tx)
             .await?;
-            let search_text = super::posts::search_text(&mut *tx, meta.room, &text, &files).await?;
+            let search_text = super::posts::search_text(&mut tx, meta.room, &text, &files).await?;
             sqlx::query(
                 "UPDATE posts SET search_text = $1, search_grams = $2 \
                  WHERE room_id = $3 AND post_id = $4",
