@@ -97,15 +97,16 @@ pub(super) async fn search_text(
 }
 
 /// Records which attachments a post names (`post_attachments`), replacing what an earlier
-/// version of the post named. A post with no files and no row before costs no statement.
+/// version of the post named (`had_files`: it named some). A post that names no file, now
+/// or before, costs no statement.
 async fn link_attachments(
     tx: &mut sqlx::AnyConnection,
     room: RoomId,
     post: &PostId,
     attachments: &[String],
-    existed: bool,
+    had_files: bool,
 ) -> Result<()> {
-    if existed {
+    if had_files {
         sqlx::query("DELETE FROM post_attachments WHERE room_id = $1 AND post_id = $2")
             .bind(room.get())
             .bind(post.as_str())
@@ -146,13 +147,21 @@ pub(super) async fn project_in(
     for projection in projections {
         let room = projection.room;
         for (id, post) in &projection.posts {
-            let exists =
-                sqlx::query("SELECT deleted FROM posts WHERE room_id = $1 AND post_id = $2")
-                    .bind(room.get())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
+            // Whether the row exists, and whether it named files (then it has
+            // `post_attachments` rows to replace; otherwise an edit costs no statement more).
+            let old = sqlx::query(
+                "SELECT has_attachments FROM posts WHERE room_id = $1 AND post_id = $2",
+            )
+            .bind(room.get())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let exists = old.is_some();
+            let had_files = old
+                .as_ref()
+                .map(|r| flag(r, "has_attachments"))
+                .transpose()?
+                == Some(true);
             match post {
                 Some(post) => {
                     let activity = post.created_at.max(post.edited_at.unwrap_or(i64::MIN));
@@ -219,10 +228,10 @@ pub(super) async fn project_in(
                         }
                     }
                     let files: &[String] = if post.deleted { &[] } else { &post.attachments };
-                    link_attachments(&mut *tx, room, id, files, exists).await?;
+                    link_attachments(&mut *tx, room, id, files, had_files).await?;
                 }
                 None if exists => {
-                    link_attachments(&mut *tx, room, id, &[], true).await?;
+                    link_attachments(&mut *tx, room, id, &[], had_files).await?;
                     sqlx::query(
                         "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
                              search_text = '', search_grams = '', has_attachments = NOT $1 \
