@@ -67,3 +67,43 @@ pub async fn get(server: &crate::TestServer, token: &str, path: &str) -> reqwest
         .await
         .unwrap()
 }
+
+/// The header an upload names its file in (RFC 5987 `UTF-8''…`), as the app sends it.
+pub const NAME_HEADER: &str = "x-renraku-file-name";
+
+/// `name` percent-encoded for [`NAME_HEADER`].
+pub fn percent(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Uploads `body` as attachment `id` of `room`, named `name`, as the app does.
+pub async fn upload(
+    server: &crate::TestServer,
+    token: &str,
+    room: impl std::fmt::Display,
+    id: &str,
+    name: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    server
+        .client(token)
+        .put(server.url(&format!("/api/rooms/{room}/attachments/{id}")))
+        .header(NAME_HEADER, format!("UTF-8''{}", percent(name)))
+        .body(body)
+        .send()
+        .await
+        .expect("upload sent")
+}
+
+/// The smallest PDF file the upload checks accept.
+pub fn tiny_pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}

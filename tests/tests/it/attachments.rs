@@ -3,7 +3,7 @@
 //! data but keep their orientation; images get thumbnails. Runs on SQLite and
 //! PostgreSQL.
 
-use renraku_tests::helpers::{error_code, get};
+use renraku_tests::helpers::{error_code, get, tiny_pdf, upload, NAME_HEADER};
 use renraku_tests::{team, Team, TestServer};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -11,44 +11,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const NAME_HEADER: &str = "x-renraku-file-name";
-
 fn new_id() -> String {
     ulid::Ulid::new().to_string()
-}
-
-fn percent(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-async fn upload(
-    server: &TestServer,
-    token: &str,
-    room: impl std::fmt::Display,
-    id: &str,
-    name: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    server
-        .client(token)
-        .put(server.url(&format!("/api/rooms/{room}/attachments/{id}")))
-        .header(NAME_HEADER, format!("UTF-8''{}", percent(name)))
-        .body(body)
-        .send()
-        .await
-        .expect("upload sent")
-}
-
-fn pdf() -> Vec<u8> {
-    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
 
 /// A small JPEG that decodes: a gradient, `width` × `height`.
@@ -243,13 +207,13 @@ async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
     let team = team(&server).await;
     let id = new_id();
     let name = "紹介状 2024.pdf";
-    let response = upload(&server, &team.a.token, team.room, &id, name, pdf()).await;
+    let response = upload(&server, &team.a.token, team.room, &id, name, tiny_pdf()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let meta: Value = response.json().await.unwrap();
     assert_eq!(meta["id"], id.as_str());
     assert_eq!(meta["name"], name);
     assert_eq!(meta["mime"], "application/pdf");
-    assert_eq!(meta["size"], pdf().len());
+    assert_eq!(meta["size"], tiny_pdf().len());
     assert_eq!(meta["has_thumbnail"], false);
 
     // The other member sees it listed and downloads the very bytes, as a file download
@@ -276,7 +240,10 @@ async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
         disposition.contains("filename*=UTF-8''%E7%B4%B9%E4%BB%8B%E7%8A%B6%202024.pdf"),
         "{disposition}"
     );
-    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf().as_slice());
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        tiny_pdf().as_slice()
+    );
     assert_eq!(server.audit_count("attachment.download").await, 1);
 
     // Someone outside the room: refused, and the attempt is on record. No thumbnail or
@@ -326,7 +293,7 @@ async fn a_member_downloads_and_an_outsider_gets_403_which_is_audited() {
         team.room,
         &new_id(),
         "x.pdf",
-        pdf(),
+        tiny_pdf(),
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -485,7 +452,7 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
             &server,
             &team,
             name,
-            pdf(),
+            tiny_pdf(),
             StatusCode::BAD_REQUEST,
             "bad_file_name",
             name,
@@ -498,7 +465,7 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
         &server,
         &team,
         "report\u{202E}fdp.exe.pdf",
-        pdf(),
+        tiny_pdf(),
         StatusCode::BAD_REQUEST,
         "bad_file_name",
         "right-to-left override",
@@ -510,7 +477,7 @@ async fn each_bad_upload_gets_its_own_error_and_leaves_nothing() {
     let response = server
         .client(&team.a.token)
         .put(server.url(&format!("/api/rooms/{}/attachments/{id}", team.room)))
-        .body(pdf())
+        .body(tiny_pdf())
         .send()
         .await
         .unwrap();
@@ -694,7 +661,15 @@ async fn images_get_thumbnails_and_documents_do_not() {
     assert_eq!((thumb.width(), thumb.height()), (320, 160));
 
     let doc = new_id();
-    let response = upload(&server, &team.a.token, team.room, &doc, "letter.pdf", pdf()).await;
+    let response = upload(
+        &server,
+        &team.a.token,
+        team.room,
+        &doc,
+        "letter.pdf",
+        tiny_pdf(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let response = get(
         &server,

@@ -10,7 +10,7 @@ use renraku_server::db::patients::NewPatient;
 use renraku_server::db::users::{Role, UserUpdate};
 use renraku_sync::{AckRequest, Reaction, RoomKind};
 use renraku_tests::fixture::Fixture;
-use renraku_tests::helpers::new_post_id;
+use renraku_tests::helpers::{new_post_id, tiny_pdf, upload};
 use renraku_tests::sync_client::SyncClient;
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -332,18 +332,17 @@ async fn a_member_exports_a_patient_record_as_fhir() {
     let http = server.client(&nurse_token);
     // A file, then the visit that carries it and asks the doctor to acknowledge it by the
     // next day; the doctor replies.
-    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let pdf = tiny_pdf();
     let file = ulid::Ulid::new().to_string();
-    let answer = http
-        .put(server.url(&format!("/api/rooms/{}/attachments/{file}", room.get())))
-        .header(
-            "x-renraku-file-name",
-            "UTF-8''%E8%A8%AA%E5%95%8F%E8%A8%98%E9%8C%B2.pdf",
-        )
-        .body(pdf.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let answer = upload(
+        &server,
+        &nurse_token,
+        room.get(),
+        &file,
+        "訪問記録.pdf",
+        pdf.clone(),
+    )
+    .await;
     assert_eq!(answer.status(), 201);
     let mut sync = SyncClient::connect(&server.ws_url(), &nurse_token, 7_011)
         .await

@@ -13,7 +13,7 @@ use renraku_server::db::users::Role;
 use renraku_sync::{PostId, RoomId, UserId};
 use renraku_tests::api::Api;
 use renraku_tests::fixture::{Built, Fixture};
-use renraku_tests::helpers::{new_post_id, now_ms};
+use renraku_tests::helpers::{self, new_post_id, now_ms, tiny_pdf};
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::TestServer;
 use std::collections::BTreeSet;
@@ -373,29 +373,9 @@ async fn a_member_from_a_partner_municipality_finds_the_rooms_they_joined() {
     );
 }
 
-/// A file uploaded through the attachments API, named as a browser names it.
+/// Uploads a small PDF named `name` as attachment `id` of `room`.
 async fn upload(server: &TestServer, token: &str, room: RoomId, id: &str, name: &str) {
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'.' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let answer = server
-        .client(token)
-        .put(server.url(&format!("/api/rooms/{}/attachments/{id}", room.get())))
-        .header("x-renraku-file-name", format!("UTF-8''{encoded}"))
-        .body(
-            b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-                .to_vec(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let answer = helpers::upload(server, token, room.get(), id, name, tiny_pdf()).await;
     assert!(answer.status().is_success(), "upload: {}", answer.status());
 }
 

@@ -92,6 +92,12 @@ impl PdfFont {
             .and_then(Self::load)
     }
 
+    /// The width of `c` drawn at `size`; a character without a glyph counts as one em, the
+    /// width of the 〓 drawn for it.
+    pub fn char_width(&self, c: char, size: f32) -> f32 {
+        self.advance(c).unwrap_or(1.0) * size
+    }
+
     /// The advance width of `c` at 1 pt, or `None` when the font has no glyph for it.
     pub fn advance(&self, c: char) -> Option<f32> {
         let mut cache = self.advances.lock().unwrap_or_else(|e| e.into_inner());

@@ -137,9 +137,7 @@ impl Pen<'_, '_> {
     }
 
     fn width(&self, text: &str, size: f32) -> f32 {
-        text.chars()
-            .map(|c| self.font.advance(c).unwrap_or(1.0) * size)
-            .sum()
+        text.chars().map(|c| self.font.char_width(c, size)).sum()
     }
 
     fn rule(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, width: f32, color: (u8, u8, u8)) {
@@ -315,7 +313,7 @@ fn push_wrapped(
     size: f32,
     line: impl Fn(String, bool) -> Line,
 ) {
-    let advance = |c: char| font.advance(c).unwrap_or(1.0) * size;
+    let advance = |c: char| font.char_width(c, size);
     for (i, text) in wrap::wrap(text, right - x, advance).into_iter().enumerate() {
         lines.push(line(text, i == 0));
     }
