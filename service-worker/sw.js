@@ -7,7 +7,12 @@
 //   not precached: only administrators fetch them, from the network, and they work online
 //   only; offline their page says so.
 // - /api/, /ws and /yjs are never cached and never answered from a cache: they go to the
-//   network only.
+//   network only — except map tiles (/api/tiles/{z}/{x}/{y}), which are not personal data.
+// - The register's map (要援護者マップ) must open in a disaster with the network down: the map
+//   library (MAP, under /map/, not precached: only responders need it) and the tiles of the
+//   municipality's area are kept once a responder's app asks (`renraku:keep-map`, with the
+//   tile list the server chose within its size budget, `GET /api/tiles/offline`), and are
+//   then answered from the cache first.
 // - A new version waits (no skipWaiting on install): app/boot.js announces it to the page
 //   (`renraku:update-available`) and the user chooses when to reload, so a half-written post
 //   is never swapped out from under them; `renrakuApplyUpdate()` sends SKIP_WAITING here.
@@ -25,6 +30,11 @@ const SHELL = [
   "/icon-512.png",
   "/icon-maskable-512.png",
 ]; // end of SHELL
+const MAP = []; // end of MAP
+// The library follows the build; the tiles do not: a new app build must not throw away the
+// tiles a responder kept.
+const MAP_CACHE = `renraku-map-${BUILD}`;
+const TILES_CACHE = "renraku-tiles";
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -40,7 +50,51 @@ self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
   // The page can ask which build serves it (the update test does).
   if (event.data && event.data.type === "BUILD") event.source?.postMessage({ type: "BUILD", build: BUILD });
+  if (event.data && event.data.type === "renraku:keep-map") {
+    event.waitUntil(keepMap(event.data.tiles, event.source));
+  }
 });
+
+// Keeps the map library and the listed tiles (same-origin tile paths only), fetching only
+// what the caches lack, a few at a time; tells the page how far it got.
+async function keepMap(tiles, client) {
+  const map = await caches.open(MAP_CACHE);
+  await Promise.all(
+    MAP.map(async (path) => {
+      if (!(await map.match(path))) await map.add(new Request(path, { cache: "no-cache" })).catch(() => {});
+    }),
+  );
+  const list = (Array.isArray(tiles) ? tiles : []).filter((t) => typeof t === "string" && isTile(t));
+  const cache = await caches.open(TILES_CACHE);
+  let kept = 0;
+  let failed = 0;
+  for (let i = 0; i < list.length; i += 6) {
+    await Promise.all(
+      list.slice(i, i + 6).map(async (path) => {
+        if (await cache.match(path)) {
+          kept++;
+          return;
+        }
+        try {
+          const r = await fetch(path, { credentials: "same-origin" });
+          if (r.ok) {
+            await cache.put(path, r);
+            kept++;
+          } else if (r.status === 404) {
+            kept++; // a tile the set does not have: nothing to keep
+          } else failed++;
+        } catch (_) {
+          failed++;
+        }
+      }),
+    );
+  }
+  client?.postMessage({ type: "renraku:map-kept", tiles: kept, failed, of: list.length });
+}
+
+function isTile(path) {
+  return /^\/api\/tiles\/\d+\/\d+\/\d+$/.test(path);
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(
@@ -49,7 +103,11 @@ self.addEventListener("activate", (event) => {
       .then((keys) =>
         Promise.all(
           keys
-            .filter((key) => key.startsWith("renraku-shell-") && key !== CACHE)
+            .filter(
+              (key) =>
+                (key.startsWith("renraku-shell-") && key !== CACHE) ||
+                (key.startsWith("renraku-map-") && key !== MAP_CACHE),
+            )
             .map((key) => caches.delete(key)),
         ),
       )
@@ -116,8 +174,33 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  // Map tiles: the kept copy first, else the network (kept when it answers).
+  if (isTile(url.pathname)) {
+    event.respondWith(
+      caches.open(TILES_CACHE).then(async (cache) => {
+        const hit = await cache.match(url.pathname);
+        if (hit) return hit;
+        const r = await fetch(request);
+        if (r.ok) cache.put(url.pathname, r.clone());
+        return r;
+      }),
+    );
+    return;
+  }
   // Live data: network only (the browser's default), never stored.
   if (isLive(url.pathname)) return;
+  if (MAP.includes(url.pathname)) {
+    event.respondWith(
+      caches.open(MAP_CACHE).then(async (cache) => {
+        const hit = await cache.match(url.pathname);
+        if (hit) return hit;
+        const r = await fetch(request);
+        if (r.ok) cache.put(url.pathname, r.clone());
+        return r;
+      }),
+    );
+    return;
+  }
 
   if (request.mode === "navigate" && isAdminPage(url.pathname)) {
     event.respondWith(fetch(request).catch(() => adminOffline(url.pathname)));

@@ -61,6 +61,9 @@ pub enum Route {
     NewMessage,
     /// `/{m}/settings`
     Settings,
+    /// `/{m}/register`: the 要援護者名簿 and its map; `?of=` another municipality's register
+    /// that this user sees (a partner's, granted during its disaster).
+    Register { of: Option<String> },
     /// `/{m}/admin/…` — the rest of the path after `admin/` (owned by the admin screens).
     Admin { path: String },
 }
@@ -82,6 +85,16 @@ impl Route {
             },
             Some("new-message") => Route::NewMessage,
             Some("settings") => Route::Settings,
+            Some("register") => Route::Register {
+                of: query_param(query, "of")
+                    .filter(|s| {
+                        !s.is_empty()
+                            && s.chars().all(|c| {
+                                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                            })
+                    })
+                    .map(str::to_owned),
+            },
             Some("admin") => Route::Admin {
                 path: segments.collect::<Vec<_>>().join("/"),
             },
@@ -100,6 +113,8 @@ impl Route {
             Route::Search { room: Some(id) } => format!("/{m}/search?room={id}"),
             Route::NewMessage => format!("/{m}/new-message"),
             Route::Settings => format!("/{m}/settings"),
+            Route::Register { of: None } => format!("/{m}/register"),
+            Route::Register { of: Some(of) } => format!("/{m}/register?of={of}"),
             Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
             Route::Admin { path } => format!("/{m}/admin/{path}"),
         }

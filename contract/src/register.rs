@@ -465,3 +465,98 @@ pub struct RegisterImportQuery {
     #[serde(default)]
     pub dry_run: bool,
 }
+
+// ---- the list's one rule: what a filter keeps and in which order ----
+// The server's list and export and the app's list of the kept register (offline) apply the
+// same two functions, so a responder's phone in a dead zone shows what the server would.
+
+impl RegisterQuery {
+    /// Whether `p` passes every filter of this query (`retired` is the server's choice of
+    /// entries, not a filter here). `q`: every word in the name or kana, NFKC and case
+    /// folded (`renraku_sync::search`).
+    pub fn keeps(&self, p: &RegisterPerson) -> bool {
+        let terms = self
+            .q
+            .as_deref()
+            .map(renraku_sync::search::terms)
+            .unwrap_or_default();
+        self.label.is_none_or(|l| p.fields.label == l)
+            && self
+                .status
+                .is_none_or(|s| p.safety.as_ref().is_some_and(|x| x.status == s))
+            && self
+                .area
+                .as_deref()
+                .is_none_or(|a| p.fields.area == a.trim())
+            && self
+                .reason
+                .is_none_or(|k| p.fields.reasons.iter().any(|x| x.kind == k))
+            && (terms.is_empty()
+                || renraku_sync::search::matches(
+                    &format!("{} {}", p.fields.name, p.fields.kana),
+                    &terms,
+                ))
+    }
+}
+
+/// The list's order: in 災害モード, who needs someone first (要支援, 未確認, then 無事 and
+/// 搬送・避難済み); then red, yellow, blue.
+pub fn register_priority(status: Option<SafetyStatus>, label: LabelColour) -> (u8, u8) {
+    let s = match status {
+        Some(SafetyStatus::NeedsSupport) => 0,
+        Some(SafetyStatus::Unconfirmed) => 1,
+        Some(SafetyStatus::Safe) => 2,
+        Some(SafetyStatus::Evacuated) => 3,
+        None => 0,
+    };
+    let l = match label {
+        LabelColour::Red => 0,
+        LabelColour::Yellow => 1,
+        LabelColour::Blue => 2,
+    };
+    (s, l)
+}
+
+/// Sorts a list into the register's order: [`register_priority`], then kana, then id.
+pub fn sort_register(people: &mut [RegisterPerson]) {
+    people.sort_by(|a, b| {
+        let key = |p: &RegisterPerson| {
+            register_priority(p.safety.as_ref().map(|s| s.status), p.fields.label)
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.fields.kana.cmp(&b.fields.kana))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// The current status after `mark` arrives: the latest *made* mark wins (`marked_at`, then
+/// `id`), not the latest received — a mark made offline an hour ago does not hide a newer
+/// one. `false` when `mark` is older than what `p` shows (nothing changes).
+pub fn apply_mark(p: &mut RegisterPerson, mark: SafetyMark) -> bool {
+    let newer = match p.safety.as_ref().and_then(|s| s.mark.as_ref()) {
+        Some(cur) => (mark.marked_at, &mark.id) > (cur.marked_at, &cur.id),
+        None => true,
+    };
+    if newer {
+        p.safety = Some(SafetyState {
+            status: mark.status,
+            mark: Some(mark),
+        });
+    }
+    newer
+}
+
+/// `GET /api/registers`: a register the asking user sees now — their own municipality's, and
+/// a partner's while it has granted their municipality access in its disaster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterLink {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub municipality: MunicipalityId,
+    pub slug: String,
+    pub name: String,
+    pub scope: RegisterScope,
+    /// 災害モード is in force there.
+    pub disaster: bool,
+}

@@ -37,6 +37,29 @@ const BUNDLES: [Bundle; 2] = [
     },
 ];
 
+/// The map screen's library (`app/map/`): Leaflet and its clustering plugin from npm (pinned by
+/// `app/map/package-lock.json`) and our module that drives them. Served under `/map/`, loaded
+/// only when the map opens, never precached; the service worker keeps them once a responder
+/// has the register on the device (`MAP` in sw.js).
+const MAP_FILES: [(&str, &str); 5] = [
+    ("register-map.js", "register-map.js"),
+    ("node_modules/leaflet/dist/leaflet.js", "leaflet.js"),
+    ("node_modules/leaflet/dist/leaflet.css", "leaflet.css"),
+    (
+        "node_modules/leaflet.markercluster/dist/leaflet.markercluster.js",
+        "leaflet.markercluster.js",
+    ),
+    (
+        "node_modules/leaflet.markercluster/dist/MarkerCluster.css",
+        "MarkerCluster.css",
+    ),
+];
+
+/// Whether a built file is the map screen's (`map/…`), loaded only on that screen.
+fn map_only(name: &str) -> bool {
+    name.starts_with("map/")
+}
+
 /// Whether a built file belongs to the admin bundle's page only (`admin.html`,
 /// `admin-boot.js`, `admin.js`, `admin_bg.wasm`).
 fn admin_only(name: &str) -> bool {
@@ -98,6 +121,21 @@ pub fn run() -> Result<()> {
     )?;
     if !stage.join("sw.js").is_file() {
         bail!("service-worker/sw.js is missing");
+    }
+    let map_src = root().join("app").join("map");
+    crate::setup::node::ensure_npm_packages(&map_src)?;
+    let map_dir = stage.join("map");
+    fs::create_dir_all(&map_dir)?;
+    for (from, to) in MAP_FILES {
+        // Without the source map comment: the browser would ask for a file we do not ship.
+        let text = fs::read_to_string(map_src.join(from))
+            .with_context(|| format!("reading app/map/{from}"))?;
+        let text: String = text
+            .lines()
+            .filter(|l| !l.starts_with("//# sourceMappingURL="))
+            .collect::<Vec<_>>()
+            .join("\n");
+        fs::write(map_dir.join(to), text)?;
     }
     for bundle in BUNDLES {
         if !stage.join(bundle.page).is_file() {
@@ -170,13 +208,14 @@ fn stamp_service_worker(dist: &Path) -> Result<()> {
         bail!("{} has no {BUILD} placeholder", sw.display());
     }
     // The app's shell only: the admin bundle is fetched by administrators when they open it.
+    let map: Vec<String> = files(dist).into_iter().filter(|f| map_only(f)).collect();
     let files: Vec<String> = files(dist)
         .into_iter()
-        .filter(|f| f != "sw.js" && !admin_only(f))
+        .filter(|f| f != "sw.js" && !admin_only(f) && !map_only(f))
         .collect();
     // FNV-1a, 64 bit: stable across Rust versions, unlike std's DefaultHasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in &files {
+    for name in files.iter().chain(&map) {
         for byte in name.bytes().chain([0]).chain(fs::read(dist.join(name))?) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -185,7 +224,17 @@ fn stamp_service_worker(dist: &Path) -> Result<()> {
     for f in &files {
         list.push_str(&format!("  \"/{f}\",\n"));
     }
-    let text = format!("{}{LIST_START}{list}{}", &text[..start], &text[end..])
+    let text = format!("{}{LIST_START}{list}{}", &text[..start], &text[end..]);
+    const MAP_START: &str = "const MAP = [";
+    const MAP_END: &str = "]; // end of MAP";
+    let (Some(start), Some(end)) = (text.find(MAP_START), text.find(MAP_END)) else {
+        bail!("{} lacks `{MAP_START}` … `{MAP_END}`", sw.display());
+    };
+    let mut list = String::from("\n");
+    for f in &map {
+        list.push_str(&format!("  \"/{f}\",\n"));
+    }
+    let text = format!("{}{MAP_START}{list}{}", &text[..start], &text[end..])
         .replace(BUILD, &format!("{hash:016x}"));
     fs::write(&sw, text)?;
     Ok(())
@@ -264,7 +313,7 @@ fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
 }
 
 fn print_sizes(dist: &Path) -> Result<()> {
-    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm, not the admin bundle):");
+    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm, not the admin bundle or map/):");
     println!("  {:<72} {:>10} {:>10}", "file", "raw", "gzip -9");
     let (mut raw_total, mut gz_total) = (0u64, 0u64);
     for name in files(dist) {
@@ -279,6 +328,7 @@ fn print_sizes(dist: &Path) -> Result<()> {
         );
         let first_load = name != "sw.js"
             && !admin_only(&name)
+            && !map_only(&name)
             && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
         if first_load {
             raw_total += raw;

@@ -24,8 +24,8 @@ use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use renraku_sync::client::Outbox;
 use renraku_sync::{
-    ClientSession, ConnRefusal, DocId, Effect, Frame, OutboxEntry, PersonalDoc, RoomDoc, RoomId,
-    SessionEnd, UserId,
+    ClientSession, ConnRefusal, DocId, Effect, Frame, MunicipalityId, OutboxEntry, PersonalDoc,
+    RoomDoc, RoomId, SessionEnd, UserId,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -43,18 +43,57 @@ pub struct RoomActivity {
     pub text: String,
 }
 
-type ActivityListener = Rc<dyn Fn(&RoomActivity)>;
-
-/// Keeps a room activity listener registered; dropping it unregisters it.
-pub struct ActivitySubscription {
-    id: u64,
-    listeners: std::rc::Weak<RefCell<Vec<(u64, ActivityListener)>>>,
+/// News of the 要援護者名簿 (register) the server tells a responder's sockets, for the
+/// register screen: a safety mark, or "reload" (`Frame::RegisterMarked`/`RegisterChanged`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegisterNews {
+    Marked {
+        municipality: MunicipalityId,
+        mark: renraku_contract::SafetyMark,
+    },
+    Changed {
+        municipality: MunicipalityId,
+    },
 }
 
-impl Drop for ActivitySubscription {
+type Listener<T> = Rc<dyn Fn(&T)>;
+
+/// Who listens to one kind of news, by subscription id.
+struct Listeners<T>(RefCell<Vec<(u64, Listener<T>)>>);
+
+impl<T> Default for Listeners<T> {
+    fn default() -> Self {
+        Listeners(RefCell::new(Vec::new()))
+    }
+}
+
+impl<T: 'static> Listeners<T> {
+    fn add(self: &Rc<Self>, id: u64, f: Listener<T>) -> Subscription {
+        self.0.borrow_mut().push((id, f));
+        let weak = Rc::downgrade(self);
+        Subscription(Some(Box::new(move || {
+            if let Some(listeners) = weak.upgrade() {
+                listeners.0.borrow_mut().retain(|(i, _)| *i != id);
+            }
+        })))
+    }
+
+    fn tell(&self, news: &T) {
+        // Called outside the borrow: a listener may subscribe or drop one.
+        let listeners: Vec<Listener<T>> = self.0.borrow().iter().map(|(_, f)| f.clone()).collect();
+        for f in listeners {
+            f(news);
+        }
+    }
+}
+
+/// Keeps a listener registered; dropping it unregisters it.
+pub struct Subscription(Option<Box<dyn FnOnce()>>);
+
+impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Some(listeners) = self.listeners.upgrade() {
-            listeners.borrow_mut().retain(|(id, _)| *id != self.id);
+        if let Some(unsubscribe) = self.0.take() {
+            unsubscribe();
         }
     }
 }
@@ -150,7 +189,9 @@ pub struct Engine {
     /// Set while the server refuses the connection (a connection cap), until it takes one.
     refused: Signal<Option<ConnRefusal>>,
     /// Who hears of new posts in my rooms (home's room list), with the next id to give.
-    activity: Rc<RefCell<Vec<(u64, ActivityListener)>>>,
+    activity: Rc<Listeners<RoomActivity>>,
+    /// Who hears of register news (the register screen).
+    register: Rc<Listeners<RegisterNews>>,
     next_listener: Rc<std::cell::Cell<u64>>,
 }
 
@@ -194,6 +235,7 @@ impl Engine {
             ended: Signal::new(None),
             refused: Signal::new(None),
             activity: Rc::default(),
+            register: Rc::default(),
             next_listener: Rc::default(),
         };
         socket::listen_browser_events(engine.events.clone());
@@ -244,14 +286,20 @@ impl Engine {
 
     /// Calls `f` for every new post in any of my rooms the server tells of, while the
     /// returned subscription is kept.
-    pub fn on_room_activity(&self, f: impl Fn(&RoomActivity) + 'static) -> ActivitySubscription {
+    pub fn on_room_activity(&self, f: impl Fn(&RoomActivity) + 'static) -> Subscription {
+        self.activity.add(self.listener_id(), Rc::new(f))
+    }
+
+    /// Calls `f` for every register news the server tells of, while the returned
+    /// subscription is kept.
+    pub fn on_register_news(&self, f: impl Fn(&RegisterNews) + 'static) -> Subscription {
+        self.register.add(self.listener_id(), Rc::new(f))
+    }
+
+    fn listener_id(&self) -> u64 {
         let id = self.next_listener.get() + 1;
         self.next_listener.set(id);
-        self.activity.borrow_mut().push((id, Rc::new(f)));
-        ActivitySubscription {
-            id,
-            listeners: Rc::downgrade(&self.activity),
-        }
+        id
     }
 
     /// Stops syncing (sign-out): the socket closes and no reconnect follows.
@@ -434,22 +482,23 @@ impl Engine {
                     at,
                     text,
                 } => {
-                    let news = RoomActivity {
+                    self.activity.tell(&RoomActivity {
                         room,
                         author,
                         at,
                         text,
-                    };
-                    // Called outside the borrow: a listener may subscribe or drop one.
-                    let listeners: Vec<ActivityListener> = self
-                        .activity
-                        .borrow()
-                        .iter()
-                        .map(|(_, f)| f.clone())
-                        .collect();
-                    for f in listeners {
-                        f(&news);
+                    });
+                }
+                Effect::RegisterMarked { municipality, mark } => {
+                    // A mark this app cannot read (a newer server) is skipped: the next
+                    // reload of the list shows it.
+                    if let Ok(mark) = serde_json::from_str(&mark) {
+                        self.register
+                            .tell(&RegisterNews::Marked { municipality, mark });
                     }
+                }
+                Effect::RegisterChanged { municipality } => {
+                    self.register.tell(&RegisterNews::Changed { municipality });
                 }
             }
         }

@@ -316,6 +316,8 @@ pub fn Home() -> Element {
         }
         main { class: "home", role: "tabpanel", aria_labelledby: "tab-{tab.as_str()}",
             // 確認待ち: requests waiting for me (urgent and overdue first), and mine.
+            // 要援護者名簿, and the 災害モード banner while one is in force.
+            crate::ui::register::RegisterEntry {}
             crate::ui::ack_inbox::AckInbox {}
             div { class: "filter",
                 input {

@@ -12,6 +12,7 @@ pub mod passkeys;
 pub mod portal;
 pub mod post;
 pub mod record;
+pub mod register;
 pub mod room;
 pub mod search;
 pub mod session;

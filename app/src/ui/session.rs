@@ -304,6 +304,9 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
             Route::Search { room } => rsx! { ui::kept_screen::Reveal {} ui::search::SearchScreen { room } },
             Route::NewMessage => rsx! { ui::kept_screen::Reveal {} ui::new_message::NewMessage {} },
             Route::Settings => rsx! { ui::kept_screen::Reveal {} ui::settings::Settings {} },
+            Route::Register { of } => rsx! {
+                ui::register::RegisterScreen { key: "{of:?}", of: of.clone().unwrap_or_else(|| session.slug.clone()) }
+            },
             // The admin screens are the other bundle's: a page load away (`route::go`). This
             // page shows such a URL only when an older service worker answered for it.
             Route::Admin { .. } => rsx! { ui::kept_screen::Reveal {} AdminElsewhere {} },

@@ -16,7 +16,7 @@
 use super::tenancy::{may_join, Agreements};
 use super::text::{self, Problem};
 use renraku_contract::{
-    LabelColour, NewRegisterPerson, NewSafetyMark, RegisterContact, RegisterScope, SafetyStatus,
+    LabelColour, NewRegisterPerson, NewSafetyMark, RegisterContact, RegisterScope,
     REGISTER_ADDRESS_MAX, REGISTER_DETAIL_MAX, REGISTER_LIST_MAX, REGISTER_NAME_MAX,
     REGISTER_NOTES_MAX, REGISTER_SHORT_MAX, SAFETY_MARK_ID_MAX,
 };
@@ -118,24 +118,6 @@ pub fn default_meaning(label: LabelColour) -> &'static str {
         LabelColour::Yellow => "避難に介助が必要",
         LabelColour::Blue => "見守り・声かけが必要",
     }
-}
-
-/// The list's order: in 災害モード, who needs someone first (要支援, 未確認, then 無事 and
-/// 搬送・避難済み); then red, yellow, blue; then by kana.
-pub fn priority(status: Option<SafetyStatus>, label: LabelColour) -> (u8, u8) {
-    let s = match status {
-        Some(SafetyStatus::NeedsSupport) => 0,
-        Some(SafetyStatus::Unconfirmed) => 1,
-        Some(SafetyStatus::Safe) => 2,
-        Some(SafetyStatus::Evacuated) => 3,
-        None => 0,
-    };
-    let l = match label {
-        LabelColour::Red => 0,
-        LabelColour::Yellow => 1,
-        LabelColour::Blue => 2,
-    };
-    (s, l)
 }
 
 /// One refused field of an entry: its name (the JSON field, or `reasons[2].detail`) and why.

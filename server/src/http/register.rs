@@ -259,38 +259,8 @@ async fn listed(
         .filter(|p| r.sees(p, &rooms))
         .collect();
     with_safety(state, r.disaster.as_ref(), &mut people).await?;
-    let terms = query
-        .q
-        .as_deref()
-        .map(renraku_sync::search::terms)
-        .unwrap_or_default();
-    people.retain(|p| {
-        query.label.is_none_or(|l| p.fields.label == l)
-            && query
-                .status
-                .is_none_or(|s| p.safety.as_ref().is_some_and(|x| x.status == s))
-            && query
-                .area
-                .as_deref()
-                .is_none_or(|a| p.fields.area == a.trim())
-            && query
-                .reason
-                .is_none_or(|k| p.fields.reasons.iter().any(|x| x.kind == k))
-            && (terms.is_empty()
-                || renraku_sync::search::matches(
-                    &format!("{} {}", p.fields.name, p.fields.kana),
-                    &terms,
-                ))
-    });
-    people.sort_by(|a, b| {
-        let key = |p: &RegisterPerson| {
-            rule::priority(p.safety.as_ref().map(|s| s.status), p.fields.label)
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| a.fields.kana.cmp(&b.fields.kana))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    people.retain(|p| query.keeps(p));
+    renraku_contract::sort_register(&mut people);
     Ok(people)
 }
 

@@ -1,7 +1,7 @@
 //! `cargo xtask setup`: installs what is missing, and is safe to run again. Running the
 //! server needs only a few of these; the tests need all of them.
 
-mod node;
+pub(crate) mod node;
 mod python;
 mod rust;
 mod system;
