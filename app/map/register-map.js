@@ -73,7 +73,7 @@ function clusterIcon(L, cluster) {
 export async function mount(el, opts) {
   await loadLeaflet();
   const L = window.L;
-  const map = L.map(el, { zoomControl: true, attributionControl: true, tap: true });
+  const map = L.map(el, { zoomControl: true, attributionControl: true });
   if (opts.tiles) {
     const t = opts.tiles;
     L.tileLayer(t.url, {

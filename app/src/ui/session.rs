@@ -297,6 +297,7 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
     }
     rsx! {
         ui::banners::OfflineBanner {}
+        ui::register::MarkSender {}
         match route::current() {
             Route::Portal | Route::Home(_) => rsx! { ui::home::Home {} },
             Route::Room(id) => rsx! { ui::room::RoomScreen { key: "{id}", room: id } },

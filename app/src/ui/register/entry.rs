@@ -72,3 +72,40 @@ pub fn RegisterEntry() -> Element {
         }
     }
 }
+
+/// Sends the safety marks made offline as soon as the network returns, whatever screen is
+/// open (the register screen also sends them when it opens). Renders nothing.
+#[component]
+pub fn MarkSender() -> Element {
+    let session = use_context::<Session>();
+    let status = session.engine.status();
+    let was_online = use_hook(|| Rc::new(std::cell::Cell::new(false)));
+    use_effect(move || {
+        let online = status() == crate::sync::ConnState::Online;
+        if was_online.replace(online) || !online {
+            return;
+        }
+        let s = session.clone();
+        spawn(async move {
+            let Some(links) =
+                crate::api::cached_only::<Vec<RegisterLink>>(&s.store, kept::REGISTERS_URL).await
+            else {
+                return;
+            };
+            for link in links {
+                if kept::pending(&s.store, &link.slug)
+                    .await
+                    .iter()
+                    .any(|p| p.refused.is_none())
+                {
+                    let flushed = kept::flush(&s.store, &link.slug).await;
+                    if flushed.unauthorized {
+                        s.expired();
+                        return;
+                    }
+                }
+            }
+        });
+    });
+    rsx! {}
+}

@@ -21,7 +21,7 @@ use crate::sync::{ConnState, RegisterNews};
 use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use dioxus::prelude::*;
-pub use entry::RegisterEntry;
+pub use entry::{MarkSender, RegisterEntry};
 use renraku_contract::{
     apply_mark, sort_register, LabelColour, OfflineTiles, RegisterOverview, RegisterPerson,
     RegisterPersonId, RegisterQuery, RegisterScope, SafetyStatus, TileSet,
@@ -230,6 +230,10 @@ pub fn RegisterScreen(of: String) -> Element {
             let ours = sc.overview.peek().as_ref().map(|o| o.municipality);
             match news {
                 RegisterNews::Marked { municipality, mark } if Some(*municipality) == ours => {
+                    // One of mine, sent from here (or by `MarkSender`): stored now.
+                    if sc.pending.peek().iter().any(|p| p.mark.id == mark.id) {
+                        sc.pending.with_mut(|p| p.retain(|p| p.mark.id != mark.id));
+                    }
                     let mut changed = false;
                     sc.people.with_mut(|list| {
                         if let Some(list) = list.as_mut() {
