@@ -73,7 +73,7 @@ function clusterIcon(L, cluster) {
 export async function mount(el, opts) {
   await loadLeaflet();
   const L = window.L;
-  const map = L.map(el, { zoomControl: true, attributionControl: true });
+  const map = L.map(el, { zoomControl: true, attributionControl: true, minZoom: 3, maxZoom: 19 });
   if (opts.tiles) {
     const t = opts.tiles;
     L.tileLayer(t.url, {

@@ -307,6 +307,9 @@ fn MarkForm(id: RegisterPersonId) -> Element {
                     )
                     .to_owned(),
                 ));
+            } else if flushed.refused.is_empty() {
+                sc.notice
+                    .set(Some(tr("安否を記録しました。", "Recorded.").to_owned()));
             } else {
                 super::report(sc, &flushed);
             }

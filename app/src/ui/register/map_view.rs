@@ -13,6 +13,8 @@ use renraku_contract::{Location, NewRegisterPerson, RegisterPersonDetail, Regist
 use std::cell::RefCell;
 use std::rc::Rc;
 
+const MAP_ID: &str = "register-map";
+
 /// Where the map should look when it next draws ("地図で見る" on a card).
 static FOCUS: GlobalSignal<Option<(f64, f64)>> = Signal::global(|| None);
 
@@ -49,13 +51,23 @@ pub fn MapPanel() -> Element {
     let mut placed = use_signal(|| None::<(RegisterPersonId, f64, f64)>);
     let mut saving = use_signal(|| false);
 
+    // Mount once the map's box is in the document (an effect runs after the render is
+    // applied; a few more frames of patience for a slow phone).
     let v = view.clone();
-    let mount = move |e: MountedEvent| {
-        let Some(element) = e.data().downcast::<web_sys::Element>().cloned() else {
-            return;
-        };
+    use_hook(move || {
         let v = v.clone();
         spawn(async move {
+            let mut element = None;
+            for _ in 0..40 {
+                element = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id(MAP_ID));
+                if element.is_some() {
+                    break;
+                }
+                crate::util::sleep_ms(25).await;
+            }
+            let Some(element) = element else { return };
             let tiles = screen.tiles.peek().clone();
             let select = move |id: i64| {
                 let mut s = screen.selected;
@@ -76,16 +88,19 @@ pub fn MapPanel() -> Element {
                     *v.borrow_mut() = Some(map);
                     ready.set(true);
                 }
-                Err(_) => failed.set(Some(
+                Err(e) => {
+                    web_sys::console::error_2(&"register map:".into(), &e);
+                    failed.set(Some(
                     tr(
                         "地図を読み込めませんでした。電波のある場所で一度開くと、以後はオフラインでも表示できます。",
                         "The map could not load. Open it once with a signal; after that it works offline.",
                     )
                     .to_owned(),
-                )),
+                ));
+                }
             }
         });
-    };
+    });
 
     // The markers follow the list (filters, marks arriving live).
     let v = view.clone();
@@ -169,19 +184,6 @@ pub fn MapPanel() -> Element {
         });
     };
     rsx! {
-        if !configured {
-            p { class: "map-note", role: "note",
-                {tr(
-                    "地図タイルが設定されていないため、背景なしで位置だけを表示しています。管理者は地域の MBTiles ファイルを --tiles（環境変数 RENRAKU_TILES）で指定してください。",
-                    "No map tiles are configured: markers are shown on a plain background. An administrator sets the region's MBTiles file with --tiles (RENRAKU_TILES).",
-                )}
-            }
-        }
-        if unlocated > 0 {
-            p { class: "muted map-note",
-                {tr_string(format!("位置が未登録の {unlocated} 人は地図に表示されません（一覧には表示されます）。"), format!("{unlocated} without a location are on the list only."))}
-            }
-        }
         if let Some(name) = placing_name {
             div { class: "placing-bar", role: "status",
                 if let Some((_, lat, lon)) = placed() {
@@ -204,10 +206,22 @@ pub fn MapPanel() -> Element {
         }
         div {
             class: "register-map",
-            id: "register-map",
+            id: MAP_ID,
             role: "application",
             aria_label: tr("要援護者マップ", "Assistance map"),
-            onmounted: mount,
+        }
+        if !configured {
+            p { class: "map-note", role: "note",
+                {tr(
+                    "地図タイルが設定されていないため、背景なしで位置だけを表示しています。管理者は地域の MBTiles ファイルを --tiles（環境変数 RENRAKU_TILES）で指定してください。",
+                    "No map tiles are configured: markers are shown on a plain background. An administrator sets the region's MBTiles file with --tiles (RENRAKU_TILES).",
+                )}
+            }
+        }
+        if unlocated > 0 {
+            p { class: "muted map-note",
+                {tr_string(format!("位置が未登録の {unlocated} 人は地図に表示されません（一覧には表示されます）。"), format!("{unlocated} without a location are on the list only."))}
+            }
         }
     }
 }

@@ -330,7 +330,14 @@ pub fn RegisterScreen(of: String) -> Element {
             if screen.disaster() {
                 Summary {}
             }
-            list::Filters {}
+            if view == View::List {
+                list::Filters {}
+            } else {
+                details { class: "map-filters",
+                    summary { {tr("絞り込み", "Filters")} }
+                    list::Filters {}
+                }
+            }
             p { class: "muted count", role: "status",
                 {tr_string(format!("{} 人中 {} 人を表示", total, shown.len()), format!("Showing {} of {}", shown.len(), total))}
                 if screen.people.read().is_some() && !offline_copy() {
