@@ -209,6 +209,41 @@ pub(crate) async fn sign_out_unsettled() -> ApiResult<()> {
     }
 }
 
+/// Sends a file as the request body (`Content-Type: content_type`) and returns the status
+/// and body of any answer the server gave, so a refusal's own body (a CSV import's report of
+/// problems) can be read; only a failed connection is an error.
+pub async fn send_file(
+    method: &str,
+    url: &str,
+    file: &web_sys::File,
+    content_type: &str,
+) -> ApiResult<(u16, String)> {
+    crate::owed_signout::settle().await?;
+    let headers = Headers::new().map_err(|_| ApiError::Offline)?;
+    let _ = headers.set("accept", "application/json");
+    let _ = headers.set("x-renraku-csrf", "1");
+    let _ = headers.set("content-type", content_type);
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::SameOrigin);
+    init.set_body(file);
+    init.set_headers(&headers);
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Offline)?;
+    let window = web_sys::window().ok_or(ApiError::Offline)?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(|_| ApiError::Offline)?
+        .dyn_into()
+        .map_err(|_| ApiError::Offline)?;
+    let status = response.status();
+    let text = JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
+        .await
+        .map_err(|_| ApiError::Offline)?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, text))
+}
+
 // ---- municipality in the URL ----
 
 /// The municipality's slug: the first path segment (`/demo/…` → `demo`).

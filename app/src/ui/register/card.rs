@@ -157,6 +157,39 @@ pub fn PersonCard(id: RegisterPersonId) -> Element {
                         }
                     }
                 }
+                if screen.manages() && !person.retired {
+                    button {
+                        r#type: "button",
+                        class: "secondary danger small retire",
+                        onclick: {
+                            let (slug, sess) = (slug.clone(), session.clone());
+                            move |_| {
+                                let (slug, sess) = (slug.clone(), sess.clone());
+                                let confirmed = web_sys::window()
+                                    .and_then(|w| w.confirm_with_message(&tr_string(
+                                        format!("{} 様を名簿から除外しますか？（記録は残り、「管理」から戻せます）", f.name),
+                                        format!("Retire {} from the register? (Kept; restore it under Manage.)", f.name),
+                                    )).ok())
+                                    .unwrap_or(false);
+                                if !confirmed {
+                                    return;
+                                }
+                                spawn(async move {
+                                    let mut sc = screen;
+                                    match super::manage::retire(&slug, id).await {
+                                        Ok(()) => {
+                                            sc.selected.set(None);
+                                            sc.reload += 1;
+                                        }
+                                        Err(e) if e.is_unauthorized() => sess.expired(),
+                                        Err(e) => sc.notice.set(Some(e.explain())),
+                                    }
+                                });
+                            }
+                        },
+                        {tr("名簿から除外", "Retire")}
+                    }
+                }
                 if screen.marks() && !person.retired {
                     MarkForm { id }
                 }

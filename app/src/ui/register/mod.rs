@@ -11,6 +11,7 @@ mod card;
 mod entry;
 mod labels;
 mod list;
+mod manage;
 mod map_view;
 
 use crate::api::{self, ApiError};
@@ -33,6 +34,8 @@ use std::rc::Rc;
 enum View {
     List,
     Map,
+    /// Administrators' and editors' tools.
+    Manage,
 }
 
 /// Everything the views and the card share.
@@ -50,6 +53,8 @@ struct Screen {
     tiles: Signal<Option<TileSet>>,
     /// Shown at the top: what happened to the marks sent, or why something failed.
     notice: Signal<Option<String>>,
+    /// Bumped to read the register again.
+    reload: Signal<u64>,
 }
 
 impl Screen {
@@ -140,12 +145,13 @@ pub fn RegisterScreen(of: String) -> Element {
         view: use_signal(|| View::List),
         tiles: use_signal(|| None),
         notice: use_signal(|| None),
+        reload: use_signal(|| 0),
     };
     use_context_provider(|| screen);
     let mut error = use_signal(|| None::<String>);
     // Showing the copy kept on the device (the server could not be reached).
     let mut offline_copy = use_signal(|| false);
-    let mut reload = use_signal(|| 0u64);
+    let mut reload = screen.reload;
     let kept_map = use_hook(|| Rc::new(std::cell::Cell::new(false)));
     let me = session.me.user.id;
     let my_name = session.me.user.display_name.clone();
@@ -326,11 +332,23 @@ pub fn RegisterScreen(of: String) -> Element {
                     onclick: move |_| { let mut v = screen.view; v.set(View::Map) },
                     {tr("地図", "Map")}
                 }
+                if screen.manages() {
+                    button {
+                        role: "tab",
+                        r#type: "button",
+                        aria_selected: if view == View::Manage { "true" } else { "false" },
+                        class: if view == View::Manage { "tab active" } else { "tab" },
+                        onclick: move |_| { let mut v = screen.view; v.set(View::Manage) },
+                        {tr("管理", "Manage")}
+                    }
+                }
             }
             if screen.disaster() {
                 Summary {}
             }
-            if view == View::List {
+            if view == View::Manage {
+                manage::ManagePanel {}
+            } else if view == View::List {
                 list::Filters {}
             } else {
                 details { class: "map-filters",
@@ -346,7 +364,7 @@ pub fn RegisterScreen(of: String) -> Element {
                 }
             }
             match view {
-                View::List => rsx! { list::PeopleList { people: shown } },
+                View::List | View::Manage => rsx! { list::PeopleList { people: shown } },
                 View::Map => rsx! { map_view::MapPanel {} },
             }
             Legend {}
