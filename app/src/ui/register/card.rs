@@ -157,6 +157,18 @@ pub fn PersonCard(id: RegisterPersonId) -> Element {
                         }
                     }
                 }
+                if screen.manages() {
+                    button {
+                        r#type: "button",
+                        class: "secondary small",
+                        onclick: move |_| {
+                            let (mut sel, mut ed) = (screen.selected, screen.editing);
+                            sel.set(None);
+                            ed.set(Some(Some(id)));
+                        },
+                        {tr("登録内容を編集", "Edit")}
+                    }
+                }
                 if screen.manages() && !person.retired {
                     button {
                         r#type: "button",

@@ -29,6 +29,12 @@ pub fn ManagePanel() -> Element {
             if o.admin {
                 DisasterControl { declared: o.disaster.is_some() }
             }
+            button {
+                r#type: "button",
+                class: "primary new-entry",
+                onclick: move |_| { let mut e = screen.editing; e.set(Some(None)) },
+                {tr("＋ 新しく登録", "+ New entry")}
+            }
             ImportCsv {}
             Staff { admin: o.admin }
             Retired {}

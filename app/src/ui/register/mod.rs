@@ -8,6 +8,7 @@
 //! the server's own rule (`RegisterQuery::keeps`, `sort_register` in `renraku-contract`).
 
 mod card;
+mod edit;
 mod entry;
 mod labels;
 mod list;
@@ -55,6 +56,8 @@ struct Screen {
     notice: Signal<Option<String>>,
     /// Bumped to read the register again.
     reload: Signal<u64>,
+    /// The entry form is open: `Some(None)` for a new entry.
+    editing: Signal<Option<Option<RegisterPersonId>>>,
 }
 
 impl Screen {
@@ -146,6 +149,7 @@ pub fn RegisterScreen(of: String) -> Element {
         tiles: use_signal(|| None),
         notice: use_signal(|| None),
         reload: use_signal(|| 0),
+        editing: use_signal(|| None),
     };
     use_context_provider(|| screen);
     let mut error = use_signal(|| None::<String>);
@@ -371,6 +375,9 @@ pub fn RegisterScreen(of: String) -> Element {
         }
         if let Some(id) = (screen.selected)() {
             card::PersonCard { key: "{id}", id }
+        }
+        if let Some(id) = (screen.editing)() {
+            edit::EditSheet { key: "{id:?}", id }
         }
     }
 }
