@@ -145,8 +145,7 @@ pub fn EditSheet(id: Option<RegisterPersonId>) -> Element {
             }
         };
     };
-    let text = |get: fn(&NewRegisterPerson) -> &String,
-                     put: fn(&mut NewRegisterPerson, String)| {
+    let text = |get: fn(&NewRegisterPerson) -> &String, put: fn(&mut NewRegisterPerson, String)| {
         (get(&f).clone(), move |e: FormEvent| {
             form.with_mut(|f| {
                 if let Some(f) = f {

@@ -11,7 +11,8 @@ use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{
-    DeclareDisaster, RegisterImportReport, RegisterStaff, SetRegisterStaff, SetRetired,
+    DeclareDisaster, LegendEntry, RegisterImportReport, RegisterStaff, SetLegend, SetRegisterStaff,
+    SetRetired,
 };
 use wasm_bindgen::JsCast;
 
@@ -36,6 +37,7 @@ pub fn ManagePanel() -> Element {
                 {tr("＋ 新しく登録", "+ New entry")}
             }
             ImportCsv {}
+            LegendEdit {}
             Staff { admin: o.admin }
             Retired {}
         }
@@ -391,4 +393,65 @@ pub async fn retire(slug: &str, id: renraku_contract::RegisterPersonId) -> api::
     api::send::<_, serde_json::Value>("PUT", &url, &SetRetired { retired: true })
         .await
         .map(|_| ())
+}
+
+/// What each colour means in this municipality.
+#[component]
+fn LegendEdit() -> Element {
+    let session = use_context::<Session>();
+    let screen = use_context::<Screen>();
+    let mut open = use_signal(|| false);
+    let mut entries = use_signal(|| {
+        screen
+            .overview
+            .peek()
+            .as_ref()
+            .map(|o| o.legend.clone())
+            .unwrap_or_default()
+    });
+    let mut error = use_signal(|| None::<String>);
+    let slug = screen.slug.read().clone();
+    let save = move |_| {
+        let url = format!("/api/register/{slug}/legend");
+        let body = SetLegend {
+            legend: entries.peek().clone(),
+        };
+        let sess = session.clone();
+        spawn(async move {
+            match api::send::<_, serde_json::Value>("PUT", &url, &body).await {
+                Ok(_) => {
+                    open.set(false);
+                    error.set(None);
+                    let mut r = screen.reload;
+                    r += 1;
+                }
+                Err(e) if e.is_unauthorized() => sess.expired(),
+                Err(e) => error.set(Some(e.explain())),
+            }
+        });
+    };
+    rsx! {
+        div { class: "manage-block",
+            button { r#type: "button", class: "secondary", aria_expanded: if open() { "true" } else { "false" }, onclick: move |_| open.set(!open()),
+                {tr("凡例（色の意味）", "Legend (what colours mean)")}
+            }
+            if open() {
+                for (i, e) in entries().into_iter().enumerate() {
+                    label { key: "{e.label.as_str()}", class: "field",
+                        "{super::labels::colour(e.label)}"
+                        input {
+                            r#type: "text",
+                            maxlength: "200",
+                            value: "{e.meaning}",
+                            oninput: move |ev| entries.with_mut(|l: &mut Vec<LegendEntry>| l[i].meaning = ev.value()),
+                        }
+                    }
+                }
+                button { r#type: "button", class: "primary", onclick: save, {tr("凡例を保存", "Save the legend")} }
+                if let Some(msg) = error() {
+                    p { class: "error", role: "alert", "{msg}" }
+                }
+            }
+        }
+    }
 }
