@@ -460,7 +460,11 @@ impl Client {
         let frame = Frame::decode_from_server(bytes)?;
         match &frame {
             // Room list news (a new post in a room of this user's): not a delivery.
-            Frame::Sync { .. } | Frame::Saved { .. } | Frame::RoomActivity { .. } => {}
+            Frame::Sync { .. }
+            | Frame::Saved { .. }
+            | Frame::RoomActivity { .. }
+            | Frame::RegisterMarked { .. }
+            | Frame::RegisterChanged { .. } => {}
             Frame::Denied { reason, .. } | Frame::Invalid { reason, .. } => {
                 self.shared.note_refusal(reason.clone());
             }
@@ -490,7 +494,9 @@ impl Client {
                 | Effect::Denied { .. }
                 | Effect::SessionEnded(_)
                 | Effect::ConnRefused(_)
-                | Effect::RoomActivity { .. } => {}
+                | Effect::RoomActivity { .. }
+                | Effect::RegisterMarked { .. }
+                | Effect::RegisterChanged { .. } => {}
             }
         }
         Ok(())

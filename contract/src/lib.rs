@@ -17,6 +17,7 @@ mod register;
 mod rooms;
 mod search;
 mod templates;
+mod tiles;
 
 pub use account::*;
 pub use acks::*;
@@ -27,6 +28,7 @@ pub use register::*;
 pub use rooms::*;
 pub use search::*;
 pub use templates::*;
+pub use tiles::*;
 
 pub use renraku_sync::{
     MunicipalityId, OrganizationId, PatientId, RoomId, RoomKind, TemplateId, UserId,

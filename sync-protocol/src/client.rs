@@ -16,7 +16,7 @@
 use crate::frame::{denied, DocId, Frame, PROTOCOL_VERSION};
 use crate::session_end::{SessionEnd, CLOSE_CODE};
 use crate::ConnRefusal;
-use crate::{PersonalDoc, RoomDoc, RoomId, UserId};
+use crate::{MunicipalityId, PersonalDoc, RoomDoc, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use yrs::sync::{Message, SyncMessage};
@@ -130,6 +130,14 @@ pub enum Effect {
         at: i64,
         text: String,
     },
+    /// A safety mark on a register entry the user sees ([`Frame::RegisterMarked`]; `mark`
+    /// is the API's JSON of it).
+    RegisterMarked {
+        municipality: MunicipalityId,
+        mark: String,
+    },
+    /// A municipality's register changed otherwise ([`Frame::RegisterChanged`]): reload it.
+    RegisterChanged { municipality: MunicipalityId },
 }
 
 enum Replica {
@@ -533,6 +541,12 @@ impl<O: Outbox> ClientSession<O> {
                 at,
                 text,
             }],
+            Frame::RegisterMarked { municipality, mark } => {
+                vec![Effect::RegisterMarked { municipality, mark }]
+            }
+            Frame::RegisterChanged { municipality } => {
+                vec![Effect::RegisterChanged { municipality }]
+            }
             _ => Vec::new(),
         };
         Ok(out)

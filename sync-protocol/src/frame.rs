@@ -3,7 +3,7 @@
 //! inside `Sync` is encoded by yrs' `sync` module, byte for byte what y-websocket sends.
 
 use crate::error::{Error, Result};
-use crate::ids::{RoomId, UserId};
+use crate::ids::{MunicipalityId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -88,6 +88,17 @@ pub enum Frame {
         at: i64,
         text: String,
     },
+    /// Server → client: a safety mark (安否確認) was stored on an entry of `municipality`'s
+    /// register that the recipient sees, in the disaster in force. `mark` is the API's JSON
+    /// of it (`renraku_contract::SafetyMark`): this crate does not know the register's types.
+    RegisterMarked {
+        municipality: MunicipalityId,
+        mark: String,
+    },
+    /// Server → client: `municipality`'s register changed otherwise (災害モード declared or
+    /// ended, a partner granted or withdrawn, entries created, edited, retired or imported,
+    /// the legend, who edits or responds): a register screen reloads.
+    RegisterChanged { municipality: MunicipalityId },
 }
 
 /// Characters of a post's first line a room list shows ([`preview`]).

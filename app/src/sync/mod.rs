@@ -451,6 +451,8 @@ impl Engine {
                         f(&news);
                     }
                 }
+                // the register screens (lead)
+                Effect::RegisterMarked { .. } | Effect::RegisterChanged { .. } => {}
             }
         }
     }

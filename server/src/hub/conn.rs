@@ -654,7 +654,9 @@ impl Connection {
             | Frame::Invalid { .. }
             | Frame::TooLarge { .. }
             | Frame::Malformed { .. }
-            | Frame::RoomActivity { .. } => self.reply(Frame::Malformed {
+            | Frame::RoomActivity { .. }
+            | Frame::RegisterMarked { .. }
+            | Frame::RegisterChanged { .. } => self.reply(Frame::Malformed {
                 reason: "that frame is sent by the server only".into(),
             }),
         }
