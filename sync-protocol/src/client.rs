@@ -130,13 +130,13 @@ pub enum Effect {
         at: i64,
         text: String,
     },
-    /// A safety mark on a register entry the user sees ([`Frame::RegisterMarked`]; `mark`
-    /// is the API's JSON of it).
+    /// A safety mark on the register of `municipality` ([`Frame::RegisterMarked`]), as the
+    /// API's JSON of `renraku_contract::SafetyMark`.
     RegisterMarked {
         municipality: MunicipalityId,
         mark: String,
     },
-    /// A municipality's register changed otherwise ([`Frame::RegisterChanged`]): reload it.
+    /// `municipality`'s register changed otherwise ([`Frame::RegisterChanged`]).
     RegisterChanged { municipality: MunicipalityId },
 }
 

@@ -89,15 +89,15 @@ pub enum Frame {
         text: String,
     },
     /// Server → client: a safety mark (安否確認) was stored on an entry of `municipality`'s
-    /// register that the recipient sees, in the disaster in force. `mark` is the API's JSON
-    /// of it (`renraku_contract::SafetyMark`): this crate does not know the register's types.
+    /// register that the recipient sees. `mark` is the API's JSON of it
+    /// (`renraku_contract::SafetyMark`): this crate does not know the register's types.
     RegisterMarked {
         municipality: MunicipalityId,
         mark: String,
     },
     /// Server → client: `municipality`'s register changed otherwise (災害モード declared or
     /// ended, a partner granted or withdrawn, entries created, edited, retired or imported,
-    /// the legend, who edits or responds): a register screen reloads.
+    /// the legend): a register screen reloads.
     RegisterChanged { municipality: MunicipalityId },
 }
 

@@ -147,8 +147,9 @@ mod tests {
             assert!((lon_of(x, z) - 139.7).abs() < 1e-9);
             assert!((lat_of(y, z) - 35.7).abs() < 1e-9);
         }
-        // Tokyo at z16 is about x 58195, y 25805 (XYZ).
-        assert_eq!(tile_x(139.7, 16).floor() as u32, 58190);
+        // 139.7° E, 35.7° N at zoom 16 (XYZ).
+        assert_eq!(tile_x(139.7, 16).floor() as u32, 58199);
+        assert_eq!(tile_y(35.7, 16).floor() as u32, 25802);
         assert_eq!(flip_y(0, 3), 7);
         assert_eq!(flip_y(7, 3), 0);
         let ([x0, x1], [y0, y1]) = cover([139.69, 35.69, 139.71, 35.71], 14);
