@@ -567,8 +567,7 @@ struct DemoEntry {
 }
 
 use renraku_contract::{
-    Household, LabelColour, Location, NewRegisterPerson, Reason, ReasonKind, RegisterContact,
-    Sex,
+    Household, LabelColour, Location, NewRegisterPerson, Reason, ReasonKind, RegisterContact, Sex,
 };
 use Household::{Alone, AloneDaytime, ElderlyOnly, WithFamily};
 use LabelColour::{Blue, Red, Yellow};
@@ -599,7 +598,8 @@ macro_rules! entry {
 
 /// Thirty people in five areas, all three colours, five without consent, two who are also
 /// demo patients (山田 太郎 and 小林 キヨ, in their rooms' municipality and at their
-/// addresses). Every name is fictional.
+/// addresses). Every name is fictional. One line a person: a table, not formatted.
+#[rustfmt::skip]
 const REGISTER: [DemoEntry; 30] = [
     entry!("山田 太郎", "やまだ たろう", "1938-04-12", false, 0, "2-3", ElderlyOnly, [(CareLevel, "要介護3"), (Dementia, "軽度")], Yellow, true, (1250.0, 980.0), ("花子", "妻"), "妻（82歳）と二人暮らし。仙骨部に褥瘡あり。", Some(0)),
     entry!("小林 キヨ", "こばやし きよ", "1931-11-03", true, 1, "5-6", ElderlyOnly, [(CareLevel, "要介護5"), (Bedridden, ""), (Suction, "1日6回")], Red, true, (1900.0, 5150.0), ("修", "長男"), "吸引器はバッテリー内蔵（約2時間）。停電時は長男が迎えに来る予定。", Some(1)),

@@ -682,7 +682,12 @@ impl Api {
     }
 
     /// `GET /api/tiles/{z}/{x}/{y}`: status, content type, cache policy and bytes.
-    pub async fn tile(&self, z: u8, x: u32, y: u32) -> ApiResult<(StatusCode, String, String, Vec<u8>)> {
+    pub async fn tile(
+        &self,
+        z: u8,
+        x: u32,
+        y: u32,
+    ) -> ApiResult<(StatusCode, String, String, Vec<u8>)> {
         let path = format!("/api/tiles/{z}/{x}/{y}");
         let response = self
             .request(Method::GET, &path)

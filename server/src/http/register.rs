@@ -21,10 +21,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use renraku_contract::{
     DeclareDisaster, Disaster, LabelColour, LegendEntry, NewRegisterPerson, NewSafetyMark,
-    RegisterImportQuery, RegisterImportReport, RegisterOverview, RegisterPerson,
+    RegisterImportQuery, RegisterImportReport, RegisterLink, RegisterOverview, RegisterPerson,
     RegisterPersonDetail, RegisterPersonId, RegisterQuery, RegisterScope, RegisterStaff,
     RegisterSummary, SafetyMark, SafetyState, SafetyStatus, SetLegend, SetRegisterStaff,
-    RegisterLink, SetRetired, SummaryCell, REGISTER_DETAIL_MAX,
+    SetRetired, SummaryCell, REGISTER_DETAIL_MAX,
 };
 use renraku_sync::{Frame, RoomKind, UserId};
 use std::collections::HashSet;
@@ -915,17 +915,21 @@ pub async fn mark_safety(
     // The disaster the mark was made in: one that has ended since (made offline, synced
     // late), or the one in force — also for a mark made just before it was declared (a
     // responder out before the declaration, a device's clock behind).
-    let made_in = match state.db.disaster_at(r.municipality.id, req.marked_at).await? {
+    let made_in = match state
+        .db
+        .disaster_at(r.municipality.id, req.marked_at)
+        .await?
+    {
         Some(d) => Some(d),
-        None => match &r.disaster {
-            Some(c) => Some(crate::db::register::DisasterSpan {
+        None => r
+            .disaster
+            .as_ref()
+            .map(|c| crate::db::register::DisasterSpan {
                 id: c.id,
                 started_at: c.started_at,
                 ended_at: None,
                 partners: c.partners.clone(),
             }),
-            None => None,
-        },
     };
     let Some(d) = made_in else {
         // Nobody learns of a register they do not see from the answer.
@@ -1004,7 +1008,12 @@ async fn announce_mark(state: &AppState, person: &RegisterPerson, mark: &SafetyM
     let Ok(json) = serde_json::to_string(mark) else {
         return;
     };
-    let users = audience_or_nobody(state, person.municipality, Some((person.id, &[facts(person)]))).await;
+    let users = audience_or_nobody(
+        state,
+        person.municipality,
+        Some((person.id, &[facts(person)])),
+    )
+    .await;
     state.hub.tell(
         users,
         &Frame::RegisterMarked {
@@ -1178,7 +1187,7 @@ pub async fn import_csv(
         .db
         .import_register(r.municipality.id, &rows, query.dry_run, &entry)
         .await?;
-    if !query.dry_run && !(report.created.is_empty() && report.updated.is_empty()) {
+    if !query.dry_run && (!report.created.is_empty() || !report.updated.is_empty()) {
         announce_changed(&state, r.municipality.id).await;
     }
     if query.dry_run {

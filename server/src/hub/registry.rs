@@ -140,7 +140,11 @@ impl Hub {
 
     /// Sends `frame` to every open `/ws` socket of each of `users` on this node (news such
     /// as a register's safety mark); returns how many sockets were reached.
-    pub fn tell(&self, users: impl IntoIterator<Item = UserId>, frame: &renraku_sync::Frame) -> usize {
+    pub fn tell(
+        &self,
+        users: impl IntoIterator<Item = UserId>,
+        frame: &renraku_sync::Frame,
+    ) -> usize {
         let control = super::live::Control::Frame(axum::body::Bytes::from(frame.encode()));
         users
             .into_iter()

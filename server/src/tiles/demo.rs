@@ -39,7 +39,10 @@ pub fn size_m() -> (f64, f64) {
 /// Latitude and longitude of the point `east` and `north` metres from the town's
 /// south-west corner (where the demo register places its people).
 pub fn at(east: f64, north: f64) -> (f64, f64) {
-    (BOUNDS[1] + north / M_PER_LAT, BOUNDS[0] + east / m_per_lon())
+    (
+        BOUNDS[1] + north / M_PER_LAT,
+        BOUNDS[0] + east / m_per_lon(),
+    )
 }
 
 /// The river's centre line: metres north of the town's southern edge at `east` metres.
@@ -97,8 +100,7 @@ fn colour(e: f64, n: f64, px: f64) -> [u8; 3] {
         return COUNTRYSIDE;
     }
     // Streets every 300 m from zoom 14 on (a pixel under 10 m), lanes every 100 m closer.
-    if px < 10.0 && (to_grid(e, 300.0, 0.0) <= half(5.0) || to_grid(n, 300.0, 0.0) <= half(5.0))
-    {
+    if px < 10.0 && (to_grid(e, 300.0, 0.0) <= half(5.0) || to_grid(n, 300.0, 0.0) <= half(5.0)) {
         return STREET;
     }
     if px < 4.0 && (to_grid(e, 100.0, 0.0) <= half(2.5) || to_grid(n, 100.0, 0.0) <= half(2.5)) {
@@ -240,7 +242,10 @@ mod tests {
     #[test]
     fn the_town_is_about_six_km_square_and_has_a_river_and_streets() {
         let (w, h) = size_m();
-        assert!((5800.0..6200.0).contains(&w) && (5800.0..6200.0).contains(&h), "{w}×{h}");
+        assert!(
+            (5800.0..6200.0).contains(&w) && (5800.0..6200.0).contains(&h),
+            "{w}×{h}"
+        );
         let px = 2.0;
         assert_eq!(colour(1000.0, river_north(1000.0), px), WATER);
         assert_eq!(colour(3000.0, river_north(3000.0), px), AVENUE, "a bridge");

@@ -63,7 +63,9 @@ impl TileStore {
         .bind(i64::from(flip_y(y, z)))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.try_get::<Vec<u8>, _>("tile_data")).transpose()?)
+        Ok(row
+            .map(|r| r.try_get::<Vec<u8>, _>("tile_data"))
+            .transpose()?)
     }
 
     /// The stored tiles covering `bbox` (within the set's bounds), zoom by zoom from the
@@ -131,7 +133,12 @@ impl TileStore {
 
 /// The part of `a` inside `b` (both west, south, east, north), if any.
 fn intersect(a: [f64; 4], b: [f64; 4]) -> Option<[f64; 4]> {
-    let r = [a[0].max(b[0]), a[1].max(b[1]), a[2].min(b[2]), a[3].min(b[3])];
+    let r = [
+        a[0].max(b[0]),
+        a[1].max(b[1]),
+        a[2].min(b[2]),
+        a[3].min(b[3]),
+    ];
     (r[0] < r[2] && r[1] < r[3]).then_some(r)
 }
 
@@ -176,7 +183,9 @@ async fn read_set(pool: &SqlitePool) -> std::result::Result<TileSet, String> {
             .map(|z| z.min(MAX_ZOOM))
     };
     let min_zoom = zoom("minzoom", stored("lo")).unwrap_or(0);
-    let max_zoom = zoom("maxzoom", stored("hi")).unwrap_or(min_zoom).max(min_zoom);
+    let max_zoom = zoom("maxzoom", stored("hi"))
+        .unwrap_or(min_zoom)
+        .max(min_zoom);
     let numbers = |key: &str| -> Option<Vec<f64>> {
         let v: Vec<f64> = meta
             .get(key)?

@@ -983,7 +983,8 @@ async fn marks_and_changes_reach_those_who_see_them_live() {
     let mut resp2 = live(&t, &t.resp2, 11).await;
     let mut nurse = live(&t, &t.nurse, 12).await;
     let mut xresp = live(&t, &t.xresp, 13).await;
-    let changed = move |f: &Frame| matches!(f, Frame::RegisterChanged { municipality } if *municipality == m);
+    let changed =
+        move |f: &Frame| matches!(f, Frame::RegisterChanged { municipality } if *municipality == m);
     let marked = |f: &Frame| matches!(f, Frame::RegisterMarked { .. });
 
     // 災害モード declared: the register screens reload.
@@ -996,11 +997,17 @@ async fn marks_and_changes_reach_those_who_see_them_live() {
     let now = now_ms();
     let (_, stored) = t
         .resp
-        .register_mark("m", t.inoue, &mark("live-1", SafetyStatus::NeedsSupport, now))
+        .register_mark(
+            "m",
+            t.inoue,
+            &mark("live-1", SafetyStatus::NeedsSupport, now),
+        )
         .await
         .unwrap();
-    let Frame::RegisterMarked { municipality, mark: json } =
-        resp2.wait_event(marked).await.unwrap()
+    let Frame::RegisterMarked {
+        municipality,
+        mark: json,
+    } = resp2.wait_event(marked).await.unwrap()
     else {
         unreachable!()
     };
@@ -1009,7 +1016,11 @@ async fn marks_and_changes_reach_those_who_see_them_live() {
     // Sent again (a device back online): stored once, told once.
     let (again, _) = t
         .resp
-        .register_mark("m", t.inoue, &mark("live-1", SafetyStatus::NeedsSupport, now))
+        .register_mark(
+            "m",
+            t.inoue,
+            &mark("live-1", SafetyStatus::NeedsSupport, now),
+        )
         .await
         .unwrap();
     assert_eq!(again, StatusCode::OK);
@@ -1019,8 +1030,7 @@ async fn marks_and_changes_reach_those_who_see_them_live() {
         .register_mark("m", t.ueda, &mark("live-2", SafetyStatus::Safe, now))
         .await
         .unwrap();
-    let Frame::RegisterMarked { mark: json, .. } = nurse.wait_event(marked).await.unwrap()
-    else {
+    let Frame::RegisterMarked { mark: json, .. } = nurse.wait_event(marked).await.unwrap() else {
         unreachable!()
     };
     assert_eq!(serde_json::from_str::<SafetyMark>(&json).unwrap(), ueda);
@@ -1143,9 +1153,8 @@ async fn registers_lists_what_i_see_now() {
     // The nurse sees one person through her room, not the register: no entry point.
     assert!(t.nurse.registers().await.unwrap().is_empty());
     // n's responder sees n's own register, not m's.
-    let slugs = |links: Vec<RegisterLink>| -> Vec<String> {
-        links.into_iter().map(|l| l.slug).collect()
-    };
+    let slugs =
+        |links: Vec<RegisterLink>| -> Vec<String> { links.into_iter().map(|l| l.slug).collect() };
     assert_eq!(slugs(t.nresp.registers().await.unwrap()), ["n"]);
 
     // 災害モード, and n granted access: n's responder sees m's register too.

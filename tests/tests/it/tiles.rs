@@ -77,7 +77,12 @@ async fn the_demo_map_is_served_to_signed_in_users() {
     assert_ne!(Some(bytes), stored(&path, 15, x, (1 << 15) - 1 - y).await);
 
     // Outside the set: 404 with an empty body, whatever the zoom.
-    for (z, x, y) in [(10, x >> 5, y >> 5), (15, 0, 0), (17, x * 4, y * 4), (3, 99, 0)] {
+    for (z, x, y) in [
+        (10, x >> 5, y >> 5),
+        (15, 0, 0),
+        (17, x * 4, y * 4),
+        (3, 99, 0),
+    ] {
         let (status, _, _, bytes) = nurse.tile(z, x, y).await.unwrap();
         assert_eq!(status, StatusCode::NOT_FOUND, "{z}/{x}/{y}");
         assert!(bytes.is_empty());
@@ -102,7 +107,10 @@ async fn the_demo_map_is_served_to_signed_in_users() {
     assert_eq!(offline.tiles.len(), demo::tiles().len());
     let mut total = 0;
     for &[z, x, y] in &offline.tiles {
-        total += stored(&path, z as u8, x, y).await.expect("listed tiles exist").len() as u64;
+        total += stored(&path, z as u8, x, y)
+            .await
+            .expect("listed tiles exist")
+            .len() as u64;
     }
     assert_eq!(offline.bytes, total);
     // A box reaching beyond the set is cut to its bounds; one outside it lists nothing.
@@ -122,7 +130,10 @@ async fn the_demo_map_is_served_to_signed_in_users() {
     // exceed it.
     let store = tiles::TileStore::open(&path).await.unwrap();
     for &z in &offline.zooms {
-        assert!(offline.tiles.iter().any(|t| t[0] == u32::from(z)), "zoom {z}");
+        assert!(
+            offline.tiles.iter().any(|t| t[0] == u32::from(z)),
+            "zoom {z}"
+        );
     }
     let none = store.offline(demo::BOUNDS, 0).await.unwrap();
     assert!(none.tiles.is_empty() && none.bytes == 0);
@@ -158,10 +169,7 @@ async fn without_tiles_the_map_says_so() {
     let (status, kind, _, _) = nurse.tile(14, 14550, 6450).await.unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(kind.starts_with("application/json"), "{kind}");
-    let e = nurse
-        .offline_tiles(&bbox(demo::BOUNDS))
-        .await
-        .unwrap_err();
+    let e = nurse.offline_tiles(&bbox(demo::BOUNDS)).await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::NOT_FOUND));
 }
 
@@ -172,7 +180,9 @@ async fn a_file_that_is_not_mbtiles_fails_the_start() {
     std::fs::write(&bad, b"not a database at all, just some bytes").unwrap();
     let mut config = renraku_server::Config::with_data_dir(dir.path());
     config.tiles = Some(bad.clone());
-    let e = renraku_server::prepare(&config).await.err().expect("refused");
+    let Err(e) = renraku_server::prepare(&config).await else {
+        panic!("a file that is not MBTiles was accepted");
+    };
     let message = format!("{e:#}");
     assert!(
         message.contains("region.mbtiles") && message.contains("MBTiles"),
@@ -180,6 +190,8 @@ async fn a_file_that_is_not_mbtiles_fails_the_start() {
     );
     // A file that does not exist is refused too, where it is named explicitly.
     config.tiles = Some(dir.path().join("missing.mbtiles"));
-    let e = renraku_server::prepare(&config).await.err().expect("refused");
+    let Err(e) = renraku_server::prepare(&config).await else {
+        panic!("a missing file was accepted");
+    };
     assert!(format!("{e:#}").contains("missing.mbtiles"));
 }
