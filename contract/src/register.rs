@@ -547,13 +547,16 @@ pub fn apply_mark(p: &mut RegisterPerson, mark: SafetyMark) -> bool {
     newer
 }
 
-/// `GET /api/registers`: a register the asking user sees now — their own municipality's, and
-/// a partner's while it has granted their municipality access in its disaster.
+/// `GET /api/registers`: a register the asking user sees now: their own municipality's (when
+/// their scope there is not [`RegisterScope::Nothing`]) and each partner municipality's that
+/// granted their municipality access during its 災害モード. For the home screen's entry point
+/// and its 災害モード banner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterLink {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub municipality: MunicipalityId,
+    /// The municipality's URL segment: `/api/register/{slug}`.
     pub slug: String,
     pub name: String,
     pub scope: RegisterScope,

@@ -1,5 +1,5 @@
 //! `renraku serve | migrate | init | demo | set-password | second-factor-policy | backup |
-//! restore | import | export | audit`.
+//! restore | import | export | audit | tiles`.
 
 use crate::config::{redact_url, Config};
 use crate::db::audit::AuditEntry;
@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Map tiles: `renraku tiles demo --out FILE`.
+    Tiles {
+        #[command(subcommand)]
+        command: TilesCommand,
+    },
     /// Verify a backup against its MANIFEST.json and restore it into the data directory.
     /// Stop the server first.
     Restore {
@@ -123,6 +128,17 @@ enum InitCommand {
     },
 }
 
+/// `renraku tiles …`
+#[derive(Subcommand, Debug)]
+enum TilesCommand {
+    /// Write the demo's own map (a fictional town, raster PNG tiles at zooms 12–16, well
+    /// under 2 MB) as an MBTiles file, replacing FILE.
+    Demo {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
 /// `renraku audit …`
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
@@ -146,6 +162,9 @@ pub async fn run_cli() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             let db_url = redact_url(&config.database_url());
             let public = config.public_url.clone();
+            if config.demo {
+                demo_tiles(&config).await?;
+            }
             // Prepare before printing, so "listening" means ready to answer.
             let db = prepare(&config).await?;
             tracing::info!(database = %db_url, "database ready");
@@ -173,6 +192,7 @@ pub async fn run_cli() -> anyhow::Result<()> {
         }
         Command::Init { command } => init(&config, command).await,
         Command::Demo => {
+            demo_tiles(&config).await?;
             let db = migrated(&config).await?;
             if demo::ensure(&db).await? {
                 println!("added the demo municipality");
@@ -245,6 +265,18 @@ pub async fn run_cli() -> anyhow::Result<()> {
                 dataset.rooms.len(),
                 dataset.users.len(),
                 file.display()
+            );
+            Ok(())
+        }
+        Command::Tiles {
+            command: TilesCommand::Demo { out },
+        } => {
+            let n = crate::tiles::demo::write(&out).await?;
+            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "wrote {n} demo map tiles ({} KiB) to {}",
+                bytes / 1024,
+                out.display()
             );
             Ok(())
         }
@@ -371,6 +403,18 @@ fn print_first_sign_in(base: &str, slug: &str, login: &str, made: &Provisioned) 
     println!("login id: {login}");
     println!("one-time password: {}", made.one_time_password);
     println!("(shown only this once; it must be changed at the first sign-in)");
+}
+
+/// The demo's map at `<data-dir>/tiles.mbtiles`, unless tiles are configured or it exists:
+/// so a newcomer's demo server has a map.
+async fn demo_tiles(config: &Config) -> anyhow::Result<()> {
+    let path = config.data_dir.join(crate::config::DEFAULT_TILES_FILE);
+    if config.tiles.is_some() || path.exists() {
+        return Ok(());
+    }
+    let n = crate::tiles::demo::write(&path).await?;
+    tracing::info!(tiles = n, path = %path.display(), "wrote the demo map");
+    Ok(())
 }
 
 /// The configured database, migrated: what every maintenance command starts from.

@@ -19,6 +19,9 @@ pub const DEFAULT_WS_OUTBOX_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_WS_CONNECTIONS_PER_USER: usize = 8;
 pub const DEFAULT_IMAGE_MAX_PIXELS: u64 = 50_000_000;
 pub const DEFAULT_IMAGE_DECODE_MEMORY_MB: u64 = 256;
+pub const DEFAULT_TILES_OFFLINE_BUDGET_MB: u64 = 50;
+/// The tile set used when `--tiles` is not given, if it exists in the data directory.
+pub const DEFAULT_TILES_FILE: &str = "tiles.mbtiles";
 /// The project's private vulnerability reporting (see SECURITY.md).
 pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
@@ -191,6 +194,17 @@ pub struct Config {
     #[arg(long, env = "RENRAKU_PDF_FONT", global = true)]
     pub pdf_font: Option<PathBuf>,
 
+    /// Map tiles for the 要援護者マップ: an MBTiles file of raster tiles (PNG, JPEG or WebP)
+    /// of the region, served at `/api/tiles/…`. Default: `<data-dir>/tiles.mbtiles` if it
+    /// exists; without tiles the map shows its markers on a plain background.
+    #[arg(long, env = "RENRAKU_TILES", global = true)]
+    pub tiles: Option<PathBuf>,
+
+    /// The most the app's offline copy of the map may take, in MiB: `/api/tiles/offline`
+    /// lists the tiles of an area zoom by zoom up to this total.
+    #[arg(long, env = "RENRAKU_TILES_OFFLINE_BUDGET_MB", default_value_t = DEFAULT_TILES_OFFLINE_BUDGET_MB, global = true)]
+    pub tiles_offline_budget_mb: u64,
+
     /// Add the demo municipality (`/demo/`, one shared and published password) if it is
     /// missing. For trying Renraku out, never on a server with real patients. A flag and
     /// no environment variable, so a production environment file cannot carry it.
@@ -234,6 +248,8 @@ impl Config {
             push_contact: None,
             push_allow_http: false,
             pdf_font: None,
+            tiles: None,
+            tiles_offline_budget_mb: DEFAULT_TILES_OFFLINE_BUDGET_MB,
             demo: false,
         }
     }
@@ -287,6 +303,14 @@ impl Config {
         }
     }
 
+    /// The map tiles to serve: `--tiles`, else `<data-dir>/tiles.mbtiles` when it exists.
+    pub fn tiles_path(&self) -> Option<PathBuf> {
+        match &self.tiles {
+            Some(path) => Some(path.clone()),
+            None => Some(self.data_dir.join(DEFAULT_TILES_FILE)).filter(|p| p.exists()),
+        }
+    }
+
     pub fn secret_key_file(&self) -> PathBuf {
         self.secret_key_file
             .clone()
@@ -322,6 +346,7 @@ impl fmt::Debug for Config {
             .field("app_lock_seconds", &self.app_lock_seconds)
             .field("insecure_cookies", &self.insecure_cookies)
             .field("trust_proxy", &self.trust_proxy)
+            .field("tiles", &self.tiles)
             .field("demo", &self.demo)
             .finish()
     }

@@ -317,6 +317,12 @@ pub async fn seed(db: &Db) -> Result<()> {
         add_members(db, room, p.team, &users).await?;
         rooms.push(room);
     }
+    let staff: Vec<(UserId, bool, bool)> = REGISTER_STAFF
+        .iter()
+        .map(|&(login, editor, responder)| (users[login], editor, responder))
+        .collect();
+    db.seed_register(municipality, &staff, &register_people(&rooms))
+        .await?;
     for (kind, title, members) in OTHER_ROOMS {
         let room = db.create_room(municipality, kind, title, None).await?;
         add_members(db, room, members, &users).await?;
@@ -525,4 +531,189 @@ fn write_script(
 fn post_id(at_ms: i64) -> PostId {
     let ulid = ulid::Ulid::from_parts(u64::try_from(at_ms).unwrap_or(0), rand::random());
     PostId::parse(&ulid.to_string()).expect("a ULID is a post id")
+}
+
+/// The demo register's 町丁目: name, and the address before the block and house numbers.
+const AREAS: [(&str, &str); 5] = [
+    ("南町一丁目", "デモ市南町1-"),
+    ("北町四丁目", "デモ市北町4-"),
+    ("中央一丁目", "デモ市中央1-"),
+    ("東町二丁目", "デモ市東町2-"),
+    ("川沿町三丁目", "デモ市川沿町3-"),
+];
+/// The 川沿町 area lies along the river: its people's `north` is metres from the river.
+const RIVERSIDE: usize = 4;
+
+/// One person of the demo register.
+struct DemoEntry {
+    name: &'static str,
+    kana: &'static str,
+    birth: &'static str,
+    female: bool,
+    area: usize,
+    /// Block and house number: `2-3`.
+    house: &'static str,
+    household: Household,
+    reasons: &'static [(ReasonKind, &'static str)],
+    label: LabelColour,
+    consent: bool,
+    /// Metres east and north of the demo map's south-west corner (`tiles::demo::at`).
+    at: (f64, f64),
+    /// The emergency contact's given name and relation (the surname is the person's).
+    contact: (&'static str, &'static str),
+    notes: &'static str,
+    /// Index into [`PATIENTS`]: the person is also that patient.
+    patient: Option<usize>,
+}
+
+use renraku_contract::{
+    Household, LabelColour, Location, NewRegisterPerson, Reason, ReasonKind, RegisterContact, Sex,
+};
+use Household::{Alone, AloneDaytime, ElderlyOnly, WithFamily};
+use LabelColour::{Blue, Red, Yellow};
+use ReasonKind as K;
+
+macro_rules! entry {
+    ($name:literal, $kana:literal, $birth:literal, $f:literal, $area:literal, $house:literal,
+     $hh:ident, [$(($k:ident, $d:literal)),*], $label:ident, $consent:literal, ($e:literal, $n:literal),
+     ($cg:literal, $cr:literal), $notes:literal, $patient:expr) => {
+        DemoEntry {
+            name: $name,
+            kana: $kana,
+            birth: $birth,
+            female: $f,
+            area: $area,
+            house: $house,
+            household: $hh,
+            reasons: &[$((K::$k, $d)),*],
+            label: $label,
+            consent: $consent,
+            at: ($e, $n),
+            contact: ($cg, $cr),
+            notes: $notes,
+            patient: $patient,
+        }
+    };
+}
+
+/// Thirty people in five areas, all three colours, five without consent, two who are also
+/// demo patients (山田 太郎 and 小林 キヨ, in their rooms' municipality and at their
+/// addresses). Every name is fictional. One line a person: a table, not formatted.
+#[rustfmt::skip]
+const REGISTER: [DemoEntry; 30] = [
+    entry!("山田 太郎", "やまだ たろう", "1938-04-12", false, 0, "2-3", ElderlyOnly, [(CareLevel, "要介護3"), (Dementia, "軽度")], Yellow, true, (1250.0, 980.0), ("花子", "妻"), "妻（82歳）と二人暮らし。仙骨部に褥瘡あり。", Some(0)),
+    entry!("小林 キヨ", "こばやし きよ", "1931-11-03", true, 1, "5-6", ElderlyOnly, [(CareLevel, "要介護5"), (Bedridden, ""), (Suction, "1日6回")], Red, true, (1900.0, 5150.0), ("修", "長男"), "吸引器はバッテリー内蔵（約2時間）。停電時は長男が迎えに来る予定。", Some(1)),
+    entry!("佐々木 ハル", "ささき はる", "1934-06-18", true, 0, "4-12", Alone, [(HomeOxygen, "酸素2L/分"), (LivesAlone, "")], Red, true, (760.0, 620.0), ("和子", "長女"), "酸素濃縮器。予備ボンベ2本（約6時間）。", None),
+    entry!("井口 正", "いぐち ただし", "1946-09-02", false, 0, "7-3", WithFamily, [(Dialysis, "週3回（月水金） デモ市民病院")], Red, true, (1630.0, 1380.0), ("恵子", "妻"), "", None),
+    entry!("森田 フミ", "もりた ふみ", "1929-01-25", true, 0, "9-21", ElderlyOnly, [(CareLevel, "要介護4"), (Bedridden, "")], Yellow, false, (2150.0, 760.0), ("博", "長男"), "", None),
+    entry!("清水 勝", "しみず まさる", "1940-12-08", false, 0, "11-5", Alone, [(Dementia, "中等度"), (LivesAlone, "")], Blue, true, (940.0, 1180.0), ("直美", "姪"), "夜間の徘徊歴あり。", None),
+    entry!("平野 サダ", "ひらの さだ", "1930-12-01", true, 0, "13-2", ElderlyOnly, [(Dementia, "重度"), (CareLevel, "要介護3")], Yellow, true, (2320.0, 1460.0), ("進", "次男"), "", None),
+    entry!("石川 ヨシ子", "いしかわ よしこ", "1937-03-30", true, 1, "2-8", Alone, [(SensoryImpairment, "視覚障害（全盲）"), (Disability, "身体障害者手帳1級")], Yellow, true, (950.0, 4920.0), ("聡", "甥"), "盲導犬なし。防災無線が聞き取りにくい地域。", None),
+    entry!("前田 浩二", "まえだ こうじ", "1958-07-14", false, 1, "8-15", WithFamily, [(Ventilator, "NPPV（夜間のみ）"), (IntractableDisease, "ALS")], Red, true, (2580.0, 5380.0), ("由美", "妻"), "外部バッテリー約8時間。停電時は市民病院へ搬送の取り決めあり。", None),
+    entry!("藤井 トシ", "ふじい とし", "1932-10-10", true, 1, "10-2", ElderlyOnly, [(CareLevel, "要介護2")], Blue, true, (3150.0, 4880.0), ("和夫", "長男"), "", None),
+    entry!("岡田 光子", "おかだ みつこ", "1944-05-05", true, 1, "12-7", AloneDaytime, [(Dementia, "軽度"), (CareLevel, "要支援2")], Blue, false, (3620.0, 5610.0), ("大介", "長男"), "", None),
+    entry!("長谷川 清", "はせがわ きよし", "1936-08-21", false, 1, "14-1", Alone, [(HomeOxygen, "酸素1L/分"), (LivesAlone, "")], Red, true, (1420.0, 5700.0), ("美和", "長女"), "位置は住所からの概略。", None),
+    entry!("村上 ミツ", "むらかみ みつ", "1930-02-14", true, 2, "3-5", ElderlyOnly, [(CareLevel, "要介護3"), (Bedridden, "")], Yellow, true, (2050.0, 3120.0), ("誠", "長男"), "", None),
+    entry!("近藤 大輔", "こんどう だいすけ", "1975-11-11", false, 2, "5-9", WithFamily, [(Disability, "車いす（脊髄損傷）")], Yellow, true, (2440.0, 3560.0), ("真理", "妻"), "エレベーターのない集合住宅の2階。", None),
+    entry!("坂本 千代", "さかもと ちよ", "1933-04-01", true, 2, "6-2", Alone, [(Dementia, ""), (LivesAlone, "")], Blue, true, (2760.0, 3920.0), ("浩", "長男"), "", None),
+    entry!("遠藤 恵美", "えんどう えみ", "1990-09-19", true, 2, "8-4", WithFamily, [(InfantOrPregnant, "妊娠34週・2歳児あり")], Blue, true, (3320.0, 3180.0), ("拓也", "夫"), "", None),
+    entry!("青山 ナミ", "あおやま なみ", "1928-12-24", true, 2, "9-11", Alone, [(CareLevel, "要介護5"), (Suction, "")], Red, false, (3580.0, 4380.0), ("隆", "甥"), "", None),
+    entry!("グエン・ティ・ラン", "ぐえん てぃ らん", "1985-03-03", true, 2, "12-6", WithFamily, [(LanguageBarrier, "ベトナム語")], Blue, true, (1880.0, 4220.0), ("ミン", "夫"), "日本語は簡単な会話のみ。夫は日本語可。", None),
+    entry!("原田 茂", "はらだ しげる", "1942-06-06", false, 3, "1-9", ElderlyOnly, [(Dialysis, "週3回（火木土）")], Red, true, (4480.0, 3050.0), ("幸子", "妻"), "", None),
+    entry!("小野 スミ", "おの すみ", "1935-09-09", true, 3, "3-14", Alone, [(CareLevel, "要介護1"), (LivesAlone, "")], Blue, true, (5120.0, 3420.0), ("健一", "長男"), "", None),
+    entry!("中島 健", "なかじま けん", "1966-01-20", false, 3, "5-3", WithFamily, [(Disability, "知的障害（療育手帳A）")], Yellow, true, (5560.0, 3880.0), ("節子", "母"), "", None),
+    entry!("松田 キミ", "まつだ きみ", "1931-07-07", true, 3, "7-10", ElderlyOnly, [(SensoryImpairment, "聴覚障害")], Yellow, false, (4950.0, 4620.0), ("洋子", "長女"), "", None),
+    entry!("宮本 武", "みやもと たけし", "1939-03-17", false, 3, "9-1", Alone, [(HomeOxygen, "酸素3L/分")], Red, true, (5420.0, 4900.0), ("明美", "長女"), "", None),
+    entry!("菅原 誠司", "すがわら せいじ", "1952-08-15", false, 3, "11-6", Alone, [(Dialysis, "週3回"), (Disability, "下肢切断")], Red, true, (4620.0, 4980.0), ("弘", "兄"), "位置は住所からの概略。", None),
+    entry!("西村 ハナ", "にしむら はな", "1938-08-08", true, 4, "2-4", Alone, [(CareLevel, "要介護2"), (LivesAlone, "")], Yellow, true, (620.0, 180.0), ("孝", "長男"), "", None),
+    entry!("岩崎 正一", "いわさき しょういち", "1934-11-29", false, 4, "4-7", ElderlyOnly, [(Bedridden, ""), (CareLevel, "要介護4")], Yellow, true, (1580.0, -220.0), ("文子", "妻"), "", None),
+    entry!("山口 トメ", "やまぐち とめ", "1927-05-16", true, 4, "6-1", Alone, [(CareLevel, "要介護5"), (Suction, "")], Red, true, (2480.0, 160.0), ("正樹", "甥"), "浸水想定区域（3m）。早めの避難が必要。", None),
+    entry!("福田 由紀", "ふくだ ゆき", "1980-02-02", true, 4, "8-12", WithFamily, [(IntractableDisease, "筋ジストロフィー"), (Disability, "電動車いす")], Red, true, (3560.0, -180.0), ("昭", "父"), "", None),
+    entry!("太田 久子", "おおた ひさこ", "1941-10-30", true, 4, "10-5", AloneDaytime, [(Dementia, "中等度")], Yellow, false, (4420.0, 200.0), ("学", "長男"), "", None),
+    entry!("野口 義男", "のぐち よしお", "1937-04-22", false, 4, "12-8", Alone, [(LivesAlone, ""), (CareLevel, "要支援1")], Blue, true, (5300.0, -160.0), ("悦子", "妹"), "", None),
+];
+
+/// Named helpers (支援者) some of the demo's people have.
+const HELPERS: [(&str, &str); 4] = [
+    ("田村 信夫", "民生委員"),
+    ("大野 和子", "近隣住民"),
+    ("竹内 剛", "自治会"),
+    ("松井 恵", "民生委員"),
+];
+
+/// The demo's register roles: (login, editor, responder). 市職員 山本 (city1) administers
+/// the municipality, so manages the register; he also responds. 保健師 中村 (city2) edits
+/// and responds; the visiting nurses and the care manager respond. The doctors, the
+/// pharmacist, the therapist and the helper have no register role (the doctor of 山田 and 小林
+/// sees those two, who consented, through their patient rooms).
+pub const REGISTER_STAFF: [(&str, bool, bool); 5] = [
+    ("city1", false, true),
+    ("city2", true, true),
+    ("nurse1", false, true),
+    ("nurse2", false, true),
+    ("caremgr1", false, true),
+];
+
+/// The demo register's entries, placed on the demo map; `rooms` are the patients' rooms in
+/// [`PATIENTS`] order.
+fn register_people(rooms: &[RoomId]) -> Vec<NewRegisterPerson> {
+    REGISTER
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (area, address) = AREAS[p.area];
+            let (e, n) = p.at;
+            let n = if p.area == RIVERSIDE {
+                // Beside the river, not in it: at least 150 m from its centre line.
+                let off = if n < 0.0 { n.min(-150.0) } else { n.max(150.0) };
+                crate::tiles::demo::river_north(e) + off
+            } else {
+                n
+            };
+            let (latitude, longitude) = crate::tiles::demo::at(e, n);
+            let surname = p.name.split(' ').next().unwrap_or(p.name);
+            NewRegisterPerson {
+                external_id: Some(format!("D-{:04}", i + 1)),
+                name: p.name.into(),
+                kana: p.kana.into(),
+                birth_date: Some(p.birth.into()),
+                sex: if p.female { Sex::Female } else { Sex::Male },
+                address: format!("{address}{}", p.house),
+                area: area.into(),
+                phone: format!("03-0000-{:04}", 2001 + i),
+                household: p.household,
+                reasons: p
+                    .reasons
+                    .iter()
+                    .map(|&(kind, detail)| Reason {
+                        kind,
+                        detail: detail.into(),
+                    })
+                    .collect(),
+                emergency_contacts: vec![RegisterContact {
+                    name: format!("{surname} {}", p.contact.0),
+                    relation: p.contact.1.into(),
+                    phone: format!("090-0000-{:04}", 3001 + i),
+                }],
+                helpers: if i % 3 == 0 {
+                    let (name, relation) = HELPERS[(i / 3) % HELPERS.len()];
+                    vec![RegisterContact {
+                        name: name.into(),
+                        relation: relation.into(),
+                        phone: format!("090-0000-{:04}", 4001 + i),
+                    }]
+                } else {
+                    vec![]
+                },
+                consent: p.consent,
+                location: Some(Location {
+                    latitude: (latitude * 1e7).round() / 1e7,
+                    longitude: (longitude * 1e7).round() / 1e7,
+                }),
+                label: p.label,
+                room: p.patient.map(|k| rooms[k]),
+                notes: p.notes.into(),
+            }
+        })
+        .collect()
 }

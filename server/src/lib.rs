@@ -24,6 +24,7 @@ pub mod provision;
 pub mod push;
 pub mod record;
 pub mod register_csv;
+pub mod tiles;
 pub mod tls;
 
 pub use cli::run_cli;
@@ -61,6 +62,8 @@ pub struct Inner {
     /// The PDF export's Japanese font, read at the first PDF export (a missing font is
     /// looked for again next time: the operator may install one without a restart).
     pub pdf_font: tokio::sync::OnceCell<record::pdf::PdfFont>,
+    /// The map tiles (`--tiles`), opened at the first map.
+    pub tiles: tiles::Tiles,
 }
 
 impl AppState {
@@ -86,6 +89,7 @@ impl AppState {
         };
         // `prepare` has already read (or created) the key.
         let sealer = auth::sealed::Sealer::from_config(&config).expect("secret key readable");
+        let tiles = tiles::Tiles::from_config(&config);
         Self {
             inner: Arc::new(Inner {
                 webauthn,
@@ -99,6 +103,7 @@ impl AppState {
                 photos,
                 ack_progress: acks::Progress::default(),
                 pdf_font: tokio::sync::OnceCell::new(),
+                tiles,
             }),
         }
     }
@@ -131,6 +136,8 @@ pub fn router(state: AppState) -> axum::Router {
 /// `config.demo` asks for it (a real deployment starts empty: `renraku init`).
 pub async fn prepare(config: &Config) -> Result<Db> {
     attachments::Store::from_config(config)?;
+    // A bad tile file fails the start, with a message naming it.
+    tiles::check(config).await?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     let sealer = auth::sealed::Sealer::from_config(config)?;

@@ -1,7 +1,7 @@
 //! The `/ws` frame encoding is a wire format: these bytes must not change by accident.
 
 use renraku_sync::frame::MAX_FRAME_BYTES;
-use renraku_sync::{DocId, Error, Frame, RoomId, UserId};
+use renraku_sync::{DocId, Error, Frame, MunicipalityId, RoomId, UserId};
 
 #[test]
 fn frames_encode_to_stable_bytes() {
@@ -50,6 +50,19 @@ fn frames_encode_to_stable_bytes() {
                 text: "w".into(),
             },
             vec![9, 24, 10, 6, 1, b'w'],
+        ),
+        (
+            Frame::RegisterMarked {
+                municipality: MunicipalityId::new(3),
+                mark: "m".into(),
+            },
+            vec![10, 6, 1, b'm'],
+        ),
+        (
+            Frame::RegisterChanged {
+                municipality: MunicipalityId::new(3),
+            },
+            vec![11, 6],
         ),
     ];
     for (frame, bytes) in cases {

@@ -666,6 +666,51 @@ impl Api {
             .await
     }
 
+    /// `GET /api/registers`: the registers I see now.
+    pub async fn registers(&self) -> ApiResult<Vec<renraku_contract::RegisterLink>> {
+        self.get("/api/registers").await
+    }
+
+    /// `GET /api/tiles`.
+    pub async fn tile_set(&self) -> ApiResult<renraku_contract::TileSet> {
+        self.get("/api/tiles").await
+    }
+
+    /// `GET /api/tiles/offline?bbox=…`.
+    pub async fn offline_tiles(&self, bbox: &str) -> ApiResult<renraku_contract::OfflineTiles> {
+        self.get(&format!("/api/tiles/offline?bbox={bbox}")).await
+    }
+
+    /// `GET /api/tiles/{z}/{x}/{y}`: status, content type, cache policy and bytes.
+    pub async fn tile(
+        &self,
+        z: u8,
+        x: u32,
+        y: u32,
+    ) -> ApiResult<(StatusCode, String, String, Vec<u8>)> {
+        let path = format!("/api/tiles/{z}/{x}/{y}");
+        let response = self
+            .request(Method::GET, &path)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(format!("GET {path}: {e}")))?;
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (kind, cache) = (header("content-type"), header("cache-control"));
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Transport(format!("GET {path}: {e}")))?;
+        Ok((status, kind, cache, bytes.to_vec()))
+    }
+
     pub async fn register_end(&self, m: &str) -> ApiResult<()> {
         self.delete(&format!("/api/register/{m}/disaster")).await
     }

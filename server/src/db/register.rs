@@ -768,3 +768,161 @@ impl Db {
         Ok(report)
     }
 }
+
+/// A user who may see something of a register, with the facts the visibility rule needs
+/// (`domain/register.rs` decides; this only narrows the candidates).
+#[derive(Clone, Debug)]
+pub struct AudienceMember {
+    pub user: UserId,
+    pub home: MunicipalityId,
+    pub role: crate::db::users::Role,
+    pub editor: bool,
+    pub responder: bool,
+    /// A member of the person's linked patient room (for one person), or of the room of any
+    /// current consenting entry (for the whole register).
+    pub in_linked_room: bool,
+}
+
+/// A disaster of a municipality, in force or ended.
+#[derive(Clone, Debug)]
+pub struct DisasterSpan {
+    pub id: i64,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    /// Partner municipalities granted access in it.
+    pub partners: Vec<MunicipalityId>,
+}
+
+impl Db {
+    /// The enabled users who may see something of `m`'s register, in one query: `m`'s
+    /// administrators, editors and responders; the responders of partners granted access in
+    /// the disaster in force; members of the linked patient room of `person` (or, without
+    /// one, of any current consenting entry of `m`).
+    pub async fn register_audience(
+        &self,
+        m: MunicipalityId,
+        person: Option<RegisterPersonId>,
+    ) -> Result<Vec<AudienceMember>> {
+        let in_room = match person {
+            Some(_) => {
+                "EXISTS (SELECT 1 FROM room_members rm JOIN register_people p \
+                     ON p.room_id = rm.room_id WHERE rm.user_id = u.id AND p.id = $4)"
+            }
+            None => {
+                "EXISTS (SELECT 1 FROM room_members rm JOIN register_people p \
+                     ON p.room_id = rm.room_id WHERE rm.user_id = u.id \
+                     AND p.municipality_id = $1 AND p.consent = $2 AND p.retired = $3)"
+            }
+        };
+        let sql = format!(
+            "SELECT u.id, u.municipality_id, u.role, \
+                 CASE WHEN s.editor THEN 1 ELSE 0 END AS editor, \
+                 CASE WHEN s.responder THEN 1 ELSE 0 END AS responder, \
+                 CASE WHEN {in_room} THEN 1 ELSE 0 END AS in_room \
+             FROM users u LEFT JOIN register_staff s ON s.user_id = u.id \
+             WHERE u.disabled = $3 AND ( \
+                 (u.municipality_id = $1 AND (s.user_id IS NOT NULL \
+                     OR u.role IN ('municipality_admin', 'system_admin'))) \
+                 OR (s.responder = $2 AND u.municipality_id IN ( \
+                     SELECT dp.municipality_id FROM register_disaster_partners dp \
+                     JOIN register_disasters d ON d.id = dp.disaster_id \
+                     WHERE d.municipality_id = $1 AND d.ended_at IS NULL)) \
+                 OR {in_room})"
+        );
+        let mut query = sqlx::query(&sql).bind(m.get()).bind(true).bind(false);
+        if let Some(p) = person {
+            query = query.bind(p.0);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AudienceMember {
+                    user: UserId::new(r.try_get("id")?),
+                    home: MunicipalityId::new(r.try_get("municipality_id")?),
+                    role: decode(r, "role", crate::db::users::Role::parse)?,
+                    editor: flag(r, "editor")?,
+                    responder: flag(r, "responder")?,
+                    in_linked_room: flag(r, "in_room")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The disaster of `m` in force at `at` (unix ms): started at or before it, and not
+    /// ended before it.
+    pub async fn disaster_at(&self, m: MunicipalityId, at: i64) -> Result<Option<DisasterSpan>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, started_at, ended_at FROM register_disasters \
+             WHERE municipality_id = $1 AND started_at <= $2 \
+                 AND (ended_at IS NULL OR ended_at >= $2) \
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(m.get())
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        let partners = sqlx::query(
+            "SELECT municipality_id FROM register_disaster_partners WHERE disaster_id = $1 \
+             ORDER BY municipality_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
+        .collect::<Result<_>>()?;
+        Ok(Some(DisasterSpan {
+            id,
+            started_at: row.try_get("started_at")?,
+            ended_at: row.try_get("ended_at")?,
+            partners,
+        }))
+    }
+
+    /// The municipalities in 災害モード that granted `partner`'s responders access.
+    pub async fn registers_granting(&self, partner: MunicipalityId) -> Result<Vec<MunicipalityId>> {
+        sqlx::query(
+            "SELECT d.municipality_id FROM register_disasters d \
+             JOIN register_disaster_partners p ON p.disaster_id = d.id \
+             WHERE d.ended_at IS NULL AND p.municipality_id = $1 ORDER BY d.municipality_id",
+        )
+        .bind(partner.get())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
+        .collect()
+    }
+
+    /// The demo's register (`demo.rs`): people and the staff's roles, in one transaction and
+    /// unaudited, like the rest of the demo's seed.
+    pub async fn seed_register(
+        &self,
+        m: MunicipalityId,
+        staff: &[(UserId, bool, bool)],
+        people: &[NewRegisterPerson],
+    ) -> Result<Vec<RegisterPersonId>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for (user, editor, responder) in staff {
+            sqlx::query(
+                "INSERT INTO register_staff (user_id, editor, responder) VALUES ($1, $2, $3)",
+            )
+            .bind(user.get())
+            .bind(*editor)
+            .bind(*responder)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut ids = Vec::with_capacity(people.len());
+        for p in people {
+            ids.push(insert_person_in(&mut tx, m, p, false, now).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}

@@ -20,6 +20,7 @@ mod search;
 mod security_txt;
 mod session;
 mod templates;
+mod tiles;
 
 use crate::error::Error;
 use crate::{assets, auth, AppState};
@@ -105,6 +106,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register::summary))
         .routes(routes!(register::import_csv))
         .routes(routes!(register::export_csv))
+        .routes(routes!(register::registers))
+        .routes(routes!(tiles::tile_set))
+        .routes(routes!(tiles::offline))
+        .routes(routes!(tiles::tile))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))

@@ -21,12 +21,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use renraku_contract::{
     DeclareDisaster, Disaster, LabelColour, LegendEntry, NewRegisterPerson, NewSafetyMark,
-    RegisterImportQuery, RegisterImportReport, RegisterOverview, RegisterPerson,
+    RegisterImportQuery, RegisterImportReport, RegisterLink, RegisterOverview, RegisterPerson,
     RegisterPersonDetail, RegisterPersonId, RegisterQuery, RegisterScope, RegisterStaff,
     RegisterSummary, SafetyMark, SafetyState, SafetyStatus, SetLegend, SetRegisterStaff,
     SetRetired, SummaryCell, REGISTER_DETAIL_MAX,
 };
-use renraku_sync::{RoomKind, UserId};
+use renraku_sync::{Frame, RoomKind, UserId};
 use std::collections::HashSet;
 
 /// The asking user, the register's municipality, and what the rule lets them see.
@@ -213,6 +213,108 @@ async fn with_safety(
     Ok(())
 }
 
+/// The users (with a live `/ws` socket on this node) who see something of `m`'s register
+/// now — for one person, who sees the person under any of `facts` (before and after a
+/// change) — by the visibility rule of `domain/register.rs`, applied to the candidates one
+/// query finds.
+async fn live_audience(
+    state: &AppState,
+    m: renraku_sync::MunicipalityId,
+    person: Option<(RegisterPersonId, &[EntryFacts])>,
+) -> Result<Vec<UserId>> {
+    let connected: HashSet<UserId> = state.hub.connected_users().into_iter().collect();
+    if connected.is_empty() {
+        return Ok(vec![]);
+    }
+    let disaster = state.db.disaster_in_force(m).await?;
+    let in_force = disaster.as_ref().map(|d| InForce {
+        partners: d.partners.clone(),
+    });
+    let agreements = match &disaster {
+        Some(d) if !d.partners.is_empty() => state.db.agreements_in_force().await?,
+        _ => Default::default(),
+    };
+    let candidates = state
+        .db
+        .register_audience(m, person.map(|(id, _)| id))
+        .await?;
+    Ok(candidates
+        .into_iter()
+        .filter(|c| connected.contains(&c.user))
+        .filter(|c| {
+            let standing = Standing {
+                home: c.home,
+                admin: matches!(c.role, Role::MunicipalityAdmin | Role::SystemAdmin),
+                editor: c.editor,
+                responder: c.responder,
+            };
+            let scope = rule::scope(&standing, &m, in_force.as_ref(), &agreements);
+            match person {
+                Some((_, facts)) => facts.iter().any(|f| {
+                    rule::sees(
+                        scope,
+                        EntryFacts {
+                            in_linked_room: c.in_linked_room,
+                            ..*f
+                        },
+                    )
+                }),
+                // The whole register: anyone with a scope, and members of a consenting
+                // person's room (the query found only those).
+                None => scope != RegisterScope::Nothing || c.in_linked_room,
+            }
+        })
+        .map(|c| c.user)
+        .collect())
+}
+
+/// What the visibility rule needs of an entry (the asker's room membership aside).
+fn facts(p: &RegisterPerson) -> EntryFacts {
+    EntryFacts {
+        consent: p.fields.consent,
+        retired: p.retired,
+        in_linked_room: false,
+    }
+}
+
+/// Tells `users`' live sockets that `m`'s register changed (`Frame::RegisterChanged`). A
+/// failure to work out who is logged, not answered: the change itself is stored.
+fn tell_changed(state: &AppState, m: renraku_sync::MunicipalityId, users: Vec<UserId>) {
+    state
+        .hub
+        .tell(users, &Frame::RegisterChanged { municipality: m });
+}
+
+/// [`live_audience`], or nobody (logged) when it cannot be read: the change it announces
+/// is already stored, and screens reload on their next visit anyway.
+async fn audience_or_nobody(
+    state: &AppState,
+    m: renraku_sync::MunicipalityId,
+    person: Option<(RegisterPersonId, &[EntryFacts])>,
+) -> Vec<UserId> {
+    live_audience(state, m, person).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "register news not sent: reading its audience failed");
+        vec![]
+    })
+}
+
+/// Announces a change to the whole register to those who see it now.
+async fn announce_changed(state: &AppState, m: renraku_sync::MunicipalityId) {
+    let users = audience_or_nobody(state, m, None).await;
+    tell_changed(state, m, users);
+}
+
+/// Announces a change of one entry to those who saw it before or see it now.
+async fn announce_person(state: &AppState, id: RegisterPersonId, before: &[EntryFacts]) {
+    let Ok(Some(after)) = state.db.register_person(id).await else {
+        return;
+    };
+    let mut all = before.to_vec();
+    all.push(facts(&after));
+    let users = audience_or_nobody(state, after.municipality, Some((id, &all))).await;
+    tell_changed(state, after.municipality, users);
+}
+
 /// The register's state and what I may do with it.
 #[utoipa::path(get, path = "/api/register/{slug}", tag = "register",
     params(("slug" = String, Path)),
@@ -356,6 +458,7 @@ pub async fn create_person(
             &r.entry(AuditAction::RegisterPersonCreate, ""),
         )
         .await?;
+    announce_person(&state, id, &[]).await;
     let person = state.db.register_person(id).await?.ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(person)))
 }
@@ -396,6 +499,7 @@ pub async fn update_person(
             .detail(changed.join(",")),
         )
         .await?;
+    announce_person(&state, id, &[facts(&before)]).await;
     let person = state.db.register_person(id).await?.ok_or(Error::NotFound)?;
     Ok(Json(person))
 }
@@ -416,14 +520,14 @@ pub async fn set_retired(
     ApiJson(req): ApiJson<SetRetired>,
 ) -> Result<Json<RegisterPerson>> {
     let id = RegisterPersonId(id);
-    let (r, _) = Reader::person(&state, user, &slug, id).await?;
+    let (r, before) = Reader::person(&state, user, &slug, id).await?;
     r.require_edit()?;
     let action = if req.retired {
         AuditAction::RegisterPersonRetire
     } else {
         AuditAction::RegisterPersonRestore
     };
-    state
+    let changed = state
         .db
         .set_register_retired(
             id,
@@ -431,6 +535,9 @@ pub async fn set_retired(
             &r.entry(action, format!("register_person/{id}")),
         )
         .await?;
+    if changed {
+        announce_person(&state, id, &[facts(&before)]).await;
+    }
     let person = state.db.register_person(id).await?.ok_or(Error::NotFound)?;
     Ok(Json(person))
 }
@@ -481,6 +588,7 @@ pub async fn set_legend(
             .detail(labels.join(",")),
         )
         .await?;
+    announce_changed(&state, r.municipality.id).await;
     Ok(Json(state.db.register_legend(r.municipality.id).await?))
 }
 
@@ -541,6 +649,12 @@ pub async fn set_staff(
                 .detail(format!("editor={} responder={}", req.editor, req.responder)),
         )
         .await?;
+    // Those who see the register, and the user whose roles changed (who may no longer).
+    let mut users = audience_or_nobody(&state, r.municipality.id, None).await;
+    users.push(target);
+    users.sort();
+    users.dedup();
+    tell_changed(&state, r.municipality.id, users);
     Ok(Json(RegisterStaff {
         user: target,
         display_name: row.display_name,
@@ -581,6 +695,7 @@ pub async fn declare_disaster(
                 .detail(reason.clone()),
         )
         .await?;
+    announce_changed(&state, r.municipality.id).await;
     let d = state
         .db
         .disaster_in_force(r.municipality.id)
@@ -606,6 +721,9 @@ pub async fn end_disaster(
     r.require_any()?;
     r.require_admin()?;
     let d = r.disaster.as_ref().ok_or(Error::NotFound)?;
+    // Told are those who saw the register during the disaster (partners' responders too,
+    // whose access ends with it).
+    let audience = audience_or_nobody(&state, r.municipality.id, None).await;
     let ended = state
         .db
         .end_disaster(
@@ -620,6 +738,7 @@ pub async fn end_disaster(
     if !ended {
         return Err(Error::NotFound);
     }
+    tell_changed(&state, r.municipality.id, audience);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -685,7 +804,14 @@ async fn partner_access(
     } else {
         AuditAction::RegisterDisasterRevoke
     };
-    state
+    // A withdrawal is told to those who saw the register before it (the partner's
+    // responders among them); a grant to those who see it after.
+    let before = if granted {
+        vec![]
+    } else {
+        audience_or_nobody(&state, r.municipality.id, None).await
+    };
+    let changed = state
         .db
         .set_disaster_partner(
             d.id,
@@ -696,6 +822,14 @@ async fn partner_access(
                 .detail(format!("municipality/{}", p.id)),
         )
         .await?;
+    if changed {
+        let users = if granted {
+            audience_or_nobody(&state, r.municipality.id, None).await
+        } else {
+            before
+        };
+        tell_changed(&state, r.municipality.id, users);
+    }
     let d = state
         .db
         .disaster_in_force(r.municipality.id)
@@ -704,10 +838,13 @@ async fn partner_access(
     Ok(Json(d))
 }
 
-/// Records a safety mark (a responder who sees the person, during 災害モード). The mark's id
+/// Records a safety mark (a responder who sees the person, in a disaster). The mark's id
 /// is the client's: the same mark sent again (after being offline) is stored once and
 /// answered 200 with the stored mark; a new one 201. Marks by several responders all stay;
-/// the latest made is the current status.
+/// the latest made is the current status. A mark belongs to the disaster its `marked_at`
+/// falls in — also one that has ended since, when a responder marked offline during it and
+/// syncs later; a mark made in no disaster is 409. A new mark in the disaster in force
+/// reaches everyone who sees the person live (`Frame::RegisterMarked`).
 #[utoipa::path(post, path = "/api/register/{slug}/people/{id}/marks", tag = "register",
     params(("slug" = String, Path), ("id" = i64, Path)),
     request_body = NewSafetyMark,
@@ -717,7 +854,7 @@ async fn partner_access(
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "Not a responder, or a retired entry", body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody),
-              (status = 409, description = "Not in 災害モード, or the id belongs to another mark", body = crate::error::ErrorBody)),
+              (status = 409, description = "Made in no disaster, or the id belongs to another mark", body = crate::error::ErrorBody)),
     security(("session" = []), ("cookie" = [])))]
 pub async fn mark_safety(
     State(state): State<AppState>,
@@ -732,13 +869,77 @@ pub async fn mark_safety(
     if let Some(stored) = state.db.safety_mark(&req.id).await? {
         return same_mark(stored.mark, id, me, &req);
     }
-    let (r, person) = Reader::person(&state, user, &slug, id).await?;
+    let r = Reader::by_slug(&state, user, &slug).await?;
+    let person = state.db.register_person(id).await?.ok_or(Error::NotFound)?;
+    if person.municipality != r.municipality.id {
+        return Err(Error::NotFound);
+    }
+    let rooms = r.linked_rooms(&state).await?;
+    let sees_now = r.sees(&person, &rooms);
     let now = state.clock.now_ms();
-    let note = rule::check_mark(&req, now).map_err(|p| Error::BadRequest(p.to_string()))?;
-    let Some(d) = &r.disaster else {
-        return Err(Error::Conflict);
+    let note = match rule::check_mark(&req, now) {
+        Ok(note) => note,
+        Err(_) if !sees_now => return Err(Error::NotFound),
+        Err(p) => return Err(Error::BadRequest(p.to_string())),
     };
-    if !rule::may_mark(r.standing.responder, r.scope, true, person.retired) {
+    // The disaster the mark was made in: one that has ended since (made offline, synced
+    // late), or the one in force — also for a mark made just before it was declared (a
+    // responder out before the declaration, a device's clock behind).
+    let made_in = match state
+        .db
+        .disaster_at(r.municipality.id, req.marked_at)
+        .await?
+    {
+        Some(d) => Some(d),
+        None => r
+            .disaster
+            .as_ref()
+            .map(|c| crate::db::register::DisasterSpan {
+                id: c.id,
+                started_at: c.started_at,
+                ended_at: None,
+                partners: c.partners.clone(),
+            }),
+    };
+    let Some(d) = made_in else {
+        // Nobody learns of a register they do not see from the answer.
+        return Err(if sees_now {
+            Error::Conflict
+        } else {
+            Error::NotFound
+        });
+    };
+    let current = r.disaster.as_ref().is_some_and(|c| c.id == d.id);
+    // Who may mark is judged as things stood in that disaster: its partners, a current
+    // entry (one retired since is not marked).
+    let scope = if current {
+        r.scope
+    } else {
+        let agreements = if r.user.municipality != r.municipality.id {
+            state.db.agreements_in_force().await?
+        } else {
+            Default::default()
+        };
+        rule::scope(
+            &r.standing,
+            &r.municipality.id,
+            Some(&InForce {
+                partners: d.partners.clone(),
+            }),
+            &agreements,
+        )
+    };
+    if !rule::sees(
+        scope,
+        EntryFacts {
+            in_linked_room: false,
+            ..facts(&person)
+        },
+    ) && !sees_now
+    {
+        return Err(Error::NotFound);
+    }
+    if !rule::may_mark(r.standing.responder, scope, true, person.retired) {
         return Err(Error::Forbidden);
     }
     let stored = state
@@ -755,14 +956,41 @@ pub async fn mark_safety(
                 AuditAction::RegisterSafetyMark,
                 format!("register_person/{id}"),
             )
-            .detail(req.status.as_str()),
+            .detail(if current {
+                req.status.as_str().to_owned()
+            } else {
+                format!("{} late disaster={}", req.status, d.id)
+            }),
         )
         .await?;
     if !stored.new {
         // Sent twice at once: the other request stored it.
         return same_mark(stored.mark, id, me, &req);
     }
+    if current {
+        announce_mark(&state, &person, &stored.mark).await;
+    }
     Ok((StatusCode::CREATED, Json(stored.mark)))
+}
+
+/// Tells everyone who sees `person` now (on a live `/ws` socket) of a new mark.
+async fn announce_mark(state: &AppState, person: &RegisterPerson, mark: &SafetyMark) {
+    let Ok(json) = serde_json::to_string(mark) else {
+        return;
+    };
+    let users = audience_or_nobody(
+        state,
+        person.municipality,
+        Some((person.id, &[facts(person)])),
+    )
+    .await;
+    state.hub.tell(
+        users,
+        &Frame::RegisterMarked {
+            municipality: person.municipality,
+            mark: json,
+        },
+    );
 }
 
 /// The answer to a mark whose id is already stored: the same mark again is 200; another
@@ -778,6 +1006,45 @@ fn same_mark(
     } else {
         Err(Error::Conflict)
     }
+}
+
+/// The registers I see now: my own municipality's (when my scope there is not
+/// nothing) and each partner municipality's that granted mine access in its 災害モード.
+#[utoipa::path(get, path = "/api/registers", tag = "register",
+    responses((status = 200, body = Vec<RegisterLink>),
+              (status = 401, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn registers(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<RegisterLink>>> {
+    let mut ids = vec![user.municipality];
+    ids.extend(
+        state
+            .db
+            .registers_granting(user.municipality)
+            .await?
+            .into_iter()
+            .filter(|m| *m != user.municipality),
+    );
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(m) = state.db.municipality(id).await? else {
+            continue;
+        };
+        let r = Reader::new(&state, user.clone(), m).await?;
+        if r.scope == RegisterScope::Nothing {
+            continue;
+        }
+        out.push(RegisterLink {
+            municipality: r.municipality.id,
+            slug: r.municipality.slug.clone(),
+            name: r.municipality.name.clone(),
+            scope: r.scope,
+            disaster: r.disaster.is_some(),
+        });
+    }
+    Ok(Json(out))
 }
 
 /// How many of the people I see are in each status, by colour (in normal times everyone
@@ -890,6 +1157,9 @@ pub async fn import_csv(
         .db
         .import_register(r.municipality.id, &rows, query.dry_run, &entry)
         .await?;
+    if !query.dry_run && (!report.created.is_empty() || !report.updated.is_empty()) {
+        announce_changed(&state, r.municipality.id).await;
+    }
     if query.dry_run {
         state
             .db

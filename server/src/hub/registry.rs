@@ -138,6 +138,20 @@ impl Hub {
             .send(user, &super::live::Control::CloseDoc(DocId::Room(room)))
     }
 
+    /// Sends `frame` to every open `/ws` socket of each of `users` on this node (news such
+    /// as a register's safety mark); returns how many sockets were reached.
+    pub fn tell(
+        &self,
+        users: impl IntoIterator<Item = UserId>,
+        frame: &renraku_sync::Frame,
+    ) -> usize {
+        let control = super::live::Control::Frame(axum::body::Bytes::from(frame.encode()));
+        users
+            .into_iter()
+            .map(|user| self.live.send(user, &control))
+            .sum()
+    }
+
     /// Every user with an open WebSocket on this node.
     pub fn connected_users(&self) -> Vec<UserId> {
         self.live.users()

@@ -43,6 +43,7 @@ mod security;
 mod session_end;
 mod sync;
 mod templates;
+mod tiles;
 mod transfer;
 mod ws_limits;
 mod yjs_compat;

@@ -8,16 +8,19 @@
 use crate::push::{outbox_drained, subscribe, Device, PushService};
 use renraku_contract::{
     Household, LabelColour, LegendEntry, NewRegisterPerson, NewSafetyMark, ReasonKind,
-    RegisterPerson, RegisterPersonId, RegisterQuery, RegisterScope, SafetyStatus, Sex,
+    RegisterLink, RegisterPerson, RegisterPersonId, RegisterQuery, RegisterScope, SafetyMark,
+    SafetyStatus, Sex,
 };
 use renraku_server::db::audit::{AuditFilter, AuditRow};
 use renraku_server::db::users::Role;
-use renraku_sync::RoomKind;
+use renraku_sync::{Frame, RoomKind};
 use renraku_tests::api::{Api, ApiError};
 use renraku_tests::fixture::{Built, Fixture};
 use renraku_tests::helpers::now_ms;
+use renraku_tests::sync_client::SyncClient;
 use renraku_tests::TestServer;
 use reqwest::StatusCode;
+use std::time::Duration;
 
 fn towns() -> Fixture {
     Fixture::new()
@@ -946,4 +949,300 @@ async fn a_csv_import_is_checked_first_and_committed_all_or_nothing() {
         (report.created.len(), report.updated.len(), report.unchanged),
         (0, 0, 1)
     );
+}
+
+/// A `/ws` client of `api`'s user, registered on the server (a frame answered) before it
+/// is returned, so news sent after this reaches it.
+async fn live(t: &Town, api: &Api, client_id: u64) -> SyncClient {
+    let mut c = SyncClient::connect(&t.server.ws_url(), api.token().unwrap(), client_id)
+        .await
+        .unwrap();
+    c.send_frame(&Frame::Saved {
+        doc: renraku_sync::DocId::Personal(renraku_sync::UserId::new(0)),
+        ack: 0,
+    })
+    .await
+    .unwrap();
+    c.wait_event(|f| matches!(f, Frame::Malformed { .. }))
+        .await
+        .unwrap();
+    c
+}
+
+fn register_news(f: &Frame) -> bool {
+    matches!(
+        f,
+        Frame::RegisterMarked { .. } | Frame::RegisterChanged { .. }
+    )
+}
+
+test_both_dbs!(marks_and_changes_reach_those_who_see_them_live);
+async fn marks_and_changes_reach_those_who_see_them_live() {
+    let t = town().await;
+    let m = t.f.municipality("m");
+    let mut resp2 = live(&t, &t.resp2, 11).await;
+    let mut nurse = live(&t, &t.nurse, 12).await;
+    let mut xresp = live(&t, &t.xresp, 13).await;
+    let changed =
+        move |f: &Frame| matches!(f, Frame::RegisterChanged { municipality } if *municipality == m);
+    let marked = |f: &Frame| matches!(f, Frame::RegisterMarked { .. });
+
+    // 災害モード declared: the register screens reload.
+    t.madmin.register_declare("m", "地震").await.unwrap();
+    resp2.wait_event(changed).await.unwrap();
+    // The nurse sees 上田 (consent, her patient room): she is told too.
+    nurse.wait_event(changed).await.unwrap();
+
+    // A mark by one responder reaches the other with the mark itself.
+    let now = now_ms();
+    let (_, stored) = t
+        .resp
+        .register_mark(
+            "m",
+            t.inoue,
+            &mark("live-1", SafetyStatus::NeedsSupport, now),
+        )
+        .await
+        .unwrap();
+    let Frame::RegisterMarked {
+        municipality,
+        mark: json,
+    } = resp2.wait_event(marked).await.unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(municipality, m);
+    assert_eq!(serde_json::from_str::<SafetyMark>(&json).unwrap(), stored);
+    // Sent again (a device back online): stored once, told once.
+    let (again, _) = t
+        .resp
+        .register_mark(
+            "m",
+            t.inoue,
+            &mark("live-1", SafetyStatus::NeedsSupport, now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, StatusCode::OK);
+    // 上田's mark reaches the nurse of his room; 井上's did not (no consent, not hers).
+    let (_, ueda) = t
+        .resp
+        .register_mark("m", t.ueda, &mark("live-2", SafetyStatus::Safe, now))
+        .await
+        .unwrap();
+    let Frame::RegisterMarked { mark: json, .. } = nurse.wait_event(marked).await.unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(serde_json::from_str::<SafetyMark>(&json).unwrap(), ueda);
+    resp2.wait_event(marked).await.unwrap();
+
+    resp2.drain(Duration::from_millis(300)).await;
+    nurse.drain(Duration::from_millis(300)).await;
+    xresp.drain(Duration::from_millis(300)).await;
+    assert!(
+        !resp2.events.iter().any(marked),
+        "the resent mark was told again: {:?}",
+        resp2.events
+    );
+    assert!(
+        !nurse.events.iter().any(marked),
+        "the nurse heard of 井上: {:?}",
+        nurse.events
+    );
+    // Another municipality's responder hears nothing of m's register.
+    assert!(
+        !xresp.events.iter().any(register_news),
+        "{:?}",
+        xresp.events
+    );
+
+    // An edit and the end of the disaster are told too; the outsider still hears nothing.
+    let mut p = person("井上 太郎", "いのうえ たろう", LabelColour::Red, false);
+    p.phone = "0120-111-111".into();
+    t.editor.register_update("m", t.inoue, &p).await.unwrap();
+    resp2.wait_event(changed).await.unwrap();
+    t.madmin.register_end("m").await.unwrap();
+    resp2.wait_event(changed).await.unwrap();
+    xresp.drain(Duration::from_millis(300)).await;
+    assert!(!xresp.events.iter().any(register_news));
+}
+
+test_both_dbs!(a_mark_made_offline_during_a_disaster_counts_after_it_ended);
+async fn a_mark_made_offline_during_a_disaster_counts_after_it_ended() {
+    let t = town().await;
+    let d = t.madmin.register_declare("m", "台風").await.unwrap();
+    t.madmin.register_end("m").await.unwrap();
+    // Made while it was in force (its first moment), synced after it ended: stored under
+    // that disaster, for 井上 too, whom the responder sees only in a disaster.
+    let late = mark("late-1", SafetyStatus::Evacuated, d.started_at);
+    let (code, stored) = t.resp.register_mark("m", t.inoue, &late).await.unwrap();
+    assert_eq!(code, StatusCode::CREATED);
+    assert_eq!(stored.marked_at, d.started_at);
+    let audit = register_audit(&t.server, "register.safety.mark").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].detail, format!("evacuated late disaster={}", d.id));
+    // Made before any disaster: refused; by someone who was no responder: refused.
+    assert_eq!(
+        status(
+            t.resp
+                .register_mark(
+                    "m",
+                    t.aoki,
+                    &mark("late-2", SafetyStatus::Safe, d.started_at - 1)
+                )
+                .await
+                .unwrap_err()
+        ),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        status(
+            t.xresp
+                .register_mark(
+                    "m",
+                    t.inoue,
+                    &mark("late-3", SafetyStatus::Safe, d.started_at)
+                )
+                .await
+                .unwrap_err()
+        ),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status(
+            t.nurse
+                .register_mark(
+                    "m",
+                    t.ueda,
+                    &mark("late-4", SafetyStatus::Safe, d.started_at)
+                )
+                .await
+                .unwrap_err()
+        ),
+        StatusCode::FORBIDDEN
+    );
+    // The next disaster starts everyone at 未確認: the late mark stays with its own.
+    t.madmin.register_declare("m", "再び").await.unwrap();
+    let detail = t.resp.register_person("m", t.inoue).await.unwrap();
+    assert!(detail.marks.is_empty());
+    assert_eq!(
+        detail.person.safety.unwrap().status,
+        SafetyStatus::Unconfirmed
+    );
+}
+
+test_both_dbs!(registers_lists_what_i_see_now);
+async fn registers_lists_what_i_see_now() {
+    let t = town().await;
+    let m = t.f.municipality("m");
+    let link = |scope, disaster| RegisterLink {
+        municipality: m,
+        slug: "m".into(),
+        name: "m".into(),
+        scope,
+        disaster,
+    };
+    assert_eq!(
+        t.resp.registers().await.unwrap(),
+        [link(RegisterScope::Consented, false)]
+    );
+    assert_eq!(
+        t.editor.registers().await.unwrap(),
+        [link(RegisterScope::Manage, false)]
+    );
+    // The nurse sees one person through her room, not the register: no entry point.
+    assert!(t.nurse.registers().await.unwrap().is_empty());
+    // n's responder sees n's own register, not m's.
+    let slugs =
+        |links: Vec<RegisterLink>| -> Vec<String> { links.into_iter().map(|l| l.slug).collect() };
+    assert_eq!(slugs(t.nresp.registers().await.unwrap()), ["n"]);
+
+    // 災害モード, and n granted access: n's responder sees m's register too.
+    let db = t.server.db();
+    let agreement = db.create_agreement("流域連携").await.unwrap();
+    db.join_agreement(agreement, m).await.unwrap();
+    db.join_agreement(agreement, t.f.municipality("n"))
+        .await
+        .unwrap();
+    t.madmin.register_declare("m", "大雨").await.unwrap();
+    t.madmin.register_grant("m", "n").await.unwrap();
+    assert_eq!(
+        t.resp.registers().await.unwrap(),
+        [link(RegisterScope::Everyone, true)]
+    );
+    let nresp = t.nresp.registers().await.unwrap();
+    assert_eq!(nresp.len(), 2);
+    assert_eq!(nresp[0].slug, "n");
+    assert_eq!(nresp[1], link(RegisterScope::Everyone, true));
+    assert_eq!(slugs(t.xresp.registers().await.unwrap()), ["x"]);
+    t.madmin.register_end("m").await.unwrap();
+    assert_eq!(slugs(t.nresp.registers().await.unwrap()), ["n"]);
+}
+
+test_both_dbs!(the_demo_has_a_register_on_its_map);
+async fn the_demo_has_a_register_on_its_map() {
+    use renraku_server::tiles::demo::BOUNDS;
+    let server = TestServer::start().await;
+    let base = server.base_url();
+    let city2 = Api::demo(&base, "city2").await.unwrap();
+    let all = city2
+        .register_people("demo", &RegisterQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 30);
+    for p in &all {
+        let l = p.fields.location.expect("every demo person is on the map");
+        assert!(
+            (BOUNDS[0]..=BOUNDS[2]).contains(&l.longitude)
+                && (BOUNDS[1]..=BOUNDS[3]).contains(&l.latitude),
+            "{} at {l:?}",
+            p.fields.name
+        );
+        assert!(!p.fields.reasons.is_empty() && !p.fields.emergency_contacts.is_empty());
+    }
+    for label in [LabelColour::Red, LabelColour::Yellow, LabelColour::Blue] {
+        assert!(all.iter().filter(|p| p.fields.label == label).count() >= 5);
+    }
+    let mut areas: Vec<&str> = all.iter().map(|p| p.fields.area.as_str()).collect();
+    areas.sort();
+    areas.dedup();
+    assert!((3..=5).contains(&areas.len()), "{areas:?}");
+    let consenting = all.iter().filter(|p| p.fields.consent).count();
+    assert!((3..=27).contains(&(all.len() - consenting)));
+    let mut linked: Vec<&str> = all
+        .iter()
+        .filter(|p| p.fields.room.is_some())
+        .map(|p| p.fields.name.as_str())
+        .collect();
+    linked.sort();
+    assert_eq!(linked, ["小林 キヨ", "山田 太郎"]);
+
+    // The roles the demo's logins have: city2 edits and responds, nurse1 responds, and
+    // doctor1 has no role but sees his two patients who consented.
+    let overview = city2.register("demo").await.unwrap();
+    assert!(overview.editor && overview.responder && overview.disaster.is_none());
+    let nurse = Api::demo(&base, "nurse1").await.unwrap();
+    let overview = nurse.register("demo").await.unwrap();
+    assert!(overview.responder && !overview.editor);
+    assert_eq!(overview.scope, RegisterScope::Consented);
+    assert_eq!(
+        nurse
+            .register_people("demo", &RegisterQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        consenting
+    );
+    let links = nurse.registers().await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].slug, "demo");
+    let doctor = Api::demo(&base, "doctor1").await.unwrap();
+    assert!(doctor.registers().await.unwrap().is_empty());
+    let theirs = doctor
+        .register_people("demo", &RegisterQuery::default())
+        .await
+        .unwrap();
+    let mut seen = names(&theirs);
+    seen.sort();
+    assert_eq!(seen, ["小林 キヨ", "山田 太郎"]);
 }
