@@ -108,10 +108,11 @@ impl TileStore {
             if out.bytes + bytes > budget {
                 break;
             }
+            // West to east, north to south within a zoom (TMS rows count from the south).
             let rows = range(
                 "SELECT tile_column, tile_row FROM tiles \
                  WHERE zoom_level = ?1 AND tile_column BETWEEN ?2 AND ?3 \
-                 AND tile_row BETWEEN ?4 AND ?5 ORDER BY tile_column, tile_row",
+                 AND tile_row BETWEEN ?4 AND ?5 ORDER BY tile_column, tile_row DESC",
             )
             .fetch_all(&self.pool)
             .await?;
