@@ -44,11 +44,12 @@ pub fn RegisterEntry() -> Element {
     let home = session.slug.clone();
     let list = links();
     rsx! {
+        // An alert region around the link (a role on the link itself would hide that it is one).
+        div { role: "alert",
         for link in list.iter().filter(|l| l.disaster) {
             a {
                 key: "d{link.municipality}",
                 class: "disaster-banner entry",
-                role: "alert",
                 href: "{route_of(link, &home).href()}",
                 onclick: {
                     let r = route_of(link, &home);
@@ -57,6 +58,7 @@ pub fn RegisterEntry() -> Element {
                 strong { {tr_string(format!("⚠ 災害モード発令中：{}", link.name), format!("⚠ Disaster mode: {}", link.name))} }
                 span { {tr("要援護者名簿・安否確認を開く ›", "Open the assistance register ›")} }
             }
+        }
         }
         for link in list.iter().filter(|l| !l.disaster) {
             a {
