@@ -201,7 +201,8 @@ export async function signIn(device, loginId, { password = demoPassword, at = mu
   await page.getByLabel("パスワード").fill(password);
   await page.getByRole("button", { name: "サインイン" }).click();
   const passwordField = page.getByLabel("パスワード");
-  const alert = page.getByRole("alert");
+  // The sign-in form's own alert (home may raise one of its own, e.g. 災害モード).
+  const alert = page.locator("main.portal").getByRole("alert");
   await Promise.race([
     passwordField.waitFor({ state: "detached" }),
     alert.waitFor({ state: "visible" }).then(async () => {

@@ -80,7 +80,29 @@ browser_tests! {
     home_live: "home_live.test.mjs";
     record_export: "record_export.test.mjs";
     search: "search.test.mjs";
+    register: "register.test.mjs" with DEMO_TILES;
 }
+
+/// The demo tile set the project generates (`renraku tiles demo`), served as the operator's
+/// MBTiles file would be; the server opens it on first use, after the seed has written it.
+const DEMO_TILES: Setup = Setup {
+    config: |config, scratch| {
+        // The server checks the file as it starts, before any seed runs: written here, on a
+        // runtime of its own (this closure is synchronous, inside the test's runtime).
+        let path = scratch.join("tiles.mbtiles");
+        let target = path.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("a runtime")
+                .block_on(renraku_server::tiles::demo::write(&target))
+                .expect("the demo tile set is written")
+        })
+        .join()
+        .expect("the tile writer finished");
+        config.tiles = Some(path);
+    },
+    seed: |_, _| Box::pin(async { Vec::new() }),
+};
 
 /// WebAuthn refuses IP addresses as relying-party ids: the script opens the app at
 /// `http://localhost:PORT` (the server's relying party without a public URL is `localhost`).
