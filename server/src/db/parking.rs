@@ -626,7 +626,8 @@ impl Db {
                 &mut tx,
                 &ahead,
                 "予約している駐車場が休止になりました。予約を確認してください。",
-                now,
+                // The push worker lives by the system clock, as the outbox's times do.
+                now_ms(),
             )
             .await?;
             tx.commit().await?;
@@ -798,7 +799,7 @@ impl Db {
             .fetch_one(&mut *tx)
             .await?;
         let queued =
-            super::push::enqueue_parking_reminder_in(&mut tx, &booking_from_row(&stored)?, now)
+            super::push::enqueue_parking_reminder_in(&mut tx, &booking_from_row(&stored)?, now_ms())
                 .await?;
         tx.commit().await?;
         if queued > 0 {

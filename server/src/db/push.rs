@@ -748,7 +748,8 @@ async fn slug_of(conn: &mut sqlx::AnyConnection, m: renraku_sync::MunicipalityId
 }
 
 /// Queues the reminder of a booking, due [`PARKING_REMINDER_BEFORE_MS`] before it starts
-/// (or at once when that is past). The text names the space and the time, never a patient.
+/// (or at once when that is past). `now` is the system clock's, which the push worker
+/// lives by. The text names the space and the time, never a patient.
 pub(crate) async fn enqueue_parking_reminder_in(
     conn: &mut sqlx::AnyConnection,
     booking: &crate::db::parking::StoredBooking,

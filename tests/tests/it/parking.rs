@@ -6,6 +6,7 @@
 //! concurrent requests for overlapping windows of one space → exactly one 201, 49 × 409
 //! naming the booking that won. Runs on SQLite and PostgreSQL, with a manual clock.
 
+use crate::push::{subscribe, Device, PushService};
 use renraku_contract::{
     Availability, AvailabilityException, Booking, ExceptionKind, FreeWindows, NearbySpace,
     NewBooking, NewLender, NewSpace, NotifyBy, OrganizationKind, ParkingLimit, ParkingOverview,
@@ -24,10 +25,11 @@ use std::time::Duration;
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
-/// 2026-12-07 00:00 Japan time (a Monday), as unix ms: 2026-12-06 15:00 UTC.
-const MONDAY: i64 = 1_796_569_200_000;
+/// 2036-12-01 00:00 Japan time (a Monday), as unix ms: 2036-11-30 15:00 UTC. Years ahead,
+/// so the reminders queued for it stay in the future of the push worker's (system) clock.
+const MONDAY: i64 = 2_111_670_000_000;
 
-/// Monday 2026-12-07 (plus `days`) at `h:m` Japan time.
+/// Monday 2036-12-01 (plus `days`) at `h:m` Japan time.
 fn at(days: i64, h: i64, m: i64) -> i64 {
     MONDAY + days * DAY + h * HOUR + m * MINUTE
 }
@@ -36,6 +38,7 @@ fn at(days: i64, h: i64, m: i64) -> i64 {
 struct As {
     client: reqwest::Client,
     base: String,
+    token: String,
 }
 
 impl As {
@@ -106,6 +109,8 @@ async fn town() -> Town {
         c.demo = false;
         // The clock moves by hours in these tests; sessions must outlive it.
         c.session_idle_minutes = 24 * 60;
+        // To the tests' push service.
+        c.push_allow_http = true;
     })
     .await;
     let f = Fixture::new()
@@ -155,6 +160,7 @@ async fn town() -> Town {
             As {
                 client: server.client(&token),
                 base: server.base_url(),
+                token,
             }
         }
     };
@@ -228,13 +234,13 @@ async fn town() -> Town {
             ],
             exceptions: vec![
                 AvailabilityException {
-                    date: "2026-12-14".into(),
+                    date: "2036-12-08".into(),
                     kind: ExceptionKind::Closed,
                     start_min: None,
                     end_min: None,
                 },
                 AvailabilityException {
-                    date: "2026-12-08".into(),
+                    date: "2036-12-02".into(),
                     kind: ExceptionKind::Open,
                     start_min: Some(13 * 60),
                     end_min: Some(15 * 60),
@@ -285,7 +291,7 @@ async fn availability_edges() {
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
     assert_eq!(code(&v), "booking_conflict");
     let message = v["message"].as_str().unwrap();
-    assert!(message.contains("2026-12-07 09:00–10:00"), "{message}");
+    assert!(message.contains("2036-12-01 09:00–10:00"), "{message}");
     assert!(message.contains("訪問看護ステーションA"), "{message}");
     // Outside the hours: a clear 422.
     let (st, v) = t.nurse.book(s, at(0, 16, 0), at(0, 17, 30)).await;
@@ -324,7 +330,7 @@ async fn availability_edges() {
     // Monday's free windows: 11–17 and 22–23 (23–24 is booked).
     let free: FreeWindows = t
         .nurse
-        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2026-12-07", s.id))
+        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2036-12-01", s.id))
         .await;
     let free: Vec<(i64, i64)> = free.free.iter().map(|w| (w.start, w.end)).collect();
     assert_eq!(
@@ -334,7 +340,7 @@ async fn availability_edges() {
     // Tuesday: 01:00–06:00 of the night window, and 13:00 is booked till 14:00.
     let free: FreeWindows = t
         .nurse
-        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2026-12-08", s.id))
+        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2036-12-02", s.id))
         .await;
     let free: Vec<(i64, i64)> = free.free.iter().map(|w| (w.start, w.end)).collect();
     assert_eq!(
@@ -563,8 +569,8 @@ async fn permissions() {
     assert_eq!(
         stats,
         vec![
-            ("山田商店 裏".into(), "2026-12".into(), 1),
-            ("青空寺 駐車場".into(), "2026-12".into(), 1),
+            ("山田商店 裏".into(), "2036-12".into(), 1),
+            ("青空寺 駐車場".into(), "2036-12".into(), 1),
         ]
     );
     let db = t.server.db();
@@ -619,7 +625,7 @@ async fn fifty_concurrent_requests_one_booking() {
     assert_eq!(refused.len(), 49);
     let winner: Booking = serde_json::from_value(won.remove(0)).unwrap();
     let window = format!(
-        "2026-12-07 {}",
+        "2036-12-01 {}",
         {
             let m = |t: i64| {
                 let min = (t - MONDAY) / MINUTE;
@@ -643,6 +649,25 @@ async fn fifty_concurrent_requests_one_booking() {
         t.server.db().audit_count("parking.booking.create").await.unwrap(),
         1
     );
+    // On PostgreSQL the database itself refuses an overlap, whoever writes it: a raw insert
+    // that bypasses the server's look for a clash fails with the exclusion violation.
+    if renraku_tests::backend() == renraku_tests::Backend::Postgres {
+        let err = sqlx::query(
+            "INSERT INTO parking_bookings (space_id, user_id, organization_id, start_ms, \
+                 end_ms, plate, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'x', 'booked', 0, 0)",
+        )
+        .bind(space.id.0)
+        .bind(t.f.user("nurse").get())
+        .bind(t.orgs[0].get())
+        .bind(winner.start + 30 * MINUTE)
+        .bind(winner.end + 30 * MINUTE)
+        .execute(t.server.db().pool())
+        .await
+        .unwrap_err();
+        let code = err.as_database_error().and_then(|e| e.code()).unwrap();
+        assert_eq!(code, "23P01", "{err}");
+    }
     t.server.shutdown().await;
 }
 test_both_dbs!(
@@ -650,3 +675,63 @@ test_both_dbs!(
     flavor = "multi_thread",
     worker_threads = 4
 );
+
+/// A booking queues its reminder 15 minutes before it starts; cancelling drops it; pausing
+/// a space tells the bookers of the bookings ahead at once. No text names a patient.
+async fn pushes_remind_the_booker_and_tell_of_a_pause() {
+    let t = town().await;
+    let service = PushService::start().await;
+    let phone = Device::new(&service, "nurse");
+    subscribe(&t.server.base_url(), &t.nurse.token, &phone).await;
+    let db = t.server.db();
+    let queued = || async {
+        let rows = sqlx::query("SELECT topic, next_attempt_at FROM push_outbox ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| {
+                use sqlx::Row;
+                (r.get::<String, _>("topic"), r.get::<i64, _>("next_attempt_at"))
+            })
+            .collect::<Vec<_>>()
+    };
+    let (st, v) = t.nurse.book(&t.temple, at(0, 9, 0), at(0, 10, 0)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let early: Booking = serde_json::from_value(v).unwrap();
+    let (st, v) = t.nurse.book(&t.shop, at(0, 13, 0), at(0, 14, 0)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let later: Booking = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        queued().await,
+        vec![
+            (format!("parking-{}", early.id), at(0, 8, 45)),
+            (format!("parking-{}", later.id), at(0, 12, 45)),
+        ]
+    );
+    let (st, _) = t
+        .nurse
+        .post(&format!("/api/parking/m/bookings/{}/cancel", early.id), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        queued().await,
+        vec![(format!("parking-{}", later.id), at(0, 12, 45))]
+    );
+    let (st, v) = t
+        .madmin
+        .put(&format!("/api/parking/m/spaces/{}/paused", t.shop.id), json!({"paused": true}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    service
+        .wait_until("the pause notice", |r| r.iter().any(|x| x.device == "nurse"))
+        .await;
+    let got = service.delivered_to("nurse");
+    let notice = phone.decrypt(&got[0].body);
+    assert_eq!(notice["title"], "駐車場の休止");
+    assert_eq!(notice["url"], "/m/parking");
+    let body = notice["body"].as_str().unwrap();
+    assert!(body.contains("山田商店 裏") && body.contains("13:00–14:00"), "{body}");
+    t.server.shutdown().await;
+}
+test_both_dbs!(pushes_remind_the_booker_and_tell_of_a_pause);
