@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use renraku_contract::{
     AgreementId, ApprovedOrganization, Availability, AvailabilityException, Booking, BookingId,
     BookingStatus, ExceptionKind, Lender, LenderId, NewLender, NewSpace, NotifyBy, ParkingLimit,
-    ParkingPoint, Space, SpaceId, SpaceMonth, Trouble, TroubleSide, WeeklyWindow, Weekday,
+    ParkingPoint, Space, SpaceId, SpaceMonth, Trouble, TroubleSide, Weekday, WeeklyWindow,
 };
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
 use sqlx::any::AnyRow;
@@ -356,7 +356,10 @@ impl Db {
     }
 
     /// The municipality of a lender.
-    pub async fn parking_lender_municipality(&self, id: LenderId) -> Result<Option<MunicipalityId>> {
+    pub async fn parking_lender_municipality(
+        &self,
+        id: LenderId,
+    ) -> Result<Option<MunicipalityId>> {
         Ok(
             sqlx::query("SELECT municipality_id FROM parking_lenders WHERE id = $1")
                 .bind(id.0)
@@ -619,7 +622,9 @@ impl Db {
         .iter()
         .map(booking_from_row)
         .collect::<Result<Vec<_>>>()?;
-        let entry = entry.clone().detail(format!("bookings_ahead={}", ahead.len()));
+        let entry = entry
+            .clone()
+            .detail(format!("bookings_ahead={}", ahead.len()));
         audit::insert(&mut tx, &entry, now_ms()).await?;
         if paused && !ahead.is_empty() {
             let queued = super::push::enqueue_parking_notice_in(
@@ -798,9 +803,12 @@ impl Db {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-        let queued =
-            super::push::enqueue_parking_reminder_in(&mut tx, &booking_from_row(&stored)?, now_ms())
-                .await?;
+        let queued = super::push::enqueue_parking_reminder_in(
+            &mut tx,
+            &booking_from_row(&stored)?,
+            now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         if queued > 0 {
             self.push_notifier.wake();

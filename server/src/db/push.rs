@@ -739,7 +739,10 @@ fn parking_payload(slug: &str, title: &str, body: String, booking: i64) -> PushP
     }
 }
 
-async fn slug_of(conn: &mut sqlx::AnyConnection, m: renraku_sync::MunicipalityId) -> Result<String> {
+async fn slug_of(
+    conn: &mut sqlx::AnyConnection,
+    m: renraku_sync::MunicipalityId,
+) -> Result<String> {
     Ok(sqlx::query("SELECT slug FROM municipalities WHERE id = $1")
         .bind(m.get())
         .fetch_one(&mut *conn)

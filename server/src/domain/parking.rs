@@ -25,7 +25,7 @@
 use super::text::{self, Problem};
 use renraku_contract::{
     Availability, AvailabilityException, ExceptionKind, NewBooking, NewLender, NewSpace,
-    ParkingPoint, TimeWindow, WeeklyWindow, Weekday, PARKING_BOOKING_MAX_MIN, PARKING_LINE_MAX,
+    ParkingPoint, TimeWindow, Weekday, WeeklyWindow, PARKING_BOOKING_MAX_MIN, PARKING_LINE_MAX,
     PARKING_NAME_MAX, PARKING_PLATE_MAX, PARKING_TEXT_MAX, PARKING_WINDOWS_MAX,
 };
 
@@ -477,7 +477,9 @@ pub fn radius(asked: Option<f64>) -> Result<f64, String> {
     match asked {
         None => Ok(RADIUS_DEFAULT_M),
         Some(r) if r.is_finite() && r > 0.0 && r <= RADIUS_MAX_M => Ok(r),
-        Some(_) => Err(format!("radius_m must be more than 0 and at most {RADIUS_MAX_M}")),
+        Some(_) => Err(format!(
+            "radius_m must be more than 0 and at most {RADIUS_MAX_M}"
+        )),
     }
 }
 
@@ -514,7 +516,10 @@ mod tests {
         assert_eq!(weekday(0), Weekday::Thu);
         assert_eq!(weekday(monday()), Weekday::Mon);
         assert_eq!(date_of_day(monday()), "2026-12-07");
-        assert_eq!(date_of_day(day_of_date("2028-02-29").unwrap()), "2028-02-29");
+        assert_eq!(
+            date_of_day(day_of_date("2028-02-29").unwrap()),
+            "2028-02-29"
+        );
         assert_eq!(day_of_date("2027-02-29"), None);
         // 2026-12-07 00:00 JST is 2026-12-06 15:00 UTC.
         assert_eq!(jst_day(day_start(monday())), monday());
@@ -596,8 +601,14 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(describe_window(at(d, 9, 0), at(d, 10, 30)), "2026-12-07 09:00–10:30");
-        assert_eq!(describe_window(at(d, 22, 0), at(d + 1, 0, 0)), "2026-12-07 22:00–24:00");
+        assert_eq!(
+            describe_window(at(d, 9, 0), at(d, 10, 30)),
+            "2026-12-07 09:00–10:30"
+        );
+        assert_eq!(
+            describe_window(at(d, 22, 0), at(d + 1, 0, 0)),
+            "2026-12-07 22:00–24:00"
+        );
     }
 
     #[test]

@@ -20,10 +20,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use renraku_contract::{
-    AgreementId, ApprovedOrganization, Availability, Booking, BookingId, BookingStatus,
-    DayQuery, FreeWindows, Lender, LenderId, NearbyQuery, NearbySpace, NewBooking, NewLender,
-    NewSpace, NewTrouble, ParkingOverview, ParkingPoint, RangeQuery, SetFlag, SetPaused, Space,
-    SpaceId, SpaceMonth, Trouble, TroubleSide,
+    AgreementId, ApprovedOrganization, Availability, Booking, BookingId, BookingStatus, DayQuery,
+    FreeWindows, Lender, LenderId, NearbyQuery, NearbySpace, NewBooking, NewLender, NewSpace,
+    NewTrouble, ParkingOverview, ParkingPoint, RangeQuery, SetFlag, SetPaused, Space, SpaceId,
+    SpaceMonth, Trouble, TroubleSide,
 };
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
 
@@ -260,8 +260,11 @@ pub async fn share_with_agreement(
             id,
             r.m(),
             req.on,
-            &r.entry(AuditAction::ParkingAgreementShare, format!("agreement/{id}"))
-                .detail(format!("shares={}", req.on)),
+            &r.entry(
+                AuditAction::ParkingAgreementShare,
+                format!("agreement/{id}"),
+            )
+            .detail(format!("shares={}", req.on)),
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -439,7 +442,10 @@ pub async fn update_lender(
         .update_parking_lender(
             id,
             &fields,
-            &r.entry(AuditAction::ParkingLenderUpdate, format!("parking_lender/{id}")),
+            &r.entry(
+                AuditAction::ParkingLenderUpdate,
+                format!("parking_lender/{id}"),
+            ),
         )
         .await?;
     Ok(Json(Lender { id, fields }))
@@ -495,7 +501,11 @@ pub async fn create_space(
     let fields = checked_space(&state, &r, &req).await?;
     let id = state
         .db
-        .create_parking_space(r.m(), &fields, &r.entry(AuditAction::ParkingSpaceCreate, ""))
+        .create_parking_space(
+            r.m(),
+            &fields,
+            &r.entry(AuditAction::ParkingSpaceCreate, ""),
+        )
         .await?;
     let space = state.db.parking_space(id).await?.ok_or(Error::NotFound)?;
     Ok((StatusCode::CREATED, Json(space)))
@@ -539,10 +549,15 @@ pub async fn update_space(
         .update_parking_space(
             id,
             &fields,
-            &r.entry(AuditAction::ParkingSpaceUpdate, format!("parking_space/{id}")),
+            &r.entry(
+                AuditAction::ParkingSpaceUpdate,
+                format!("parking_space/{id}"),
+            ),
         )
         .await?;
-    Ok(Json(state.db.parking_space(id).await?.ok_or(Error::NotFound)?))
+    Ok(Json(
+        state.db.parking_space(id).await?.ok_or(Error::NotFound)?,
+    ))
 }
 
 /// Pauses or resumes a space (the city, or its lender). A pause refuses new bookings; the
@@ -579,7 +594,9 @@ pub async fn set_paused(
             &r.entry(action, format!("parking_space/{id}")),
         )
         .await?;
-    Ok(Json(state.db.parking_space(id).await?.ok_or(Error::NotFound)?))
+    Ok(Json(
+        state.db.parking_space(id).await?.ok_or(Error::NotFound)?,
+    ))
 }
 
 /// Replaces a space's weekly windows and exceptions (the city). Bookings made stay.
@@ -612,7 +629,9 @@ pub async fn set_availability(
             ),
         )
         .await?;
-    Ok(Json(state.db.parking_space(id).await?.ok_or(Error::NotFound)?))
+    Ok(Json(
+        state.db.parking_space(id).await?.ok_or(Error::NotFound)?,
+    ))
 }
 
 /// Active spaces near a point, nearest first, with the straight-line distance and an
@@ -634,9 +653,11 @@ pub async fn nearby(
         return Err(Error::Forbidden);
     }
     let radius = rule::radius(q.radius_m).map_err(bad)?;
-    if !(q.lat.is_finite() && (-90.0..=90.0).contains(&q.lat))
-        || !(q.lon.is_finite() && (-180.0..=180.0).contains(&q.lon))
-    {
+    let on_earth = q.lat.is_finite()
+        && q.lon.is_finite()
+        && (-90.0..=90.0).contains(&q.lat)
+        && (-180.0..=180.0).contains(&q.lon);
+    if !on_earth {
         return Err(bad("lat and lon must be a point on Earth".into()));
     }
     let here = ParkingPoint {
@@ -751,12 +772,13 @@ pub async fn book(
     let org = r.booking_organization()?;
     let space = r.space(&state, req.space).await?;
     let now = state.clock.now_ms();
-    let plate = rule::check_booking(&req, &space.availability, space.paused, now).map_err(
-        |refusal| match refusal {
-            Refusal::Field(why) => Error::BadRequest(why),
-            Refusal::Unavailable(why) => Error::OutsideAvailability(why),
-        },
-    )?;
+    let plate =
+        rule::check_booking(&req, &space.availability, space.paused, now).map_err(|refusal| {
+            match refusal {
+                Refusal::Field(why) => Error::BadRequest(why),
+                Refusal::Unavailable(why) => Error::OutsideAvailability(why),
+            }
+        })?;
     let id = state
         .db
         .create_parking_booking(
@@ -767,11 +789,12 @@ pub async fn book(
             req.end,
             &plate,
             now,
-            &r.entry(AuditAction::ParkingBookingCreate, "").detail(format!(
-                "space={} {}",
-                space.id,
-                rule::describe_window(req.start, req.end)
-            )),
+            &r.entry(AuditAction::ParkingBookingCreate, "")
+                .detail(format!(
+                    "space={} {}",
+                    space.id,
+                    rule::describe_window(req.start, req.end)
+                )),
         )
         .await?;
     let b = state.db.parking_booking(id).await?.ok_or(Error::NotFound)?;
@@ -831,7 +854,10 @@ pub async fn cancel(
         .cancel_parking_booking(
             id,
             state.clock.now_ms(),
-            &r.entry(AuditAction::ParkingBookingCancel, format!("parking_booking/{id}")),
+            &r.entry(
+                AuditAction::ParkingBookingCancel,
+                format!("parking_booking/{id}"),
+            ),
         )
         .await?;
     if !done {
@@ -938,7 +964,8 @@ pub async fn report_trouble(
             side,
             &body,
             now,
-            &r.entry(AuditAction::ParkingTroubleReport, "").detail(format!("side={side}")),
+            &r.entry(AuditAction::ParkingTroubleReport, "")
+                .detail(format!("side={side}")),
         )
         .await?;
     Ok((

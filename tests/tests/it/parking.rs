@@ -10,7 +10,7 @@ use crate::push::{subscribe, Device, PushService};
 use renraku_contract::{
     Availability, AvailabilityException, Booking, ExceptionKind, FreeWindows, NearbySpace,
     NewBooking, NewLender, NewSpace, NotifyBy, OrganizationKind, ParkingLimit, ParkingOverview,
-    ParkingPoint, Space, SpaceMonth, Trouble, WeeklyWindow, Weekday,
+    ParkingPoint, Space, SpaceMonth, Trouble, Weekday, WeeklyWindow,
 };
 use renraku_server::clock::Clock;
 use renraku_server::db::users::Role;
@@ -42,7 +42,12 @@ struct As {
 }
 
 impl As {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
@@ -211,9 +216,15 @@ async fn town() -> Town {
         photo: None,
     };
     let mut made = Vec::new();
-    for (l, name, lat) in [(&temple_lender, "青空寺 駐車場", 35.7036), (&shop_lender, "山田商店 裏", 35.7009)] {
+    for (l, name, lat) in [
+        (&temple_lender, "青空寺 駐車場", 35.7036),
+        (&shop_lender, "山田商店 裏", 35.7009),
+    ] {
         let (s, v) = madmin
-            .post("/api/parking/m/spaces", serde_json::to_value(space(l, name, lat)).unwrap())
+            .post(
+                "/api/parking/m/spaces",
+                serde_json::to_value(space(l, name, lat)).unwrap(),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         let id = v["id"].as_i64().unwrap();
@@ -330,7 +341,10 @@ async fn availability_edges() {
     // Monday's free windows: 11–17 and 22–23 (23–24 is booked).
     let free: FreeWindows = t
         .nurse
-        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2036-12-01", s.id))
+        .get_ok(&format!(
+            "/api/parking/m/spaces/{}/free?date=2036-12-01",
+            s.id
+        ))
         .await;
     let free: Vec<(i64, i64)> = free.free.iter().map(|w| (w.start, w.end)).collect();
     assert_eq!(
@@ -340,7 +354,10 @@ async fn availability_edges() {
     // Tuesday: 01:00–06:00 of the night window, and 13:00 is booked till 14:00.
     let free: FreeWindows = t
         .nurse
-        .get_ok(&format!("/api/parking/m/spaces/{}/free?date=2036-12-02", s.id))
+        .get_ok(&format!(
+            "/api/parking/m/spaces/{}/free?date=2036-12-02",
+            s.id
+        ))
         .await;
     let free: Vec<(i64, i64)> = free.free.iter().map(|w| (w.start, w.end)).collect();
     assert_eq!(
@@ -369,12 +386,18 @@ async fn cancel_and_left_early_free_the_window() {
     // Someone else's booking: not theirs to cancel, nor to see.
     let (st, _) = t
         .carer
-        .post(&format!("/api/parking/m/bookings/{}/cancel", first.id), json!({}))
+        .post(
+            &format!("/api/parking/m/bookings/{}/cancel", first.id),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, v) = t
         .nurse
-        .post(&format!("/api/parking/m/bookings/{}/cancel", first.id), json!({}))
+        .post(
+            &format!("/api/parking/m/bookings/{}/cancel", first.id),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["status"], "cancelled");
@@ -386,13 +409,21 @@ async fn cancel_and_left_early_free_the_window() {
     let long: Booking = serde_json::from_value(v).unwrap();
     let (st, _) = t
         .nurse
-        .post(&format!("/api/parking/m/bookings/{}/left-early", long.id), json!({}))
+        .post(
+            &format!("/api/parking/m/bookings/{}/left-early", long.id),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "not under way yet at 08:00");
-    t.server.clock().advance(Duration::from_secs(3 * 3600 + 40 * 60));
+    t.server
+        .clock()
+        .advance(Duration::from_secs(3 * 3600 + 40 * 60));
     let (st, v) = t
         .nurse
-        .post(&format!("/api/parking/m/bookings/{}/left-early", long.id), json!({}))
+        .post(
+            &format!("/api/parking/m/bookings/{}/left-early", long.id),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let left: Booking = serde_json::from_value(v).unwrap();
@@ -409,7 +440,10 @@ async fn cancel_and_left_early_free_the_window() {
     let db = t.server.db();
     assert_eq!(db.audit_count("parking.booking.create").await.unwrap(), 4);
     assert_eq!(db.audit_count("parking.booking.cancel").await.unwrap(), 1);
-    assert_eq!(db.audit_count("parking.booking.left_early").await.unwrap(), 1);
+    assert_eq!(
+        db.audit_count("parking.booking.left_early").await.unwrap(),
+        1
+    );
     t.server.shutdown().await;
 }
 test_both_dbs!(cancel_and_left_early_free_the_window);
@@ -437,10 +471,16 @@ async fn permissions() {
         .get_ok("/api/parking/m/spaces/nearby?lat=35.70&lon=139.70&radius_m=500")
         .await;
     assert_eq!(
-        near.iter().map(|n| n.space.fields.name.as_str()).collect::<Vec<_>>(),
+        near.iter()
+            .map(|n| n.space.fields.name.as_str())
+            .collect::<Vec<_>>(),
         vec!["山田商店 裏", "青空寺 駐車場"]
     );
-    assert!((near[1].distance_m - 400.0).abs() < 2.0, "{}", near[1].distance_m);
+    assert!(
+        (near[1].distance_m - 400.0).abs() < 2.0,
+        "{}",
+        near[1].distance_m
+    );
     assert_eq!(near[1].walk_min, 7);
     let near: Vec<NearbySpace> = t
         .nurse
@@ -467,7 +507,10 @@ async fn permissions() {
     let mn = agreements.iter().find(|a| a.name == "mn").unwrap().id;
     let (st, v) = t
         .madmin
-        .put(&format!("/api/parking/m/agreements/{mn}"), json!({"on": true}))
+        .put(
+            &format!("/api/parking/m/agreements/{mn}"),
+            json!({"on": true}),
+        )
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let (st, _) = t
@@ -482,21 +525,35 @@ async fn permissions() {
     assert_eq!(st, StatusCode::BAD_REQUEST, "x shares no parking with m");
     let (st, v) = t.nnurse.book(&t.temple, at(0, 9, 0), at(0, 10, 0)).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_eq!(t.xnurse.get("/api/parking/m").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.xnurse.get("/api/parking/m").await.0,
+        StatusCode::NOT_FOUND
+    );
     // Only the city manages: a plain member, a lender and a booker may not.
     let lender_body = json!({"name": "誰か", "notify_by": "phone"});
     for who in [&t.clerk, &t.lender, &t.nurse] {
-        let (st, _) = who.post("/api/parking/m/lenders", lender_body.clone()).await;
+        let (st, _) = who
+            .post("/api/parking/m/lenders", lender_body.clone())
+            .await;
         assert_eq!(st, StatusCode::FORBIDDEN);
-        assert_eq!(who.get("/api/parking/m/statistics").await.0, StatusCode::FORBIDDEN);
-        assert_eq!(who.get("/api/parking/m/troubles").await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            who.get("/api/parking/m/statistics").await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            who.get("/api/parking/m/troubles").await.0,
+            StatusCode::FORBIDDEN
+        );
     }
     // The lender: only their spaces, their bookings — organisation, plate, time; no
     // patient, no room, not even who booked.
     let (st, v) = t.nurse.book(&t.shop, at(0, 9, 0), at(0, 10, 0)).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     let spaces: Vec<Space> = t.lender.get_ok("/api/parking/m/spaces").await;
-    assert_eq!(spaces.iter().map(|s| s.id).collect::<Vec<_>>(), vec![t.temple.id]);
+    assert_eq!(
+        spaces.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![t.temple.id]
+    );
     let (st, raw) = t
         .lender
         .get(&format!("/api/parking/m/spaces/{}/bookings", t.temple.id))
@@ -522,12 +579,18 @@ async fn permissions() {
     // leaves the search.
     let (st, _) = t
         .lender
-        .put(&format!("/api/parking/m/spaces/{}/paused", t.shop.id), json!({"paused": true}))
+        .put(
+            &format!("/api/parking/m/spaces/{}/paused", t.shop.id),
+            json!({"paused": true}),
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, v) = t
         .lender
-        .put(&format!("/api/parking/m/spaces/{}/paused", t.temple.id), json!({"paused": true}))
+        .put(
+            &format!("/api/parking/m/spaces/{}/paused", t.temple.id),
+            json!({"paused": true}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["paused"], true);
@@ -600,7 +663,11 @@ async fn fifty_concurrent_requests_one_booking() {
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
     let mut tasks = Vec::new();
     for i in 0..50_i64 {
-        let who = if i % 2 == 0 { nurse.clone() } else { carer.clone() };
+        let who = if i % 2 == 0 {
+            nurse.clone()
+        } else {
+            carer.clone()
+        };
         let space = space.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
@@ -624,16 +691,13 @@ async fn fifty_concurrent_requests_one_booking() {
     assert_eq!(won.len(), 1, "{won:?}");
     assert_eq!(refused.len(), 49);
     let winner: Booking = serde_json::from_value(won.remove(0)).unwrap();
-    let window = format!(
-        "2036-12-01 {}",
-        {
-            let m = |t: i64| {
-                let min = (t - MONDAY) / MINUTE;
-                format!("{:02}:{:02}", min / 60, min % 60)
-            };
-            format!("{}–{}", m(winner.start), m(winner.end))
-        }
-    );
+    let window = format!("2036-12-01 {}", {
+        let m = |t: i64| {
+            let min = (t - MONDAY) / MINUTE;
+            format!("{:02}:{:02}", min / 60, min % 60)
+        };
+        format!("{}–{}", m(winner.start), m(winner.end))
+    });
     for body in &refused {
         assert_eq!(code(body), "booking_conflict", "{body}");
         let message = body["message"].as_str().unwrap();
@@ -646,7 +710,11 @@ async fn fifty_concurrent_requests_one_booking() {
         .await;
     assert_eq!(bookings.len(), 1);
     assert_eq!(
-        t.server.db().audit_count("parking.booking.create").await.unwrap(),
+        t.server
+            .db()
+            .audit_count("parking.booking.create")
+            .await
+            .unwrap(),
         1
     );
     // On PostgreSQL the database itself refuses an overlap, whoever writes it: a raw insert
@@ -692,7 +760,10 @@ async fn pushes_remind_the_booker_and_tell_of_a_pause() {
         rows.iter()
             .map(|r| {
                 use sqlx::Row;
-                (r.get::<String, _>("topic"), r.get::<i64, _>("next_attempt_at"))
+                (
+                    r.get::<String, _>("topic"),
+                    r.get::<i64, _>("next_attempt_at"),
+                )
             })
             .collect::<Vec<_>>()
     };
@@ -711,7 +782,10 @@ async fn pushes_remind_the_booker_and_tell_of_a_pause() {
     );
     let (st, _) = t
         .nurse
-        .post(&format!("/api/parking/m/bookings/{}/cancel", early.id), json!({}))
+        .post(
+            &format!("/api/parking/m/bookings/{}/cancel", early.id),
+            json!({}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
@@ -720,18 +794,53 @@ async fn pushes_remind_the_booker_and_tell_of_a_pause() {
     );
     let (st, v) = t
         .madmin
-        .put(&format!("/api/parking/m/spaces/{}/paused", t.shop.id), json!({"paused": true}))
+        .put(
+            &format!("/api/parking/m/spaces/{}/paused", t.shop.id),
+            json!({"paused": true}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     service
-        .wait_until("the pause notice", |r| r.iter().any(|x| x.device == "nurse"))
+        .wait_until("the pause notice", |r| {
+            r.iter().any(|x| x.device == "nurse")
+        })
         .await;
     let got = service.delivered_to("nurse");
     let notice = phone.decrypt(&got[0].body);
     assert_eq!(notice["title"], "駐車場の休止");
     assert_eq!(notice["url"], "/m/parking");
     let body = notice["body"].as_str().unwrap();
-    assert!(body.contains("山田商店 裏") && body.contains("13:00–14:00"), "{body}");
+    assert!(
+        body.contains("山田商店 裏") && body.contains("13:00–14:00"),
+        "{body}"
+    );
     t.server.shutdown().await;
 }
 test_both_dbs!(pushes_remind_the_booker_and_tell_of_a_pause);
+
+/// The demo: fifteen spaces in its map area, the nursing station approved, and today's
+/// bookings for 佐藤 (nurse1); 中村 (city2) manages.
+async fn the_demo_has_spaces_and_bookings() {
+    let server = TestServer::start().await;
+    let as_ = |token: String| As {
+        client: server.client(&token),
+        base: server.base_url(),
+        token,
+    };
+    let nurse = as_(server.signin("nurse1").await);
+    let near: Vec<NearbySpace> = nurse
+        .get_ok("/api/parking/demo/spaces/nearby?lat=35.70&lon=139.70&radius_m=5000")
+        .await;
+    assert_eq!(near.len(), 15);
+    assert!(near.iter().all(|n| {
+        let p = n.space.fields.location;
+        (35.673..=35.727).contains(&p.latitude) && (139.667..=139.733).contains(&p.longitude)
+    }));
+    let mine: Vec<Booking> = nurse.get_ok("/api/parking/demo/bookings/mine").await;
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let city = as_(server.signin("city2").await);
+    let o: ParkingOverview = city.get_ok("/api/parking/demo").await;
+    assert!(o.manager && !o.admin);
+    server.shutdown().await;
+}
+test_both_dbs!(the_demo_has_spaces_and_bookings);
