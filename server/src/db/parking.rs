@@ -120,6 +120,58 @@ async fn overlapping_in(
     row.as_ref().map(booking_from_row).transpose()
 }
 
+/// One space and its availability, read on `conn` inside the booking's transaction. On
+/// PostgreSQL the space's row stays share-locked until the transaction ends, so a pause or
+/// a change of hours (which update that row) waits for a booking in flight, and a booking
+/// after it sees the new state; bookings do not wait for each other. (On SQLite the
+/// transaction holds the write lock already.)
+async fn space_in(
+    conn: &mut AnyConnection,
+    backend: dialect::Backend,
+    id: SpaceId,
+) -> Result<Option<Space>> {
+    let Some(row) = sqlx::query(&format!(
+        "{SPACE_SELECT} WHERE s.id = $1{}",
+        backend.for_share()
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut space = space_from_row(&row)?;
+    for r in sqlx::query(
+        "SELECT weekday, start_min, end_min FROM parking_windows WHERE space_id = $1 ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        space.availability.weekly.push(WeeklyWindow {
+            weekday: decode(&r, "weekday", Weekday::parse)?,
+            start_min: r.try_get("start_min")?,
+            end_min: r.try_get("end_min")?,
+        });
+    }
+    for r in sqlx::query(
+        "SELECT day, kind, start_min, end_min FROM parking_exceptions WHERE space_id = $1 \
+         ORDER BY day, id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        space.availability.exceptions.push(AvailabilityException {
+            date: r.try_get("day")?,
+            kind: decode(&r, "kind", ExceptionKind::parse)?,
+            start_min: r.try_get("start_min")?,
+            end_min: r.try_get("end_min")?,
+        });
+    }
+    Ok(Some(space))
+}
+
 /// The 409 naming the booking in the way: its time and organisation (a booking holds
 /// nothing about a patient, so there is nothing else to leak).
 fn conflict(with: Option<&StoredBooking>) -> Error {
@@ -653,6 +705,13 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // The space's row first: a booking in flight (which share-locks it) ends before the
+        // hours change, and one after reads the new hours.
+        sqlx::query("UPDATE parking_spaces SET updated_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         for table in ["parking_windows", "parking_exceptions"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE space_id = $1"))
                 .bind(id.0)
@@ -749,8 +808,10 @@ impl Db {
     }
 
     /// Books `[start, end)` of `space` for `user` of `org`, audited, or refuses with a 409
-    /// naming the booking in the way. The caller checked availability and permission; this
-    /// is where an overlap is made impossible (see the module documentation).
+    /// naming the booking in the way. `check` decides, on the space as this transaction
+    /// reads it (paused? inside its hours?), whether the booking may be made, and returns
+    /// the plate to store; the caller checked the permission. This is where an overlap is
+    /// made impossible (see the module documentation).
     #[allow(clippy::too_many_arguments)]
     pub async fn create_parking_booking(
         &self,
@@ -759,12 +820,16 @@ impl Db {
         org: OrganizationId,
         start: i64,
         end: i64,
-        plate: &str,
         now: i64,
+        check: impl FnOnce(&Space) -> Result<String> + Send,
         entry: &AuditEntry,
     ) -> Result<BookingId> {
         let mut tx = self.pool.begin().await?;
         dialect::write_lock_in(&mut tx, self.backend).await?;
+        let current = space_in(&mut tx, self.backend, space)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let plate = check(&current)?;
         // The friendly answer for the common case; on PostgreSQL a concurrent insert can
         // still pass here, and the exclusion constraint refuses it below.
         if let Some(b) = overlapping_in(&mut tx, space, start, end).await? {
@@ -780,7 +845,7 @@ impl Db {
         .bind(org.get())
         .bind(start)
         .bind(end)
-        .bind(plate)
+        .bind(&plate)
         .bind(now)
         .bind(now)
         .fetch_one(&mut *tx)

@@ -772,13 +772,15 @@ pub async fn book(
     let org = r.booking_organization()?;
     let space = r.space(&state, req.space).await?;
     let now = state.clock.now_ms();
-    let plate =
-        rule::check_booking(&req, &space.availability, space.paused, now).map_err(|refusal| {
+    // Checked on the space as the booking's transaction reads it, not as read here.
+    let check = |current: &Space| {
+        rule::check_booking(&req, &current.availability, current.paused, now).map_err(|refusal| {
             match refusal {
                 Refusal::Field(why) => Error::BadRequest(why),
                 Refusal::Unavailable(why) => Error::OutsideAvailability(why),
             }
-        })?;
+        })
+    };
     let id = state
         .db
         .create_parking_booking(
@@ -787,8 +789,8 @@ pub async fn book(
             org,
             req.start,
             req.end,
-            &plate,
             now,
+            check,
             &r.entry(AuditAction::ParkingBookingCreate, "")
                 .detail(format!(
                     "space={} {}",
