@@ -163,6 +163,11 @@ text_enum!(
         IncompleteUpload = "incomplete_upload",
         /// Uploads: an image over the pixel limit.
         ImageTooLarge = "image_too_large",
+        /// 駐車場: another booking holds part of the window (the message names its time and
+        /// organisation).
+        BookingConflict = "booking_conflict",
+        /// 駐車場: the window is not inside the space's available hours, or it is paused.
+        OutsideAvailability = "outside_availability",
     }
 );
 

@@ -13,6 +13,7 @@ mod admin;
 #[macro_use]
 mod enums;
 mod error;
+mod parking;
 mod register;
 mod rooms;
 mod search;
@@ -24,6 +25,7 @@ pub use acks::*;
 pub use admin::*;
 pub use enums::*;
 pub use error::*;
+pub use parking::*;
 pub use register::*;
 pub use rooms::*;
 pub use search::*;

@@ -5,10 +5,12 @@
 
 use crate::auth::hash_password;
 use crate::db::municipalities::OrganizationKind as Org;
+use crate::db::parking::{DemoParking, DemoSpace};
 use crate::db::patients::NewPatient;
 use crate::db::users::{NewUser, Profession, Role};
 use crate::db::{now_ms, Db};
 use crate::error::{Error, Result};
+use renraku_contract::{NotifyBy, ParkingLimit, Weekday};
 use renraku_sync::{DocId, PostId, Reaction, RoomDoc, RoomId, RoomKind, UserId};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -334,7 +336,291 @@ pub async fn seed(db: &Db) -> Result<()> {
             .await?;
     }
 
-    seed_conversations(db, &rooms, &users).await
+    seed_conversations(db, &rooms, &users).await?;
+    seed_parking(db, municipality, &orgs, &users).await
+}
+
+/// Mon–Fri 9:00–17:00, as most lenders offer.
+const OFFICE_HOURS: [(Weekday, i64, i64); 5] = [
+    (Weekday::Mon, 540, 1020),
+    (Weekday::Tue, 540, 1020),
+    (Weekday::Wed, 540, 1020),
+    (Weekday::Thu, 540, 1020),
+    (Weekday::Fri, 540, 1020),
+];
+
+/// Every day, all day (a temple's spare space).
+const ALL_WEEK: [(Weekday, i64, i64); 7] = [
+    (Weekday::Mon, 0, 1440),
+    (Weekday::Tue, 0, 1440),
+    (Weekday::Wed, 0, 1440),
+    (Weekday::Thu, 0, 1440),
+    (Weekday::Fri, 0, 1440),
+    (Weekday::Sat, 0, 1440),
+    (Weekday::Sun, 0, 1440),
+];
+
+/// Mornings and evenings, the night past midnight on Fridays (a shop's own car is out).
+const SHOP_HOURS: [(Weekday, i64, i64); 4] = [
+    (Weekday::Mon, 480, 720),
+    (Weekday::Wed, 480, 720),
+    (Weekday::Fri, 480, 720),
+    (Weekday::Fri, 1260, 360),
+];
+
+const LENDERS: [(&str, &str, NotifyBy); 6] = [
+    ("光明寺", "03-0000-1001", NotifyBy::Phone),
+    ("山田酒店", "FAX 03-0000-1002", NotifyBy::Fax),
+    ("鈴木 一郎", "suzuki@example.jp", NotifyBy::Mail),
+    ("田中 和子", "03-0000-1004", NotifyBy::Phone),
+    ("デモ市 西町会", "03-0000-1005", NotifyBy::Phone),
+    ("あさひ薬局", "asahi@example.jp", NotifyBy::Mail),
+];
+
+macro_rules! space {
+    ($name:literal, $address:literal, $lender:literal, $lat:literal, $lon:literal, $limits:expr, $note:literal, $directions:literal, $weekly:expr) => {
+        DemoSpace {
+            name: $name,
+            address: $address,
+            lender: $lender,
+            latitude: $lat,
+            longitude: $lon,
+            limits: $limits,
+            limits_note: $note,
+            directions: $directions,
+            weekly: $weekly,
+        }
+    };
+}
+
+/// Fifteen spaces in the demo's map area (a 6 × 6 km box around 35.70, 139.70), every
+/// name and address fictional.
+const SPACES: [DemoSpace; 15] = [
+    space!(
+        "光明寺 境内駐車場 1番",
+        "デモ市本町1-2-3",
+        0,
+        35.7021,
+        139.6987,
+        &[],
+        "",
+        "山門の右手、白線の1番に。",
+        &ALL_WEEK
+    ),
+    space!(
+        "光明寺 境内駐車場 2番",
+        "デモ市本町1-2-3",
+        0,
+        35.7022,
+        139.6989,
+        &[ParkingLimit::KeiOnly],
+        "軽自動車のみ",
+        "山門の右手、白線の2番（幅が狭い）。",
+        &ALL_WEEK
+    ),
+    space!(
+        "山田酒店 店裏",
+        "デモ市栄町2-5-8",
+        1,
+        35.6968,
+        139.7042,
+        &[ParkingLimit::Height],
+        "高さ制限 2.0m",
+        "店の裏の路地から。シャッター前に。",
+        &SHOP_HOURS
+    ),
+    space!(
+        "鈴木様宅 車庫",
+        "デモ市緑町3-1-14",
+        2,
+        35.7105,
+        139.6903,
+        &[ParkingLimit::KeiOnly, ParkingLimit::Width],
+        "車幅1.5mまで",
+        "青い門の車庫。門は開けたままで。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "田中様宅 前",
+        "デモ市緑町4-7-2",
+        3,
+        35.7131,
+        139.6951,
+        &[],
+        "",
+        "玄関前のコンクリート部分。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "西町会 集会所 駐車場",
+        "デモ市西町1-10-1",
+        4,
+        35.6922,
+        139.6834,
+        &[ParkingLimit::NoLargeVehicles],
+        "ワゴン車不可",
+        "集会所の左、「訪問車両」の札の区画。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "あさひ薬局 第2駐車場",
+        "デモ市中央3-3-3",
+        5,
+        35.6989,
+        139.7125,
+        &[],
+        "",
+        "薬局向かいの月極の奥、5番。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "光明寺 墓苑入口",
+        "デモ市本町1-4-1",
+        0,
+        35.7049,
+        139.7010,
+        &[ParkingLimit::Length],
+        "全長4.4mまで",
+        "墓苑入口の横。法要の日は閉まる。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "山田酒店 倉庫前",
+        "デモ市栄町2-9-1",
+        1,
+        35.6951,
+        139.7073,
+        &[],
+        "",
+        "倉庫のシャッターの右。",
+        &SHOP_HOURS
+    ),
+    space!(
+        "西町会 防災倉庫横",
+        "デモ市西町2-3-5",
+        4,
+        35.6889,
+        139.6878,
+        &[ParkingLimit::KeiOnly],
+        "軽自動車のみ",
+        "防災倉庫の横、砂利の区画。",
+        &ALL_WEEK
+    ),
+    space!(
+        "鈴木様宅 庭先",
+        "デモ市緑町3-2-1",
+        2,
+        35.7088,
+        139.6921,
+        &[],
+        "",
+        "庭の手前。犬がいますが吠えるだけです。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "あさひ薬局 店前",
+        "デモ市中央3-3-3",
+        5,
+        35.6992,
+        139.7119,
+        &[ParkingLimit::Height],
+        "高さ制限 2.1m（庇）",
+        "店の前、左端の区画。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "田中様宅 裏",
+        "デモ市東町5-6-7",
+        3,
+        35.7163,
+        139.7186,
+        &[],
+        "",
+        "裏口側の空き地。",
+        &ALL_WEEK
+    ),
+    space!(
+        "西町会 公園脇",
+        "デモ市西町3-8-2",
+        4,
+        35.6859,
+        139.6942,
+        &[ParkingLimit::NoLargeVehicles],
+        "",
+        "公園の北側。町会の看板の前。",
+        &OFFICE_HOURS
+    ),
+    space!(
+        "光明寺 東門",
+        "デモ市東町1-1-1",
+        0,
+        35.7074,
+        139.7158,
+        &[ParkingLimit::Height, ParkingLimit::Width],
+        "高さ1.9m・幅1.7mまで",
+        "東門を入ってすぐ右。",
+        &ALL_WEEK
+    ),
+];
+
+/// The parking scheme: the lenders and spaces above, the clinic, the nursing station, the
+/// care office and the helper station approved, 中村 (city2) a parking manager, and a few
+/// bookings today and tomorrow by the nursing station's nurses. (The all-week spaces take
+/// them whatever day the demo is made; none is for a patient: bookings never are.)
+async fn seed_parking(
+    db: &Db,
+    municipality: renraku_sync::MunicipalityId,
+    orgs: &[renraku_sync::OrganizationId],
+    users: &HashMap<&str, UserId>,
+) -> Result<()> {
+    use crate::domain::parking::{day_start, jst_day, HOUR_MS};
+    let today = day_start(jst_day(now_ms()));
+    let (nurse1, nurse2) = (users["nurse1"], users["nurse2"]);
+    let station = orgs[2];
+    let bookings = [
+        (
+            0,
+            nurse1,
+            station,
+            today + 10 * HOUR_MS,
+            today + 11 * HOUR_MS,
+            "デモ 500 さ 10-01",
+        ),
+        (
+            0,
+            nurse2,
+            station,
+            today + 14 * HOUR_MS,
+            today + 15 * HOUR_MS,
+            "デモ 500 さ 10-02",
+        ),
+        (
+            9,
+            nurse1,
+            station,
+            today + 13 * HOUR_MS,
+            today + 14 * HOUR_MS,
+            "デモ 500 さ 10-01",
+        ),
+        (
+            12,
+            nurse2,
+            station,
+            today + 34 * HOUR_MS,
+            today + 35 * HOUR_MS,
+            "デモ 500 さ 10-02",
+        ),
+    ];
+    db.seed_demo_parking(&DemoParking {
+        municipality,
+        lenders: &LENDERS,
+        spaces: &SPACES,
+        approved: &[orgs[0], orgs[2], orgs[3], orgs[6]],
+        approved_by: users["city1"],
+        managers: &[users["city2"]],
+        bookings: &bookings,
+    })
+    .await
 }
 
 /// The municipality's shared 定型文 (templates): title and body, blanks after 「：」.

@@ -59,6 +59,13 @@ pub enum Error {
     Conflict,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 駐車場: the window asked for overlaps a booking; says which (its time and
+    /// organisation — a booking holds nothing about a patient).
+    #[error("booking conflict: {0}")]
+    BookingConflict(String),
+    /// 駐車場: the window is outside the space's availability, or the space is paused.
+    #[error("outside availability: {0}")]
+    OutsideAvailability(String),
     /// A JSON body over the API's limit (uploads have their own, see [`Error::Upload`]).
     #[error("request body too large")]
     BodyTooLarge,
@@ -146,7 +153,8 @@ impl Error {
             Error::Maintenance { .. } | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::InvalidCode | Error::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict => StatusCode::CONFLICT,
+            Error::Conflict | Error::BookingConflict(_) => StatusCode::CONFLICT,
+            Error::OutsideAvailability(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest(_) | Error::ImportRefused(_) => StatusCode::BAD_REQUEST,
             Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Upload(refusal) => refusal.status(),
@@ -177,6 +185,8 @@ impl Error {
             Error::NotFound => ErrorCode::NotFound,
             Error::Conflict => ErrorCode::Conflict,
             Error::BadRequest(_) => ErrorCode::BadRequest,
+            Error::BookingConflict(_) => ErrorCode::BookingConflict,
+            Error::OutsideAvailability(_) => ErrorCode::OutsideAvailability,
             Error::ImportRefused(_) => ErrorCode::ImportRefused,
             Error::BodyTooLarge => ErrorCode::TooLarge,
             Error::Upload(refusal) => refusal.code(),
@@ -229,6 +239,8 @@ impl Error {
             Error::NotFound => "見つかりません。(Not found.)".into(),
             Error::Conflict => "すでに存在します。(Already exists.)".into(),
             Error::BadRequest(why) => format!("リクエストが正しくありません: {why}"),
+            Error::BookingConflict(what) => format!("この時間は予約済みです: {what}"),
+            Error::OutsideAvailability(why) => format!("予約できません: {why}"),
             Error::ImportRefused(why) => format!("取り込めません (nothing imported): {why}"),
             Error::BodyTooLarge => {
                 "リクエストが大きすぎます。(The request body is too large.)".into()

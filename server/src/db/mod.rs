@@ -21,6 +21,7 @@ pub mod doc_log;
 pub mod import_export;
 pub mod municipalities;
 pub mod organizations;
+pub mod parking;
 pub mod passkeys;
 pub mod patients;
 pub mod posts;

@@ -671,3 +671,147 @@ pub(crate) async fn enqueue_register_notice_in(
     }
     Ok(queued)
 }
+
+/// The push-service topic of one parking booking's reminder and notices: a newer one
+/// replaces an undelivered older one.
+pub fn parking_topic(booking: renraku_contract::BookingId) -> String {
+    format!("parking-{booking}")
+}
+
+/// How long before a booking starts its reminder is sent.
+pub const PARKING_REMINDER_BEFORE_MS: i64 = 15 * 60 * 1000;
+
+/// Queues one push to each device of `user`, due at `due` (the worker sleeps until the
+/// earliest due row, so a push in the future waits in the outbox), as a normal (not
+/// urgent) push: quiet hours at `due` hold it back. Returns the number queued.
+async fn enqueue_parking_push_in(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    payload: &PushPayload,
+    topic: &str,
+    due: i64,
+    now: i64,
+) -> Result<usize> {
+    let recipients = sqlx::query(
+        "SELECT s.id AS subscription_id, ps.user_id AS settings_user, ps.enabled, \
+             ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
+         FROM push_subscriptions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN push_settings ps ON ps.user_id = s.user_id \
+         WHERE s.user_id = $1 AND NOT u.disabled ORDER BY s.id",
+    )
+    .bind(user.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    let payload = serde_json::to_string(payload).map_err(Error::internal)?;
+    let mut queued = 0;
+    for row in recipients {
+        if !wants_push(&settings_from_row(&row)?, due, false) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO push_outbox (subscription_id, room_id, payload, urgency, ttl_secs, \
+                 topic, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(row.try_get::<i64, _>("subscription_id")?)
+        .bind(0_i64)
+        .bind(&payload)
+        .bind("normal")
+        .bind(PUSH_TTL_SECS)
+        .bind(topic)
+        .bind(due)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+fn parking_payload(slug: &str, title: &str, body: String, booking: i64) -> PushPayload {
+    PushPayload {
+        title: title.to_owned(),
+        body,
+        tag: format!("renraku-parking-{booking}"),
+        url: format!("/{slug}/parking"),
+        room: 0,
+        kind: "parking".to_owned(),
+    }
+}
+
+async fn slug_of(
+    conn: &mut sqlx::AnyConnection,
+    m: renraku_sync::MunicipalityId,
+) -> Result<String> {
+    Ok(sqlx::query("SELECT slug FROM municipalities WHERE id = $1")
+        .bind(m.get())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("slug")?)
+}
+
+/// Queues the reminder of a booking, due [`PARKING_REMINDER_BEFORE_MS`] before it starts
+/// (or at once when that is past). `now` is the system clock's, which the push worker
+/// lives by. The text names the space and the time, never a patient.
+pub(crate) async fn enqueue_parking_reminder_in(
+    conn: &mut sqlx::AnyConnection,
+    booking: &crate::db::parking::StoredBooking,
+    now: i64,
+) -> Result<usize> {
+    let b = &booking.booking;
+    let slug = slug_of(conn, booking.municipality).await?;
+    let payload = parking_payload(
+        &slug,
+        "駐車場の予約",
+        format!(
+            "{} {}（{}）",
+            b.space_name,
+            crate::domain::parking::describe_window(b.start, b.end),
+            b.plate
+        ),
+        b.id.0,
+    );
+    let due = (b.start - PARKING_REMINDER_BEFORE_MS).max(now);
+    enqueue_parking_push_in(conn, booking.user, &payload, &parking_topic(b.id), due, now).await
+}
+
+/// Drops a booking's pushes not sent yet (its reminder), when it is cancelled or ends.
+pub(crate) async fn drop_parking_pushes_in(
+    conn: &mut sqlx::AnyConnection,
+    booking: renraku_contract::BookingId,
+) -> Result<()> {
+    sqlx::query("DELETE FROM push_outbox WHERE topic = $1 AND attempts = 0")
+        .bind(parking_topic(booking))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Queues a notice, now, to the booker of each of `bookings` (a space they booked was
+/// paused). Returns the number queued.
+pub(crate) async fn enqueue_parking_notice_in(
+    conn: &mut sqlx::AnyConnection,
+    bookings: &[crate::db::parking::StoredBooking],
+    body: &str,
+    now: i64,
+) -> Result<usize> {
+    let mut queued = 0;
+    for booking in bookings {
+        let b = &booking.booking;
+        let slug = slug_of(conn, booking.municipality).await?;
+        let payload = parking_payload(
+            &slug,
+            "駐車場の休止",
+            format!(
+                "{body} {} {}",
+                b.space_name,
+                crate::domain::parking::describe_window(b.start, b.end)
+            ),
+            b.id.0,
+        );
+        queued +=
+            enqueue_parking_push_in(conn, booking.user, &payload, &parking_topic(b.id), now, now)
+                .await?;
+    }
+    Ok(queued)
+}

@@ -6,9 +6,11 @@
 //! - [`text`]: names, titles and free text (bounded, no control characters);
 //! - [`patient`]: a patient's fields;
 //! - [`register`]: the 要援護者名簿: who sees which entry, who changes what, an entry's fields;
+//! - [`parking`]: the 駐車場: who sees and books what, availability, a booking's fields;
 //! - [`audit`]: the catalogue of audit actions.
 
 pub mod audit;
+pub mod parking;
 pub mod patient;
 pub mod register;
 pub mod tenancy;

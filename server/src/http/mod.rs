@@ -11,6 +11,7 @@ mod health;
 mod me;
 mod municipalities;
 mod openapi;
+mod parking;
 mod passkeys;
 mod push;
 mod record;
@@ -110,6 +111,26 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tiles::tile_set))
         .routes(routes!(tiles::offline))
         .routes(routes!(tiles::tile))
+        .routes(routes!(parking::overview))
+        .routes(routes!(parking::set_manager))
+        .routes(routes!(parking::share_with_agreement))
+        .routes(routes!(parking::list_approvals))
+        .routes(routes!(parking::approve, parking::revoke))
+        .routes(routes!(parking::list_lenders, parking::create_lender))
+        .routes(routes!(parking::update_lender))
+        .routes(routes!(parking::list_spaces, parking::create_space))
+        .routes(routes!(parking::nearby))
+        .routes(routes!(parking::get_space, parking::update_space))
+        .routes(routes!(parking::set_paused))
+        .routes(routes!(parking::set_availability))
+        .routes(routes!(parking::free))
+        .routes(routes!(parking::space_bookings))
+        .routes(routes!(parking::book))
+        .routes(routes!(parking::my_bookings))
+        .routes(routes!(parking::cancel))
+        .routes(routes!(parking::left_early))
+        .routes(routes!(parking::list_troubles, parking::report_trouble))
+        .routes(routes!(parking::statistics))
         .routes(routes!(push::vapid_key))
         .routes(routes!(push::get_settings, push::put_settings))
         .routes(routes!(push::mute_room))
