@@ -563,3 +563,15 @@ pub struct RegisterLink {
     /// 災害モード is in force there.
     pub disaster: bool,
 }
+
+/// `GET /api/register/{slug}/partners`: a municipality sharing a wide-area agreement, and
+/// whether it is granted access in the disaster in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterPartner {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub municipality: MunicipalityId,
+    pub slug: String,
+    pub name: String,
+    pub granted: bool,
+}

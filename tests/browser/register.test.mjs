@@ -130,7 +130,19 @@ test("responders list, filter, mark live, map from our own tiles, offline and ba
   await page.getByRole("tab", { name: "一覧" }).click();
   const again = await openCard(page, target.name);
   await again.getByRole("button", { name: "地図で見る" }).click();
-  await page.locator(`.rk-pin[title="${target.name}"]`).waitFor();
+  const pin = page.locator(`.rk-pin[title="${target.name}"]`);
+  await pin.waitFor();
+  // The label's colour, and the status as its badge.
+  assert.match(await pin.getAttribute("class"), /\brk-red\b/);
+  assert.match(await pin.getAttribute("class"), /\brk-status-safe\b/);
+  assert.equal(await pin.locator(".rk-badge").textContent(), "✓");
+  const colours = await page.evaluate(() =>
+    [...document.querySelectorAll(".rk-pin")].map((p) => [p.title, [...p.classList].find((c) => /^rk-(red|yellow|blue)$/.test(c))]),
+  );
+  for (const [name, colour] of colours) {
+    const person = everyone.find((p) => p.name === name);
+    assert.equal(colour, `rk-${person.label}`, `${name}'s marker is ${person.label}`);
+  }
   await page.locator(`.rk-pin[title="${target.name}"]`).click();
   await page.getByRole("dialog", { name: new RegExp(target.name) }).waitFor();
   await page.getByRole("dialog").getByRole("button", { name: "閉じる" }).first().click();

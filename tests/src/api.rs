@@ -666,6 +666,14 @@ impl Api {
             .await
     }
 
+    /// `GET /api/register/{m}/partners`: who may be granted access, and who is.
+    pub async fn register_partners(
+        &self,
+        m: &str,
+    ) -> ApiResult<Vec<renraku_contract::RegisterPartner>> {
+        self.get(&format!("/api/register/{m}/partners")).await
+    }
+
     /// `GET /api/registers`: the registers I see now.
     pub async fn registers(&self) -> ApiResult<Vec<renraku_contract::RegisterLink>> {
         self.get("/api/registers").await

@@ -103,6 +103,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register::set_staff))
         .routes(routes!(register::declare_disaster, register::end_disaster))
         .routes(routes!(register::grant_partner, register::revoke_partner))
+        .routes(routes!(register::partners))
         .routes(routes!(register::mark_safety))
         .routes(routes!(register::summary))
         .routes(routes!(register::import_csv))

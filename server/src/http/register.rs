@@ -21,10 +21,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use renraku_contract::{
     DeclareDisaster, Disaster, LabelColour, LegendEntry, NewRegisterPerson, NewSafetyMark,
-    RegisterImportQuery, RegisterImportReport, RegisterLink, RegisterOverview, RegisterPerson,
-    RegisterPersonDetail, RegisterPersonId, RegisterQuery, RegisterScope, RegisterStaff,
-    RegisterSummary, SafetyMark, SafetyState, SafetyStatus, SetLegend, SetRegisterStaff,
-    SetRetired, SummaryCell, REGISTER_DETAIL_MAX,
+    RegisterImportQuery, RegisterImportReport, RegisterLink, RegisterOverview, RegisterPartner,
+    RegisterPerson, RegisterPersonDetail, RegisterPersonId, RegisterQuery, RegisterScope,
+    RegisterStaff, RegisterSummary, SafetyMark, SafetyState, SafetyStatus, SetLegend,
+    SetRegisterStaff, SetRetired, SummaryCell, REGISTER_DETAIL_MAX,
 };
 use renraku_sync::{Frame, RoomKind, UserId};
 use std::collections::HashSet;
@@ -740,6 +740,44 @@ pub async fn end_disaster(
     }
     tell_changed(&state, r.municipality.id, audience);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The municipalities sharing a wide-area agreement with this one, and whether each is
+/// granted access in the disaster in force: what an administrator chooses from (municipality
+/// administrators only).
+#[utoipa::path(get, path = "/api/register/{slug}/partners", tag = "register",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = Vec<RegisterPartner>),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "Not an administrator", body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn partners(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<Vec<RegisterPartner>>> {
+    let r = Reader::by_slug(&state, user, &slug).await?;
+    r.require_any()?;
+    r.require_admin()?;
+    let agreements = state.db.agreements_in_force().await?;
+    let granted = r
+        .disaster
+        .as_ref()
+        .map(|d| d.partners.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for id in agreements.reach(&r.municipality.id).into_iter().skip(1) {
+        if let Some(m) = state.db.municipality(id).await? {
+            out.push(RegisterPartner {
+                municipality: id,
+                slug: m.slug,
+                name: m.name,
+                granted: granted.contains(&id),
+            });
+        }
+    }
+    Ok(Json(out))
 }
 
 /// Grants a partner municipality's responders access for the disaster in force

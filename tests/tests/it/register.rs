@@ -260,8 +260,22 @@ async fn who_sees_what_in_normal_times_and_in_a_disaster() {
     db.join_agreement(agreement, t.f.municipality("n"))
         .await
         .unwrap();
+    let offered = t.madmin.register_partners("m").await.unwrap();
+    assert_eq!(
+        offered
+            .iter()
+            .map(|p| (p.slug.as_str(), p.granted))
+            .collect::<Vec<_>>(),
+        [("n", false)],
+        "the partners an administrator may grant: those sharing an agreement"
+    );
+    assert_eq!(
+        status(t.resp.register_partners("m").await.unwrap_err()),
+        StatusCode::FORBIDDEN
+    );
     let d = t.madmin.register_grant("m", "n").await.unwrap();
     assert_eq!(d.partners, [t.f.municipality("n")]);
+    assert!(t.madmin.register_partners("m").await.unwrap()[0].granted);
     assert_eq!(list(&t.nresp).await.unwrap().len(), 3);
     t.nresp.register_person("m", t.inoue).await.unwrap();
     assert_eq!(

@@ -11,8 +11,8 @@ use crate::i18n::{tr, tr_string};
 use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{
-    DeclareDisaster, LegendEntry, RegisterImportReport, RegisterStaff, SetLegend, SetRegisterStaff,
-    SetRetired,
+    DeclareDisaster, LegendEntry, RegisterImportReport, RegisterPartner, RegisterStaff, SetLegend,
+    SetRegisterStaff, SetRetired,
 };
 use wasm_bindgen::JsCast;
 
@@ -120,9 +120,81 @@ fn DisasterControl(declared: bool) -> Element {
                     {tr("災害モードを発令する", "Declare disaster mode")}
                 }
             }
+            if declared {
+                Partners {}
+            }
             if let Some(msg) = error() {
                 p { class: "error", role: "alert", "{msg}" }
             }
+        }
+    }
+}
+
+/// Partner municipalities (a shared wide-area agreement) granted access for this disaster.
+#[component]
+fn Partners() -> Element {
+    let session = use_context::<Session>();
+    let screen = use_context::<Screen>();
+    let mut partners = use_signal(|| None::<Vec<RegisterPartner>>);
+    let mut error = use_signal(|| None::<String>);
+    let slug = screen.slug.read().clone();
+    let s = slug.clone();
+    use_hook(move || {
+        spawn(async move {
+            match api::get::<Vec<RegisterPartner>>(&format!("/api/register/{s}/partners")).await {
+                Ok(l) => partners.set(Some(l)),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    });
+    let toggle = move |partner: String, grant: bool| {
+        let url = format!("/api/register/{slug}/disaster/partners/{partner}");
+        let sess = session.clone();
+        spawn(async move {
+            let result = if grant {
+                api::send::<_, serde_json::Value>("PUT", &url, &())
+                    .await
+                    .map(|_| ())
+            } else {
+                api::delete(&url).await
+            };
+            match result {
+                Ok(()) => partners.with_mut(|l| {
+                    if let Some(p) = l.iter_mut().flatten().find(|p| p.slug == partner) {
+                        p.granted = grant;
+                    }
+                }),
+                Err(e) if e.is_unauthorized() => sess.expired(),
+                Err(e) => error.set(Some(e.explain())),
+            }
+        });
+    };
+    let list = partners().unwrap_or_default();
+    rsx! {
+        if !list.is_empty() {
+            h3 { {tr("広域連携先への公開（この災害の間）", "Partners' responders (for this disaster)")} }
+            ul { class: "staff",
+                for p in list {
+                    li { key: "{p.municipality}",
+                        span { class: "name", "{p.name}" }
+                        label { class: "check",
+                            input {
+                                r#type: "checkbox",
+                                checked: p.granted,
+                                onchange: {
+                                    let toggle = toggle.clone();
+                                    let slug = p.slug.clone();
+                                    move |e: FormEvent| toggle(slug.clone(), e.checked())
+                                },
+                            }
+                            {tr("公開する", "Grant")}
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(msg) = error() {
+            p { class: "error", role: "alert", "{msg}" }
         }
     }
 }
