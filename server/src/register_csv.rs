@@ -57,7 +57,13 @@ pub fn decode(bytes: &[u8]) -> Result<String, ImportProblem> {
     encoding_rs::SHIFT_JIS
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|t| t.into_owned())
-        .ok_or_else(|| problem(0, "", "the file is neither UTF-8 nor Shift_JIS"))
+        .ok_or_else(|| {
+            problem(
+                0,
+                "",
+                "ファイルの文字コードが UTF-8 でも Shift_JIS でもありません",
+            )
+        })
 }
 
 fn problem(row: usize, column: &str, message: impl Into<String>) -> ImportProblem {
@@ -78,24 +84,26 @@ pub fn read(text: &str) -> Result<Vec<Row>, Vec<ImportProblem>> {
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
-        Some(Err(e)) => return Err(vec![problem(1, "", format!("unreadable: {e}"))]),
-        None => return Err(vec![problem(1, "", "no header row")]),
+        Some(Err(e)) => return Err(vec![problem(1, "", format!("読み取れません: {e}"))]),
+        None => return Err(vec![problem(1, "", "1 行目（列名の行）がありません")]),
     };
     // Which column of the file holds each of ours.
     let mut at = [None::<usize>; COLUMNS.len()];
     for (i, name) in header.iter().enumerate() {
         let name = name.trim();
         match COLUMNS.iter().position(|c| *c == name) {
-            Some(k) if at[k].is_some() => problems.push(problem(1, name, "appears twice")),
+            Some(k) if at[k].is_some() => {
+                problems.push(problem(1, name, "同じ列名が 2 回あります"))
+            }
             Some(k) => at[k] = Some(i),
             None if name.is_empty() => {}
-            None => problems.push(problem(1, name, "is not a column of the register")),
+            None => problems.push(problem(1, name, "名簿の列名ではありません")),
         }
     }
     for name in REQUIRED {
         let k = COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
         if at[k].is_none() {
-            problems.push(problem(1, name, "is missing"));
+            problems.push(problem(1, name, "必須の列がありません"));
         }
     }
     if !problems.is_empty() {
@@ -106,13 +114,13 @@ pub fn read(text: &str) -> Result<Vec<Row>, Vec<ImportProblem>> {
     for (i, record) in records.enumerate() {
         let line = i + 2;
         if rows.len() + problems.len() > MAX_ROWS {
-            problems.push(problem(line, "", format!("more than {MAX_ROWS} rows")));
+            problems.push(problem(line, "", format!("{MAX_ROWS} 行を超えています")));
             break;
         }
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                problems.push(problem(line, "", format!("unreadable: {e}")));
+                problems.push(problem(line, "", format!("読み取れません: {e}")));
                 continue;
             }
         };
@@ -134,7 +142,7 @@ pub fn read(text: &str) -> Result<Vec<Row>, Vec<ImportProblem>> {
                     problems.push(problem(
                         line,
                         "宛名番号",
-                        format!("the same as row {first}"),
+                        format!("{first} 行目と同じ宛名番号です"),
                     ));
                 } else {
                     rows.push(r);
@@ -155,7 +163,7 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
     let mut problems = Vec::new();
     let mut bad = |column: &str, message: String| problems.push(problem(line, column, message));
     if get("宛名番号").is_empty() {
-        bad("宛名番号", "must not be empty".into());
+        bad("宛名番号", "空欄にできません".into());
     }
     let sex = match get("性別") {
         "" | "不明" | "unknown" => Sex::Unknown,
@@ -163,7 +171,10 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         "男" | "男性" | "male" => Sex::Male,
         "その他" | "other" => Sex::Other,
         v => {
-            bad("性別", format!("{v:?} is not 女, 男, その他 or 不明"));
+            bad(
+                "性別",
+                format!("「{v}」は 女・男・その他・不明 のいずれでもありません"),
+            );
             Sex::Unknown
         }
     };
@@ -176,7 +187,9 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         v => {
             bad(
                 "世帯",
-                format!("{v:?} is not 独居, 高齢者のみ, 日中独居, 家族同居 or その他"),
+                format!(
+                    "「{v}」は 独居・高齢者のみ・日中独居・家族同居・その他 のいずれでもありません"
+                ),
             );
             Household::Other
         }
@@ -185,7 +198,10 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         "あり" | "有" | "はい" | "同意" | "1" | "true" => true,
         "なし" | "無" | "いいえ" | "不同意" | "0" | "false" => false,
         v => {
-            bad("同意", format!("{v:?} is not あり or なし"));
+            bad(
+                "同意",
+                format!("「{v}」は あり・なし のどちらでもありません"),
+            );
             false
         }
     };
@@ -194,7 +210,10 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         "黄" | "yellow" => LabelColour::Yellow,
         "青" | "blue" => LabelColour::Blue,
         v => {
-            bad("ラベル", format!("{v:?} is not 赤, 黄 or 青"));
+            bad(
+                "ラベル",
+                format!("「{v}」は 赤・黄・青 のいずれでもありません"),
+            );
             LabelColour::Blue
         }
     };
@@ -202,7 +221,7 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         "" | "0" | "いいえ" => false,
         "除外" | "1" | "はい" => true,
         v => {
-            bad("除外", format!("{v:?} is not 除外 or empty"));
+            bad("除外", format!("「{v}」は 除外 でも空欄でもありません"));
             false
         }
     };
@@ -216,7 +235,7 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
             }),
             None => bad(
                 "理由",
-                format!("{:?} is not a reason of the list", kind.trim()),
+                format!("「{}」は理由の一覧にありません", kind.trim()),
             ),
         }
     }
@@ -242,7 +261,7 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
         match v.parse::<f64>() {
             Ok(d) if d.is_finite() => Some(d),
             _ => {
-                bad(column, format!("{v:?} is not a number"));
+                bad(column, format!("「{v}」は数値ではありません"));
                 None
             }
         }
@@ -254,7 +273,10 @@ fn row<'a>(line: usize, get: &dyn Fn(&str) -> &'a str) -> Result<Row, Vec<Import
             longitude,
         }),
         (_, _, false) => {
-            bad("緯度", "緯度 and 経度 go together".into());
+            bad(
+                "緯度",
+                "緯度と経度は両方とも入力するか、両方とも空欄にしてください".into(),
+            );
             None
         }
         _ => None,
