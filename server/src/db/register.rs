@@ -220,6 +220,20 @@ impl Db {
     }
 
     /// 災害モード in force in `m`, with the partners granted access.
+    /// The partner municipalities granted access in disaster `id`.
+    async fn disaster_partners(&self, id: i64) -> Result<Vec<MunicipalityId>> {
+        sqlx::query(
+            "SELECT municipality_id FROM register_disaster_partners WHERE disaster_id = $1 \
+             ORDER BY municipality_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
+        .collect()
+    }
+
     pub async fn disaster_in_force(&self, m: MunicipalityId) -> Result<Option<Disaster>> {
         let Some(row) = sqlx::query(
             "SELECT id, reason, started_at, started_by FROM register_disasters \
@@ -232,16 +246,7 @@ impl Db {
             return Ok(None);
         };
         let id: i64 = row.try_get("id")?;
-        let partners = sqlx::query(
-            "SELECT municipality_id FROM register_disaster_partners WHERE disaster_id = $1 \
-             ORDER BY municipality_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
-        .collect::<Result<_>>()?;
+        let partners = self.disaster_partners(id).await?;
         Ok(Some(Disaster {
             id,
             reason: row.try_get("reason")?,
@@ -865,16 +870,7 @@ impl Db {
             return Ok(None);
         };
         let id: i64 = row.try_get("id")?;
-        let partners = sqlx::query(
-            "SELECT municipality_id FROM register_disaster_partners WHERE disaster_id = $1 \
-             ORDER BY municipality_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(MunicipalityId::new(r.try_get("municipality_id")?)))
-        .collect::<Result<_>>()?;
+        let partners = self.disaster_partners(id).await?;
         Ok(Some(DisasterSpan {
             id,
             started_at: row.try_get("started_at")?,
