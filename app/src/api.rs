@@ -151,14 +151,25 @@ pub async fn cached_get<T: DeserializeOwned>(
     store: &crate::store::Store,
     url: &str,
 ) -> ApiResult<T> {
+    cached_get_telling(store, url).await.map(|(value, _)| value)
+}
+
+/// [`cached_get`], also telling whether the answer is the kept copy (the server could not
+/// be reached), for screens that say so.
+pub async fn cached_get_telling<T: DeserializeOwned>(
+    store: &crate::store::Store,
+    url: &str,
+) -> ApiResult<(T, bool)> {
     match request("GET", url, None).await {
         Ok(body) => {
             let value = serde_json::from_str(&body).map_err(|_| ApiError::Unexpected)?;
             store.put_cache(url, &body).await;
-            Ok(value)
+            Ok((value, false))
         }
         Err(ApiError::Offline) => match store.get_cache(url).await {
-            Some(body) => serde_json::from_str(&body).map_err(|_| ApiError::Unexpected),
+            Some(body) => serde_json::from_str(&body)
+                .map(|v| (v, true))
+                .map_err(|_| ApiError::Unexpected),
             None => Err(ApiError::Offline),
         },
         Err(e) => Err(e),
@@ -219,29 +230,7 @@ pub async fn send_file(
     content_type: &str,
 ) -> ApiResult<(u16, String)> {
     crate::owed_signout::settle().await?;
-    let headers = Headers::new().map_err(|_| ApiError::Offline)?;
-    let _ = headers.set("accept", "application/json");
-    let _ = headers.set("x-renraku-csrf", "1");
-    let _ = headers.set("content-type", content_type);
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_body(file);
-    init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Offline)?;
-    let window = web_sys::window().ok_or(ApiError::Offline)?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|_| ApiError::Offline)?
-        .dyn_into()
-        .map_err(|_| ApiError::Offline)?;
-    let status = response.status();
-    let text = JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
-        .await
-        .map_err(|_| ApiError::Offline)?
-        .as_string()
-        .unwrap_or_default();
-    Ok((status, text))
+    fetch(method, url, Some((content_type, file.as_ref()))).await
 }
 
 // ---- municipality in the URL ----
@@ -279,15 +268,14 @@ fn is_slug(s: &str) -> bool {
 
 // ---- fetch ----
 
-/// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error. A sign-out
-/// made offline is paid first: until the server has heard of it, the cookie this request
-/// would carry belongs to a session the user ended.
-pub(crate) async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
-    crate::owed_signout::settle().await?;
-    send_request(method, url, json).await
-}
-
-async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+/// `fetch(url)` with the session cookie and the CSRF header, and a body of the given type:
+/// the status and text of whatever the server answered (noting its clock); `Offline` only
+/// when there was no answer.
+async fn fetch(
+    method: &str,
+    url: &str,
+    body: Option<(&str, &JsValue)>,
+) -> ApiResult<(u16, String)> {
     let headers = Headers::new().map_err(|_| ApiError::Offline)?;
     let _ = headers.set("accept", "application/json");
     // The server's CSRF check for cookie-authenticated mutations: a cross-site form cannot
@@ -296,9 +284,9 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
-    if let Some(body) = json {
-        let _ = headers.set("content-type", "application/json");
-        init.set_body(&JsValue::from_str(&body));
+    if let Some((content_type, body)) = body {
+        let _ = headers.set("content-type", content_type);
+        init.set_body(body);
     }
     init.set_headers(&headers);
     let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Offline)?;
@@ -318,6 +306,20 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
         .map_err(|_| ApiError::Offline)?
         .as_string()
         .unwrap_or_default();
+    Ok((status, text))
+}
+
+/// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error. A sign-out
+/// made offline is paid first: until the server has heard of it, the cookie this request
+/// would carry belongs to a session the user ended.
+pub(crate) async fn request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+    crate::owed_signout::settle().await?;
+    send_request(method, url, json).await
+}
+
+async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResult<String> {
+    let body = json.map(|j| JsValue::from_str(&j));
+    let (status, text) = fetch(method, url, body.as_ref().map(|b| ("application/json", b))).await?;
     if (200..300).contains(&status) {
         return Ok(text);
     }

@@ -28,7 +28,6 @@ use renraku_contract::{
     apply_mark, sort_register, LabelColour, OfflineTiles, RegisterOverview, RegisterPerson,
     RegisterPersonId, RegisterQuery, RegisterScope, SafetyStatus, TileSet,
 };
-use serde::de::DeserializeOwned;
 use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,25 +103,6 @@ impl Screen {
     }
 }
 
-/// The server's answer, kept for offline; offline, the kept copy, with `true`.
-async fn fetch_kept<T: DeserializeOwned>(
-    store: &crate::store::Store,
-    url: &str,
-) -> Result<(T, bool), ApiError> {
-    match api::request("GET", url, None).await {
-        Ok(body) => {
-            let value = serde_json::from_str(&body).map_err(|_| ApiError::Unexpected)?;
-            store.put_cache(url, &body).await;
-            Ok((value, false))
-        }
-        Err(ApiError::Offline) => match api::cached_only(store, url).await {
-            Some(v) => Ok((v, true)),
-            None => Err(ApiError::Offline),
-        },
-        Err(e) => Err(e),
-    }
-}
-
 /// Sorts after a change of status, applying the marks still waiting here.
 fn settle(
     people: &mut [RegisterPerson],
@@ -192,12 +172,16 @@ pub fn RegisterScreen(of: String) -> Element {
                 sc.pending.set(kept::pending(store, &slug).await);
             }
             if sc.tiles.peek().is_none() {
-                if let Ok((t, _)) = fetch_kept::<TileSet>(store, kept::TILES_URL).await {
+                if let Ok(t) = api::cached_get::<TileSet>(store, kept::TILES_URL).await {
                     sc.tiles.set(Some(t));
                 }
             }
-            let overview = fetch_kept::<RegisterOverview>(store, &kept::overview_url(&slug)).await;
-            let people = fetch_kept::<Vec<RegisterPerson>>(store, &kept::people_url(&slug)).await;
+            let overview =
+                api::cached_get_telling::<RegisterOverview>(store, &kept::overview_url(&slug))
+                    .await;
+            let people =
+                api::cached_get_telling::<Vec<RegisterPerson>>(store, &kept::people_url(&slug))
+                    .await;
             match (overview, people) {
                 (Ok((o, off1)), Ok((mut p, off2))) => {
                     let pending = sc.pending.peek().clone();
