@@ -226,14 +226,24 @@ pub fn OwedNote() -> Element {
     let mut owed = use_signal(crate::owed_signout::is_owed);
     use_hook(move || {
         spawn(async move {
+            // `online` is the usual sign; the timer covers a network that was up all along
+            // while the server could not be reached. The first request after `online` often
+            // fails (the radio is back before the route is, and the service worker hears of
+            // it after the page): so after an `online` the app asks again soon, backing off
+            // to the slow timer, rather than leaving the old session alive for 30 s.
+            const SLOW_MS: i32 = 30_000;
+            let mut retry_ms = SLOW_MS;
             while crate::owed_signout::is_owed() {
-                // `online` is the usual sign; the timer covers a network that was up all
-                // along while the server could not be reached.
                 let online = Box::pin(crate::owed_signout::next_online());
-                let later = Box::pin(crate::util::sleep_ms(30_000));
-                futures_util::future::select(online, later).await;
+                let later = Box::pin(crate::util::sleep_ms(retry_ms));
+                if let futures_util::future::Either::Left(_) =
+                    futures_util::future::select(online, later).await
+                {
+                    retry_ms = 500;
+                }
                 let _ = crate::owed_signout::settle().await;
                 owed.set(crate::owed_signout::is_owed());
+                retry_ms = (retry_ms * 2).min(SLOW_MS);
             }
         });
     });
