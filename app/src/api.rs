@@ -276,6 +276,16 @@ async fn fetch(
     url: &str,
     body: Option<(&str, &JsValue)>,
 ) -> ApiResult<(u16, String)> {
+    let response = fetch_response(method, url, body).await?;
+    Ok((response.status(), response_text(&response).await?))
+}
+
+/// The answer itself, for a caller that reads its body otherwise (a file to save).
+async fn fetch_response(
+    method: &str,
+    url: &str,
+    body: Option<(&str, &JsValue)>,
+) -> ApiResult<Response> {
     let headers = Headers::new().map_err(|_| ApiError::Offline)?;
     let _ = headers.set("accept", "application/json");
     // The server's CSRF check for cookie-authenticated mutations: a cross-site form cannot
@@ -300,13 +310,64 @@ async fn fetch(
     if let Ok(Some(date)) = response.headers().get("date") {
         crate::clock::observe(sent, crate::util::now_ms(), &date);
     }
+    Ok(response)
+}
+
+async fn response_text(response: &Response) -> ApiResult<String> {
+    Ok(
+        JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
+            .await
+            .map_err(|_| ApiError::Offline)?
+            .as_string()
+            .unwrap_or_default(),
+    )
+}
+
+/// Saves what `GET url` answers as a file, under the name the server gives. Not a plain
+/// `<a download>`: with one, a refusal (a session that ended, a server without its PDF
+/// font) is saved as a file of JSON; here it is an error the screen can show.
+pub async fn download(url: &str) -> ApiResult<()> {
+    crate::owed_signout::settle().await?;
+    let response = fetch_response("GET", url, None).await?;
     let status = response.status();
-    let text = JsFuture::from(response.text().map_err(|_| ApiError::Offline)?)
+    if !(200..300).contains(&status) {
+        return Err(status_error(status, &response_text(&response).await?));
+    }
+    let name = response
+        .headers()
+        .get("content-disposition")
+        .ok()
+        .flatten()
+        .and_then(|d| file_name(&d))
+        .unwrap_or_else(|| "renraku-download".to_owned());
+    let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(|_| ApiError::Offline)?)
         .await
         .map_err(|_| ApiError::Offline)?
-        .as_string()
-        .unwrap_or_default();
-    Ok((status, text))
+        .dyn_into()
+        .map_err(|_| ApiError::Offline)?;
+    let href = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| ApiError::Offline)?;
+    let saved = (|| {
+        let document = web_sys::window()?.document()?;
+        let link: web_sys::HtmlElement = document.create_element("a").ok()?.dyn_into().ok()?;
+        link.set_attribute("href", &href).ok()?;
+        link.set_attribute("download", &name).ok()?;
+        link.click();
+        Some(())
+    })();
+    // The browser has taken the file once the click returns; the blob may go.
+    let _ = web_sys::Url::revoke_object_url(&href);
+    saved.ok_or(ApiError::Offline)
+}
+
+/// The file name in a `Content-Disposition: attachment; filename="…"` header.
+fn file_name(disposition: &str) -> Option<String> {
+    let name = disposition
+        .split(';')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("filename="))?
+        .trim_matches('"');
+    // Only a plain name: never a path the browser would have to clean.
+    (!name.is_empty() && !name.contains(['/', '\\'])).then(|| name.to_owned())
 }
 
 /// `fetch(url)` with the session cookie; the body of a 2xx answer, or the error. A sign-out
@@ -323,8 +384,13 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
     if (200..300).contains(&status) {
         return Ok(text);
     }
-    let body = serde_json::from_str::<ErrorBody>(&text).ok();
-    Err(match body {
+    Err(status_error(status, &text))
+}
+
+/// The error for a non-2xx answer, with the server's code and message when it sent its JSON.
+fn status_error(status: u16, text: &str) -> ApiError {
+    let body = serde_json::from_str::<ErrorBody>(text).ok();
+    match body {
         Some(body) => ApiError::Status {
             status,
             code: Some(body.error),
@@ -337,5 +403,5 @@ async fn send_request(method: &str, url: &str, json: Option<String>) -> ApiResul
             detail: None,
             factors: Vec::new(),
         },
-    })
+    }
 }

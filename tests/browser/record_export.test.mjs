@@ -38,7 +38,7 @@ test("export a period as text and CSV, copy a thread", async () => {
 
   const [download] = await Promise.all([
     page.waitForEvent("download"),
-    sheet.getByRole("link", { name: "CSV (Excel)" }).click(),
+    sheet.getByRole("button", { name: "CSV (Excel)" }).click(),
   ]);
   assert.match(download.suggestedFilename(), /^renraku-room\d+-\d+\.csv$/);
   const bytes = readFileSync(await download.path());
@@ -47,10 +47,19 @@ test("export a period as text and CSV, copy a thread", async () => {
 
   const [pdf] = await Promise.all([
     page.waitForEvent("download"),
-    sheet.getByRole("link", { name: "PDF (印刷用)" }).click(),
+    sheet.getByRole("button", { name: "PDF (印刷用)" }).click(),
   ]);
   assert.match(pdf.suggestedFilename(), /^renraku-room\d+-\d+\.pdf$/);
   assert.equal(readFileSync(await pdf.path()).subarray(0, 5).toString(), "%PDF-");
+
+  // With no network the file cannot come: the sheet says so (no empty or JSON file is saved).
+  let saved = 0;
+  page.on("download", () => (saved += 1));
+  await nurse.setOnline(false);
+  await sheet.getByRole("button", { name: "CSV (Excel)" }).click();
+  await sheet.getByRole("alert").getByText(/サーバーに接続できません/).waitFor();
+  assert.equal(saved, 0, "nothing was saved");
+  await nurse.setOnline(true);
   await sheet.getByRole("button", { name: "閉じる" }).click();
 
   await post.getByRole("button", { name: "その他の操作" }).click();

@@ -95,12 +95,23 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
             busy.set(false);
         });
     };
-    let href = move |format: &str| {
-        period()
-            .map(|(f, t)| record_url(room, format, f, t))
-            .unwrap_or_default()
+    // Saved through `api::download`, so a refusal is a message here, not a file of JSON.
+    let mut save = move |format: &'static str| {
+        let Some((f, t)) = period() else {
+            message.set(Some(
+                tr("期間が正しくありません。", "The period is not valid.").to_owned(),
+            ));
+            return;
+        };
+        spawn(async move {
+            busy.set(true);
+            match api::download(&record_url(room, format, f, t)).await {
+                Ok(()) => message.set(None),
+                Err(e) => message.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
     };
-    let (csv_href, pdf_href, fhir_href) = (href("csv"), href("pdf"), href("fhir"));
     rsx! {
         Sheet { title: tr("記録を出力", "Export the record").to_owned(), on_close,
             div { class: "record-export",
@@ -129,23 +140,18 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
                     }
                 }
                 div { class: "row record-files", role: "group", aria_label: tr("ファイルで保存", "Save as a file"),
-                    a {
-                        class: "button secondary",
-                        href: "{csv_href}",
-                        download: "",
+                    button { class: "secondary", r#type: "button", disabled: busy(), onclick: move |_| save("csv"),
                         {tr("CSV (Excel)", "CSV (Excel)")}
                     }
-                    a {
-                        class: "button secondary",
-                        href: "{pdf_href}",
-                        download: "",
+                    button { class: "secondary", r#type: "button", disabled: busy(), onclick: move |_| save("pdf"),
                         {tr("PDF (印刷用)", "PDF (to print)")}
                     }
                     // For an electronic health record that reads FHIR R4 (docs/fhir-export.md).
-                    a {
-                        class: "button secondary",
-                        href: "{fhir_href}",
-                        download: "",
+                    button {
+                        class: "secondary",
+                        r#type: "button",
+                        disabled: busy(),
+                        onclick: move |_| save("fhir"),
                         title: tr("電子カルテなど FHIR R4 に対応したシステム向け", "For systems that read FHIR R4, such as an EHR"),
                         {tr("FHIR (JSON)", "FHIR (JSON)")}
                     }

@@ -348,7 +348,20 @@ pub fn RegisterScreen(of: String) -> Element {
                 {tr_string(format!("{} 人中 {} 人を表示", total, shown.len()), format!("Showing {} of {}", shown.len(), total))}
                 if screen.people.read().is_some() && !offline_copy() {
                     " · "
-                    a { href: "{export}", download: "", {tr("CSV出力", "Export CSV")} }
+                    button {
+                        class: "link",
+                        r#type: "button",
+                        onclick: move |_| {
+                            let export = export.clone();
+                            let mut notice = screen.notice;
+                            spawn(async move {
+                                if let Err(e) = crate::api::download(&export).await {
+                                    notice.set(Some(e.message()));
+                                }
+                            });
+                        },
+                        {tr("CSV出力", "Export CSV")}
+                    }
                 }
             }
             match view {
