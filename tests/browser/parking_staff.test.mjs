@@ -154,10 +154,16 @@ test("nurses find parking near the patient's home, book, collide, cancel; the un
   const again = await openSheet(b.page, nearest.space.name, tomorrow);
   await again.getByLabel("開始時刻").selectOption(value);
   await again.getByRole("radio", { name: "30分" }).click();
-  assert.equal(await again.getByLabel("車のナンバー").inputValue(), "デモ 500 さ 88-88", "the plate tried last is remembered");
+  await again.getByLabel("車のナンバー").fill("デモ 500 さ 88-88");
   await again.getByRole("button", { name: "予約する" }).click();
   await b.page.locator("li.booking", { hasText: "デモ 500 さ 88-88" }).getByText(window).waitFor();
   await b.screenshot("parking-rebooked");
+
+  // The plate booked with last is remembered on the device.
+  await page.getByRole("tab", { name: "🅿 近くの駐車場" }).click();
+  const next = await openSheet(page, nearest.space.name, tomorrow);
+  assert.equal(await next.getByLabel("車のナンバー").inputValue(), "デモ 500 さ 77-77", "the plate is remembered");
+  await next.getByRole("button", { name: "閉じる" }).first().click();
 
   // Home's line to today's bookings.
   await page.getByRole("button", { name: "戻る" }).click();

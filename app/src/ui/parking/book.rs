@@ -4,6 +4,7 @@
 //! own words: a 409 names the booking in the way, a 422 the space's hours.
 
 use super::mine::limit_label;
+use super::nearby::extra_note;
 use super::staff::{date_label, day_start, hm, jst_date, span, today, DAY_MS, MINUTE_MS};
 use crate::api::{self, ApiError};
 use crate::i18n::{tr, tr_string};
@@ -88,6 +89,14 @@ pub fn BookSheet(
         .map(|f| f.free.clone())
         .unwrap_or_default();
     let options = starts(&windows, now);
+    // What can still be booked of each window: from its first start offered.
+    let usable: Vec<(i64, i64)> = windows
+        .iter()
+        .filter_map(|w| {
+            let first = starts(std::slice::from_ref(w), now).first()?.0;
+            Some((first, w.end))
+        })
+        .collect();
     let chosen_end = start().and_then(|s| options.iter().find(|(t, _)| *t == s).map(|(_, e)| *e));
     let fits = |m: i64| {
         start()
@@ -146,6 +155,7 @@ pub fn BookSheet(
     };
 
     let limits: Vec<&'static str> = space.fields.limits.iter().map(|l| limit_label(*l)).collect();
+    let note = extra_note(&limits, &space.fields.limits_note);
     let today_s = today();
     let tomorrow = jst_date(day_start(&today()).unwrap_or(now) + DAY_MS);
     let title = space.fields.name.clone();
@@ -163,13 +173,13 @@ pub fn BookSheet(
                     p { class: "muted", {tr("（写真を表示できません）", "(The photo cannot be shown)")} }
                 }
                 p { class: "address", "📍 {space.fields.address}" }
-                if !limits.is_empty() || !space.fields.limits_note.is_empty() {
+                if !limits.is_empty() || !note.is_empty() {
                     p { class: "limits",
                         for l in limits {
                             span { key: "{l}", class: "limit", "{l}" }
                         }
-                        if !space.fields.limits_note.is_empty() {
-                            span { class: "limit-note", "{space.fields.limits_note}" }
+                        if !note.is_empty() {
+                            span { class: "limit-note", "{note}" }
                         }
                     }
                 }
@@ -196,13 +206,13 @@ pub fn BookSheet(
                 match free.read().clone() {
                     None => rsx! { p { class: "muted", {tr("読み込み中…", "Loading…")} } },
                     Some(Err(e)) => rsx! { p { class: "error", role: "alert", "{e.message()}" } },
-                    Some(Ok(f)) if f.free.iter().all(|w| w.end <= now + SHORTEST_MS) => rsx! {
+                    Some(Ok(_)) if usable.is_empty() => rsx! {
                         p { class: "muted", role: "status", {tr("この日は空きがありません。", "Nothing free on this day.")} }
                     },
-                    Some(Ok(f)) => rsx! {
+                    Some(Ok(_)) => rsx! {
                         ul { class: "free-windows", aria_label: tr("空いている時間", "Free times"),
-                            for w in f.free.iter().filter(|w| w.end > now) {
-                                li { key: "{w.start}", "{span(w.start.max(now.min(w.end)), w.end)}" }
+                            for (from, to) in usable.iter().copied() {
+                                li { key: "{from}", "{span(from, to)}" }
                             }
                         }
                     },
@@ -248,12 +258,17 @@ pub fn BookSheet(
                             oninput: move |e| plate.set(e.value()),
                         }
                     }
+                    if let Some(msg) = refusal() {
+                        p { class: "error", role: "alert", "{msg}" }
+                    }
                     button { r#type: "button", class: "primary wide", disabled: !ready || sending(), onclick: book,
                         if sending() { {tr("予約しています…", "Booking…")} } else { {tr("予約する", "Book")} }
                     }
                 }
-                if let Some(msg) = refusal() {
-                    p { class: "error", role: "alert", "{msg}" }
+                if options.is_empty() {
+                    if let Some(msg) = refusal() {
+                        p { class: "error", role: "alert", "{msg}" }
+                    }
                 }
             }
         }

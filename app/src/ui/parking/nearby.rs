@@ -302,11 +302,21 @@ pub fn NearbyView(room: RoomId, slug: String, on_booked: EventHandler<Booking>) 
     }
 }
 
+/// The city's note on a space's limits, unless it only repeats a label shown.
+pub(super) fn extra_note(labels: &[&str], note: &str) -> String {
+    let note = note.trim();
+    if labels.contains(&note) {
+        String::new()
+    } else {
+        note.to_owned()
+    }
+}
+
 #[component]
 fn SpaceRow(n: NearbySpace, selected: bool, on_open: EventHandler<NearbySpace>) -> Element {
     let space = n.space.clone();
     let limits: Vec<&'static str> = space.fields.limits.iter().map(|l| limit_label(*l)).collect();
-    let note = space.fields.limits_note.clone();
+    let note = extra_note(&limits, &space.fields.limits_note);
     rsx! {
         li { class: if selected { "parking-space selected" } else { "parking-space" },
             button {
@@ -426,7 +436,9 @@ fn ParkingMap(
             }
         }
         div {
-            class: if placing { "parking-map rk-placing" } else { "parking-map" },
+            // Static: Leaflet adds its own classes to this element (and `rk-placing` while
+            // placing, `rk-no-tiles`); a class set here on a re-render would remove them.
+            class: "parking-map",
             id: MAP_ID,
             role: "application",
             aria_label: tr("駐車場の地図", "Parking map"),
