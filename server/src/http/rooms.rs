@@ -179,10 +179,14 @@ pub async fn set_home(
         return Err(Error::BadRequest("the room is archived".into()));
     }
     if !(at.latitude.is_finite() && (-90.0..=90.0).contains(&at.latitude)) {
-        return Err(Error::BadRequest("latitude is not between -90 and 90".into()));
+        return Err(Error::BadRequest(
+            "latitude is not between -90 and 90".into(),
+        ));
     }
     if !(at.longitude.is_finite() && (-180.0..=180.0).contains(&at.longitude)) {
-        return Err(Error::BadRequest("longitude is not between -180 and 180".into()));
+        return Err(Error::BadRequest(
+            "longitude is not between -180 and 180".into(),
+        ));
     }
     let entry = AuditEntry::new(AuditAction::RoomHomePin, format!("room/{}", room.id))
         .by(user.id, user.municipality);

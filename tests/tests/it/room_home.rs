@@ -60,7 +60,9 @@ async fn patient_room(server: &TestServer, f: &Built, title: &str, members: &[&s
         .await
         .unwrap();
     for m in members {
-        db.add_member(room, f.user(m), "member", None).await.unwrap();
+        db.add_member(room, f.user(m), "member", None)
+            .await
+            .unwrap();
     }
     room
 }

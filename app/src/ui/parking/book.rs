@@ -72,7 +72,9 @@ pub fn BookSheet(
             // The first start time that fits, unless the one chosen still does.
             if let Ok(f) = &answer {
                 let options = starts(&f.free, crate::clock::server_now_ms());
-                let keep = start.peek().is_some_and(|s| options.iter().any(|(t, _)| *t == s));
+                let keep = start
+                    .peek()
+                    .is_some_and(|s| options.iter().any(|(t, _)| *t == s));
                 if !keep {
                     start.set(options.first().map(|(t, _)| *t));
                 }
@@ -154,7 +156,12 @@ pub fn BookSheet(
         });
     };
 
-    let limits: Vec<&'static str> = space.fields.limits.iter().map(|l| limit_label(*l)).collect();
+    let limits: Vec<&'static str> = space
+        .fields
+        .limits
+        .iter()
+        .map(|l| limit_label(*l))
+        .collect();
     let note = extra_note(&limits, &space.fields.limits_note);
     let today_s = today();
     let tomorrow = jst_date(day_start(&today()).unwrap_or(now) + DAY_MS);

@@ -130,12 +130,27 @@ fn BookingCard(
                 Ok(done) => {
                     notice.set(Some(match what {
                         "cancel" => tr_string(
-                            format!("予約を取り消しました（{} {}）。", done.space_name, span(done.start, done.released_end.unwrap_or(done.end))),
-                            format!("Cancelled ({} {}).", done.space_name, span(done.start, done.released_end.unwrap_or(done.end))),
+                            format!(
+                                "予約を取り消しました（{} {}）。",
+                                done.space_name,
+                                span(done.start, done.released_end.unwrap_or(done.end))
+                            ),
+                            format!(
+                                "Cancelled ({} {}).",
+                                done.space_name,
+                                span(done.start, done.released_end.unwrap_or(done.end))
+                            ),
                         ),
                         _ => tr_string(
-                            format!("出庫を記録しました（{} {}）。残りの時間は空きに戻りました。", done.space_name, span(done.start, done.end)),
-                            format!("Left at {}; the rest is free again.", span(done.start, done.end)),
+                            format!(
+                                "出庫を記録しました（{} {}）。残りの時間は空きに戻りました。",
+                                done.space_name,
+                                span(done.start, done.end)
+                            ),
+                            format!(
+                                "Left at {}; the rest is free again.",
+                                span(done.start, done.end)
+                            ),
                         ),
                     }));
                     reload += 1;
@@ -238,7 +253,11 @@ fn TroubleSheet(
                     let mut notice = notice;
                     let mut r = reporting;
                     notice.set(Some(
-                        tr("トラブルを市の担当に報告しました。", "The problem was reported to the city.").to_owned(),
+                        tr(
+                            "トラブルを市の担当に報告しました。",
+                            "The problem was reported to the city.",
+                        )
+                        .to_owned(),
                     ));
                     r.set(None);
                 }
@@ -287,7 +306,11 @@ pub fn ParkingEntry() -> Element {
             let today = today();
             let n = api::get::<Vec<Booking>>(&mine_url(&slug, &today))
                 .await
-                .map(|l| l.iter().filter(|b| b.status != BookingStatus::Cancelled).count())
+                .map(|l| {
+                    l.iter()
+                        .filter(|b| b.status != BookingStatus::Cancelled)
+                        .count()
+                })
                 .unwrap_or(0);
             if o.booker || n > 0 {
                 shown.set(Some(n));

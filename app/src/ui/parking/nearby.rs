@@ -90,9 +90,8 @@ pub fn NearbyView(room: RoomId, slug: String, on_booked: EventHandler<Booking>) 
         else {
             return;
         };
-        let url = format!(
-            "/api/parking/{s2}/spaces/nearby?lat={latitude}&lon={longitude}&radius_m={r}"
-        );
+        let url =
+            format!("/api/parking/{s2}/spaces/nearby?lat={latitude}&lon={longitude}&radius_m={r}");
         let sess = sess.clone();
         spawn(async move {
             let answer = api::get::<Vec<NearbySpace>>(&url).await;
@@ -112,8 +111,7 @@ pub fn NearbyView(room: RoomId, slug: String, on_booked: EventHandler<Booking>) 
                 latitude: lat,
                 longitude: lon,
             };
-            match api::send::<_, RoomHome>("PUT", &format!("/api/rooms/{room}/home"), &body).await
-            {
+            match api::send::<_, RoomHome>("PUT", &format!("/api/rooms/{room}/home"), &body).await {
                 Ok(h) => {
                     home.set(Some(Ok(h)));
                     notice.set(Some(
@@ -315,7 +313,12 @@ pub(super) fn extra_note(labels: &[&str], note: &str) -> String {
 #[component]
 fn SpaceRow(n: NearbySpace, selected: bool, on_open: EventHandler<NearbySpace>) -> Element {
     let space = n.space.clone();
-    let limits: Vec<&'static str> = space.fields.limits.iter().map(|l| limit_label(*l)).collect();
+    let limits: Vec<&'static str> = space
+        .fields
+        .limits
+        .iter()
+        .map(|l| limit_label(*l))
+        .collect();
     let note = extra_note(&limits, &space.fields.limits_note);
     rsx! {
         li { class: if selected { "parking-space selected" } else { "parking-space" },
@@ -408,7 +411,8 @@ fn ParkingMap(
             );
             if fitted.get() != Some(key) {
                 fitted.set(Some(key));
-                let mut points: Vec<(f64, f64)> = sp.iter().take(8).map(|s| (s.lat, s.lon)).collect();
+                let mut points: Vec<(f64, f64)> =
+                    sp.iter().take(8).map(|s| (s.lat, s.lon)).collect();
                 if let Some(h) = &h {
                     points.push((h.lat, h.lon));
                 }
