@@ -5,7 +5,8 @@
 //   今日の予約;
 // - nurse2, whose screen (from 加藤's room nearby) still showed that time free, is refused
 //   with the server's message naming the booking in the way;
-// - nurse1 cancels; nurse2, opening the space again, books the same time;
+// - nurse1 cancels; nurse2, opening the space again, books the same time, and reports a
+//   problem with it (トラブル報告), which the city's parking manager reads;
 // - a pharmacist of an organisation the city did not approve is told in words that they
 //   cannot book;
 // - a helper in a room whose home nobody placed sets it by tapping the map, and the spaces
@@ -158,6 +159,21 @@ test("nurses find parking near the patient's home, book, collide, cancel; the un
   await again.getByRole("button", { name: "予約する" }).click();
   await b.page.locator("li.booking", { hasText: "デモ 500 さ 88-88" }).getByText(window).waitFor();
   await b.screenshot("parking-rebooked");
+
+  // nurse2 reports a problem with it; the city's parking manager reads it.
+  const hers = b.page.locator("li.booking", { hasText: "デモ 500 さ 88-88" });
+  await hers.getByRole("button", { name: "トラブル報告" }).click();
+  const report = b.page.getByRole("dialog", { name: "トラブル報告" });
+  await report.getByLabel("何がありましたか").fill("区画に別の車が停まっていた（テスト）");
+  await b.screenshot("parking-trouble");
+  await report.getByRole("button", { name: "報告する" }).click();
+  await b.page.getByText("トラブルを市の担当に報告しました。").waitFor();
+  const city = await apiSignIn("city2");
+  const troubles = await api(city, `${PARKING}/troubles`);
+  const filed = troubles.find((t) => t.body === "区画に別の車が停まっていた（テスト）");
+  assert.ok(filed, "the city sees the report");
+  assert.equal(filed.side, "booker");
+  assert.equal(filed.space, nearest.space.id);
 
   // The plate booked with last is remembered on the device.
   await page.getByRole("tab", { name: "🅿 近くの駐車場" }).click();
