@@ -70,12 +70,12 @@ impl ApiError {
         }
     }
 
-    /// What the server said about a refused request (a 400's reason, a 409's conflict), for
-    /// forms whose users can fix their input; `message` otherwise.
+    /// What the server said about a refused request (a 400's reason, a 409's conflict, a
+    /// 422's rule), for forms whose users can fix their input; `message` otherwise.
     pub fn explain(&self) -> String {
         match self {
             ApiError::Status {
-                status: 400 | 409,
+                status: 400 | 409 | 422,
                 detail: Some(d),
                 ..
             } if !d.is_empty() => d.clone(),

@@ -1,5 +1,6 @@
-//! The register's map: drives `app/map/register-map.js` (Leaflet), which is imported only
-//! when the map screen opens, so the library is never part of anyone's first load.
+//! The app's map — the register's (要援護者マップ) and 駐車場's (the patient's home and the
+//! spaces around it): drives `app/map/map.js` (Leaflet), which is imported only when a map
+//! screen opens, so the library is never part of anyone's first load.
 
 use renraku_contract::{LabelColour, SafetyStatus, TileSet};
 use serde::Serialize;
@@ -8,10 +9,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(inline_js = r#"
-export function load_register_map() { return import("/map/register-map.js"); }
+export function load_map() { return import("/map/map.js"); }
 "#)]
 extern "C" {
-    fn load_register_map() -> js_sys::Promise;
+    fn load_map() -> js_sys::Promise;
 }
 
 /// One marker.
@@ -24,6 +25,31 @@ pub struct Pin {
     /// `None` in normal times.
     pub status: Option<SafetyStatus>,
     pub name: String,
+}
+
+/// The parking map's home marker (not a target).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HomeMark {
+    pub lat: f64,
+    pub lon: f64,
+    pub name: String,
+}
+
+/// A parking space's P marker; a tap selects it (`on_select` with its id).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpaceMark {
+    pub id: i64,
+    pub lat: f64,
+    pub lon: f64,
+    pub name: String,
+    pub selected: bool,
+    pub paused: bool,
+}
+
+#[derive(Serialize)]
+struct Point {
+    lat: f64,
+    lon: f64,
 }
 
 /// A mounted map. Dropping it removes the map (and lets its callbacks go).
@@ -59,7 +85,7 @@ impl MapView {
         on_select: impl Fn(i64) + 'static,
         on_place: impl Fn(i64, f64, f64) + 'static,
     ) -> Result<MapView, JsValue> {
-        let module = JsFuture::from(load_register_map()).await?;
+        let module = JsFuture::from(load_map()).await?;
         let opts = js_sys::Object::new();
         if let Some(t) = tiles.filter(|t| t.configured) {
             let o = js_sys::Object::new();
@@ -99,11 +125,26 @@ impl MapView {
         let _ = call(&self.handle, "fit", &[to_js(&pins)]);
     }
 
+    /// The parking map's markers: the home (if known) and the spaces, replacing the last.
+    pub fn set_places(&self, home: Option<&HomeMark>, spaces: &[SpaceMark]) {
+        let _ = call(&self.handle, "setPlaces", &[to_js(&home), to_js(&spaces)]);
+    }
+
+    /// Fits the view to these points (keeps it when there are none).
+    pub fn fit_points(&self, points: &[(f64, f64)]) {
+        let points: Vec<Point> = points
+            .iter()
+            .map(|&(lat, lon)| Point { lat, lon })
+            .collect();
+        let _ = call(&self.handle, "fit", &[to_js(&points)]);
+    }
+
     pub fn focus(&self, lat: f64, lon: f64) {
         let _ = call(&self.handle, "focus", &[lat.into(), lon.into()]);
     }
 
-    /// The next tap on the map places person `id` there (`on_place`).
+    /// The next tap on the map places `id` (a register person, or 0 for the parking map's
+    /// home) there (`on_place`).
     pub fn start_placing(&self, id: i64) {
         let _ = call(
             &self.handle,

@@ -64,6 +64,9 @@ pub enum Route {
     /// `/{m}/register`: the 要援護者名簿 and its map; `?of=` another municipality's register
     /// that this user sees (a partner's, granted during its disaster).
     Register { of: Option<String> },
+    /// `/{m}/parking` (駐車場, the staff side): my bookings; `?room=…` from a patient room:
+    /// parking near the patient's home, and booking.
+    Parking { room: Option<RoomId> },
     /// `/{m}/admin/…` — the rest of the path after `admin/` (owned by the admin screens).
     Admin { path: String },
 }
@@ -95,6 +98,9 @@ impl Route {
                     })
                     .map(str::to_owned),
             },
+            Some("parking") => Route::Parking {
+                room: query_param(query, "room").and_then(|r| r.parse().ok()),
+            },
             Some("admin") => Route::Admin {
                 path: segments.collect::<Vec<_>>().join("/"),
             },
@@ -115,6 +121,8 @@ impl Route {
             Route::Settings => format!("/{m}/settings"),
             Route::Register { of: None } => format!("/{m}/register"),
             Route::Register { of: Some(of) } => format!("/{m}/register?of={of}"),
+            Route::Parking { room: None } => format!("/{m}/parking"),
+            Route::Parking { room: Some(id) } => format!("/{m}/parking?room={id}"),
             Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
             Route::Admin { path } => format!("/{m}/admin/{path}"),
         }

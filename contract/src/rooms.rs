@@ -171,3 +171,43 @@ pub struct AttachmentMeta {
     /// Unix milliseconds.
     pub created_at: i64,
 }
+
+text_enum!(
+    /// Where a patient room's home location came from (`GET /api/rooms/{id}/home`).
+    HomeSource {
+        /// The 要援護者名簿 entry linked to the room (placed by the city).
+        Register = "register",
+        /// A pin a member of the room set (`PUT /api/rooms/{id}/home`).
+        Pin = "pin",
+    }
+);
+
+/// A pin a member of a patient room set on the patient's home.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HomePin {
+    pub location: crate::Location,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub set_by: UserId,
+    pub set_by_name: String,
+    /// Unix milliseconds.
+    pub set_at: i64,
+}
+
+/// `GET /api/rooms/{id}/home`: where the patient of a patient room lives, for finding
+/// parking nearby. `location` is the one to use: the staff pin when there is one, else the
+/// register's (`docs/parking.md`, "The patient's home"); both are given so the screen can
+/// say which it shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoomHome {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub room: RoomId,
+    /// `None`: neither the register nor a pin knows it.
+    pub location: Option<crate::Location>,
+    pub source: Option<HomeSource>,
+    /// The location of the room's register entry, when its person consented to sharing
+    /// (as the room's members see that entry) and it is not retired.
+    pub register: Option<crate::Location>,
+    pub pin: Option<HomePin>,
+}

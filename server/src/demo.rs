@@ -243,6 +243,14 @@ const PATIENTS: [DemoPatient; 5] = [
     },
 ];
 
+/// Staff pins on patients' homes: (index in [`PATIENTS`], latitude, longitude, who set it).
+/// 松本 and 加藤 live near 光明寺, whose spaces are then a few minutes' walk away; 吉田 has
+/// none (the screen offers to set it).
+const HOME_PINS: [(usize, f64, f64, &str); 2] = [
+    (4, 35.703, 139.6972, "nurse1"),
+    (2, 35.704, 139.7, "nurse2"),
+];
+
 /// Other rooms: (kind, title, members; the first is the owner).
 const OTHER_ROOMS: [(RoomKind, &str, &[&str]); 3] = [
     (
@@ -325,6 +333,15 @@ pub async fn seed(db: &Db) -> Result<()> {
         .collect();
     db.seed_register(municipality, &staff, &register_people(&rooms))
         .await?;
+    // 山田 and 小林 are on the register, which places their homes; the staff pinned these
+    // two for finding parking nearby (docs/parking.md, "The patient's home").
+    for (k, latitude, longitude, by) in HOME_PINS {
+        let at = renraku_contract::Location {
+            latitude,
+            longitude,
+        };
+        db.seed_room_home_pin(rooms[k], at, users[by]).await?;
+    }
     for (kind, title, members) in OTHER_ROOMS {
         let room = db.create_room(municipality, kind, title, None).await?;
         add_members(db, room, members, &users).await?;

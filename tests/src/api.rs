@@ -245,6 +245,20 @@ impl Api {
         self.get(&format!("/api/rooms/{room}")).await
     }
 
+    /// Where the patient of a patient room lives (`GET /api/rooms/{id}/home`).
+    pub async fn room_home(&self, room: RoomId) -> ApiResult<RoomHome> {
+        self.get(&format!("/api/rooms/{room}/home")).await
+    }
+
+    pub async fn set_room_home(&self, room: RoomId, at: &Location) -> ApiResult<RoomHome> {
+        self.put(&format!("/api/rooms/{room}/home"), at).await
+    }
+
+    pub async fn clear_room_home(&self, room: RoomId) -> ApiResult<RoomHome> {
+        self.send::<(), RoomHome>(Method::DELETE, &format!("/api/rooms/{room}/home"), None)
+            .await
+    }
+
     pub async fn room_token(&self, room: RoomId) -> ApiResult<RoomToken> {
         self.send::<(), _>(Method::POST, &format!("/api/rooms/{room}/token"), None)
             .await

@@ -38,11 +38,11 @@ const BUNDLES: [Bundle; 2] = [
 ];
 
 /// The map screen's library (`app/map/`): Leaflet and its clustering plugin from npm (pinned by
-/// `app/map/package-lock.json`) and our module that drives them. Served under `/map/`, loaded
+/// `app/map/package-lock.json`) and our module that drives them (`map.js`: the register's map and 駐車場's). Served under `/map/`, loaded
 /// only when the map opens, never precached; the service worker keeps them once a responder
 /// has the register on the device (`MAP` in sw.js).
 const MAP_FILES: [(&str, &str); 5] = [
-    ("register-map.js", "register-map.js"),
+    ("map.js", "map.js"),
     ("node_modules/leaflet/dist/leaflet.js", "leaflet.js"),
     ("node_modules/leaflet/dist/leaflet.css", "leaflet.css"),
     (

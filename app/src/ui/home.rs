@@ -318,6 +318,7 @@ pub fn Home() -> Element {
             // 確認待ち: requests waiting for me (urgent and overdue first), and mine.
             // 要援護者名簿, and the 災害モード banner while one is in force.
             crate::ui::register::RegisterEntry {}
+            crate::ui::parking::ParkingEntry {}
             crate::ui::ack_inbox::AckInbox {}
             div { class: "filter",
                 input {

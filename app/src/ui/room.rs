@@ -375,6 +375,7 @@ pub fn RoomScreen(room: RoomId) -> Element {
     }
     let visible: Vec<Thread> = threads.into_iter().take(shown).collect();
     let member_count = members.read().len();
+    let parking_href = Route::Parking { room: Some(room) }.href();
 
     rsx! {
         TopBar {
@@ -414,6 +415,17 @@ pub fn RoomScreen(room: RoomId) -> Element {
             crate::ui::record::RecordSheet { room, on_close: move |_| exporting.set(false) }
         }
         main { class: "timeline",
+            if is_patient_room {
+                a {
+                    class: "room-tool",
+                    href: "{parking_href}",
+                    onclick: move |e: MouseEvent| {
+                        e.prevent_default();
+                        route::go(Route::Parking { room: Some(room) });
+                    },
+                    {tr("🅿 近くの駐車場", "🅿 Parking nearby")}
+                }
+            }
             if let Some(reason) = denied {
                 p { class: "error", role: "alert",
                     {tr("このルームを開けません。", "This room cannot be opened.")} " ({reason})"

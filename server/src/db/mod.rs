@@ -29,6 +29,7 @@ pub mod provision;
 pub mod push;
 pub mod register;
 pub mod room_admin;
+pub mod room_home;
 pub mod rooms;
 pub mod search;
 pub mod second_factor;

@@ -83,6 +83,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rooms::list_rooms))
         .routes(routes!(rooms::get_room))
         .routes(routes!(rooms::room_token))
+        .routes(routes!(rooms::get_home, rooms::set_home, rooms::clear_home))
         .routes(routes!(acks::inbox))
         .routes(routes!(search::search))
         .routes(routes!(record::export_record))

@@ -1,6 +1,6 @@
 //! Rooms as the API shows them: my list, one room's header and members, room tokens.
 
-use super::ApiPath;
+use super::{ApiJson, ApiPath};
 use crate::auth::{self, CurrentUser};
 use crate::db::audit::AuditEntry;
 use crate::db::rooms::{MessageRoom, RoomSummary};
@@ -11,7 +11,9 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-pub use renraku_contract::{MessageRoomCreated, NewMessageRoom, RoomDetail, RoomToken};
+pub use renraku_contract::{
+    HomeSource, Location, MessageRoomCreated, NewMessageRoom, RoomDetail, RoomHome, RoomToken,
+};
 use renraku_sync::{RoomId, UserId};
 
 /// A room id from the path; anything else cannot name a room.
@@ -94,6 +96,129 @@ pub async fn get_room(
         patient,
         members: state.db.members(id).await?,
     }))
+}
+
+/// A patient room of which `user` is a member (403 otherwise, as every room read); a room of
+/// another kind is 400, as it has no patient and so no home.
+async fn patient_room(
+    state: &AppState,
+    id: &str,
+    user: &CurrentUser,
+) -> Result<crate::db::rooms::RoomRow> {
+    let id = room_id(id)?;
+    require_member(state, id, user).await?;
+    let room = state.db.room(id).await?.ok_or(Error::NotFound)?;
+    if room.kind != renraku_sync::RoomKind::Patient {
+        return Err(Error::BadRequest(
+            "not a patient room: only a patient room has a patient's home".into(),
+        ));
+    }
+    Ok(room)
+}
+
+/// Where a patient room's patient lives (for 駐車場: parking near the home). The register's
+/// location of the person linked to the room (when the room's members see that entry:
+/// consented, current) and the pin a member set; the pin wins when both exist: it was set
+/// by the staff who go there, for this, and they can move it; the register's point is the
+/// city's record for evacuation, which they cannot correct (docs/parking.md). Members of the
+/// room only; every read is audited, as other reads of patient data.
+#[utoipa::path(get, path = "/api/rooms/{id}/home", tag = "rooms",
+    params(("id" = i64, Path, description = "Room id")),
+    responses((status = 200, body = RoomHome),
+              (status = 400, description = "Not a patient room", body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn get_home(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RoomHome>> {
+    let room = patient_room(&state, &id, &user).await?;
+    let register = state.db.register_home_of_room(room.id).await?;
+    let pin = state.db.room_home_pin(room.id).await?;
+    let (location, source) = match (&pin, register) {
+        (Some(pin), _) => (Some(pin.location), Some(HomeSource::Pin)),
+        (None, Some(at)) => (Some(at), Some(HomeSource::Register)),
+        (None, None) => (None, None),
+    };
+    let entry = AuditEntry::new(AuditAction::RoomHomeRead, format!("room/{}", room.id))
+        .by(user.id, user.municipality)
+        .detail(format!(
+            "source={}",
+            source.map(|s| s.as_str()).unwrap_or("none")
+        ));
+    state.db.audit(entry).await?;
+    Ok(Json(RoomHome {
+        room: room.id,
+        location,
+        source,
+        register,
+        pin,
+    }))
+}
+
+/// Sets (or moves) the staff pin on the patient's home. Members of the room only; audited.
+#[utoipa::path(put, path = "/api/rooms/{id}/home", tag = "rooms",
+    params(("id" = i64, Path, description = "Room id")),
+    request_body = Location,
+    responses((status = 200, body = RoomHome),
+              (status = 400, description = "Not a patient room, archived, or not a place on Earth",
+               body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn set_home(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(at): ApiJson<Location>,
+) -> Result<Json<RoomHome>> {
+    let room = patient_room(&state, &id, &user).await?;
+    if room.archived {
+        return Err(Error::BadRequest("the room is archived".into()));
+    }
+    if !(at.latitude.is_finite() && (-90.0..=90.0).contains(&at.latitude)) {
+        return Err(Error::BadRequest(
+            "latitude is not between -90 and 90".into(),
+        ));
+    }
+    if !(at.longitude.is_finite() && (-180.0..=180.0).contains(&at.longitude)) {
+        return Err(Error::BadRequest(
+            "longitude is not between -180 and 180".into(),
+        ));
+    }
+    let entry = AuditEntry::new(AuditAction::RoomHomePin, format!("room/{}", room.id))
+        .by(user.id, user.municipality);
+    state
+        .db
+        .set_room_home_pin(room.id, at, user.id, &entry)
+        .await?;
+    get_home(State(state), user, ApiPath(id)).await
+}
+
+/// Removes the staff pin (the register's location, if any, is used again). Members of the
+/// room only; audited when there was a pin.
+#[utoipa::path(delete, path = "/api/rooms/{id}/home", tag = "rooms",
+    params(("id" = i64, Path, description = "Room id")),
+    responses((status = 200, body = RoomHome),
+              (status = 400, description = "Not a patient room, or archived", body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "Not a member", body = crate::error::ErrorBody)),
+    security(("session" = []), ("cookie" = [])))]
+pub async fn clear_home(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RoomHome>> {
+    let room = patient_room(&state, &id, &user).await?;
+    if room.archived {
+        return Err(Error::BadRequest("the room is archived".into()));
+    }
+    let entry = AuditEntry::new(AuditAction::RoomHomeUnpin, format!("room/{}", room.id))
+        .by(user.id, user.municipality);
+    state.db.clear_room_home_pin(room.id, &entry).await?;
+    get_home(State(state), user, ApiPath(id)).await
 }
 
 /// A short-lived token for the y-websocket endpoint `/yjs/{room}`. Members only.

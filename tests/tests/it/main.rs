@@ -38,6 +38,7 @@ mod record_export;
 mod record_pdf;
 mod register;
 mod room_activity;
+mod room_home;
 mod schema_parity;
 mod search;
 mod security;

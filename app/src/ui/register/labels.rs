@@ -20,7 +20,7 @@ pub fn status(s: SafetyStatus) -> &'static str {
     }
 }
 
-/// The badge the list and the map share (the map draws the same in `register-map.js`).
+/// The badge the list and the map share (the map draws the same in `map.js`).
 pub fn status_badge(s: SafetyStatus) -> &'static str {
     match s {
         SafetyStatus::Unconfirmed => "?",

@@ -1,5 +1,6 @@
-// The register's map (要援護者マップ): Leaflet with marker clustering, loaded only when the map
-// screen opens (`app/src/map.rs` imports this module), so nobody else downloads it.
+// The app's map: the register's (要援護者マップ) and 駐車場's (the patient's home and the
+// parking spaces around it). Leaflet with marker clustering, loaded only when a map screen
+// opens (`app/src/map.rs` imports this module), so nobody else downloads it.
 //
 // Why Leaflet and raster tiles rather than MapLibre GL and vector tiles: Leaflet is ~40 KB
 // compressed and draws with the DOM, so it runs on the oldest phones staff carry and in a
@@ -8,7 +9,10 @@
 // (`/api/tiles/{z}/{x}/{y}`), never from a third party.
 //
 // The page's Rust side owns the data and the card; this module only draws: `mount` returns a
-// handle whose `setPeople` replaces the markers, and taps come back through `onSelect`.
+// handle whose `setPeople` replaces the register's markers (clustered) and `setPlaces` the
+// parking map's (a home and P markers, never clustered: a few dozen at most, each a choice);
+// taps on a marker come back through `onSelect`, taps on the map while placing through
+// `onPlace`.
 
 const BASE = "/map/";
 let loading = null;
@@ -70,6 +74,27 @@ function clusterIcon(L, cluster) {
   });
 }
 
+// The patient's home: a house on a red disc (not a target: the spaces around it are).
+function homeIcon(L) {
+  return L.divIcon({
+    className: "rk-home",
+    html: `<span class="rk-home-dot" aria-hidden="true">🏠</span>`,
+    iconSize: [40, 40],
+    iconAnchor: [20, 20],
+  });
+}
+
+// A parking space: a blue square with a white P, 44 px; the chosen one larger and ringed,
+// a paused one grey.
+function spaceIcon(L, s) {
+  return L.divIcon({
+    className: `rk-space${s.selected ? " rk-selected" : ""}${s.paused ? " rk-paused" : ""}`,
+    html: `<span class="rk-p">P</span>`,
+    iconSize: [44, 44],
+    iconAnchor: [22, 22],
+  });
+}
+
 export async function mount(el, opts) {
   await loadLeaflet();
   const L = window.L;
@@ -94,6 +119,7 @@ export async function mount(el, opts) {
     iconCreateFunction: (c) => clusterIcon(L, c),
   });
   map.addLayer(cluster);
+  const places = L.layerGroup().addTo(map);
   let placing = null;
   map.on("click", (e) => {
     if (placing === null) return;
@@ -124,6 +150,34 @@ export async function mount(el, opts) {
         return m;
       });
       cluster.addLayers(markers);
+    },
+    // The parking map: the home (or none) and the spaces, replacing what was drawn.
+    setPlaces(home, spaces) {
+      places.clearLayers();
+      if (home) {
+        L.marker([home.lat, home.lon], {
+          icon: homeIcon(L),
+          title: home.name,
+          alt: home.name,
+          keyboard: false,
+          interactive: false,
+          zIndexOffset: -100,
+        }).addTo(places);
+      }
+      for (const s of spaces) {
+        const m = L.marker([s.lat, s.lon], {
+          icon: spaceIcon(L, s),
+          title: s.name,
+          alt: s.name,
+          keyboard: true,
+          zIndexOffset: s.selected ? 1000 : 0,
+        });
+        m.on("click", () => opts.onSelect(s.id));
+        m.on("keypress", (e) => {
+          if (e.originalEvent && (e.originalEvent.key === "Enter" || e.originalEvent.key === " ")) opts.onSelect(s.id);
+        });
+        m.addTo(places);
+      }
     },
     // Fits the view to the people (or keeps it when there are none).
     fit(people) {

@@ -1,0 +1,13 @@
+//! 駐車場 (issue 17): parking spaces lent to visiting staff (`docs/parking.md`).
+//!
+//! The staff side: `staff.rs` (the screen, `/{m}/parking?room=…`), `nearby.rs` (the
+//! patient's home and the spaces around it, on the map and as a list), `book.rs` (booking a
+//! space in a few taps) and `mine.rs` (my bookings of a day, and home's entry).
+
+mod book;
+mod mine;
+mod nearby;
+mod staff;
+
+pub use mine::ParkingEntry;
+pub use staff::ParkingScreen;
