@@ -66,6 +66,11 @@ pub enum Route {
     Register { of: Option<String> },
     /// `/{m}/admin/…` — the rest of the path after `admin/` (owned by the admin screens).
     Admin { path: String },
+    /// `/{m}/parking/city/…`: the city's 駐車場 screens; the rest of the path after `city/`
+    /// is the section (`lenders`, `spaces`, `availability/{space}`, `approvals`, …).
+    ParkingCity { path: String },
+    /// `/{m}/parking/lender`: a lender's own spaces and their bookings.
+    ParkingLender,
 }
 
 impl Route {
@@ -98,6 +103,13 @@ impl Route {
             Some("admin") => Route::Admin {
                 path: segments.collect::<Vec<_>>().join("/"),
             },
+            Some("parking") => match segments.next() {
+                Some("city") => Route::ParkingCity {
+                    path: segments.collect::<Vec<_>>().join("/"),
+                },
+                Some("lender") => Route::ParkingLender,
+                _ => Route::Home(Tab::Patients),
+            },
             _ => Route::Portal,
         }
     }
@@ -117,6 +129,9 @@ impl Route {
             Route::Register { of: Some(of) } => format!("/{m}/register?of={of}"),
             Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
             Route::Admin { path } => format!("/{m}/admin/{path}"),
+            Route::ParkingCity { path } if path.is_empty() => format!("/{m}/parking/city"),
+            Route::ParkingCity { path } => format!("/{m}/parking/city/{path}"),
+            Route::ParkingLender => format!("/{m}/parking/lender"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod home;
 pub mod kept_screen;
 pub mod lock;
 pub mod new_message;
+pub mod parking;
 pub mod passkeys;
 pub mod portal;
 pub mod post;

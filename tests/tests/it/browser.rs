@@ -81,6 +81,7 @@ browser_tests! {
     record_export: "record_export.test.mjs";
     search: "search.test.mjs";
     register: "register.test.mjs" with DEMO_TILES;
+    parking_city: "parking_city.test.mjs";
 }
 
 /// The demo tile set the project generates (`renraku tiles demo`), served as the operator's
