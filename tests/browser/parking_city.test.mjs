@@ -10,7 +10,8 @@
 // Every step is checked against the API too. Screenshots at each step are kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { openDevice, signIn, closeAll, apiSignIn, api } from "./lib/browser.mjs";
+import path from "node:path";
+import { openDevice, signIn, closeAll, apiSignIn, api, artifactsDir } from "./lib/browser.mjs";
 
 after(closeAll);
 
@@ -32,6 +33,12 @@ async function targetsAre44(page, what) {
       .filter((t) => t.h < 43.5),
   );
   assert.deepEqual(small, [], `${what}: every target is 44 px high`);
+}
+
+/** A screenshot of what the screen shows (not the whole page), `locator` scrolled to its top. */
+async function view(device, label, locator) {
+  if (locator) await locator.evaluate((el) => el.scrollIntoView({ block: "start" }));
+  await device.page.screenshot({ path: path.join(artifactsDir, `view-${device.name}-${label}.png`) });
 }
 
 async function noPatients(page, what) {
@@ -78,6 +85,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   assert.equal(await page.locator("li.parking-item").count(), before.length, "every space is listed");
   await fitsPhone(page, "the spaces");
   await city.screenshot("spaces");
+  await view(city, "spaces");
 
   // 貸主: a new lender told by phone.
   await section(page, "貸主");
@@ -107,6 +115,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await imageLoaded(page, page.getByRole("img", { name: "選んだ写真" }));
   await fitsPhone(page, "the space form");
   await city.screenshot("space-form");
+  await view(city, "space-form", page.locator("form.parking-form"));
   await page.getByRole("button", { name: "保存", exact: true }).click();
   const card = page.locator("li.parking-item", { hasText: "テスト寺 駐車場" });
   await imageLoaded(page, card.getByRole("img", { name: "テスト寺 駐車場 の写真" }));
@@ -117,6 +126,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   assert.equal(space.photo?.mime, "image/jpeg", "its photo is stored");
   assert.equal(space.photo.width, 160);
   await city.screenshot("space-added");
+  await view(city, "space-added", card);
 
   // 利用可能時間: Mon–Fri 9:00–17:00 in one go (the weekdays are checked to start with).
   await card.getByRole("button", { name: "利用可能時間" }).click();
@@ -141,6 +151,8 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await fitsPhone(page, "the hours");
   await targetsAre44(page, "the hours");
   await city.screenshot("hours");
+  await view(city, "hours", page.locator(".week-editor"));
+  await view(city, "hours-add", page.locator("fieldset.add-hours").first());
 
   // 事業所の承認: あおば薬局 is not approved in the demo.
   await section(page, "事業所の承認");
@@ -152,6 +164,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   assert.ok(approved.some((o) => o.name === "あおば薬局"), "the approval is stored");
   await targetsAre44(page, "the approvals");
   await city.screenshot("approvals");
+  await view(city, "approvals");
 
   // 予約: the demo's bookings of the coming days: organisation and plate, never a patient.
   await section(page, "予約");
@@ -161,6 +174,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await noPatients(page, "the bookings");
   await fitsPhone(page, "the bookings");
   await city.screenshot("bookings");
+  await view(city, "bookings", booking);
 
   // 利用統計: one bar per space, some of them long, with labelled axes and a table.
   await section(page, "利用統計");
@@ -176,6 +190,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await page.locator("details.chart-table table").waitFor();
   await fitsPhone(page, "the statistics");
   await city.screenshot("statistics");
+  await view(city, "statistics", page.locator("figure.chart"));
   await noPatients(page, "the statistics");
 
   // The same screens on a desktop.
@@ -190,12 +205,15 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await desk.goto("/demo/parking/city/spaces");
   await desk.page.locator("li.parking-item").first().waitFor();
   await desk.screenshot("spaces-desktop");
+  await view(desk, "spaces");
   await desk.goto(`/demo/parking/city/availability/${space.id}`);
   await desk.page.locator("table.week").waitFor();
   await desk.screenshot("hours-desktop");
+  await view(desk, "hours");
   await desk.goto("/demo/parking/city/statistics");
-  await desk.page.locator("figure.chart svg rect.bar").first().waitFor();
+  await desk.page.locator("figure.chart svg").waitFor();
   await desk.screenshot("statistics-desktop");
+  await view(desk, "statistics");
 
   // The lender: 光明寺's account pauses its first space, told how many bookings are ahead.
   const lenderToken = await apiSignIn("lender1");
@@ -227,6 +245,7 @@ test("the city registers a lender and a space with hours and a photo, approves, 
     assert.match(await confirm.innerText(), /この先の予約はありません/);
   }
   await l.screenshot("lender-confirm");
+  await view(l, "lender-confirm", item);
   await confirm.getByRole("button", { name: "休止する", exact: true }).click();
   await item.getByText("休止中").waitFor();
   assert.equal((await api(lenderToken, `${P}/spaces/${first.id}`)).paused, true, "the pause is stored");

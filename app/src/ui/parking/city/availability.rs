@@ -241,6 +241,13 @@ fn Editor(space: Space) -> Element {
                     }
                 }
             }
+            // Said under the week it changed, in sight of the buttons that changed it.
+            if let Some(msg) = saved() {
+                p { class: "notice", role: "status", "✓ {msg}" }
+            }
+            if let Some(msg) = error() {
+                p { class: "error", role: "alert", "{msg}" }
+            }
             fieldset { class: "add-hours",
                 legend { {tr("時間を追加", "Add hours")} }
                 div { class: "days",
@@ -346,12 +353,6 @@ fn Editor(space: Space) -> Element {
                     }
                 }
                 button { r#type: "button", class: "primary", onclick: add_exception, {tr("この日を追加", "Add the date")} }
-            }
-            if let Some(msg) = saved() {
-                p { class: "notice", role: "status", "✓ {msg}" }
-            }
-            if let Some(msg) = error() {
-                p { class: "error", role: "alert", "{msg}" }
             }
             p { class: "muted hint", {tr("時刻は日本時間です。終了を 0:00 にすると夜中の 24:00 まで。", "Times are Japan time. An end of 0:00 means midnight.")} }
         }
