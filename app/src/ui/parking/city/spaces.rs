@@ -81,13 +81,16 @@ fn week_summary(space: &Space) -> String {
 fn SpaceCard(slug: String, space: Space, on_edit: EventHandler<()>) -> Element {
     let city = use_context::<City>();
     let id = space.id;
+    // The limits the note does not already say (高さ制限 and 「高さ制限 2.0m」 read as one).
+    let note = space.fields.limits_note.trim();
     let limits: Vec<&str> = space
         .fields
         .limits
         .iter()
         .map(|l| limit_label(*l))
+        .filter(|l| !note.contains(l))
         .collect();
-    let limits_text = format!("{} {}", limits.join("・"), space.fields.limits_note);
+    let limits_text = format!("{} {note}", limits.join("・"));
     let week = week_summary(&space);
     let thumb = photo_url(&slug, &space, true);
     rsx! {
