@@ -6,7 +6,8 @@
 //   sees the demo's bookings (organisation and plate, and no patient's name anywhere on the
 //   page), and the statistics as a bar chart with its table;
 // - the demo lender (lender1, 光明寺) opens 「貸している駐車場」, pauses a space after a
-//   confirmation that names how many bookings are ahead, and resumes it.
+//   confirmation that names how many bookings are ahead, resumes it, and reports a trouble,
+//   which the city reads under トラブル報告.
 // Every step is checked against the API too. Screenshots at each step are kept as artifacts.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -253,4 +254,17 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await item.getByRole("button", { name: "再開する" }).click();
   await item.getByText("受付中").waitFor();
   assert.equal((await api(lenderToken, `${P}/spaces/${first.id}`)).paused, false, "resumed");
+
+  // The lender reports a trouble; the city reads it under トラブル報告, newest first.
+  const report = "予約のない車が朝から停まっていました。";
+  await item.getByRole("button", { name: "トラブルを報告…" }).click();
+  await item.locator('textarea[name="trouble-body"]').fill(report);
+  await item.getByRole("button", { name: "市に送る" }).click();
+  await item.getByRole("status").filter({ hasText: "市に報告しました" }).waitFor();
+  await section(page, "トラブル報告");
+  const trouble = page.locator("li.parking-item").first();
+  await trouble.getByText(report).waitFor();
+  assert.match(await trouble.innerText(), /貸主/);
+  assert.match(await trouble.innerText(), /光明寺 境内駐車場 1番/);
+  await view(city, "troubles");
 });
