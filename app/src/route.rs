@@ -69,6 +69,11 @@ pub enum Route {
     Parking { room: Option<RoomId> },
     /// `/{m}/admin/…` — the rest of the path after `admin/` (owned by the admin screens).
     Admin { path: String },
+    /// `/{m}/parking/city/…`: the city's 駐車場 screens; the rest of the path after `city/`
+    /// is the section (`lenders`, `spaces`, `availability/{space}`, `approvals`, …).
+    ParkingCity { path: String },
+    /// `/{m}/parking/lender`: a lender's own spaces and their bookings.
+    ParkingLender,
 }
 
 impl Route {
@@ -98,11 +103,17 @@ impl Route {
                     })
                     .map(str::to_owned),
             },
-            Some("parking") => Route::Parking {
-                room: query_param(query, "room").and_then(|r| r.parse().ok()),
-            },
             Some("admin") => Route::Admin {
                 path: segments.collect::<Vec<_>>().join("/"),
+            },
+            Some("parking") => match segments.next() {
+                Some("city") => Route::ParkingCity {
+                    path: segments.collect::<Vec<_>>().join("/"),
+                },
+                Some("lender") => Route::ParkingLender,
+                _ => Route::Parking {
+                    room: query_param(query, "room").and_then(|r| r.parse().ok()),
+                },
             },
             _ => Route::Portal,
         }
@@ -125,6 +136,9 @@ impl Route {
             Route::Parking { room: Some(id) } => format!("/{m}/parking?room={id}"),
             Route::Admin { path } if path.is_empty() => format!("/{m}/admin"),
             Route::Admin { path } => format!("/{m}/admin/{path}"),
+            Route::ParkingCity { path } if path.is_empty() => format!("/{m}/parking/city"),
+            Route::ParkingCity { path } => format!("/{m}/parking/city/{path}"),
+            Route::ParkingLender => format!("/{m}/parking/lender"),
         }
     }
 }

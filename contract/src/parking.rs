@@ -19,6 +19,8 @@ pub const PARKING_PLATE_MAX: usize = 30;
 pub const PARKING_BOOKING_MAX_MIN: i64 = 12 * 60;
 /// Most weekly windows or exceptions on one space.
 pub const PARKING_WINDOWS_MAX: usize = 50;
+/// Largest space photo, in bytes (also never more than the server's attachment limit).
+pub const PARKING_PHOTO_MAX_BYTES: u64 = 10_000_000;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -174,9 +176,20 @@ pub struct NewSpace {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub directions: String,
-    /// An attachment id of its photo; none yet.
-    #[serde(default)]
-    pub photo: Option<String>,
+}
+
+/// A space's photo, uploaded by the city (`PUT …/spaces/{id}/photo`) and read at
+/// `GET …/spaces/{id}/photo?v={version}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SpacePhoto {
+    /// Changes with the photo (the start of its SHA-256): put in the URL, it keeps a cached
+    /// old photo from standing in for a new one.
+    pub version: String,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub mime: String,
+    pub width: i64,
+    pub height: i64,
 }
 
 /// One weekly window: on `weekday`, from `start_min` to `end_min` minutes after midnight
@@ -215,6 +228,20 @@ pub struct Availability {
     pub exceptions: Vec<AvailabilityException>,
 }
 
+/// `GET /api/parking/{m}/spaces/{id}/photo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct PhotoQuery {
+    /// The JPEG thumbnail (at most 320 px) instead of the photo.
+    #[serde(default)]
+    pub thumb: Option<bool>,
+    /// The photo's version (`SpacePhoto::version`); only there to make the URL change with
+    /// the photo.
+    #[serde(default)]
+    pub v: Option<String>,
+}
+
 /// A space as its readers see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -226,6 +253,9 @@ pub struct Space {
     #[serde(flatten)]
     pub fields: NewSpace,
     pub lender_name: String,
+    /// Its photo, if the city uploaded one.
+    #[serde(default)]
+    pub photo: Option<SpacePhoto>,
     /// Paused by the city or the lender: not offered, not bookable.
     pub paused: bool,
     pub availability: Availability,
@@ -353,6 +383,21 @@ pub struct ApprovedOrganization {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub municipality: MunicipalityId,
     pub approved_at: i64,
+}
+
+/// An organisation the city may approve (`GET /api/parking/{m}/organization-choices`): of
+/// the municipality, or of one in an agreement it opened its parking into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganizationChoice {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub organization: OrganizationId,
+    pub name: String,
+    pub kind: crate::OrganizationKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub municipality: MunicipalityId,
+    pub municipality_name: String,
+    pub approved: bool,
 }
 
 /// `PUT /api/parking/{m}/managers/{user}` and `PUT /api/parking/{m}/agreements/{id}`.

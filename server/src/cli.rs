@@ -457,7 +457,7 @@ fn print_demo_logins(base: &str) {
         demo::SLUG,
         demo::DEMO_PASSWORD
     );
-    for login in demo::DEMO_LOGINS {
+    for login in demo::DEMO_LOGINS.into_iter().chain([demo::DEMO_LENDER]) {
         println!(
             "  {:<10} {} ({})",
             login.login_id, login.display_name, login.description

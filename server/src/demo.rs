@@ -167,6 +167,15 @@ pub const DEMO_LOGINS: [DemoLogin; 10] = {
     out
 };
 
+/// The demo's lender with an account (貸主 of 光明寺's four spaces): signs in to see their
+/// spaces' bookings and pause one. No organisation: a lender is not staff.
+pub const DEMO_LENDER: DemoLogin = DemoLogin {
+    login_id: "lender1",
+    display_name: "小川 道隆",
+    description: "貸主・光明寺（駐車場）",
+};
+const DEMO_LENDER_KANA: &str = "おがわ どうりゅう";
+
 struct DemoPatient {
     patient: NewPatient<'static>,
     /// Care team by login id; the first is the room's owner.
@@ -354,7 +363,7 @@ pub async fn seed(db: &Db) -> Result<()> {
     }
 
     seed_conversations(db, &rooms, &users).await?;
-    seed_parking(db, municipality, &orgs, &users).await
+    seed_parking(db, municipality, &orgs, &users, &hash).await
 }
 
 /// Mon–Fri 9:00–17:00, as most lenders offer.
@@ -386,7 +395,7 @@ const SHOP_HOURS: [(Weekday, i64, i64); 4] = [
 ];
 
 const LENDERS: [(&str, &str, NotifyBy); 6] = [
-    ("光明寺", "03-0000-1001", NotifyBy::Phone),
+    ("光明寺", "03-0000-1001", NotifyBy::App),
     ("山田酒店", "FAX 03-0000-1002", NotifyBy::Fax),
     ("鈴木 一郎", "suzuki@example.jp", NotifyBy::Mail),
     ("田中 和子", "03-0000-1004", NotifyBy::Phone),
@@ -583,15 +592,29 @@ const SPACES: [DemoSpace; 15] = [
 /// The parking scheme: the lenders and spaces above, the clinic, the nursing station, the
 /// care office and the helper station approved, 中村 (city2) a parking manager, and a few
 /// bookings today and tomorrow by the nursing station's nurses. (The all-week spaces take
-/// them whatever day the demo is made; none is for a patient: bookings never are.)
+/// them whatever day the demo is made; none is for a patient: bookings never are.) 光明寺
+/// has an account, [`DEMO_LENDER`].
 async fn seed_parking(
     db: &Db,
     municipality: renraku_sync::MunicipalityId,
     orgs: &[renraku_sync::OrganizationId],
     users: &HashMap<&str, UserId>,
+    password_hash: &str,
 ) -> Result<()> {
     use crate::domain::parking::{day_start, jst_day, HOUR_MS};
     let today = day_start(jst_day(now_ms()));
+    let lender = db
+        .create_user(&NewUser {
+            municipality,
+            organization: None,
+            login_id: DEMO_LENDER.login_id,
+            password_hash,
+            display_name: DEMO_LENDER.display_name,
+            display_name_kana: DEMO_LENDER_KANA,
+            profession: Profession::Other,
+            role: Role::Member,
+        })
+        .await?;
     let (nurse1, nurse2) = (users["nurse1"], users["nurse2"]);
     let station = orgs[2];
     let bookings = [
@@ -635,6 +658,7 @@ async fn seed_parking(
         approved: &[orgs[0], orgs[2], orgs[3], orgs[6]],
         approved_by: users["city1"],
         managers: &[users["city2"]],
+        lender_accounts: &[(0, lender)],
         bookings: &bookings,
     })
     .await

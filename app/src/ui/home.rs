@@ -319,6 +319,8 @@ pub fn Home() -> Element {
             // 要援護者名簿, and the 災害モード banner while one is in force.
             crate::ui::register::RegisterEntry {}
             crate::ui::parking::ParkingEntry {}
+            // 駐車場: the city's screens, or a lender's own spaces.
+            crate::ui::parking::city::ParkingEntry {}
             crate::ui::ack_inbox::AckInbox {}
             div { class: "filter",
                 input {

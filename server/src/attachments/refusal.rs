@@ -29,6 +29,9 @@ pub enum Refusal {
     /// The body ended before its `Content-Length`, or the connection broke.
     #[error("incomplete upload")]
     Incomplete,
+    /// Where only a photo will do (a 駐車場 space's photo): the bytes are no JPEG, PNG or WebP.
+    #[error("not a photo")]
+    NotAPhoto,
 }
 
 impl Refusal {
@@ -37,7 +40,7 @@ impl Refusal {
             Refusal::TooLarge { .. } | Refusal::ImageTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            Refusal::UnsupportedType { .. } | Refusal::TypeMismatch { .. } => {
+            Refusal::UnsupportedType { .. } | Refusal::TypeMismatch { .. } | Refusal::NotAPhoto => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Refusal::BadFileName(_) | Refusal::EmptyFile | Refusal::Incomplete => {
@@ -49,7 +52,9 @@ impl Refusal {
     pub fn code(&self) -> renraku_contract::ErrorCode {
         match self {
             Refusal::TooLarge { .. } => renraku_contract::ErrorCode::TooLarge,
-            Refusal::UnsupportedType { .. } => renraku_contract::ErrorCode::UnsupportedType,
+            Refusal::UnsupportedType { .. } | Refusal::NotAPhoto => {
+                renraku_contract::ErrorCode::UnsupportedType
+            }
             Refusal::TypeMismatch { .. } => renraku_contract::ErrorCode::TypeMismatch,
             Refusal::BadFileName(_) => renraku_contract::ErrorCode::BadFileName,
             Refusal::EmptyFile => renraku_contract::ErrorCode::EmptyFile,
@@ -86,6 +91,9 @@ impl Refusal {
                 max_pixels / 10_000,
                 max_pixels / 1_000_000
             ),
+            Refusal::NotAPhoto => {
+                "写真（JPEG・PNG・WebP）を選んでください。(Choose a photo: JPEG, PNG or WebP.)".into()
+            }
             Refusal::Incomplete => {
                 "アップロードが途中で切れました。もう一度お試しください。(The upload was cut off; try again.)"
                     .into()

@@ -133,12 +133,17 @@ impl Db {
         Ok(())
     }
 
-    /// How many rows name this blob; a blob none names may be deleted.
+    /// How many rows name this blob (attachments, and 駐車場 spaces' photos, which share the
+    /// store); a blob none names may be deleted.
     pub async fn blob_references(&self, sha256: &Sha256) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM attachments WHERE sha256 = $1")
-            .bind(sha256.to_string())
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM attachments WHERE sha256 = $1) \
+                  + (SELECT COUNT(*) FROM parking_spaces WHERE photo = $2) AS n",
+        )
+        .bind(sha256.to_string())
+        .bind(sha256.to_string())
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get("n")?)
     }
 }

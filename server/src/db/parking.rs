@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use renraku_contract::{
     AgreementId, ApprovedOrganization, Availability, AvailabilityException, Booking, BookingId,
     BookingStatus, ExceptionKind, Lender, LenderId, NewLender, NewSpace, NotifyBy, ParkingLimit,
-    ParkingPoint, Space, SpaceId, SpaceMonth, Trouble, TroubleSide, Weekday, WeeklyWindow,
+    ParkingPoint, Space, SpaceId, SpaceMonth, SpacePhoto, Trouble, TroubleSide, Weekday,
+    WeeklyWindow,
 };
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
 use sqlx::any::AnyRow;
@@ -35,8 +36,8 @@ fn e7(degrees: f64) -> i64 {
 }
 
 const SPACE_SELECT: &str = "SELECT s.id, s.municipality_id, s.lender_id, s.name, s.address, \
-     s.latitude_e7, s.longitude_e7, s.limits, s.limits_note, s.directions, s.photo, s.paused, \
-     l.name AS lender_name FROM parking_spaces s JOIN parking_lenders l ON l.id = s.lender_id";
+     s.latitude_e7, s.longitude_e7, s.limits, s.limits_note, s.directions, s.photo, s.photo_mime, \
+     s.photo_width, s.photo_height, s.paused, l.name AS lender_name FROM parking_spaces s JOIN parking_lenders l ON l.id = s.lender_id";
 
 fn space_from_row(row: &AnyRow) -> Result<Space> {
     let limits: String = row.try_get("limits")?;
@@ -58,12 +59,29 @@ fn space_from_row(row: &AnyRow) -> Result<Space> {
                 .collect(),
             limits_note: row.try_get("limits_note")?,
             directions: row.try_get("directions")?,
-            photo: row.try_get("photo")?,
         },
         lender_name: row.try_get("lender_name")?,
+        photo: photo_from_row(row)?,
         paused: flag(row, "paused")?,
         availability: Availability::default(),
     })
+}
+
+/// How much of the photo's SHA-256 its version shows: plenty to tell two photos apart.
+const PHOTO_VERSION_CHARS: usize = 16;
+
+fn photo_from_row(row: &AnyRow) -> Result<Option<SpacePhoto>> {
+    let Some(sha) = row.try_get::<Option<String>, _>("photo")? else {
+        return Ok(None);
+    };
+    Ok(Some(SpacePhoto {
+        version: sha.chars().take(PHOTO_VERSION_CHARS).collect(),
+        mime: row
+            .try_get::<Option<String>, _>("photo_mime")?
+            .unwrap_or_default(),
+        width: row.try_get::<Option<i64>, _>("photo_width")?.unwrap_or(0),
+        height: row.try_get::<Option<i64>, _>("photo_height")?.unwrap_or(0),
+    }))
 }
 
 const BOOKING_SELECT: &str = "SELECT b.id, b.space_id, s.name AS space_name, s.address, \
@@ -599,7 +617,7 @@ impl Db {
         .bind(serde_json::to_string(&limits).map_err(Error::internal)?)
         .bind(&s.limits_note)
         .bind(&s.directions)
-        .bind(s.photo.clone())
+        .bind(None::<String>)
         .bind(false)
         .bind(now)
         .bind(now)
@@ -626,7 +644,7 @@ impl Db {
         sqlx::query(
             "UPDATE parking_spaces SET lender_id = $1, name = $2, address = $3, \
                  latitude_e7 = $4, longitude_e7 = $5, limits = $6, limits_note = $7, \
-                 directions = $8, photo = $9, updated_at = $10 WHERE id = $11",
+                 directions = $8, updated_at = $9 WHERE id = $10",
         )
         .bind(s.lender.0)
         .bind(&s.name)
@@ -636,7 +654,6 @@ impl Db {
         .bind(serde_json::to_string(&limits).map_err(Error::internal)?)
         .bind(&s.limits_note)
         .bind(&s.directions)
-        .bind(s.photo.clone())
         .bind(now)
         .bind(id.0)
         .execute(&mut *tx)
@@ -644,6 +661,44 @@ impl Db {
         audit::insert(&mut tx, entry, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Sets (`Some`: its SHA-256 in hex, type and size) or removes a space's photo, audited.
+    /// The blob itself is in the attachment store, put there first.
+    pub async fn set_parking_photo(
+        &self,
+        id: SpaceId,
+        photo: Option<(&str, &str, i64, i64)>,
+        entry: &AuditEntry,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE parking_spaces SET photo = $1, photo_mime = $2, photo_width = $3, \
+                 photo_height = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(photo.map(|p| p.0.to_owned()))
+        .bind(photo.map(|p| p.1.to_owned()))
+        .bind(photo.map(|p| p.2))
+        .bind(photo.map(|p| p.3))
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        audit::insert(&mut tx, entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The SHA-256 (hex) of a space's photo, if it has one.
+    pub async fn parking_photo_blob(&self, id: SpaceId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT photo FROM parking_spaces WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
     }
 
     /// Pauses or resumes a space, audited; returns the bookings still ahead at `now` (for
@@ -1051,6 +1106,8 @@ pub struct DemoParking<'a> {
     pub approved: &'a [OrganizationId],
     pub approved_by: UserId,
     pub managers: &'a [UserId],
+    /// `(lender index, their account)`.
+    pub lender_accounts: &'a [(usize, UserId)],
     pub bookings: &'a [(usize, UserId, OrganizationId, i64, i64, &'static str)],
 }
 
@@ -1060,7 +1117,12 @@ impl Db {
         let m = d.municipality.get();
         let mut tx = self.pool.begin().await?;
         let mut lenders = Vec::new();
-        for (name, contact, notify_by) in d.lenders {
+        for (i, (name, contact, notify_by)) in d.lenders.iter().enumerate() {
+            let account = d
+                .lender_accounts
+                .iter()
+                .find(|(l, _)| *l == i)
+                .map(|(_, u)| u.get());
             let id: i64 = sqlx::query(
                 "INSERT INTO parking_lenders \
                      (municipality_id, name, contact, notify_by, user_id, created_at, updated_at) \
@@ -1070,7 +1132,7 @@ impl Db {
             .bind(*name)
             .bind(*contact)
             .bind(notify_by.as_str())
-            .bind(None::<i64>)
+            .bind(account)
             .bind(now)
             .bind(now)
             .fetch_one(&mut *tx)

@@ -87,6 +87,8 @@ actions! {
     ParkingSpaceAvailability = "parking.space.availability",
     ParkingSpaceCreate = "parking.space.create",
     ParkingSpacePause = "parking.space.pause",
+    ParkingSpacePhoto = "parking.space.photo",
+    ParkingSpacePhotoDelete = "parking.space.photo.delete",
     ParkingSpaceResume = "parking.space.resume",
     ParkingSpaceUpdate = "parking.space.update",
     ParkingTroubleReport = "parking.trouble.report",

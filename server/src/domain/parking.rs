@@ -162,10 +162,6 @@ pub fn check_space(s: &NewSpace) -> Result<NewSpace, String> {
             text::optional_line(&s.limits_note, PARKING_LINE_MAX),
         )?,
         directions: keep("directions", optional_text(&s.directions, PARKING_TEXT_MAX))?,
-        photo: match s.photo.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(v) => Some(keep("photo", text::line(v, PARKING_NAME_MAX))?),
-        },
     })
 }
 

@@ -118,6 +118,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(parking::share_with_agreement))
         .routes(routes!(parking::list_approvals))
         .routes(routes!(parking::approve, parking::revoke))
+        .routes(routes!(parking::choices::organization_choices))
         .routes(routes!(parking::list_lenders, parking::create_lender))
         .routes(routes!(parking::update_lender))
         .routes(routes!(parking::list_spaces, parking::create_space))
@@ -125,6 +126,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(parking::get_space, parking::update_space))
         .routes(routes!(parking::set_paused))
         .routes(routes!(parking::set_availability))
+        .routes(routes!(
+            parking::photo::get_photo,
+            parking::photo::put_photo,
+            parking::photo::delete_photo
+        ))
         .routes(routes!(parking::free))
         .routes(routes!(parking::space_bookings))
         .routes(routes!(parking::book))

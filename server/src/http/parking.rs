@@ -27,6 +27,9 @@ use renraku_contract::{
 };
 use renraku_sync::{MunicipalityId, OrganizationId, UserId};
 
+pub mod choices;
+pub mod photo;
+
 /// The asking user and what they are to one municipality's parking.
 struct Reader {
     user: CurrentUser,

@@ -9,8 +9,8 @@
 use crate::push::{subscribe, Device, PushService};
 use renraku_contract::{
     Availability, AvailabilityException, Booking, ExceptionKind, FreeWindows, NearbySpace,
-    NewBooking, NewLender, NewSpace, NotifyBy, OrganizationKind, ParkingLimit, ParkingOverview,
-    ParkingPoint, Space, SpaceMonth, Trouble, Weekday, WeeklyWindow,
+    NewBooking, NewLender, NewSpace, NotifyBy, OrganizationChoice, OrganizationKind, ParkingLimit,
+    ParkingOverview, ParkingPoint, Space, SpaceMonth, Trouble, Weekday, WeeklyWindow,
 };
 use renraku_server::clock::Clock;
 use renraku_server::db::users::Role;
@@ -76,6 +76,29 @@ impl As {
         self.send(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    /// A raw body (a photo), with the Content-Type the client claims.
+    async fn put_bytes(&self, path: &str, claimed: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .put(format!("{}{path}", self.base))
+            .header("content-type", claimed)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get_raw(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn book(&self, space: &Space, start: i64, end: i64) -> (StatusCode, Value) {
         let b = NewBooking {
             space: space.id,
@@ -116,6 +139,8 @@ async fn town() -> Town {
         c.session_idle_minutes = 24 * 60;
         // To the tests' push service.
         c.push_allow_http = true;
+        // Space photos: the smaller of this and their own 10 MB.
+        c.attachment_max_bytes = 50_000;
     })
     .await;
     let f = Fixture::new()
@@ -213,7 +238,6 @@ async fn town() -> Town {
         limits: vec![ParkingLimit::Height],
         limits_note: "高さ制限 2.0m".into(),
         directions: "山門を入って左奥、白線の1番に".into(),
-        photo: None,
     };
     let mut made = Vec::new();
     for (l, name, lat) in [
@@ -841,6 +865,214 @@ async fn the_demo_has_spaces_and_bookings() {
     let city = as_(server.signin("city2").await);
     let o: ParkingOverview = city.get_ok("/api/parking/demo").await;
     assert!(o.manager && !o.admin);
+    // The demo lender (光明寺) sees their four spaces and today's booking on the first,
+    // and cannot book.
+    let lender = as_(server.signin("lender1").await);
+    let o: ParkingOverview = lender.get_ok("/api/parking/demo").await;
+    assert!(!o.manager && !o.booker && o.lender_of.len() == 1, "{o:?}");
+    let spaces: Vec<Space> = lender.get_ok("/api/parking/demo/spaces").await;
+    assert_eq!(spaces.len(), 4);
+    assert!(spaces.iter().all(|s| s.lender_name == "光明寺"));
+    let first = spaces
+        .iter()
+        .find(|s| s.fields.name == "光明寺 境内駐車場 1番")
+        .unwrap();
+    let ahead: Vec<Booking> = lender
+        .get_ok(&format!("/api/parking/demo/spaces/{}/bookings", first.id))
+        .await;
+    assert!(!ahead.is_empty());
+    assert!(ahead.iter().all(|b| b.user.is_none()));
     server.shutdown().await;
 }
 test_both_dbs!(the_demo_has_spaces_and_bookings);
+
+/// A JPEG that decodes, `width` × `height`.
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 3) as u8, 90])
+    });
+    let mut out = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut out),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    out
+}
+
+/// Space photos: the city uploads, replaces and removes one; the city, the space's lender
+/// and bookers see it (with its type, kept privately); nobody else does, not even as a
+/// refusal that tells it exists; bytes that are no photo, a damaged photo, and one over the
+/// limit are refused with their own error, whatever the request claims; a change of the
+/// space's fields keeps its photo. Audited.
+async fn space_photos() {
+    let t = town().await;
+    let id = t.temple.id;
+    let url = format!("/api/parking/m/spaces/{id}/photo");
+    assert!(t.temple.photo.is_none());
+
+    // Nothing yet: 404 for those who see the space.
+    assert_eq!(t.nurse.get_raw(&url).await.status(), StatusCode::NOT_FOUND);
+
+    // Only the city uploads.
+    for who in [&t.lender, &t.nurse] {
+        let (s, v) = who.put_bytes(&url, "image/jpeg", jpeg(64, 48)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    }
+    for who in [&t.clerk, &t.xnurse, &t.nnurse] {
+        let (s, v) = who.put_bytes(&url, "image/jpeg", jpeg(64, 48)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    }
+
+    // Bytes decide, not the header: a PDF, an SVG and text called image/jpeg are refused.
+    for bytes in [
+        b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec(),
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec(),
+        b"GIF89a\x01\x00\x01\x00".to_vec(),
+        "駐車場の写真です".as_bytes().to_vec(),
+    ] {
+        let (s, v) = t.madmin.put_bytes(&url, "image/jpeg", bytes).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{v}");
+        assert_eq!(code(&v), "unsupported_type");
+        assert!(v["message"].as_str().unwrap().contains("JPEG"), "{v}");
+    }
+    // A JPEG's first bytes and then garbage: it does not decode.
+    let mut damaged = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    damaged.resize(4004, 0x42);
+    let (s, v) = t.madmin.put_bytes(&url, "image/jpeg", damaged).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{v}");
+    // Empty.
+    let (s, v) = t.madmin.put_bytes(&url, "image/jpeg", vec![]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(code(&v), "empty_file");
+    // Over the limit (the server's attachment limit here, 50 000 bytes, is below 10 MB).
+    let mut big = jpeg(64, 48);
+    big.resize(50_001, 0);
+    let (s, v) = t.madmin.put_bytes(&url, "image/jpeg", big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(code(&v), "too_large");
+    assert!(
+        v["message"].as_str().unwrap().contains("大きすぎます"),
+        "{v}"
+    );
+    let db = t.server.db();
+    assert_eq!(db.audit_count("parking.space.photo").await.unwrap(), 0);
+
+    // The city uploads one; the content type it claims does not matter.
+    let (s, v) = t
+        .madmin
+        .put_bytes(&url, "application/octet-stream", jpeg(64, 48))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let space: Space = serde_json::from_value(v).unwrap();
+    let photo = space.photo.clone().expect("a photo");
+    assert_eq!(photo.mime, "image/jpeg");
+    assert_eq!((photo.width, photo.height), (64, 48));
+    assert_eq!(db.audit_count("parking.space.photo").await.unwrap(), 1);
+
+    // The city, the lender and a booker (also one from the agreement once m opened its
+    // parking to it) see it; the clerk of an unapproved organisation and another
+    // municipality's staff get 404.
+    for who in [&t.madmin, &t.lender, &t.nurse, &t.carer] {
+        let res = who.get_raw(&format!("{url}?v={}", photo.version)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let cache = res.headers()["cache-control"].to_str().unwrap().to_owned();
+        assert!(cache.starts_with("private"), "{cache}");
+        let bytes = res.bytes().await.unwrap();
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (64, 48));
+    }
+    let thumb = t.nurse.get_raw(&format!("{url}?thumb=true")).await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    for who in [&t.clerk, &t.xnurse, &t.nnurse] {
+        assert_eq!(who.get_raw(&url).await.status(), StatusCode::NOT_FOUND);
+    }
+    // The space as read says it has one.
+    let read: Space = t.nurse.get_ok(&format!("/api/parking/m/spaces/{id}")).await;
+    assert_eq!(read.photo.as_ref(), Some(&photo));
+
+    // Changing the space's fields keeps its photo.
+    let (s, v) = t
+        .madmin
+        .put(
+            &format!("/api/parking/m/spaces/{id}"),
+            serde_json::to_value(&t.temple.fields).unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        serde_json::from_value::<Space>(v).unwrap().photo,
+        Some(photo.clone())
+    );
+
+    // A replacement has a new version.
+    let (s, v) = t.madmin.put_bytes(&url, "image/jpeg", jpeg(32, 32)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let replaced = serde_json::from_value::<Space>(v).unwrap().photo.unwrap();
+    assert_ne!(replaced.version, photo.version);
+    assert_eq!((replaced.width, replaced.height), (32, 32));
+
+    // Only the city removes it.
+    let del = |who: &As| {
+        let (client, u) = (who.client.clone(), format!("{}{url}", who.base));
+        async move { client.delete(u).send().await.unwrap().status() }
+    };
+    assert_eq!(del(&t.lender).await, StatusCode::FORBIDDEN);
+    assert_eq!(del(&t.xnurse).await, StatusCode::NOT_FOUND);
+    assert_eq!(del(&t.madmin).await, StatusCode::NO_CONTENT);
+    assert_eq!(t.nurse.get_raw(&url).await.status(), StatusCode::NOT_FOUND);
+    let read: Space = t
+        .madmin
+        .get_ok(&format!("/api/parking/m/spaces/{id}"))
+        .await;
+    assert!(read.photo.is_none());
+    assert_eq!(db.audit_count("parking.space.photo").await.unwrap(), 2);
+    assert_eq!(
+        db.audit_count("parking.space.photo.delete").await.unwrap(),
+        1
+    );
+    t.server.shutdown().await;
+}
+test_both_dbs!(space_photos);
+
+/// The organisations the city may approve: its own, with whether each is approved, and
+/// those of an agreement's other members once it opened its parking into that agreement;
+/// not for staff.
+async fn organization_choices() {
+    let t = town().await;
+    let url = "/api/parking/m/organization-choices";
+    let list: Vec<OrganizationChoice> = t.madmin.get_ok(url).await;
+    let names: Vec<(&str, bool)> = list.iter().map(|o| (o.name.as_str(), o.approved)).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for (name, approved) in [
+        ("訪問看護ステーションA", true),
+        ("ケアプランB", true),
+        ("クリニックC", false),
+    ] {
+        assert!(names.contains(&(name, approved)), "{names:?}");
+    }
+    assert_eq!(t.nurse.get(url).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(t.lender.get(url).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(t.xnurse.get(url).await.0, StatusCode::NOT_FOUND);
+    let agreements = t.server.db().agreements().await.unwrap();
+    let mn = agreements.iter().find(|a| a.name == "mn").unwrap().id;
+    let (s, v) = t
+        .madmin
+        .put(
+            &format!("/api/parking/m/agreements/{mn}"),
+            json!({"on": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let list: Vec<OrganizationChoice> = t.madmin.get_ok(url).await;
+    assert_eq!(list.len(), 4);
+    assert!(list
+        .iter()
+        .any(|o| o.name == "n訪問看護" && !o.approved && o.municipality == t.f.municipality("n")));
+    t.server.shutdown().await;
+}
+test_both_dbs!(organization_choices);

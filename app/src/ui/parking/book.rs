@@ -55,7 +55,11 @@ pub fn BookSheet(
     let mut photo_failed = use_signal(|| false);
     let id = space.id;
     // The photo is the city's upload for the space (served by the parking API).
-    let photo_url = format!("/api/parking/{slug}/spaces/{id}/photo");
+    let photo_url = space
+        .photo
+        .as_ref()
+        .map(|p| format!("/api/parking/{slug}/spaces/{id}/photo?v={}", p.version))
+        .unwrap_or_default();
     let s2 = slug.clone();
     let sess = session.clone();
     use_effect(move || {
@@ -169,14 +173,14 @@ pub fn BookSheet(
     rsx! {
         Sheet { title, on_close: move |_| on_close.call(()),
             div { class: "book",
-                if space.fields.photo.is_some() && !photo_failed() {
+                if space.photo.is_some() && !photo_failed() {
                     img {
                         class: "space-photo",
                         src: "{photo_url}",
                         alt: tr_string(format!("{} の写真", space.fields.name), format!("Photo of {}", space.fields.name)),
                         onerror: move |_| photo_failed.set(true),
                     }
-                } else if space.fields.photo.is_some() {
+                } else if space.photo.is_some() {
                     p { class: "muted", {tr("（写真を表示できません）", "(The photo cannot be shown)")} }
                 }
                 p { class: "address", "📍 {space.fields.address}" }
