@@ -177,7 +177,9 @@ impl Route {
     /// The bundle that shows this route.
     pub fn bundle(&self) -> Bundle {
         match self {
-            Route::Admin { .. } => Bundle::Admin,
+            // The city's and a lender's 駐車場 screens are office work, online only, like
+            // administration: in the admin bundle, so a nurse's phone never loads them.
+            Route::Admin { .. } | Route::ParkingCity { .. } | Route::ParkingLender => Bundle::Admin,
             _ => Bundle::App,
         }
     }

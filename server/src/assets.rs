@@ -146,10 +146,18 @@ fn municipality_page(index: &Asset, path: &str) -> Option<Asset> {
     })
 }
 
-/// `/{municipality}/admin` and below: the admin bundle's page (app/src/lib.rs).
+/// `/{municipality}/admin` and below, and the 駐車場's office screens (`parking/city…`,
+/// `parking/lender`): the admin bundle's page (app/src/lib.rs, `Route::bundle`).
 fn is_admin_page(path: &str) -> bool {
     let mut segments = path.split('/');
-    segments.next().is_some_and(is_slug) && segments.next() == Some("admin")
+    if !segments.next().is_some_and(is_slug) {
+        return false;
+    }
+    match segments.next() {
+        Some("admin") => true,
+        Some("parking") => matches!(segments.next(), Some("city" | "lender")),
+        _ => false,
+    }
 }
 
 /// The shape of a municipality's slug in a URL (`demo`, `kita-ku`).
@@ -523,6 +531,11 @@ mod tests {
             ("/demo/admin", "admin"),
             ("/demo/admin/", "admin"),
             ("/demo/admin/rooms/12", "admin"),
+            ("/demo/parking/city", "admin"),
+            ("/demo/parking/city/hours", "admin"),
+            ("/demo/parking/lender", "admin"),
+            ("/demo/parking", "app"),
+            ("/demo/parking/citywide", "app"),
             ("/demo/", "app"),
             ("/demo/home", "app"),
             ("/demo/administration", "app"),

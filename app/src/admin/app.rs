@@ -67,6 +67,8 @@ fn SignedIn(session: Session) -> Element {
     use_context_provider(|| session.clone());
     match route::current() {
         Route::Admin { path } => rsx! { AdminScreen { path } },
+        Route::ParkingCity { path } => rsx! { crate::ui::parking::city::CityScreen { path } },
+        Route::ParkingLender => rsx! { crate::ui::parking::lender::LenderScreen {} },
         // Only admin routes are shown here; `route::go` loads the app for the others.
         _ => rsx! {},
     }

@@ -309,14 +309,11 @@ fn Signed(slug: String, me: Me, store: Store, auth: Signal<Auth>) -> Element {
                 ui::register::RegisterScreen { key: "{of:?}", of: of.clone().unwrap_or_else(|| session.slug.clone()) }
             },
             Route::Parking { room } => rsx! { ui::parking::ParkingScreen { key: "{room:?}", room } ui::kept_screen::Reveal {} },
-            Route::ParkingCity { path } => rsx! {
-                ui::kept_screen::Reveal {}
-                ui::parking::city::CityScreen { path: path.clone() }
-            },
-            Route::ParkingLender => rsx! { ui::kept_screen::Reveal {} ui::parking::lender::LenderScreen {} },
             // The admin screens are the other bundle's: a page load away (`route::go`). This
             // page shows such a URL only when an older service worker answered for it.
-            Route::Admin { .. } => rsx! { ui::kept_screen::Reveal {} AdminElsewhere {} },
+            Route::Admin { .. } | Route::ParkingCity { .. } | Route::ParkingLender => {
+                rsx! { ui::kept_screen::Reveal {} AdminElsewhere {} }
+            }
         }
     }
 }

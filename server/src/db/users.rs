@@ -258,13 +258,16 @@ impl Db {
 }
 
 impl Db {
-    /// The active professionals of a municipality, by kana.
+    /// The active professionals of a municipality, by kana. A parking lender's own account
+    /// (a resident or a temple who lends a space) is not a colleague: it is there to see that
+    /// space's bookings, and must not be offered as someone to write to about a patient.
     pub async fn colleagues(&self, municipality: MunicipalityId) -> Result<Vec<Colleague>> {
         let rows = sqlx::query(
             "SELECT u.id, u.display_name, u.display_name_kana, u.profession, \
                  o.name AS organization_name \
              FROM users u LEFT JOIN organizations o ON o.id = u.organization_id \
              WHERE u.municipality_id = $1 AND u.disabled = $2 \
+               AND NOT EXISTS (SELECT 1 FROM parking_lenders l WHERE l.user_id = u.id) \
              ORDER BY u.display_name_kana, u.id",
         )
         .bind(municipality.get())

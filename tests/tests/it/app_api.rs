@@ -53,7 +53,11 @@ async fn directory_lists_colleagues_of_my_municipality_and_finds_them_by_kana_an
     assert_eq!(
         everyone.len(),
         9,
-        "the nine other demo professionals: {all:?}"
+        "the nine other demo professionals (not the parking lender's account): {all:?}"
+    );
+    assert!(
+        all.iter().all(|c| c.display_name != "小川 道隆"),
+        "a lender is not a colleague"
     );
     assert!(!everyone.contains(&me), "I am not my own colleague");
     let nurse = all

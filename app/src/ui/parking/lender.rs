@@ -4,10 +4,10 @@
 //! trouble report to the city.
 
 use super::city::{bookings_ahead, photo_url, when_label, PauseControl};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
 use crate::route::{self, Route, Tab};
-use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use dioxus::prelude::*;
 use renraku_contract::{Booking, NewTrouble, ParkingOverview, Space, Trouble};

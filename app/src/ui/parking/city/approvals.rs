@@ -3,9 +3,9 @@
 //! approving is one tap, withdrawing asks again (bookings already made stay).
 
 use super::City;
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{OrganizationChoice, OrganizationKind};
 use renraku_sync::OrganizationId;

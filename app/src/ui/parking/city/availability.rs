@@ -5,9 +5,9 @@
 //! the week is shown as it now is.
 
 use super::{day_of, go, jst_day, parse_hm, weekday_short, window_label, City, Section};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{
     Availability, AvailabilityException, ExceptionKind, Space, SpaceId, Weekday, WeeklyWindow,

@@ -3,9 +3,9 @@
 //! cancel one that is still ahead (asked again first).
 
 use super::{date_string, day_of, day_start, go, jst_day, status_label, when, City, Section};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{Booking, BookingId, BookingStatus, SpaceId};
 

@@ -3,9 +3,9 @@
 //! bookings and pause them themselves).
 
 use super::{notify_label, City};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{Colleague, Lender, LenderId, NewLender, NotifyBy};
 use renraku_sync::UserId;

@@ -2,7 +2,8 @@
 //! approved to book, the bookings, the statistics and the trouble reports, for a parking
 //! manager or a municipality administrator (`GET /api/parking/{m}` says which). Online only:
 //! these are office work, and every answer is the server's. The home screen's entry
-//! ([`ParkingEntry`]) also leads a lender to their own screen (`super::lender`).
+//! ([`ParkingEntry`]) also leads a lender to their own screen (`super::lender`). Both run
+//! in the admin bundle (`Route::bundle`): a nurse's phone never downloads them.
 //!
 //! A booking here shows the organisation, the plate and the time: the server holds nothing
 //! else about it (never a patient).
@@ -15,10 +16,10 @@ mod spaces;
 mod statistics;
 mod troubles;
 
+use crate::admin::Session;
 use crate::api::{self, ApiError};
 use crate::i18n::{tr, tr_string};
 use crate::route::{self, Route, Tab};
-use crate::ui::session::Session;
 use crate::ui::widgets::TopBar;
 use dioxus::prelude::*;
 use renraku_contract::{
@@ -170,9 +171,9 @@ async fn overview(slug: &str) -> Result<Option<ParkingOverview>, ApiError> {
 /// Nothing for everyone else (staff reach parking from a patient's room).
 #[component]
 pub fn ParkingEntry() -> Element {
-    let session = use_context::<Session>();
+    // On the app's home, not in the admin bundle these screens run in: no admin `Session`.
     let mut o = use_signal(|| None::<ParkingOverview>);
-    let slug = session.slug.clone();
+    let slug = crate::api::municipality_slug().unwrap_or_default();
     use_effect(move || {
         let slug = slug.clone();
         spawn(async move {

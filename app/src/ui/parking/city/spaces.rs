@@ -3,9 +3,9 @@
 //! pausing or resuming it. The pin is typed as latitude and longitude for now.
 
 use super::{go, limit_label, photo_url, weekday_label, window_label, City, PauseControl, Section};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{ErrorBody, NewSpace, ParkingLimit, ParkingPoint, Space, SpaceId};
 use wasm_bindgen::JsCast;

@@ -4,9 +4,9 @@
 //! the same numbers as a table, every month side by side.
 
 use super::City;
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::{tr, tr_string};
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{SpaceId, SpaceMonth};
 

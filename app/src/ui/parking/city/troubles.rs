@@ -1,9 +1,9 @@
 //! トラブル報告: what lenders, bookers and the city reported, newest first.
 
 use super::{clock, jst_day, short_date, City};
+use crate::admin::Session;
 use crate::api;
 use crate::i18n::tr;
-use crate::ui::session::Session;
 use dioxus::prelude::*;
 use renraku_contract::{Trouble, TroubleSide};
 
