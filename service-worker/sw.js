@@ -3,8 +3,9 @@
 // - The shell (index.html, app.js, app_bg.wasm, manifest, icons) is precached under a
 //   versioned cache and served cache-first; every page of the app (/{municipality}/…) is
 //   the same index.html.
-// - The administration screens (/{municipality}/admin…, admin.html and its own bundle) are
-//   not precached: only administrators fetch them, from the network, and they work online
+// - The administration screens (/{municipality}/admin…, and the city's and a lender's
+//   駐車場 screens, /{municipality}/parking/city… and /parking/lender: admin.html and its own
+//   bundle) are not precached: only administrators fetch them, from the network, and they work online
 //   only; offline their page says so.
 // - /api/, /ws and /yjs are never cached and never answered from a cache: they go to the
 //   network only — except map tiles (/api/tiles/{z}/{x}/{y}), which are not personal data.
@@ -147,9 +148,10 @@ async function forMunicipality(page, path) {
   return new Response(html, { status: page.status, statusText: page.statusText, headers });
 }
 
-// `/{municipality}/admin…`: the admin bundle's page (server/src/assets.rs).
+// `/{municipality}/admin…` and the 駐車場's office screens (`parking/city…`, `parking/lender`):
+// the admin bundle's page (server/src/assets.rs, the app's `Route::bundle`).
 function isAdminPage(path) {
-  return /^\/[a-z0-9][a-z0-9-]{0,62}\/admin(\/|$)/.test(path);
+  return /^\/[a-z0-9][a-z0-9-]{0,62}\/(admin|parking\/(city|lender))(\/|$)/.test(path);
 }
 
 // What an administrator sees opening the admin screens offline (no scripts: the page is
