@@ -13,6 +13,7 @@ mod admin;
 #[macro_use]
 mod enums;
 mod error;
+pub mod jst;
 mod parking;
 mod register;
 mod rooms;

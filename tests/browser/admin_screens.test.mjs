@@ -59,12 +59,13 @@ test("an administrator creates an account and disables a signed-in colleague", a
   await created.getByText("要パスワード変更").waitFor();
   await created.getByText(/ひかり訪問看護ステーション/).waitFor();
 
-  // The filter narrows the list to the new account.
+  // The filter narrows the list to the new account (of the demo's ten professionals, the
+  // parking lender 光明寺's account and the new one).
   await admin.page.getByLabel(/名前・かな・ログイン ID・事業所で絞り込み/).fill(NEW_LOGIN);
-  await admin.page.getByText("1 件 / 全 11 件").waitFor();
+  await admin.page.getByText("1 件 / 全 12 件").waitFor();
   await admin.screenshot("users-filtered");
   await admin.page.getByLabel(/名前・かな・ログイン ID・事業所で絞り込み/).fill("");
-  await admin.page.getByText("11 件 / 全 11 件").waitFor();
+  await admin.page.getByText("12 件 / 全 12 件").waitFor();
   await admin.screenshot("users");
 
   // helper1 is signed in on her phone with a live socket.

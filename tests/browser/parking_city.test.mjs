@@ -107,6 +107,17 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await page.locator('select[name="space-lender"]').selectOption({ label: "テスト寺" });
   await page.locator('input[name="space-name"]').fill("テスト寺 駐車場");
   await page.locator('input[name="space-address"]').fill("デモ市本町9-9-9");
+  // The pin is placed by tapping the form's map (the town's own tiles); the numbers follow.
+  const map = page.locator("#parking-map");
+  await map.locator(".leaflet-tile-loaded").first().waitFor();
+  await map.click({ position: { x: 120, y: 90 } });
+  await map.locator(".rk-space.rk-selected").waitFor();
+  const tapped = [
+    Number(await page.locator('input[name="space-lat"]').inputValue()),
+    Number(await page.locator('input[name="space-lon"]').inputValue()),
+  ];
+  assert.ok(Math.abs(tapped[0] - 35.7) < 0.1 && Math.abs(tapped[1] - 139.7) < 0.1, `a tap inside the town: ${tapped}`);
+  // Typed numbers (from another map) are kept as typed.
   await page.locator('input[name="space-lat"]').fill("35.7012");
   await page.locator('input[name="space-lon"]').fill("139.7013");
   await page.getByRole("checkbox", { name: "軽自動車のみ" }).check();

@@ -76,11 +76,18 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
         from.set(date_input(day_start(now) - (days - 1.0) * DAY_MS));
         to.set(date_input(now));
     };
-    let show_text = move |_| {
-        let Some((f, t)) = period() else {
+    // The period, or `None` with the reason on the sheet.
+    let mut checked = move || {
+        let found = period();
+        if found.is_none() {
             message.set(Some(
                 tr("期間が正しくありません。", "The period is not valid.").to_owned(),
             ));
+        }
+        found
+    };
+    let show_text = move |_| {
+        let Some((f, t)) = checked() else {
             return;
         };
         spawn(async move {
@@ -97,10 +104,7 @@ pub fn RecordSheet(room: RoomId, on_close: EventHandler<()>) -> Element {
     };
     // Saved through `api::download`, so a refusal is a message here, not a file of JSON.
     let mut save = move |format: &'static str| {
-        let Some((f, t)) = period() else {
-            message.set(Some(
-                tr("期間が正しくありません。", "The period is not valid.").to_owned(),
-            ));
+        let Some((f, t)) = checked() else {
             return;
         };
         spawn(async move {

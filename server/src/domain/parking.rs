@@ -29,11 +29,11 @@ use renraku_contract::{
     PARKING_NAME_MAX, PARKING_PLATE_MAX, PARKING_TEXT_MAX, PARKING_WINDOWS_MAX,
 };
 
-pub const MINUTE_MS: i64 = 60_000;
-pub const HOUR_MS: i64 = 60 * MINUTE_MS;
-pub const DAY_MS: i64 = 24 * HOUR_MS;
-/// Japan Standard Time, UTC+9 all year.
-pub const JST_OFFSET_MS: i64 = 9 * 60 * MINUTE_MS;
+// Japan time, the same on both sides (`renraku_contract::jst`).
+pub use renraku_contract::jst::{
+    date_of_day, day_of_date, day_of_instant as jst_day, day_start, weekday, DAY_MS, HOUR_MS,
+    MINUTE_MS, OFFSET_MS as JST_OFFSET_MS,
+};
 /// Coordinates are kept as integers of 10⁻⁷ degree, as the register's.
 pub const DEGREE_UNITS: f64 = 10_000_000.0;
 /// The largest search radius, metres.
@@ -214,74 +214,6 @@ pub fn check_availability(a: &Availability) -> Result<Availability, String> {
         weekly: a.weekly.clone(),
         exceptions,
     })
-}
-
-/// The day number (days since 1970-01-01, Japan time) of unix ms `t`.
-pub fn jst_day(t: i64) -> i64 {
-    (t + JST_OFFSET_MS).div_euclid(DAY_MS)
-}
-
-/// Unix ms of 00:00 Japan time on day `day`.
-pub fn day_start(day: i64) -> i64 {
-    day * DAY_MS - JST_OFFSET_MS
-}
-
-/// The weekday of day number `day` (1970-01-01 was a Thursday).
-pub fn weekday(day: i64) -> Weekday {
-    const FROM_THURSDAY: [Weekday; 7] = [
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-    ];
-    FROM_THURSDAY[day.rem_euclid(7) as usize]
-}
-
-/// The day number of `YYYY-MM-DD`, if it names a day that exists.
-pub fn day_of_date(d: &str) -> Option<i64> {
-    let b = d.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let y: i64 = d.get(0..4)?.parse().ok()?;
-    let m: i64 = d.get(5..7)?.parse().ok()?;
-    let day: i64 = d.get(8..10)?.parse().ok()?;
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if !(1..=days).contains(&day) || y < 1970 {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// `YYYY-MM-DD` of day number `day`.
-pub fn date_of_day(day: i64) -> String {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A window of minutes on `day` as unix ms; an end at or before the start is the next day's.

@@ -82,7 +82,7 @@ browser_tests! {
     search: "search.test.mjs";
     register: "register.test.mjs" with DEMO_TILES;
     parking_staff: "parking_staff.test.mjs" with DEMO_TILES;
-    parking_city: "parking_city.test.mjs";
+    parking_city: "parking_city.test.mjs" with DEMO_TILES;
 }
 
 /// The demo tile set the project generates (`renraku tiles demo`), served as the operator's

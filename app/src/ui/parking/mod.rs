@@ -9,7 +9,7 @@ mod book;
 pub mod city;
 pub mod lender;
 mod mine;
-mod nearby;
+pub(crate) mod nearby;
 mod staff;
 
 pub use mine::ParkingEntry;

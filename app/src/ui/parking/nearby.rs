@@ -352,8 +352,10 @@ fn SpaceRow(n: NearbySpace, selected: bool, on_open: EventHandler<NearbySpace>) 
 
 /// The map: the shared Leaflet map (`crate::map`) with the parking markers. Mounted once;
 /// the markers follow the props; the view fits the home and the spaces when they change.
+/// The parking map: the home, the spaces, and — while `placing` — a tap that places a pin
+/// (also the city's space form, where the tap sets the space's own location).
 #[component]
-fn ParkingMap(
+pub(crate) fn ParkingMap(
     home: Option<HomeMark>,
     spaces: Vec<SpaceMark>,
     placing: bool,

@@ -308,56 +308,14 @@ pub fn CityScreen(path: String) -> Element {
 
 // ---- shared pieces ----
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
-/// Japan time: UTC+9, no daylight saving (as the server counts it).
-const JST_MS: i64 = 9 * HOUR_MS;
+use renraku_contract::jst::{
+    civil, date_of_day as date_string, day_of_date, day_of_instant as jst_day, day_start, DAY_MS,
+    OFFSET_MS as JST_MS,
+};
 
-/// The Japan-time day number (days since 1970-01-01) of an instant.
-fn jst_day(ms: i64) -> i64 {
-    (ms + JST_MS).div_euclid(DAY_MS)
-}
-
-/// The instant a Japan-time day begins.
-fn day_start(day: i64) -> i64 {
-    day * DAY_MS - JST_MS
-}
-
-/// Year, month, day of a day number (proleptic Gregorian).
-fn civil(day: i64) -> (i64, i64, i64) {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The day number of a `YYYY-MM-DD` date.
+/// The day number of a date typed or picked (`YYYY-MM-DD`, spaces around allowed).
 fn day_of(date: &str) -> Option<i64> {
-    let mut parts = date.trim().split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let day = era * 146_097 + doe - 719_468;
-    (civil(day) == (if m <= 2 { y + 1 } else { y }, m, d)).then_some(day)
-}
-
-fn date_string(day: i64) -> String {
-    let (y, m, d) = civil(day);
-    format!("{y:04}-{m:02}-{d:02}")
+    day_of_date(date.trim())
 }
 
 /// Monday is 0 (1970-01-01 was a Thursday).

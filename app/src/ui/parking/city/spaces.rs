@@ -286,6 +286,21 @@ fn SpaceForm(space: Option<Space>, on_close: EventHandler<()>) -> Element {
         remove_photo.set(false);
     };
     let d = draft();
+    // The space's pin on the form's map, where the numbers typed or tapped put it.
+    let pin = match (
+        d.latitude.trim().parse::<f64>(),
+        d.longitude.trim().parse::<f64>(),
+    ) {
+        (Ok(lat), Ok(lon)) => Some(crate::map::SpaceMark {
+            id: id.map_or(0, |i| i.0),
+            lat,
+            lon,
+            name: d.fields.name.clone(),
+            selected: true,
+            paused: false,
+        }),
+        _ => None,
+    };
     if lenders.is_empty() {
         return rsx! {
             div { class: "parking-form",
@@ -350,7 +365,19 @@ fn SpaceForm(space: Option<Space>, on_close: EventHandler<()>) -> Element {
                     }
                 }
             }
-            p { class: "hint muted", {tr("地図アプリで場所を長押しすると、緯度・経度が表示されます。", "Long-press the place in a map app to see its latitude and longitude.")} }
+            p { class: "hint muted", {tr("下の地図で駐車場の場所をタップすると、緯度・経度が入ります。", "Tap the space's place on the map below to fill in its latitude and longitude.")} }
+            // The pin is placed by a tap, as staff place a patient's home; the numbers stay
+            // editable for a place taken from another map.
+            crate::ui::parking::nearby::ParkingMap {
+                home: None,
+                spaces: pin.into_iter().collect::<Vec<_>>(),
+                placing: true,
+                on_select: move |_| {},
+                on_place: move |(lat, lon): (f64, f64)| draft.with_mut(|d| {
+                    d.latitude = format!("{lat:.6}");
+                    d.longitude = format!("{lon:.6}");
+                }),
+            }
             fieldset { class: "choices",
                 legend { {tr("制限", "Limits")} }
                 for l in ParkingLimit::ALL.iter().copied() {
