@@ -256,6 +256,27 @@ async fn serve(
     .detail(format!("attachment/{id}"));
     state.db.audit(entry).await?;
 
+    // Patient data: kept out of shared caches and off the disk of a shared PC.
+    let mut response = blob_response(blob, content_type, DOWNLOAD_CSP, "private, no-store");
+    let headers = response.headers_mut();
+    if let Some(disposition) = disposition {
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).map_err(Error::internal)?,
+        );
+    }
+    Ok(response)
+}
+
+/// A stored file as the answer: its bytes streamed with their own type and length, never
+/// sniffed into something else, under `csp` and `cache` (a post's file and a parking
+/// space's photo differ only there).
+pub(crate) fn blob_response(
+    blob: attachments::store::Blob,
+    content_type: &'static str,
+    csp: &'static str,
+    cache: &'static str,
+) -> Response {
     let mut response = Body::from_stream(blob.body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -266,18 +287,8 @@ async fn serve(
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOWNLOAD_CSP),
+        HeaderValue::from_static(csp),
     );
-    // Patient data: kept out of shared caches and off the disk of a shared PC.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    if let Some(disposition) = disposition {
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&disposition).map_err(Error::internal)?,
-        );
-    }
-    Ok(response)
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
 }

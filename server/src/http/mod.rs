@@ -3,7 +3,7 @@
 
 mod acks;
 pub mod admin;
-mod attachments;
+pub(crate) mod attachments;
 mod client_certs;
 mod directory;
 mod extract;

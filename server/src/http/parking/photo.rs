@@ -16,8 +16,8 @@ use crate::http::{ApiPath, ApiQuery};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use bytes::BytesMut;
 use futures_util::StreamExt;
@@ -159,20 +159,12 @@ pub async fn get_photo(
             "parking space {id}: its photo is missing from the store"
         ))
     })?;
-    let mut response = Body::from_stream(blob.body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(blob.size));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PHOTO_CSP),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PHOTO_CACHE));
-    Ok(response)
+    Ok(crate::http::attachments::blob_response(
+        blob,
+        content_type,
+        PHOTO_CSP,
+        PHOTO_CACHE,
+    ))
 }
 
 /// Removes a space's photo (the city). The bytes stay in the store, as a replaced one's do:
