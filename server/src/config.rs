@@ -22,6 +22,8 @@ pub const DEFAULT_IMAGE_DECODE_MEMORY_MB: u64 = 256;
 pub const DEFAULT_TILES_OFFLINE_BUDGET_MB: u64 = 50;
 /// The tile set used when `--tiles` is not given, if it exists in the data directory.
 pub const DEFAULT_TILES_FILE: &str = "tiles.mbtiles";
+/// Subjects of a cluster's NATS messages start with this (see `nats_prefix`).
+pub const DEFAULT_NATS_PREFIX: &str = "renraku";
 /// The project's private vulnerability reporting (see SECURITY.md).
 pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
@@ -210,6 +212,19 @@ pub struct Config {
     /// no environment variable, so a production environment file cannot carry it.
     #[arg(long, global = true)]
     pub demo: bool,
+
+    /// Several nodes: the NATS server (`nats://host:4222`) through which this node announces
+    /// the room updates it stored and hears those of the other nodes, and passes on
+    /// decisions that close sockets (a session ended, an account disabled). Needs
+    /// PostgreSQL, which all nodes share and which stays the source of truth. Unset: one
+    /// node.
+    #[arg(long, env = "RENRAKU_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+
+    /// The first part of every NATS subject this cluster uses: nodes of one deployment share
+    /// it; two deployments on one NATS server (staging beside production) must not.
+    #[arg(long, env = "RENRAKU_NATS_PREFIX", default_value = DEFAULT_NATS_PREFIX, global = true)]
+    pub nats_prefix: String,
 }
 
 impl Config {
@@ -251,6 +266,8 @@ impl Config {
             tiles: None,
             tiles_offline_budget_mb: DEFAULT_TILES_OFFLINE_BUDGET_MB,
             demo: false,
+            nats_url: None,
+            nats_prefix: DEFAULT_NATS_PREFIX.into(),
         }
     }
 
@@ -348,6 +365,8 @@ impl fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("tiles", &self.tiles)
             .field("demo", &self.demo)
+            .field("nats_url", &self.nats_url.as_deref().map(redact_url))
+            .field("nats_prefix", &self.nats_prefix)
             .finish()
     }
 }
