@@ -24,6 +24,7 @@ pub const DEFAULT_TILES_OFFLINE_BUDGET_MB: u64 = 50;
 pub const DEFAULT_TILES_FILE: &str = "tiles.mbtiles";
 /// Subjects of a cluster's NATS messages start with this (see `nats_prefix`).
 pub const DEFAULT_NATS_PREFIX: &str = "renraku";
+pub const DEFAULT_CLUSTER_SWEEP_MS: u64 = 1000;
 /// The project's private vulnerability reporting (see SECURITY.md).
 pub const DEFAULT_SECURITY_CONTACT: &str = "mailto:security@renraku.example";
 
@@ -225,6 +226,12 @@ pub struct Config {
     /// it; two deployments on one NATS server (staging beside production) must not.
     #[arg(long, env = "RENRAKU_NATS_PREFIX", default_value = DEFAULT_NATS_PREFIX, global = true)]
     pub nats_prefix: String,
+
+    /// Several nodes: how often (ms) each node compares its loaded rooms with the database's
+    /// newest updates, and reads what it missed — the longest a message NATS lost (or NATS
+    /// being down) delays a post on other nodes. One query per node each time.
+    #[arg(long, env = "RENRAKU_CLUSTER_SWEEP_MS", default_value_t = DEFAULT_CLUSTER_SWEEP_MS, global = true)]
+    pub cluster_sweep_ms: u64,
 }
 
 impl Config {
@@ -268,6 +275,7 @@ impl Config {
             demo: false,
             nats_url: None,
             nats_prefix: DEFAULT_NATS_PREFIX.into(),
+            cluster_sweep_ms: DEFAULT_CLUSTER_SWEEP_MS,
         }
     }
 
@@ -367,6 +375,7 @@ impl fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("nats_url", &self.nats_url.as_deref().map(redact_url))
             .field("nats_prefix", &self.nats_prefix)
+            .field("cluster_sweep_ms", &self.cluster_sweep_ms)
             .finish()
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> axum::Router {
 /// Connects to the configured database and migrates it; adds the demo municipality only when
 /// `config.demo` asks for it (a real deployment starts empty: `renraku init`).
 pub async fn prepare(config: &Config) -> Result<Db> {
+    cluster::check(config)?;
     attachments::Store::from_config(config)?;
     // A bad tile file fails the start, with a message naming it.
     tiles::check(config).await?;
@@ -189,6 +191,11 @@ pub async fn serve_state(
     let _sweeper = auth::sweeper::spawn(state.clone());
     // Pushes at acknowledgement requests' deadlines, and once more later.
     let _acks = acks::spawn(state.clone());
+    // Several nodes: hear the others, and tell them.
+    let _cluster = match cluster::Cluster::connect(&state.config).await? {
+        Some(cluster) => Some(state.hub.join_cluster(cluster)),
+        None => None,
+    };
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {
         return tls::serve(state, listener, files, shutdown).await;
     }

@@ -230,6 +230,81 @@ impl Db {
         Ok(())
     }
 
+    /// What a node holding a document since `after` lacks, for catching up with what other
+    /// nodes stored: the snapshot when a compaction has passed `after` (the rows it covers
+    /// are gone), then the log rows after both, up to `up_to` if given.
+    #[allow(clippy::type_complexity)]
+    pub async fn load_doc_after(
+        &self,
+        doc: &str,
+        after: i64,
+        up_to: Option<i64>,
+    ) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
+        let mut tx = self.pool.begin().await?;
+        dialect::snapshot_reads_in(&mut tx, self.backend).await?;
+        let snapshot = sqlx::query(
+            "SELECT state, up_to_seq FROM doc_snapshots WHERE doc = $1 AND up_to_seq > $2",
+        )
+        .bind(doc)
+        .bind(after)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| -> Result<_, sqlx::Error> {
+            Ok((
+                row.try_get::<Vec<u8>, _>("state")?,
+                row.try_get::<i64, _>("up_to_seq")?,
+            ))
+        })
+        .transpose()?;
+        let from = snapshot
+            .as_ref()
+            .map_or(after, |(_, seq)| (*seq).max(after));
+        let tail = sqlx::query(
+            "SELECT seq, update_bytes FROM doc_updates \
+             WHERE doc = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(doc)
+        .bind(from)
+        .bind(up_to.unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("seq")?, row.try_get("update_bytes")?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tx.commit().await?;
+        Ok((snapshot, tail))
+    }
+
+    /// The newest seq of each of `docs` that has any (its log's, or its snapshot's once
+    /// compacted), for the cluster's sweep: one query per node per sweep.
+    pub async fn doc_heads(
+        &self,
+        docs: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut heads = std::collections::HashMap::with_capacity(docs.len());
+        // Bounded statements: a node may hold thousands of rooms.
+        for chunk in docs.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT doc, MAX(s) AS head FROM ( \
+                     SELECT doc, MAX(seq) AS s FROM doc_updates WHERE doc IN ({list}) GROUP BY doc \
+                     UNION ALL SELECT doc, up_to_seq AS s FROM doc_snapshots WHERE doc IN ({list}) \
+                 ) AS known GROUP BY doc"
+            );
+            let mut query = sqlx::query(&sql);
+            for doc in chunk {
+                query = query.bind(doc.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                heads.insert(row.try_get("doc")?, row.try_get("head")?);
+            }
+        }
+        Ok(heads)
+    }
+
     /// Number of log rows not yet compacted.
     pub async fn log_len(&self, doc: &str) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM doc_updates WHERE doc = $1")

@@ -2,13 +2,11 @@
 //! their rooms hears of each one on every `/ws` socket they have open on this node
 //! (`Frame::RoomActivity`: room, author, time, first line), whether or not they opened the
 //! room, so that a home screen's unread badges, newest lines and order follow without a
-//! reload. Members are read at the time of sending, so only those who may read the room
+//! reload; other nodes tell their own sockets (`cluster::Order::Tell`). Members are read at the time of sending, so only those who may read the room
 //! are told (tenancy); `/yjs/{room}` sockets speak no frames and are not told.
 
-use super::live::Control;
 use super::registry::HubInner;
 use crate::db::posts::NewPost;
-use axum::body::Bytes;
 use renraku_sync::{Frame, RoomId};
 use std::sync::Weak;
 use tokio::sync::mpsc;
@@ -22,8 +20,8 @@ pub(super) async fn fan_out(hub: Weak<HubInner>, mut rx: mpsc::Receiver<Vec<NewP
         let Some(hub) = hub.upgrade() else {
             return;
         };
-        // Nobody connected: nobody to tell, and nothing to read.
-        if hub.live.is_empty() {
+        // Nobody connected (here, and no other node to tell): nothing to read.
+        if hub.live.is_empty() && !hub.clustered() {
             continue;
         }
         let mut rooms: Vec<RoomId> = posts.iter().map(|p| p.room).collect();
@@ -46,10 +44,7 @@ pub(super) async fn fan_out(hub: Weak<HubInner>, mut rx: mpsc::Receiver<Vec<NewP
                 at: new.post.created_at,
                 text: renraku_sync::frame::preview(&new.post.text),
             };
-            let control = Control::Frame(Bytes::from(frame.encode()));
-            for user in users {
-                hub.live.send(*user, &control);
-            }
+            hub.tell_encoded(users.clone(), frame.encode());
         }
     }
 }

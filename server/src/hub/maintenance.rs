@@ -14,7 +14,7 @@ const TICK: Duration = Duration::from_millis(500);
 
 /// Why the socket closed, in its close frame (the app reconnects and then meets the
 /// maintenance page).
-const REASON: &str = "maintenance";
+pub(super) const REASON: &str = "maintenance";
 
 /// Stops the watcher when the server stops.
 pub struct WatcherGuard(tokio::task::JoinHandle<()>);

@@ -1,7 +1,8 @@
 //! The hub: which documents are loaded, and the room task for each.
 
-use super::room::{Room, RoomHandle};
+use super::room::{Room, RoomCmd, RoomHandle};
 use super::writer::Writer;
+use crate::cluster::{Cluster, Order, Presence, RoomNews};
 use crate::db::audit::AuditEntry;
 use crate::db::sessions::SessionId;
 use crate::db::Db;
@@ -9,7 +10,7 @@ use crate::domain::audit::AuditAction;
 use renraku_sync::{DocId, RoomId, SessionEnd, UserId, Violation};
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::error;
@@ -40,6 +41,8 @@ pub struct HubInner {
     pub(super) live: super::live::LiveConnections,
     /// Open sockets counted against the caps.
     pub(super) caps: super::caps::Caps,
+    /// The other nodes, when there are any (`--nats-url`).
+    pub(super) cluster: OnceLock<Cluster>,
 }
 
 impl Deref for Hub {
@@ -58,6 +61,7 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             live: Default::default(),
             caps: super::caps::Caps::new(config.caps),
+            cluster: OnceLock::new(),
             config,
         }));
         // Holds the hub weakly: it ends with the writer, which ends with the hub.
@@ -115,13 +119,21 @@ impl Hub {
 
     /// [`Hub::disconnect_user`] with the reason the socket's close frame carries.
     pub fn disconnect_user_for(&self, user: UserId, reason: &'static str) -> usize {
+        self.spread(Order::DisconnectUser {
+            user,
+            reason: reason.into(),
+        });
         self.live
             .send(user, &super::live::Control::Disconnect { reason })
     }
 
-    /// Closes every open WebSocket of one session on this node (`/ws` and `/yjs/{room}`
-    /// alike), like [`Hub::disconnect_user`].
+    /// Closes every open WebSocket of one session (`/ws` and `/yjs/{room}` alike), like
+    /// [`Hub::disconnect_user`]; returns how many were on this node.
     pub fn end_session(&self, session: &SessionId, why: SessionEnd) -> usize {
+        self.spread(Order::EndSession {
+            session: session.clone(),
+            reason: why.as_str().into(),
+        });
         self.live.end_session(session, why.as_str())
     }
 
@@ -134,27 +146,115 @@ impl Hub {
     /// connections get a `Denied` frame for the room and stay open; a `/yjs/{room}` socket
     /// of that room is closed.
     pub fn close_room_for(&self, user: UserId, room: RoomId) -> usize {
-        self.live
-            .send(user, &super::live::Control::CloseDoc(DocId::Room(room)))
+        let doc = DocId::Room(room);
+        self.spread(Order::CloseDoc { user, doc });
+        self.live.send(user, &super::live::Control::CloseDoc(doc))
     }
 
-    /// Sends `frame` to every open `/ws` socket of each of `users` on this node (news such
-    /// as a register's safety mark); returns how many sockets were reached.
+    /// Sends `frame` to every open `/ws` socket of each of `users` (news such as a
+    /// register's safety mark), on every node; returns how many sockets were reached on
+    /// this one.
     pub fn tell(
         &self,
         users: impl IntoIterator<Item = UserId>,
         frame: &renraku_sync::Frame,
     ) -> usize {
-        let control = super::live::Control::Frame(axum::body::Bytes::from(frame.encode()));
-        users
-            .into_iter()
-            .map(|user| self.live.send(user, &control))
-            .sum()
+        self.tell_encoded(users.into_iter().collect(), frame.encode())
     }
 
     /// Every user with an open WebSocket on this node.
     pub fn connected_users(&self) -> Vec<UserId> {
         self.live.users()
+    }
+
+    /// Joins the other nodes: from now on what this hub stores and decides reaches them.
+    pub fn join_cluster(&self, cluster: Cluster) -> crate::cluster::ListenerGuard {
+        let cluster = self.cluster.get_or_init(|| cluster);
+        cluster.spawn_listener(self.clone())
+    }
+
+    /// Updates another node stored: the room applies them if it is loaded here.
+    pub(crate) fn remote_news(&self, news: RoomNews) {
+        let Some(room) = self.loaded_room(news.doc) else {
+            return; // loaded later, it reads them from the database
+        };
+        if room.tx.try_send(RoomCmd::Remote(news)).is_err() {
+            // A full queue: the sweep reads what this room lacks from the database.
+            tracing::debug!("cluster: a room's queue is full, left to the sweep");
+        }
+    }
+
+    pub(crate) fn remote_presence(&self, presence: Presence) {
+        if let Some(room) = self.loaded_room(presence.doc) {
+            let _ = room
+                .tx
+                .try_send(RoomCmd::RemotePresence(presence.message.into_vec()));
+        }
+    }
+
+    /// Carries out another node's decision on the sockets of this one.
+    pub(crate) fn carry_out(&self, order: &Order) {
+        match order {
+            Order::DisconnectUser { user, reason } => {
+                let reason = static_reason(reason);
+                self.live
+                    .send(*user, &super::live::Control::Disconnect { reason });
+            }
+            Order::EndSession { session, reason } => {
+                self.live.end_session(session, static_reason(reason));
+            }
+            Order::CloseDoc { user, doc } => {
+                self.live.send(*user, &super::live::Control::CloseDoc(*doc));
+            }
+            Order::Tell { users, frame } => {
+                let control =
+                    super::live::Control::Frame(axum::body::Bytes::copy_from_slice(frame));
+                for user in users {
+                    self.live.send(*user, &control);
+                }
+            }
+        }
+    }
+
+    /// Every loaded room reads what it lacks from the database (NATS came back).
+    pub(crate) fn catch_up_all(&self) {
+        let rooms: Vec<RoomHandle> = self
+            .rooms
+            .lock()
+            .expect("hub lock")
+            .values()
+            .cloned()
+            .collect();
+        for room in rooms {
+            let _ = room.tx.try_send(RoomCmd::CatchUp { head: None });
+        }
+    }
+
+    /// Compares every loaded room with the newest seq in the database; a room behind reads
+    /// the rest (a message NATS never delivered).
+    pub(crate) async fn sweep_heads(&self) -> crate::Result<()> {
+        let rooms: Vec<(DocId, RoomHandle)> = self
+            .rooms
+            .lock()
+            .expect("hub lock")
+            .iter()
+            .map(|(doc, room)| (*doc, room.clone()))
+            .collect();
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = rooms.iter().map(|(doc, _)| doc.storage_key()).collect();
+        let heads = self.db.doc_heads(&keys).await?;
+        for ((_, room), key) in rooms.iter().zip(&keys) {
+            if let Some(&head) = heads.get(key) {
+                let _ = room.tx.try_send(RoomCmd::CatchUp { head: Some(head) });
+            }
+        }
+        Ok(())
+    }
+
+    fn loaded_room(&self, doc: DocId) -> Option<RoomHandle> {
+        self.rooms.lock().expect("hub lock").get(&doc).cloned()
     }
 
     /// Number of documents loaded.
@@ -180,5 +280,58 @@ impl Hub {
         if let Err(e) = self.writer.audit(entry).await {
             error!(error = %e, "audit write failed");
         }
+    }
+}
+
+impl HubInner {
+    /// Passes a decision this node carried out on to the other nodes, if any.
+    pub(super) fn spread(&self, order: Order) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.order(&order);
+        }
+    }
+
+    /// Sends an encoded frame to `users`' `/ws` sockets here, and has every other node do
+    /// the same; how many sockets here.
+    pub(super) fn tell_encoded(&self, users: Vec<UserId>, frame: Vec<u8>) -> usize {
+        let control = super::live::Control::Frame(axum::body::Bytes::from(frame.clone()));
+        let reached = users
+            .iter()
+            .map(|user| self.live.send(*user, &control))
+            .sum();
+        self.spread(Order::Tell {
+            users,
+            frame: frame.into(),
+        });
+        reached
+    }
+
+    pub(super) fn announce(&self, news: impl FnOnce() -> RoomNews) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.announce(&news());
+        }
+    }
+
+    pub(super) fn announce_presence(&self, doc: DocId, message: &[u8]) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.presence(&Presence {
+                doc,
+                message: message.to_vec().into(),
+            });
+        }
+    }
+
+    pub(super) fn clustered(&self) -> bool {
+        self.cluster.get().is_some()
+    }
+}
+
+/// The close reason of a socket closed on another node's word, as this node's close frames
+/// spell it (reasons are `'static`: they are the app's to match on).
+fn static_reason(reason: &str) -> &'static str {
+    match SessionEnd::parse(reason) {
+        Some(end) => end.as_str(),
+        None if reason == super::maintenance::REASON => super::maintenance::REASON,
+        None => SessionEnd::Ended.as_str(),
     }
 }

@@ -33,6 +33,15 @@ pub enum RoomCmd {
         ack: Option<u64>,
         message: Vec<u8>,
     },
+    /// Updates another node stored (`cluster`).
+    Remote(crate::cluster::RoomNews),
+    /// Presence from a member on another node, checked there.
+    RemotePresence(Vec<u8>),
+    /// Read what this node lacks from the database: up to `head` when the database's newest
+    /// seq is known (the cluster's sweep), or whatever is there (NATS came back).
+    CatchUp {
+        head: Option<i64>,
+    },
 }
 
 /// How a room task is reached.
@@ -221,6 +230,16 @@ impl Room {
                     ack,
                     message,
                 } => self.message(conn, user, ack, &message, &mut pending).await,
+                RoomCmd::Remote(news) => self.remote(news).await,
+                RoomCmd::RemotePresence(message) => self.broadcast(None, &message),
+                RoomCmd::CatchUp { head } => {
+                    if head.is_none_or(|head| head > self.last_seq) {
+                        self.catch_up().await;
+                    }
+                }
+            }
+            if self.broken {
+                return;
             }
         }
         if !pending.is_empty() {
@@ -346,7 +365,9 @@ impl Room {
                 }
                 // Forwarded to everyone, the sender included: y-websocket clients count the
                 // echo of their own renewals as the sign that the connection is alive.
-                self.broadcast(None, &Message::Awareness(update).encode_v1());
+                let message = Message::Awareness(update).encode_v1();
+                self.broadcast(None, &message);
+                self.hub.announce_presence(self.id, &message);
             }
             Message::AwarenessQuery | Message::Auth(_) | Message::Custom(..) => {}
         }
@@ -484,8 +505,28 @@ impl Room {
             // `Some`: nothing was stored; `Some(Some(id))`: because another user holds `id`.
             let failed = match appended {
                 Ok(Ok(seqs)) => {
-                    self.last_seq = *seqs.last().unwrap_or(&self.last_seq);
-                    self.log_len += seqs.len();
+                    if let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) {
+                        if first > self.last_seq + 1 {
+                            // Another node stored updates in between that we have not heard
+                            // of yet: they come first, or a snapshot taken at `last` would
+                            // miss them.
+                            self.catch_up_to(first - 1).await;
+                            if self.broken {
+                                return;
+                            }
+                        }
+                        self.last_seq = self.last_seq.max(last);
+                        self.log_len += seqs.len();
+                        self.hub.announce(|| crate::cluster::RoomNews {
+                            doc: self.id,
+                            first_seq: first,
+                            updates: pending
+                                .iter()
+                                .filter(|p| p.is_new)
+                                .map(|p| p.update.clone().into())
+                                .collect(),
+                        });
+                    }
                     None
                 }
                 Ok(Err(client)) => Some(Some(client)),
@@ -537,6 +578,90 @@ impl Room {
         }
         if self.log_len >= self.hub.config.compact_after {
             self.compact();
+        }
+    }
+
+    /// Updates another node stored: applied and broadcast in seq order; a gap before them is
+    /// read from the database first.
+    async fn remote(&mut self, news: crate::cluster::RoomNews) {
+        if news.last_seq() <= self.last_seq {
+            return; // known already (read in a catch-up, or loaded after it was stored)
+        }
+        if news.first_seq > self.last_seq + 1 {
+            self.catch_up().await; // reads these too
+            return;
+        }
+        for (seq, update) in (news.first_seq..).zip(&news.updates) {
+            if seq <= self.last_seq {
+                continue;
+            }
+            if let Err(e) = self.doc.load(update) {
+                error!(doc = %self.key, seq, error = %e, "a stored update from another node does not apply");
+                self.broken = true;
+                return;
+            }
+            self.step2.clear();
+            self.last_seq = seq;
+            self.log_len += 1;
+            let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
+            self.broadcast(None, &message);
+        }
+    }
+
+    /// Reads from the database everything stored after `last_seq` (by other nodes) and
+    /// broadcasts it to this node's peers as one update.
+    async fn catch_up(&mut self) {
+        self.catch_up_within(None).await
+    }
+
+    /// [`Room::catch_up`], only as far as `up_to`.
+    async fn catch_up_to(&mut self, up_to: i64) {
+        self.catch_up_within(Some(up_to)).await
+    }
+
+    async fn catch_up_within(&mut self, up_to: Option<i64>) {
+        let (snapshot, tail) = match self
+            .db
+            .load_doc_after(&self.key, self.last_seq, up_to)
+            .await
+        {
+            Ok(read) => read,
+            Err(e) => {
+                // Tried again at the next sweep or news.
+                warn!(doc = %self.key, error = %e, "catching up from the database failed");
+                return;
+            }
+        };
+        if snapshot.is_none() && tail.is_empty() {
+            return;
+        }
+        let before = self.doc.state_vector();
+        let mut last = self.last_seq;
+        // Compacted by another node past what we had: its snapshot holds the rows.
+        if let Some((state, up_to_seq)) = &snapshot {
+            if let Err(e) = self.doc.load(state) {
+                error!(doc = %self.key, error = %e, "another node's snapshot does not apply");
+                self.broken = true;
+                return;
+            }
+            last = last.max(*up_to_seq);
+        }
+        for (seq, update) in &tail {
+            if let Err(e) = self.doc.load(update) {
+                error!(doc = %self.key, seq, error = %e, "a stored update does not apply");
+                self.broken = true;
+                return;
+            }
+            last = last.max(*seq);
+            self.log_len += 1;
+        }
+        debug!(doc = %self.key, from = self.last_seq, to = last, "caught up from the database");
+        self.last_seq = last;
+        if self.doc.state_vector() != before {
+            self.step2.clear();
+            let diff = self.doc.encode_diff(&before);
+            let message = Message::Sync(SyncMessage::Update(diff)).encode_v1();
+            self.broadcast(None, &message);
         }
     }
 

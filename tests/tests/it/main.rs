@@ -30,6 +30,7 @@ mod fixture;
 mod http_api;
 mod http_storage;
 mod mtls;
+mod nodes;
 mod parking;
 mod passkeys;
 mod projection;
