@@ -4,7 +4,7 @@
 //! hears nothing through NATS still catches up from the database.
 
 use renraku_server::db::Backend;
-use renraku_sync::RoomId;
+use renraku_sync::{Frame, RoomId};
 use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
@@ -160,6 +160,39 @@ async fn a_client_id_owned_on_one_node_cannot_be_used_by_another_user_on_another
             verdict.as_ref().is_err_and(|why| why.contains("4242")),
             "B's update under A's client id: {verdict:?}"
         );
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_room_list_on_another_node_hears_of_a_new_post() {
+    on_backend(Backend::Postgres, async {
+        let storage = TestStorage::new().await;
+        let prefix = prefix();
+        let one = node(&storage, NATS, &prefix, Hearing::Nats).await;
+        let two = node(&storage, NATS, &prefix, Hearing::Nats).await;
+        let t = team_at(&one.base_url, &storage).await;
+        let mut a = SyncClient::connect(&one.ws_url(), &t.a.token, 5101)
+            .await
+            .unwrap();
+        a.open(t.room).await.unwrap();
+        // B is on node 2 with the home screen open: connected, the room not opened.
+        let mut b = SyncClient::connect(&two.ws_url(), &t.b.token, 5202)
+            .await
+            .unwrap();
+        let u =
+            a.doc(t.room)
+                .start_thread(t.a.id, new_post_id(), "褥瘡の処置を変更しました", now_ms());
+        a.write(t.room, u).await.unwrap();
+        let heard = b
+            .wait_event(|f| matches!(f, Frame::RoomActivity { room, .. } if *room == t.room))
+            .await
+            .unwrap();
+        let Frame::RoomActivity { author, text, .. } = heard else {
+            unreachable!()
+        };
+        assert_eq!(author, t.a.id);
+        assert_eq!(text, "褥瘡の処置を変更しました");
     })
     .await
 }
