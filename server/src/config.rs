@@ -214,7 +214,8 @@ pub struct Config {
     #[arg(long, global = true)]
     pub demo: bool,
 
-    /// Several nodes: the NATS server (`nats://host:4222`) through which this node announces
+    /// Several nodes: the NATS server (`nats://host:4222`, or several of a NATS cluster,
+    /// comma-separated) through which this node announces
     /// the room updates it stored and hears those of the other nodes, and passes on
     /// decisions that close sockets (a session ended, an account disabled). Needs
     /// PostgreSQL, which all nodes share and which stays the source of truth. Unset: one

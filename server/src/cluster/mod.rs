@@ -61,6 +61,13 @@ impl Cluster {
             return Ok(None);
         };
         check(config)?;
+        // Several servers of a NATS cluster, comma-separated: the client moves to another
+        // when one goes away.
+        let servers = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--nats-url: {e}"))?;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let client = async_nats::ConnectOptions::new()
             .name("renraku")
@@ -74,7 +81,7 @@ impl Cluster {
                     let _ = tx.send(event);
                 }
             })
-            .connect(url.as_str())
+            .connect(servers)
             .await?;
         let (publish, mut queue) = mpsc::channel::<(String, Bytes)>(PUBLISH_QUEUE);
         let publisher = client.clone();
