@@ -71,13 +71,16 @@ pub async fn seed(
     db.migrate().await?;
     let pool = db.pool();
     let now = now_ms();
-    let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('sessions')")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("name"))
-        .collect::<Result<_, _>>()?;
-    let public_id = columns.iter().any(|c| c == "public_id");
+    // PostgreSQL (several nodes) is always on today's schema; an old SQLite file may not be.
+    let public_id = db_url.starts_with("postgres") || {
+        let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('sessions')")
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("name"))
+            .collect::<Result<_, _>>()?;
+        columns.iter().any(|c| c == "public_id")
+    };
     let mut tx = pool.begin().await?;
     let municipality: i64 = sqlx::query(
         "INSERT INTO municipalities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",

@@ -49,7 +49,29 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Sections of BENCHMARKS.md written by other tools (between `<!-- NAME:start -->` and
 /// `<!-- NAME:end -->`), kept when `renraku-bench` rewrites the file.
-const KEPT_SECTIONS: [&str; 3] = ["app-bench", "attacks", "search"];
+const KEPT_SECTIONS: [&str; 4] = ["app-bench", "attacks", "search", "nodes"];
+
+/// `cargo xtask bench-nodes`: `renraku-nodes-bench` (1–3 nodes on PostgreSQL and NATS) in
+/// release, into BENCHMARKS.md.
+pub fn nodes(args: &[String]) -> Result<()> {
+    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
+    build_release_server("bench-nodes")?;
+    step("bench-nodes: cargo run --release -p renraku-bench --bin renraku-nodes-bench");
+    run_cmd(
+        Command::new(cargo())
+            .current_dir(root())
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "renraku-bench",
+                "--bin",
+                "renraku-nodes-bench",
+                "--",
+            ])
+            .args(args),
+    )
+}
 
 /// `cargo xtask bench-search`: `renraku-search-bench` in release, into BENCHMARKS.md.
 pub fn search(args: &[String]) -> Result<()> {

@@ -36,6 +36,8 @@ commands:
   bench-app [ARGS] setup + build-app + release server, then bench/browser/app_bench.mjs in
               Chromium: first-load bytes, repeat load, a 1,000-post room's first paint at
               4x CPU slowdown; written to the app section of BENCHMARKS.md (--runs N)
+  bench-nodes [ARGS] the steady load on 1, 2 and 3 nodes (PostgreSQL + NATS): latency on the
+              sender's node and across nodes, CPU per node; into BENCHMARKS.md
   bench-search [ARGS] search latency on 1,000,000 posts in 10,000 rooms for a member of 30,
               on SQLite and PostgreSQL (`renraku-search-bench -- ARGS`, e.g. --posts 100000),
               written to the search section of BENCHMARKS.md
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&rest),
         Some("bench-app") => bench_app::run(&rest),
         Some("bench-search") => bench::search(&rest),
+        Some("bench-nodes") => bench::nodes(&rest),
         Some("fuzz") => util::target_dir().and_then(|t| fuzz::run(&util::root(), &t, &rest)),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
