@@ -65,6 +65,27 @@ async fn try_signin(base_url: &str, login: &str) -> Result<String> {
 
 /// Creates a patient room with two demo professionals as its only members.
 pub async fn team_in(db: &Db, base_url: &str) -> Team {
+    let (room, mut members) = room_in(db, base_url, 3, 2).await;
+    let outsider = members.pop().unwrap();
+    let b = members.pop().unwrap();
+    let a = members.pop().unwrap();
+    Team {
+        room,
+        a,
+        b,
+        outsider,
+    }
+}
+
+/// A fresh patient room whose members are the first `n` demo professionals, all signed in
+/// at `base_url` (the demo has ten): for tests that need more than [`team_in`]'s two.
+pub async fn crew_in(db: &Db, base_url: &str, n: usize) -> (RoomId, Vec<Member>) {
+    room_in(db, base_url, n, n).await
+}
+
+/// A fresh patient room with the first `members` of `people` demo professionals as its
+/// members, and all `people` signed in at `base_url`.
+async fn room_in(db: &Db, base_url: &str, people: usize, members: usize) -> (RoomId, Vec<Member>) {
     let pool = db.pool();
     let municipality: i64 = sqlx::query("SELECT id FROM municipalities WHERE slug = $1")
         .bind("demo")
@@ -73,16 +94,21 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
         .expect("demo municipality")
         .get("id");
     let users: Vec<(i64, String)> = sqlx::query(
-        "SELECT id, login_id FROM users WHERE municipality_id = $1 ORDER BY id LIMIT 3",
+        "SELECT id, login_id FROM users WHERE municipality_id = $1 ORDER BY id LIMIT $2",
     )
     .bind(municipality)
+    .bind(i64::try_from(people).expect("a small number"))
     .fetch_all(pool)
     .await
     .unwrap()
     .into_iter()
     .map(|r| (r.get("id"), r.get("login_id")))
     .collect();
-    assert_eq!(users.len(), 3, "the demo data has professionals");
+    assert_eq!(
+        users.len(),
+        people,
+        "the demo data has {people} professionals"
+    );
     // Every team's room is the canary patient's: its name then travels through every test
     // (room lists, audits, sync), and must never show up in a server log (see `logs`).
     let patient: i64 = sqlx::query(
@@ -110,7 +136,7 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
     .await
     .unwrap()
     .get("id");
-    for (user, _) in &users[..2] {
+    for (user, _) in &users[..members] {
         sqlx::query(
             "INSERT INTO room_members (room_id, user_id, role, added_at) VALUES ($1, $2, $3, $4)",
         )
@@ -122,24 +148,16 @@ pub async fn team_in(db: &Db, base_url: &str) -> Team {
         .await
         .unwrap();
     }
-    let mut members = Vec::new();
+    let mut signed_in = Vec::new();
     for (id, login) in users {
         let token = signin_at(base_url, &login).await;
-        members.push(Member {
+        signed_in.push(Member {
             id: UserId::new(id),
             login,
             token,
         });
     }
-    let outsider = members.pop().unwrap();
-    let b = members.pop().unwrap();
-    let a = members.pop().unwrap();
-    Team {
-        room: RoomId::new(room),
-        a,
-        b,
-        outsider,
-    }
+    (RoomId::new(room), signed_in)
 }
 
 /// Storage for a server: a data directory, and a fresh PostgreSQL database when the

@@ -7,6 +7,7 @@
 //! outside it, SQLite.
 
 pub mod api;
+pub mod cluster;
 pub mod fixture;
 pub mod fixtures;
 pub mod helpers;
@@ -16,8 +17,8 @@ pub mod python;
 pub mod sync_client;
 
 pub use fixtures::{
-    demo_args, flood_args, node_client, signin_at, signin_request, storage_args, team_at, team_in,
-    Member, Team, TestStorage,
+    crew_in, demo_args, flood_args, node_client, signin_at, signin_request, storage_args, team_at,
+    team_in, Member, Team, TestStorage,
 };
 
 use anyhow::{bail, Context, Result};

@@ -1,5 +1,6 @@
 //! The real `renraku` binary as a child process, for crash tests: started on a loopback port
-//! chosen by the OS, killed with SIGKILL, restarted on the same storage.
+//! chosen by the OS, killed with SIGKILL, restarted on the same storage (the nodes of a
+//! [`crate::cluster::Cluster`] are such processes).
 
 use anyhow::{anyhow, Context, Result};
 use std::process::Stdio;
@@ -12,8 +13,15 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `bin serve` with `args` and waits for its `listening on http://…` line.
+    /// Starts `bin serve` with `args` on a free loopback port and waits for its
+    /// `listening on http://…` line.
     pub async fn spawn(bin: &str, args: &[String]) -> Result<ServerProcess> {
+        Self::spawn_at(bin, "127.0.0.1:0", args).await
+    }
+
+    /// [`spawn`](Self::spawn) listening on `listen`: a node restarted where its load
+    /// balancer expects it.
+    pub async fn spawn_at(bin: &str, listen: &str, args: &[String]) -> Result<ServerProcess> {
         // The child's log goes where the canary check reads it (see `logs`).
         let (stderr, filter) = match crate::logs::child_log() {
             Some((file, filter)) => (Stdio::from(file), filter),
@@ -21,7 +29,7 @@ impl ServerProcess {
         };
         let mut child = Command::new(bin)
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .env("RUST_LOG", filter)
             .env("NO_COLOR", "1")

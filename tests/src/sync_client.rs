@@ -43,6 +43,10 @@ pub struct SyncClient {
     pub close_frame: Option<(u16, String)>,
     /// Every outbox id the server acknowledged with `saved`, directly or by a later ack.
     pub acknowledged: Vec<u64>,
+    /// Every other device's update the server relayed live (not the state it answers an
+    /// opening with), in arrival order: what the app is handed as news, where a post that
+    /// arrives twice would be delivered twice.
+    pub relayed: Vec<Vec<u8>>,
 }
 
 impl SyncClient {
@@ -56,6 +60,7 @@ impl SyncClient {
             closed: false,
             close_frame: None,
             acknowledged: Vec::new(),
+            relayed: Vec::new(),
         };
         let hello = client.session.connected();
         client.run(hello).await?;
@@ -109,6 +114,7 @@ impl SyncClient {
             match effect {
                 Effect::Send(frame) => self.send_frame(&frame).await?,
                 Effect::Saved { acks, .. } => self.acknowledged.extend(acks),
+                Effect::Remote { update, .. } => self.relayed.push(update),
                 _ => {}
             }
         }
@@ -326,6 +332,14 @@ impl SyncClient {
             }
         }
         self.close_frame.clone()
+    }
+
+    /// Handles whatever arrives during `d` (however busy the socket), then returns whether
+    /// the socket is still open: a streaming writer's pause between two posts.
+    pub async fn handle_for(&mut self, d: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + d;
+        while self.pump_until(deadline).await.is_ok() {}
+        self.is_online()
     }
 
     /// Handles frames for up to `d`, returning when nothing arrives for that long.

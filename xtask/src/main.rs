@@ -23,14 +23,16 @@ usage: cargo xtask <command> [args]
 
 commands:
   setup       install what is missing: the wasm32 target, wasm-bindgen-cli (the version
-              in Cargo.lock), rustfmt/clippy, the npm packages in tests/node/, and
-              Chromium for the browser tests (Debian's package, via apt-get)
+              in Cargo.lock), rustfmt/clippy, the npm packages in tests/node/,
+              Chromium for the browser tests, nginx and nats-server for the cluster
+              tests (Debian's packages, via apt-get)
   build-app   build the Dioxus app for wasm32 into app/dist/ (embedded by the server)
   run [ARGS]  install what running needs (the wasm32 target, wasm-bindgen-cli, OpenSSL
               headers; not the test tools) + build-app +
               `cargo run --release -p renraku-server -- serve --demo ARGS`
   test        setup + build-app + fmt + clippy + every test on SQLite, then on PostgreSQL
-              (which must be reachable at 127.0.0.1:5432)
+              (which must be reachable at 127.0.0.1:5432; the cluster tests also need
+              NATS at 127.0.0.1:4222, which .ci/run starts)
   bench [ARGS] npm ci in bench/node + release build + `cargo run --release -p renraku-bench
               -- ARGS`: Renraku beside y-websocket, written to BENCHMARKS.md (--quick: smoke)
   bench-app [ARGS] setup + build-app + release server, then bench/browser/app_bench.mjs in

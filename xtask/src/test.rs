@@ -9,6 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+/// The machine's NATS, which the cluster tests' nodes talk through (`.ci/run` starts it).
+const NATS_ADDR: &str = "127.0.0.1:4222";
 
 struct Outcome {
     name: &'static str,
@@ -76,6 +78,7 @@ pub fn run() -> Result<()> {
         // (`test_both_dbs!` in tests/src/lib.rs); the browser tests run once, on SQLite.
         record("cargo test (SQLite and PostgreSQL)", &|| {
             postgres_reachable()?;
+            nats_reachable()?;
             run_cmd(
                 // --no-fail-fast: one failing suite must not hide the others' results.
                 c().args(["test", "--no-fail-fast"])
@@ -119,15 +122,7 @@ fn postgres_reachable() -> Result<()> {
         Ok(url) => (pg_host_port(&url), "RENRAKU_TEST_PG_URL"),
         Err(_) => (POSTGRES_ADDR.to_owned(), "the default"),
     };
-    let reachable = addr
-        .to_socket_addrs()
-        .map(|addrs| {
-            addrs
-                .into_iter()
-                .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
-        })
-        .unwrap_or(false);
-    if !reachable {
+    if !reachable(&addr) {
         bail!(
             "PostgreSQL is not reachable at {addr} ({from}). The PostgreSQL test run needs a \
              server there with trust authentication for local connections; start one and run \
@@ -137,8 +132,40 @@ fn postgres_reachable() -> Result<()> {
     Ok(())
 }
 
+/// Fails clearly unless NATS (`RENRAKU_TEST_NATS_URL`, by default 127.0.0.1:4222) accepts
+/// TCP connections: the cluster tests need it, as the PostgreSQL tests need PostgreSQL.
+fn nats_reachable() -> Result<()> {
+    let (addr, from) = match std::env::var("RENRAKU_TEST_NATS_URL") {
+        Ok(url) => (host_port(&url, 4222), "RENRAKU_TEST_NATS_URL"),
+        Err(_) => (NATS_ADDR.to_owned(), "the default"),
+    };
+    if !reachable(&addr) {
+        bail!(
+            "NATS is not reachable at {addr} ({from}). The cluster tests need a NATS server \
+             with JetStream there: `.ci/run` starts one (`nats-server -a 127.0.0.1 -p 4222 -js \
+             -sd /var/lib/nats-server`; `cargo xtask setup` installs Debian's nats-server)."
+        );
+    }
+    Ok(())
+}
+
+fn reachable(addr: &str) -> bool {
+    addr.to_socket_addrs()
+        .map(|addrs| {
+            addrs
+                .into_iter()
+                .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(5)).is_ok())
+        })
+        .unwrap_or(false)
+}
+
 /// `postgres://user@host:port/db` → `host:port` (port 5432 if absent).
 fn pg_host_port(url: &str) -> String {
+    host_port(url, 5432)
+}
+
+/// `scheme://user@host:port/…` → `host:port` (`default_port` if absent).
+fn host_port(url: &str, default_port: u16) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or(rest);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -149,7 +176,7 @@ fn pg_host_port(url: &str) -> String {
     {
         host.to_owned()
     } else {
-        format!("{host}:5432")
+        format!("{host}:{default_port}")
     }
 }
 
@@ -173,5 +200,10 @@ mod tests {
         ] {
             assert_eq!(pg_host_port(url), want, "{url}");
         }
+        assert_eq!(host_port("nats://127.0.0.1:4223", 4222), "127.0.0.1:4223");
+        assert_eq!(
+            host_port("nats://nats.internal", 4222),
+            "nats.internal:4222"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! Every test that touches a database runs on SQLite and on PostgreSQL
 //! ([`renraku_tests::test_both_dbs!`]: `it::sync::name::sqlite`, `it::sync::name::postgres`);
 //! filter by backend with `cargo test -p renraku-tests --test it -- ::postgres`. The
-//! browser tests (`browser`) run once, on SQLite. Shared fixtures live in the
+//! browser tests (`browser`) run once, on SQLite; the cluster tests (`cluster`: several
+//! nodes behind nginx) once, on PostgreSQL, which nodes need. Shared fixtures live in the
 //! `renraku-tests` library (`tests/src/`); a module's private helpers stay in it.
 
 #[macro_use]
@@ -23,6 +24,7 @@ mod audit_chain;
 mod backup;
 mod browser;
 mod canary;
+mod cluster;
 mod convergence;
 mod durability;
 mod first_hour;

@@ -30,6 +30,10 @@ const PYTHON_PACKAGES: Install = (
 const CHROMIUM: Install = ("Chromium for the browser tests", system::ensure_chromium);
 const PDF_FONT: Install = ("a Japanese font for PDF export", system::ensure_pdf_font);
 const PDFTOTEXT: Install = ("pdftotext for the PDF tests", system::ensure_pdftotext);
+const CLUSTER_TOOLS: Install = (
+    "nginx and nats-server for the cluster tests",
+    system::ensure_cluster_tools,
+);
 
 /// Everything: what `setup`, `test` and `bench-app` need.
 pub fn everything() -> Result<()> {
@@ -43,6 +47,7 @@ pub fn everything() -> Result<()> {
         CHROMIUM,
         PDF_FONT,
         PDFTOTEXT,
+        CLUSTER_TOOLS,
     ])
 }
 

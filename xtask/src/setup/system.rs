@@ -1,6 +1,7 @@
 //! Debian packages, through apt-get: OpenSSL's headers (the server needs them to build), a
 //! Japanese font for the server's PDF export, Chromium with a Japanese and an emoji font
-//! (only the browser tests and the app bench) and poppler's `pdftotext` (the PDF tests).
+//! (only the browser tests and the app bench), poppler's `pdftotext` (the PDF tests), and
+//! nginx and NATS for the tests of several nodes.
 
 use crate::util::{capture, run_cmd};
 use anyhow::{bail, Context, Result};
@@ -89,6 +90,38 @@ pub fn ensure_pdftotext() -> Result<()> {
         "could not install poppler-utils with apt-get; the PDF export tests read PDFs with \
          its pdftotext (install it as root: `apt-get install poppler-utils`)",
     )
+}
+
+/// The load balancer in front of the nodes in the cluster tests (tests/src/cluster.rs), run
+/// as the test's own process with a generated configuration: Debian's `nginx`.
+pub const NGINX: &str = "/usr/sbin/nginx";
+/// The NATS server (with JetStream) the nodes of a cluster talk through: Debian's
+/// `nats-server`. `.ci/run` starts the machine's own at 127.0.0.1:4222; the cluster tests
+/// also start private ones to restart under load.
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+/// nginx and nats-server for the cluster tests, installed with apt-get when missing.
+/// Debian's `nginx` is the bare server (its `nginx-light` only adds the echo module): the
+/// tests need the proxy, upstream and WebSocket parts that every build has. nginx rather
+/// than HAProxy because its `proxy_next_upstream` retries a request whose node refused the
+/// connection on another node, which is what a test that kills a node wants to see, and the
+/// README's deployment example is nginx too. On a systemd machine Debian's package also
+/// starts a system nginx on port 80; the tests never use it.
+pub fn ensure_cluster_tools() -> Result<()> {
+    if Path::new(NGINX).is_file() && Path::new(NATS_SERVER).is_file() {
+        println!("nginx and nats-server: present");
+        return Ok(());
+    }
+    apt_install(&["nginx", "nats-server"]).context(
+        "could not install nginx and nats-server with apt-get; the cluster tests run them \
+         (install them as root: `apt-get install nginx nats-server`)",
+    )?;
+    for binary in [NGINX, NATS_SERVER] {
+        if !Path::new(binary).is_file() {
+            bail!("apt-get installed nginx and nats-server, but {binary} is missing");
+        }
+    }
+    Ok(())
 }
 
 /// `apt-get update` and `apt-get install PACKAGES`, as root or with passwordless sudo.
