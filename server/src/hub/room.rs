@@ -646,6 +646,9 @@ impl Room {
             }
             last = last.max(*up_to_seq);
         }
+        // Without a snapshot, the rows go out one by one as they were written (as the news
+        // would have brought them); a snapshot's content goes out as one difference.
+        let one_by_one = snapshot.is_none();
         for (seq, update) in &tail {
             if let Err(e) = self.doc.load(update) {
                 error!(doc = %self.key, seq, error = %e, "a stored update does not apply");
@@ -654,10 +657,15 @@ impl Room {
             }
             last = last.max(*seq);
             self.log_len += 1;
+            if one_by_one {
+                self.step2.clear();
+                let message = Message::Sync(SyncMessage::Update(update.clone())).encode_v1();
+                self.broadcast(None, &message);
+            }
         }
         debug!(doc = %self.key, from = self.last_seq, to = last, "caught up from the database");
         self.last_seq = last;
-        if self.doc.state_vector() != before {
+        if !one_by_one && self.doc.state_vector() != before {
             self.step2.clear();
             let diff = self.doc.encode_diff(&before);
             let message = Message::Sync(SyncMessage::Update(diff)).encode_v1();
