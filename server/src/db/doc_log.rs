@@ -37,7 +37,7 @@ async fn compact_in(
     (doc, state, up_to_seq): Snapshot<'_>,
     now: i64,
 ) -> Result<()> {
-    dialect::lock_doc_in(&mut **tx, backend, doc).await?;
+    dialect::lock_doc_in(tx, backend, doc).await?;
     sqlx::query(
         "INSERT INTO doc_snapshots (doc, state, up_to_seq, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (doc) DO UPDATE SET state = excluded.state, \
