@@ -218,6 +218,33 @@ async fn two_nodes_leasing_pushes_at_once_never_lease_the_same_one() {
     assert_eq!(unique.len(), all.len(), "a push was leased twice");
     assert_eq!(all.len() as i64, PUSHES, "every due push was leased");
     assert!(busy > 1, "one worker leased everything: nothing raced");
+
+    // On PostgreSQL a lease passes over rows another node's lease is taking (its
+    // transaction holds them) instead of waiting for that transaction; SQLite's one writer
+    // leases one at a time anyway.
+    if renraku_tests::backend() == renraku_tests::Backend::Postgres {
+        sqlx::query("UPDATE push_outbox SET lease_until = 0")
+            .execute(one.pool())
+            .await
+            .unwrap();
+        let mut taking = one.pool().begin().await.unwrap();
+        let held: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM push_outbox ORDER BY id LIMIT 5 FOR UPDATE")
+                .fetch_all(&mut *taking)
+                .await
+                .unwrap();
+        let leased = tokio::time::timeout(Duration::from_secs(10), two.lease_pushes(5, 600_000))
+            .await
+            .expect("a lease waited for another node's")
+            .unwrap();
+        let leased: Vec<i64> = leased.iter().map(|p| p.id).collect();
+        assert_eq!(leased.len(), 5);
+        assert!(
+            leased.iter().all(|id| !held.contains(id)),
+            "{leased:?} {held:?}"
+        );
+        taking.rollback().await.unwrap();
+    }
     one.close().await;
     two.close().await;
 }
