@@ -315,6 +315,49 @@ async fn compactions_on_two_nodes_and_appends_keep_every_update_and_never_go_bac
     two.close().await;
 }
 
+test_both_dbs!(a_compaction_waits_for_another_nodes_append_of_the_same_document);
+async fn a_compaction_waits_for_another_nodes_append_of_the_same_document() {
+    let storage = TestStorage::new().await;
+    let (one, two) = two_handles(&storage).await;
+    let doc = "room/778";
+    let user = UserId::new(1);
+    let seqs = one
+        .append_updates(doc, &[(user, vec![1]), (user, vec![2])])
+        .await
+        .unwrap();
+    assert_eq!(seqs, vec![1, 2]);
+    // Node one is in the middle of appending (its transaction holds the document's lock)
+    // when node two compacts what it has read.
+    let mut appending = one.pool().begin().await.unwrap();
+    let seq = renraku_server::db::doc_log::append_in(
+        &mut appending,
+        one.backend(),
+        doc,
+        user,
+        &[3],
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seq, 3);
+    let compaction = tokio::spawn({
+        let two = two.clone();
+        async move { two.compact(doc, b"up to 2", 2).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !compaction.is_finished(),
+        "the compaction did not wait for the append"
+    );
+    appending.commit().await.unwrap();
+    compaction.await.unwrap().unwrap();
+    let (snapshot, tail) = two.load_doc(doc).await.unwrap();
+    assert_eq!(snapshot, Some((b"up to 2".to_vec(), 2)));
+    assert_eq!(tail, vec![(3, vec![3])]);
+    one.close().await;
+    two.close().await;
+}
+
 test_both_dbs!(three_nodes_starting_at_once_on_an_empty_database_all_start);
 async fn three_nodes_starting_at_once_on_an_empty_database_all_start() {
     let storage = TestStorage::new().await;
