@@ -794,9 +794,9 @@ async fn seed_conversations(
             }
         }
         let key = DocId::Room(*room).storage_key();
-        for update in updates {
-            db.append_updates(&key, &[update]).await?;
-        }
+        // One commit per room: another node starting meanwhile projects a room whole or
+        // not at all (`Db::backfill_projection`).
+        db.append_updates(&key, &updates).await?;
     }
     Ok(())
 }

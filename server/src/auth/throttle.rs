@@ -44,12 +44,17 @@ impl Throttle {
         Self { db, clock }
     }
 
+    /// A counter's key as stored: hashed, because a login id as typed is sometimes a
+    /// password typed into the wrong field.
     fn account(municipality: i64, login_id: &str) -> String {
-        format!("account/{municipality}/{}", login_id.to_lowercase())
+        super::token::token_hash(&format!(
+            "account/{municipality}/{}",
+            login_id.to_lowercase()
+        ))
     }
 
     fn address(addr: IpAddr) -> String {
-        format!("address/{}", Self::network(addr))
+        super::token::token_hash(&format!("address/{}", Self::network(addr)))
     }
 
     /// IPv6 clients are counted per /64: one host usually holds a whole /64.
@@ -150,12 +155,11 @@ mod tests {
             Throttle::account(1, "nurse1"),
             Throttle::account(2, "nurse1")
         );
-        assert_eq!(
-            Throttle::address("192.0.2.1".parse().unwrap()),
-            "address/192.0.2.1"
-        );
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        assert_eq!(Throttle::address(mapped), "address/192.0.2.1");
+        assert_eq!(Throttle::address(mapped), Throttle::address(v4));
+        assert_ne!(Throttle::address(v4), Throttle::account(1, "192.0.2.1"));
+        assert!(!Throttle::account(1, "nurse1").contains("nurse1"));
     }
 
     #[test]

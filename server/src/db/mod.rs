@@ -127,14 +127,17 @@ impl Db {
     /// an advisory lock on PostgreSQL while it migrates. SQLite has no such lock, so there a
     /// process that loses the race to another applying the same migration (a second server
     /// on the same file) fails that migration's transaction and looks again: what is applied
-    /// by then is skipped.
+    /// by then is skipped. Only failures to execute are retried (for a while: the winner
+    /// may be slow), never a changed or missing migration.
     pub async fn migrate(&self) -> Result<()> {
-        let mut retries = 0;
+        use sqlx::migrate::MigrateError;
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             match self.backend.migrator().run(&self.pool).await {
                 Ok(()) => return Ok(()),
-                Err(e) if self.backend == Backend::Sqlite && retries < 20 => {
-                    retries += 1;
+                Err(e @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)))
+                    if self.backend == Backend::Sqlite && tokio::time::Instant::now() < give_up =>
+                {
                     tracing::debug!(error = %e, "migration raced another process; again");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
