@@ -286,13 +286,18 @@ const OTHER_ROOMS: [(RoomKind, &str, &[&str]); 3] = [
     ),
 ];
 
-/// Adds the demo municipality unless it exists; whether it was added.
+/// Adds the demo municipality unless it exists; whether it was added. Several nodes
+/// starting at once on an empty database all find it missing: the first to create the
+/// municipality (its slug is unique) seeds it, and the others start without waiting.
 pub async fn ensure(db: &Db) -> Result<bool> {
     if db.municipality_by_slug(SLUG).await?.is_some() {
         return Ok(false);
     }
-    seed(db).await?;
-    Ok(true)
+    match seed(db).await {
+        Ok(()) => Ok(true),
+        Err(Error::Conflict) if db.municipality_by_slug(SLUG).await?.is_some() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates the demo municipality with everything in it. Fails with `Conflict` if it exists.
@@ -789,9 +794,9 @@ async fn seed_conversations(
             }
         }
         let key = DocId::Room(*room).storage_key();
-        for update in updates {
-            db.append_updates(&key, &[update]).await?;
-        }
+        // One commit per room: another node starting meanwhile projects a room whole or
+        // not at all (`Db::backfill_projection`).
+        db.append_updates(&key, &updates).await?;
     }
     Ok(())
 }

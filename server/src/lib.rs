@@ -91,6 +91,7 @@ impl AppState {
         // `prepare` has already read (or created) the key.
         let sealer = auth::sealed::Sealer::from_config(&config).expect("secret key readable");
         let tiles = tiles::Tiles::from_config(&config);
+        let throttle = auth::Throttle::new(db.clone(), clock.clone());
         Self {
             inner: Arc::new(Inner {
                 webauthn,
@@ -98,7 +99,7 @@ impl AppState {
                 config,
                 db,
                 hub,
-                throttle: auth::Throttle::default(),
+                throttle,
                 attachments,
                 clock,
                 photos,

@@ -155,8 +155,9 @@ pub struct TestServer {
     state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
-    // Last field: dropped after the server task is stopped.
-    storage: TestStorage,
+    // Last field: dropped after the server task is stopped (shared with the other nodes on
+    // the same storage: see [`TestServer::another_node`]).
+    storage: std::sync::Arc<TestStorage>,
 }
 
 impl TestServer {
@@ -181,6 +182,24 @@ impl TestServer {
         // Most tests sign in as the demo's people; one without it says `config.demo = false`.
         config.demo = true;
         adjust(&mut config);
+        Self::launch(std::sync::Arc::new(storage), config, clock).await
+    }
+
+    /// Another node of this server's deployment: a second server, in this process, on the
+    /// same database and data directory (the key file and the attachments are shared, as
+    /// several nodes behind a load balancer share them), with the same configuration and
+    /// clock. Nothing else is shared: each node has its own hub, workers and memory. The
+    /// storage lives until the last node on it is dropped.
+    pub async fn another_node(&self) -> TestServer {
+        let config = self.state.config.clone();
+        Self::launch(self.storage.clone(), config, self.state.clock.clone()).await
+    }
+
+    async fn launch(
+        storage: std::sync::Arc<TestStorage>,
+        config: Config,
+        clock: Clock,
+    ) -> TestServer {
         let db = renraku_server::prepare(&config)
             .await
             .expect("database prepared");

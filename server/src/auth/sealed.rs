@@ -157,9 +157,15 @@ fn load_or_create_key(path: &Path) -> Result<[u8; KEY_BYTES]> {
     }
 }
 
-/// Creates `path` (failing if it exists), readable and writable by the owner only.
+/// Creates `path` (failing if it exists), readable and writable by the owner only. The file
+/// appears whole or not at all: written under a name of its own, then linked into place
+/// (which fails if `path` exists), so a node starting at the same moment on a shared data
+/// directory never reads a key half written.
 fn write_new_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".new-{:016x}", OsRng.next_u64()));
+    let draft = std::path::PathBuf::from(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -167,9 +173,13 @@ fn write_new_private(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    let written = options.open(&draft).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    linked
 }
 
 /// Encrypts TOTP secrets stored before encryption existed (or by an older server); returns
@@ -229,5 +239,20 @@ mod tests {
         }
         std::fs::write(&path, "zz").unwrap();
         assert!(load_or_create_key(&path).is_err());
+    }
+
+    #[test]
+    fn nodes_starting_at_once_on_a_shared_data_directory_get_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        let keys: Vec<_> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create_key(&path).unwrap()))
+                .collect();
+            starts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        // Nothing is left beside the key.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

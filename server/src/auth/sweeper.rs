@@ -1,7 +1,7 @@
 //! Idle and absolute expiry have no request to notice them: this task ends expired sessions
 //! that still have sockets open (and sessions ended elsewhere — by the CLI or on another
-//! node — whose sockets are here), and periodically forgets expired sessions, room tokens
-//! and passkey ceremonies. It runs on the state's clock: tests move a manual clock and the
+//! node — whose sockets are here), and periodically forgets expired sessions, room tokens,
+//! passkey ceremonies and sign-in failure counters. It runs on the state's clock: tests move a manual clock and the
 //! sweeper looks at once.
 
 use super::session_end::{end_session, ended_by_time};
@@ -74,8 +74,8 @@ pub async fn end_expired(state: &AppState) -> crate::Result<usize> {
     Ok(ended)
 }
 
-/// Forgets expired sessions, room tokens and passkey ceremonies; closes any socket of a
-/// forgotten session (none should be left after [`end_expired`]).
+/// Forgets expired sessions, room tokens, passkey ceremonies and sign-in failure counters;
+/// closes any socket of a forgotten session (none should be left after [`end_expired`]).
 pub async fn purge_expired(state: &AppState) -> crate::Result<usize> {
     let now = state.clock.now_ms();
     let idle = super::millis(state.config.session_idle());
@@ -89,5 +89,7 @@ pub async fn purge_expired(state: &AppState) -> crate::Result<usize> {
     if !purged.is_empty() {
         info!(sessions = purged.len(), "expired sessions purged");
     }
+    // Sign-in failure counters whose window is over: what bounds their table.
+    state.throttle.sweep().await?;
     Ok(purged.len())
 }

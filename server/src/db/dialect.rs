@@ -10,7 +10,8 @@
 //! - the WAL checkpoint, SQLite only ([`checkpoint`], [`Backend::checkpoints_wal`]);
 //! - concurrency: taking SQLite's write lock first ([`write_lock_in`]), per-document
 //!   advisory locks ([`lock_doc_in`]), snapshot reads
-//!   ([`snapshot_reads_in`]) and row locks ([`Backend::for_share`]) on PostgreSQL, where
+//!   ([`snapshot_reads_in`]), row locks ([`Backend::for_share`]) and claims that pass over
+//!   rows another worker holds ([`Backend::skip_locked`]) on PostgreSQL, where
 //!   SQLite's single writer and WAL read snapshots already give the same guarantees;
 //! - functions: a JST calendar month of a unix-ms column ([`Backend::jst_month`]);
 //! - the search index: FTS5 over bigrams on SQLite, pg_trgm on PostgreSQL
@@ -75,6 +76,17 @@ impl Backend {
         }
     }
 
+    /// What ends a `SELECT` of rows a worker claims, when several workers (nodes) claim at
+    /// once: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so each worker passes over the rows
+    /// another is claiming and takes the next ones (each row goes to one worker, and none
+    /// waits on another); nothing on SQLite, whose one writer claims alone.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// The search index's input for a post's normalized text: character bigrams for SQLite's
     /// FTS5 table; nothing on PostgreSQL, whose trigram index reads `search_text` itself.
     pub fn search_grams(self, search_text: &str) -> String {
@@ -122,10 +134,11 @@ pub async fn checkpoint(pool: &AnyPool, backend: Backend) -> Result<()> {
     Ok(())
 }
 
-/// Serializes appenders of one document inside the caller's transaction (different
-/// documents do not wait), so two writers never compute the same `MAX(seq)`: a transaction
-/// advisory lock on PostgreSQL. On SQLite the append's first statement is a write, which
-/// already takes the database's single write lock.
+/// Serializes appenders and compactions of one document inside the caller's transaction
+/// (different documents do not wait), so two writers (two nodes) never compute the same
+/// `MAX(seq)` and never compact at once: a transaction advisory lock on PostgreSQL,
+/// re-entrant within the transaction. On SQLite the caller's first statement is a write,
+/// which already takes the database's single write lock.
 pub async fn lock_doc_in(conn: &mut AnyConnection, backend: Backend, doc: &str) -> Result<()> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -171,6 +184,8 @@ mod tests {
     fn each_backend_has_its_own_answers() {
         assert_eq!(Backend::Sqlite.for_share(), "");
         assert_eq!(Backend::Postgres.for_share(), " FOR SHARE");
+        assert_eq!(Backend::Sqlite.skip_locked(), "");
+        assert_eq!(Backend::Postgres.skip_locked(), " FOR UPDATE SKIP LOCKED");
         assert!(Backend::Sqlite.checkpoints_wal());
         assert!(!Backend::Postgres.checkpoints_wal());
         assert_eq!(

@@ -28,11 +28,16 @@ pub type Appended = std::result::Result<Vec<i64>, u64>;
 pub type Snapshot<'a> = (&'a str, &'a [u8], i64);
 
 /// Replaces a document's snapshot (never with an older one) and drops the log rows it covers.
+/// Under the document's lock ([`dialect::lock_doc_in`]), as appends: two nodes holding one
+/// room may both compact it, and their compactions (and the appends of either) then run one
+/// after the other, never interleaved.
 async fn compact_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     (doc, state, up_to_seq): Snapshot<'_>,
     now: i64,
 ) -> Result<()> {
+    dialect::lock_doc_in(tx, backend, doc).await?;
     sqlx::query(
         "INSERT INTO doc_snapshots (doc, state, up_to_seq, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (doc) DO UPDATE SET state = excluded.state, \
@@ -107,6 +112,21 @@ impl Db {
     ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        // Every document this commit appends to or compacts is locked first, in one order
+        // (by name) that every node's commits follow: two commits that lock documents as
+        // they come could each hold one the other waits for (PostgreSQL would then abort one
+        // of them as a deadlock). The locks are re-entrant: taking one again below is free.
+        let mut locked: Vec<&str> = docs
+            .iter()
+            .filter(|d| !d.rows.is_empty())
+            .map(|d| d.doc)
+            .chain(snapshots.iter().map(|(doc, _, _)| *doc))
+            .collect();
+        locked.sort_unstable();
+        locked.dedup();
+        for doc in locked {
+            dialect::lock_doc_in(&mut tx, self.backend, doc).await?;
+        }
         let mut all = Vec::with_capacity(docs.len());
         let mut projections = Vec::with_capacity(docs.len());
         for &DocAppend {
@@ -154,7 +174,7 @@ impl Db {
         // Chained in one go: the chain head is locked once per batch.
         super::audit::append(&mut tx, audits, now).await?;
         for snapshot in snapshots {
-            compact_in(&mut tx, *snapshot, now).await?;
+            compact_in(&mut tx, self.backend, *snapshot, now).await?;
         }
         let new_posts =
             super::posts::project_in(&mut tx, self.backend, &projections, now, false).await?;
@@ -222,10 +242,11 @@ impl Db {
     }
 
     /// Replaces the snapshot with `state` (covering seqs up to `up_to_seq`) and deletes the
-    /// log rows it covers. A snapshot never moves backwards.
+    /// log rows it covers. A snapshot never moves backwards; compactions and appends of one
+    /// document, from any node, run one at a time.
     pub async fn compact(&self, doc: &str, state: &[u8], up_to_seq: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        compact_in(&mut tx, (doc, state, up_to_seq), now_ms()).await?;
+        compact_in(&mut tx, self.backend, (doc, state, up_to_seq), now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -34,6 +34,7 @@ pub mod rooms;
 pub mod search;
 pub mod second_factor;
 pub mod sessions;
+pub mod signin_failures;
 pub mod statistics;
 pub mod templates;
 pub mod tenancy;
@@ -122,9 +123,27 @@ impl Db {
         &self.push_notifier
     }
 
+    /// Brings the schema up to date. Several nodes starting at once take turns: sqlx holds
+    /// an advisory lock on PostgreSQL while it migrates. SQLite has no such lock, so there a
+    /// process that loses the race to another applying the same migration (a second server
+    /// on the same file) fails that migration's transaction and looks again: what is applied
+    /// by then is skipped. Only failures to execute are retried (for a while: the winner
+    /// may be slow), never a changed or missing migration.
     pub async fn migrate(&self) -> Result<()> {
-        self.backend.migrator().run(&self.pool).await?;
-        Ok(())
+        use sqlx::migrate::MigrateError;
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.backend.migrator().run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e @ (MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)))
+                    if self.backend == Backend::Sqlite && tokio::time::Instant::now() < give_up =>
+                {
+                    tracing::debug!(error = %e, "migration raced another process; again");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Copies committed WAL frames into the SQLite database file without blocking writers

@@ -389,15 +389,36 @@ impl Db {
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<Result<_, sqlx::Error>>()?;
+        let mut projected = 0;
         for &room in &rooms {
             let room = RoomId::new(room);
             let doc = self.load_server_doc(DocId::Room(room)).await?;
             let projection = Projection::whole(room, &doc);
             let mut tx = self.pool.begin().await?;
+            // Several nodes starting at once all find the room unprojected: under the room's
+            // lock (the one its appends take, which project too) only the first projects it,
+            // and the others find its rows. SQLite's write lock first: this transaction reads
+            // before it writes.
+            super::dialect::write_lock_in(&mut tx, self.backend).await?;
+            super::dialect::lock_doc_in(&mut tx, self.backend, &DocId::Room(room).storage_key())
+                .await?;
+            let done = sqlx::query(
+                "SELECT 1 AS one FROM posts WHERE room_id = $1 \
+                 UNION ALL SELECT 1 AS one FROM read_markers WHERE room_id = $2",
+            )
+            .bind(room.get())
+            .bind(room.get())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            if done {
+                continue;
+            }
             project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;
             super::acks::project_in(&mut tx, &[&projection], now_ms(), false).await?;
             tx.commit().await?;
+            projected += 1;
         }
-        Ok(rooms.len())
+        Ok(projected)
     }
 }

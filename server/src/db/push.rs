@@ -513,27 +513,33 @@ impl Db {
     }
 
     /// Leases up to `limit` due pushes for `lease_ms`: another worker (another node, or this
-    /// one after a crash) takes them only once the lease ran out.
+    /// one after a crash) takes them only once the lease ran out. Workers of several nodes
+    /// leasing at once each get other rows: on PostgreSQL the due rows are picked with
+    /// [`super::Backend::skip_locked`] (a row another lease is taking is passed over, not
+    /// waited for and then found taken), and the outer `lease_until` condition is checked
+    /// again on the locked row; SQLite's one writer runs one lease at a time.
     pub async fn lease_pushes(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxPush>> {
         let now = now_ms();
         let until = now + lease_ms;
-        let ids: Vec<i64> = sqlx::query(
+        let sql = format!(
             "UPDATE push_outbox SET lease_until = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM push_outbox \
-                 WHERE next_attempt_at <= $2 AND lease_until <= $3 ORDER BY id LIMIT $4) \
+                 WHERE next_attempt_at <= $2 AND lease_until <= $3 ORDER BY id LIMIT $4{}) \
                AND lease_until <= $5 \
              RETURNING id",
-        )
-        .bind(until)
-        .bind(now)
-        .bind(now)
-        .bind(limit)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, sqlx::Error>>()?;
+            self.backend.skip_locked()
+        );
+        let ids: Vec<i64> = sqlx::query(&sql)
+            .bind(until)
+            .bind(now)
+            .bind(now)
+            .bind(limit)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, sqlx::Error>>()?;
         let mut leased = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(row) = sqlx::query(

@@ -35,6 +35,7 @@ async fn verify_second_factor(
     state
         .throttle
         .check(m, login, addr)
+        .await?
         .map_err(Error::retry_after)?;
     let secret = state
         .db
@@ -60,7 +61,7 @@ async fn verify_second_factor(
     if ok {
         Ok(())
     } else {
-        state.throttle.failed(m, login, addr);
+        state.throttle.failed(m, login, addr).await?;
         Err(Error::InvalidCode)
     }
 }
@@ -118,6 +119,7 @@ pub async fn totp_confirm(
     state
         .throttle
         .check(m, login, addr)
+        .await?
         .map_err(Error::retry_after)?;
     let totp = state.db.totp_state(user.id).await?;
     let pending = match (totp.secret, totp.pending) {
@@ -128,7 +130,7 @@ pub async fn totp_confirm(
     let Some(step) =
         second_factor::matching_step(&secret, &req.code, second_factor::current_step())
     else {
-        state.throttle.failed(m, login, addr);
+        state.throttle.failed(m, login, addr).await?;
         return Err(Error::InvalidCode);
     };
     let codes = second_factor::new_recovery_codes();
@@ -270,9 +272,10 @@ pub async fn change_password(
     state
         .throttle
         .check(m, login, addr)
+        .await?
         .map_err(Error::retry_after)?;
     if !password_matches(&state, user, req.current).await? {
-        state.throttle.failed(m, login, addr);
+        state.throttle.failed(m, login, addr).await?;
         return Err(Error::BadCredentials);
     }
     auth::check_new_password(&req.new, login)?;
@@ -326,6 +329,7 @@ pub async fn unlock(
     state
         .throttle
         .check(m, login, addr)
+        .await?
         .map_err(Error::retry_after)?;
     let ok = password_matches(&state, user, req.password).await?;
     let action = if ok {
@@ -336,7 +340,7 @@ pub async fn unlock(
     let entry = user.audit(action).detail(format!("session/{}", session.id));
     state.db.audit(entry).await?;
     if !ok {
-        state.throttle.failed(m, login, addr);
+        state.throttle.failed(m, login, addr).await?;
         return Err(Error::BadCredentials);
     }
     Ok(StatusCode::NO_CONTENT)

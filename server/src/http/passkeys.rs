@@ -410,7 +410,7 @@ pub async fn signin_finish(
         None => None,
     };
     let Some(profile) = profile.filter(|p| p.municipality == m) else {
-        state.throttle.failed(m.get(), "", addr);
+        state.throttle.failed(m.get(), "", addr).await?;
         let entry = AuditEntry::new(AuditAction::SigninPasskeyFailed, "")
             .in_municipality(m)
             .detail("no account of this municipality named");
@@ -424,6 +424,7 @@ pub async fn signin_finish(
     state
         .throttle
         .check(m.get(), &login_id, addr)
+        .await?
         .map_err(Error::retry_after)?;
     let used = match credential {
         Err(_) => Err("unreadable credential".to_owned()),
@@ -451,7 +452,7 @@ pub async fn signin_finish(
     let used = match used {
         Ok(id) => id,
         Err(why) => {
-            state.throttle.failed(m.get(), &login_id, addr);
+            state.throttle.failed(m.get(), &login_id, addr).await?;
             let entry = AuditEntry::new(AuditAction::SigninPasskeyFailed, login_id.clone())
                 .by(profile.id, m)
                 .detail(why);
@@ -459,7 +460,7 @@ pub async fn signin_finish(
             return Err(Error::BadSecondFactor);
         }
     };
-    state.throttle.succeeded(m.get(), &login_id);
+    state.throttle.succeeded(m.get(), &login_id).await?;
     let how = if ceremony.user.is_some() {
         "after the password"
     } else {
@@ -592,6 +593,7 @@ pub async fn unlock_finish(
     state
         .throttle
         .check(m, login, addr)
+        .await?
         .map_err(Error::retry_after)?;
     let ceremony = if looks_like_token(&req.ceremony) {
         state
@@ -617,7 +619,7 @@ pub async fn unlock_finish(
             Ok(StatusCode::NO_CONTENT)
         }
         Err(why) => {
-            state.throttle.failed(m, login, addr);
+            state.throttle.failed(m, login, addr).await?;
             let entry = AuditEntry {
                 action: AuditAction::AppUnlockFailed,
                 ..entry.detail(format!("session/{}; {why}", session.id))

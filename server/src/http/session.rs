@@ -43,10 +43,6 @@ pub async fn signin(
         login_id,
     } = check_password(&state, &slug, &req.login_id, req.password, addr).await?;
     let m = municipality.id;
-    let fail = |action: AuditAction| {
-        state.throttle.failed(m.get(), &login_id, addr);
-        AuditEntry::new(action, &login_id).in_municipality(m)
-    };
 
     let totp = state.db.totp_state(user).await?;
     let passkeys = state.db.passkey_count(user).await? > 0;
@@ -77,10 +73,9 @@ pub async fn signin(
             },
         };
         if !verified {
-            state
-                .db
-                .audit(fail(AuditAction::SigninSecondFactorFailed).by(user, m))
-                .await?;
+            state.throttle.failed(m.get(), &login_id, addr).await?;
+            let entry = AuditEntry::new(AuditAction::SigninSecondFactorFailed, &login_id);
+            state.db.audit(entry.by(user, m)).await?;
             return Err(Error::BadSecondFactor);
         }
         if req.totp.is_none() {
@@ -91,7 +86,7 @@ pub async fn signin(
     } else {
         municipality.require_second_factor
     };
-    state.throttle.succeeded(m.get(), &login_id);
+    state.throttle.succeeded(m.get(), &login_id).await?;
     start_session(
         &state,
         &headers,
@@ -166,7 +161,7 @@ pub(super) async fn check_password(
         .ok_or(Error::NotFound)?;
     let login_id: String = login_id.trim().chars().take(MAX_LOGIN_ID).collect();
     let m = municipality.id;
-    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr) {
+    if let Err(wait) = state.throttle.check(m.get(), &login_id, addr).await? {
         let entry = AuditEntry::new(AuditAction::SigninThrottled, &login_id).in_municipality(m);
         state.db.audit(entry).await?;
         return Err(Error::retry_after(wait));
@@ -181,7 +176,7 @@ pub(super) async fn check_password(
             login_id,
         }),
         _ => {
-            state.throttle.failed(m.get(), &login_id, addr);
+            state.throttle.failed(m.get(), &login_id, addr).await?;
             let entry = AuditEntry::new(AuditAction::SigninFailed, &login_id).in_municipality(m);
             state.db.audit(entry).await?;
             Err(Error::BadCredentials)

@@ -187,6 +187,39 @@ async fn maintenance_shuts_out_everyone_but_administrators() {
     assert_eq!(portal.slug, "demo");
 }
 
+test_both_dbs!(a_maintenance_window_opened_on_one_node_shuts_members_out_of_another);
+/// Issue 19: nodes share the windows through the database; each node's watcher closes its
+/// own members' sockets, and each refuses them, whichever node the window was made on.
+async fn a_maintenance_window_opened_on_one_node_shuts_members_out_of_another() {
+    let a = TestServer::start().await;
+    let b = a.another_node().await;
+    let cast = cast(&a).await;
+    let mut member_socket = connect_raw(&b.ws_url(), Some(&cast.member.token))
+        .await
+        .unwrap();
+    let now = renraku_server::db::now_ms();
+    let created = client(&a, &cast.system)
+        .post(a.url("/api/admin/maintenance"))
+        .json(&json!({"municipality": "demo", "starts_at": now - 1000,
+                      "ends_at": now + 3_600_000, "message": "システム更新"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(
+        closes_within(&mut member_socket, Duration::from_secs(2)).await,
+        "the member's socket on the other node is still open"
+    );
+    let member = b
+        .client(&cast.member.token)
+        .get(b.url("/api/rooms"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(member.status(), 503);
+    assert_eq!(get_as(&b, &cast.admin, "/api/rooms").await.status(), 200);
+}
+
 test_both_dbs!(announcements_reach_the_portal);
 async fn announcements_reach_the_portal() {
     let server = TestServer::start().await;

@@ -46,6 +46,7 @@ mod schema_parity;
 mod search;
 mod security;
 mod session_end;
+mod shared_state;
 mod sync;
 mod templates;
 mod tiles;

@@ -737,3 +737,63 @@ async fn passkey_routes_need_a_session_and_obey_the_csrf_rule() {
     assert_eq!(ours.status(), StatusCode::OK);
     record(json_of(ours).await.1["ceremony"].as_str().unwrap());
 }
+
+test_both_dbs!(a_ceremony_started_on_one_node_finishes_on_another_once);
+/// Issue 19: behind a load balancer a ceremony's two requests may reach two nodes; its
+/// server half is in the database, so either node finishes it, and only once.
+async fn a_ceremony_started_on_one_node_finishes_on_another_once() {
+    let a = TestServer::start().await;
+    let b = a.another_node().await;
+    let token = a.signin("nurse1").await;
+    let mut auth = SoftAuthenticator::new(&a);
+
+    // Registration: started on a, finished on b.
+    let (status, start) = json_of(
+        a.client(&token)
+            .post(a.url("/api/me/passkeys/register"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{start}");
+    record(start["ceremony"].as_str().unwrap());
+    let credential = auth.register(&start["options"]);
+    let finish =
+        json!({ "ceremony": start["ceremony"], "name": "当直用", "credential": credential });
+    let (status, view) = json_of(
+        b.client(&token)
+            .post(b.url("/api/me/passkeys/register/finish"))
+            .json(&finish)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    // Taken by b: a cannot finish it again.
+    let (status, _) = json_of(
+        a.client(&token)
+            .post(a.url("/api/me/passkeys/register/finish"))
+            .json(&finish)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Sign-in: started on b, finished on a; the session works on both.
+    let (ceremony, options) = signin_start(&b, "nurse1").await;
+    let assertion = auth.assert(&options);
+    let (status, body) = signin_finish(&a, &ceremony, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = record(body["session_token"].as_str().unwrap());
+    for node in [&a, &b] {
+        let me = node.get_json(&session, "/api/me").await;
+        assert_eq!(me["user"]["login_id"], "nurse1", "{me}");
+    }
+    let (status, _) = signin_finish(&b, &ceremony, &assertion).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(b.audit_count("passkey.used").await, 1);
+}
