@@ -1,8 +1,8 @@
 //! `renraku-nodes-bench` (`cargo xtask bench-nodes`): the same steady load as scenario (a) of
 //! `cargo xtask bench` — clients over rooms, a post per room at a fixed total rate, every
 //! delivery checked exactly once — against 1, 2 and 3 Renraku nodes on one PostgreSQL
-//! database joined by NATS (issue 19). Client i connects to node i % n, so a room's members
-//! are spread over the nodes; deliveries are split into those on the sender's node and
+//! database joined by NATS (issue 19). Member k of room r connects to node (k + r) % n, so
+//! every room's members and the senders are spread over the nodes; deliveries are split into those on the sender's node and
 //! those that crossed to another (the hop through PostgreSQL's commit and NATS). CPU is
 //! reported per node. Written into BENCHMARKS.md between `<!-- nodes:start -->` and
 //! `<!-- nodes:end -->`.
@@ -200,7 +200,10 @@ async fn run_on(args: &Args, bin: &std::path::Path, n: usize, db_url: &str) -> R
         nodes.push(Renraku::start(bin, &data, &extra).await?);
     }
     let targets: Vec<Arc<Target>> = nodes.iter().map(|r| Arc::new(r.target())).collect();
-    let node_of = |idx: u32| idx as usize % n;
+    // Member k of room r on node (k + r) mod n: every room has members on every node, and
+    // the senders (member 0 of each room) are spread over the nodes too.
+    let rooms = args.rooms;
+    let node_of = move |idx: u32| ((idx / rooms + idx % rooms) as usize) % n;
     let sizes: Vec<u32> = (0..args.rooms)
         .map(|r| (0..args.clients).filter(|i| i % args.rooms == r).count() as u32)
         .collect();
@@ -350,8 +353,9 @@ fn report(args: &Args, runs: &[Run]) -> String {
     let _ = writeln!(
         s,
         "`cargo xtask bench-nodes`: {} clients over {} rooms, {} posts/s for {} s, against \
-         1–3 `renraku` nodes (release) on one PostgreSQL database joined through NATS; client i \
-         on node i mod n, so most rooms have members on every node. *Same node*: a delivery \
+         1–3 `renraku` nodes (release) on one PostgreSQL database joined through NATS; member k \
+         of room r on node (k + r) mod n, so every room has members on every node and the \
+         senders are spread over the nodes. *Same node*: a delivery \
          to a client on the sender's node; *other node*: one that crossed through NATS. \
          Latency from the sender's send to the receiver's arrival; every delivery checked \
          exactly once. {}, PostgreSQL and NATS on the same machine as the nodes and the load \

@@ -211,34 +211,8 @@ impl Db {
         &self,
         doc: &str,
     ) -> Result<(Option<(Vec<u8>, i64)>, Vec<(i64, Vec<u8>)>)> {
-        let mut tx = self.pool.begin().await?;
-        // One snapshot for both reads: a compaction committing in between must not make us
-        // see the old snapshot and the already-truncated log.
-        dialect::snapshot_reads_in(&mut tx, self.backend).await?;
-        let snapshot = sqlx::query("SELECT state, up_to_seq FROM doc_snapshots WHERE doc = $1")
-            .bind(doc)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| -> Result<_, sqlx::Error> {
-                Ok((
-                    row.try_get::<Vec<u8>, _>("state")?,
-                    row.try_get::<i64, _>("up_to_seq")?,
-                ))
-            })
-            .transpose()?;
-        let after = snapshot.as_ref().map_or(0, |(_, seq)| *seq);
-        let tail = sqlx::query(
-            "SELECT seq, update_bytes FROM doc_updates WHERE doc = $1 AND seq > $2 ORDER BY seq",
-        )
-        .bind(doc)
-        .bind(after)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|row| Ok((row.try_get("seq")?, row.try_get("update_bytes")?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        tx.commit().await?;
-        Ok((snapshot, tail))
+        // Seqs start at 1 and a snapshot's `up_to_seq` at 0: everything is after -1.
+        self.load_doc_after(doc, -1, None).await
     }
 
     /// Replaces the snapshot with `state` (covering seqs up to `up_to_seq`) and deletes the

@@ -1,13 +1,11 @@
 //! Several nodes behind a load balancer (issue 19): three server processes on one
 //! PostgreSQL database, talking through NATS, with nginx in front
-//! (`renraku_tests::cluster::Cluster`). What holds with any number of nodes sharing the
-//! database runs today: sessions valid on every node, sync through the load balancer, a
-//! killed node's requests served by the others. What needs the nodes to pass room updates
-//! and socket-closing decisions to each other over NATS is written out in full and ignored
-//! until that lands: a post on one node seen live on another, kill -9 of a node under a
-//! stream of posts, NATS restarted under load, an account disabled on one node closing its
-//! socket on another. PostgreSQL only (nodes need it); the machine's NATS and Debian's
-//! nginx (`cargo xtask setup`, `.ci/run`).
+//! (`renraku_tests::cluster::Cluster`): sessions valid on every node, sync and attachments
+//! through the load balancer, a killed node's requests served by the others, kill -9 of a
+//! node under a stream of posts, NATS restarted under load, an account disabled on one node
+//! closing its socket on another. PostgreSQL only (nodes need it); the machine's NATS and
+//! Debian's nginx (`cargo xtask setup`, `.ci/run`). `nodes.rs` tells NATS and the
+//! database sweep apart.
 
 use renraku_sync::{PostId, RoomId, SessionEnd};
 use renraku_tests::api::Api;
@@ -119,43 +117,6 @@ async fn requests_through_the_load_balancer_succeed_while_a_node_is_dead() {
         .await
         .unwrap();
     assert_eq!(me.user.login_id, team.a.login);
-}
-
-#[tokio::test]
-async fn a_post_on_one_node_reaches_a_member_on_another_live() {
-    let cluster = Cluster::start(BIN, NODES, &[]).await;
-    let team = cluster.team().await;
-    let mut a = SyncClient::connect(&cluster.node_ws_url(0), &team.a.token, 7001)
-        .await
-        .unwrap();
-    a.open(team.room).await.unwrap();
-    let mut b = SyncClient::connect(&cluster.node_ws_url(2), &team.b.token, 7101)
-        .await
-        .unwrap();
-    b.open(team.room).await.unwrap();
-
-    let from_a = post_id();
-    let update = a
-        .doc(team.room)
-        .start_thread(team.a.id, from_a.clone(), "ノード0から", 1);
-    a.write(team.room, update).await.unwrap();
-    // b's socket stays as it is: the post arrives as news, not by opening the room again.
-    b.wait_for(team.room, "a's post on node 2", |d| {
-        d.post(&from_a).is_some()
-    })
-    .await
-    .unwrap();
-    let from_b = post_id();
-    let update = b
-        .doc(team.room)
-        .start_thread(team.b.id, from_b.clone(), "ノード2から", 2);
-    b.write(team.room, update).await.unwrap();
-    a.wait_for(team.room, "b's post on node 0", |d| {
-        d.post(&from_b).is_some()
-    })
-    .await
-    .unwrap();
-    assert!(a.is_online() && b.is_online());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,4 +469,48 @@ fn deliveries(relayed: &[Vec<u8>], posts: &HashSet<String>) -> HashMap<String, u
         }
     }
     counts
+}
+
+#[tokio::test]
+async fn an_attachment_uploaded_on_one_node_is_served_by_every_node() {
+    let cluster = Cluster::start(BIN, NODES, &[]).await;
+    let team = cluster.team().await;
+    let client = |token: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    };
+    let pdf = renraku_tests::helpers::tiny_pdf();
+    let id = ulid::Ulid::new().to_string();
+    let uploaded = client(&team.a.token)
+        .put(format!(
+            "{}/api/rooms/{}/attachments/{id}",
+            cluster.node_url(0),
+            team.room
+        ))
+        .header(renraku_tests::helpers::NAME_HEADER, "UTF-8''houmon.pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    for node in 0..NODES {
+        let got = client(&team.b.token)
+            .get(format!("{}/api/attachments/{id}", cluster.node_url(node)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200, "node {node}");
+        assert_eq!(
+            got.bytes().await.unwrap().as_ref(),
+            pdf.as_slice(),
+            "node {node}"
+        );
+    }
 }
