@@ -261,15 +261,7 @@ impl TestServer {
 
     /// An HTTP client that sends `token` as its bearer session.
     pub fn client(&self, token: &str) -> reqwest::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        let value = format!("Bearer {token}")
-            .parse()
-            .expect("header-safe token");
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("reqwest client")
+        helpers::bearer_client(token)
     }
 
     /// GETs `path` with `token`'s session and reads the answer as JSON (panics if it is not).

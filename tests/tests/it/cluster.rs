@@ -475,17 +475,7 @@ fn deliveries(relayed: &[Vec<u8>], posts: &HashSet<String>) -> HashMap<String, u
 async fn an_attachment_uploaded_on_one_node_is_served_by_every_node() {
     let cluster = Cluster::start(BIN, NODES, &[]).await;
     let team = cluster.team().await;
-    let client = |token: &str| {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap()
-    };
+    let client = renraku_tests::helpers::bearer_client;
     let pdf = renraku_tests::helpers::tiny_pdf();
     let id = ulid::Ulid::new().to_string();
     let uploaded = client(&team.a.token)

@@ -226,18 +226,6 @@ async fn signin(server: &Served, slug: &str, login: &str, password: &str) -> req
         .unwrap()
 }
 
-fn bearer(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
 /// Signs in with a one-time password, is held to changing it, changes it; the new session.
 async fn first_sign_in(server: &Served, slug: &str, login: &str, once: &str, new: &str) -> String {
     let response = signin(server, slug, login, once).await;
@@ -250,7 +238,7 @@ async fn first_sign_in(server: &Served, slug: &str, login: &str, once: &str, new
     assert_eq!(body["password_change_required"], true, "{body}");
     let token = body["session_token"].as_str().unwrap().to_owned();
     logs::record_secret(&token);
-    let http = bearer(&token);
+    let http = renraku_tests::helpers::bearer_client(&token);
     let me = http.get(server.url("/api/me")).send().await.unwrap();
     assert_eq!(me.status(), 403, "nothing before the password is changed");
     let me: Value = me.json().await.unwrap();
@@ -311,7 +299,7 @@ async fn the_operators_first_hour_as_the_readme_says() {
         "さくらの新しい合言葉-2026",
     )
     .await;
-    let me: Value = bearer(&admin_token)
+    let me: Value = renraku_tests::helpers::bearer_client(&admin_token)
         .get(server.url("/api/me"))
         .send()
         .await
@@ -332,7 +320,7 @@ async fn the_operators_first_hour_as_the_readme_says() {
         "運用担当の合言葉-2026",
     )
     .await;
-    let all: Value = bearer(&operator_token)
+    let all: Value = renraku_tests::helpers::bearer_client(&operator_token)
         .get(server.url("/api/admin/municipalities"))
         .send()
         .await
