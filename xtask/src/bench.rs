@@ -54,29 +54,21 @@ const KEPT_SECTIONS: [&str; 4] = ["app-bench", "attacks", "search", "nodes"];
 /// `cargo xtask bench-nodes`: `renraku-nodes-bench` (1–3 nodes on PostgreSQL and NATS) in
 /// release, into BENCHMARKS.md.
 pub fn nodes(args: &[String]) -> Result<()> {
-    let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
     build_release_server("bench-nodes")?;
-    step("bench-nodes: cargo run --release -p renraku-bench --bin renraku-nodes-bench");
-    run_cmd(
-        Command::new(cargo())
-            .current_dir(root())
-            .args([
-                "run",
-                "--release",
-                "-p",
-                "renraku-bench",
-                "--bin",
-                "renraku-nodes-bench",
-                "--",
-            ])
-            .args(args),
-    )
+    run_bench_bin("bench-nodes", "renraku-nodes-bench", args)
 }
 
 /// `cargo xtask bench-search`: `renraku-search-bench` in release, into BENCHMARKS.md.
 pub fn search(args: &[String]) -> Result<()> {
+    run_bench_bin("bench-search", "renraku-search-bench", args)
+}
+
+/// Runs one of `renraku-bench`'s binaries in release with the arguments after `--`.
+fn run_bench_bin(label: &str, bin: &str, args: &[String]) -> Result<()> {
     let args = args.strip_prefix(&["--".to_owned()]).unwrap_or(args);
-    step("bench-search: cargo run --release -p renraku-bench --bin renraku-search-bench");
+    step(&format!(
+        "{label}: cargo run --release -p renraku-bench --bin {bin}"
+    ));
     run_cmd(
         Command::new(cargo())
             .current_dir(root())
@@ -86,7 +78,7 @@ pub fn search(args: &[String]) -> Result<()> {
                 "-p",
                 "renraku-bench",
                 "--bin",
-                "renraku-search-bench",
+                bin,
                 "--",
             ])
             .args(args),
