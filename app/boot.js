@@ -1,7 +1,10 @@
 // Starts the wasm app and registers the service worker with the update flow (app/early.js
 // has already done what must come before the first paint). Absolute paths: the page is served at
 // /{municipality}/… and these must resolve from any route.
-import init from "/app.js";
+// The bundle app/early.js picked: the app, or the sign-in screen of a device that remembers
+// nobody.
+const bundle = window.renrakuBundle === "signin" ? "signin" : "app";
+const { default: init } = await import(`/${bundle}.js`);
 
 // The update flow. A new build's service worker installs in the background and waits; the
 // page hears `renraku:update-available` (and `window.renrakuUpdateAvailable` turns true, for
@@ -42,6 +45,11 @@ if ("serviceWorker" in navigator) {
     .then(() => sw.register("/sw.js", { scope: "/" }))
     .then((registration) => {
       if (registration.waiting && sw.controller) announceUpdate();
+      // The first visit's worker kept only what signing in needs: the app asks for its own
+      // files to be kept, so that it opens offline from now on.
+      if (bundle === "app") {
+        sw.ready.then((ready) => ready.active?.postMessage({ type: "renraku:keep-shell" }));
+      }
       watch(registration.installing);
       registration.addEventListener("updatefound", () => watch(registration.installing));
       // Phones keep an installed app open for days: look for a new version when it comes
@@ -55,4 +63,4 @@ if ("serviceWorker" in navigator) {
     .catch((e) => console.warn("service worker registration failed", e));
 }
 
-await init({ module_or_path: "/app_bg.wasm" });
+await init({ module_or_path: `/${bundle}_bg.wasm` });

@@ -7,6 +7,37 @@
 // - The user's IndexedDB begins to open (see `openStoreEarly`).
 // It reads only local storage.
 (() => {
+  // Which wasm bundle the page starts (app/src/lib.rs): the sign-in screen alone when this
+  // device remembers nobody for the municipality (a first visit downloads only that), the
+  // app otherwise. Its modules and wasm begin to download now; app/boot.js starts it.
+  // Each bundle's script and the modules it imports, by name:
+  const BUNDLES = {}; // filled in by build-app
+  let bundle = "app";
+  try {
+    const slug = location.pathname.split("/")[1];
+    if (slug && /^[a-z0-9][a-z0-9-]*$/.test(slug) && !localStorage.getItem(`renraku.me.${slug}`)) {
+      bundle = "signin";
+    }
+  } catch (e) {
+    // No local storage (some private modes): the app, which asks the server who is signed in.
+  }
+  window.renrakuBundle = bundle;
+  const preload = (rel, href) => {
+    const link = document.createElement("link");
+    link.rel = rel;
+    link.href = href;
+    if (rel === "preload") {
+      link.as = "fetch";
+      link.type = "application/wasm";
+      link.crossOrigin = "anonymous";
+    }
+    document.head.append(link);
+  };
+  for (const m of BUNDLES[bundle] || [`/${bundle}.js`]) preload("modulepreload", m);
+  preload("preload", `/${bundle}_bg.wasm`);
+})();
+
+(() => {
   try {
     // The text-size setting (app/src/text_size.rs), before anything is painted.
     if (localStorage.getItem("renraku.textSize") === "large") document.documentElement.classList.add("text-large");

@@ -32,6 +32,10 @@ const SHELL = [
   "/icon-maskable-512.png",
 ]; // end of SHELL
 const MAP = []; // end of MAP
+// The files of SHELL only the app bundle uses, not the sign-in screen (app/src/lib.rs): the
+// first visit's worker does not download them before anyone has signed in; the app asks for
+// them once it runs (`renraku:keep-shell`). Filled in by build-app too.
+const APP_ONLY = []; // end of APP_ONLY
 // The library follows the build; the tiles do not: a new app build must not throw away the
 // tiles a responder kept.
 const MAP_CACHE = `renraku-map-${BUILD}`;
@@ -39,18 +43,38 @@ const TILES_CACHE = "renraku-tiles";
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches
-      .open(CACHE)
+    (async () => {
+      // A first install (no earlier shell kept) comes from a first visit, which is the
+      // sign-in page: the app's own files wait until the app runs. An update keeps the whole
+      // shell, so the app opens offline right after it.
+      const earlier = (await caches.keys()).some((key) => key.startsWith("renraku-shell-") && key !== CACHE);
+      const list = earlier ? SHELL : SHELL.filter((path) => !APP_ONLY.includes(path));
+      const cache = await caches.open(CACHE);
       // "no-cache": revalidate with the server. Files the page has just loaded answer 304
       // (the server sends ETags), so a first visit does not download the wasm twice.
-      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "no-cache" })))),
+      await cache.addAll(list.map((url) => new Request(url, { cache: "no-cache" })));
+    })(),
   );
 });
+
+// Keeps what SHELL has that the cache lacks (the app's own files after a first visit).
+// `caches.open` creates a cache that is missing: an old worker still running after its
+// successor activated (and deleted the old shell) must not bring that shell back.
+async function keepShell() {
+  if (!(await caches.has(CACHE))) return;
+  const cache = await caches.open(CACHE);
+  await Promise.all(
+    SHELL.map(async (path) => {
+      if (!(await cache.match(path))) await cache.add(new Request(path, { cache: "no-cache" })).catch(() => {});
+    }),
+  );
+}
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
   // The page can ask which build serves it (the update test does).
   if (event.data && event.data.type === "BUILD") event.source?.postMessage({ type: "BUILD", build: BUILD });
+  if (event.data && event.data.type === "renraku:keep-shell") event.waitUntil(keepShell());
   if (event.data && event.data.type === "renraku:keep-map") {
     event.waitUntil(keepMap(event.data.tiles, event.source));
   }
@@ -219,7 +243,17 @@ self.addEventListener("fetch", (event) => {
   }
   if (SHELL.includes(url.pathname)) {
     event.respondWith(
-      caches.match(url.pathname, { cacheName: CACHE }).then((hit) => hit || fetch(request)),
+      caches.match(url.pathname, { cacheName: CACHE }).then(async (hit) => {
+        if (hit) return hit;
+        const r = await fetch(request);
+        // The app's own files, which a first visit did not keep, are kept as the app loads
+        // (only into a shell that still exists: see keepShell).
+        if (r.ok && APP_ONLY.includes(url.pathname) && (await caches.has(CACHE))) {
+          const copy = r.clone();
+          caches.open(CACHE).then((cache) => cache.put(url.pathname, copy));
+        }
+        return r;
+      }),
     );
   }
 });

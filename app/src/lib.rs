@@ -5,12 +5,14 @@
 //! kept in IndexedDB (`store`), so the app opens and writes with no network. The app map
 //! (routes, modules, extension points) is in the README's "App" section.
 //!
-//! Two bundles are built from this library: the app every professional loads
-//! (`src/main.rs`, [`start`]) and the administration screens (`src/bin/admin.rs`,
-//! [`start_admin`]), served at `/{municipality}/admin/…` and fetched only by the
-//! administrators who open them. Each wasm holds only what its entry reaches, so a nurse's
-//! phone never downloads the admin screens; moving between the two is a page load
-//! (`route::go`).
+//! Three bundles are built from this library: the app every professional loads
+//! (`src/main.rs`, [`start`]); the sign-in screen alone (`src/bin/signin.rs`,
+//! [`start_signin`]), which the same page runs instead when the device remembers nobody for
+//! the municipality (app/early.js chooses), so a first visit downloads a fraction of the app;
+//! and the administration screens (`src/bin/admin.rs`, [`start_admin`]), served at
+//! `/{municipality}/admin/…` and fetched only by the administrators who open them. Each wasm
+//! holds only what its entry reaches, so a nurse's phone never downloads the admin screens;
+//! moving between bundles is a page load (`route::go`).
 
 mod admin;
 mod api;
@@ -37,6 +39,15 @@ pub fn start() {
     route::set_bundle(route::Bundle::App);
     text_size::apply_stored();
     dioxus::launch(App);
+}
+
+/// The sign-in screen, for a device that remembers nobody: once signed in, the page loads
+/// again into the app.
+pub fn start_signin() {
+    util::mark("renraku:wasm-started");
+    route::set_bundle(route::Bundle::SignIn);
+    text_size::apply_stored();
+    dioxus::launch(SignInApp);
 }
 
 /// The administration screens, online only.
@@ -67,5 +78,18 @@ fn App() -> Element {
     rsx! {
         ui::banners::UpdateBanner {}
         ui::session::Root { slug }
+    }
+}
+
+#[component]
+fn SignInApp() -> Element {
+    // app/early.js picks this bundle only on a municipality's pages.
+    let Some(slug) = api::municipality_slug() else {
+        api::go_to("/");
+        return rsx! {};
+    };
+    rsx! {
+        ui::banners::UpdateBanner {}
+        ui::session::SignInRoot { slug }
     }
 }

@@ -7,7 +7,7 @@
 
 use dioxus::prelude::*;
 use renraku_sync::RoomId;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use wasm_bindgen::JsValue;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,20 +156,23 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 pub enum Bundle {
     App,
     Admin,
+    /// The sign-in screen alone, for a device that remembers nobody for this municipality
+    /// (app/early.js picks it): a first visit downloads a fraction of the app.
+    SignIn,
 }
 
 // Set once by the entry point before anything renders; the page never changes bundles.
-static ADMIN_BUNDLE: AtomicBool = AtomicBool::new(false);
+static BUNDLE: AtomicU8 = AtomicU8::new(0);
 
 pub fn set_bundle(bundle: Bundle) {
-    ADMIN_BUNDLE.store(bundle == Bundle::Admin, Ordering::Relaxed);
+    BUNDLE.store(bundle as u8, Ordering::Relaxed);
 }
 
 fn bundle() -> Bundle {
-    if ADMIN_BUNDLE.load(Ordering::Relaxed) {
-        Bundle::Admin
-    } else {
-        Bundle::App
+    match BUNDLE.load(Ordering::Relaxed) {
+        1 => Bundle::Admin,
+        2 => Bundle::SignIn,
+        _ => Bundle::App,
     }
 }
 
@@ -186,7 +189,11 @@ impl Route {
 
     /// Whether this page can show the route without loading the other bundle.
     fn here(&self) -> bool {
-        self.bundle() == bundle()
+        match bundle() {
+            // Everything past sign-in is the app's.
+            Bundle::SignIn => *self == Route::Portal,
+            here => self.bundle() == here,
+        }
     }
 }
 

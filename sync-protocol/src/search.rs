@@ -9,8 +9,6 @@
 //! character bigrams ([`bigrams`]), which finds any term of two or more letters, and every
 //! candidate is checked against the rule itself, so both backends give the same results.
 
-use unicode_normalization::UnicodeNormalization;
-
 /// The longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 200;
 /// At most this many terms are looked for.
@@ -18,7 +16,28 @@ pub const MAX_TERMS: usize = 8;
 
 /// NFKC, then lower case.
 pub fn normalize(text: &str) -> String {
-    text.nfkc().flat_map(char::to_lowercase).collect()
+    nfkc(text).chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Unicode NFKC. ASCII is its own NFKC, and most of what is searched (numbers, SpO2) is.
+#[cfg(not(target_arch = "wasm32"))]
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return text.into();
+    }
+    text.nfkc().collect::<String>().into()
+}
+
+/// Unicode NFKC by the browser (the app): the same normal form, from the browser's Unicode
+/// tables instead of the crate's. Both follow the Unicode standard; they can differ only for
+/// characters added in a Unicode version one of them does not have yet.
+#[cfg(target_arch = "wasm32")]
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return text.into();
+    }
+    String::from(js_sys::JsString::from(text).normalize("NFKC")).into()
 }
 
 /// The normalized, de-duplicated terms of a query (empty when there is nothing to look for).
@@ -95,7 +114,11 @@ pub fn highlights(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
     let mut normalized: Vec<char> = Vec::new();
     let mut origin: Vec<usize> = Vec::new();
     for (i, c) in text.chars().enumerate() {
-        for n in c.to_string().nfkc().flat_map(char::to_lowercase) {
+        let mut buf = [0; 4];
+        for n in nfkc(c.encode_utf8(&mut buf))
+            .chars()
+            .flat_map(char::to_lowercase)
+        {
             normalized.push(n);
             origin.push(i);
         }

@@ -22,10 +22,18 @@ struct Bundle {
     page: &'static str,
 }
 
-const BUNDLES: [Bundle; 2] = [
+const BUNDLES: [Bundle; 3] = [
     Bundle {
         bin: "renraku-app",
         name: "app",
+        page: "index.html",
+    },
+    // The same page runs this one instead when the device remembers nobody for the
+    // municipality (app/early.js chooses): a first visit downloads the sign-in screen only,
+    // and the service worker keeps the app's own files (`APP_ONLY`) once the app runs.
+    Bundle {
+        bin: "renraku-signin",
+        name: "signin",
         page: "index.html",
     },
     // Served at /{m}/admin/… (server/src/assets.rs) and never precached (sw.js): a nurse's
@@ -60,6 +68,12 @@ fn map_only(name: &str) -> bool {
     name.starts_with("map/")
 }
 
+/// Whether a built file is the app bundle's own (not the sign-in bundle's, whose page is the
+/// same): a first visit, which signs in, does not download it.
+fn app_only(name: &str) -> bool {
+    name == "app.js" || name == "app_bg.wasm"
+}
+
 /// Whether a built file belongs to the admin bundle's page only (`admin.html`,
 /// `admin-boot.js`, `admin.js`, `admin_bg.wasm`).
 fn admin_only(name: &str) -> bool {
@@ -88,7 +102,10 @@ pub fn run() -> Result<()> {
         fs::remove_dir_all(&stage).with_context(|| format!("removing {}", stage.display()))?;
     }
     fs::create_dir_all(&stage)?;
-    // Two bundles (app/src/lib.rs): the app everyone loads, and the admin screens.
+    // Three bundles (app/src/lib.rs): the app everyone loads, the sign-in screen of a first
+    // visit, and the admin screens. Each through wasm-bindgen on its own, then together:
+    // their `snippets/…` modules share names, which must then hold the same code.
+    let bindgen = target_dir()?.join("renraku-app-bindgen");
     for bundle in BUNDLES {
         let wasm = out.join(format!("{}.wasm", bundle.bin));
         if !wasm.is_file() {
@@ -105,10 +122,25 @@ pub fn run() -> Result<()> {
                 ])
                 .args(["--remove-name-section", "--remove-producers-section"])
                 .arg("--out-dir")
-                .arg(&stage)
+                .arg(&bindgen)
                 .arg(&wasm),
         )
         .context("wasm-bindgen failed (run `cargo xtask setup` first?)")?;
+        for name in files(&bindgen) {
+            let (from, to) = (bindgen.join(&name), stage.join(&name));
+            let bytes = fs::read(&from)?;
+            match fs::read(&to) {
+                Ok(have) if have != bytes => {
+                    bail!("wasm-bindgen made two different {name} for two bundles")
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    fs::create_dir_all(to.parent().context("parent")?)?;
+                    fs::write(&to, bytes)?;
+                }
+            }
+        }
+        fs::remove_dir_all(&bindgen)?;
     }
 
     // The page and its boot script from app/; everything in service-worker/ but the icon
@@ -137,13 +169,19 @@ pub fn run() -> Result<()> {
             .join("\n");
         fs::write(map_dir.join(to), text)?;
     }
+    let mut early = Vec::new();
     for bundle in BUNDLES {
         if !stage.join(bundle.page).is_file() {
             bail!("app/{} is missing", bundle.page);
         }
-        preload_snippets(&stage, &bundle)?;
+        if bundle.page == "index.html" {
+            early.push((bundle.name, modules(&stage, &bundle)?));
+        } else {
+            preload_snippets(&stage, &bundle)?;
+        }
     }
-    stamp_service_worker(&stage)?;
+    stamp_early(&stage, &early)?;
+    stamp_service_worker(&stage, &early)?;
 
     let dist = root().join("app").join("dist");
     let names_changed = sync_dir(&stage, &dist)?;
@@ -168,16 +206,7 @@ pub fn run() -> Result<()> {
 /// been parsed, one more round trip before the app can start.
 fn preload_snippets(dist: &Path, bundle: &Bundle) -> Result<()> {
     let script = format!("{}.js", bundle.name);
-    let app_js =
-        fs::read_to_string(dist.join(&script)).with_context(|| format!("reading {script}"))?;
-    let mut modules: Vec<&str> = app_js
-        .lines()
-        .filter(|l| l.starts_with("import "))
-        .filter_map(|l| l.split(['\'', '"']).nth(1))
-        .filter_map(|m| m.strip_prefix("./"))
-        .collect();
-    modules.sort_unstable();
-    modules.dedup();
+    let modules = modules(dist, bundle)?;
     let index = dist.join(bundle.page);
     let html = fs::read_to_string(&index).with_context(|| format!("reading {}", bundle.page))?;
     let anchor = format!(r#"<link rel="modulepreload" href="/{script}">"#);
@@ -186,16 +215,58 @@ fn preload_snippets(dist: &Path, bundle: &Bundle) -> Result<()> {
     }
     let links: String = modules
         .iter()
-        .map(|m| format!("\n  <link rel=\"modulepreload\" href=\"/{m}\">"))
+        .skip(1)
+        .map(|m| format!("\n  <link rel=\"modulepreload\" href=\"{m}\">"))
         .collect();
     fs::write(&index, html.replace(&anchor, &format!("{anchor}{links}")))?;
+    Ok(())
+}
+
+/// A bundle's script (`/app.js`) and the modules it imports (wasm-bindgen's `snippets/…`,
+/// whose names change with every dependency update), as absolute paths, the script first.
+fn modules(dist: &Path, bundle: &Bundle) -> Result<Vec<String>> {
+    let script = format!("{}.js", bundle.name);
+    let js = fs::read_to_string(dist.join(&script)).with_context(|| format!("reading {script}"))?;
+    let mut modules: Vec<String> = js
+        .lines()
+        .filter(|l| l.starts_with("import "))
+        .filter_map(|l| l.split(['\'', '"']).nth(1))
+        .filter_map(|m| m.strip_prefix("./"))
+        .map(|m| format!("/{m}"))
+        .collect();
+    modules.sort_unstable();
+    modules.dedup();
+    modules.insert(0, format!("/{script}"));
+    Ok(modules)
+}
+
+/// Fills in `early.js`'s BUNDLES: the modules of each bundle the app's page may start, which
+/// it preloads (`modulepreload`) for the one it picks, so that the browser does not learn of
+/// them only once the script has arrived and been parsed, one more round trip before the app
+/// can start.
+fn stamp_early(dist: &Path, bundles: &[(&str, Vec<String>)]) -> Result<()> {
+    const ANCHOR: &str = "const BUNDLES = {}; // filled in by build-app";
+    let path = dist.join("early.js");
+    let text = fs::read_to_string(&path).context("reading early.js")?;
+    if !text.contains(ANCHOR) {
+        bail!("app/early.js lacks `{ANCHOR}`");
+    }
+    let entries: Vec<String> = bundles
+        .iter()
+        .map(|(name, modules)| {
+            let list: Vec<String> = modules.iter().map(|m| format!("\"{m}\"")).collect();
+            format!("{name}: [{}]", list.join(", "))
+        })
+        .collect();
+    let filled = format!("const BUNDLES = {{ {} }};", entries.join(", "));
+    fs::write(&path, text.replace(ANCHOR, &filled))?;
     Ok(())
 }
 
 /// Fills in `sw.js`: the precache list becomes every built file of the app (wasm-bindgen adds
 /// `snippets/…` modules whose names change), and the build id a hash of them all, so each
 /// new build installs a fresh shell cache (and the browser sees a changed `sw.js`).
-fn stamp_service_worker(dist: &Path) -> Result<()> {
+fn stamp_service_worker(dist: &Path, bundles: &[(&str, Vec<String>)]) -> Result<()> {
     let sw = dist.join("sw.js");
     let text = fs::read_to_string(&sw).with_context(|| format!("reading {}", sw.display()))?;
     const BUILD: &str = "__RENRAKU_BUILD__";
@@ -234,7 +305,29 @@ fn stamp_service_worker(dist: &Path) -> Result<()> {
     for f in &map {
         list.push_str(&format!("  \"/{f}\",\n"));
     }
-    let text = format!("{}{MAP_START}{list}{}", &text[..start], &text[end..])
+    let text = format!("{}{MAP_START}{list}{}", &text[..start], &text[end..]);
+    // The app bundle's files that the sign-in bundle does not use.
+    let signin: Vec<&String> = bundles
+        .iter()
+        .filter(|(name, _)| *name != "app")
+        .flat_map(|(_, m)| m)
+        .collect();
+    let app_only: Vec<String> = files
+        .iter()
+        .map(|f| format!("/{f}"))
+        .filter(|f| app_only(&f[1..]) || bundles.iter().any(|(n, m)| *n == "app" && m.contains(f)))
+        .filter(|f| !signin.contains(&f))
+        .collect();
+    const APP_START: &str = "const APP_ONLY = [";
+    const APP_END: &str = "]; // end of APP_ONLY";
+    let (Some(start), Some(end)) = (text.find(APP_START), text.find(APP_END)) else {
+        bail!("{} lacks `{APP_START}` … `{APP_END}`", sw.display());
+    };
+    let mut list = String::from("\n");
+    for f in &app_only {
+        list.push_str(&format!("  \"{f}\",\n"));
+    }
+    let text = format!("{}{APP_START}{list}{}", &text[..start], &text[end..])
         .replace(BUILD, &format!("{hash:016x}"));
     fs::write(&sw, text)?;
     Ok(())
@@ -313,7 +406,7 @@ fn copy_file(from: &Path, to_dir: &Path) -> Result<()> {
 }
 
 fn print_sizes(dist: &Path) -> Result<()> {
-    println!("\napp/dist (first load = index.html + every .js but sw.js + app_bg.wasm, not the admin bundle or map/):");
+    println!("\napp/dist (first load = index.html, app.css and every .js and .wasm but sw.js, the app's (app.js, app_bg.wasm: a first visit signs in), the admin bundle and map/):");
     println!("  {:<72} {:>10} {:>10}", "file", "raw", "gzip -9");
     let (mut raw_total, mut gz_total) = (0u64, 0u64);
     for name in files(dist) {
@@ -329,7 +422,10 @@ fn print_sizes(dist: &Path) -> Result<()> {
         let first_load = name != "sw.js"
             && !admin_only(&name)
             && !map_only(&name)
-            && [".html", ".js", ".wasm"].iter().any(|e| name.ends_with(e));
+            && !app_only(&name)
+            && [".html", ".js", ".wasm", ".css"]
+                .iter()
+                .any(|e| name.ends_with(e));
         if first_load {
             raw_total += raw;
             gz_total += gz.unwrap_or(raw);

@@ -156,10 +156,7 @@ pub fn Root(slug: String) -> Element {
         spawn(async move {
             match api::get::<Me>("/api/me").await {
                 Ok(me) if me.municipality.slug == slug => {
-                    crate::util::local_set(
-                        &me_key(&slug),
-                        &serde_json::to_string(&me).unwrap_or_default(),
-                    );
+                    remember(&me);
                     auth.set(Auth::SignedIn(me));
                 }
                 // Offline: trust what the device remembers (or show sign-in if nothing).
@@ -178,14 +175,7 @@ pub fn Root(slug: String) -> Element {
 
     if let Some(Err(api::ApiError::Status { status: 404, .. })) = &*municipality.read() {
         ui::kept_screen::reveal();
-        return rsx! {
-            main { class: "card",
-                h1 { "Renraku 連絡" }
-                p { class: "error",
-                    {crate::i18n::tr_string(format!("自治体「{slug}」は見つかりません。URL をご確認ください。"), format!("There is no municipality \"{slug}\". Check the address."))}
-                }
-            }
-        };
+        return unknown_municipality(&slug);
     }
     let info = municipality.read().clone().and_then(Result::ok);
 
@@ -203,7 +193,7 @@ pub fn Root(slug: String) -> Element {
                 on_signed_in: move |me: Me| {
                     *SESSION_ENDED.write() = None;
                     *SIGNING_OUT.write() = false;
-                    crate::util::local_set(&me_key(&me.municipality.slug), &serde_json::to_string(&me).unwrap_or_default());
+                    remember(&me);
                     auth.set(Auth::SignedIn(me));
                     route::replace(Route::Home(Tab::Patients));
                 },
@@ -213,6 +203,78 @@ pub fn Root(slug: String) -> Element {
             Workspace { key: "{me.user.id}", slug: slug.clone(), me, auth }
         },
     }
+}
+
+fn unknown_municipality(slug: &str) -> Element {
+    rsx! {
+        main { class: "card",
+            h1 { "Renraku 連絡" }
+            p { class: "error",
+                {crate::i18n::tr_string(format!("自治体「{slug}」は見つかりません。URL をご確認ください。"), format!("There is no municipality \"{slug}\". Check the address."))}
+            }
+        }
+    }
+}
+
+/// The sign-in bundle's root (`lib.rs`, `start_signin`): the device remembers nobody here.
+/// The portal as [`Root`] shows it to someone signed out; once someone is signed in (just
+/// now, or already by a session cookie the device kept), they are remembered and the page
+/// loads again, into the app.
+#[component]
+pub fn SignInRoot(slug: String) -> Element {
+    let mut signed_out = use_signal(|| false);
+    let mut municipality = use_signal(|| None::<Result<api::MunicipalityPortal, api::ApiError>>);
+    let s = slug.clone();
+    use_hook(move || {
+        let slug = s.clone();
+        spawn(async move {
+            let result = api::municipality(&slug).await;
+            if result.is_ok() {
+                api::remember_municipality(&slug);
+            }
+            municipality.set(Some(result));
+        });
+        let slug = s;
+        spawn(async move {
+            match api::get::<Me>("/api/me").await {
+                Ok(me) if me.municipality.slug == slug => {
+                    remember(&me);
+                    if let Some(w) = web_sys::window() {
+                        let _ = w.location().reload();
+                    }
+                }
+                _ => signed_out.set(true),
+            }
+        });
+    });
+    if let Some(Err(api::ApiError::Status { status: 404, .. })) = &*municipality.read() {
+        return unknown_municipality(&slug);
+    }
+    if !signed_out() {
+        return rsx! {
+            main { class: "card", aria_busy: "true",
+                p { class: "muted", {tr("読み込み中…", "Loading…")} }
+            }
+        };
+    }
+    let info = municipality.read().clone().and_then(Result::ok);
+    rsx! {
+        ui::portal::Portal {
+            slug: slug.clone(),
+            municipality: info,
+            on_signed_in: move |me: Me| {
+                remember(&me);
+                route::replace(Route::Home(Tab::Patients));
+            },
+        }
+    }
+}
+
+fn remember(me: &Me) {
+    crate::util::local_set(
+        &me_key(&me.municipality.slug),
+        &serde_json::to_string(me).unwrap_or_default(),
+    );
 }
 
 /// Opens the user's IndexedDB, then starts the sync engine.
