@@ -136,9 +136,10 @@ async fn upsert_request(tx: &mut sqlx::AnyConnection, room: RoomId, post: &Post)
 /// Writes the requests and acknowledgements of `projections` inside `tx` (after the posts),
 /// closes requests that are now complete and, with `notify`, queues the author's push for
 /// each. Returns the number of pushes queued.
-pub(super) async fn project_in(
+pub(crate) async fn project_in(
     tx: &mut sqlx::AnyConnection,
     projections: &[&Projection],
+    posts: &super::posts::Projected,
     now: i64,
     notify: bool,
 ) -> Result<usize> {
@@ -152,12 +153,22 @@ pub(super) async fn project_in(
                     upsert_request(tx, room, post).await?;
                     touched.push(id);
                 }
+                // A post new in this commit has no request to clear.
+                None if posts.inserted.contains(&(room, id.clone())) => {}
                 None => {
                     // No request (any more): a deleted post, or one edited to ask nothing.
-                    for table in ["ack_requests", "ack_recipients"] {
-                        sqlx::query(&format!(
-                            "DELETE FROM {table} WHERE room_id = $1 AND post_id = $2"
-                        ))
+                    // Recipients are written only with their request.
+                    let removed =
+                        sqlx::query("DELETE FROM ack_requests WHERE room_id = $1 AND post_id = $2")
+                            .bind(room.get())
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    if removed > 0 {
+                        sqlx::query(
+                            "DELETE FROM ack_recipients WHERE room_id = $1 AND post_id = $2",
+                        )
                         .bind(room.get())
                         .bind(id.as_str())
                         .execute(&mut *tx)
@@ -405,7 +416,7 @@ impl Db {
     /// Returns the number of pushes queued.
     pub async fn fire_ack_request(&self, due: &DueRequest, clock_now: i64) -> Result<usize> {
         let now = super::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let next_at = (due.stage == 0).then_some(clock_now + REMIND_AFTER_MS);
         let claimed = sqlx::query(
             "UPDATE ack_requests SET stage = $1, next_at = $2 \

@@ -76,7 +76,7 @@ impl Db {
         id: AgreementId,
         m: MunicipalityId,
     ) -> Result<Option<Vec<LostAccess>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query(
             "DELETE FROM agreement_members WHERE agreement_id = $1 AND municipality_id = $2",
         )

@@ -80,7 +80,7 @@ impl Db {
     /// already name it (their author was offline and the post came first) become findable by
     /// its name, in the same transaction.
     pub async fn insert_attachment(&self, meta: &AttachmentMeta) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO attachments (id, room_id, uploader_id, name, mime, size, sha256, \
                  has_thumbnail, width, height, created_at) \

@@ -157,7 +157,7 @@ pub struct ChainFields<'a> {
 
 impl Db {
     pub async fn audit(&self, entry: AuditEntry) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert(&mut tx, &entry, now_ms()).await?;
         tx.commit().await?;
         Ok(())

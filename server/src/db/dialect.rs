@@ -8,8 +8,8 @@
 //! - connecting: pool size and SQLite's per-connection pragmas ([`Backend::max_connections`],
 //!   [`SQLITE_PRAGMAS`]), and which migration tree applies ([`Backend::migrator`]);
 //! - the WAL checkpoint, SQLite only ([`checkpoint`], [`Backend::checkpoints_wal`]);
-//! - concurrency: taking SQLite's write lock first ([`write_lock_in`]), per-document
-//!   advisory locks ([`lock_doc_in`]), snapshot reads
+//! - concurrency (writing transactions take SQLite's write lock first: `Db::begin_write`),
+//!   per-document advisory locks ([`lock_doc_in`]), snapshot reads
 //!   ([`snapshot_reads_in`]), row locks ([`Backend::for_share`]) and claims that pass over
 //!   rows another worker holds ([`Backend::skip_locked`]) on PostgreSQL, where
 //!   SQLite's single writer and WAL read snapshots already give the same guarantees;
@@ -143,22 +143,6 @@ pub async fn lock_doc_in(conn: &mut AnyConnection, backend: Backend, doc: &str) 
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(doc)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Takes the database's write lock as the first act of the caller's just-begun transaction
-/// on SQLite, so nothing it reads next can change before it commits: the one writer at a
-/// time then makes "look for a clash, then insert" a single step. (A deferred transaction
-/// that read first and wrote later would fail with SQLITE_BUSY when another commit came in
-/// between.) The statement is the audit chain's own first write, a no-op update of its head
-/// row. Nothing on PostgreSQL, where the caller relies on a constraint instead (the parking
-/// bookings' exclusion constraint).
-pub async fn write_lock_in(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
-    if backend == Backend::Sqlite {
-        sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
             .execute(&mut *conn)
             .await?;
     }

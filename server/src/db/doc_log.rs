@@ -111,7 +111,7 @@ impl Db {
         snapshots: &[Snapshot<'_>],
     ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Every document this commit appends to or compacts is locked first, in one order
         // (by name) that every node's commits follow: two commits that lock documents as
         // they come could each hold one the other waits for (PostgreSQL would then abort one
@@ -176,17 +176,17 @@ impl Db {
         for snapshot in snapshots {
             compact_in(&mut tx, self.backend, *snapshot, now).await?;
         }
-        let new_posts =
+        let projected =
             super::posts::project_in(&mut tx, self.backend, &projections, now, false).await?;
-        let mut pushes = super::push::enqueue_in(&mut tx, &new_posts, now).await?;
+        let mut pushes = super::push::enqueue_in(&mut tx, &projected.new_posts, now).await?;
         // Acknowledgement requests and acknowledgements, after the posts they belong to;
         // an author whose request is now complete is told in this same commit.
-        pushes += super::acks::project_in(&mut tx, &projections, now, true).await?;
+        pushes += super::acks::project_in(&mut tx, &projections, &projected, now, true).await?;
         tx.commit().await?;
         if pushes > 0 {
             self.push_notifier.wake();
         }
-        Ok((all, new_posts))
+        Ok((all, projected.new_posts))
     }
 
     /// A document as stored (its snapshot, then the log after it), for reading outside the
@@ -219,7 +219,7 @@ impl Db {
     /// log rows it covers. A snapshot never moves backwards; compactions and appends of one
     /// document, from any node, run one at a time.
     pub async fn compact(&self, doc: &str, state: &[u8], up_to_seq: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         compact_in(&mut tx, self.backend, (doc, state, up_to_seq), now_ms()).await?;
         tx.commit().await?;
         Ok(())
@@ -316,7 +316,7 @@ impl Db {
             return Ok(Ok(()));
         }
         let bind: Vec<(UserId, u64)> = client_ids.iter().map(|&c| (user, c)).collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let bound = bind_in(&mut tx, &bind, now_ms()).await?;
         tx.commit().await?;
         Ok(bound)

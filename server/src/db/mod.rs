@@ -93,12 +93,17 @@ impl Db {
             .max_connections(backend.max_connections())
             .acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(dialect::SQLITE_PRAGMAS).await?;
-                    Ok(())
+            // No ping before each use: a connection to a local file does not go stale, and
+            // the ping was one more round trip to SQLite's worker thread on every query and
+            // every group commit (a thread wake each way, most of the sync path's CPU).
+            options
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(dialect::SQLITE_PRAGMAS).await?;
+                        Ok(())
+                    })
                 })
-            })
         } else {
             options
         };
@@ -116,6 +121,18 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Begins a transaction that writes. On SQLite it takes the write lock first (BEGIN
+    /// IMMEDIATE), waiting for it as long as `busy_timeout` allows: a deferred transaction
+    /// that read before writing would instead fail at once with "database is locked" when
+    /// another connection held the lock by then (SQLite does not wait there, as waiting
+    /// could deadlock two such readers). PostgreSQL's plain BEGIN has no such trap.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// What this handle's commits that queue pushes wake (see [`crate::push::Notifier`]).

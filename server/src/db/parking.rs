@@ -225,7 +225,7 @@ impl Db {
         on: bool,
         entry: &AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = if on {
             sqlx::query(
                 "INSERT INTO parking_managers (user_id) VALUES ($1) \
@@ -312,7 +312,7 @@ impl Db {
         on: bool,
         entry: &AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = if on {
             sqlx::query(
                 "INSERT INTO parking_agreement_shares (agreement_id, municipality_id) \
@@ -370,7 +370,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = if on {
             sqlx::query(
                 "INSERT INTO parking_approvals \
@@ -449,7 +449,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<LenderId> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO parking_lenders \
                  (municipality_id, name, contact, notify_by, user_id, created_at, updated_at) \
@@ -480,7 +480,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE parking_lenders SET name = $1, contact = $2, notify_by = $3, user_id = $4, \
                  updated_at = $5 WHERE id = $6",
@@ -601,7 +601,7 @@ impl Db {
     ) -> Result<SpaceId> {
         let now = now_ms();
         let limits: Vec<&str> = s.limits.iter().map(|l| l.as_str()).collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO parking_spaces (municipality_id, lender_id, name, address, \
                  latitude_e7, longitude_e7, limits, limits_note, directions, photo, paused, \
@@ -640,7 +640,7 @@ impl Db {
     ) -> Result<()> {
         let now = now_ms();
         let limits: Vec<&str> = s.limits.iter().map(|l| l.as_str()).collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE parking_spaces SET lender_id = $1, name = $2, address = $3, \
                  latitude_e7 = $4, longitude_e7 = $5, limits = $6, limits_note = $7, \
@@ -672,7 +672,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE parking_spaces SET photo = $1, photo_mime = $2, photo_width = $3, \
                  photo_height = $4, updated_at = $5 WHERE id = $6",
@@ -711,7 +711,7 @@ impl Db {
         now: i64,
         entry: &AuditEntry,
     ) -> Result<Vec<StoredBooking>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE parking_spaces SET paused = $1, updated_at = $2 WHERE id = $3")
             .bind(paused)
             .bind(now_ms())
@@ -759,7 +759,7 @@ impl Db {
         a: &Availability,
         entry: &AuditEntry,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The space's row first: a booking in flight (which share-locks it) ends before the
         // hours change, and one after reads the new hours.
         sqlx::query("UPDATE parking_spaces SET updated_at = $1 WHERE id = $2")
@@ -879,8 +879,9 @@ impl Db {
         check: impl FnOnce(&Space) -> Result<String> + Send,
         entry: &AuditEntry,
     ) -> Result<BookingId> {
-        let mut tx = self.pool.begin().await?;
-        dialect::write_lock_in(&mut tx, self.backend).await?;
+        // SQLite: the write lock from the start (`begin_write`), so nothing read next can
+        // change before the commit and "look for a clash, then insert" is one step.
+        let mut tx = self.begin_write().await?;
         let current = space_in(&mut tx, self.backend, space)
             .await?
             .ok_or(Error::NotFound)?;
@@ -944,7 +945,7 @@ impl Db {
         now: i64,
         entry: &AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE parking_bookings SET status = 'cancelled', updated_at = $1 \
              WHERE id = $2 AND status = 'booked'",
@@ -971,7 +972,7 @@ impl Db {
         now: i64,
         entry: &AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE parking_bookings SET status = 'left_early', released_end_ms = end_ms, \
                  end_ms = $1, updated_at = $2 \
@@ -1008,7 +1009,7 @@ impl Db {
         now: i64,
         entry: &AuditEntry,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO parking_troubles (municipality_id, space_id, booking_id, reporter_id, \
                  side, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -1115,7 +1116,7 @@ impl Db {
     pub async fn seed_demo_parking(&self, d: &DemoParking<'_>) -> Result<()> {
         let now = now_ms();
         let m = d.municipality.get();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut lenders = Vec::new();
         for (i, (name, contact, notify_by)) in d.lenders.iter().enumerate() {
             let account = d

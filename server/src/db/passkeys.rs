@@ -178,7 +178,7 @@ impl Db {
         state: &str,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at < $1")
             .bind(now_ms())
             .execute(&mut *tx)

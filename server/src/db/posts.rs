@@ -127,6 +127,20 @@ async fn link_attachments(
     Ok(())
 }
 
+/// Whether the stored row of a post names files (false when there is no row).
+async fn had_files(tx: &mut sqlx::AnyConnection, room: RoomId, post: &PostId) -> Result<bool> {
+    let old = sqlx::query("SELECT has_attachments FROM posts WHERE room_id = $1 AND post_id = $2")
+        .bind(room.get())
+        .bind(post.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(old
+        .as_ref()
+        .map(|r| flag(r, "has_attachments"))
+        .transpose()?
+        == Some(true))
+}
+
 /// A post that reached the server for the first time in a transaction (a push is due).
 #[derive(Clone, Debug)]
 pub struct NewPost {
@@ -134,34 +148,30 @@ pub struct NewPost {
     pub post: Post,
 }
 
-/// Writes `projections` inside `tx`; returns the posts new to the server (not deleted).
-/// `stored_at` of a new row is `now`, or the post's own time when rebuilding (`backfill`).
-pub(super) async fn project_in(
+/// What writing a projection did.
+#[derive(Default)]
+pub struct Projected {
+    /// The posts new to the server, not deleted (pushes are due for them).
+    pub new_posts: Vec<NewPost>,
+    /// Every post that had no row before (deleted ones included): nothing else was ever
+    /// written for them, so the acknowledgement projection has nothing to clear.
+    pub inserted: std::collections::HashSet<(RoomId, PostId)>,
+}
+
+/// Writes `projections` inside `tx`. `stored_at` of a new row is `now`, or the post's own
+/// time when rebuilding (`backfill`).
+pub(crate) async fn project_in(
     tx: &mut sqlx::AnyConnection,
     backend: Backend,
     projections: &[&Projection],
     now: i64,
     backfill: bool,
-) -> Result<Vec<NewPost>> {
+) -> Result<Projected> {
     let mut new_posts = Vec::new();
+    let mut inserted_posts = std::collections::HashSet::new();
     for projection in projections {
         let room = projection.room;
         for (id, post) in &projection.posts {
-            // Whether the row exists, and whether it named files (then it has
-            // `post_attachments` rows to replace; otherwise an edit costs no statement more).
-            let old = sqlx::query(
-                "SELECT has_attachments FROM posts WHERE room_id = $1 AND post_id = $2",
-            )
-            .bind(room.get())
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let exists = old.is_some();
-            let had_files = old
-                .as_ref()
-                .map(|r| flag(r, "has_attachments"))
-                .transpose()?
-                == Some(true);
             match post {
                 Some(post) => {
                     let activity = post.created_at.max(post.edited_at.unwrap_or(i64::MIN));
@@ -174,7 +184,46 @@ pub(super) async fn project_in(
                     };
                     let search_grams = backend.search_grams(&search_text);
                     let has_attachments = !post.deleted && !post.attachments.is_empty();
-                    if exists {
+                    // Most posts are new: inserting first costs one statement for them, where
+                    // looking first cost two; an edit pays the look after the conflict.
+                    let inserted = sqlx::query(
+                        "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
+                             created_at, edited_at, deleted, activity_at, stored_at, \
+                             updated_at, search_text, search_grams, has_attachments) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                         ON CONFLICT (room_id, post_id) DO NOTHING",
+                    )
+                    .bind(room.get())
+                    .bind(id.as_str())
+                    .bind(post.author.get())
+                    .bind(parent.clone())
+                    .bind(post.text.as_str())
+                    .bind(post.created_at)
+                    .bind(post.edited_at)
+                    .bind(post.deleted)
+                    .bind(activity)
+                    .bind(if backfill { post.created_at } else { now })
+                    .bind(now)
+                    .bind(&search_text)
+                    .bind(&search_grams)
+                    .bind(has_attachments)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    // Whether the old row named files (then it has `post_attachments` rows to
+                    // replace; otherwise an edit costs no statement more).
+                    let had_files = if inserted {
+                        inserted_posts.insert((room, id.clone()));
+                        if !post.deleted && !backfill {
+                            new_posts.push(NewPost {
+                                room,
+                                post: post.clone(),
+                            });
+                        }
+                        false
+                    } else {
+                        let had_files = had_files(&mut *tx, room, id).await?;
                         sqlx::query(
                             "UPDATE posts SET author_id = $1, parent_id = $2, text = $3, \
                                  created_at = $4, edited_at = $5, deleted = $6, \
@@ -197,40 +246,13 @@ pub(super) async fn project_in(
                         .bind(id.as_str())
                         .execute(&mut *tx)
                         .await?;
-                    } else {
-                        sqlx::query(
-                            "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
-                                 created_at, edited_at, deleted, activity_at, stored_at, \
-                                 updated_at, search_text, search_grams, has_attachments) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                        )
-                        .bind(room.get())
-                        .bind(id.as_str())
-                        .bind(post.author.get())
-                        .bind(parent)
-                        .bind(post.text.as_str())
-                        .bind(post.created_at)
-                        .bind(post.edited_at)
-                        .bind(post.deleted)
-                        .bind(activity)
-                        .bind(if backfill { post.created_at } else { now })
-                        .bind(now)
-                        .bind(&search_text)
-                        .bind(&search_grams)
-                        .bind(has_attachments)
-                        .execute(&mut *tx)
-                        .await?;
-                        if !post.deleted && !backfill {
-                            new_posts.push(NewPost {
-                                room,
-                                post: post.clone(),
-                            });
-                        }
-                    }
+                        had_files
+                    };
                     let files: &[String] = if post.deleted { &[] } else { &post.attachments };
                     link_attachments(&mut *tx, room, id, files, had_files).await?;
                 }
-                None if exists => {
+                None => {
+                    let had_files = had_files(&mut *tx, room, id).await?;
                     link_attachments(&mut *tx, room, id, &[], had_files).await?;
                     sqlx::query(
                         "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
@@ -245,7 +267,6 @@ pub(super) async fn project_in(
                     .execute(&mut *tx)
                     .await?;
                 }
-                None => {}
             }
         }
         for (user, marker) in &projection.reads {
@@ -274,7 +295,10 @@ pub(super) async fn project_in(
             }
         }
     }
-    Ok(new_posts)
+    Ok(Projected {
+        new_posts,
+        inserted: inserted_posts,
+    })
 }
 
 /// One projected post, as statistics, search and export read it.
@@ -394,12 +418,10 @@ impl Db {
             let room = RoomId::new(room);
             let doc = self.load_server_doc(DocId::Room(room)).await?;
             let projection = Projection::whole(room, &doc);
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             // Several nodes starting at once all find the room unprojected: under the room's
             // lock (the one its appends take, which project too) only the first projects it,
-            // and the others find its rows. SQLite's write lock first: this transaction reads
-            // before it writes.
-            super::dialect::write_lock_in(&mut tx, self.backend).await?;
+            // and the others find its rows.
             super::dialect::lock_doc_in(&mut tx, self.backend, &DocId::Room(room).storage_key())
                 .await?;
             let done = sqlx::query(
@@ -414,8 +436,8 @@ impl Db {
             if done {
                 continue;
             }
-            project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;
-            super::acks::project_in(&mut tx, &[&projection], now_ms(), false).await?;
+            let posts = project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;
+            super::acks::project_in(&mut tx, &[&projection], &posts, now_ms(), false).await?;
             tx.commit().await?;
             projected += 1;
         }

@@ -56,7 +56,7 @@ impl Db {
         admin: &FirstAccount<'_>,
     ) -> Result<(MunicipalityId, UserId)> {
         let at = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO municipalities (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
@@ -92,7 +92,7 @@ impl Db {
         account: &FirstAccount<'_>,
     ) -> Result<UserId> {
         let at = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let user = insert_account(&mut tx, municipality, account, at).await?;
         let entry = AuditEntry::new(AuditAction::InitAccount, format!("user/{user}"))
             .in_municipality(municipality)

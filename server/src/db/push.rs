@@ -97,6 +97,27 @@ pub(super) async fn enqueue_in(
 ) -> Result<usize> {
     let mut queued = 0;
     for new in new_posts {
+        let recipients = sqlx::query(
+            "SELECT s.id AS subscription_id, m.user_id, ps.user_id AS settings_user, \
+                 ps.enabled, ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
+             FROM room_members m \
+             JOIN users u ON u.id = m.user_id \
+             JOIN push_subscriptions s ON s.user_id = m.user_id \
+             LEFT JOIN push_settings ps ON ps.user_id = m.user_id \
+             WHERE m.room_id = $1 AND m.user_id <> $2 AND NOT u.disabled \
+               AND NOT EXISTS (SELECT 1 FROM push_mutes x \
+                   WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
+             ORDER BY s.id",
+        )
+        .bind(new.room.get())
+        .bind(new.post.author.get())
+        .fetch_all(&mut **tx)
+        .await?;
+        // A post no member is subscribed to hear of costs this one statement: the room's
+        // details are read only when somebody is to be told.
+        if recipients.is_empty() {
+            continue;
+        }
         let Some(room) = sqlx::query(
             "SELECT r.kind, r.title, mu.slug, u.display_name FROM rooms r \
              JOIN municipalities mu ON mu.id = r.municipality_id \
@@ -116,22 +137,6 @@ pub(super) async fn enqueue_in(
         let title: String = room.try_get("title")?;
         let slug: String = room.try_get("slug")?;
         let author: String = room.try_get("display_name")?;
-        let recipients = sqlx::query(
-            "SELECT s.id AS subscription_id, m.user_id, ps.user_id AS settings_user, \
-                 ps.enabled, ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
-             FROM room_members m \
-             JOIN users u ON u.id = m.user_id \
-             JOIN push_subscriptions s ON s.user_id = m.user_id \
-             LEFT JOIN push_settings ps ON ps.user_id = m.user_id \
-             WHERE m.room_id = $1 AND m.user_id <> $2 AND NOT u.disabled \
-               AND NOT EXISTS (SELECT 1 FROM push_mutes x \
-                   WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
-             ORDER BY s.id",
-        )
-        .bind(new.room.get())
-        .bind(new.post.author.get())
-        .fetch_all(&mut **tx)
-        .await?;
         let urgent = new.post.urgent;
         for row in recipients {
             let settings = settings_from_row(&row)?;

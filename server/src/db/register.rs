@@ -146,7 +146,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM register_staff WHERE user_id = $1")
             .bind(user.get())
             .execute(&mut *tx)
@@ -198,7 +198,7 @@ impl Db {
         entries: &[LegendEntry],
         entry: &AuditEntry,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for e in entries {
             sqlx::query("DELETE FROM register_legend WHERE municipality_id = $1 AND label = $2")
                 .bind(m.get())
@@ -266,7 +266,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<i64> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO register_disasters (municipality_id, reason, started_at, started_by) \
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -305,7 +305,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ended = sqlx::query(
             "UPDATE register_disasters SET ended_at = $1, ended_by = $2 \
              WHERE municipality_id = $3 AND ended_at IS NULL",
@@ -346,7 +346,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = if granted {
             sqlx::query(
                 "INSERT INTO register_disaster_partners \
@@ -414,7 +414,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<RegisterPersonId> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_person_in(&mut tx, m, p, false, now).await?;
         let mut entry = entry.clone();
         entry.target = format!("register_person/{id}");
@@ -431,7 +431,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         update_person_in(&mut tx, id, p, None, now).await?;
         audit::insert(&mut tx, entry, now).await?;
         tx.commit().await?;
@@ -446,7 +446,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE register_people SET retired = $1, updated_at = $2 WHERE id = $3 AND retired = $4",
         )
@@ -510,7 +510,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<StoredMark> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let stored = sqlx::query(
             "INSERT INTO register_marks (id, person_id, disaster_id, status, note, marked_at, \
                  user_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -679,7 +679,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<RegisterImportReport> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query(&format!(
             "SELECT {PERSON_COLUMNS} FROM register_people \
              WHERE municipality_id = $1 AND external_id IS NOT NULL"
@@ -903,7 +903,7 @@ impl Db {
         people: &[NewRegisterPerson],
     ) -> Result<Vec<RegisterPersonId>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (user, editor, responder) in staff {
             sqlx::query(
                 "INSERT INTO register_staff (user_id, editor, responder) VALUES ($1, $2, $3)",

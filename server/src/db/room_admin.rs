@@ -114,7 +114,7 @@ impl Db {
 
     /// Removes a member and their room tokens; `false` if they were not a member.
     pub async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
             .bind(room.get())
             .bind(user.get())

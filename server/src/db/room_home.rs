@@ -74,7 +74,7 @@ impl Db {
         entry: &AuditEntry,
     ) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO room_home_pins (room_id, latitude_e7, longitude_e7, set_by, set_at) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -96,7 +96,7 @@ impl Db {
 
     /// Removes the pin, audited when there was one; whether there was.
     pub async fn clear_room_home_pin(&self, room: RoomId, entry: &AuditEntry) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query("DELETE FROM room_home_pins WHERE room_id = $1")
             .bind(room.get())
             .execute(&mut *tx)

@@ -200,7 +200,7 @@ impl Db {
         role: &str,
         added_by: Option<UserId>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let home = sqlx::query("SELECT municipality_id FROM rooms WHERE id = $1")
             .bind(room.get())
             .fetch_optional(&mut *tx)
@@ -294,7 +294,7 @@ impl Db {
             }
         }
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let everyone: Vec<UserId> = std::iter::once(creator)
             .chain(others.iter().copied())
             .collect();

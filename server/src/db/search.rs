@@ -262,7 +262,7 @@ impl Db {
             if rows.is_empty() {
                 return Ok(filled);
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             for row in &rows {
                 let text: String = row.try_get("text")?;
                 let normalized = renraku_sync::search::normalize(&text);

@@ -74,7 +74,7 @@ impl Db {
         step: i64,
         recovery_code_hashes: &[String],
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET totp_secret = $1, totp_pending_secret = NULL, \
                  totp_last_step = $2 \
@@ -110,7 +110,7 @@ impl Db {
 
     /// Removes the second factor and its recovery codes.
     pub async fn remove_totp(&self, user: UserId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, \
                  totp_last_step = NULL WHERE id = $1",

@@ -242,7 +242,7 @@ impl Db {
 
     /// Ends every session and room token of an account (disable, reset, revocation).
     pub async fn end_all_sessions(&self, user: UserId) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user.get())
             .execute(&mut *tx)

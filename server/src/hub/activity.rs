@@ -20,8 +20,8 @@ pub(super) async fn fan_out(hub: Weak<HubInner>, mut rx: mpsc::Receiver<Vec<NewP
         let Some(hub) = hub.upgrade() else {
             return;
         };
-        // Nobody connected (here, and no other node to tell): nothing to read.
-        if hub.live.is_empty() && !hub.clustered() {
+        // Nobody to tell (no `/ws` socket here, and no other node): nothing to read.
+        if !hub.live.anyone_hears_news() && !hub.clustered() {
             continue;
         }
         let mut rooms: Vec<RoomId> = posts.iter().map(|p| p.room).collect();

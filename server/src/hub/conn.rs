@@ -9,7 +9,7 @@
 use super::caps::{CapReached, Slot};
 use super::limits::{ConnLimits, TokenBucket};
 use super::live::Alive;
-use super::outbox::{outbox, OutboxRx, Refused};
+use super::outbox::{outbox, Next, OutboxRx, Refused};
 use super::room::{RoomCmd, RoomHandle};
 use super::Hub;
 use crate::auth::{CurrentSession, CurrentUser};
@@ -22,7 +22,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use renraku_sync::frame::PROTOCOL_VERSION;
 use renraku_sync::session_end::CLOSE_CODE as SESSION_END_CODE;
@@ -31,6 +31,7 @@ use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, SessionEnd, UserId};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,9 +144,12 @@ impl Kick {
     }
 }
 
+/// A socket's two ends: split once, as the handshake completes.
+type Halves = (SplitSink<WebSocket, WsMessage>, SplitStream<WebSocket>);
+
 /// Reads (and drops) until the client answers our close frame, for at most [`CLOSE_GRACE`]:
 /// a client cannot hold a closing socket open this way.
-async fn drain_until_close(stream: &mut futures_util::stream::SplitStream<WebSocket>) {
+async fn drain_until_close(stream: &mut SplitStream<WebSocket>) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while let Some(Ok(msg)) = stream.next().await {
             if matches!(msg, WsMessage::Close(_)) {
@@ -194,10 +198,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// read buffer is zero-filled on every read, so each socket would keep it all resident.
 /// Messages over the hard limit close the socket at the protocol level; up to it, an
 /// oversized frame gets a `TooLarge` answer and the connection lives on.
+///
+/// The read buffer starts at 1 KiB: it is only where reads begin (tungstenite makes room for
+/// a whole message once its header is read, so a large one is still read in large chunks),
+/// and every idle connection holds it. What clients send is mostly a few hundred bytes.
 fn tune(ws: WebSocketUpgrade, limits: &ConnLimits) -> WebSocketUpgrade {
     ws.max_message_size(limits.hard_message_bytes())
         .max_frame_size(limits.hard_message_bytes())
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
 }
 
@@ -213,15 +221,19 @@ pub async fn ws_handler(
     let span = info_span!("ws", user.id = %session.user.id);
     // Counted before the handshake completes, so simultaneous handshakes cannot pass the cap.
     let slot = state.hub.caps.admit(session.user.id);
-    tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
+    let ws = tune(ws, &state.config.ws_limits());
+    // Built now, boxed: the upgrade's task keeps its callback's captures for the socket's
+    // whole life, so the callback holds the connection only, not the state and the session
+    // that built it. (Dropped, and so unregistered, if the handshake fails.)
+    let conn =
+        slot.map(|slot| Connection::new(state, &session.user, session.id, Wire::Frames, slot));
+    ws.on_upgrade(move |socket| {
+        // Split before the task's future is built, so that it holds the halves only.
+        let mut halves = socket.split();
         async move {
-            match slot {
-                Ok(slot) => {
-                    Connection::new(state, &session.user, session.id, Wire::Frames, slot)
-                        .run(socket)
-                        .await
-                }
-                Err(cap) => refuse(socket, cap).await,
+            match conn {
+                Ok(conn) => conn.run(halves).await,
+                Err(cap) => refuse(&mut halves, cap).await,
             }
         }
         .instrument(span)
@@ -230,10 +242,9 @@ pub async fn ws_handler(
 
 /// Closes a connection over a cap with the reason, as a close frame: a browser's WebSocket
 /// shows the client nothing of a refused handshake, but it does show a close reason.
-async fn refuse(socket: WebSocket, cap: CapReached) {
+async fn refuse((sink, stream): &mut Halves, cap: CapReached) {
     let (code, reason) = cap.refusal().close();
     debug!(code, reason, "connection refused");
-    let (mut sink, mut stream) = socket.split();
     let close = CloseFrame {
         code,
         reason: reason.into(),
@@ -281,16 +292,19 @@ pub async fn yjs_handler(
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
     let slot = state.hub.caps.admit(user.id);
-    tune(ws, &state.config.ws_limits()).on_upgrade(move |socket| {
+    let ws = tune(ws, &state.config.ws_limits());
+    // As in `ws_handler`. The socket belongs to the session that minted the token: it ends
+    // with it.
+    let conn = slot.map(|slot| Connection::new(state, &user, session, Wire::YWebsocket, slot));
+    ws.on_upgrade(move |socket| {
+        let mut halves = socket.split();
         async move {
-            let slot = match slot {
-                Ok(slot) => slot,
-                Err(cap) => return refuse(socket, cap).await,
+            let mut conn = match conn {
+                Ok(conn) => conn,
+                Err(cap) => return refuse(&mut halves, cap).await,
             };
-            // The socket belongs to the session that minted the token: it ends with it.
-            let mut conn = Connection::new(state, &user, session, Wire::YWebsocket, slot);
-            if conn.open(DocId::Room(room)).await.is_ok() {
-                conn.run(socket).await;
+            if Box::pin(conn.open(DocId::Room(room))).await.is_ok() {
+                conn.run(halves).await;
             }
         }
         .instrument(span)
@@ -305,13 +319,12 @@ struct Connection {
     municipality: MunicipalityId,
     wire: Wire,
     peer: Peer,
+    /// Frames to send, and orders from outside, which go first: the session ended, an
+    /// administrator's decision (see `Hub::end_session`, `Hub::disconnect_user`).
     rx: OutboxRx,
     /// This connection's place under the caps, freed with it.
     _slot: Slot,
     opened: HashMap<DocId, RoomHandle>,
-    /// Orders from outside: the session ended, an administrator's decision (see
-    /// `Hub::end_session`, `Hub::disconnect_user`).
-    control: super::live::ControlRx,
     limits: ConnLimits,
     /// Messages this client may still send now (see `limits`).
     bucket: TokenBucket,
@@ -335,20 +348,22 @@ impl Connection {
         session: SessionId,
         wire: Wire,
         slot: Slot,
-    ) -> Self {
+    ) -> Box<Self> {
         let limits = state.config.ws_limits();
         let (tx, rx) = outbox(limits.outbox_bytes);
         let conn = ConnId::next();
-        let registered = state.hub.live.register(user.id, session.clone(), conn);
+        let alive = state
+            .hub
+            .live
+            .register(user.id, session.clone(), conn, wire, tx.clone());
         let peer = Peer {
             conn,
             wire,
             outbox: tx,
             kick: Arc::new(Kick::default()),
-            alive: registered.alive,
+            alive,
         };
-        let control = registered.control;
-        Self {
+        Box::new(Self {
             state,
             user: user.id,
             session,
@@ -358,156 +373,157 @@ impl Connection {
             rx,
             _slot: slot,
             opened: HashMap::new(),
-            control,
             limits,
             bucket: TokenBucket::new(&limits),
             touched_at: None,
             session_deadline: 0,
-        }
+        })
     }
 
     fn hub(&self) -> &Hub {
         &self.state.hub
     }
 
-    async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
-        let mut ping = tokio::time::interval(PING_EVERY);
-        let mut last_heard = Instant::now();
-        let (limits, kick) = (self.limits, self.peer.kick.clone());
-        // Registered before this check: a session or account ended between the handshake's
-        // authentication and the registration is caught here, any later end by `control`.
-        if let Some(ended) = self.ended_meanwhile().await {
-            let close = CloseFrame {
-                code: SESSION_END_CODE,
-                reason: ended.as_str().into(),
-            };
-            deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
-            return;
-        }
-        loop {
-            tokio::select! {
-                inbound = stream.next() => {
-                    let msg = match inbound {
-                        Some(Ok(msg)) => msg,
-                        Some(Err(e)) if over_hard_limit(&e) => {
-                            // Refused before it was buffered; the close says why (1009:
-                            // message too big), where the socket used to just drop (1006).
-                            let close = CloseFrame {
-                                code: 1009,
-                                reason: format!(
-                                    "message over {} bytes; closed",
-                                    limits.hard_message_bytes()
-                                )
-                                .into(),
-                            };
-                            if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
-                                // The rest of the message is unread (and can no longer be
-                                // read past): closing the socket now would make the kernel
-                                // reset it and the client lose the close frame. Held briefly.
-                                tokio::time::sleep(CLOSE_GRACE).await;
-                            }
-                            break;
-                        }
-                        _ => break,
-                    };
-                    if matches!(msg, WsMessage::Close(_)) {
-                        break;
-                    }
-                    if !self.peer.alive.get() || self.session_over().await {
-                        // Its session ended: what it sends now is neither stored nor
-                        // delivered; the order to close is on its way.
-                        continue;
-                    }
-                    last_heard = Instant::now();
-                    if !matches!(msg, WsMessage::Close(_) | WsMessage::Pong(_)) && !self.bucket.take() {
-                        // Over its rate: this message is dropped unread and the client told
-                        // why; it reconnects and resyncs (its outbox keeps unsaved updates).
-                        let close = WsMessage::Close(Some(self.rate_exceeded()));
-                        if !deliver(&mut sink, close, &limits, &kick).await {
-                            break;
-                        }
-                        // Drain (unread) until the client answers the close, so that its
-                        // unread messages do not make the kernel reset the socket under the
-                        // close frame; bounded, so a client cannot hold the socket this way.
-                        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                            while let Some(Ok(msg)) = stream.next().await {
-                                if matches!(msg, WsMessage::Close(_)) {
-                                    break;
+    /// Serves the socket until it closes. Not an `async fn`: its parameters would be kept
+    /// twice in the task for the connection's whole life (as arguments, then as the
+    /// body's own copies), and the unsplit socket beside its halves; the block below holds
+    /// the boxed `Connection` and the halves only.
+    fn run(mut self: Box<Self>, halves: Halves) -> impl Future<Output = ()> + Send {
+        let (mut sink, mut stream) = halves;
+        async move {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            let mut last_heard = Instant::now();
+            let (limits, kick) = (self.limits, self.peer.kick.clone());
+            // Registered before this check: a session or account ended between the handshake's
+            // authentication and the registration is caught here, any later end by `control`.
+            // Boxed here and below: a future awaited in `run` is part of every connection's task
+            // for as long as the connection lives, so what is rare or reads the database waits
+            // on the heap, and an idle connection's task stays small.
+            if let Some(ended) = Box::pin(self.ended_meanwhile()).await {
+                let close = CloseFrame {
+                    code: SESSION_END_CODE,
+                    reason: ended.as_str().into(),
+                };
+                deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
+                return;
+            }
+            loop {
+                tokio::select! {
+                    inbound = stream.next() => {
+                        let msg = match inbound {
+                            Some(Ok(msg)) => msg,
+                            Some(Err(e)) if over_hard_limit(&e) => {
+                                // Refused before it was buffered; the close says why (1009:
+                                // message too big), where the socket used to just drop (1006).
+                                let close = CloseFrame {
+                                    code: 1009,
+                                    reason: format!(
+                                        "message over {} bytes; closed",
+                                        limits.hard_message_bytes()
+                                    )
+                                    .into(),
+                                };
+                                if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
+                                    // The rest of the message is unread (and can no longer be
+                                    // read past): closing the socket now would make the kernel
+                                    // reset it and the client lose the close frame. Held briefly.
+                                    tokio::time::sleep(CLOSE_GRACE).await;
                                 }
-                            }
-                        })
-                        .await;
-                        break;
-                    }
-                    match msg {
-                        WsMessage::Binary(bytes) => self.inbound(&bytes).await,
-                        WsMessage::Text(_) => self.reply(Frame::Malformed { reason: "binary frames only".into() }),
-                        WsMessage::Close(_) => break,
-                        WsMessage::Ping(_) | WsMessage::Pong(_) => {}
-                    }
-                }
-                Some(out) = self.rx.recv() => {
-                    let len = out.len();
-                    if !self.peer.alive.get() {
-                        self.rx.sent(len);
-                        continue;
-                    }
-                    let sent = deliver(&mut sink, WsMessage::Binary(out), &limits, &kick).await;
-                    self.rx.sent(len);
-                    if !sent {
-                        debug!(bytes = len, "a send did not finish in time; closing");
-                        break;
-                    }
-                }
-                _ = kick.notify.notified() => {
-                    let why = kick.reason();
-                    let close = CloseFrame { code: 1013, reason: why.close_reason().into() };
-                    deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
-                    break;
-                }
-                Some(control) = self.control.recv() => match control {
-                    super::live::Control::Disconnect { reason } => {
-                        let close = CloseFrame { code: SESSION_END_CODE, reason: reason.into() };
-                        // What the client sent meanwhile is read and dropped (the connection is
-                        // dead already): unread, it would make the kernel reset the socket
-                        // under the close frame, and the client would never learn why.
-                        if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
-                            drain_until_close(&mut stream).await;
-                        }
-                        break;
-                    }
-                    super::live::Control::CloseDoc(doc) => {
-                        if let Some(room) = self.opened.remove(&doc) {
-                            let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
-                            if self.wire == Wire::YWebsocket {
-                                let close = CloseFrame { code: 1008, reason: renraku_sync::frame::denied::REMOVED.into() };
-                                deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                                 break;
                             }
-                            self.reply(Frame::Denied { doc, reason: renraku_sync::frame::denied::REMOVED.into() });
+                            _ => break,
+                        };
+                        if matches!(msg, WsMessage::Close(_)) {
+                            break;
+                        }
+                        let deadline_passed = self.state.clock.now_ms() >= self.session_deadline;
+                        if !self.peer.alive.get() || (deadline_passed && Box::pin(self.session_over()).await) {
+                            // Its session ended: what it sends now is neither stored nor
+                            // delivered; the order to close is on its way.
+                            continue;
+                        }
+                        last_heard = Instant::now();
+                        if !matches!(msg, WsMessage::Close(_) | WsMessage::Pong(_)) && !self.bucket.take() {
+                            // Over its rate: this message is dropped unread and the client told
+                            // why; it reconnects and resyncs (its outbox keeps unsaved updates).
+                            let close = WsMessage::Close(Some(self.rate_exceeded()));
+                            if !deliver(&mut sink, close, &limits, &kick).await {
+                                break;
+                            }
+                            // Drain (unread) until the client answers the close, so that its
+                            // unread messages do not make the kernel reset the socket under the
+                            // close frame; bounded, so a client cannot hold the socket this way.
+                            Box::pin(drain_until_close(&mut stream)).await;
+                            break;
+                        }
+                        match msg {
+                            WsMessage::Binary(bytes) => Box::pin(self.inbound(&bytes)).await,
+                            WsMessage::Text(_) => self.reply(Frame::Malformed { reason: "binary frames only".into() }),
+                            WsMessage::Close(_) => break,
+                            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                         }
                     }
-                    super::live::Control::Frame(bytes) => {
-                        if self.wire == Wire::Frames {
+                    next = self.rx.next() => match next {
+                        Next::Frame(out) => {
+                            let len = out.len();
+                            if !self.peer.alive.get() {
+                                self.rx.sent(len);
+                                continue;
+                            }
+                            let sent = deliver(&mut sink, WsMessage::Binary(out), &limits, &kick).await;
+                            self.rx.sent(len);
+                            if !sent {
+                                debug!(bytes = len, "a send did not finish in time; closing");
+                                break;
+                            }
+                        }
+                        Next::Control(super::live::Control::Disconnect { reason }) => {
+                            let close = CloseFrame { code: SESSION_END_CODE, reason: reason.into() };
+                            // What the client sent meanwhile is read and dropped (the connection is
+                            // dead already): unread, it would make the kernel reset the socket
+                            // under the close frame, and the client would never learn why.
+                            if deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await {
+                                Box::pin(drain_until_close(&mut stream)).await;
+                            }
+                            break;
+                        }
+                        Next::Control(super::live::Control::CloseDoc(doc)) => {
+                            if let Some(room) = self.opened.remove(&doc) {
+                                let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+                                if self.wire == Wire::YWebsocket {
+                                    let close = CloseFrame { code: 1008, reason: renraku_sync::frame::denied::REMOVED.into() };
+                                    deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
+                                    break;
+                                }
+                                self.reply(Frame::Denied { doc, reason: renraku_sync::frame::denied::REMOVED.into() });
+                            }
+                        }
+                        // Only sockets that speak frames are told news (`LiveConnections`).
+                        Next::Control(super::live::Control::Frame(bytes)) => {
                             self.peer.send(&bytes);
                         }
-                    }
-                },
-                _ = ping.tick() => {
-                    if last_heard.elapsed() > SILENCE_LIMIT {
+                    },
+                    _ = kick.notify.notified() => {
+                        let why = kick.reason();
+                        let close = CloseFrame { code: 1013, reason: why.close_reason().into() };
+                        deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                         break;
                     }
-                    if !deliver(&mut sink, WsMessage::Ping(Bytes::new()), &limits, &kick).await {
-                        break;
+                    _ = ping.tick() => {
+                        if last_heard.elapsed() > SILENCE_LIMIT {
+                            break;
+                        }
+                        if !deliver(&mut sink, WsMessage::Ping(Bytes::new()), &limits, &kick).await {
+                            break;
+                        }
                     }
                 }
             }
+            for (_, room) in self.opened.drain() {
+                let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
+            }
+            debug!("connection closed");
         }
-        for (_, room) in self.opened.drain() {
-            let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
-        }
-        debug!("connection closed");
     }
 
     /// Whether the session's time is up (idle or absolute expiry), which no event announces:
@@ -626,7 +642,7 @@ impl Connection {
                 ),
             }),
             Frame::Open { doc } => {
-                if let Err(reason) = self.open(doc).await {
+                if let Err(reason) = Box::pin(self.open(doc)).await {
                     self.reply(Frame::Denied { doc, reason });
                 }
             }
@@ -638,7 +654,7 @@ impl Connection {
             Frame::Sync { doc, ack, message } => {
                 if ack.is_some() {
                     // The app's own writes (they carry an ack), not sync chatter.
-                    self.note_activity().await;
+                    Box::pin(self.note_activity()).await;
                 }
                 if self.opened.contains_key(&doc) {
                     self.forward(doc, ack, message).await;
@@ -675,6 +691,9 @@ impl Connection {
         if !allowed {
             return Err(renraku_sync::frame::denied::NOT_A_MEMBER.into());
         }
+        // Started (read from storage, if it is not in memory) while the audit row commits:
+        // nothing of it reaches this client before its `Join`, below.
+        self.hub().room(doc);
         if let DocId::Room(_) = doc {
             // Every read of a room (a patient's above all) is accounted for.
             let entry = AuditEntry::new(AuditAction::RoomOpen, doc.storage_key())

@@ -3,13 +3,13 @@
 //! decision (disabling an account, revoking a certificate, removing someone from a room)
 //! reaches live sockets at once instead of at their next reconnect.
 
-use super::conn::ConnId;
+use super::conn::{ConnId, Wire};
+use super::outbox::Outbox;
 use crate::db::sessions::SessionId;
 use renraku_sync::{DocId, UserId};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 
 /// What a connection is told to do from outside.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,9 +23,6 @@ pub enum Control {
     /// of their rooms (`activity.rs`).
     Frame(axum::body::Bytes),
 }
-
-pub type ControlTx = mpsc::UnboundedSender<Control>;
-pub type ControlRx = mpsc::UnboundedReceiver<Control>;
 
 /// Whether a connection may still be served. Cleared (before the connection is told to
 /// close) by whoever ends it: from then on nothing it sends is stored or delivered, and
@@ -47,61 +44,86 @@ impl Alive {
     }
 }
 
-/// A connection as registered: its orders, and its flag.
-pub struct Registration {
-    pub control: ControlRx,
-    pub alive: Alive,
-}
-
 struct Entry {
     session: SessionId,
-    tx: ControlTx,
+    /// Orders go ahead of the frames waiting in the connection's outbox.
+    tx: Outbox,
     alive: Alive,
+    /// Whether it speaks frames (`/ws`), so is told news (`Control::Frame`). A `/yjs`
+    /// socket would only wake to drop them.
+    hears_news: bool,
 }
 
 /// The live connections of every user on this node.
 #[derive(Default)]
 pub struct LiveConnections {
     by_user: Mutex<HashMap<UserId, HashMap<ConnId, Entry>>>,
+    /// Connections that hear news: while there is none, news need not even be prepared.
+    hearing: AtomicUsize,
 }
 
 impl LiveConnections {
-    /// Registers a connection of `user` through `session`; it stays listed until
-    /// [`LiveConnections::unregister`].
-    pub fn register(&self, user: UserId, session: SessionId, conn: ConnId) -> Registration {
-        let (tx, control) = mpsc::unbounded_channel();
+    /// Registers a connection of `user` through `session`, told its orders through its
+    /// `outbox`; it stays listed until [`LiveConnections::unregister`]. Returns its flag.
+    pub fn register(
+        &self,
+        user: UserId,
+        session: SessionId,
+        conn: ConnId,
+        wire: Wire,
+        outbox: Outbox,
+    ) -> Alive {
         let alive = Alive::new();
+        let hears_news = wire == Wire::Frames;
         let entry = Entry {
             session,
-            tx,
+            tx: outbox,
             alive: alive.clone(),
+            hears_news,
         };
         let mut map = self.by_user.lock().expect("live lock");
-        map.entry(user).or_default().insert(conn, entry);
-        Registration { control, alive }
+        if let Some(old) = map.entry(user).or_default().insert(conn, entry) {
+            self.forget(&old);
+        }
+        if hears_news {
+            self.hearing.fetch_add(1, Ordering::Relaxed);
+        }
+        alive
     }
 
     pub fn unregister(&self, user: UserId, conn: ConnId) {
         let mut map = self.by_user.lock().expect("live lock");
         if let Some(conns) = map.get_mut(&user) {
-            conns.remove(&conn);
+            if let Some(old) = conns.remove(&conn) {
+                self.forget(&old);
+            }
             if conns.is_empty() {
                 map.remove(&user);
             }
         }
     }
 
-    /// Sends `control` to every connection of `user`; returns how many were reached.
+    /// Called under the lock for an entry leaving the map.
+    fn forget(&self, entry: &Entry) {
+        if entry.hears_news {
+            self.hearing.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `control` to every connection of `user` (news only to those that hear it);
+    /// returns how many were reached.
     pub fn send(&self, user: UserId, control: &Control) -> usize {
+        let news = matches!(control, Control::Frame(_));
         let map = self.by_user.lock().expect("live lock");
         map.get(&user).map_or(0, |conns| {
             conns
                 .values()
+                .filter(|entry| !news || entry.hears_news)
                 .filter(|entry| {
                     if matches!(control, Control::Disconnect { .. }) {
                         entry.alive.end();
                     }
-                    entry.tx.send(control.clone()).is_ok()
+                    entry.tx.order(control.clone())
                 })
                 .count()
         })
@@ -117,7 +139,7 @@ impl LiveConnections {
             .filter(|entry| entry.session == *session)
             .filter(|entry| {
                 entry.alive.end();
-                entry.tx.send(control.clone()).is_ok()
+                entry.tx.order(control.clone())
             })
             .count()
     }
@@ -133,9 +155,9 @@ impl LiveConnections {
         sessions.into_iter().cloned().collect()
     }
 
-    /// Whether no user has a live connection on this node.
-    pub fn is_empty(&self) -> bool {
-        self.by_user.lock().expect("live lock").is_empty()
+    /// Whether any connection on this node hears news (`Control::Frame`).
+    pub fn anyone_hears_news(&self) -> bool {
+        self.hearing.load(Ordering::Relaxed) > 0
     }
 
     /// Every user with a live connection on this node.
@@ -147,16 +169,25 @@ impl LiveConnections {
 
 #[cfg(test)]
 mod tests {
+    use super::super::outbox::{outbox, Next, OutboxRx};
     use super::*;
+
+    fn register(live: &LiveConnections, user: UserId, s: &SessionId, c: u64) -> (Alive, OutboxRx) {
+        let (tx, rx) = outbox(1 << 20);
+        (
+            live.register(user, s.clone(), ConnId(c), Wire::Frames, tx),
+            rx,
+        )
+    }
 
     #[test]
     fn ending_a_session_reaches_its_connections_only_and_marks_them_dead_first() {
         let live = LiveConnections::default();
         let (one, two) = (SessionId::generate(), SessionId::generate());
         let user = UserId::new(1);
-        let mut a = live.register(user, one.clone(), ConnId(1));
-        let b = live.register(user, one.clone(), ConnId(2));
-        let mut c = live.register(user, two.clone(), ConnId(3));
+        let (a, mut a_rx) = register(&live, user, &one, 1);
+        let (b, _b_rx) = register(&live, user, &one, 2);
+        let (c, mut c_rx) = register(&live, user, &two, 3);
         let mut sessions = live.sessions();
         sessions.sort_by(|x, y| x.as_str().cmp(y.as_str()));
         let mut expected = vec![one.clone(), two.clone()];
@@ -164,17 +195,44 @@ mod tests {
         assert_eq!(sessions, expected);
 
         assert_eq!(live.end_session(&one, "signed_out"), 2);
-        assert!(!a.alive.get() && !b.alive.get());
-        assert!(c.alive.get(), "another session of the same user lives on");
-        assert_eq!(
-            a.control.try_recv().ok(),
-            Some(Control::Disconnect {
+        assert!(!a.get() && !b.get());
+        assert!(c.get(), "another session of the same user lives on");
+        assert!(matches!(
+            a_rx.try_next(),
+            Some(Next::Control(Control::Disconnect {
                 reason: "signed_out"
-            })
-        );
-        assert!(c.control.try_recv().is_err());
+            }))
+        ));
+        assert!(c_rx.try_next().is_none());
         live.unregister(user, ConnId(1));
         live.unregister(user, ConnId(2));
         assert_eq!(live.sessions(), vec![two]);
+    }
+
+    #[test]
+    fn news_reaches_frame_sockets_only_and_is_not_prepared_for_nobody() {
+        let live = LiveConnections::default();
+        let (session, user) = (SessionId::generate(), UserId::new(1));
+        let (tx, mut yjs_rx) = outbox(1 << 20);
+        live.register(user, session.clone(), ConnId(1), Wire::YWebsocket, tx);
+        assert!(!live.anyone_hears_news(), "a /yjs socket hears no news");
+        let (_alive, mut ws_rx) = register(&live, user, &session, 2);
+        assert!(live.anyone_hears_news());
+        let news = Control::Frame(axum::body::Bytes::from_static(b"news"));
+        assert_eq!(live.send(user, &news), 1);
+        assert!(matches!(
+            ws_rx.try_next(),
+            Some(Next::Control(Control::Frame(_)))
+        ));
+        assert!(
+            yjs_rx.try_next().is_none(),
+            "the /yjs socket is not woken for it"
+        );
+        // Orders still reach both.
+        assert_eq!(live.send(user, &Control::Disconnect { reason: "x" }), 2);
+        live.unregister(user, ConnId(2));
+        assert!(!live.anyone_hears_news());
+        live.unregister(user, ConnId(1));
+        assert!(live.users().is_empty());
     }
 }

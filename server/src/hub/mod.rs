@@ -9,6 +9,7 @@ pub mod maintenance;
 mod outbox;
 mod registry;
 mod room;
+mod stored;
 mod writer;
 
 pub use limits::{ConnCaps, ConnLimits};

@@ -85,16 +85,13 @@ impl Hub {
         rooms.insert(doc, handle.clone());
         let hub = self.clone();
         tokio::spawn(async move {
-            match Room::load(doc, hub.db.clone(), hub.clone()).await {
-                Ok(room) => room.run(rx).await,
-                Err(e) => {
-                    error!(doc = %doc, error = %e, "loading failed");
-                    // Closing the queue fails every waiting sender; the next open retries.
-                    drop(rx);
-                    let mut rooms = hub.rooms.lock().expect("hub lock");
-                    if rooms.get(&doc).is_some_and(|h| h.tx.is_closed()) {
-                        rooms.remove(&doc);
-                    }
+            if let Err(e) = Room::serve(doc, hub.clone(), rx).await {
+                error!(doc = %doc, error = %e, "loading failed");
+                // The queue closed with the task fails every waiting sender; the next open
+                // retries.
+                let mut rooms = hub.rooms.lock().expect("hub lock");
+                if rooms.get(&doc).is_some_and(|h| h.tx.is_closed()) {
+                    rooms.remove(&doc);
                 }
             }
         });

@@ -6,6 +6,7 @@
 
 use super::conn::{ConnId, KickReason, Peer, Wire};
 use super::outbox::Refused;
+use super::stored::{Loaded, Stored};
 use super::Hub;
 use crate::db::posts::Projection;
 use crate::db::Db;
@@ -18,6 +19,7 @@ use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::PostId;
 use renraku_sync::{DocId, Frame, ServerDoc, UserId, Violation};
 use std::collections::HashMap;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
@@ -119,64 +121,124 @@ struct Pending {
 impl Room {
     /// Loads a document from its snapshot and log tail.
     pub async fn load(id: DocId, db: Db, hub: Hub) -> anyhow::Result<Room> {
+        let stored = Stored::read(&db, &id.storage_key()).await?;
+        let loaded = tokio::task::spawn_blocking(move || stored.apply(id)).await??;
+        Ok(Room::loaded(id, db, hub, loaded))
+    }
+
+    fn loaded(id: DocId, db: Db, hub: Hub, loaded: Loaded) -> Room {
         let key = id.storage_key();
-        let (snapshot, tail) = db.load_doc(&key).await?;
-        let mut doc = ServerDoc::new(id);
-        let mut last_seq = 0;
-        if let Some((state, up_to)) = snapshot {
-            doc.load(&state)
-                .map_err(|e| anyhow::anyhow!("snapshot of {key} does not load: {e}"))?;
-            last_seq = up_to;
-        }
-        for (seq, update) in &tail {
-            doc.load(update)
-                .map_err(|e| anyhow::anyhow!("update {seq} of {key} does not load: {e}"))?;
-            last_seq = *seq;
-        }
-        debug!(doc = %key, log = tail.len(), "loaded");
-        Ok(Room {
+        debug!(doc = %key, log = loaded.log_len, "loaded");
+        Room {
             id,
             key,
-            doc,
+            doc: loaded.doc,
             db,
             hub,
             peers: HashMap::new(),
             client_owners: HashMap::new(),
-            log_len: tail.len(),
-            last_seq,
+            log_len: loaded.log_len,
+            last_seq: loaded.last_seq,
             step2: Vec::new(),
             broken: false,
-        })
+        }
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        loop {
-            let got = if self.peers.is_empty() {
-                match tokio::time::timeout(
-                    self.hub.config.evict_after,
-                    rx.recv_many(&mut batch, MAX_BATCH),
-                )
-                .await
-                {
-                    Ok(n) => n,
-                    Err(_) => {
-                        if self.try_evict(&mut rx) {
-                            return;
-                        }
-                        continue;
-                    }
+    /// Loads a document and serves it until it is evicted or the hub stops. While it
+    /// applies, clients that ask with nothing are answered from the stored bytes
+    /// (`stored.rs`).
+    pub async fn serve(id: DocId, hub: Hub, mut rx: mpsc::Receiver<RoomCmd>) -> anyhow::Result<()> {
+        // The load is boxed: it is done once, and what it awaits is several times what a
+        // room waiting for its next message needs, in every loaded room's task.
+        if let Some(room) = Box::pin(Room::start(id, hub, &mut rx)).await? {
+            room.run(rx).await;
+        }
+        Ok(())
+    }
+
+    /// Loads the document, lets in those who joined meanwhile and runs what they sent;
+    /// `None` when the room is not to be served after all (the hub is gone, or storage
+    /// failed and everyone was sent away).
+    async fn start(
+        id: DocId,
+        hub: Hub,
+        rx: &mut mpsc::Receiver<RoomCmd>,
+    ) -> anyhow::Result<Option<Room>> {
+        let db = hub.db.clone();
+        let stored = Stored::read(&db, &id.storage_key()).await?;
+        let waited = super::stored::apply_serving(id, stored, rx).await;
+        let loaded = match waited.loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                // Those who joined meanwhile reconnect and find it loaded afresh, or refused.
+                for peer in &waited.joined {
+                    peer.kick.kick(KickReason::StorageUnavailable);
                 }
-            } else {
-                rx.recv_many(&mut batch, MAX_BATCH).await
-            };
-            if got == 0 {
-                return; // the hub is gone
+                return Err(e);
             }
-            self.handle_batch(std::mem::take(&mut batch)).await;
-            if self.broken {
-                self.stop_broken(&mut rx);
-                return;
+        };
+        let mut room = Room::loaded(id, db, hub, loaded);
+        if let Some(whole) = waited.whole {
+            // The same answer as `encode_diff` of an empty state vector, already encoded.
+            for wire in [Wire::YWebsocket, Wire::Frames] {
+                let bytes = room.encode_for(wire, &whole);
+                room.step2.push((
+                    Step2Key {
+                        wire,
+                        known: Vec::new(),
+                    },
+                    bytes,
+                ));
+            }
+        }
+        for peer in waited.joined {
+            room.join(peer);
+        }
+        if !waited.open {
+            return Ok(None);
+        }
+        room.handle_batch(waited.held).await;
+        if room.broken {
+            room.stop_broken(rx);
+            return Ok(None);
+        }
+        Ok(Some(room))
+    }
+
+    /// Serves until evicted or the hub stops. Not an `async fn`, whose arguments the task
+    /// would hold twice (as given, then as the body's copies) for the room's whole life;
+    /// each batch's work is boxed, for the same reason: a room idles far more than it works.
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(mut self, mut rx: mpsc::Receiver<RoomCmd>) -> impl Future<Output = ()> + Send {
+        async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            loop {
+                let got = if self.peers.is_empty() {
+                    match tokio::time::timeout(
+                        self.hub.config.evict_after,
+                        rx.recv_many(&mut batch, MAX_BATCH),
+                    )
+                    .await
+                    {
+                        Ok(n) => n,
+                        Err(_) => {
+                            if self.try_evict(&mut rx) {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                } else {
+                    rx.recv_many(&mut batch, MAX_BATCH).await
+                };
+                if got == 0 {
+                    return; // the hub is gone
+                }
+                Box::pin(self.handle_batch(std::mem::take(&mut batch))).await;
+                if self.broken {
+                    self.stop_broken(&mut rx);
+                    return;
+                }
             }
         }
     }
@@ -595,16 +657,21 @@ impl Room {
             if seq <= self.last_seq {
                 continue;
             }
-            if let Err(e) = self.doc.load(update) {
-                error!(doc = %self.key, seq, error = %e, "a stored update from another node does not apply");
-                self.broken = true;
-                return;
-            }
-            self.step2.clear();
+            let news = match self.load_stored(update) {
+                Ok(news) => news,
+                Err(e) => {
+                    error!(doc = %self.key, seq, error = %e, "a stored update from another node does not apply");
+                    self.broken = true;
+                    return;
+                }
+            };
             self.last_seq = seq;
             self.log_len += 1;
-            let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
-            self.broadcast(None, &message);
+            if news {
+                self.step2.clear();
+                let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
+                self.broadcast(None, &message);
+            }
         }
     }
 
@@ -650,14 +717,17 @@ impl Room {
         // would have brought them); a snapshot's content goes out as one difference.
         let one_by_one = snapshot.is_none();
         for (seq, update) in &tail {
-            if let Err(e) = self.doc.load(update) {
-                error!(doc = %self.key, seq, error = %e, "a stored update does not apply");
-                self.broken = true;
-                return;
-            }
+            let news = match self.load_stored(update) {
+                Ok(news) => news,
+                Err(e) => {
+                    error!(doc = %self.key, seq, error = %e, "a stored update does not apply");
+                    self.broken = true;
+                    return;
+                }
+            };
             last = last.max(*seq);
             self.log_len += 1;
-            if one_by_one {
+            if one_by_one && news {
                 self.step2.clear();
                 let message = Message::Sync(SyncMessage::Update(update.clone())).encode_v1();
                 self.broadcast(None, &message);
@@ -757,6 +827,25 @@ impl Room {
     }
 }
 
+impl Room {
+    /// Applies a row that storage or another node holds; returns whether it brought anything.
+    /// A row that brought nothing was delivered already by another path (a client's resend,
+    /// stored again by another node, while its first copy reached us through a catch-up or
+    /// the news): it is sent once, not twice. Deletes do not move the state vector: a row
+    /// with any counts as news.
+    fn load_stored(&mut self, update: &[u8]) -> Result<bool, Violation> {
+        let known = self.doc.state_vector();
+        self.doc.load(update)?;
+        Ok(self.doc.state_vector() != known || deletes_anything(update))
+    }
+}
+
+/// Whether an update deletes anything (an undecodable one is assumed to).
+fn deletes_anything(update: &[u8]) -> bool {
+    use renraku_sync::yrs::updates::decoder::Decode;
+    renraku_sync::yrs::Update::decode_v1(update).map_or(true, |u| !u.delete_set().is_empty())
+}
+
 /// Sets `user_id` in an awareness state to the connection's user; `null` (a client leaving)
 /// and non-object states pass unchanged.
 fn stamp_identity(json: &str, user: UserId) -> String {
@@ -791,12 +880,13 @@ mod tests {
     /// The next frame to a peer matching `pred`, within a few seconds.
     async fn frame_to(inbox: &mut OutboxRx, pred: impl Fn(&Frame) -> bool) -> bool {
         let wait = async {
-            while let Some(bytes) = inbox.recv().await {
-                if Frame::decode_from_server(&bytes).is_ok_and(|f| pred(&f)) {
-                    return true;
+            loop {
+                if let crate::hub::outbox::Next::Frame(bytes) = inbox.next().await {
+                    if Frame::decode_from_server(&bytes).is_ok_and(|f| pred(&f)) {
+                        return true;
+                    }
                 }
             }
-            false
         };
         tokio::time::timeout(std::time::Duration::from_secs(5), wait)
             .await

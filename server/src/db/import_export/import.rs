@@ -105,7 +105,7 @@ async fn returning_id<'a>(
 /// A data set that breaks the tenancy rule (or would move a record to another
 /// municipality) is refused with [`Error::ImportRefused`] before the first write.
 pub async fn import(db: &Db, d: &Dataset) -> Result<ImportReport> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let ids = ExternalIds::load(&mut tx).await?;
     let existing = placement_facts(&mut tx, db.backend()).await?;
     placement::check(d, &ids, &existing).map_err(Error::ImportRefused)?;
@@ -512,8 +512,9 @@ async fn import_conversation(
             Error::internal(format!("room/{room} does not load after the import: {e}"))
         })?;
         let projection = Projection::whole(room, &replica);
-        crate::db::posts::project_in(conn, db.backend(), &[&projection], now, true).await?;
-        crate::db::acks::project_in(conn, &[&projection], now, false).await?;
+        let projected =
+            crate::db::posts::project_in(conn, db.backend(), &[&projection], now, true).await?;
+        crate::db::acks::project_in(conn, &[&projection], &projected, now, false).await?;
     }
     Ok(())
 }
