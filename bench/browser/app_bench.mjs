@@ -8,7 +8,10 @@
 //      /demo/ in a fresh phone profile until the app has rendered and the service worker
 //      controls the page (its precache revalidations included);
 //   2. repeat load: the same for a reload, and which shell files the service worker served;
-//   3. a room with 1,000 posts (seeded over /yjs by a standard Yjs client): time from
+//   3. a first visit on emulated 3G (300 ms round trip, 780 kbit/s down, 330 kbit/s up, through
+//      DevTools' `Network.emulateNetworkConditions`): time from navigation to the sign-in form
+//      on screen, fresh profile each run;
+//   4. a room with 1,000 posts (seeded over /yjs by a standard Yjs client): time from
 //      opening the room to the first paint showing its newest post, phone emulation with
 //      4× CPU slowdown (`Emulation.setCPUThrottlingRate`), signed in, shell cached.
 // The table goes to stdout and, with --out, between the app-bench markers of that file.
@@ -43,8 +46,12 @@ const CPU_SLOWDOWN = 4;
 const CHROMIUM = process.env.RENRAKU_CHROMIUM ?? "/usr/bin/chromium";
 const MARK_START = "<!-- app-bench:start -->";
 const MARK_END = "<!-- app-bench:end -->";
-const BUDGET_FIRST_LOAD_KB = 600;
+// Issue 3 set 600 KB; issue 20 (faster than the in-memory Yjs servers) lowered it.
+const BUDGET_FIRST_LOAD_KB = 300;
 const BUDGET_ROOM_MS = 300;
+const BUDGET_3G_MS = 4000;
+// Emulated 3G (issue 20): DevTools takes bytes per second.
+const NET_3G = { offline: false, latency: 300, downloadThroughput: (780 * 1000) / 8, uploadThroughput: (330 * 1000) / 8 };
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "renraku-app-bench-"));
 const cleanups = [];
@@ -237,7 +244,31 @@ async function loads(base, counter) {
   await appRendered(page);
   const repeatMs = Date.now() - t0;
   await settle(1000);
-  return { first, repeat: counter.bytes - again, repeatMs, fromSw, fromNet };
+  // The wasm bundle the page started (app/early.js): a first visit signs in.
+  const bundle = await page.evaluate(() => window.renrakuBundle);
+  return { first, repeat: counter.bytes - again, repeatMs, fromSw, fromNet, bundle };
+}
+
+/** A first visit on emulated 3G: ms from navigation start to the sign-in form's first paint. */
+async function signInOn3g(base) {
+  const { context, page } = await device();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", NET_3G);
+  await page.addInitScript(() => {
+    window.__signinShown = new Promise((resolve) => {
+      const shown = () => document.querySelector('#main input[type="password"]');
+      new MutationObserver((_, obs) => {
+        if (!shown()) return;
+        obs.disconnect();
+        requestAnimationFrame(() => resolve(performance.now()));
+      }).observe(document, { childList: true, subtree: true });
+    });
+  });
+  await page.goto(`${base}/demo/`, { waitUntil: "commit", timeout: 120_000 });
+  const ms = await page.evaluate(() => window.__signinShown);
+  await context.close();
+  return ms;
 }
 
 async function saveTrace(cdp, file) {
@@ -355,7 +386,7 @@ function table(r) {
   const verdict = (ok) => (ok ? "**met**" : "**not met**");
   const lines = [
     MARK_START,
-    "## The app in Chromium (issue 3's budgets)",
+    "## The app in Chromium (the budgets of issues 3 and 20)",
     "",
     `Written by \`cargo xtask bench-app\` (bench/browser/app_bench.mjs) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ` +
       `Debian Chromium ${r.chromium}, headless, 390×844 phone emulation, release server on SQLite, ` +
@@ -363,7 +394,8 @@ function table(r) {
     "",
     "| measure | result | budget |",
     "|---|---:|---|",
-    `| first load, bytes sent by the server (app rendered, service worker installed) | ${kb(r.first)} KB | < ${BUDGET_FIRST_LOAD_KB} KB: ${verdict(r.first / 1024 < BUDGET_FIRST_LOAD_KB)} |`,
+    `| first load, bytes sent by the server (app rendered: the sign-in screen, its own bundle; service worker installed) | ${kb(r.first)} KB | ≤ ${BUDGET_FIRST_LOAD_KB} KB: ${verdict(r.first / 1024 <= BUDGET_FIRST_LOAD_KB)} |`,
+    `| first visit on emulated 3G (300 ms RTT, 780 kbit/s down, 330 kbit/s up), navigation to the sign-in form on screen, median of ${r.threeG.length} (min–max) | ${spread(r.threeG)} | ≤ ${BUDGET_3G_MS} ms: ${verdict(median(r.threeG) <= BUDGET_3G_MS)} |`,
     `| repeat load, bytes sent by the server | ${kb(r.repeat)} KB | shell from the service worker: ${verdict(r.shellFromSw)} |`,
     `| repeat load, shell files answered by the service worker | ${r.fromSw} | |`,
     `| repeat load, time to the app's first render (no throttling) | ${r.repeatMs} ms | |`,
@@ -405,13 +437,14 @@ try {
   const { base, counter } = await startProxy(upstream);
   // The server compresses each file once, in the background: ask once before measuring, as
   // any earlier visitor would have.
-  for (const f of ["/index.html", "/app.js", "/app_bg.wasm", "/boot.js", "/sw.js"]) {
+  for (const f of ["/index.html", "/app.js", "/app_bg.wasm", "/signin.js", "/signin_bg.wasm", "/boot.js", "/early.js", "/app.css", "/sw.js"]) {
     await fetch(upstream.origin + f, { headers: { "accept-encoding": "br, gzip" } });
   }
   await settle(8000);
 
   const l = await loads(base, counter);
-  const shell = ["/app.js", "/app_bg.wasm", "/boot.js"];
+  const name = l.bundle ?? "app";
+  const shell = [`/${name}.js`, `/${name}_bg.wasm`, "/boot.js"];
   const result = {
     chromium: (await import("node:child_process")).execFileSync(CHROMIUM, ["--version"]).toString().trim().split(" ")[1],
     first: l.first,
@@ -420,6 +453,8 @@ try {
     fromSw: `${l.fromSw.length} (${[...new Set(l.fromSw)].join(", ")})`,
     shellFromSw: shell.every((f) => l.fromSw.includes(f)) && !l.fromNet.some((p) => shell.includes(p)),
   };
+  result.threeG = [];
+  for (let i = 0; i < Math.min(RUNS, 3); i++) result.threeG.push(await signInOn3g(base));
   try {
     const seeded = await seedRoom(base);
     ({ times: result.room, live: result.roomLive, phases: result.roomPhases } = await roomPaint(base, seeded));

@@ -1,6 +1,8 @@
 //! The load clients: one task per WebSocket, speaking Renraku frames on `/ws` (through the
-//! protocol's own `ClientSession`, as the app and the tests do) or plain y-protocols to a
-//! y-websocket server, driven by commands from the scenario runner.
+//! protocol's own `ClientSession`, as the app and the tests do) or plain y-protocols (to
+//! Renraku's `/yjs/{room}`, y-websocket or y-sweet), driven by commands from the scenario
+//! runner. A client the server disconnects comes back with backoff and resyncs; what it
+//! missed meanwhile is read from the server's sync step 2 and counted as arriving late.
 //!
 //! A post's text carries `#B<phase>:<sender>:<seq>:<sent ns>;`. Receivers find that marker in
 //! the raw update bytes (lib0 writes strings verbatim) instead of applying every update to a
@@ -42,9 +44,51 @@ const SYNC_UPDATE: u8 = 2;
 pub enum Target {
     /// `ws://ADDR/ws`, bearer session tokens, Renraku frames.
     Renraku { ws_url: String },
+    /// `ws://ADDR/yjs/<room>?token=…`, plain y-protocols; the room token is minted over HTTP
+    /// (`POST /api/rooms/<room>/token` with the bearer session), as a y-websocket client of
+    /// Renraku does.
+    RenrakuYjs { addr: String, http: reqwest::Client },
     /// `ws://ADDR/<room>`, plain y-protocols.
     YWebsocket { base_url: String },
+    /// `ws://ADDR/d/<doc>/ws/<doc>` (the URL y-sweet's `/doc/<doc>/auth` hands out, with the
+    /// document id appended as y-websocket's provider does), plain y-protocols.
+    YSweet { addr: String },
 }
+
+impl Target {
+    /// Renraku frames (`/ws`) rather than bare y-protocols messages.
+    pub fn frames(&self) -> bool {
+        matches!(self, Target::Renraku { .. })
+    }
+}
+
+/// A room token from Renraku's HTTP API, for `/yjs/<room>`.
+pub async fn mint_room_token(target: &Target, session: &str, room_id: i64) -> Result<String> {
+    let Target::RenrakuYjs { addr, http } = target else {
+        bail!("room tokens are Renraku's /yjs");
+    };
+    let resp = http
+        .post(format!("http://{addr}/api/rooms/{room_id}/token"))
+        .bearer_auth(session)
+        .send()
+        .await?;
+    let status = resp.status();
+    if !status.is_success() {
+        bail!(
+            "room token: HTTP {status}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    let body: serde_json::Value = resp.json().await?;
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("room token: no token in the answer")
+}
+
+/// Renraku's room tokens live 5 minutes (`ROOM_TOKEN_TTL`); a client reuses one (y-websocket
+/// reconnects with the same URL) and mints a fresh one before it runs out.
+const ROOM_TOKEN_REUSE: Duration = Duration::from_secs(4 * 60);
 
 /// One simulated professional.
 #[derive(Clone, Debug)]
@@ -56,6 +100,7 @@ pub struct ClientSpec {
     /// The server's room id (Renraku) / name suffix (y-websocket).
     pub room_id: i64,
     pub user: i64,
+    /// Renraku's bearer session token (empty for the others).
     pub token: String,
     /// Members of the room besides this client: deliveries owed per post.
     pub peers: u32,
@@ -160,7 +205,8 @@ pub fn ws_config() -> WebSocketConfig {
         .write_buffer_size(8 * 1024)
 }
 
-/// Opens a WebSocket (Renraku: `/ws` with the bearer token; y-websocket: `/<room>`).
+/// Opens a WebSocket (Renraku: `/ws` with the bearer token, or `/yjs/<room>` with a room
+/// token; y-websocket: `/<room>`; y-sweet: its document's URL).
 pub async fn connect(target: &Target, token: &str, room_id: i64) -> Result<Ws> {
     let request = match target {
         Target::Renraku { ws_url } => {
@@ -169,8 +215,15 @@ pub async fn connect(target: &Target, token: &str, room_id: i64) -> Result<Ws> {
                 .insert("authorization", format!("Bearer {token}").parse()?);
             r
         }
+        Target::RenrakuYjs { addr, .. } => {
+            format!("ws://{addr}/yjs/{room_id}?token={token}").into_client_request()?
+        }
         Target::YWebsocket { base_url } => {
-            format!("{base_url}/room-{room_id}").into_client_request()?
+            format!("{base_url}/{}", doc_name(room_id)).into_client_request()?
+        }
+        Target::YSweet { addr } => {
+            let doc = doc_name(room_id);
+            format!("ws://{addr}/d/{doc}/ws/{doc}").into_client_request()?
         }
     };
     let (ws, _) = tokio::time::timeout(
@@ -180,6 +233,11 @@ pub async fn connect(target: &Target, token: &str, room_id: i64) -> Result<Ws> {
     .await
     .context("connect timed out")??;
     Ok(ws)
+}
+
+/// The document name of a bench room on the servers that name documents (y-websocket, y-sweet).
+pub fn doc_name(room_id: i64) -> String {
+    format!("room-{room_id}")
 }
 
 /// The y-protocols sync step 1 of an empty document.
@@ -218,9 +276,22 @@ pub fn marker(phase: u32, sender: u32, seq: u32, at_ns: u64) -> String {
 
 /// Finds and reads a marker in raw bytes: (phase, sender, seq, sent ns).
 pub fn find_marker(bytes: &[u8]) -> Option<(u32, u32, u32, u64)> {
-    let start = bytes.windows(2).position(|w| w == b"#B")? + 2;
-    let rest = &bytes[start..];
-    let end = rest.iter().position(|&b| b == b';')?;
+    find_markers(bytes).next()
+}
+
+/// Every marker in raw bytes, in order (a sync step 2 carries a whole room's posts).
+pub fn find_markers(mut bytes: &[u8]) -> impl Iterator<Item = (u32, u32, u32, u64)> + '_ {
+    std::iter::from_fn(move || loop {
+        let start = bytes.windows(2).position(|w| w == b"#B")? + 2;
+        bytes = &bytes[start..];
+        if let Some(found) = read_marker(bytes) {
+            return Some(found);
+        }
+    })
+}
+
+fn read_marker(rest: &[u8]) -> Option<(u32, u32, u32, u64)> {
+    let end = rest.iter().take(64).position(|&b| b == b';')?;
     let text = std::str::from_utf8(&rest[..end]).ok()?;
     let mut parts = text.split(':');
     let phase = parts.next()?.parse().ok()?;
@@ -242,6 +313,12 @@ struct Client {
     /// reconnect is not timed (its wait included the outage, not the server's commit).
     pending_acks: HashMap<u64, u64>,
     synced: bool,
+    /// Posts of the current phase this client has received: whether each came through a
+    /// resync (then a live copy still on its way is no duplicate).
+    seen: HashMap<(u32, u32), bool>,
+    seen_phase: u32,
+    /// `/yjs`: the room token and when it was minted.
+    room_token: Option<(String, Instant)>,
 }
 
 enum Next {
@@ -265,6 +342,9 @@ impl Client {
             log: ClientLog::default(),
             pending_acks: HashMap::new(),
             synced: false,
+            seen: HashMap::new(),
+            seen_phase: 0,
+            room_token: None,
         }
     }
 
@@ -279,7 +359,22 @@ impl Client {
     }
 
     fn renraku(&self) -> bool {
-        matches!(*self.target, Target::Renraku { .. })
+        self.target.frames()
+    }
+
+    /// The token `connect` wants: the session's on `/ws`, a room token on `/yjs`.
+    async fn connect_token(&mut self) -> Result<String> {
+        if !matches!(*self.target, Target::RenrakuYjs { .. }) {
+            return Ok(self.spec.token.clone());
+        }
+        match &self.room_token {
+            Some((t, at)) if at.elapsed() < ROOM_TOKEN_REUSE => Ok(t.clone()),
+            _ => {
+                let t = mint_room_token(&self.target, &self.spec.token, self.spec.room_id).await?;
+                self.room_token = Some((t.clone(), Instant::now()));
+                Ok(t)
+            }
+        }
     }
 
     fn doc_id(spec: &ClientSpec) -> DocId {
@@ -298,8 +393,12 @@ impl Client {
                 return;
             }
             let ws = {
-                let _permit = self.shared.connect_permits.acquire().await;
-                connect(&self.target, &self.spec.token, self.spec.room_id).await
+                let shared = self.shared.clone();
+                let _permit = shared.connect_permits.acquire().await;
+                match self.connect_token().await {
+                    Ok(token) => connect(&self.target, &token, self.spec.room_id).await,
+                    Err(e) => Err(e),
+                }
             };
             let mut ws = match ws {
                 Ok(ws) => ws,
@@ -458,6 +557,11 @@ impl Client {
             return Ok(());
         }
         let frame = Frame::decode_from_server(bytes)?;
+        if let Frame::Sync { message, .. } = &frame {
+            if message.starts_with(&[MSG_SYNC, SYNC_STEP2]) {
+                self.resynced(message);
+            }
+        }
         match &frame {
             // Room list news (a new post in a room of this user's): not a delivery.
             Frame::Sync { .. }
@@ -504,21 +608,47 @@ impl Client {
 
     /// A post relayed from another client: a delivery, if it carries a marker of this phase.
     fn delivered(&mut self, bytes: &[u8]) {
-        let now = self.shared.now_ns();
         if let Some((phase, sender, seq, _)) = find_marker(bytes) {
-            if sender == self.spec.idx {
-                return; // y-websocket echoes an update to its sender
-            }
-            if phase == self.shared.phase.load(Ordering::Relaxed) {
-                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
-                self.log.deliveries.push(Delivery {
-                    receiver: self.spec.idx,
-                    sender,
-                    seq,
-                    at_ns: now,
-                });
-            }
+            self.arrived(phase, sender, seq, false);
         }
+    }
+
+    /// The server's state of the room after a (re)connect: every post of this phase in it that
+    /// this client has not received yet arrived now, late, through the resync.
+    fn resynced(&mut self, step2: &[u8]) {
+        let markers: Vec<_> = find_markers(step2).collect();
+        for (phase, sender, seq, _) in markers {
+            self.arrived(phase, sender, seq, true);
+        }
+    }
+
+    fn arrived(&mut self, phase: u32, sender: u32, seq: u32, resync: bool) {
+        if sender == self.spec.idx {
+            return; // y-websocket and y-sweet echo an update to its sender
+        }
+        let current = self.shared.phase.load(Ordering::Relaxed);
+        if phase != current {
+            return;
+        }
+        if self.seen_phase != current {
+            self.seen_phase = current;
+            self.seen.clear();
+        }
+        match self.seen.get(&(sender, seq)) {
+            // A resync repeats what already came, and a live copy may follow a resync.
+            Some(_) if resync => return,
+            Some(true) => return,
+            _ => {}
+        }
+        self.seen.insert((sender, seq), resync);
+        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+        self.log.deliveries.push(Delivery {
+            receiver: self.spec.idx,
+            sender,
+            seq,
+            at_ns: self.shared.now_ns(),
+            resync,
+        });
     }
 
     fn note_synced(&mut self) {
@@ -529,7 +659,8 @@ impl Client {
         }
     }
 
-    /// Handles a y-protocols message from y-websocket; returns the reply to send, if any.
+    /// Handles a y-protocols message (`/yjs`, y-websocket, y-sweet); returns the reply to send,
+    /// if any.
     fn y_message(&mut self, msg: &[u8]) -> Result<Option<Vec<u8>>> {
         if msg.len() < 2 || msg[0] != MSG_SYNC {
             return Ok(None); // awareness and the like
@@ -540,6 +671,7 @@ impl Client {
                 Ok(None)
             }
             SYNC_STEP2 => {
+                self.resynced(msg);
                 self.note_synced();
                 Ok(None)
             }
@@ -571,9 +703,10 @@ pub async fn time_open(
         Some(ws) => (ws, true),
         None => (fresh.insert(connect(target, token, room_id).await?), false),
     };
-    let frames = match target {
-        Target::Renraku { .. } => renraku_open_frames(room_id, empty_step1(), !reused),
-        Target::YWebsocket { .. } => vec![empty_step1()],
+    let frames = if target.frames() {
+        renraku_open_frames(room_id, empty_step1(), !reused)
+    } else {
+        vec![empty_step1()]
     };
     for f in frames {
         ws.send(WsMessage::Binary(f.into())).await?;
@@ -589,13 +722,14 @@ pub async fn time_open(
                 _ => bail!("connection closed before sync step 2"),
             }
         };
-        let message = match target {
-            Target::Renraku { .. } => match Frame::decode_from_server(&bytes)? {
+        let message = if target.frames() {
+            match Frame::decode_from_server(&bytes)? {
                 Frame::Sync { message, .. } => message,
                 Frame::Denied { reason, .. } => bail!("denied: {reason}"),
                 _ => continue,
-            },
-            Target::YWebsocket { .. } => bytes.to_vec(),
+            }
+        } else {
+            bytes.to_vec()
         };
         if message.len() >= 2 && message[0] == MSG_SYNC && message[1] == SYNC_STEP2 {
             let took = t0.elapsed();
@@ -666,6 +800,22 @@ mod tests {
         assert_eq!(find_marker(&frame), Some((3, 17, 9, 1_234_567_890_123)));
         assert_eq!(find_marker(b"no marker here"), None);
         assert_eq!(find_marker(b"#B1:2:x:4;"), None);
+    }
+
+    #[test]
+    fn every_marker_is_found_in_a_rooms_whole_state() {
+        // What a resync reads: the sync step 2 of a room holding several posts.
+        let doc = RoomDoc::new(42);
+        for seq in 1..=5 {
+            let id = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+            let text = format!("申し送り {}", marker(3, 17, seq, 1_000 + u64::from(seq)));
+            doc.start_thread(UserId::new(5), id, &text, 0);
+        }
+        let step2 = Message::Sync(SyncMessage::SyncStep2(doc.encode_state())).encode_v1();
+        let mut seqs: Vec<u32> = find_markers(&step2).map(|(_, _, seq, _)| seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        assert_eq!(find_markers(b"#B1:2:x:4; #B5:6:7:8;").count(), 1);
     }
 
     #[test]

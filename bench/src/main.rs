@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: Renraku's sync server and the reference y-websocket server under the
-//! same load, from the same tool, in the same run; results written to `BENCHMARKS.md`.
+//! `cargo xtask bench`: Renraku's sync server, on `/ws` (its own frames) and on `/yjs/{room}`
+//! (plain y-protocols), beside the reference y-websocket server and y-sweet, under the same
+//! load, from the same tool, in the same run; results written to `BENCHMARKS.md`.
 //!
 //! Scenarios: (a) 1,000 clients / 100 rooms at 200 updates/s, then a rate sweep for the
 //! highest rate with p99 < 50 ms and nothing lost; (d) a reconnect storm of those clients;
@@ -15,7 +16,7 @@ mod stats;
 use anyhow::{Context, Result};
 use clap::Parser;
 use load::{ClientSpec, Cmd, Shared, Target};
-use servers::{Renraku, Seeded, YWebsocket};
+use servers::{Renraku, Seeded, YSweet, YWebsocket};
 use stats::{Check, Delivery, Percentiles, Sent};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Renraku's sync server measured side by side with y-websocket")]
+#[command(about = "Renraku's sync server measured side by side with y-websocket and y-sweet")]
 pub struct Args {
-    /// Small counts and short windows, for a smoke test (about a minute).
+    /// Small counts and short windows, for a smoke test (about a minute and a half).
     #[arg(long)]
     quick: bool,
     /// Scenarios to run, comma-separated: a (steady + sweep), b (10k clients), c (cold
@@ -43,6 +44,18 @@ pub struct Args {
     /// The npm folder holding `@y/websocket-server` (default: `bench/node`).
     #[arg(long)]
     node_dir: Option<PathBuf>,
+    /// The `y-sweet` 0.9.1 binary (default: `~/.cache/renraku/y-sweet-0.9.1/bin/y-sweet`,
+    /// where `cargo xtask bench` installs it).
+    #[arg(long)]
+    ysweet_bin: Option<PathBuf>,
+    /// Servers to measure, comma-separated: ws (Renraku /ws), yjs (Renraku /yjs),
+    /// y-websocket, y-sweet.
+    #[arg(
+        long,
+        default_value = "ws,yjs,y-websocket,y-sweet",
+        value_delimiter = ','
+    )]
+    servers: Vec<String>,
 }
 
 /// Counts and durations of one run.
@@ -134,6 +147,10 @@ impl LoadResult {
     pub fn frames_per_sec(&self) -> f64 {
         self.check.delivered as f64 / self.window_secs
     }
+    /// The server's CPU time (window and drain) per update sent, µs.
+    pub fn cpu_us_per_update(&self) -> f64 {
+        self.server.cpu_secs * 1e6 / self.sent.max(1) as f64
+    }
     /// p99 < 50 ms, every post sent, every delivery exactly once.
     pub fn passes(&self) -> bool {
         self.check.latency.p99_ms < 50.0
@@ -179,6 +196,13 @@ pub struct Cold {
     pub restart_ms: Option<f64>,
 }
 
+impl Cold {
+    /// What the "loaded" target is checked on: an open socket where there is one.
+    pub fn loaded_ms(&self) -> Option<f64> {
+        self.loaded_socket_ms.or(self.loaded_fresh_ms)
+    }
+}
+
 /// Everything measured on one server.
 #[derive(Clone, Debug, Default)]
 pub struct ServerResults {
@@ -191,6 +215,7 @@ pub struct ServerResults {
     pub big: Option<LoadResult>,
     pub cold: Option<Cold>,
     pub errors: Vec<String>,
+    /// Renraku: warnings and errors it logged. y-sweet: messages it dropped (send queue full).
     pub log_problems: usize,
 }
 
@@ -202,30 +227,48 @@ impl ServerResults {
             .map(|r| r.rate)
             .fold(None, |m, r| Some(m.map_or(r, |m: f64| m.max(r))))
     }
+
+    /// Every load window run on this server.
+    pub fn runs(&self) -> impl Iterator<Item = &LoadResult> {
+        self.steady.iter().chain(&self.sweep).chain(&self.big)
+    }
 }
 
 /// The server under test.
 enum Server {
-    Renraku(Renraku),
+    /// Renraku, measured on `/yjs` when the flag is set.
+    Renraku(Renraku, bool),
     Y(YWebsocket),
+    Sweet(YSweet),
 }
 
 impl Server {
     fn pid(&self) -> u32 {
         match self {
-            Server::Renraku(r) => r.pid(),
+            Server::Renraku(r, _) => r.pid(),
             Server::Y(y) => y.pid,
+            Server::Sweet(y) => y.pid(),
         }
     }
     fn target(&self) -> Target {
         match self {
-            Server::Renraku(r) => r.target(),
+            Server::Renraku(r, false) => r.target(),
+            Server::Renraku(r, true) => r.yjs_target(),
             Server::Y(y) => y.target(),
+            Server::Sweet(y) => y.target(),
         }
     }
+    async fn restart(&mut self) -> Result<()> {
+        match self {
+            Server::Renraku(r, _) => r.restart().await,
+            Server::Sweet(y) => y.restart().await,
+            Server::Y(_) => anyhow::bail!("y-websocket keeps nothing to restart from"),
+        }
+    }
+    /// Stops the server; returns [`ServerResults::log_problems`].
     async fn stop(self) -> usize {
         match self {
-            Server::Renraku(r) => {
+            Server::Renraku(r, _) => {
                 let n = r.log_problems();
                 r.stop().await;
                 n
@@ -234,20 +277,68 @@ impl Server {
                 y.stop().await;
                 0
             }
+            Server::Sweet(y) => {
+                let n = y.dropped_messages();
+                y.stop().await;
+                n
+            }
         }
     }
 }
 
+/// A server and endpoint measured: one column of the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Renraku,
-    Y,
+pub enum Kind {
+    Ws,
+    Yjs,
+    YWebsocket,
+    YSweet,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Ws, Kind::Yjs, Kind::YWebsocket, Kind::YSweet];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ws => "Renraku /ws",
+            Kind::Yjs => "Renraku /yjs",
+            Kind::YWebsocket => "y-websocket",
+            Kind::YSweet => "y-sweet",
+        }
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            Kind::Ws => "ws",
+            Kind::Yjs => "yjs",
+            Kind::YWebsocket => "y-websocket",
+            Kind::YSweet => "y-sweet",
+        }
+    }
+
+    fn renraku(self) -> bool {
+        matches!(self, Kind::Ws | Kind::Yjs)
+    }
 }
 
 /// Paths the run needs.
 struct Env {
     bin: PathBuf,
     node_dir: PathBuf,
+    ysweet_bin: PathBuf,
+}
+
+/// The others have no accounts: rooms are document names, anyone may join.
+fn anonymous(clients: u32, rooms: u32, big: Option<u32>) -> Seeded {
+    let cred = |user| servers::Cred {
+        user,
+        token: String::new(),
+    };
+    Seeded {
+        rooms: (0..i64::from(rooms)).collect(),
+        creds: (0..clients).map(|i| cred(i64::from(i) + 1)).collect(),
+        big_room: big.map(|_| (999_999, cred(999_999))),
+    }
 }
 
 /// Starts a fresh server with `clients` users over `rooms` rooms.
@@ -261,33 +352,20 @@ async fn start(
     extra: &[String],
 ) -> Result<(Server, Seeded)> {
     match kind {
-        Kind::Renraku => {
+        Kind::Ws | Kind::Yjs => {
             let seeded = servers::seed(&Renraku::database_url(dir), clients, rooms, big).await?;
             let r = Renraku::start(&env.bin, dir, extra).await?;
-            Ok((Server::Renraku(r), seeded))
+            Ok((Server::Renraku(r, kind == Kind::Yjs), seeded))
         }
-        Kind::Y => {
+        Kind::YWebsocket => {
             let y = YWebsocket::start(&env.node_dir).await?;
-            // y-websocket has no accounts: rooms are names, anyone may join.
-            let seeded = Seeded {
-                rooms: (0..i64::from(rooms)).collect(),
-                creds: (0..clients)
-                    .map(|i| servers::Cred {
-                        user: i64::from(i) + 1,
-                        token: String::new(),
-                    })
-                    .collect(),
-                big_room: big.map(|_| {
-                    (
-                        999_999,
-                        servers::Cred {
-                            user: 999_999,
-                            token: String::new(),
-                        },
-                    )
-                }),
-            };
-            Ok((Server::Y(y), seeded))
+            Ok((Server::Y(y), anonymous(clients, rooms, big)))
+        }
+        Kind::YSweet => {
+            let seeded = anonymous(clients, rooms, big);
+            let y = YSweet::start(&env.ysweet_bin, &dir.join("store"), extra, false).await?;
+            y.create_docs(&seeded.rooms).await?;
+            Ok((Server::Sweet(y), seeded))
         }
     }
 }
@@ -436,12 +514,27 @@ impl Fleet {
             }
         }
         let window_secs = t0.elapsed().as_secs_f64();
-        let drain_until = Instant::now() + Duration::from_secs_f64(drain);
+        // Until every owed delivery is in. Past `drain`, only while deliveries still come in
+        // (a client the server disconnected is back within its backoff, at most 5 s, and
+        // resyncs), and a minute at most: what has not arrived then is lost.
+        let drain_start = Instant::now();
+        let drain = Duration::from_secs_f64(drain);
+        let (stall, cap) = (Duration::from_secs(6), drain.max(Duration::from_secs(60)));
+        let mut progress = (0, Instant::now());
         // Posts still queued in client tasks count towards `expected` when they go out.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        while Instant::now() < drain_until
-            && sh.delivered.load(Ordering::Relaxed) < sh.expected.load(Ordering::Relaxed)
-        {
+        loop {
+            let delivered = sh.delivered.load(Ordering::Relaxed);
+            if delivered >= sh.expected.load(Ordering::Relaxed) {
+                break;
+            }
+            if delivered != progress.0 {
+                progress = (delivered, Instant::now());
+            }
+            let waited = drain_start.elapsed();
+            if waited >= cap || (waited >= drain && progress.1.elapsed() >= stall) {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let server = server_meter.finish();
@@ -618,13 +711,17 @@ async fn suite_b(env: &Env, kind: Kind, p: &Params, res: &mut ServerResults) -> 
     let mut fleet = Fleet::new(server.target(), &seeded, p.b_rooms, p.b_clients);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = procfs::rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+    let split_before = procfs::rss_split_kib(pid).unwrap_or_default();
     let (idle_reached, secs) = fleet
         .grow(p.b_idle as usize, Duration::from_secs(180))
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = procfs::rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
+    let split_after = procfs::rss_split_kib(pid).unwrap_or_default();
     log(format!(
-        "{kind:?} (b) {idle_reached} idle in {secs:.1} s: RSS {before:.1} → {after:.1} MiB"
+        "{kind:?} (b) {idle_reached} idle in {secs:.1} s: RSS {before:.1} → {after:.1} MiB \
+         (anonymous {} → {} KiB, file-backed {} → {} KiB)",
+        split_before.0, split_after.0, split_before.1, split_after.1
     ));
     res.idle = Some(Idle {
         clients: idle_reached,
@@ -665,90 +762,113 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Scenario (c): opening a room of `big_posts` posts.
+/// Scenario (c): opening a room of `big_posts` posts: loaded (a member holds it open), and
+/// from storage where the server stores (after eviction, and first after a restart).
 async fn suite_c(env: &Env, kind: Kind, p: &Params, res: &mut ServerResults) -> Result<()> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
     let dir = tempfile::tempdir()?;
-    let evict = ["--room-evict-ms".to_owned(), "300".to_owned()];
-    let (mut server, seeded) =
-        start(env, kind, dir.path(), 0, 1, Some(p.big_posts), &evict).await?;
-    let (room, cred) = seeded.big_room.clone().expect("seeded big room");
     let mut cold = Cold {
         posts: p.big_posts,
         ..Cold::default()
     };
-    let target = server.target();
-    if kind == Kind::Renraku {
-        // From storage: the room is evicted between opens.
-        let mut evicted = Vec::new();
-        for _ in 0..p.opens {
-            let (d, bytes) = load::time_open(&target, &cred.token, room, None).await?;
-            cold.step2_bytes = bytes;
-            evicted.push(ms(d));
-            tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let (mut server, room, token) = match kind {
+        Kind::Ws | Kind::Yjs => {
+            let evict = ["--room-evict-ms".to_owned(), "300".to_owned()];
+            let (server, seeded) =
+                start(env, kind, dir.path(), 0, 1, Some(p.big_posts), &evict).await?;
+            let (room, cred) = seeded.big_room.clone().expect("seeded big room");
+            let token = if kind == Kind::Yjs {
+                // Minted once and reused, as y-websocket reconnects with the same URL.
+                load::mint_room_token(&server.target(), &cred.token, room).await?
+            } else {
+                cred.token
+            };
+            (server, room, token)
         }
-        cold.evicted_ms = Some(stats::median(evicted));
+        Kind::YWebsocket => {
+            let (server, seeded) =
+                start(env, kind, dir.path(), 0, 1, Some(p.big_posts), &[]).await?;
+            let (room, cred) = seeded.big_room.clone().expect("big room");
+            // y-websocket keeps nothing: a holder puts the posts in and stays connected.
+            let state = servers::big_room_state(p.big_posts, cred.user, 900_000_001);
+            let mut holder = load::connect(&server.target(), "", room).await?;
+            let update = renraku_sync::yrs::sync::Message::Sync(
+                renraku_sync::yrs::sync::SyncMessage::Update(state),
+            );
+            use renraku_sync::yrs::updates::encoder::Encode;
+            holder
+                .send(WsMessage::Binary(update.encode_v1().into()))
+                .await?;
+            keep_reading(holder);
+            (server, room, String::new())
+        }
+        Kind::YSweet => {
+            // The room is written into the store first (as Renraku's is seeded into its
+            // database); a 1 s checkpoint lets y-sweet unload it 2–3 s after its last socket.
+            let room = 999_999;
+            let store = dir.path().join("store");
+            let state = servers::big_room_state(p.big_posts, 999_999, 900_000_001);
+            YSweet::store_doc(&env.ysweet_bin, &store, room, &state).await?;
+            let extra = ["--checkpoint-freq-seconds".to_owned(), "1".to_owned()];
+            let y = YSweet::start(&env.ysweet_bin, &store, &extra, true).await?;
+            (Server::Sweet(y), room, String::new())
+        }
+    };
+    if kind != Kind::YWebsocket {
         let mut restart = Vec::new();
-        for _ in 0..p.opens.min(3) {
-            if let Server::Renraku(r) = &mut server {
-                r.restart().await?;
+        for i in 0..p.opens.min(3) {
+            if i > 0 || kind != Kind::YSweet {
+                server.restart().await?;
             }
-            let (d, _) = load::time_open(&server.target(), &cred.token, room, None).await?;
+            let (d, _) = load::time_open(&server.target(), &token, room, None).await?;
             restart.push(ms(d));
         }
         cold.restart_ms = Some(stats::median(restart));
-    } else {
-        // y-websocket keeps nothing: a holder puts the posts in and stays connected.
-        let state = servers::big_room_state(p.big_posts, cred.user, 900_000_001);
-        let mut holder = load::connect(&target, "", room).await?;
-        let update = renraku_sync::yrs::sync::Message::Sync(
-            renraku_sync::yrs::sync::SyncMessage::Update(state),
-        );
-        use futures_util::SinkExt;
-        use renraku_sync::yrs::updates::encoder::Encode;
-        holder
-            .send(tokio_tungstenite::tungstenite::Message::Binary(
-                update.encode_v1().into(),
-            ))
-            .await?;
-        keep_reading(holder);
-    }
-    let target = server.target();
-    if kind == Kind::Renraku {
+        let mut evicted = Vec::new();
+        for _ in 0..p.opens {
+            if let Server::Sweet(y) = &server {
+                y.wait_unloaded(Duration::from_secs(15)).await?;
+            } else {
+                tokio::time::sleep(Duration::from_millis(1_000)).await;
+            }
+            let (d, bytes) = load::time_open(&server.target(), &token, room, None).await?;
+            cold.step2_bytes = bytes;
+            evicted.push(ms(d));
+        }
+        cold.evicted_ms = Some(stats::median(evicted));
         // Loaded: one member holds the room open while others open it.
-        let mut holder = load::connect(&target, &cred.token, room).await?;
-        use futures_util::SinkExt;
-        for f in load::renraku_open_frames(room, load::empty_step1(), true) {
-            holder
-                .send(tokio_tungstenite::tungstenite::Message::Binary(f.into()))
-                .await?;
+        let mut holder = load::connect(&server.target(), &token, room).await?;
+        let frames = if kind == Kind::Ws {
+            load::renraku_open_frames(room, load::empty_step1(), true)
+        } else {
+            vec![load::empty_step1()]
+        };
+        for f in frames {
+            holder.send(WsMessage::Binary(f.into())).await?;
         }
         keep_reading(holder);
     }
+    let target = server.target();
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One unmeasured open: the room is loaded by now either way.
-    load::time_open(&target, &cred.token, room, None).await?;
+    load::time_open(&target, &token, room, None).await?;
     let mut fresh = Vec::new();
     for _ in 0..p.opens {
-        let (d, bytes) = load::time_open(&target, &cred.token, room, None).await?;
+        let (d, bytes) = load::time_open(&target, &token, room, None).await?;
         cold.step2_bytes = bytes;
         fresh.push(ms(d));
     }
     cold.loaded_fresh_ms = Some(stats::median(fresh));
-    if kind == Kind::Renraku {
-        let mut ws = load::connect(&target, &cred.token, room).await?;
-        {
-            use futures_util::SinkExt;
-            let hello = renraku_sync::Frame::Hello {
-                version: renraku_sync::frame::PROTOCOL_VERSION,
-            };
-            ws.send(tokio_tungstenite::tungstenite::Message::Binary(
-                hello.encode().into(),
-            ))
-            .await?;
-        }
+    if kind == Kind::Ws {
+        let mut ws = load::connect(&target, &token, room).await?;
+        let hello = renraku_sync::Frame::Hello {
+            version: renraku_sync::frame::PROTOCOL_VERSION,
+        };
+        ws.send(WsMessage::Binary(hello.encode().into())).await?;
         let mut on_socket = Vec::new();
         for _ in 0..p.opens {
-            let (d, _) = load::time_open(&target, &cred.token, room, Some(&mut ws)).await?;
+            let (d, _) = load::time_open(&target, &token, room, Some(&mut ws)).await?;
             on_socket.push(ms(d));
         }
         cold.loaded_socket_ms = Some(stats::median(on_socket));
@@ -800,6 +920,7 @@ async fn main() -> Result<()> {
             .node_dir
             .clone()
             .unwrap_or_else(|| root.join("bench/node")),
+        ysweet_bin: args.ysweet_bin.clone().unwrap_or_else(default_ysweet_bin),
     };
     anyhow::ensure!(
         env.bin.exists(),
@@ -812,8 +933,16 @@ async fn main() -> Result<()> {
     log(format!("open-files limit {nofile}; params {p:?}"));
     let started = Instant::now();
     let (build_us, read_us) = load::self_cost(5_000);
-    let mut results = [ServerResults::default(), ServerResults::default()];
-    for (kind, res) in [Kind::Renraku, Kind::Y].into_iter().zip(results.iter_mut()) {
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| args.servers.iter().any(|s| s == k.arg()))
+        .collect();
+    let mut results: Vec<(Kind, ServerResults)> = kinds
+        .iter()
+        .map(|&k| (k, ServerResults::default()))
+        .collect();
+    for (kind, res) in results.iter_mut() {
+        let kind = *kind;
         if want("a") || want("d") {
             if let Err(e) = suite_a(&env, kind, &p, want("d"), res).await {
                 log(format!("{kind:?} (a): {e:#}"));
@@ -821,7 +950,8 @@ async fn main() -> Result<()> {
             }
         }
     }
-    for (kind, res) in [Kind::Renraku, Kind::Y].into_iter().zip(results.iter_mut()) {
+    for (kind, res) in results.iter_mut() {
+        let kind = *kind;
         if want("b") {
             if let Err(e) = suite_b(&env, kind, &p, res).await {
                 log(format!("{kind:?} (b): {e:#}"));
@@ -835,7 +965,6 @@ async fn main() -> Result<()> {
             }
         }
     }
-    let [renraku, yws] = results;
     let meta = report::Meta {
         machine: procfs::machine(),
         commit: git_commit(&root),
@@ -844,8 +973,12 @@ async fn main() -> Result<()> {
         elapsed_secs: started.elapsed().as_secs_f64(),
         build_us,
         read_us,
+        ysweet_version: kinds
+            .contains(&Kind::YSweet)
+            .then(|| tool_version(&env.ysweet_bin, "version"))
+            .flatten(),
     };
-    let text = report::render(&meta, &p, &renraku, &yws);
+    let text = report::render(&meta, &p, &results);
     let out = args
         .out
         .clone()
@@ -858,6 +991,25 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Where `cargo xtask bench` installs y-sweet (`cargo install --root`).
+fn default_ysweet_bin() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("renraku/y-sweet-0.9.1/bin/y-sweet")
+}
+
+/// What `BIN ARG` prints, trimmed.
+fn tool_version(bin: &Path, arg: &str) -> Option<String> {
+    std::process::Command::new(bin)
+        .arg(arg)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
 fn git_commit(root: &Path) -> String {
@@ -874,11 +1026,12 @@ fn git_commit(root: &Path) -> String {
 /// Method notes printed under every report.
 pub fn report_notes() -> Vec<&'static str> {
     vec![
-        "Both servers get the same clients, posts and checks; they run one after the other, never at the same time, each on a fresh data directory.",
-        "\"Lost\" counts every owed delivery that had not arrived when the drain ended (all owed deliveries in, or the drain time up): a client the server disconnected for being slow counts its missed posts as lost, even though Renraku's client would resync them on reconnect. A step passes only with nothing lost, nothing duplicated or misdelivered and p99 < 50 ms.",
-        "Receivers read the marker `#B<phase>:<sender>:<seq>:<ns>;` from the post text in the raw update bytes instead of applying each update to a replica, to keep the generator cheap; the marker is checked against real `RoomDoc` updates in the unit tests, and every delivery is checked exactly once against the room's membership.",
-        "y-websocket echoes each update to its sender as well; the echo is ignored. It sends no acknowledgement, so only Renraku has a `saved` row. Renraku commits every batch to SQLite (fsync) before it acknowledges or broadcasts; y-websocket keeps everything in memory and saves nothing.",
-        "Renraku's users, rooms, memberships and sessions are written straight into its database before it starts (no argon2 sign-ins). Every Renraku room open writes an audit row, so connecting many clients costs one durable write each.",
-        "Server CPU and memory come from /proc/<pid>/stat and /proc/<pid>/status of the server process (the node process under npx for y-websocket), sampled every 50 ms for peaks.",
+        "Every server gets the same clients, posts and checks; they run one after the other, never at the same time, each on a fresh data directory. Renraku is measured twice: on `/ws` (its own frames, through the protocol's `ClientSession` as the app uses it) and on `/yjs/{room}` (plain y-protocols, one room per socket, as a y-websocket client would use it), each time on a fresh server.",
+        "A client the server disconnects (for being slow, say) reconnects after a capped, jittered backoff and resyncs its room; the posts it missed are read from the server's sync step 2 and count as delivered late (\"through a resync\"), with their latency. \"Lost\" counts only what never arrived: the drain after each window waits until every owed delivery is in, or, past its set time, until none has come in for 6 s (a minute at most). A step passes only with nothing lost, nothing duplicated or misdelivered, every post sent (a client offline at its turn cannot send) and p99 < 50 ms.",
+        "Receivers read the marker `#B<phase>:<sender>:<seq>:<ns>;` from the post text in the raw update bytes (every marker, for a sync step 2) instead of applying each update to a replica, to keep the generator cheap; the marker is checked against real `RoomDoc` updates and states in the unit tests, and every delivery is checked exactly once against the room's membership.",
+        "y-websocket and y-sweet echo each update to its sender as well; the echo is ignored. Only Renraku's `/ws` acknowledges (`saved`). Renraku commits every batch to SQLite (fsync) before it acknowledges or broadcasts, on both endpoints; y-websocket keeps everything in memory and saves nothing; y-sweet broadcasts at once and writes a changed document to its data directory (no fsync) every checkpoint, 10 s by default (the bench runs it with its defaults and no auth key, except a 1 s checkpoint in (c) so that a document is unloaded 2–3 s after its last socket closes).",
+        "y-sweet's documents are created through its HTTP API (`POST /doc/new`) before the clients connect, as an application's backend would; clients connect to the URL its `/doc/<id>/auth` returns plus the document id, as y-websocket's provider does. y-sweet queues at most 1,024 messages per connection and drops (with a warning) what does not fit, keeping the connection: the count is in the notes when it happened.",
+        "Renraku's users, rooms, memberships and sessions are written straight into its database before it starts (no argon2 sign-ins); `/yjs` clients mint their room token over HTTP (`POST /api/rooms/<id>/token`) before they first connect, and reuse it on reconnects while it is valid, so connecting includes one HTTP request and one durable write each. Every Renraku room open writes an audit row.",
+        "Server CPU and memory come from /proc/<pid>/stat and /proc/<pid>/status of the server process (the node process under npx for y-websocket), sampled every 50 ms for peaks. CPU per update is the server's CPU time over the window and its drain, divided by the updates sent.",
     ]
 }

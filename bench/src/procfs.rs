@@ -33,6 +33,12 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS:")
 }
 
+/// Resident memory split as the kernel counts it: (anonymous, file-backed) KiB — heap and
+/// stacks, then mapped files (the binary, and SQLite's pages when it maps its file).
+pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
+    Some((status_kib(pid, "RssAnon:")?, status_kib(pid, "RssFile:")?))
+}
+
 fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;
@@ -115,6 +121,8 @@ pub struct Meter {
 pub struct Usage {
     /// Share of one core, in percent.
     pub cpu_percent: f64,
+    /// CPU time used, user + system.
+    pub cpu_secs: f64,
     pub rss_end_mib: f64,
     pub rss_peak_mib: f64,
 }
@@ -150,6 +158,7 @@ impl Meter {
         let peak = self.peak_kib.load(Ordering::Relaxed).max(end);
         Usage {
             cpu_percent: 100.0 * cpu / elapsed,
+            cpu_secs: cpu,
             rss_end_mib: end as f64 / 1024.0,
             rss_peak_mib: peak as f64 / 1024.0,
         }

@@ -1,6 +1,6 @@
 //! The servers under test, as child processes: Renraku's release binary on SQLite, with its
-//! users, rooms, memberships and sessions written straight into the database, and the
-//! reference y-websocket server under Node.
+//! users, rooms, memberships and sessions written straight into the database, the reference
+//! y-websocket server under Node, and y-sweet (a Rust Yjs server that stores documents).
 
 use crate::load::Target;
 use crate::procfs;
@@ -222,6 +222,14 @@ impl Renraku {
         }
     }
 
+    /// The same server on `/yjs/{room}`.
+    pub fn yjs_target(&self) -> Target {
+        Target::RenrakuYjs {
+            addr: self.addr.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// SIGKILL and start again on the same storage.
     pub async fn restart(&mut self) -> Result<()> {
         self.child.start_kill()?;
@@ -359,4 +367,198 @@ impl Drop for YWebsocket {
         // npx's children are not killed with npx: end the whole group.
         procfs::kill_group(self.pgid);
     }
+}
+
+/// `y-sweet serve` on a store directory: documents kept in memory while in use, written to
+/// the store every `--checkpoint-freq-seconds` (10 by default) and unloaded two checkpoints
+/// after their last connection closes.
+pub struct YSweet {
+    child: Child,
+    bin: PathBuf,
+    pub store: PathBuf,
+    extra: Vec<String>,
+    /// Logs at INFO from y-sweet's own crate (document loads and unloads).
+    verbose: bool,
+    pub addr: String,
+}
+
+impl YSweet {
+    pub async fn start(
+        bin: &Path,
+        store: &Path,
+        extra: &[String],
+        verbose: bool,
+    ) -> Result<YSweet> {
+        let (child, addr) = spawn_ysweet(bin, store, extra, verbose).await?;
+        Ok(YSweet {
+            child,
+            bin: bin.to_owned(),
+            store: store.to_owned(),
+            extra: extra.to_vec(),
+            verbose,
+            addr,
+        })
+    }
+
+    /// Waits until y-sweet has unloaded the document it last loaded (needs `verbose`): its
+    /// log's last load or unload line is an unload.
+    pub async fn wait_unloaded(&self, limit: Duration) -> Result<()> {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let log = std::fs::read_to_string(self.store.with_extension("log")).unwrap_or_default();
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| l.contains("Loading doc") || l.contains("GCing doc"));
+            if last.is_some_and(|l| l.contains("GCing doc")) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= until {
+                bail!("y-sweet did not unload the document in {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    pub fn target(&self) -> Target {
+        Target::YSweet {
+            addr: self.addr.clone(),
+        }
+    }
+
+    /// Creates the documents through the HTTP API, as an application's backend does before
+    /// handing out connection URLs, and checks that the URL y-sweet gives a client is the one
+    /// the load clients use.
+    pub async fn create_docs(&self, room_ids: &[i64]) -> Result<()> {
+        let http = reqwest::Client::new();
+        for &room in room_ids {
+            let doc = crate::load::doc_name(room);
+            let resp = http
+                .post(format!("http://{}/doc/new", self.addr))
+                .json(&serde_json::json!({ "docId": doc }))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                resp.status().is_success(),
+                "y-sweet /doc/new: {}",
+                resp.status()
+            );
+        }
+        if let Some(&room) = room_ids.first() {
+            let doc = crate::load::doc_name(room);
+            let token: serde_json::Value = http
+                .post(format!("http://{}/doc/{doc}/auth", self.addr))
+                .json(&serde_json::json!({}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let want = format!("ws://{}/d/{doc}/ws", self.addr);
+            anyhow::ensure!(
+                token["url"].as_str() == Some(want.as_str()),
+                "y-sweet hands out {}, the bench connects to {want}/{doc}",
+                token["url"]
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes a document into the store with `y-sweet convert-from-update`, server stopped
+    /// or not yet started.
+    pub async fn store_doc(bin: &Path, store: &Path, room_id: i64, update: &[u8]) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let mut child = Command::new(bin)
+            .arg("convert-from-update")
+            .arg(store)
+            .arg(crate::load::doc_name(room_id))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin.write_all(update).await?;
+        drop(stdin);
+        let status = child.wait().await?;
+        anyhow::ensure!(status.success(), "y-sweet convert-from-update: {status}");
+        Ok(())
+    }
+
+    /// SIGKILL and start again on the same store.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        let (child, addr) = spawn_ysweet(&self.bin, &self.store, &self.extra, self.verbose).await?;
+        self.child = child;
+        self.addr = addr;
+        Ok(())
+    }
+
+    /// Messages y-sweet dropped because a connection's send queue (1,024 messages) was full:
+    /// it logs each at WARN and keeps the connection.
+    pub fn dropped_messages(&self) -> usize {
+        std::fs::read_to_string(self.store.with_extension("log"))
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.contains("Error sending message"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn spawn_ysweet(
+    bin: &Path,
+    store: &Path,
+    extra: &[String],
+    verbose: bool,
+) -> Result<(Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(store.with_extension("log"))?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(store)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(extra)
+        // Its INFO level logs every save: WARN is what a production server would run with.
+        .env(
+            "RUST_LOG",
+            if verbose { "warn,y_sweet=info" } else { "warn" },
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {} (cargo xtask bench installs it)", bin.display()))?;
+    let addr = format!("127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(r) = http.get(format!("http://{addr}/ready")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    ready.map_err(|_| anyhow!("y-sweet did not start in time"))?;
+    Ok((child, addr))
 }

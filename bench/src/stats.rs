@@ -58,6 +58,9 @@ pub struct Delivery {
     pub sender: u32,
     pub seq: u32,
     pub at_ns: u64,
+    /// Found in the server's state after a reconnect, not relayed live: the receiver had been
+    /// disconnected (or had missed it) and got it late, through the resync.
+    pub resync: bool,
 }
 
 /// The verdict on one measured run.
@@ -67,8 +70,10 @@ pub struct Check {
     pub expected: u64,
     /// Distinct owed deliveries that arrived.
     pub delivered: u64,
-    /// Owed deliveries that never arrived.
+    /// Owed deliveries that never arrived, live or through a resync.
     pub missing: u64,
+    /// Owed deliveries that arrived late, through a resync after a reconnect (first arrival).
+    pub resynced: u64,
     /// Arrivals of a post a receiver already had.
     pub duplicates: u64,
     /// Arrivals at a client that is not in the post's room (or is its sender).
@@ -128,6 +133,9 @@ pub fn check(
         if !seen.insert((i, d.receiver)) {
             out.duplicates += 1;
             continue;
+        }
+        if d.resync {
+            out.resynced += 1;
         }
         let latency = d.at_ns.saturating_sub(post.at_ns);
         if latency > late_ns {
@@ -195,6 +203,7 @@ mod tests {
             sender,
             seq,
             at_ns,
+            resync: false,
         };
         let deliveries = vec![
             d(1, 0, 1, 1_500),
@@ -231,6 +240,16 @@ mod tests {
     }
 
     #[test]
+    fn a_post_that_came_through_a_resync_is_late_not_lost() {
+        let (sent, mut deliveries, members) = fixture();
+        deliveries[2].resync = true;
+        deliveries[2].at_ns = 900_000;
+        let c = check(&sent, &deliveries, &members, 800);
+        assert!(c.exactly_once(), "{c:?}");
+        assert_eq!((c.missing, c.resynced, c.late), (0, 1, 2));
+    }
+
+    #[test]
     fn detects_a_duplicate() {
         let (sent, mut deliveries, members) = fixture();
         deliveries.push(deliveries[0]);
@@ -248,12 +267,14 @@ mod tests {
             sender: 0,
             seq: 1,
             at_ns: 1_200,
+            resync: false,
         });
         deliveries.push(Delivery {
             receiver: 0,
             sender: 0,
             seq: 1,
             at_ns: 1_200,
+            resync: false,
         });
         let c = check(&sent, &deliveries, &members, u64::MAX);
         assert_eq!((c.missing, c.duplicates, c.non_member), (0, 0, 2));
@@ -268,6 +289,7 @@ mod tests {
             sender: 0,
             seq: 99,
             at_ns: 1,
+            resync: false,
         });
         let c = check(&sent, &deliveries, &members, u64::MAX);
         assert_eq!(c.unknown, 1);
