@@ -10,7 +10,7 @@ use super::caps::{CapReached, Slot};
 use super::limits::{ConnLimits, TokenBucket};
 use super::live::Alive;
 use super::outbox::{outbox, Next, OutboxRx, Refused};
-use super::room::{RoomCmd, RoomHandle};
+use super::room::{Inbound, RoomCmd, RoomHandle};
 use super::Hub;
 use crate::auth::{CurrentSession, CurrentUser};
 use crate::db::audit::AuditEntry;
@@ -32,6 +32,7 @@ use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, SessionEnd, UserId};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,16 +163,21 @@ async fn drain_until_close(stream: &mut SplitStream<WebSocket>) {
 
 /// Sends one message; false when it did not finish within the send timeout, a room found
 /// the connection too slow meanwhile, or the socket failed. The connection then ends.
-async fn deliver(
-    sink: &mut SplitSink<WebSocket, WsMessage>,
+///
+/// Boxed: a send (with its timer) is several times what an idle connection waits with, and
+/// every future a connection's loop awaits is part of its task for the socket's whole life.
+fn deliver<'a>(
+    sink: &'a mut SplitSink<WebSocket, WsMessage>,
     msg: WsMessage,
-    limits: &ConnLimits,
-    kick: &Kick,
-) -> bool {
-    tokio::select! {
-        sent = tokio::time::timeout(limits.send_timeout, sink.send(msg)) => matches!(sent, Ok(Ok(()))),
-        _ = kick.notify.notified() => false,
-    }
+    limits: &'a ConnLimits,
+    kick: &'a Kick,
+) -> Pin<Box<impl Future<Output = bool> + Send + 'a>> {
+    Box::pin(async move {
+        tokio::select! {
+            sent = tokio::time::timeout(limits.send_timeout, sink.send(msg)) => matches!(sent, Ok(Ok(()))),
+            _ = kick.notify.notified() => false,
+        }
+    })
 }
 
 /// A read that failed because the message is over the hard size limit (`tune`).
@@ -199,13 +205,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Messages over the hard limit close the socket at the protocol level; up to it, an
 /// oversized frame gets a `TooLarge` answer and the connection lives on.
 ///
-/// The read buffer starts at 1 KiB: it is only where reads begin (tungstenite makes room for
-/// a whole message once its header is read, so a large one is still read in large chunks),
-/// and every idle connection holds it. What clients send is mostly a few hundred bytes.
+/// The read buffer starts at 512 bytes: it is only where reads begin (tungstenite makes room
+/// for a whole message once its header is read, so a large one is still read in large
+/// chunks), and every idle connection holds it. What clients send is mostly a few hundred
+/// bytes; a longer message costs one more read.
 fn tune(ws: WebSocketUpgrade, limits: &ConnLimits) -> WebSocketUpgrade {
     ws.max_message_size(limits.hard_message_bytes())
         .max_frame_size(limits.hard_message_bytes())
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
 }
 
@@ -709,7 +716,12 @@ impl Connection {
         // A room task may be on its way out; the hub then starts a fresh one.
         for _ in 0..3 {
             let room = self.hub().room(doc);
-            if room.tx.send(RoomCmd::Join(self.peer.clone())).await.is_ok() {
+            if room
+                .tx
+                .send(RoomCmd::Join(Box::new(self.peer.clone())))
+                .await
+                .is_ok()
+            {
                 self.opened.insert(doc, room);
                 return Ok(());
             }
@@ -725,12 +737,12 @@ impl Connection {
         let Some(room) = self.opened.get(&doc) else {
             return;
         };
-        let cmd = RoomCmd::Message {
+        let cmd = RoomCmd::Message(Box::new(Inbound {
             conn: self.peer.conn,
             user: self.user,
             ack,
             message,
-        };
+        }));
         if room.tx.send(cmd).await.is_err() {
             // The room task died (a panic while applying): tell the client to reopen.
             self.opened.remove(&doc);

@@ -45,6 +45,7 @@ impl Alive {
 }
 
 struct Entry {
+    conn: ConnId,
     session: SessionId,
     /// Orders go ahead of the frames waiting in the connection's outbox.
     tx: Outbox,
@@ -57,7 +58,9 @@ struct Entry {
 /// The live connections of every user on this node.
 #[derive(Default)]
 pub struct LiveConnections {
-    by_user: Mutex<HashMap<UserId, HashMap<ConnId, Entry>>>,
+    /// A user has one socket or a few (a phone, a desk): a vector each, not a map, which
+    /// would keep room for several entries for every connected user.
+    by_user: Mutex<HashMap<UserId, Vec<Entry>>>,
     /// Connections that hear news: while there is none, news need not even be prepared.
     hearing: AtomicUsize,
 }
@@ -76,14 +79,19 @@ impl LiveConnections {
         let alive = Alive::new();
         let hears_news = wire == Wire::Frames;
         let entry = Entry {
+            conn,
             session,
             tx: outbox,
             alive: alive.clone(),
             hears_news,
         };
         let mut map = self.by_user.lock().expect("live lock");
-        if let Some(old) = map.entry(user).or_default().insert(conn, entry) {
+        let conns = map.entry(user).or_default();
+        if let Some(at) = conns.iter().position(|e| e.conn == conn) {
+            let old = std::mem::replace(&mut conns[at], entry);
             self.forget(&old);
+        } else {
+            conns.push(entry);
         }
         if hears_news {
             self.hearing.fetch_add(1, Ordering::Relaxed);
@@ -94,7 +102,8 @@ impl LiveConnections {
     pub fn unregister(&self, user: UserId, conn: ConnId) {
         let mut map = self.by_user.lock().expect("live lock");
         if let Some(conns) = map.get_mut(&user) {
-            if let Some(old) = conns.remove(&conn) {
+            if let Some(at) = conns.iter().position(|e| e.conn == conn) {
+                let old = conns.swap_remove(at);
                 self.forget(&old);
             }
             if conns.is_empty() {
@@ -117,7 +126,7 @@ impl LiveConnections {
         let map = self.by_user.lock().expect("live lock");
         map.get(&user).map_or(0, |conns| {
             conns
-                .values()
+                .iter()
                 .filter(|entry| !news || entry.hears_news)
                 .filter(|entry| {
                     if matches!(control, Control::Disconnect { .. }) {
@@ -135,7 +144,7 @@ impl LiveConnections {
         let map = self.by_user.lock().expect("live lock");
         let control = Control::Disconnect { reason };
         map.values()
-            .flat_map(HashMap::values)
+            .flatten()
             .filter(|entry| entry.session == *session)
             .filter(|entry| {
                 entry.alive.end();
@@ -147,11 +156,8 @@ impl LiveConnections {
     /// Every session with a live connection on this node.
     pub fn sessions(&self) -> Vec<SessionId> {
         let map = self.by_user.lock().expect("live lock");
-        let sessions: HashSet<&SessionId> = map
-            .values()
-            .flat_map(HashMap::values)
-            .map(|entry| &entry.session)
-            .collect();
+        let sessions: HashSet<&SessionId> =
+            map.values().flatten().map(|entry| &entry.session).collect();
         sessions.into_iter().cloned().collect()
     }
 

@@ -175,7 +175,7 @@ impl Hub {
         let Some(room) = self.loaded_room(news.doc) else {
             return; // loaded later, it reads them from the database
         };
-        if room.tx.try_send(RoomCmd::Remote(news)).is_err() {
+        if room.tx.try_send(RoomCmd::Remote(Box::new(news))).is_err() {
             // A full queue: the sweep reads what this room lacks from the database.
             tracing::debug!("cluster: a room's queue is full, left to the sweep");
         }
@@ -185,7 +185,7 @@ impl Hub {
         if let Some(room) = self.loaded_room(presence.doc) {
             let _ = room
                 .tx
-                .try_send(RoomCmd::RemotePresence(presence.message.into_vec()));
+                .try_send(RoomCmd::RemotePresence(presence.message.into_vec().into()));
         }
     }
 

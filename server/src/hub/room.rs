@@ -24,26 +24,32 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-/// Messages from connections to a room task.
+/// Messages from connections to a room task. Payloads are boxed: a room's queue allocates
+/// room for 32 of these up front and keeps it while the room is loaded, idle or not, so each
+/// is kept to 24 bytes.
 pub enum RoomCmd {
-    Join(Peer),
+    Join(Box<Peer>),
     Leave(ConnId),
     /// A y-protocols message from a member.
-    Message {
-        conn: ConnId,
-        user: UserId,
-        ack: Option<u64>,
-        message: Vec<u8>,
-    },
+    Message(Box<Inbound>),
     /// Updates another node stored (`cluster`).
-    Remote(crate::cluster::RoomNews),
+    Remote(Box<crate::cluster::RoomNews>),
     /// Presence from a member on another node, checked there.
-    RemotePresence(Vec<u8>),
+    RemotePresence(Box<[u8]>),
     /// Read what this node lacks from the database: up to `head` when the database's newest
     /// seq is known (the cluster's sweep), or whatever is there (NATS came back).
     CatchUp {
         head: Option<i64>,
     },
+}
+
+/// A y-protocols message from a member, as its connection read it.
+pub struct Inbound {
+    pub conn: ConnId,
+    pub user: UserId,
+    /// The client's number for an update it wants acknowledged (`/ws` only).
+    pub ack: Option<u64>,
+    pub message: Vec<u8>,
 }
 
 /// How a room task is reached.
@@ -282,17 +288,20 @@ impl Room {
         let mut pending: Vec<Pending> = Vec::new();
         for cmd in batch {
             match cmd {
-                RoomCmd::Join(peer) => self.join(peer),
+                RoomCmd::Join(peer) => self.join(*peer),
                 RoomCmd::Leave(conn) => {
                     self.peers.remove(&conn);
                 }
-                RoomCmd::Message {
-                    conn,
-                    user,
-                    ack,
-                    message,
-                } => self.message(conn, user, ack, &message, &mut pending).await,
-                RoomCmd::Remote(news) => self.remote(news).await,
+                RoomCmd::Message(inbound) => {
+                    let Inbound {
+                        conn,
+                        user,
+                        ack,
+                        message,
+                    } = *inbound;
+                    self.message(conn, user, ack, &message, &mut pending).await
+                }
+                RoomCmd::Remote(news) => self.remote(*news).await,
                 RoomCmd::RemotePresence(message) => self.broadcast(None, &message),
                 RoomCmd::CatchUp { head } => {
                     if head.is_none_or(|head| head > self.last_seq) {
@@ -912,30 +921,33 @@ mod tests {
         let (writer, mut writer_inbox) = peer(1);
         let (witness, mut witness_inbox) = peer(2);
         let flag = writer.alive.clone();
-        room.tx.send(RoomCmd::Join(writer)).await.unwrap();
-        room.tx.send(RoomCmd::Join(witness)).await.unwrap();
+        room.tx.send(RoomCmd::Join(Box::new(writer))).await.unwrap();
+        room.tx
+            .send(RoomCmd::Join(Box::new(witness)))
+            .await
+            .unwrap();
         if !alive {
             // The session ended after the frame was read from the socket.
             flag.end();
         }
         let update = renraku_sync::PersonalDoc::new(42).pin_room(renraku_sync::RoomId::new(1), 1);
         let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
-        let write = RoomCmd::Message {
+        let write = RoomCmd::Message(Box::new(Inbound {
             conn: ConnId(1),
             user,
             ack: Some(1),
             message,
-        };
+        }));
         room.tx.send(write).await.unwrap();
         // A sync step 1 after it: the room commits what it holds before answering.
         let sv = renraku_sync::yrs::StateVector::default();
         let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
-        let ask = RoomCmd::Message {
+        let ask = RoomCmd::Message(Box::new(Inbound {
             conn: ConnId(2),
             user,
             ack: None,
             message: step1,
-        };
+        }));
         room.tx.send(ask).await.unwrap();
         let answered = frame_to(&mut witness_inbox, |f| {
             matches!(f, Frame::Sync { message, .. }
@@ -970,5 +982,15 @@ mod tests {
         assert_eq!(v["user_id"], 7);
         assert_eq!(v["cursor"], 1);
         assert_eq!(stamp_identity("null", UserId::new(7)), "null");
+    }
+
+    #[test]
+    fn a_queued_command_stays_small() {
+        // Every loaded room's queue allocates 32 of these up front (see `RoomCmd`).
+        assert!(
+            std::mem::size_of::<RoomCmd>() <= 24,
+            "{}",
+            std::mem::size_of::<RoomCmd>()
+        );
     }
 }

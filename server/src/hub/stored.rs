@@ -153,13 +153,13 @@ impl Early {
         match cmd {
             RoomCmd::Join(peer) => {
                 self.joined.retain(|p| p.conn != peer.conn);
-                self.joined.push(peer);
+                self.joined.push(*peer);
             }
             RoomCmd::Leave(conn) if self.joined.iter().any(|p| p.conn == conn) => {
                 self.joined.retain(|p| p.conn != conn);
             }
-            RoomCmd::Message { conn, message, .. } if self.answers(conn, &message) => {
-                if let Some(peer) = self.joined.iter().find(|p| p.conn == conn).cloned() {
+            RoomCmd::Message(inbound) if self.answers(inbound.conn, &inbound.message) => {
+                if let Some(peer) = self.joined.iter().find(|p| p.conn == inbound.conn).cloned() {
                     if let Some(bytes) = self.answer(peer.wire) {
                         peer.send(&bytes);
                     }
@@ -182,7 +182,7 @@ impl Early {
         if self
             .held
             .iter()
-            .any(|cmd| matches!(cmd, RoomCmd::Message { conn: c, .. } if *c == conn))
+            .any(|cmd| matches!(cmd, RoomCmd::Message(inbound) if inbound.conn == conn))
         {
             return false;
         }
@@ -219,6 +219,7 @@ mod tests {
     use super::super::conn::Kick;
     use super::super::live::Alive;
     use super::super::outbox::{outbox, Next, OutboxRx};
+    use super::super::room::Inbound;
     use super::*;
     use renraku_sync::{PostId, RoomDoc, RoomId, UserId};
     use std::sync::Arc;
@@ -289,12 +290,12 @@ mod tests {
     }
 
     fn step1(sv: renraku_sync::yrs::StateVector, conn: u64) -> RoomCmd {
-        RoomCmd::Message {
+        RoomCmd::Message(Box::new(Inbound {
             conn: ConnId(conn),
             user: UserId::new(2),
             ack: None,
             message: Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1(),
-        }
+        }))
     }
 
     fn sent(rx: &mut OutboxRx) -> Vec<Bytes> {
@@ -324,9 +325,9 @@ mod tests {
         // Not joined yet: held for the room, in order.
         early.take(step1(empty(), 1));
         assert_eq!(early.held.len(), 1);
-        early.take(RoomCmd::Join(plain));
-        early.take(RoomCmd::Join(framed));
-        early.take(RoomCmd::Join(stale));
+        early.take(RoomCmd::Join(Box::new(plain)));
+        early.take(RoomCmd::Join(Box::new(framed)));
+        early.take(RoomCmd::Join(Box::new(stale)));
         // Its step 1 came before it joined, so its later one waits its turn too.
         early.take(step1(empty(), 1));
         assert!(sent(&mut plain_rx).is_empty());
