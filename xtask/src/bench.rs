@@ -78,17 +78,7 @@ pub fn run(args: &[String]) -> Result<()> {
         })
         .unwrap_or_default();
     let ran = run_cmd(
-        Command::new(cargo())
-            .current_dir(root())
-            .args([
-                "run",
-                "--release",
-                "-p",
-                "renraku-bench",
-                "--bin",
-                "renraku-bench",
-                "--",
-            ])
+        bench_bin("renraku-bench")
             .args(
                 ysweet
                     .iter()
@@ -130,20 +120,22 @@ fn run_bench_bin(label: &str, bin: &str, args: &[String]) -> Result<()> {
     step(&format!(
         "{label}: cargo run --release -p renraku-bench --bin {bin}"
     ));
-    run_cmd(
-        Command::new(cargo())
-            .current_dir(root())
-            .args([
-                "run",
-                "--release",
-                "-p",
-                "renraku-bench",
-                "--bin",
-                bin,
-                "--",
-            ])
-            .args(args),
-    )
+    run_cmd(bench_bin(bin).args(args))
+}
+
+/// `cargo run --release` of one of `renraku-bench`'s binaries, ready for its arguments.
+fn bench_bin(bin: &str) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root()).args([
+        "run",
+        "--release",
+        "-p",
+        "renraku-bench",
+        "--bin",
+        bin,
+        "--",
+    ]);
+    cmd
 }
 
 fn kept_section<'a>(text: &'a str, name: &str) -> Option<&'a str> {
