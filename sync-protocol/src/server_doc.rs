@@ -85,8 +85,9 @@ impl ServerDoc {
         &self.doc
     }
 
-    /// Applies an update from storage.
-    pub fn load(&mut self, update: &[u8]) -> Result<(), Violation> {
+    /// Applies an update from storage; returns whether it changed the replica (false for
+    /// content it held already, deletions included).
+    pub fn load(&mut self, update: &[u8]) -> Result<bool, Violation> {
         let checked = self.check_with(UserId::new(0), update, &Trusted, 0)?;
         self.apply(checked)
     }
@@ -117,19 +118,22 @@ impl ServerDoc {
     }
 
     /// Applies a checked update. yrs decodes it here, once; bytes that our reader accepted
-    /// but yrs refuses are refused whole, before anything is recorded.
-    pub fn apply(&mut self, checked: Checked) -> Result<(), Violation> {
+    /// but yrs refuses are refused whole, before anything is recorded. Returns whether it
+    /// changed the replica: yrs records in the transaction only the items it inserted and
+    /// the deletions it made, so a delete set applied twice counts once.
+    pub fn apply(&mut self, checked: Checked) -> Result<bool, Violation> {
         let update =
             Update::decode_v1(&checked.update).map_err(|e| Violation::Malformed(e.to_string()))?;
         let mut txn = self.doc.transact_mut();
         txn.apply_update(update)
             .map_err(|e| Violation::Malformed(e.to_string()))?;
         txn.commit();
+        let changed = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
         let deleted = txn.delete_set().clone();
         drop(txn);
         self.index.record(checked.accepted);
         self.index.record_deleted(deleted);
-        Ok(())
+        Ok(changed)
     }
 
     /// A post as it stands in this replica (`None`: absent, removed, or not a post value).
@@ -221,5 +225,27 @@ mod tests {
         let mut reloaded = ServerDoc::new(DocId::Room(RoomId::new(1)));
         reloaded.load(&server.encode_state()).unwrap();
         assert_eq!(reloaded.index.deleted(), &expected);
+    }
+
+    /// A row stored twice (a client's resend, saved again by a node that had not caught up)
+    /// changes nothing the second time — not even its deletions — so another node relays
+    /// it once.
+    #[test]
+    fn a_stored_update_loaded_again_changes_nothing_even_when_it_deletes() {
+        let pid = |n: u8| PostId::parse(&format!("01J{:0>23}", n)).unwrap();
+        let nurse = UserId::new(1);
+        let a = RoomDoc::new(100);
+        let post = a.start_thread(nurse, pid(1), "1", 1);
+        // Setting the post again replaces its value: the update carries a delete set.
+        let edit = a.edit(nurse, &pid(1), "1'", 2).unwrap();
+        assert!(
+            !Update::decode_v1(&edit).unwrap().delete_set().is_empty(),
+            "the edit must delete the value it replaces, or this test shows nothing"
+        );
+        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
+        assert!(server.load(&post).unwrap());
+        assert!(server.load(&edit).unwrap(), "first time: news");
+        assert!(!server.load(&edit).unwrap(), "second time: nothing new");
+        assert!(!server.load(&post).unwrap());
     }
 }

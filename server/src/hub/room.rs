@@ -840,19 +840,12 @@ impl Room {
     /// Applies a row that storage or another node holds; returns whether it brought anything.
     /// A row that brought nothing was delivered already by another path (a client's resend,
     /// stored again by another node, while its first copy reached us through a catch-up or
-    /// the news): it is sent once, not twice. Deletes do not move the state vector: a row
-    /// with any counts as news.
+    /// the news): it is sent once, not twice. A deletion counts only the first time: a
+    /// resend that sets a map key again carries the delete set of the value it replaced,
+    /// which every replica that had the first copy has applied already.
     fn load_stored(&mut self, update: &[u8]) -> Result<bool, Violation> {
-        let known = self.doc.state_vector();
-        self.doc.load(update)?;
-        Ok(self.doc.state_vector() != known || deletes_anything(update))
+        self.doc.load(update)
     }
-}
-
-/// Whether an update deletes anything (an undecodable one is assumed to).
-fn deletes_anything(update: &[u8]) -> bool {
-    use renraku_sync::yrs::updates::decoder::Decode;
-    renraku_sync::yrs::Update::decode_v1(update).map_or(true, |u| !u.delete_set().is_empty())
 }
 
 /// Sets `user_id` in an awareness state to the connection's user; `null` (a client leaving)
