@@ -67,9 +67,9 @@ impl ServerDoc {
             skip_gc: true,
             ..Options::default()
         });
-        for root in Root::ALL {
-            doc.get_or_insert_map(root.name());
-        }
+        // No root map is made up front: yrs makes each when the first update under it
+        // arrives, and reads find an absent one empty. A loaded room pays only for the roots
+        // it uses (a root's branch is about 200 bytes, five per document otherwise).
         let policy: &'static (dyn Policy + Send + Sync) = match id {
             DocId::Room(_) => &RoomPolicy,
             DocId::Personal(_) => &PersonalPolicy,

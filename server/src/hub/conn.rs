@@ -30,7 +30,6 @@ use renraku_sync::yrs::sync::Message;
 use renraku_sync::yrs::updates::encoder::Encode;
 use renraku_sync::{DocId, Frame, MunicipalityId, RoomId, SessionEnd, UserId};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -331,7 +330,7 @@ struct Connection {
     rx: OutboxRx,
     /// This connection's place under the caps, freed with it.
     _slot: Slot,
-    opened: HashMap<DocId, RoomHandle>,
+    opened: Opened,
     limits: ConnLimits,
     /// Messages this client may still send now (see `limits`).
     bucket: TokenBucket,
@@ -379,7 +378,7 @@ impl Connection {
             peer,
             rx,
             _slot: slot,
-            opened: HashMap::new(),
+            opened: Opened::default(),
             limits,
             bucket: TokenBucket::new(&limits),
             touched_at: None,
@@ -526,7 +525,7 @@ impl Connection {
                     }
                 }
             }
-            for (_, room) in self.opened.drain() {
+            for (_, room) in self.opened.0.drain(..) {
                 let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
             }
             debug!("connection closed");
@@ -613,7 +612,7 @@ impl Connection {
         match self.wire {
             Wire::Frames => self.inbound_frame(bytes).await,
             Wire::YWebsocket => {
-                let Some((&doc, _)) = self.opened.iter().next() else {
+                let Some(&(doc, _)) = self.opened.0.first() else {
                     return;
                 };
                 let limit = self.limits.max_frame_bytes;
@@ -751,5 +750,32 @@ impl Connection {
                 reason: "the room was restarted; open it again".into(),
             });
         }
+    }
+}
+
+/// The documents a connection has open, and their rooms. A vector, not a map: a `/yjs`
+/// socket has one, a `/ws` socket a few, and a map would keep room for four in each.
+#[derive(Default)]
+struct Opened(Vec<(DocId, RoomHandle)>);
+
+impl Opened {
+    fn get(&self, doc: &DocId) -> Option<&RoomHandle> {
+        self.0.iter().find(|(d, _)| d == doc).map(|(_, room)| room)
+    }
+
+    fn contains_key(&self, doc: &DocId) -> bool {
+        self.get(doc).is_some()
+    }
+
+    fn remove(&mut self, doc: &DocId) -> Option<RoomHandle> {
+        let at = self.0.iter().position(|(d, _)| d == doc)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    /// Callers remove a document's old room first.
+    fn insert(&mut self, doc: DocId, room: RoomHandle) {
+        debug_assert!(!self.contains_key(&doc));
+        self.0.reserve_exact(1);
+        self.0.push((doc, room));
     }
 }

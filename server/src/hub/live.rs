@@ -91,6 +91,8 @@ impl LiveConnections {
             let old = std::mem::replace(&mut conns[at], entry);
             self.forget(&old);
         } else {
+            // Room for exactly this one: a first push would make room for four.
+            conns.reserve_exact(1);
             conns.push(entry);
         }
         if hears_news {
