@@ -92,6 +92,16 @@ impl ServerDoc {
         self.apply(checked)
     }
 
+    /// Applies an update that another replica stored and returns what of it is new here,
+    /// encoded as an update (`None`: nothing). A row stored elsewhere can partly repeat what
+    /// this replica has — a client's offline writes, sent as one step 2 to a node that had
+    /// some of them from a node that died before telling the rest — and relaying the row
+    /// whole would hand this replica's clients those posts a second time.
+    pub fn load_news(&mut self, update: &[u8]) -> Result<Option<Vec<u8>>, Violation> {
+        let checked = self.check_with(UserId::new(0), update, &Trusted, 0)?;
+        self.integrate(checked, true)
+    }
+
     /// Validates an update from `sender` without changing anything; `now_ms` is the server's
     /// clock (Unix ms), which posts may not be dated far ahead of.
     pub fn check(&self, sender: UserId, update: &[u8], now_ms: i64) -> Result<Checked, Violation> {
@@ -122,6 +132,12 @@ impl ServerDoc {
     /// changed the replica: yrs records in the transaction only the items it inserted and
     /// the deletions it made, so a delete set applied twice counts once.
     pub fn apply(&mut self, checked: Checked) -> Result<bool, Violation> {
+        Ok(self.integrate(checked, false)?.is_some())
+    }
+
+    /// Applies `checked`; `None` if that changed nothing, else what changed, encoded as an
+    /// update when `encode` (empty otherwise).
+    fn integrate(&mut self, checked: Checked, encode: bool) -> Result<Option<Vec<u8>>, Violation> {
         let update =
             Update::decode_v1(&checked.update).map_err(|e| Violation::Malformed(e.to_string()))?;
         let mut txn = self.doc.transact_mut();
@@ -129,11 +145,19 @@ impl ServerDoc {
             .map_err(|e| Violation::Malformed(e.to_string()))?;
         txn.commit();
         let changed = !txn.insert_set().is_empty() || !txn.delete_set().is_empty();
+        // The items this transaction integrated and the deletions it made, nothing else.
+        let news = changed.then(|| {
+            if encode {
+                txn.encode_update_v1()
+            } else {
+                Vec::new()
+            }
+        });
         let deleted = txn.delete_set().clone();
         drop(txn);
         self.index.record(checked.accepted);
         self.index.record_deleted(deleted);
-        Ok(changed)
+        Ok(news)
     }
 
     /// A post as it stands in this replica (`None`: absent, removed, or not a post value).
@@ -247,5 +271,33 @@ mod tests {
         assert!(server.load(&edit).unwrap(), "first time: news");
         assert!(!server.load(&edit).unwrap(), "second time: nothing new");
         assert!(!server.load(&post).unwrap());
+    }
+
+    /// A row stored by another node that partly repeats what this replica has is relayed
+    /// as its new part only.
+    #[test]
+    fn a_stored_update_that_partly_repeats_the_replica_relays_only_what_is_new() {
+        let pid = |n: u8| PostId::parse(&format!("01J{:0>23}", n)).unwrap();
+        let nurse = UserId::new(1);
+        let phone = RoomDoc::new(100);
+        let first = phone.start_thread(nurse, pid(1), "1", 1);
+        phone.start_thread(nurse, pid(2), "2", 2);
+        // Both posts as one update: what the phone's step 2 gives a node that had neither.
+        let both = phone.encode_state();
+        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
+        server.load(&first).unwrap();
+        let news = server.load_news(&both).unwrap().expect("post 2 is new");
+        let fresh = RoomDoc::new(300);
+        fresh.apply_update(&news).unwrap();
+        assert!(fresh.post(&pid(2)).is_some(), "the new post is relayed");
+        assert!(
+            fresh.post(&pid(1)).is_none(),
+            "the known post is not relayed again"
+        );
+        assert_eq!(
+            server.load_news(&both).unwrap(),
+            None,
+            "then nothing is new"
+        );
     }
 }

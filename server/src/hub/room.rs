@@ -676,9 +676,9 @@ impl Room {
             };
             self.last_seq = seq;
             self.log_len += 1;
-            if news {
+            if let Some(news) = news {
                 self.step2.clear();
-                let message = Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1();
+                let message = Message::Sync(SyncMessage::Update(news)).encode_v1();
                 self.broadcast(None, &message);
             }
         }
@@ -736,9 +736,9 @@ impl Room {
             };
             last = last.max(*seq);
             self.log_len += 1;
-            if one_by_one && news {
+            if let (true, Some(news)) = (one_by_one, news) {
                 self.step2.clear();
-                let message = Message::Sync(SyncMessage::Update(update.clone())).encode_v1();
+                let message = Message::Sync(SyncMessage::Update(news)).encode_v1();
                 self.broadcast(None, &message);
             }
         }
@@ -837,14 +837,13 @@ impl Room {
 }
 
 impl Room {
-    /// Applies a row that storage or another node holds; returns whether it brought anything.
-    /// A row that brought nothing was delivered already by another path (a client's resend,
-    /// stored again by another node, while its first copy reached us through a catch-up or
-    /// the news): it is sent once, not twice. A deletion counts only the first time: a
-    /// resend that sets a map key again carries the delete set of the value it replaced,
-    /// which every replica that had the first copy has applied already.
-    fn load_stored(&mut self, update: &[u8]) -> Result<bool, Violation> {
-        self.doc.load(update)
+    /// Applies a row that storage or another node holds; returns what it brought that this
+    /// replica lacked, which is what its peers are sent. A client's resend, stored again by
+    /// another node, may repeat in part or whole what reached us already (through a catch-up,
+    /// the news, or this node's own clients): that part is sent once, not twice. A deletion
+    /// counts only the first time, too.
+    fn load_stored(&mut self, update: &[u8]) -> Result<Option<Vec<u8>>, Violation> {
+        self.doc.load_news(update)
     }
 }
 
