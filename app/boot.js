@@ -50,6 +50,28 @@ if ("serviceWorker" in navigator) {
       if (bundle === "app") {
         sw.ready.then((ready) => ready.active?.postMessage({ type: "renraku:keep-shell" }));
       }
+      sw.ready.then((ready) => {
+        if (!sw.controller) ready.active?.postMessage({ type: "renraku:claim" });
+      });
+      // A first install that fails (a shell file did not arrive on a bad network) leaves no
+      // worker at all, and nothing would try again before the next page load: try again
+      // a little later, a few times, while this page stays open.
+      // (A failed first install clears the registration, so it is registered anew.)
+      let retries = 0;
+      const retryFirstInstall = (reg, worker) =>
+        worker?.addEventListener("statechange", () => {
+          if (worker.state !== "redundant" || reg.active || retries >= 5) return;
+          retries += 1;
+          setTimeout(
+            () =>
+              sw
+                .register("/sw.js", { scope: "/" })
+                .then((again) => retryFirstInstall(again, again.installing))
+                .catch(() => {}),
+            2000 * retries,
+          );
+        });
+      retryFirstInstall(registration, registration.installing);
       watch(registration.installing);
       registration.addEventListener("updatefound", () => watch(registration.installing));
       // Phones keep an installed app open for days: look for a new version when it comes

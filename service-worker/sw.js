@@ -75,6 +75,10 @@ self.addEventListener("message", (event) => {
   // The page can ask which build serves it (the update test does).
   if (event.data && event.data.type === "BUILD") event.source?.postMessage({ type: "BUILD", build: BUILD });
   if (event.data && event.data.type === "renraku:keep-shell") event.waitUntil(keepShell());
+  // A page that opened while this worker was activating is not controlled by it (its
+  // navigation did not pass through a worker, and the claim on activation came before the
+  // page existed): it asks, so that its uploads and tiles go through the worker now.
+  if (event.data && event.data.type === "renraku:claim") event.waitUntil(self.clients.claim());
   if (event.data && event.data.type === "renraku:keep-map") {
     event.waitUntil(keepMap(event.data.tiles, event.source));
   }
