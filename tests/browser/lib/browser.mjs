@@ -144,11 +144,31 @@ class Device {
 
   /** Resolves once a service worker controls the page; returns its script URL. */
   async serviceWorkerControls(page = this.page) {
+    // Bounded, and saying what it saw: a page no worker ever controls fails here, clearly,
+    // instead of at the test's time limit.
     return page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
+      const within = (promise, what) =>
+        Promise.race([
+          promise,
+          new Promise((_, reject) =>
+            setTimeout(async () => {
+              const r = await navigator.serviceWorker.getRegistration("/");
+              const state = (w) => w?.state ?? "none";
+              reject(
+                new Error(
+                  `${what} after 60 s (installing ${state(r?.installing)}, waiting ${state(r?.waiting)}, active ${state(r?.active)})`,
+                ),
+              );
+            }, 60_000),
+          ),
+        ]);
+      const registration = await within(navigator.serviceWorker.ready, "no service worker is active");
       if (!navigator.serviceWorker.controller) {
-        await new Promise((resolve) =>
-          navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }),
+        await within(
+          new Promise((resolve) =>
+            navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }),
+          ),
+          "no service worker controls the page",
         );
       }
       return registration.active.scriptURL;
