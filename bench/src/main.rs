@@ -35,6 +35,10 @@ pub struct Args {
     /// open), d (reconnect storm, runs with a).
     #[arg(long, default_value = "a,b,c,d", value_delimiter = ',')]
     only: Vec<String>,
+    /// The rates of scenario a's sweep, comma-separated (updates/s), instead of the
+    /// default steps: to measure one rate again without the whole sweep.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Option<Vec<f64>>,
     /// Where to write the report.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -928,7 +932,10 @@ async fn main() -> Result<()> {
         env.bin.display()
     );
     let nofile = procfs::raise_nofile_limit();
-    let p = Params::new(args.quick);
+    let mut p = Params::new(args.quick);
+    if let Some(sweep) = &args.sweep {
+        p.sweep.clone_from(sweep);
+    }
     let want = |s: &str| args.only.iter().any(|o| o == s);
     log(format!("open-files limit {nofile}; params {p:?}"));
     let started = Instant::now();

@@ -24,6 +24,9 @@ pub struct DocAppend<'a> {
 /// client ids turned out to be bound to another user meanwhile — nothing at all, and that id.
 pub type Appended = std::result::Result<Vec<i64>, u64>;
 
+/// One update for the log: who wrote it, and its bytes.
+pub type LogRow = (UserId, Vec<u8>);
+
 /// A compaction: the document's whole state, covering its log up to a seq.
 pub type Snapshot<'a> = (&'a str, &'a [u8], i64);
 
@@ -66,8 +69,73 @@ const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_b
          UNION ALL SELECT up_to_seq AS s FROM doc_snapshots WHERE doc = $1 \
      ) AS known RETURNING seq";
 
-const INSERT_NEXT: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
-     VALUES ($1, $2, $3, $4, $5)";
+/// The next seq of each document (one past both its log and its snapshot, as in
+/// [`INSERT_FIRST`]), for the documents that have either; the others start at 1.
+const NEXT_SEQS: &str = "SELECT doc, MAX(s) AS s FROM ( \
+         SELECT doc, MAX(seq) AS s FROM doc_updates WHERE doc IN ({docs}) GROUP BY doc \
+         UNION ALL SELECT doc, up_to_seq AS s FROM doc_snapshots WHERE doc IN ({docs}) \
+     ) AS known GROUP BY doc";
+
+/// Appends each share's rows (`(index, doc, rows)`) under consecutive seqs, its documents
+/// already locked; returns each share's index and seqs. One statement reads every
+/// document's last seq and a few multi-row ones write the rows ([`super::shaped_chunks`]):
+/// a busy commit pays a few round trips to the database, not one per update.
+async fn append_rows_in(
+    tx: &mut sqlx::AnyConnection,
+    shares: &[(usize, &str, &[LogRow])],
+    now: i64,
+) -> Result<Vec<(usize, Vec<i64>)>> {
+    let shares: Vec<_> = shares
+        .iter()
+        .filter(|(.., rows)| !rows.is_empty())
+        .collect();
+    let mut names: Vec<&str> = shares.iter().map(|(_, doc, _)| *doc).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut last: std::collections::HashMap<String, i64> =
+        std::collections::HashMap::with_capacity(names.len());
+    for list in super::in_lists(&names) {
+        let sql = NEXT_SEQS.replace("{docs}", &super::placeholders(1, list.len(), 1));
+        let mut query = sqlx::query(&sql);
+        for doc in list {
+            query = query.bind(doc);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            let seq: Option<i64> = row.try_get("s")?;
+            last.insert(row.try_get("doc")?, seq.unwrap_or(0));
+        }
+    }
+    let mut done = Vec::with_capacity(shares.len());
+    let mut rows = Vec::new();
+    for &&(at, doc, share) in &shares {
+        let next = last.entry(doc.to_owned()).or_insert(0);
+        let seqs: Vec<i64> = (*next + 1..).take(share.len()).collect();
+        *next += share.len() as i64;
+        rows.extend(
+            seqs.iter()
+                .zip(share)
+                .map(|(&seq, (user, bytes))| (doc, seq, *user, bytes)),
+        );
+        done.push((at, seqs));
+    }
+    for chunk in super::shaped_chunks(&rows) {
+        let sql = format!(
+            "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) VALUES {}",
+            super::placeholders(1, chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for (doc, seq, user, bytes) in chunk {
+            query = query
+                .bind(*doc)
+                .bind(*seq)
+                .bind(user.get())
+                .bind(bytes.as_slice())
+                .bind(now);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(done)
+}
 
 fn client_key(client_id: u64) -> Result<i64> {
     i64::try_from(client_id).map_err(|_| Error::BadRequest("client id out of range".into()))
@@ -110,8 +178,23 @@ impl Db {
         audits: &[super::audit::AuditEntry],
         snapshots: &[Snapshot<'_>],
     ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
+        let mut conn = self.pool().acquire().await?;
+        self.append_batch_on(&mut conn, docs, audits, snapshots)
+            .await
+    }
+
+    /// [`Db::append_batch_posts`] on a connection the caller keeps: the hub's writer holds
+    /// one for good, so that SQLite's page cache and prepared statements stay warm between
+    /// its commits (a pooled connection's cache is cold after another connection wrote).
+    pub async fn append_batch_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        docs: &[DocAppend<'_>],
+        audits: &[super::audit::AuditEntry],
+        snapshots: &[Snapshot<'_>],
+    ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let now = now_ms();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write_on(conn).await?;
         // Every document this commit appends to or compacts is locked first, in one order
         // (by name) that every node's commits follow: two commits that lock documents as
         // they come could each hold one the other waits for (PostgreSQL would then abort one
@@ -129,6 +212,8 @@ impl Db {
         }
         let mut all = Vec::with_capacity(docs.len());
         let mut projections = Vec::with_capacity(docs.len());
+        // The shares whose client ids bound: their rows are appended together below.
+        let mut appending = Vec::with_capacity(docs.len());
         for &DocAppend {
             doc,
             rows,
@@ -141,35 +226,12 @@ impl Db {
                 continue;
             }
             projections.extend(projection);
-            if rows.is_empty() {
-                all.push(Ok(vec![]));
-                continue;
-            }
-            // Two writers of one document never compute the same MAX(seq).
-            dialect::lock_doc_in(&mut tx, self.backend, doc).await?;
-            let (first_user, first_bytes) = &rows[0];
-            let first: i64 = sqlx::query(INSERT_FIRST)
-                .bind(doc)
-                .bind(first_user.get())
-                .bind(first_bytes.as_slice())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("seq")?;
-            let mut seqs = Vec::with_capacity(rows.len());
-            seqs.push(first);
-            for (seq, (user, bytes)) in (first + 1..).zip(&rows[1..]) {
-                sqlx::query(INSERT_NEXT)
-                    .bind(doc)
-                    .bind(seq)
-                    .bind(user.get())
-                    .bind(bytes.as_slice())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                seqs.push(seq);
-            }
-            all.push(Ok(seqs));
+            appending.push((all.len(), doc, rows));
+            all.push(Ok(vec![]));
+        }
+        // Every document was locked above: no other writer computes the same seqs.
+        for (at, seqs) in append_rows_in(&mut tx, &appending, now).await? {
+            all[at] = Ok(seqs);
         }
         // Chained in one go: the chain head is locked once per batch.
         super::audit::append(&mut tx, audits, now).await?;

@@ -148,6 +148,59 @@ pub struct NewPost {
     pub post: Post,
 }
 
+const INSERT_POSTS: &str = "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
+     created_at, edited_at, deleted, activity_at, stored_at, updated_at, search_text, \
+     search_grams, has_attachments)";
+
+/// The columns of a post's row that are computed rather than copied from the post.
+struct PostRowValues {
+    activity: i64,
+    parent: Option<String>,
+    search_text: String,
+    search_grams: String,
+    has_attachments: bool,
+}
+
+impl PostRowValues {
+    fn new(post: &Post, search_text: String, search_grams: String) -> PostRowValues {
+        PostRowValues {
+            activity: post.created_at.max(post.edited_at.unwrap_or(i64::MIN)),
+            parent: post.parent.as_ref().map(|p| p.as_str().to_owned()),
+            search_text,
+            search_grams,
+            has_attachments: !post.deleted && !post.attachments.is_empty(),
+        }
+    }
+
+    /// Binds the 14 values of [`INSERT_POSTS`]. `stored_at` is `now`, or the post's own
+    /// time when rebuilding (`backfill`).
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        room: RoomId,
+        id: &'q PostId,
+        post: &'q Post,
+        backfill: bool,
+        now: i64,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        query
+            .bind(room.get())
+            .bind(id.as_str())
+            .bind(post.author.get())
+            .bind(self.parent.as_deref())
+            .bind(post.text.as_str())
+            .bind(post.created_at)
+            .bind(post.edited_at)
+            .bind(post.deleted)
+            .bind(self.activity)
+            .bind(if backfill { post.created_at } else { now })
+            .bind(now)
+            .bind(self.search_text.as_str())
+            .bind(self.search_grams.as_str())
+            .bind(self.has_attachments)
+    }
+}
+
 /// What writing a projection did.
 #[derive(Default)]
 pub struct Projected {
@@ -169,106 +222,137 @@ pub(crate) async fn project_in(
 ) -> Result<Projected> {
     let mut new_posts = Vec::new();
     let mut inserted_posts = std::collections::HashSet::new();
+    // Every post the batch writes, in order, with what search will find of it.
+    let mut rows = Vec::new();
     for projection in projections {
-        let room = projection.room;
         for (id, post) in &projection.posts {
-            match post {
-                Some(post) => {
-                    let activity = post.created_at.max(post.edited_at.unwrap_or(i64::MIN));
-                    let parent = post.parent.as_ref().map(|p| p.as_str().to_owned());
-                    // A deleted post is found by nobody.
-                    let search_text = if post.deleted {
-                        String::new()
-                    } else {
-                        search_text(&mut *tx, room, &post.text, &post.attachments).await?
-                    };
-                    let search_grams = backend.search_grams(&search_text);
-                    let has_attachments = !post.deleted && !post.attachments.is_empty();
-                    // Most posts are new: inserting first costs one statement for them, where
-                    // looking first cost two; an edit pays the look after the conflict.
-                    let inserted = sqlx::query(
-                        "INSERT INTO posts (room_id, post_id, author_id, parent_id, text, \
-                             created_at, edited_at, deleted, activity_at, stored_at, \
-                             updated_at, search_text, search_grams, has_attachments) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                         ON CONFLICT (room_id, post_id) DO NOTHING",
+            let room = projection.room;
+            let row = match post {
+                // A deleted post is found by nobody.
+                Some(post) if !post.deleted => {
+                    let text = search_text(&mut *tx, room, &post.text, &post.attachments).await?;
+                    let grams = backend.search_grams(&text);
+                    Some(PostRowValues::new(post, text, grams))
+                }
+                Some(post) => Some(PostRowValues::new(post, String::new(), String::new())),
+                None => None,
+            };
+            rows.push((room, id, post.as_ref(), row));
+        }
+    }
+    // Most posts are new: one multi-row INSERT for all of them tells which were (RETURNING
+    // names only the rows it inserted); an edit pays the look after the conflict. Done one
+    // post at a time instead when a post comes twice in the batch (written, then deleted or
+    // edited again), where the order of its writes matters.
+    let mut keys = std::collections::HashSet::with_capacity(rows.len());
+    let once = rows.iter().all(|(room, id, ..)| keys.insert((*room, *id)));
+    let mut batch_inserted = std::collections::HashSet::new();
+    if once {
+        let values: Vec<_> = rows
+            .iter()
+            .filter_map(|(room, id, post, row)| Some((*room, *id, (*post)?, row.as_ref()?)))
+            .collect();
+        for chunk in super::shaped_chunks(&values) {
+            let sql = format!(
+                "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING \
+                 RETURNING room_id, post_id",
+                super::placeholders(1, chunk.len(), 14)
+            );
+            let mut query = sqlx::query(&sql);
+            for (room, id, post, row) in chunk {
+                query = row.bind(query, *room, id, post, backfill, now);
+            }
+            for inserted in query.fetch_all(&mut *tx).await? {
+                batch_inserted.insert((
+                    RoomId::new(inserted.try_get("room_id")?),
+                    inserted.try_get::<String, _>("post_id")?,
+                ));
+            }
+        }
+    }
+    for (room, id, post, row) in rows {
+        match (post, row) {
+            (Some(post), Some(row)) => {
+                let PostRowValues {
+                    activity,
+                    parent,
+                    search_text,
+                    search_grams,
+                    has_attachments,
+                } = &row;
+                let inserted = if once {
+                    batch_inserted.contains(&(room, id.as_str().to_owned()))
+                } else {
+                    let sql = format!(
+                        "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING",
+                        super::placeholders(1, 1, 14)
+                    );
+                    row.bind(sqlx::query(&sql), room, id, post, backfill, now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1
+                };
+                // Whether the old row named files (then it has `post_attachments` rows to
+                // replace; otherwise an edit costs no statement more).
+                let had_files = if inserted {
+                    inserted_posts.insert((room, id.clone()));
+                    if !post.deleted && !backfill {
+                        new_posts.push(NewPost {
+                            room,
+                            post: post.clone(),
+                        });
+                    }
+                    false
+                } else {
+                    let had_files = had_files(&mut *tx, room, id).await?;
+                    sqlx::query(
+                        "UPDATE posts SET author_id = $1, parent_id = $2, text = $3, \
+                                 created_at = $4, edited_at = $5, deleted = $6, \
+                                 activity_at = $7, updated_at = $8, search_text = $9, \
+                                 search_grams = $10, has_attachments = $11 \
+                             WHERE room_id = $12 AND post_id = $13",
                     )
-                    .bind(room.get())
-                    .bind(id.as_str())
                     .bind(post.author.get())
-                    .bind(parent.clone())
+                    .bind(parent)
                     .bind(post.text.as_str())
                     .bind(post.created_at)
                     .bind(post.edited_at)
                     .bind(post.deleted)
                     .bind(activity)
-                    .bind(if backfill { post.created_at } else { now })
                     .bind(now)
-                    .bind(&search_text)
-                    .bind(&search_grams)
+                    .bind(search_text)
+                    .bind(search_grams)
                     .bind(has_attachments)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    // Whether the old row named files (then it has `post_attachments` rows to
-                    // replace; otherwise an edit costs no statement more).
-                    let had_files = if inserted {
-                        inserted_posts.insert((room, id.clone()));
-                        if !post.deleted && !backfill {
-                            new_posts.push(NewPost {
-                                room,
-                                post: post.clone(),
-                            });
-                        }
-                        false
-                    } else {
-                        let had_files = had_files(&mut *tx, room, id).await?;
-                        sqlx::query(
-                            "UPDATE posts SET author_id = $1, parent_id = $2, text = $3, \
-                                 created_at = $4, edited_at = $5, deleted = $6, \
-                                 activity_at = $7, updated_at = $8, search_text = $9, \
-                                 search_grams = $10, has_attachments = $11 \
-                             WHERE room_id = $12 AND post_id = $13",
-                        )
-                        .bind(post.author.get())
-                        .bind(parent)
-                        .bind(post.text.as_str())
-                        .bind(post.created_at)
-                        .bind(post.edited_at)
-                        .bind(post.deleted)
-                        .bind(activity)
-                        .bind(now)
-                        .bind(&search_text)
-                        .bind(&search_grams)
-                        .bind(has_attachments)
-                        .bind(room.get())
-                        .bind(id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                        had_files
-                    };
-                    let files: &[String] = if post.deleted { &[] } else { &post.attachments };
-                    link_attachments(&mut *tx, room, id, files, had_files).await?;
-                }
-                None => {
-                    let had_files = had_files(&mut *tx, room, id).await?;
-                    link_attachments(&mut *tx, room, id, &[], had_files).await?;
-                    sqlx::query(
-                        "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
-                             search_text = '', search_grams = '', has_attachments = NOT $1 \
-                         WHERE room_id = $4 AND post_id = $5",
-                    )
-                    .bind(true)
-                    .bind("")
-                    .bind(now)
                     .bind(room.get())
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                }
+                    had_files
+                };
+                let files: &[String] = if post.deleted { &[] } else { &post.attachments };
+                link_attachments(&mut *tx, room, id, files, had_files).await?;
+            }
+            _ => {
+                let had_files = had_files(&mut *tx, room, id).await?;
+                link_attachments(&mut *tx, room, id, &[], had_files).await?;
+                sqlx::query(
+                    "UPDATE posts SET deleted = $1, text = $2, updated_at = $3, \
+                             search_text = '', search_grams = '', has_attachments = NOT $1 \
+                         WHERE room_id = $4 AND post_id = $5",
+                )
+                .bind(true)
+                .bind("")
+                .bind(now)
+                .bind(room.get())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
             }
         }
+    }
+    for projection in projections {
+        let room = projection.room;
         for (user, marker) in &projection.reads {
             match marker {
                 Some(marker) => {

@@ -96,25 +96,48 @@ pub(super) async fn enqueue_in(
     now: i64,
 ) -> Result<usize> {
     let mut queued = 0;
-    for new in new_posts {
-        let recipients = sqlx::query(
-            "SELECT s.id AS subscription_id, m.user_id, ps.user_id AS settings_user, \
-                 ps.enabled, ps.show_details, ps.quiet_start, ps.quiet_end, ps.urgent_in_quiet \
+    // Every subscription of the batch's rooms in one statement (the author's own are passed
+    // over below): a busy commit does not ask once per post.
+    let mut rooms: Vec<i64> = new_posts.iter().map(|new| new.room.get()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let mut subscribed: std::collections::HashMap<i64, Vec<sqlx::any::AnyRow>> =
+        std::collections::HashMap::new();
+    for list in super::in_lists(&rooms) {
+        let sql = format!(
+            "SELECT m.room_id, s.id AS subscription_id, m.user_id, \
+                 ps.user_id AS settings_user, ps.enabled, ps.show_details, ps.quiet_start, \
+                 ps.quiet_end, ps.urgent_in_quiet \
              FROM room_members m \
              JOIN users u ON u.id = m.user_id \
              JOIN push_subscriptions s ON s.user_id = m.user_id \
              LEFT JOIN push_settings ps ON ps.user_id = m.user_id \
-             WHERE m.room_id = $1 AND m.user_id <> $2 AND NOT u.disabled \
+             WHERE m.room_id IN ({}) AND NOT u.disabled \
                AND NOT EXISTS (SELECT 1 FROM push_mutes x \
                    WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
-             ORDER BY s.id",
-        )
-        .bind(new.room.get())
-        .bind(new.post.author.get())
-        .fetch_all(&mut **tx)
-        .await?;
-        // A post no member is subscribed to hear of costs this one statement: the room's
-        // details are read only when somebody is to be told.
+             ORDER BY m.room_id, s.id",
+            super::placeholders(1, list.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for room in list {
+            query = query.bind(room);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            subscribed
+                .entry(row.try_get("room_id")?)
+                .or_default()
+                .push(row);
+        }
+    }
+    for new in new_posts {
+        let mut recipients = Vec::new();
+        for row in subscribed.get(&new.room.get()).into_iter().flatten() {
+            if row.try_get::<i64, _>("user_id")? != new.post.author.get() {
+                recipients.push(row);
+            }
+        }
+        // A post no member is subscribed to hear of costs no statement of its own: the
+        // room's details are read only when somebody is to be told.
         if recipients.is_empty() {
             continue;
         }
@@ -139,7 +162,7 @@ pub(super) async fn enqueue_in(
         let author: String = room.try_get("display_name")?;
         let urgent = new.post.urgent;
         for row in recipients {
-            let settings = settings_from_row(&row)?;
+            let settings = settings_from_row(row)?;
             if !wants_push(&settings, now, urgent) {
                 continue;
             }

@@ -8,6 +8,8 @@ use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::posts::{NewPost, Projection};
 use crate::db::Db;
 use renraku_sync::UserId;
+use sqlx::pool::PoolConnection;
+use sqlx::Any;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
@@ -124,6 +126,9 @@ impl Writer {
 
 async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<NewPost>>) {
     let mut jobs = Vec::with_capacity(MAX_JOBS);
+    // The writer's own connection, kept between commits (see `Db::append_batch_on`); given
+    // back to the pool after a failed commit, and taken again for the next.
+    let mut conn: Option<PoolConnection<Any>> = None;
     while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
         let mut appends = Vec::new();
         let mut binds = Vec::new();
@@ -168,7 +173,18 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<New
             }))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        match db.append_batch_posts(&docs, &entries, &snapshots).await {
+        let committed = match conn.as_mut() {
+            Some(held) => Ok(held),
+            None => db.pool().acquire().await.map(|c| conn.insert(c)),
+        };
+        let committed = match committed {
+            Ok(held) => db.append_batch_on(held, &docs, &entries, &snapshots).await,
+            Err(e) => Err(e.into()),
+        };
+        if committed.is_err() {
+            conn = None;
+        }
+        match committed {
             Ok((results, new_posts)) => {
                 // After the commit, never waited for: members' room lists are told by
                 // another task, and a full queue only costs them a live update (the list

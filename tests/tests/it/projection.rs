@@ -252,3 +252,130 @@ async fn projected_rows_survive_kill_9_exactly_like_the_log() {
     db.close().await;
     server.kill_9().await.unwrap();
 }
+
+test_both_dbs!(one_commit_of_many_posts_projects_as_if_written_one_at_a_time);
+/// A busy group commit writes its posts with a few multi-row statements: every post of it
+/// is projected (more than one statement's worth), an edit in the same commit as new posts
+/// updates its row, the log's seqs of two shares of one room in one commit follow each
+/// other, and a post that comes twice in one commit (written, then deleted) ends as its last
+/// write says.
+async fn one_commit_of_many_posts_projects_as_if_written_one_at_a_time() {
+    use renraku_server::db::doc_log::{DocAppend, LogRow};
+    use renraku_server::db::posts::Projection;
+    use renraku_sync::{DocId, Post};
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let (room, ua, ub) = (t.room, t.a.id, t.b.id);
+    let db = server.db();
+    let doc = DocId::Room(room).storage_key();
+    let at = now_ms();
+    let post = |id: &PostId, author: UserId, text: String| Post {
+        id: id.clone(),
+        author,
+        created_at: at,
+        text,
+        parent: None,
+        attachments: vec![],
+        edited_at: None,
+        deleted: false,
+        ack: None,
+        urgent: false,
+    };
+    let projection = |posts: Vec<(PostId, Option<Post>)>| Projection {
+        room,
+        posts,
+        reads: vec![],
+        acks: vec![],
+    };
+    let commit = |shares: Vec<(Vec<LogRow>, Projection)>| {
+        let doc = doc.clone();
+        async move {
+            let appends: Vec<DocAppend> = shares
+                .iter()
+                .map(|(rows, projection)| DocAppend {
+                    doc: &doc,
+                    rows,
+                    bind: &[],
+                    projection: Some(projection),
+                })
+                .collect();
+            db.append_batch_posts(&appends, &[], &[]).await.unwrap()
+        }
+    };
+
+    // One post first, to be edited later.
+    let edited = new_post_id();
+    let (seqs, new) = commit(vec![(
+        vec![(ua, vec![1])],
+        projection(vec![(edited.clone(), Some(post(&edited, ua, "前".into())))]),
+    )])
+    .await;
+    assert_eq!(seqs, vec![Ok(vec![1])]);
+    assert_eq!(new.len(), 1);
+
+    // 45 new posts (a statement's worth and more) and the edit, in two shares of one room.
+    let ids: Vec<PostId> = (0..45).map(|_| new_post_id()).collect();
+    let mut first: Vec<_> = ids[..30]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), Some(post(id, ub, format!("記録 {i}")))))
+        .collect();
+    let mut after_edit = post(&edited, ua, "後".into());
+    after_edit.edited_at = Some(at + 1);
+    first.push((edited.clone(), Some(after_edit)));
+    let second: Vec<_> = ids[30..]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), Some(post(id, ub, format!("記録 {}", i + 30)))))
+        .collect();
+    let (seqs, new) = commit(vec![
+        (vec![(ub, vec![2]), (ub, vec![3])], projection(first)),
+        (vec![(ub, vec![4])], projection(second)),
+    ])
+    .await;
+    assert_eq!(
+        seqs,
+        vec![Ok(vec![2, 3]), Ok(vec![4])],
+        "seqs follow each other"
+    );
+    assert_eq!(new.len(), 45, "the edit is no new post");
+    let rows = db.projected_posts(room).await.unwrap();
+    assert_eq!(rows.len(), 46);
+    for (i, id) in ids.iter().enumerate() {
+        let row = rows.iter().find(|r| &r.post.id == id).expect("projected");
+        assert_eq!(row.post.text, format!("記録 {i}"));
+    }
+    let row = rows.iter().find(|r| r.post.id == edited).unwrap();
+    assert_eq!(
+        (row.post.text.as_str(), row.post.edited_at),
+        ("後", Some(at + 1))
+    );
+
+    // Written and deleted in one commit: deleted, and never announced as new.
+    let gone = new_post_id();
+    let (_, new) = commit(vec![
+        (
+            vec![(ua, vec![5])],
+            projection(vec![(gone.clone(), Some(post(&gone, ua, "誤送信".into())))]),
+        ),
+        (vec![(ua, vec![6])], projection(vec![(gone.clone(), None)])),
+    ])
+    .await;
+    let rows = db.projected_posts(room).await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.post.id == gone)
+        .expect("kept as deleted");
+    assert!(row.post.deleted, "the last write wins");
+    assert_eq!(row.post.text, "");
+    assert_eq!(
+        new.len(),
+        1,
+        "announced when stored, as one at a time would"
+    );
+    assert_eq!(
+        db.load_doc(&doc).await.unwrap().1.len(),
+        6,
+        "every row of the log"
+    );
+}
