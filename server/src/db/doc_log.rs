@@ -78,7 +78,7 @@ const NEXT_SEQS: &str = "SELECT doc, MAX(s) AS s FROM ( \
 
 /// Appends each share's rows (`(index, doc, rows)`) under consecutive seqs, its documents
 /// already locked; returns each share's index and seqs. One statement reads every
-/// document's last seq and a few multi-row ones write the rows ([`super::shaped_chunks`]):
+/// document's last seq and a few multi-row ones write the rows ([`super::batch::shaped_chunks`]):
 /// a busy commit pays a few round trips to the database, not one per update.
 async fn append_rows_in(
     tx: &mut sqlx::AnyConnection,
@@ -94,8 +94,8 @@ async fn append_rows_in(
     names.dedup();
     let mut last: std::collections::HashMap<String, i64> =
         std::collections::HashMap::with_capacity(names.len());
-    for list in super::in_lists(&names) {
-        let sql = NEXT_SEQS.replace("{docs}", &super::placeholders(1, list.len(), 1));
+    for list in super::batch::in_lists(&names) {
+        let sql = NEXT_SEQS.replace("{docs}", &super::batch::placeholders(1, list.len(), 1));
         let mut query = sqlx::query(&sql);
         for doc in list {
             query = query.bind(doc);
@@ -118,10 +118,10 @@ async fn append_rows_in(
         );
         done.push((at, seqs));
     }
-    for chunk in super::shaped_chunks(&rows) {
+    for chunk in super::batch::shaped_chunks(&rows) {
         let sql = format!(
             "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) VALUES {}",
-            super::placeholders(1, chunk.len(), 5)
+            super::batch::placeholders(1, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
         for (doc, seq, user, bytes) in chunk {

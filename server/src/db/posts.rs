@@ -252,11 +252,11 @@ pub(crate) async fn project_in(
             .iter()
             .filter_map(|(room, id, post, row)| Some((*room, *id, (*post)?, row.as_ref()?)))
             .collect();
-        for chunk in super::shaped_chunks(&values) {
+        for chunk in super::batch::shaped_chunks(&values) {
             let sql = format!(
                 "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING \
                  RETURNING room_id, post_id",
-                super::placeholders(1, chunk.len(), 14)
+                super::batch::placeholders(1, chunk.len(), 14)
             );
             let mut query = sqlx::query(&sql);
             for (room, id, post, row) in chunk {
@@ -285,7 +285,7 @@ pub(crate) async fn project_in(
                 } else {
                     let sql = format!(
                         "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING",
-                        super::placeholders(1, 1, 14)
+                        super::batch::placeholders(1, 1, 14)
                     );
                     row.bind(sqlx::query(&sql), room, id, post, backfill, now)
                         .execute(&mut *tx)

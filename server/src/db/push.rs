@@ -103,7 +103,7 @@ pub(super) async fn enqueue_in(
     rooms.dedup();
     let mut subscribed: std::collections::HashMap<i64, Vec<sqlx::any::AnyRow>> =
         std::collections::HashMap::new();
-    for list in super::in_lists(&rooms) {
+    for list in super::batch::in_lists(&rooms) {
         let sql = format!(
             "SELECT m.room_id, s.id AS subscription_id, m.user_id, \
                  ps.user_id AS settings_user, ps.enabled, ps.show_details, ps.quiet_start, \
@@ -116,7 +116,7 @@ pub(super) async fn enqueue_in(
                AND NOT EXISTS (SELECT 1 FROM push_mutes x \
                    WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
              ORDER BY m.room_id, s.id",
-            super::placeholders(1, list.len(), 1)
+            super::batch::placeholders(1, list.len(), 1)
         );
         let mut query = sqlx::query(&sql);
         for room in list {

@@ -36,19 +36,24 @@ impl Db {
         if rooms.is_empty() {
             return Ok(out);
         }
-        let placeholders: Vec<String> = (1..=rooms.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for room in rooms {
-            query = query.bind(room.get());
-        }
-        for row in query.fetch_all(&self.pool).await? {
-            out.entry(RoomId::new(row.try_get("room_id")?))
-                .or_default()
-                .push(UserId::new(row.try_get("user_id")?));
+        // Each room once: a room repeated in two lists would list its members twice.
+        let mut rooms = rooms.to_vec();
+        rooms.sort_unstable_by_key(|room| room.get());
+        rooms.dedup();
+        for list in super::batch::in_lists(&rooms) {
+            let sql = format!(
+                "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
+                super::batch::placeholders(1, list.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for room in list {
+                query = query.bind(room.get());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.entry(RoomId::new(row.try_get("room_id")?))
+                    .or_default()
+                    .push(UserId::new(row.try_get("user_id")?));
+            }
         }
         Ok(out)
     }

@@ -247,16 +247,14 @@ impl Db {
     /// The times that decide whether each of `ids` is still live, for the ones that exist.
     pub async fn session_times(&self, ids: &[SessionId]) -> Result<Vec<SessionTimes>> {
         let mut found = Vec::with_capacity(ids.len());
-        // Bounded lists: one statement's parameters stay well under every backend's limit.
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for list in super::batch::in_lists(ids) {
             let sql = format!(
                 "SELECT public_id, last_seen_at, expires_at FROM sessions \
                  WHERE public_id IN ({})",
-                placeholders.join(", ")
+                super::batch::placeholders(1, list.len(), 1)
             );
             let mut query = sqlx::query(&sql);
-            for id in chunk {
+            for id in &list {
                 query = query.bind(id.as_str());
             }
             for row in query.fetch_all(&self.pool).await? {
