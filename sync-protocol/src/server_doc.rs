@@ -29,6 +29,14 @@ pub struct Checked {
     pub is_new: bool,
 }
 
+impl Checked {
+    /// Whether part of it is already in the replica: then what it brought is to be relayed
+    /// ([`ServerDoc::apply_news`]), not the update as sent.
+    pub fn repeats_known(&self) -> bool {
+        self.accepted.has_known_items
+    }
+}
+
 /// Storage is trusted: what it holds was validated when it was written.
 struct Trusted;
 
@@ -131,6 +139,12 @@ impl ServerDoc {
     /// but yrs refuses are refused whole, before anything is recorded. Returns whether it
     /// changed the replica: yrs records in the transaction only the items it inserted and
     /// the deletions it made, so a delete set applied twice counts once.
+    /// [`ServerDoc::apply`], returning what of it was new here, encoded as an update
+    /// (`None`: nothing).
+    pub fn apply_news(&mut self, checked: Checked) -> Result<Option<Vec<u8>>, Violation> {
+        self.integrate(checked, true)
+    }
+
     pub fn apply(&mut self, checked: Checked) -> Result<bool, Violation> {
         Ok(self.integrate(checked, false)?.is_some())
     }
@@ -298,6 +312,30 @@ mod tests {
             server.load_news(&both).unwrap(),
             None,
             "then nothing is new"
+        );
+    }
+
+    #[test]
+    fn a_members_update_that_partly_repeats_the_replica_says_so_and_yields_what_is_new() {
+        let pid = |n: u8| PostId::parse(&format!("01J{:0>23}", n)).unwrap();
+        let nurse = UserId::new(1);
+        let phone = RoomDoc::new(100);
+        let first = phone.start_thread(nurse, pid(1), "1", 1);
+        phone.start_thread(nurse, pid(2), "2", 2);
+        let both = phone.encode_state();
+        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
+        let checked = server.check(nurse, &first, 10).unwrap();
+        assert!(!checked.repeats_known(), "all of it is new");
+        server.apply(checked).unwrap();
+        let checked = server.check(nurse, &both, 10).unwrap();
+        assert!(checked.is_new && checked.repeats_known());
+        let news = server.apply_news(checked).unwrap().expect("post 2 is new");
+        let fresh = RoomDoc::new(300);
+        fresh.apply_update(&news).unwrap();
+        assert!(fresh.post(&pid(2)).is_some());
+        assert!(
+            fresh.post(&pid(1)).is_none(),
+            "the known post is not relayed again"
         );
     }
 }

@@ -143,6 +143,10 @@ pub struct Accepted {
     slots: Vec<(u64, u32, u32, Slot)>,
     /// Whether the update inserts anything the server does not have yet.
     pub has_new_items: bool,
+    /// Whether the update also carries items the server has (a client's step 2 computed
+    /// against another replica, after a node died): relayed whole, it would hand them to
+    /// this replica's clients a second time.
+    pub has_known_items: bool,
     /// Whether the update deletes anything the server does not hold as deleted yet.
     pub has_new_deletes: bool,
     /// Slots whose items the update deletes (projections re-read them after applying).
@@ -291,6 +295,7 @@ pub fn validate(
     let mut accepted = Accepted {
         slots: Vec::with_capacity(new_blocks.len()),
         has_new_items: !new_blocks.is_empty(),
+        has_known_items: new_blocks.len() < update.blocks.len(),
         has_new_deletes: false,
         cleared: Vec::new(),
     };

@@ -118,6 +118,9 @@ struct Pending {
     ack: Option<u64>,
     update: Vec<u8>,
     is_new: bool,
+    /// What the update brought, when it also repeated what the room had: sent to the other
+    /// members instead of the update (stored as sent).
+    relay: Option<Vec<u8>>,
     /// Slots the update wrote or cleared (room documents only): re-projected after commit.
     touched: Vec<Slot>,
     /// yrs client ids the update uses first: bound to `user` in the same commit.
@@ -407,12 +410,13 @@ impl Room {
             Message::Sync(SyncMessage::SyncStep2(update))
             | Message::Sync(SyncMessage::Update(update)) => {
                 match self.accept(user, &update).await {
-                    Ok((is_new, touched, binds)) => pending.push(Pending {
+                    Ok((is_new, relay, touched, binds)) => pending.push(Pending {
                         conn,
                         user,
                         ack,
                         update,
                         is_new,
+                        relay,
                         touched,
                         binds,
                     }),
@@ -451,7 +455,7 @@ impl Room {
         &mut self,
         user: UserId,
         update: &[u8],
-    ) -> Result<(bool, Vec<Slot>, Vec<u64>), NotTaken> {
+    ) -> Result<(bool, Option<Vec<u8>>, Vec<Slot>, Vec<u64>), NotTaken> {
         let doc = &self.doc;
         let now = crate::db::now_ms();
         let checked = catch_unwind(AssertUnwindSafe(|| doc.check(user, update, now)))
@@ -459,18 +463,23 @@ impl Room {
         let binds = self.unbound_writers(user, &checked.writers).await?;
         let is_new = checked.is_new;
         let mut touched = Vec::new();
+        let mut relay = None;
         if is_new {
             if matches!(self.id, DocId::Room(_)) {
                 touched = checked.touched();
             }
             self.step2.clear();
-            self.doc.apply(checked)?;
+            if checked.repeats_known() {
+                relay = self.doc.apply_news(checked)?;
+            } else {
+                self.doc.apply(checked)?;
+            }
         }
         // Claimed from here on: later updates in the batch that name them are checked against
         // this claim (another user's refused, the sender's not bound twice). A failed commit
         // takes the claim back (`forget_binds`).
         self.client_owners.extend(binds.iter().map(|&c| (c, user)));
-        Ok((is_new, touched, binds))
+        Ok((is_new, relay, touched, binds))
     }
 
     /// Every yrs client id must be the sender's. Returns the ones bound to no one yet, which
@@ -644,7 +653,8 @@ impl Room {
             }
         }
         for p in pending.iter().filter(|p| p.is_new) {
-            let message = Message::Sync(SyncMessage::Update(p.update.clone())).encode_v1();
+            let update = p.relay.as_ref().unwrap_or(&p.update).clone();
+            let message = Message::Sync(SyncMessage::Update(update)).encode_v1();
             self.broadcast(Some(p.conn), &message);
         }
         if self.log_len >= self.hub.config.compact_after {
