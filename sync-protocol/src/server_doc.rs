@@ -289,25 +289,38 @@ mod tests {
 
     /// A row stored by another node that partly repeats what this replica has is relayed
     /// as its new part only.
-    #[test]
-    fn a_stored_update_that_partly_repeats_the_replica_relays_only_what_is_new() {
-        let pid = |n: u8| PostId::parse(&format!("01J{:0>23}", n)).unwrap();
+    fn pid(n: u8) -> PostId {
+        PostId::parse(&format!("01J{:0>23}", n)).unwrap()
+    }
+
+    /// A nurse's phone wrote posts 1 and 2: the update of post 1 alone, and both posts as one
+    /// update (what the phone's step 2 gives a node that had neither).
+    fn two_posts() -> (UserId, Vec<u8>, Vec<u8>) {
         let nurse = UserId::new(1);
         let phone = RoomDoc::new(100);
         let first = phone.start_thread(nurse, pid(1), "1", 1);
         phone.start_thread(nurse, pid(2), "2", 2);
-        // Both posts as one update: what the phone's step 2 gives a node that had neither.
-        let both = phone.encode_state();
-        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
-        server.load(&first).unwrap();
-        let news = server.load_news(&both).unwrap().expect("post 2 is new");
+        (nurse, first, phone.encode_state())
+    }
+
+    /// Only post 2 is in `news`.
+    fn only_the_second(news: &[u8]) {
         let fresh = RoomDoc::new(300);
-        fresh.apply_update(&news).unwrap();
+        fresh.apply_update(news).unwrap();
         assert!(fresh.post(&pid(2)).is_some(), "the new post is relayed");
         assert!(
             fresh.post(&pid(1)).is_none(),
             "the known post is not relayed again"
         );
+    }
+
+    #[test]
+    fn a_stored_update_that_partly_repeats_the_replica_relays_only_what_is_new() {
+        let (_, first, both) = two_posts();
+        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
+        server.load(&first).unwrap();
+        let news = server.load_news(&both).unwrap().expect("post 2 is new");
+        only_the_second(&news);
         assert_eq!(
             server.load_news(&both).unwrap(),
             None,
@@ -317,12 +330,7 @@ mod tests {
 
     #[test]
     fn a_members_update_that_partly_repeats_the_replica_says_so_and_yields_what_is_new() {
-        let pid = |n: u8| PostId::parse(&format!("01J{:0>23}", n)).unwrap();
-        let nurse = UserId::new(1);
-        let phone = RoomDoc::new(100);
-        let first = phone.start_thread(nurse, pid(1), "1", 1);
-        phone.start_thread(nurse, pid(2), "2", 2);
-        let both = phone.encode_state();
+        let (nurse, first, both) = two_posts();
         let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
         let checked = server.check(nurse, &first, 10).unwrap();
         assert!(!checked.repeats_known(), "all of it is new");
@@ -330,12 +338,6 @@ mod tests {
         let checked = server.check(nurse, &both, 10).unwrap();
         assert!(checked.is_new && checked.repeats_known());
         let news = server.apply_news(checked).unwrap().expect("post 2 is new");
-        let fresh = RoomDoc::new(300);
-        fresh.apply_update(&news).unwrap();
-        assert!(fresh.post(&pid(2)).is_some());
-        assert!(
-            fresh.post(&pid(1)).is_none(),
-            "the known post is not relayed again"
-        );
+        only_the_second(&news);
     }
 }
