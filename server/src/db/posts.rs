@@ -227,17 +227,18 @@ pub(crate) async fn project_in(
     for projection in projections {
         for (id, post) in &projection.posts {
             let room = projection.room;
-            let row = match post {
+            // `None`: the post was removed from the document.
+            let written = match post {
                 // A deleted post is found by nobody.
                 Some(post) if !post.deleted => {
                     let text = search_text(&mut *tx, room, &post.text, &post.attachments).await?;
                     let grams = backend.search_grams(&text);
-                    Some(PostRowValues::new(post, text, grams))
+                    Some((post, PostRowValues::new(post, text, grams)))
                 }
-                Some(post) => Some(PostRowValues::new(post, String::new(), String::new())),
+                Some(post) => Some((post, PostRowValues::new(post, String::new(), String::new()))),
                 None => None,
             };
-            rows.push((room, id, post.as_ref(), row));
+            rows.push((room, id, written));
         }
     }
     // Most posts are new: one multi-row INSERT for all of them tells which were (RETURNING
@@ -250,7 +251,10 @@ pub(crate) async fn project_in(
     if once {
         let values: Vec<_> = rows
             .iter()
-            .filter_map(|(room, id, post, row)| Some((*room, *id, (*post)?, row.as_ref()?)))
+            .filter_map(|(room, id, written)| {
+                let (post, row) = written.as_ref()?;
+                Some((*room, *id, *post, row))
+            })
             .collect();
         for chunk in super::batch::shaped_chunks(&values) {
             let sql = format!(
@@ -270,9 +274,9 @@ pub(crate) async fn project_in(
             }
         }
     }
-    for (room, id, post, row) in rows {
-        match (post, row) {
-            (Some(post), Some(row)) => {
+    for (room, id, written) in rows {
+        match written {
+            Some((post, row)) => {
                 let PostRowValues {
                     activity,
                     parent,
@@ -333,7 +337,7 @@ pub(crate) async fn project_in(
                 let files: &[String] = if post.deleted { &[] } else { &post.attachments };
                 link_attachments(&mut *tx, room, id, files, had_files).await?;
             }
-            _ => {
+            None => {
                 let had_files = had_files(&mut *tx, room, id).await?;
                 link_attachments(&mut *tx, room, id, &[], had_files).await?;
                 sqlx::query(
