@@ -12,6 +12,7 @@ pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 30;
 pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
 pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
 pub const DEFAULT_COMPACT_AFTER: usize = 500;
+pub const DEFAULT_SEARCH_INDEX_MS: u64 = 1_000;
 pub const DEFAULT_WS_MESSAGES_PER_SECOND: u32 = 100;
 pub const DEFAULT_WS_MESSAGE_BURST: u32 = 400;
 pub const DEFAULT_WS_SEND_TIMEOUT_MS: u64 = 30_000;
@@ -86,6 +87,11 @@ pub struct Config {
     /// A room's update log is compacted into its snapshot once it holds this many updates.
     #[arg(long, env = "RENRAKU_COMPACT_AFTER", default_value_t = DEFAULT_COMPACT_AFTER, global = true)]
     pub compact_after: usize,
+
+    /// Posts stored meanwhile go into SQLite's search index this often, together (a search
+    /// finds them before as well; this only sets how many one index write takes).
+    #[arg(long, env = "RENRAKU_SEARCH_INDEX_MS", default_value_t = DEFAULT_SEARCH_INDEX_MS, global = true)]
+    pub search_index_ms: u64,
 
     /// Messages per second one WebSocket connection may send, sustained; a connection that
     /// exceeds its rate (after its burst) is closed with code 1008 and a reason.
@@ -251,6 +257,7 @@ impl Config {
             security_contact: DEFAULT_SECURITY_CONTACT.to_owned(),
             room_evict_ms: DEFAULT_ROOM_EVICT_MS,
             compact_after: DEFAULT_COMPACT_AFTER,
+            search_index_ms: DEFAULT_SEARCH_INDEX_MS,
             ws_messages_per_second: DEFAULT_WS_MESSAGES_PER_SECOND,
             ws_message_burst: DEFAULT_WS_MESSAGE_BURST,
             ws_max_frame_bytes: renraku_sync::frame::MAX_FRAME_BYTES,
@@ -291,6 +298,7 @@ impl Config {
         crate::hub::HubConfig {
             evict_after: Duration::from_millis(self.room_evict_ms),
             compact_after: self.compact_after.max(1),
+            search_index_every: Duration::from_millis(self.search_index_ms.max(1)),
             caps: self.ws_caps(crate::listener::open_files_limit()),
         }
     }

@@ -120,19 +120,29 @@ pub async fn logical_checksum(conn: &mut SqliteConnection) -> Result<(String, Ve
     Ok((hex::encode(hasher.finalize()), tables))
 }
 
-/// Rebuilds SQLite's search index (`posts_fts`) from `posts`, if the schema has one.
+/// Rebuilds SQLite's search index (`posts_fts`) from `posts`, if the schema has one, and
+/// empties its list of posts still to index (the rebuild indexed them, under rowids the copy
+/// may have renumbered), in one transaction.
 pub async fn rebuild_search_index(conn: &mut SqliteConnection) -> sqlx::Result<()> {
-    let has_index: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'posts_fts'",
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' \
+         AND name IN ('posts_fts', 'posts_fts_pending')",
     )
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *tx)
     .await?;
-    if has_index > 0 {
+    if tables.iter().any(|t| t == "posts_fts") {
         sqlx::query("INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')")
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?;
     }
-    Ok(())
+    if tables.iter().any(|t| t == "posts_fts_pending") {
+        sqlx::query("DELETE FROM posts_fts_pending")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// Whether any application table of the database on `conn` has a row (the search index's

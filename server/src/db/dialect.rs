@@ -97,15 +97,25 @@ impl Backend {
     }
 
     /// The `FROM` of a search over `posts p`: through the FTS5 index on SQLite when the
-    /// query has an index expression (bound as `$1`), else the table itself. PostgreSQL's
-    /// trigram index serves the `LIKE` conditions every search adds.
+    /// query has an index expression (bound as `$1`), together with the posts not indexed
+    /// yet ([`Backend::indexes_search_later`]), else the table itself. PostgreSQL's trigram
+    /// index serves the `LIKE` conditions every search adds.
     pub fn search_from(self, indexed: bool) -> &'static str {
         match (self, indexed) {
             (Backend::Sqlite, true) => {
-                "posts_fts f JOIN posts p ON p.rowid = f.rowid AND posts_fts MATCH $1"
+                "(SELECT rowid AS post_rowid FROM posts_fts WHERE posts_fts MATCH $1 \
+                  UNION SELECT post_rowid FROM posts_fts_pending) f \
+                 JOIN posts p ON p.rowid = f.post_rowid"
             }
             _ => "posts p",
         }
+    }
+
+    /// Whether new posts reach the search index after their commit, in batches
+    /// ([`super::Db::index_pending_posts`]): SQLite's FTS5 index, which costs a new segment
+    /// per commit otherwise. PostgreSQL updates its trigram index with the row.
+    pub fn indexes_search_later(self) -> bool {
+        self == Backend::Sqlite
     }
 
     /// An SQL expression: the Japan Standard Time (UTC+9, no daylight saving) calendar month,

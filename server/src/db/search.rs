@@ -287,4 +287,45 @@ impl Db {
             tx.commit().await?;
         }
     }
+
+    /// Moves the posts stored since the last call into SQLite's search index, in one
+    /// transaction on `conn` (the hub's writer passes the connection it keeps): one index
+    /// segment for all of them rather than one per commit. Returns how many it indexed;
+    /// nothing to do on PostgreSQL ([`super::Backend::indexes_search_later`]). A crash
+    /// before it leaves them pending, and searched as such, until the next call.
+    pub async fn index_pending_posts_on(&self, conn: &mut sqlx::AnyConnection) -> Result<u64> {
+        if !self.backend.indexes_search_later() {
+            return Ok(0);
+        }
+        // Without taking the write lock when there is nothing to do (most seconds of a
+        // quiet server).
+        let pending: bool =
+            sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM posts_fts_pending)")
+                .fetch_one(&mut *conn)
+                .await?
+                != 0;
+        if !pending {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write_on(conn).await?;
+        let indexed = sqlx::query(
+            "INSERT INTO posts_fts (rowid, search_grams) \
+             SELECT p.rowid, p.search_grams FROM posts_fts_pending q \
+             JOIN posts p ON p.rowid = q.post_rowid",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM posts_fts_pending")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(indexed)
+    }
+
+    /// [`Db::index_pending_posts_on`] on a pooled connection.
+    pub async fn index_pending_posts(&self) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        self.index_pending_posts_on(&mut conn).await
+    }
 }

@@ -25,6 +25,8 @@ pub struct HubConfig {
     pub evict_after: Duration,
     /// Log rows after which a room is compacted into its snapshot.
     pub compact_after: usize,
+    /// How often the writer moves new posts into the search index.
+    pub search_index_every: Duration,
     /// WebSockets per user and in all.
     pub caps: super::ConnCaps,
 }
@@ -56,7 +58,7 @@ impl Hub {
     pub fn new(db: Db, config: HubConfig) -> Hub {
         let (activity, news) = mpsc::channel(super::activity::QUEUE);
         let hub = Hub(Arc::new(HubInner {
-            writer: Writer::spawn(db.clone(), activity),
+            writer: Writer::spawn(db.clone(), activity, config.search_index_every),
             db,
             rooms: Mutex::new(HashMap::new()),
             live: Default::default(),

@@ -54,11 +54,17 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task; it ends when the last `Writer` is dropped. The posts each
-    /// commit stored for the first time go to `activity` (see `activity.rs`).
-    pub fn spawn(db: Db, activity: mpsc::Sender<Vec<NewPost>>) -> Writer {
+    /// commit stored for the first time go to `activity` (see `activity.rs`); every
+    /// `index_every`, the posts stored meanwhile go into the search index together (one
+    /// index segment for all of them, not one per commit: `Db::index_pending_posts_on`).
+    pub fn spawn(
+        db: Db,
+        activity: mpsc::Sender<Vec<NewPost>>,
+        index_every: std::time::Duration,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_JOBS * 4);
         tokio::spawn(checkpoints(db.clone(), tx.downgrade()));
-        tokio::spawn(run(db, rx, activity));
+        tokio::spawn(run(db, rx, activity, index_every));
         Writer { tx }
     }
 
@@ -124,12 +130,33 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<NewPost>>) {
+async fn run(
+    db: Db,
+    mut rx: mpsc::Receiver<Job>,
+    activity: mpsc::Sender<Vec<NewPost>>,
+    index_every: std::time::Duration,
+) {
     let mut jobs = Vec::with_capacity(MAX_JOBS);
     // The writer's own connection, kept between commits (see `Db::append_batch_on`); given
     // back to the pool after a failed commit, and taken again for the next.
     let mut conn: Option<PoolConnection<Any>> = None;
-    while rx.recv_many(&mut jobs, MAX_JOBS).await > 0 {
+    // Between commits, on the same connection: the index's transaction never waits on the
+    // group commit's lock, nor a commit on the index's (SQLite would make either sleep).
+    let mut index_every = tokio::time::interval(index_every);
+    index_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            got = rx.recv_many(&mut jobs, MAX_JOBS) => if got == 0 {
+                return;
+            },
+            _ = index_every.tick() => {
+                if let Err(e) = index_pending(&db, &mut conn).await {
+                    conn = None;
+                    tracing::warn!(error = %e, "search indexing failed; again in a second");
+                }
+                continue;
+            }
+        }
         let mut appends = Vec::new();
         let mut binds = Vec::new();
         let mut audits = Vec::new();
@@ -173,13 +200,9 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<New
             }))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        let committed = match conn.as_mut() {
-            Some(held) => Ok(held),
-            None => db.pool().acquire().await.map(|c| conn.insert(c)),
-        };
-        let committed = match committed {
+        let committed = match held(&db, &mut conn).await {
             Ok(held) => db.append_batch_on(held, &docs, &entries, &snapshots).await,
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         if committed.is_err() {
             conn = None;
@@ -218,6 +241,28 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>, activity: mpsc::Sender<Vec<New
             }
         }
     }
+}
+
+/// The writer's connection: the one it holds, or a new one from the pool.
+async fn held<'c>(
+    db: &Db,
+    conn: &'c mut Option<PoolConnection<Any>>,
+) -> crate::Result<&'c mut PoolConnection<Any>> {
+    match conn {
+        Some(held) => Ok(held),
+        None => Ok(conn.insert(db.pool().acquire().await?)),
+    }
+}
+
+/// Indexes the posts stored since the last time, if any (one read when there are none).
+async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate::Result<()> {
+    if !db.backend().indexes_search_later() {
+        return Ok(());
+    }
+    let conn = held(db, conn).await?;
+    let indexed = db.index_pending_posts_on(conn).await?;
+    tracing::trace!(posts = indexed, "search index updated");
+    Ok(())
 }
 
 /// Checkpoints SQLite's WAL every second on a connection of its own, so that the copy into

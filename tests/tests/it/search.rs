@@ -304,6 +304,102 @@ async fn the_index_follows_edits_deletions_and_membership() {
     assert!(search(&nurse, "q=褥瘡").await.hits.is_empty());
 }
 
+/// Searches `query` through SQLite's full-text index (the path of rooms with many posts) as
+/// `login`, and checks it finds what the rule says of the posts as they are now.
+async fn check_through_index(server: &TestServer, f: &Built, w: &Written, query: &str, when: &str) {
+    let found = server
+        .db()
+        .search_posts_reading_at_most(
+            &PostSearch::new(f.user("nurse"), renraku_sync::search::terms(query)),
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&found),
+        expected(w, &["care"], query),
+        "query {query:?} through the index, {when}"
+    );
+}
+
+test_both_dbs!(posts_are_found_through_the_index_before_and_after_it_takes_them);
+async fn posts_are_found_through_the_index_before_and_after_it_takes_them() {
+    // The writer indexes at its start, then not for an hour: the test says when.
+    let server = TestServer::start_with(|c| {
+        c.demo = false;
+        c.search_index_ms = 3_600_000;
+    })
+    .await;
+    let f = scene().build(server.db()).await;
+    let mut w = write_all(&server, &f).await;
+    let queries = ["発熱", "解熱", "褥瘡", "spo2", "酸素", "抗菌薬", "記号"];
+    for query in queries {
+        check_through_index(&server, &f, &w, query, "new posts not indexed yet").await;
+    }
+
+    // Edited and deleted while still waiting for the index.
+    let room = f.room("care");
+    let mut doctor =
+        SyncClient::connect(&server.ws_url(), &f.signin(&server, "doctor").await, 9_200)
+            .await
+            .unwrap();
+    doctor.open(room).await.unwrap();
+    let (fever, wound) = (w.posts[0].1.clone(), w.posts[2].1.clone());
+    let text = "解熱しました。抗菌薬を継続します。";
+    let edit = doctor
+        .doc(room)
+        .edit(f.user("doctor"), &fever, text, now_ms())
+        .unwrap();
+    doctor.write(room, edit).await.unwrap();
+    w.posts[0].3 = text.to_owned();
+    let delete = doctor
+        .doc(room)
+        .delete(f.user("doctor"), &wound, now_ms())
+        .unwrap();
+    doctor.write(room, delete).await.unwrap();
+    w.posts.retain(|p| p.1 != wound);
+    for query in queries {
+        check_through_index(&server, &f, &w, query, "edited before indexing").await;
+    }
+
+    let indexed = server.db().index_pending_posts().await.unwrap();
+    if server.db().backend() == renraku_server::db::Backend::Sqlite {
+        // Every post written is a row (a deleted one too, found by nobody).
+        assert_eq!(indexed, POSTS.len() as u64);
+    }
+    assert_eq!(
+        server.db().index_pending_posts().await.unwrap(),
+        0,
+        "indexed once"
+    );
+    for query in queries {
+        check_through_index(&server, &f, &w, query, "once indexed").await;
+    }
+
+    // Edited and deleted once in the index: the index follows at once.
+    let mut nurse = SyncClient::connect(&server.ws_url(), &f.signin(&server, "nurse").await, 9_201)
+        .await
+        .unwrap();
+    nurse.open(room).await.unwrap();
+    let (night, recovered) = (w.posts[1].1.clone(), w.posts[2].1.clone());
+    let text = "酸素は不要、記号なし";
+    let edit = nurse
+        .doc(room)
+        .edit(f.user("nurse"), &recovered, text, now_ms())
+        .unwrap();
+    nurse.write(room, edit).await.unwrap();
+    w.posts[2].3 = text.to_owned();
+    let delete = nurse
+        .doc(room)
+        .delete(f.user("nurse"), &night, now_ms())
+        .unwrap();
+    nurse.write(room, delete).await.unwrap();
+    w.posts.retain(|p| p.1 != night);
+    for query in queries {
+        check_through_index(&server, &f, &w, query, "edited after indexing").await;
+    }
+}
+
 test_both_dbs!(searches_are_audited_without_their_text_and_bad_queries_refused);
 async fn searches_are_audited_without_their_text_and_bad_queries_refused() {
     let (server, f) = scene().start().await;
