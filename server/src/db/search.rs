@@ -288,14 +288,21 @@ impl Db {
         }
     }
 
-    /// Moves the posts stored since the last call into SQLite's search index, in one
-    /// transaction on `conn` (the hub's writer passes the connection it keeps): one index
-    /// segment for all of them rather than one per commit. Returns how many it indexed;
-    /// nothing to do on PostgreSQL ([`super::Backend::indexes_search_later`]). A crash
-    /// before it leaves them pending, and searched as such, until the next call.
-    pub async fn index_pending_posts_on(&self, conn: &mut sqlx::AnyConnection) -> Result<u64> {
+    /// Moves up to `at_most` of the posts stored since the last call into SQLite's search
+    /// index, oldest first, in one transaction on `conn` (the hub's writer passes the
+    /// connection it keeps): one index segment for all of them rather than one per commit,
+    /// and a bounded one, so that a backlog (an import, a restart after a crash) never holds
+    /// the write lock for long. Returns how many it took off the pending list (fewer than
+    /// `at_most`: none is left) and how many of those it indexed; nothing to do on PostgreSQL
+    /// ([`super::Backend::indexes_search_later`]). A crash before it leaves them pending, and
+    /// searched as such, until the next call.
+    pub async fn index_pending_posts_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        at_most: i64,
+    ) -> Result<(u64, u64)> {
         if !self.backend.indexes_search_later() {
-            return Ok(0);
+            return Ok((0, 0));
         }
         // Without taking the write lock when there is nothing to do (most seconds of a
         // quiet server).
@@ -305,27 +312,43 @@ impl Db {
                 .await?
                 != 0;
         if !pending {
-            return Ok(0);
+            return Ok((0, 0));
         }
+        // The same rows for both statements: nothing else writes while the lock is held.
+        const OLDEST: &str =
+            "SELECT post_rowid FROM posts_fts_pending ORDER BY post_rowid LIMIT $1";
         let mut tx = self.begin_write_on(conn).await?;
-        let indexed = sqlx::query(
+        let indexed = sqlx::query(&format!(
             "INSERT INTO posts_fts (rowid, search_grams) \
-             SELECT p.rowid, p.search_grams FROM posts_fts_pending q \
-             JOIN posts p ON p.rowid = q.post_rowid",
-        )
+             SELECT p.rowid, p.search_grams FROM posts p WHERE p.rowid IN ({OLDEST})"
+        ))
+        .bind(at_most)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query("DELETE FROM posts_fts_pending")
-            .execute(&mut *tx)
-            .await?;
+        let taken = sqlx::query(&format!(
+            "DELETE FROM posts_fts_pending WHERE post_rowid IN ({OLDEST})"
+        ))
+        .bind(at_most)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
-        Ok(indexed)
+        Ok((taken, indexed))
     }
 
-    /// [`Db::index_pending_posts_on`] on a pooled connection.
+    /// Indexes every pending post ([`Db::index_pending_posts_on`]) on a pooled connection;
+    /// returns how many.
     pub async fn index_pending_posts(&self) -> Result<u64> {
+        const AT_MOST: i64 = 1024;
         let mut conn = self.pool.acquire().await?;
-        self.index_pending_posts_on(&mut conn).await
+        let mut total = 0;
+        loop {
+            let (taken, indexed) = self.index_pending_posts_on(&mut conn, AT_MOST).await?;
+            total += indexed;
+            if taken < AT_MOST as u64 {
+                return Ok(total);
+            }
+        }
     }
 }

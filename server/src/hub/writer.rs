@@ -150,9 +150,14 @@ async fn run(
                 return;
             },
             _ = index_every.tick() => {
-                if let Err(e) = index_pending(&db, &mut conn).await {
-                    conn = None;
-                    tracing::warn!(error = %e, "search indexing failed; again in a second");
+                match index_pending(&db, &mut conn).await {
+                    // The next step right after the commits queued meanwhile.
+                    Ok(true) => index_every.reset_immediately(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        conn = None;
+                        tracing::warn!(error = %e, "search indexing failed; again in a second");
+                    }
                 }
                 continue;
             }
@@ -254,15 +259,20 @@ async fn held<'c>(
     }
 }
 
-/// Indexes the posts stored since the last time, if any (one read when there are none).
-async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate::Result<()> {
+/// Posts indexed in one transaction at most: a backlog is indexed in steps, with the
+/// group commits that came meanwhile between them.
+const INDEX_AT_MOST: i64 = 1024;
+
+/// Indexes the posts stored since the last time, if any (one read when there are none);
+/// `true` when some are still pending.
+async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate::Result<bool> {
     if !db.backend().indexes_search_later() {
-        return Ok(());
+        return Ok(false);
     }
     let conn = held(db, conn).await?;
-    let indexed = db.index_pending_posts_on(conn).await?;
+    let (taken, indexed) = db.index_pending_posts_on(conn, INDEX_AT_MOST).await?;
     tracing::trace!(posts = indexed, "search index updated");
-    Ok(())
+    Ok(taken >= INDEX_AT_MOST as u64)
 }
 
 /// Checkpoints SQLite's WAL every second on a connection of its own, so that the copy into

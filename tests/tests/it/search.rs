@@ -362,10 +362,22 @@ async fn posts_are_found_through_the_index_before_and_after_it_takes_them() {
         check_through_index(&server, &f, &w, query, "edited before indexing").await;
     }
 
-    let indexed = server.db().index_pending_posts().await.unwrap();
+    // Three in one step (the oldest), the rest after: searches find both kinds meanwhile.
+    let mut conn = server.db().pool().acquire().await.unwrap();
+    let (taken, first) = server
+        .db()
+        .index_pending_posts_on(&mut conn, 3)
+        .await
+        .unwrap();
+    drop(conn);
+    for query in queries {
+        check_through_index(&server, &f, &w, query, "partly indexed").await;
+    }
+    let rest = server.db().index_pending_posts().await.unwrap();
     if server.db().backend() == renraku_server::db::Backend::Sqlite {
+        assert_eq!((taken, first), (3, 3));
         // Every post written is a row (a deleted one too, found by nobody).
-        assert_eq!(indexed, POSTS.len() as u64);
+        assert_eq!(first + rest, POSTS.len() as u64);
     }
     assert_eq!(
         server.db().index_pending_posts().await.unwrap(),
