@@ -338,26 +338,15 @@ async fn posts_are_found_through_the_index_before_and_after_it_takes_them() {
     }
 
     // Edited and deleted while still waiting for the index.
-    let room = f.room("care");
-    let mut doctor =
-        SyncClient::connect(&server.ws_url(), &f.signin(&server, "doctor").await, 9_200)
-            .await
-            .unwrap();
-    doctor.open(room).await.unwrap();
-    let (fever, wound) = (w.posts[0].1.clone(), w.posts[2].1.clone());
-    let text = "解熱しました。抗菌薬を継続します。";
-    let edit = doctor
-        .doc(room)
-        .edit(f.user("doctor"), &fever, text, now_ms())
-        .unwrap();
-    doctor.write(room, edit).await.unwrap();
-    w.posts[0].3 = text.to_owned();
-    let delete = doctor
-        .doc(room)
-        .delete(f.user("doctor"), &wound, now_ms())
-        .unwrap();
-    doctor.write(room, delete).await.unwrap();
-    w.posts.retain(|p| p.1 != wound);
+    edit_and_delete(
+        &server,
+        &f,
+        &mut w,
+        "doctor",
+        (0, "解熱しました。抗菌薬を継続します。"),
+        2,
+    )
+    .await;
     for query in queries {
         check_through_index(&server, &f, &w, query, "edited before indexing").await;
     }
@@ -389,27 +378,39 @@ async fn posts_are_found_through_the_index_before_and_after_it_takes_them() {
     }
 
     // Edited and deleted once in the index: the index follows at once.
-    let mut nurse = SyncClient::connect(&server.ws_url(), &f.signin(&server, "nurse").await, 9_201)
-        .await
-        .unwrap();
-    nurse.open(room).await.unwrap();
-    let (night, recovered) = (w.posts[1].1.clone(), w.posts[2].1.clone());
-    let text = "酸素は不要、記号なし";
-    let edit = nurse
-        .doc(room)
-        .edit(f.user("nurse"), &recovered, text, now_ms())
-        .unwrap();
-    nurse.write(room, edit).await.unwrap();
-    w.posts[2].3 = text.to_owned();
-    let delete = nurse
-        .doc(room)
-        .delete(f.user("nurse"), &night, now_ms())
-        .unwrap();
-    nurse.write(room, delete).await.unwrap();
-    w.posts.retain(|p| p.1 != night);
+    edit_and_delete(&server, &f, &mut w, "nurse", (2, "酸素は不要、記号なし"), 1).await;
     for query in queries {
         check_through_index(&server, &f, &w, query, "edited after indexing").await;
     }
+}
+
+/// As `login`, who wrote both posts: replaces the text of `w.posts[edit.0]` with `edit.1`
+/// and deletes `w.posts[delete]`, in `care`, and says so in `w`.
+async fn edit_and_delete(
+    server: &TestServer,
+    f: &Built,
+    w: &mut Written,
+    login: &str,
+    (edit, text): (usize, &str),
+    delete: usize,
+) {
+    let room = f.room("care");
+    let user = f.user(login);
+    let token = f.signin(server, login).await;
+    let mut client = SyncClient::connect(&server.ws_url(), &token, 9_200 + user.get() as u64)
+        .await
+        .unwrap();
+    client.open(room).await.unwrap();
+    let (edited, deleted) = (w.posts[edit].1.clone(), w.posts[delete].1.clone());
+    let update = client
+        .doc(room)
+        .edit(user, &edited, text, now_ms())
+        .unwrap();
+    client.write(room, update).await.unwrap();
+    w.posts[edit].3 = text.to_owned();
+    let update = client.doc(room).delete(user, &deleted, now_ms()).unwrap();
+    client.write(room, update).await.unwrap();
+    w.posts.retain(|p| p.1 != deleted);
 }
 
 test_both_dbs!(searches_are_audited_without_their_text_and_bad_queries_refused);
