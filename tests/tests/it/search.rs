@@ -136,19 +136,7 @@ async fn a_member_finds_japanese_terms_in_their_rooms_only() {
         let found = search(&nurse, &format!("q={query}")).await;
         assert_eq!(ids(&found), expected(&w, &mine, query), "query {query:?}");
         // The same through SQLite's full-text index, which larger rooms use.
-        let through_index = server
-            .db()
-            .search_posts_reading_at_most(
-                &PostSearch::new(f.user("nurse"), renraku_sync::search::terms(query)),
-                0,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            ids(&through_index),
-            ids(&found),
-            "query {query:?} through the index"
-        );
+        check_through_index(&server, &f, &w, query, "as the API found").await;
     }
     // Concretely: the two-letter term, and never the rooms of others.
     let fever = search(&nurse, "q=発熱").await;
