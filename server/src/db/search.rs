@@ -59,6 +59,11 @@ fn like_pattern(term: &str) -> String {
     out
 }
 
+/// Posts moved into SQLite's search index in one transaction at most
+/// ([`Db::index_pending_posts_on`]): a backlog (an import, a restart after a crash) is
+/// indexed in steps, and never holds the write lock for long.
+pub const INDEX_STEP: i64 = 1024;
+
 /// Up to this many posts in the rooms searched, SQLite reads them rather than its index.
 const SCAN_AT_MOST: i64 = 20_000;
 
@@ -340,13 +345,12 @@ impl Db {
     /// Indexes every pending post ([`Db::index_pending_posts_on`]) on a pooled connection;
     /// returns how many.
     pub async fn index_pending_posts(&self) -> Result<u64> {
-        const AT_MOST: i64 = 1024;
         let mut conn = self.pool.acquire().await?;
         let mut total = 0;
         loop {
-            let (taken, indexed) = self.index_pending_posts_on(&mut conn, AT_MOST).await?;
+            let (taken, indexed) = self.index_pending_posts_on(&mut conn, INDEX_STEP).await?;
             total += indexed;
-            if taken < AT_MOST as u64 {
+            if taken < INDEX_STEP as u64 {
                 return Ok(total);
             }
         }

@@ -6,6 +6,7 @@
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::posts::{NewPost, Projection};
+use crate::db::search::INDEX_STEP;
 use crate::db::Db;
 use renraku_sync::UserId;
 use sqlx::pool::PoolConnection;
@@ -205,10 +206,11 @@ async fn run(
             }))
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        let committed = match held(&db, &mut conn).await {
-            Ok(held) => db.append_batch_on(held, &docs, &entries, &snapshots).await,
-            Err(e) => Err(e),
-        };
+        let committed = async {
+            let held = held(&db, &mut conn).await?;
+            db.append_batch_on(held, &docs, &entries, &snapshots).await
+        }
+        .await;
         if committed.is_err() {
             conn = None;
         }
@@ -259,20 +261,17 @@ async fn held<'c>(
     }
 }
 
-/// Posts indexed in one transaction at most: a backlog is indexed in steps, with the
-/// group commits that came meanwhile between them.
-const INDEX_AT_MOST: i64 = 1024;
-
-/// Indexes the posts stored since the last time, if any (one read when there are none);
-/// `true` when some are still pending.
+/// Indexes the posts stored since the last time, if any (one read when there are none), a
+/// step of at most [`INDEX_STEP`]; `true` when some are still pending (the next step then
+/// comes after the group commits queued meanwhile).
 async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate::Result<bool> {
     if !db.backend().indexes_search_later() {
         return Ok(false);
     }
     let conn = held(db, conn).await?;
-    let (taken, indexed) = db.index_pending_posts_on(conn, INDEX_AT_MOST).await?;
+    let (taken, indexed) = db.index_pending_posts_on(conn, INDEX_STEP).await?;
     tracing::trace!(posts = indexed, "search index updated");
-    Ok(taken >= INDEX_AT_MOST as u64)
+    Ok(taken >= INDEX_STEP as u64)
 }
 
 /// Checkpoints SQLite's WAL every second on a connection of its own, so that the copy into
