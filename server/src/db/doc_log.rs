@@ -69,70 +69,73 @@ const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_b
          UNION ALL SELECT up_to_seq AS s FROM doc_snapshots WHERE doc = $1 \
      ) AS known RETURNING seq";
 
-/// The next seq of each document (one past both its log and its snapshot, as in
-/// [`INSERT_FIRST`]), for the documents that have either; the others start at 1.
-const NEXT_SEQS: &str = "SELECT doc, MAX(s) AS s FROM ( \
-         SELECT doc, MAX(seq) AS s FROM doc_updates WHERE doc IN ({docs}) GROUP BY doc \
-         UNION ALL SELECT doc, up_to_seq AS s FROM doc_snapshots WHERE doc IN ({docs}) \
-     ) AS known GROUP BY doc";
+/// Appends rows to the log in one statement, each document's under the seqs after its last
+/// (as in [`INSERT_FIRST`]), in the order of `i`: reading the last seqs and writing the rows
+/// is one round trip to the database, not two. `{rows}` is `($2, $3, $4, $5), …` (`i`, `doc`,
+/// `user_id`, `update_bytes`); `$1` is the time.
+const APPEND_ROWS: &str = "WITH fresh (i, doc, user_id, update_bytes) AS (VALUES {rows}), \
+     known (doc, s) AS ( \
+         SELECT doc, MAX(seq) FROM doc_updates \
+         WHERE doc IN (SELECT doc FROM fresh) GROUP BY doc \
+         UNION ALL SELECT doc, up_to_seq FROM doc_snapshots \
+         WHERE doc IN (SELECT doc FROM fresh)), \
+     tops (doc, s) AS (SELECT doc, MAX(s) FROM known GROUP BY doc) \
+     INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
+     SELECT f.doc, COALESCE(t.s, 0) + ROW_NUMBER() OVER (PARTITION BY f.doc ORDER BY f.i), \
+         f.user_id, f.update_bytes, $1 \
+     FROM fresh f LEFT JOIN tops t ON t.doc = f.doc \
+     RETURNING doc, seq";
 
 /// Appends each share's rows (`(index, doc, rows)`) under consecutive seqs, its documents
-/// already locked; returns each share's index and seqs. One statement reads every
-/// document's last seq and a few multi-row ones write the rows ([`super::batch::shaped_chunks`]):
-/// a busy commit pays a few round trips to the database, not one per update.
+/// already locked; returns each share's index and seqs. A few multi-row statements
+/// ([`super::batch::shaped_chunks`]) each read their documents' last seqs and write their
+/// rows: a busy commit pays a few round trips to the database, not one per update.
 async fn append_rows_in(
     tx: &mut sqlx::AnyConnection,
     shares: &[(usize, &str, &[LogRow])],
     now: i64,
 ) -> Result<Vec<(usize, Vec<i64>)>> {
-    let shares: Vec<_> = shares
+    let rows: Vec<(i64, &str, &LogRow)> = shares
         .iter()
-        .filter(|(.., rows)| !rows.is_empty())
+        .flat_map(|&(_, doc, rows)| rows.iter().map(move |row| (doc, row)))
+        .zip(0..)
+        .map(|((doc, row), i)| (i, doc, row))
         .collect();
-    let mut names: Vec<&str> = shares.iter().map(|(_, doc, _)| *doc).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut last: std::collections::HashMap<String, i64> =
-        std::collections::HashMap::with_capacity(names.len());
-    for list in super::batch::in_lists(&names) {
-        let sql = NEXT_SEQS.replace("{docs}", &super::batch::placeholders(1, list.len(), 1));
-        let mut query = sqlx::query(&sql);
-        for doc in list {
-            query = query.bind(doc);
+    // Each document's new seqs, ascending: its rows took them in their order (a later
+    // statement's rows come after an earlier one's, whose rows it reads as the last).
+    let mut seqs: std::collections::HashMap<String, std::collections::VecDeque<i64>> =
+        std::collections::HashMap::new();
+    for chunk in super::batch::shaped_chunks(&rows) {
+        let sql = APPEND_ROWS.replace("{rows}", &super::batch::placeholders(2, chunk.len(), 4));
+        let mut query = sqlx::query(&sql).bind(now);
+        for &(i, doc, (user, bytes)) in chunk {
+            query = query
+                .bind(i)
+                .bind(doc)
+                .bind(user.get())
+                .bind(bytes.as_slice());
         }
         for row in query.fetch_all(&mut *tx).await? {
-            let seq: Option<i64> = row.try_get("s")?;
-            last.insert(row.try_get("doc")?, seq.unwrap_or(0));
+            seqs.entry(row.try_get("doc")?)
+                .or_default()
+                .push_back(row.try_get("seq")?);
         }
+    }
+    for taken in seqs.values_mut() {
+        taken.make_contiguous().sort_unstable();
     }
     let mut done = Vec::with_capacity(shares.len());
-    let mut rows = Vec::new();
-    for &&(at, doc, share) in &shares {
-        let next = last.entry(doc.to_owned()).or_insert(0);
-        let seqs: Vec<i64> = (*next + 1..).take(share.len()).collect();
-        *next += share.len() as i64;
-        rows.extend(
-            seqs.iter()
-                .zip(share)
-                .map(|(&seq, (user, bytes))| (doc, seq, *user, bytes)),
-        );
-        done.push((at, seqs));
-    }
-    for chunk in super::batch::shaped_chunks(&rows) {
-        let sql = format!(
-            "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) VALUES {}",
-            super::batch::placeholders(1, chunk.len(), 5)
-        );
-        let mut query = sqlx::query(&sql);
-        for (doc, seq, user, bytes) in chunk {
-            query = query
-                .bind(*doc)
-                .bind(*seq)
-                .bind(user.get())
-                .bind(bytes.as_slice())
-                .bind(now);
+    for &(at, doc, share) in shares {
+        let mut own = Vec::with_capacity(share.len());
+        if let Some(taken) = seqs.get_mut(doc) {
+            own.extend(taken.drain(..share.len().min(taken.len())));
         }
-        query.execute(&mut *tx).await?;
+        if own.len() != share.len() {
+            return Err(Error::internal(format!(
+                "{doc}: rows appended without seqs"
+            )));
+        }
+        done.push((at, own));
     }
     Ok(done)
 }
