@@ -214,3 +214,53 @@ async fn the_demo_rooms_hold_conversations() {
         assert!(sqlx::Row::get::<i64, _>(&ours, "n") > 0);
     }
 }
+
+test_both_dbs!(one_commit_gives_a_documents_shares_the_seqs_after_its_snapshot_in_order);
+/// A group commit that holds two shares of one document, more rows than one statement
+/// writes: each share's rows take the seqs after the snapshot's, in order, and the log
+/// reads back in that order.
+async fn one_commit_gives_a_documents_shares_the_seqs_after_its_snapshot_in_order() {
+    use renraku_server::db::doc_log::DocAppend;
+    let server = TestServer::start().await;
+    let db = server.db();
+    let doc = "room/900100";
+    let user = UserId::new(1);
+    let first: Vec<(UserId, Vec<u8>)> = (1..=5_u8).map(|b| (user, vec![b])).collect();
+    db.append_updates(doc, &first).await.unwrap();
+    db.compact(doc, &[0], 5).await.unwrap();
+    let big: Vec<(UserId, Vec<u8>)> = (10..50_u8).map(|b| (user, vec![b])).collect();
+    let small: Vec<(UserId, Vec<u8>)> = (60..63_u8).map(|b| (user, vec![b])).collect();
+    let other: Vec<(UserId, Vec<u8>)> = vec![(user, vec![99])];
+    let share = |doc, rows| DocAppend {
+        doc,
+        rows,
+        bind: &[],
+        projection: None,
+    };
+    let appended = db
+        .append_batch(
+            &[
+                share(doc, &big),
+                share("room/900101", &other),
+                share(doc, &small),
+            ],
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        appended,
+        vec![
+            Ok((6..=45).collect::<Vec<i64>>()),
+            Ok(vec![1]),
+            Ok(vec![46, 47, 48]),
+        ]
+    );
+    let (snapshot, tail) = db.load_doc(doc).await.unwrap();
+    assert_eq!(snapshot, Some((vec![0], 5)));
+    let expected: Vec<(i64, Vec<u8>)> = (6..)
+        .zip(big.iter().chain(&small).map(|(_, bytes)| bytes.clone()))
+        .collect();
+    assert_eq!(tail, expected);
+}
