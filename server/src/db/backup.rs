@@ -121,14 +121,15 @@ pub async fn logical_checksum(conn: &mut SqliteConnection) -> Result<(String, Ve
 }
 
 /// Rebuilds SQLite's search index (`posts_fts`) from `posts`, if the schema has one, and
-/// empties its list of posts still to index (the rebuild indexed them, under rowids the copy
-/// may have renumbered), in one transaction.
+/// marks every post indexed (the rebuild indexed them, under rowids the copy may have
+/// renumbered): the watermark past the last post, or, in a copy of a schema before it, the
+/// list of posts still to index emptied; in one transaction.
 pub async fn rebuild_search_index(conn: &mut SqliteConnection) -> sqlx::Result<()> {
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_schema WHERE type = 'table' \
-         AND name IN ('posts_fts', 'posts_fts_pending')",
+         AND name IN ('posts_fts', 'posts_fts_pending', 'posts_fts_indexed')",
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -141,6 +142,13 @@ pub async fn rebuild_search_index(conn: &mut SqliteConnection) -> sqlx::Result<(
         sqlx::query("DELETE FROM posts_fts_pending")
             .execute(&mut *tx)
             .await?;
+    }
+    if tables.iter().any(|t| t == "posts_fts_indexed") {
+        sqlx::query(
+            "UPDATE posts_fts_indexed SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM posts)",
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }

@@ -104,7 +104,8 @@ impl Backend {
         match (self, indexed) {
             (Backend::Sqlite, true) => {
                 "(SELECT rowid AS post_rowid FROM posts_fts WHERE posts_fts MATCH $1 \
-                  UNION SELECT post_rowid FROM posts_fts_pending) f \
+                  UNION SELECT rowid FROM posts \
+                  WHERE rowid > (SELECT upto FROM posts_fts_indexed)) f \
                  JOIN posts p ON p.rowid = f.post_rowid"
             }
             _ => "posts p",

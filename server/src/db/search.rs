@@ -297,8 +297,10 @@ impl Db {
     /// index, oldest first, in one transaction on `conn` (the hub's writer passes the
     /// connection it keeps): one index segment for all of them rather than one per commit,
     /// and a bounded one, so that a backlog (an import, a restart after a crash) never holds
-    /// the write lock for long. Returns how many it took off the pending list (fewer than
-    /// `at_most`: none is left) and how many of those it indexed; nothing to do on PostgreSQL
+    /// the write lock for long. The posts still to index are those past the watermark
+    /// `posts_fts_indexed.upto` (a new post's rowid is one past the largest), which moves in
+    /// the same transaction. Returns how many rowids it went past (`at_most`: more may be
+    /// left) and how many posts it indexed; nothing to do on PostgreSQL
     /// ([`super::Backend::indexes_search_later`]). A crash before it leaves them pending, and
     /// searched as such, until the next call.
     pub async fn index_pending_posts_on(
@@ -309,37 +311,37 @@ impl Db {
         if !self.backend.indexes_search_later() {
             return Ok((0, 0));
         }
+        const MARKS: &str = "SELECT (SELECT upto FROM posts_fts_indexed) AS upto, \
+             (SELECT COALESCE(MAX(rowid), 0) FROM posts) AS top";
         // Without taking the write lock when there is nothing to do (most seconds of a
         // quiet server).
-        let pending: bool =
-            sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM posts_fts_pending)")
-                .fetch_one(&mut *conn)
-                .await?
-                != 0;
-        if !pending {
+        let marks = sqlx::query(MARKS).fetch_one(&mut *conn).await?;
+        if marks.try_get::<i64, _>("top")? <= marks.try_get::<i64, _>("upto")? {
             return Ok((0, 0));
         }
-        // The same rows for both statements: nothing else writes while the lock is held.
-        const OLDEST: &str =
-            "SELECT post_rowid FROM posts_fts_pending ORDER BY post_rowid LIMIT $1";
         let mut tx = self.begin_write_on(conn).await?;
-        let indexed = sqlx::query(&format!(
+        // Read again under the write lock: nothing else writes until the commit.
+        let marks = sqlx::query(MARKS).fetch_one(&mut *tx).await?;
+        let (upto, top): (i64, i64) = (marks.try_get("upto")?, marks.try_get("top")?);
+        let next = top.min(upto.saturating_add(at_most));
+        if next <= upto {
+            return Ok((0, 0));
+        }
+        let indexed = sqlx::query(
             "INSERT INTO posts_fts (rowid, search_grams) \
-             SELECT p.rowid, p.search_grams FROM posts p WHERE p.rowid IN ({OLDEST})"
-        ))
-        .bind(at_most)
+             SELECT rowid, search_grams FROM posts WHERE rowid > $1 AND rowid <= $2",
+        )
+        .bind(upto)
+        .bind(next)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let taken = sqlx::query(&format!(
-            "DELETE FROM posts_fts_pending WHERE post_rowid IN ({OLDEST})"
-        ))
-        .bind(at_most)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        sqlx::query("UPDATE posts_fts_indexed SET upto = $1")
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok((taken, indexed))
+        Ok(((next - upto) as u64, indexed))
     }
 
     /// Indexes every pending post ([`Db::index_pending_posts_on`]) on a pooled connection;
