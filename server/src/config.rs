@@ -13,6 +13,7 @@ pub const DEFAULT_SESSION_ABSOLUTE_HOURS: u64 = 12;
 pub const DEFAULT_ROOM_EVICT_MS: u64 = 30_000;
 pub const DEFAULT_COMPACT_AFTER: usize = 500;
 pub const DEFAULT_SEARCH_INDEX_MS: u64 = 1_000;
+pub const DEFAULT_PROJECTION_MS: u64 = 200;
 pub const DEFAULT_WS_MESSAGES_PER_SECOND: u32 = 100;
 pub const DEFAULT_WS_MESSAGE_BURST: u32 = 400;
 pub const DEFAULT_WS_SEND_TIMEOUT_MS: u64 = 30_000;
@@ -92,6 +93,13 @@ pub struct Config {
     /// finds them before as well; this only sets how many one index write takes).
     #[arg(long, env = "RENRAKU_SEARCH_INDEX_MS", default_value_t = DEFAULT_SEARCH_INDEX_MS, global = true)]
     pub search_index_ms: u64,
+
+    /// On SQLite, what the sync hub acknowledged reaches the posts projection (room lists,
+    /// search, acknowledgement lists, pushes) this much later, many posts in one write; a
+    /// reader of those lists waits for it, so nobody sees one stale. Longer: fewer, larger
+    /// writes; shorter: pushes and room-list updates sooner.
+    #[arg(long, env = "RENRAKU_PROJECTION_MS", default_value_t = DEFAULT_PROJECTION_MS, global = true)]
+    pub projection_ms: u64,
 
     /// Messages per second one WebSocket connection may send, sustained; a connection that
     /// exceeds its rate (after its burst) is closed with code 1008 and a reason.
@@ -258,6 +266,7 @@ impl Config {
             room_evict_ms: DEFAULT_ROOM_EVICT_MS,
             compact_after: DEFAULT_COMPACT_AFTER,
             search_index_ms: DEFAULT_SEARCH_INDEX_MS,
+            projection_ms: DEFAULT_PROJECTION_MS,
             ws_messages_per_second: DEFAULT_WS_MESSAGES_PER_SECOND,
             ws_message_burst: DEFAULT_WS_MESSAGE_BURST,
             ws_max_frame_bytes: renraku_sync::frame::MAX_FRAME_BYTES,
@@ -299,6 +308,7 @@ impl Config {
             evict_after: Duration::from_millis(self.room_evict_ms),
             compact_after: self.compact_after.max(1),
             search_index_every: Duration::from_millis(self.search_index_ms.max(1)),
+            project_every: Duration::from_millis(self.projection_ms.max(1)),
             caps: self.ws_caps(crate::listener::open_files_limit()),
         }
     }

@@ -159,6 +159,12 @@ pub async fn prepare(config: &Config) -> Result<Db> {
     if projected > 0 {
         tracing::info!(rooms = projected, "projected rooms' posts");
     }
+    // What a crash left between an acknowledgement and its projection (SQLite, where the
+    // projection follows the log) is projected before the hub takes writes.
+    let caught_up = db.project_past_marks().await?;
+    if caught_up > 0 {
+        tracing::info!(rooms = caught_up, "projected rooms' logs past their marks");
+    }
     // Posts projected before search existed get their search columns.
     let filled = db.fill_search_columns().await?;
     if filled > 0 {

@@ -335,6 +335,7 @@ fn sort_items(items: &mut [AckItem], now: i64) {
 impl Db {
     /// The 「確認待ち」 list of `user` at `now`.
     pub async fn ack_inbox(&self, user: UserId, now: i64) -> Result<AckInbox> {
+        self.projection_settled().await;
         let mut conn = self.pool.acquire().await?;
         let mut waiting_for_me = Vec::new();
         let rows = sqlx::query(&format!(
@@ -387,6 +388,7 @@ impl Db {
 
     /// Open requests whose next step is due at `now` (the scheduler's clock).
     pub async fn due_ack_requests(&self, now: i64) -> Result<Vec<DueRequest>> {
+        self.projection_settled().await;
         let rows = sqlx::query(
             "SELECT room_id, post_id, stage FROM ack_requests \
              WHERE closed_at IS NULL AND next_at IS NOT NULL AND next_at <= $1 \
@@ -415,6 +417,7 @@ impl Db {
     /// the step first leaves nothing to do (the stage is claimed in the transaction).
     /// Returns the number of pushes queued.
     pub async fn fire_ack_request(&self, due: &DueRequest, clock_now: i64) -> Result<usize> {
+        self.projection_settled().await;
         let now = super::now_ms();
         let mut tx = self.begin_write().await?;
         let next_at = (due.stage == 0).then_some(clock_now + REMIND_AFTER_MS);
@@ -497,6 +500,7 @@ impl Db {
     /// The requests of a room's posts with their acknowledgements, as projected: (post,
     /// author, asked, acknowledged by whom and when), for tests and checks.
     pub async fn projected_acks(&self, room: RoomId) -> Result<Vec<(PostId, UserId, i64)>> {
+        self.projection_settled().await;
         let rows = sqlx::query(
             "SELECT post_id, user_id, at FROM acks WHERE room_id = $1 ORDER BY post_id, user_id",
         )

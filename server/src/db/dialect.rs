@@ -119,6 +119,16 @@ impl Backend {
         self == Backend::Sqlite
     }
 
+    /// Whether the posts projection follows the log (written by the hub's writer a moment
+    /// after the commit it reflects, many rooms' posts together, and projected again at
+    /// start past each room's mark in `projected_upto`) rather than inside every commit:
+    /// SQLite, one node, where that halves what each acknowledged commit writes. On
+    /// PostgreSQL every node reads at once what any node stored, and a node that dies does
+    /// not come back to project what it held: the commit projects.
+    pub fn projects_after_commit(self) -> bool {
+        self == Backend::Sqlite
+    }
+
     /// An SQL expression: the Japan Standard Time (UTC+9, no daylight saving) calendar month,
     /// `YYYY-MM`, of the unix-ms value `column`.
     pub fn jst_month(self, column: &str) -> String {

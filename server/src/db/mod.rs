@@ -26,6 +26,8 @@ pub mod parking;
 pub mod passkeys;
 pub mod patients;
 pub mod posts;
+pub mod projection_follow;
+pub mod projection_lag;
 pub mod provision;
 pub mod push;
 pub mod register;
@@ -55,6 +57,8 @@ pub struct Db {
     backend: Backend,
     /// Woken after a commit that queued pushes (`doc_log`), for this server's push worker.
     push_notifier: crate::push::Notifier,
+    /// How far the posts projection trails the log (shared with the hub's writer).
+    projection_lag: projection_lag::ProjectionLag,
 }
 
 impl Db {
@@ -113,6 +117,7 @@ impl Db {
             pool,
             backend,
             push_notifier: crate::push::Notifier::default(),
+            projection_lag: Default::default(),
         })
     }
 
@@ -151,6 +156,18 @@ impl Db {
     /// What this handle's commits that queue pushes wake (see [`crate::push::Notifier`]).
     pub fn push_notifier(&self) -> &crate::push::Notifier {
         &self.push_notifier
+    }
+
+    /// How far the posts projection trails the log: the hub's writer moves it.
+    pub fn projection_lag(&self) -> &projection_lag::ProjectionLag {
+        &self.projection_lag
+    }
+
+    /// Waits until the posts projection holds everything acknowledged so far: every reader
+    /// of `posts`, `read_markers`, the acknowledgement tables and `post_attachments` calls
+    /// this first (a no-op unless the writer holds some back).
+    pub async fn projection_settled(&self) {
+        self.projection_lag.settle().await;
     }
 
     /// Brings the schema up to date. Several nodes starting at once take turns: sqlx holds

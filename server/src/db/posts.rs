@@ -1,7 +1,9 @@
 //! The relational projection of room documents: `posts` (for statistics, search, export and
-//! push) and `read_markers` (for unread counts). Written only by the room tasks, in the same
-//! transaction as the log rows of the updates they reflect (`doc_log::append_batch`), so the
-//! projection never runs ahead of or behind what was acknowledged. Never a sync source.
+//! push) and `read_markers` (for unread counts). Written only from what the room tasks
+//! acknowledged: on PostgreSQL in the same transaction as the log rows of the updates it
+//! reflects (`doc_log::append_batch`); on SQLite by the hub's writer a moment after
+//! (`projection_follow`), its readers waiting for what was acknowledged before they began
+//! (`projection_lag`). Never a sync source.
 
 use super::dialect::Backend;
 use super::{flag, now_ms, Db};
@@ -400,6 +402,7 @@ pub struct PostRow {
 impl Db {
     /// For each room `user` is a member of: latest activity and unread count.
     pub async fn room_activity(&self, user: UserId) -> Result<Vec<RoomActivity>> {
+        self.projection_settled().await;
         let rows = sqlx::query(
             "SELECT m.room_id, \
                  (SELECT MAX(p.activity_at) FROM posts p \
@@ -429,6 +432,7 @@ impl Db {
 
     /// A room's projected posts in id (creation) order, deleted ones included.
     pub async fn projected_posts(&self, room: RoomId) -> Result<Vec<PostRow>> {
+        self.projection_settled().await;
         let rows = sqlx::query(
             "SELECT post_id, author_id, parent_id, text, created_at, edited_at, deleted, \
                  stored_at FROM posts WHERE room_id = $1 ORDER BY post_id",
@@ -464,6 +468,7 @@ impl Db {
 
     /// A room's projected read markers, in user order.
     pub async fn projected_read_markers(&self, room: RoomId) -> Result<Vec<ReadMarker>> {
+        self.projection_settled().await;
         let rows = sqlx::query(
             "SELECT user_id, post_id, at FROM read_markers WHERE room_id = $1 ORDER BY user_id",
         )
@@ -526,6 +531,13 @@ impl Db {
             }
             let posts = project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;
             super::acks::project_in(&mut tx, &[&projection], &posts, now_ms(), false).await?;
+            // Where the projection follows the log, the room is now projected to its head.
+            super::projection_follow::mark_whole_in(
+                &mut tx,
+                self.backend,
+                &DocId::Room(room).storage_key(),
+            )
+            .await?;
             tx.commit().await?;
             projected += 1;
         }

@@ -93,6 +93,7 @@ impl Db {
         s: &PostSearch,
         scan_at_most: i64,
     ) -> Result<SearchResults> {
+        self.projection_settled().await;
         if s.terms.is_empty() {
             return Ok(SearchResults::default());
         }

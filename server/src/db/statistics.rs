@@ -13,6 +13,7 @@ const JST_MS: i64 = 9 * 3_600_000;
 impl Db {
     /// Posts stored from `since` (unix ms) on, in rooms of `m`, counted per JST month.
     pub async fn statistics(&self, m: MunicipalityId, since: i64) -> Result<Statistics> {
+        self.projection_settled().await;
         debug_assert_eq!(JST_MS, 32_400_000);
         let month = self.backend.jst_month("p.stored_at");
         let from = "FROM posts p JOIN rooms r ON r.id = p.room_id \

@@ -3,6 +3,7 @@
 mod activity;
 mod caps;
 mod conn;
+mod held_projection;
 mod limits;
 mod live;
 pub mod maintenance;

@@ -27,6 +27,8 @@ pub struct HubConfig {
     pub compact_after: usize,
     /// How often the writer moves new posts into the search index.
     pub search_index_every: Duration,
+    /// How often the writer writes the posts projection it holds (where it follows the log).
+    pub project_every: Duration,
     /// WebSockets per user and in all.
     pub caps: super::ConnCaps,
 }
@@ -58,7 +60,12 @@ impl Hub {
     pub fn new(db: Db, config: HubConfig) -> Hub {
         let (activity, news) = mpsc::channel(super::activity::QUEUE);
         let hub = Hub(Arc::new(HubInner {
-            writer: Writer::spawn(db.clone(), activity, config.search_index_every),
+            writer: Writer::spawn(
+                db.clone(),
+                activity,
+                config.search_index_every,
+                config.project_every,
+            ),
             db,
             rooms: Mutex::new(HashMap::new()),
             live: Default::default(),

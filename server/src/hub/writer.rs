@@ -2,7 +2,13 @@
 //! all rooms handed in while the previous transaction was committing goes into the next one
 //! — group commit across rooms, so a busy server pays one fsync for many rooms instead of
 //! one each, and rooms never queue on SQLite's single write lock.
+//!
+//! Where the posts projection follows the log ([`crate::db::Backend::projects_after_commit`])
+//! the writer holds what each commit's updates wrote and writes it every `project_every`,
+//! many commits' worth in one transaction (or at once when a reader waits for it:
+//! [`crate::db::projection_lag`]); the acknowledged commit then writes the log alone.
 
+use super::held_projection::HeldProjection;
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::posts::{NewPost, Projection};
@@ -62,10 +68,15 @@ impl Writer {
         db: Db,
         activity: mpsc::Sender<Vec<NewPost>>,
         index_every: std::time::Duration,
+        project_every: std::time::Duration,
     ) -> Writer {
         let (tx, rx) = mpsc::channel(MAX_JOBS * 4);
         tokio::spawn(checkpoints(db.clone(), tx.downgrade()));
-        tokio::spawn(run(db, rx, activity, index_every));
+        let every = Every {
+            index: index_every,
+            project: project_every,
+        };
+        tokio::spawn(run(db, rx, activity, every));
         Writer { tx }
     }
 
@@ -131,25 +142,66 @@ impl Writer {
     }
 }
 
+/// How often the writer does what follows its commits.
+struct Every {
+    /// Moves new posts into the search index.
+    index: std::time::Duration,
+    /// Writes the projection it holds.
+    project: std::time::Duration,
+}
+
+/// The projection the writer holds back, and how many commits' worth it has held and
+/// written since start (for readers waiting on it: `ProjectionLag`).
+#[derive(Default)]
+struct Held {
+    projection: HeldProjection,
+    commits: u64,
+    /// Writes failed in a row (see [`write_held`]).
+    failures: u32,
+}
+
+/// Failed writes of the held projection after which it is written room by room, and a room
+/// that still fails is left to the next start (its mark stays behind its log).
+const FAILURES_BEFORE_SPLIT: u32 = 3;
+
 async fn run(
     db: Db,
     mut rx: mpsc::Receiver<Job>,
     activity: mpsc::Sender<Vec<NewPost>>,
-    index_every: std::time::Duration,
+    every: Every,
 ) {
+    let defer = db.backend().projects_after_commit();
+    let lag = db.projection_lag().clone();
+    let mut held = Held::default();
+    let mut project_every = tokio::time::interval(every.project);
+    project_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut jobs = Vec::with_capacity(MAX_JOBS);
     // The writer's own connection, kept between commits (see `Db::append_batch_on`); given
     // back to the pool after a failed commit, and taken again for the next.
     let mut conn: Option<PoolConnection<Any>> = None;
     // Between commits, on the same connection: the index's transaction never waits on the
     // group commit's lock, nor a commit on the index's (SQLite would make either sleep).
-    let mut index_every = tokio::time::interval(index_every);
+    let mut index_every = tokio::time::interval(every.index);
     index_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             got = rx.recv_many(&mut jobs, MAX_JOBS) => if got == 0 {
+                // Shutting down: what is held is written now, or at the next start.
+                if !held.projection.is_empty() {
+                    write_held(&db, &mut conn, &mut held, &activity).await;
+                }
                 return;
             },
+            _ = project_every.tick(), if !held.projection.is_empty() => {
+                write_held(&db, &mut conn, &mut held, &activity).await;
+                continue;
+            }
+            _ = lag.wanted() => {
+                if !held.projection.is_empty() {
+                    write_held(&db, &mut conn, &mut held, &activity).await;
+                }
+                continue;
+            }
             _ = index_every.tick() => {
                 match index_pending(&db, &mut conn).await {
                     // The next step right after the commits queued meanwhile.
@@ -196,7 +248,8 @@ async fn run(
                 doc: doc.as_str(),
                 rows: rows.as_slice(),
                 bind: bind.as_slice(),
-                projection: projection.as_ref(),
+                // Held and written after the commit, where the projection follows the log.
+                projection: projection.as_ref().filter(|_| !defer),
             })
             .chain(binds.iter().map(|(bind, _)| DocAppend {
                 doc: "",
@@ -207,7 +260,7 @@ async fn run(
             .collect();
         let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
         let committed = async {
-            let held = held(&db, &mut conn).await?;
+            let held = connection(&db, &mut conn).await?;
             db.append_batch_on(held, &docs, &entries, &snapshots).await
         }
         .await;
@@ -223,7 +276,24 @@ async fn run(
                     tracing::warn!("room activity not queued");
                 }
                 let mut results = results.into_iter();
-                for ((.., done), appended) in appends.into_iter().zip(results.by_ref()) {
+                let mut answers = Vec::with_capacity(appends.len());
+                for ((doc, _, _, projection, done), appended) in
+                    appends.into_iter().zip(results.by_ref())
+                {
+                    if let (true, Some(projection), Ok(seqs)) = (defer, projection, &appended) {
+                        if let Some(&upto) = seqs.iter().max() {
+                            held.projection.hold(&doc, upto, projection);
+                        }
+                    }
+                    answers.push((done, appended));
+                }
+                // Counted before anyone hears of the commit: a reader who starts after an
+                // acknowledgement waits for its projection.
+                if defer && !held.projection.is_empty() {
+                    held.commits += 1;
+                    lag.held(held.commits);
+                }
+                for (done, appended) in answers {
                     let _ = done.send(Ok(appended));
                 }
                 for ((_, done), appended) in binds.into_iter().zip(results) {
@@ -231,6 +301,9 @@ async fn run(
                 }
                 for (_, done) in audits {
                     let _ = done.send(Ok(()));
+                }
+                if held.projection.is_full() {
+                    write_held(&db, &mut conn, &mut held, &activity).await;
                 }
             }
             Err(e) => {
@@ -250,8 +323,65 @@ async fn run(
     }
 }
 
+/// Writes the projection held back (see `Db::project_following_on`) and tells members'
+/// room lists of the new posts. A failed write keeps it held, for the next tick; after
+/// [`FAILURES_BEFORE_SPLIT`] in a row it is written room by room, so that one room's rows
+/// that cannot be written hold up no other room nor any reader: that room is projected
+/// again from its log at the next start.
+async fn write_held(
+    db: &Db,
+    conn: &mut Option<PoolConnection<Any>>,
+    held: &mut Held,
+    activity: &mpsc::Sender<Vec<NewPost>>,
+) {
+    let (projections, marks) = held.projection.take();
+    let split = held.failures >= FAILURES_BEFORE_SPLIT;
+    let parts: Vec<std::ops::Range<usize>> = if split {
+        (0..projections.len()).map(|i| i..i + 1).collect()
+    } else {
+        std::iter::once(0..projections.len()).collect()
+    };
+    let mut new_posts = Vec::new();
+    for part in parts {
+        let written = async {
+            let refs: Vec<&Projection> = projections[part.clone()].iter().collect();
+            let marks: Vec<(&str, i64)> = marks[part.clone()]
+                .iter()
+                .map(|(doc, seq)| (doc.as_str(), *seq))
+                .collect();
+            let held_conn = connection(db, conn).await?;
+            db.project_following_on(held_conn, &refs, &marks).await
+        }
+        .await;
+        match written {
+            Ok(posts) => new_posts.extend(posts),
+            Err(e) if split => {
+                *conn = None;
+                error!(error = %e, doc = %marks[part.start].0,
+                    "the posts projection of a room cannot be written; it is projected \
+                     again from its log at the next start");
+            }
+            Err(e) => {
+                *conn = None;
+                held.failures += 1;
+                error!(error = %e, rooms = projections.len(),
+                    "writing the posts projection failed; again at the next tick");
+                for (projection, (doc, upto)) in projections.into_iter().zip(marks) {
+                    held.projection.hold(&doc, upto, projection);
+                }
+                return;
+            }
+        }
+    }
+    held.failures = 0;
+    db.projection_lag().written(held.commits);
+    if !new_posts.is_empty() && activity.try_send(new_posts).is_err() {
+        tracing::warn!("room activity not queued");
+    }
+}
+
 /// The writer's connection: the one it holds, or a new one from the pool.
-async fn held<'c>(
+async fn connection<'c>(
     db: &Db,
     conn: &'c mut Option<PoolConnection<Any>>,
 ) -> crate::Result<&'c mut PoolConnection<Any>> {
@@ -268,7 +398,7 @@ async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate
     if !db.backend().indexes_search_later() {
         return Ok(false);
     }
-    let conn = held(db, conn).await?;
+    let conn = connection(db, conn).await?;
     let (taken, indexed) = db.index_pending_posts_on(conn, INDEX_STEP).await?;
     tracing::trace!(posts = indexed, "search index updated");
     Ok(taken >= INDEX_STEP as u64)

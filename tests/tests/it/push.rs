@@ -254,6 +254,9 @@ fn header<'a>(received: &'a Received, name: &str) -> &'a str {
 }
 
 pub(crate) async fn outbox_len(db: &Db) -> i64 {
+    // The pushes of what was acknowledged are queued with its projection, which on SQLite
+    // follows the commit: everything saved so far has had its pushes queued after this.
+    db.projection_settled().await;
     sqlx::query_scalar("SELECT COUNT(*) FROM push_outbox")
         .fetch_one(db.pool())
         .await

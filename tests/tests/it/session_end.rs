@@ -81,6 +81,8 @@ async fn raw_closed_within(socket: &mut Ws, within: Duration) -> Option<(u16, St
 }
 
 async fn stored_post(server: &TestServer, room: RoomId, id: &PostId) -> bool {
+    // What was saved so far is projected (SQLite writes the projection after the commit).
+    server.db().projection_settled().await;
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM posts WHERE room_id = $1 AND post_id = $2")
         .bind(room.get())
         .bind(id.to_string())

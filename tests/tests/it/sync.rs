@@ -541,6 +541,7 @@ async fn a_burst_of_new_clients_in_several_rooms_is_saved_whole() {
         started.elapsed()
     );
 
+    server.db().projection_settled().await;
     let pool = server.db().pool();
     for (_, _, room, post, client, author) in &sent {
         let owner: i64 = sqlx::query("SELECT user_id FROM yjs_clients WHERE client_id = $1")

@@ -505,8 +505,8 @@ async fn import_conversation(
         // user 0: written by the import, not by one professional (each item's author is in
         // the post itself and its client id is bound to them).
         doc_log::append_in(conn, db.backend(), &key, UserId::new(0), &update, now).await?;
-        // The projection (search, unread counts, 確認待ち) follows in the same transaction,
-        // as it does for every update a room task stores. Backfill: no pushes for imports.
+        // The projection (search, unread counts, 確認待ち) follows in the same transaction:
+        // imported posts are found at once. Backfill: no pushes for imports.
         let mut replica = ServerDoc::new(DocId::Room(room));
         replica.load(&main.encode_state()).map_err(|e| {
             Error::internal(format!("room/{room} does not load after the import: {e}"))
@@ -515,6 +515,8 @@ async fn import_conversation(
         let projected =
             crate::db::posts::project_in(conn, db.backend(), &[&projection], now, true).await?;
         crate::db::acks::project_in(conn, &[&projection], &projected, now, false).await?;
+        // Projected to the log's head: a start does not project the room again.
+        crate::db::projection_follow::mark_whole_in(conn, db.backend(), &key).await?;
     }
     Ok(())
 }
