@@ -391,6 +391,23 @@ pub(crate) async fn project_in(
     })
 }
 
+/// Whether any `posts` or `read_markers` row of `room` exists (read inside the caller's
+/// transaction): a room without is projected as a backfill, without pushes for old posts.
+pub(super) async fn has_projected_rows_in(
+    tx: &mut sqlx::AnyConnection,
+    room: RoomId,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS one FROM posts WHERE room_id = $1 \
+         UNION ALL SELECT 1 AS one FROM read_markers WHERE room_id = $2",
+    )
+    .bind(room.get())
+    .bind(room.get())
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some())
+}
+
 /// One projected post, as statistics, search and export read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostRow {
@@ -517,16 +534,7 @@ impl Db {
             // and the others find its rows.
             super::dialect::lock_doc_in(&mut tx, self.backend, &DocId::Room(room).storage_key())
                 .await?;
-            let done = sqlx::query(
-                "SELECT 1 AS one FROM posts WHERE room_id = $1 \
-                 UNION ALL SELECT 1 AS one FROM read_markers WHERE room_id = $2",
-            )
-            .bind(room.get())
-            .bind(room.get())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-            if done {
+            if has_projected_rows_in(&mut tx, room).await? {
                 continue;
             }
             let posts = project_in(&mut tx, self.backend, &[&projection], now_ms(), true).await?;

@@ -126,16 +126,7 @@ impl Db {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         super::dialect::lock_doc_in(&mut tx, self.backend, &key).await?;
-        let projected_before = sqlx::query(
-            "SELECT 1 AS one FROM posts WHERE room_id = $1 \
-             UNION ALL SELECT 1 AS one FROM read_markers WHERE room_id = $2",
-        )
-        .bind(room.get())
-        .bind(room.get())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        let backfill = !projected_before;
+        let backfill = !super::posts::has_projected_rows_in(&mut tx, room).await?;
         let posts =
             super::posts::project_in(&mut tx, self.backend, &[&projection], now, backfill).await?;
         let mut pushes = super::push::enqueue_in(&mut tx, &posts.new_posts, now).await?;
