@@ -1,7 +1,7 @@
 //! How far the posts projection trails the acknowledged log, where it follows the log
 //! ([`super::Backend::projects_after_commit`]): the hub's writer counts the commits whose
 //! projection it holds back and those whose projection it has written, and a reader of the
-//! projection (room lists, search, acknowledgements, statistics, attachments) first waits
+//! projection (room lists, search, acknowledgements and their scheduler, statistics) first waits
 //! for what was acknowledged before it began. A user who saw their post saved finds it in
 //! every list at once; nobody waits when nothing is held back, the usual case of a read.
 
