@@ -257,8 +257,18 @@ impl Db {
     /// A document as stored (its snapshot, then the log after it), for reading outside the
     /// hub: rebuilding the projection, exporting a record.
     pub async fn load_server_doc(&self, id: DocId) -> Result<ServerDoc> {
+        Ok(self.load_server_doc_at(id).await?.0)
+    }
+
+    /// [`Db::load_server_doc`], and the seq it is stored up to (0 when nothing is).
+    pub async fn load_server_doc_at(&self, id: DocId) -> Result<(ServerDoc, i64)> {
         let (snapshot, tail) = self.load_doc(&id.storage_key()).await?;
         let mut doc = ServerDoc::new(id);
+        let head = tail
+            .last()
+            .map(|(seq, _)| *seq)
+            .or(snapshot.as_ref().map(|(_, seq)| *seq))
+            .unwrap_or(0);
         for update in snapshot
             .iter()
             .map(|(s, _)| s)
@@ -267,7 +277,7 @@ impl Db {
             doc.load(update)
                 .map_err(|e| Error::internal(format!("{id} does not load: {e}")))?;
         }
-        Ok(doc)
+        Ok((doc, head))
     }
 
     /// The snapshot (state, up_to_seq) if any, then the log rows after it, in seq order.

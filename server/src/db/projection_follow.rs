@@ -7,8 +7,8 @@
 
 use super::posts::{NewPost, Projection};
 use super::{now_ms, Db};
-use crate::error::{Error, Result};
-use renraku_sync::{DocId, RoomId, ServerDoc};
+use crate::error::Result;
+use renraku_sync::{DocId, RoomId};
 use sqlx::Row;
 
 /// Moves documents' marks forward (never back) inside the caller's transaction.
@@ -109,19 +109,7 @@ impl Db {
     async fn project_room_again(&self, room: RoomId) -> Result<()> {
         let id = DocId::Room(room);
         let key = id.storage_key();
-        let (snapshot, tail) = self.load_doc(&key).await?;
-        let mut doc = ServerDoc::new(id);
-        let mut head = 0;
-        if let Some((state, seq)) = &snapshot {
-            doc.load(state)
-                .map_err(|e| Error::internal(format!("{id} does not load: {e}")))?;
-            head = *seq;
-        }
-        for (seq, update) in &tail {
-            doc.load(update)
-                .map_err(|e| Error::internal(format!("{id} does not load: {e}")))?;
-            head = head.max(*seq);
-        }
+        let (doc, head) = self.load_server_doc_at(id).await?;
         let projection = Projection::whole(room, &doc);
         let now = now_ms();
         let mut tx = self.begin_write().await?;
