@@ -86,40 +86,35 @@ const APPEND_ROWS: &str = "WITH fresh (i, doc, user_id, update_bytes) AS (VALUES
      FROM fresh f LEFT JOIN tops t ON t.doc = f.doc \
      RETURNING doc, seq";
 
-/// Appends each share's rows (`(index, doc, rows)`) under consecutive seqs, its documents
-/// already locked; returns each share's index and seqs. A few multi-row statements
-/// ([`super::batch::shaped_chunks`]) each read their documents' last seqs and write their
-/// rows: a busy commit pays a few round trips to the database, not one per update.
-async fn append_rows_in(
-    tx: &mut sqlx::AnyConnection,
-    shares: &[(usize, &str, &[LogRow])],
-    now: i64,
-) -> Result<Vec<(usize, Vec<i64>)>> {
-    let rows: Vec<(i64, &str, &LogRow)> = shares
+/// One share of an append: its index in the commit, its document, its rows.
+pub(crate) type Share<'a> = (usize, &'a str, &'a [LogRow]);
+
+/// The rows of `shares` in order, each with its position (`i` in [`APPEND_ROWS`]).
+pub(crate) fn numbered_rows<'a>(shares: &[Share<'a>]) -> Vec<(i64, &'a str, &'a LogRow)> {
+    shares
         .iter()
         .flat_map(|&(_, doc, rows)| rows.iter().map(move |row| (doc, row)))
         .zip(0..)
         .map(|((doc, row), i)| (i, doc, row))
-        .collect();
-    // Each document's new seqs, ascending: its rows took them in their order (a later
-    // statement's rows come after an earlier one's, whose rows it reads as the last).
+        .collect()
+}
+
+/// [`APPEND_ROWS`] for `rows` rows: `$1` is the time, then four parameters a row.
+pub(crate) fn append_sql(rows: usize) -> String {
+    APPEND_ROWS.replace("{rows}", &super::batch::placeholders(2, rows, 4))
+}
+
+/// Each share's seqs, from the `(doc, seq)` rows the appends returned: a document's new seqs
+/// ascending went to its rows in their order (a later statement's rows come after an earlier
+/// one's, whose rows it reads as the last).
+pub(crate) fn seqs_of_shares(
+    shares: &[Share<'_>],
+    returned: impl IntoIterator<Item = (String, i64)>,
+) -> Result<Vec<(usize, Vec<i64>)>> {
     let mut seqs: std::collections::HashMap<String, std::collections::VecDeque<i64>> =
         std::collections::HashMap::new();
-    for chunk in super::batch::shaped_chunks(&rows) {
-        let sql = APPEND_ROWS.replace("{rows}", &super::batch::placeholders(2, chunk.len(), 4));
-        let mut query = sqlx::query(&sql).bind(now);
-        for &(i, doc, (user, bytes)) in chunk {
-            query = query
-                .bind(i)
-                .bind(doc)
-                .bind(user.get())
-                .bind(bytes.as_slice());
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            seqs.entry(row.try_get("doc")?)
-                .or_default()
-                .push_back(row.try_get("seq")?);
-        }
+    for (doc, seq) in returned {
+        seqs.entry(doc).or_default().push_back(seq);
     }
     for taken in seqs.values_mut() {
         taken.make_contiguous().sort_unstable();
@@ -138,6 +133,34 @@ async fn append_rows_in(
         done.push((at, own));
     }
     Ok(done)
+}
+
+/// Appends each share's rows under consecutive seqs, its documents already locked; returns
+/// each share's index and seqs. A few multi-row statements
+/// ([`super::batch::shaped_chunks`]) each read their documents' last seqs and write their
+/// rows: a busy commit pays a few round trips to the database, not one per update.
+async fn append_rows_in(
+    tx: &mut sqlx::AnyConnection,
+    shares: &[Share<'_>],
+    now: i64,
+) -> Result<Vec<(usize, Vec<i64>)>> {
+    let rows = numbered_rows(shares);
+    let mut returned = Vec::with_capacity(rows.len());
+    for chunk in super::batch::shaped_chunks(&rows) {
+        let sql = append_sql(chunk.len());
+        let mut query = sqlx::query(&sql).bind(now);
+        for &(i, doc, (user, bytes)) in chunk {
+            query = query
+                .bind(i)
+                .bind(doc)
+                .bind(user.get())
+                .bind(bytes.as_slice());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            returned.push((row.try_get("doc")?, row.try_get("seq")?));
+        }
+    }
+    seqs_of_shares(shares, returned)
 }
 
 fn client_key(client_id: u64) -> Result<i64> {

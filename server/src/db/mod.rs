@@ -20,6 +20,7 @@ pub mod client_certs;
 pub mod dialect;
 pub mod doc_log;
 pub mod import_export;
+pub mod log_thread;
 pub mod municipalities;
 pub mod organizations;
 pub mod parking;
@@ -59,12 +60,15 @@ pub struct Db {
     push_notifier: crate::push::Notifier,
     /// How far the posts projection trails the log (shared with the hub's writer).
     projection_lag: projection_lag::ProjectionLag,
+    /// The SQLite database's file (none on PostgreSQL, or for a database in memory).
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Db {
     /// Connects (creating a SQLite file and its directory if needed). Does not migrate.
     pub async fn connect(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
+        let mut sqlite_file = None;
         let (backend, url) = if let Some(rest) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -77,6 +81,9 @@ impl Db {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     crate::Error::internal(format!("cannot create {}: {e}", dir.display()))
                 })?;
+            }
+            if !path.is_empty() && path != ":memory:" && !rest.contains("mode=memory") {
+                sqlite_file = Some(Path::new(path).to_owned());
             }
             let url = if rest.contains("mode=") {
                 url.to_owned()
@@ -118,7 +125,14 @@ impl Db {
             backend,
             push_notifier: crate::push::Notifier::default(),
             projection_lag: Default::default(),
+            sqlite_file,
         })
+    }
+
+    /// The SQLite database's file, for a connection of one's own beside the pool
+    /// ([`log_thread`]); none on PostgreSQL or in memory.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
     }
 
     pub fn backend(&self) -> Backend {

@@ -11,6 +11,7 @@
 use super::held_projection::HeldProjection;
 use crate::db::audit::AuditEntry;
 use crate::db::doc_log::{Appended, DocAppend, Snapshot};
+use crate::db::log_thread::LogThread;
 use crate::db::posts::{NewPost, Projection};
 use crate::db::search::INDEX_STEP;
 use crate::db::Db;
@@ -183,6 +184,7 @@ async fn run(
     // group commit's lock, nor a commit on the index's (SQLite would make either sleep).
     let mut index_every = tokio::time::interval(every.index);
     index_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut log = LogConn::new(db.sqlite_file().filter(|_| defer));
     loop {
         tokio::select! {
             got = rx.recv_many(&mut jobs, MAX_JOBS) => if got == 0 {
@@ -237,36 +239,59 @@ async fn run(
                 } => compactions.push((doc, state, up_to_seq)),
             }
         }
-        let snapshots: Vec<Snapshot> = compactions
-            .iter()
-            .map(|(doc, state, seq)| (doc.as_str(), state.as_slice(), *seq))
-            .collect();
-        // A bind-only job is a document share with no rows (the document is never named).
-        let docs: Vec<DocAppend> = appends
-            .iter()
-            .map(|(doc, rows, bind, projection, _)| DocAppend {
-                doc: doc.as_str(),
-                rows: rows.as_slice(),
-                bind: bind.as_slice(),
-                // Held and written after the commit, where the projection follows the log.
-                projection: projection.as_ref().filter(|_| !defer),
-            })
-            .chain(binds.iter().map(|(bind, _)| DocAppend {
-                doc: "",
-                rows: &[],
-                bind: bind.as_slice(),
-                projection: None,
-            }))
-            .collect();
-        let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
-        let committed = async {
-            let held = connection(&db, &mut conn).await?;
-            db.append_batch_on(held, &docs, &entries, &snapshots).await
-        }
-        .await;
-        if committed.is_err() {
-            conn = None;
-        }
+        let jobs_taken = appends.len() + binds.len() + audits.len() + compactions.len();
+        // Rows alone (the steady state of a busy server): on the log thread, one wake for
+        // the whole commit. Anything else, with sqlx, in one transaction as ever.
+        let rows_alone = binds.is_empty()
+            && audits.is_empty()
+            && compactions.is_empty()
+            && appends
+                .iter()
+                .all(|(_, rows, bind, ..)| bind.is_empty() && !rows.is_empty());
+        let on_log_thread = if rows_alone { log.thread() } else { None };
+        let committed = if let Some(thread) = on_log_thread {
+            let shares = appends
+                .iter_mut()
+                .map(|(doc, rows, ..)| (doc.clone(), std::mem::take(rows)))
+                .collect();
+            let appended = thread.append(shares).await;
+            if appended.is_err() {
+                log.failed();
+            }
+            appended.map(|seqs| (seqs.into_iter().map(Ok).collect(), Vec::new()))
+        } else {
+            let snapshots: Vec<Snapshot> = compactions
+                .iter()
+                .map(|(doc, state, seq)| (doc.as_str(), state.as_slice(), *seq))
+                .collect();
+            // A bind-only job is a document share with no rows (the document is never named).
+            let docs: Vec<DocAppend> = appends
+                .iter()
+                .map(|(doc, rows, bind, projection, _)| DocAppend {
+                    doc: doc.as_str(),
+                    rows: rows.as_slice(),
+                    bind: bind.as_slice(),
+                    // Held and written after the commit, where the projection follows the log.
+                    projection: projection.as_ref().filter(|_| !defer),
+                })
+                .chain(binds.iter().map(|(bind, _)| DocAppend {
+                    doc: "",
+                    rows: &[],
+                    bind: bind.as_slice(),
+                    projection: None,
+                }))
+                .collect();
+            let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
+            let committed = async {
+                let held = connection(&db, &mut conn).await?;
+                db.append_batch_on(held, &docs, &entries, &snapshots).await
+            }
+            .await;
+            if committed.is_err() {
+                conn = None;
+            }
+            committed
+        };
         match committed {
             Ok((results, new_posts)) => {
                 // After the commit, never waited for: members' room lists are told by
@@ -307,7 +332,7 @@ async fn run(
                 }
             }
             Err(e) => {
-                error!(error = %e, jobs = docs.len() + entries.len(), "group commit failed");
+                error!(error = %e, jobs = jobs_taken, "group commit failed");
                 let reason = "storage unavailable".to_owned();
                 for (.., done) in appends {
                     let _ = done.send(Err(reason.clone()));
@@ -377,6 +402,40 @@ async fn write_held(
     db.projection_lag().written(held.commits);
     if !new_posts.is_empty() && activity.try_send(new_posts).is_err() {
         tracing::warn!("room activity not queued");
+    }
+}
+
+/// The log thread the writer commits rows on where it can (SQLite: `db::log_thread`),
+/// opened again after a failure, as the pooled connection is taken again.
+struct LogConn {
+    file: Option<std::path::PathBuf>,
+    thread: Option<LogThread>,
+}
+
+impl LogConn {
+    fn new(file: Option<&std::path::Path>) -> LogConn {
+        LogConn {
+            file: file.map(ToOwned::to_owned),
+            thread: None,
+        }
+    }
+
+    /// The thread, started if need be; none where there is none (PostgreSQL) or it cannot
+    /// start now (then this commit goes through sqlx).
+    fn thread(&mut self) -> Option<&LogThread> {
+        if self.thread.is_none() {
+            let file = self.file.as_deref()?;
+            match LogThread::open(file) {
+                Ok(thread) => self.thread = Some(thread),
+                Err(e) => tracing::warn!(error = %e, "the log thread cannot start"),
+            }
+        }
+        self.thread.as_ref()
+    }
+
+    /// Its commit failed: the next one starts on a new connection.
+    fn failed(&mut self) {
+        self.thread = None;
     }
 }
 

@@ -1,0 +1,174 @@
+//! The hub's group commit on SQLite, run synchronously on a thread of its own.
+//!
+//! sqlx's SQLite driver runs each statement on a worker thread and hands it back over a
+//! channel: a commit of `BEGIN IMMEDIATE`, the append and `COMMIT` woke that thread and the
+//! runtime three times each way, and those wakes were most of the server's CPU per update at
+//! a steady rate (bench/HISTORY.md). Here the writer hands the whole commit over once and is
+//! woken once when it is durable. Only the commit that appends rows alone comes here; one
+//! that also binds client ids, audits or compacts goes through sqlx (`Db::append_batch_on`).
+//! The hub's writer waits for each before it starts the next, so the two connections never
+//! contend for SQLite's write lock.
+
+use super::doc_log::{append_sql, numbered_rows, seqs_of_shares, LogRow, Share};
+use super::{dialect, now_ms};
+use crate::error::{Error, Result};
+use rusqlite::types::ToSqlOutput::Borrowed;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// One document's rows to append.
+pub type OwnedShare = (String, Vec<LogRow>);
+
+struct Request {
+    shares: Vec<OwnedShare>,
+    /// Each share's seqs, in order, once committed.
+    done: oneshot::Sender<Result<Vec<Vec<i64>>>>,
+}
+
+/// The thread, and its queue; the thread ends (closing its connection) when this is dropped.
+pub struct LogThread {
+    tx: mpsc::Sender<Request>,
+}
+
+impl LogThread {
+    /// Opens a connection to the database file (which sqlx created and migrated) with the
+    /// pool's pragmas, and starts its thread.
+    pub fn open(path: &Path) -> Result<LogThread> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error)?;
+        conn.execute_batch(dialect::SQLITE_PRAGMAS)
+            .map_err(sqlite_error)?;
+        let (tx, rx) = mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("renraku-log".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(Request { shares, done }) = rx.recv() {
+                    let _ = done.send(append(&mut conn, &shares));
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the log thread: {e}")))?;
+        Ok(LogThread { tx })
+    }
+
+    /// Appends each share's rows under its document's next seqs, in one transaction;
+    /// returns their seqs once durable.
+    pub async fn append(&self, shares: Vec<OwnedShare>) -> Result<Vec<Vec<i64>>> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Request { shares, done })
+            .map_err(|_| Error::internal("the log thread has stopped"))?;
+        wait.await
+            .map_err(|_| Error::internal("the log thread has stopped"))?
+    }
+}
+
+fn append(conn: &mut Connection, owned: &[OwnedShare]) -> Result<Vec<Vec<i64>>> {
+    let shares: Vec<Share<'_>> = owned
+        .iter()
+        .enumerate()
+        .map(|(at, (doc, rows))| (at, doc.as_str(), rows.as_slice()))
+        .collect();
+    let now = now_ms();
+    let rows = numbered_rows(&shares);
+    // Dropped without a commit, it rolls back.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite_error)?;
+    let mut returned = Vec::with_capacity(rows.len());
+    for chunk in super::batch::shaped_chunks(&rows) {
+        let mut statement = tx
+            .prepare_cached(&append_sql(chunk.len()))
+            .map_err(sqlite_error)?;
+        let mut values = Vec::with_capacity(1 + chunk.len() * 4);
+        values.push(Borrowed(ValueRef::Integer(now)));
+        for &(i, doc, (user, bytes)) in chunk {
+            values.extend([
+                Borrowed(ValueRef::Integer(i)),
+                Borrowed(ValueRef::Text(doc.as_bytes())),
+                Borrowed(ValueRef::Integer(user.get())),
+                Borrowed(ValueRef::Blob(bytes)),
+            ]);
+        }
+        // `$n` is the n-th value, as sqlx binds it: SQLite numbers parameters by where they
+        // first appear, and `$1` (the time) comes last in the text.
+        for index in 1..=statement.parameter_count() {
+            let value = statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+                .and_then(|n| values.get(n.checked_sub(1)?))
+                .ok_or_else(|| Error::internal("the append's parameters do not match"))?;
+            statement
+                .raw_bind_parameter(index, value)
+                .map_err(sqlite_error)?;
+        }
+        let mut appended = statement.raw_query();
+        while let Some(row) = appended.next().map_err(sqlite_error)? {
+            returned.push((
+                row.get::<_, String>("doc").map_err(sqlite_error)?,
+                row.get::<_, i64>("seq").map_err(sqlite_error)?,
+            ));
+        }
+    }
+    let seqs = seqs_of_shares(&shares, returned)?;
+    tx.commit().map_err(sqlite_error)?;
+    Ok(seqs.into_iter().map(|(_, seqs)| seqs).collect())
+}
+
+fn sqlite_error(e: rusqlite::Error) -> Error {
+    Error::Internal(anyhow::Error::new(e).context("SQLite (the log thread)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renraku_sync::UserId;
+
+    /// What the log thread appends continues each document's seqs past its log and its
+    /// snapshot, as sqlx's commit does, and reads back as stored.
+    #[tokio::test]
+    async fn appends_continue_each_documents_seqs_after_its_log_and_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::with_data_dir(dir.path());
+        config.demo = true; // for a user to write as
+        let db = crate::prepare(&config).await.unwrap();
+        let found = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let user = UserId::new(sqlx::Row::get(&found, "id"));
+        let row = |b: u8| (user, vec![b; 3]);
+        assert_eq!(
+            db.append_updates("room/9001", &[row(1), row(2)])
+                .await
+                .unwrap(),
+            [1, 2]
+        );
+        // room/9002's log was compacted up to 7 and emptied.
+        db.append_batch(&[], &[], &[("room/9002", &[9], 7)])
+            .await
+            .unwrap();
+        let thread = LogThread::open(db.sqlite_file().unwrap()).unwrap();
+        let seqs = thread
+            .append(vec![
+                ("room/9001".into(), vec![row(3)]),
+                ("room/9002".into(), vec![row(4), row(5)]),
+                ("room/9003".into(), (6..46).map(row).collect()),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(seqs[0], [3]);
+        assert_eq!(seqs[1], [8, 9]);
+        assert_eq!(seqs[2], (1..=40).collect::<Vec<i64>>());
+        let (_, tail) = db.load_doc("room/9001").await.unwrap();
+        assert_eq!(tail.last(), Some(&(3, vec![3; 3])));
+        let (snapshot, tail) = db.load_doc("room/9002").await.unwrap();
+        assert_eq!(snapshot, Some((vec![9], 7)));
+        assert_eq!(tail, [(8, vec![4; 3]), (9, vec![5; 3])]);
+        // And sqlx's next commit carries on after them.
+        assert_eq!(db.append_updates("room/9003", &[row(99)]).await.unwrap(), [41]);
+    }
+}
