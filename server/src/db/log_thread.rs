@@ -169,6 +169,9 @@ mod tests {
         assert_eq!(snapshot, Some((vec![9], 7)));
         assert_eq!(tail, [(8, vec![4; 3]), (9, vec![5; 3])]);
         // And sqlx's next commit carries on after them.
-        assert_eq!(db.append_updates("room/9003", &[row(99)]).await.unwrap(), [41]);
+        assert_eq!(
+            db.append_updates("room/9003", &[row(99)]).await.unwrap(),
+            [41]
+        );
     }
 }
