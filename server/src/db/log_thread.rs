@@ -5,7 +5,8 @@
 //! runtime three times each way, and those wakes were most of the server's CPU per update at
 //! a steady rate (bench/HISTORY.md). Here the writer hands the whole commit over once and is
 //! woken once when it is durable. Only the commit that appends rows alone comes here; one
-//! that also binds client ids, audits or compacts goes through sqlx (`Db::append_batch_on`).
+//! that also binds client ids or audits goes through sqlx (`Db::append_batch_on`), as do
+//! compactions, each in a transaction of its own between commits.
 //! The hub's writer waits for each before it starts the next, so the two connections never
 //! contend for SQLite's write lock.
 

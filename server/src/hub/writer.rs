@@ -1,7 +1,8 @@
 //! The one writer of update logs: every room hands its accepted batch here, and whatever
 //! all rooms handed in while the previous transaction was committing goes into the next one
 //! — group commit across rooms, so a busy server pays one fsync for many rooms instead of
-//! one each, and rooms never queue on SQLite's single write lock.
+//! one each, and rooms never queue on SQLite's single write lock. Compactions wait outside
+//! it and are written one at a time between commits ([`Compactions`]).
 //!
 //! Where the posts projection follows the log ([`crate::db::Backend::projects_after_commit`])
 //! the writer holds what each commit's updates wrote and writes it every `project_every`,
