@@ -268,7 +268,12 @@ pub async fn resolve_session(state: &AppState, token: &str) -> Result<Session> {
         return Err(Error::Unauthorized);
     }
     if now - session.last_seen_at >= TOUCH_EVERY_MS {
-        state.db.touch_session(&hash, now).await?;
+        // Waited for (the next request reads it), but never fails this one: the session
+        // was found live.
+        let touch = session_end::touch(state, &session.id);
+        if let Err(e) = state.hub.touch_session(touch).await {
+            tracing::warn!(error = %e, "recording session activity failed");
+        }
     }
     let password_change_required = user.must_change_password;
     Ok(Session {
@@ -327,15 +332,16 @@ pub async fn authenticate_room_token(
         return Err(Error::Unauthorized);
     }
     let (room, session) = (found.room, found.session.id);
-    let user = state
-        .db
-        .user(found.user)
-        .await?
-        .ok_or(Error::Unauthorized)?;
+    // Both at once: opening a room waits on this.
+    let (user, member) = tokio::join!(
+        state.db.user(found.user),
+        state.db.is_member(room, found.user)
+    );
+    let user = user?.ok_or(Error::Unauthorized)?;
     if user.disabled {
         return Err(Error::Unauthorized);
     }
-    if !state.db.is_member(room, user.id).await? {
+    if !member? {
         return Err(Error::Forbidden);
     }
     Ok((user.into(), room, session))

@@ -3,7 +3,7 @@
 //! `/ws` and the `/yjs/{room}` sockets opened with its room tokens. Every path (sign-out,
 //! revocation, a password change, a new second factor, expiry, disabling) comes through here.
 
-use crate::db::sessions::{SessionId, SessionTimes};
+use crate::db::sessions::{SessionId, SessionTimes, Touch};
 use crate::error::Result;
 use crate::AppState;
 use renraku_sync::{SessionEnd, UserId};
@@ -42,15 +42,16 @@ pub async fn revoke_session(state: &AppState, user: UserId, id: &SessionId) -> R
     Ok(true)
 }
 
-/// A write on one of the session's sockets is activity, like a request: it keeps the session
-/// from idling out while someone is posting.
-pub async fn touch_from_socket(state: &AppState, id: &SessionId) -> Result<()> {
+/// A use of the session now, a request or a write on one of its sockets: it keeps the
+/// session from idling out while someone is working (see [`Touch`]).
+pub fn touch(state: &AppState, id: &SessionId) -> Touch {
     let now = state.clock.now_ms();
     let idle = super::millis(state.config.session_idle());
-    state
-        .db
-        .touch_live_session(id, now, now.saturating_sub(idle))
-        .await
+    Touch {
+        session: id.clone(),
+        at: now,
+        idle_before: now.saturating_sub(idle),
+    }
 }
 
 /// Whether the session's time is up at `now`, and how: its absolute end, or idleness.

@@ -205,7 +205,7 @@ impl Db {
         snapshots: &[Snapshot<'_>],
     ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let mut conn = self.pool().acquire().await?;
-        self.append_batch_on(&mut conn, docs, audits, snapshots)
+        self.append_batch_on(&mut conn, docs, audits, &[], snapshots)
             .await
     }
 
@@ -217,6 +217,7 @@ impl Db {
         conn: &mut sqlx::AnyConnection,
         docs: &[DocAppend<'_>],
         audits: &[super::audit::AuditEntry],
+        touches: &[super::sessions::Touch],
         snapshots: &[Snapshot<'_>],
     ) -> Result<(Vec<Appended>, Vec<super::posts::NewPost>)> {
         let now = now_ms();
@@ -261,6 +262,7 @@ impl Db {
         }
         // Chained in one go: the chain head is locked once per batch.
         super::audit::append(&mut tx, audits, now).await?;
+        super::sessions::touch_in(&mut tx, touches).await?;
         for snapshot in snapshots {
             compact_in(&mut tx, self.backend, *snapshot, now).await?;
         }

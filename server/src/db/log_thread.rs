@@ -4,13 +4,14 @@
 //! channel: a commit of `BEGIN IMMEDIATE`, the append and `COMMIT` woke that thread and the
 //! runtime three times each way, and those wakes were most of the server's CPU per update at
 //! a steady rate (bench/HISTORY.md). Here the writer hands the whole commit over once and is
-//! woken once when it is durable. Only the commit that appends rows alone comes here; one
-//! that also binds client ids or audits goes through sqlx (`Db::append_batch_on`), as do
+//! woken once when it is durable. Only the commit that appends rows (and touches sessions)
+//! alone comes here; one that also binds client ids or audits goes through sqlx (`Db::append_batch_on`), as do
 //! compactions, each in a transaction of its own between commits.
 //! The hub's writer waits for each before it starts the next, so the two connections never
 //! contend for SQLite's write lock.
 
 use super::doc_log::{append_sql, numbered_rows, seqs_of_shares, LogRow, Share};
+use super::sessions::{Touch, TOUCH_SQL};
 use super::{dialect, now_ms};
 use crate::error::{Error, Result};
 use rusqlite::types::ToSqlOutput::Borrowed;
@@ -25,6 +26,7 @@ pub type OwnedShare = (String, Vec<LogRow>);
 
 struct Request {
     shares: Vec<OwnedShare>,
+    touches: Vec<Touch>,
     /// Each share's seqs, in order, once committed.
     done: oneshot::Sender<Result<Vec<Vec<i64>>>>,
 }
@@ -47,27 +49,40 @@ impl LogThread {
             .name("renraku-log".into())
             .spawn(move || {
                 let mut conn = conn;
-                while let Ok(Request { shares, done }) = rx.recv() {
-                    let _ = done.send(append(&mut conn, &shares));
+                while let Ok(Request {
+                    shares,
+                    touches,
+                    done,
+                }) = rx.recv()
+                {
+                    let _ = done.send(append(&mut conn, &shares, &touches));
                 }
             })
             .map_err(|e| Error::internal(format!("cannot start the log thread: {e}")))?;
         Ok(LogThread { tx })
     }
 
-    /// Appends each share's rows under its document's next seqs, in one transaction;
-    /// returns their seqs once durable.
-    pub async fn append(&self, shares: Vec<OwnedShare>) -> Result<Vec<Vec<i64>>> {
+    /// Appends each share's rows under its document's next seqs and writes the sessions'
+    /// touches, in one transaction; returns the seqs once durable.
+    pub async fn append(
+        &self,
+        shares: Vec<OwnedShare>,
+        touches: Vec<Touch>,
+    ) -> Result<Vec<Vec<i64>>> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Request { shares, done })
+            .send(Request {
+                shares,
+                touches,
+                done,
+            })
             .map_err(|_| Error::internal("the log thread has stopped"))?;
         wait.await
             .map_err(|_| Error::internal("the log thread has stopped"))?
     }
 }
 
-fn append(conn: &mut Connection, owned: &[OwnedShare]) -> Result<Vec<Vec<i64>>> {
+fn append(conn: &mut Connection, owned: &[OwnedShare], touches: &[Touch]) -> Result<Vec<Vec<i64>>> {
     let shares: Vec<Share<'_>> = owned
         .iter()
         .enumerate()
@@ -115,6 +130,24 @@ fn append(conn: &mut Connection, owned: &[OwnedShare]) -> Result<Vec<Vec<i64>>> 
         }
     }
     let seqs = seqs_of_shares(&shares, returned)?;
+    for touch in touches {
+        let mut statement = tx.prepare_cached(TOUCH_SQL).map_err(sqlite_error)?;
+        let values = [
+            ("$1", ValueRef::Integer(touch.at)),
+            ("$2", ValueRef::Text(touch.session.as_str().as_bytes())),
+            ("$3", ValueRef::Integer(touch.idle_before)),
+        ];
+        for (name, value) in values {
+            let index = statement
+                .parameter_index(name)
+                .map_err(sqlite_error)?
+                .ok_or_else(|| Error::internal("the touch's parameters do not match"))?;
+            statement
+                .raw_bind_parameter(index, Borrowed(value))
+                .map_err(sqlite_error)?;
+        }
+        statement.raw_execute().map_err(sqlite_error)?;
+    }
     tx.commit().map_err(sqlite_error)?;
     Ok(seqs.into_iter().map(|(_, seqs)| seqs).collect())
 }
@@ -126,6 +159,7 @@ fn sqlite_error(e: rusqlite::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::sessions::SessionId;
     use renraku_sync::UserId;
 
     /// What the log thread appends continues each document's seqs past its log and its
@@ -154,11 +188,14 @@ mod tests {
             .unwrap();
         let thread = LogThread::open(db.sqlite_file().unwrap()).unwrap();
         let seqs = thread
-            .append(vec![
-                ("room/9001".into(), vec![row(3)]),
-                ("room/9002".into(), vec![row(4), row(5)]),
-                ("room/9003".into(), (6..46).map(row).collect()),
-            ])
+            .append(
+                vec![
+                    ("room/9001".into(), vec![row(3)]),
+                    ("room/9002".into(), vec![row(4), row(5)]),
+                    ("room/9003".into(), (6..46).map(row).collect()),
+                ],
+                vec![],
+            )
             .await
             .unwrap();
         assert_eq!(seqs[0], [3]);
@@ -174,5 +211,63 @@ mod tests {
             db.append_updates("room/9003", &[row(99)]).await.unwrap(),
             [41]
         );
+    }
+
+    /// A touch in the commit starts a live session's idle time again, and leaves one that
+    /// had already idled out or passed its end as it was: a touch queued just before the
+    /// session ended never brings it back.
+    #[tokio::test]
+    async fn a_touch_renews_a_live_session_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::with_data_dir(dir.path());
+        config.demo = true;
+        let db = crate::prepare(&config).await.unwrap();
+        let found = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let user = UserId::new(sqlx::Row::get(&found, "id"));
+        // (last seen, absolute end) of a live, an idle and an expired session.
+        let sessions: Vec<(SessionId, i64, i64)> = [(1_000, 9_000), (100, 9_000), (1_000, 1_500)]
+            .into_iter()
+            .map(|(seen, end)| (SessionId::generate(), seen, end))
+            .collect();
+        for (i, (id, seen, end)) in sessions.iter().enumerate() {
+            db.create_session(&crate::db::sessions::NewSession {
+                id_hash: &format!("{i:064}"),
+                id,
+                user,
+                now: *seen,
+                expires_at: *end,
+                user_agent: "test",
+            })
+            .await
+            .unwrap();
+        }
+        let thread = LogThread::open(db.sqlite_file().unwrap()).unwrap();
+        let touches = sessions
+            .iter()
+            .map(|(id, ..)| Touch {
+                session: id.clone(),
+                at: 2_000,
+                idle_before: 500,
+            })
+            .collect();
+        let seqs = thread
+            .append(vec![("room/9001".into(), vec![(user, vec![1])])], touches)
+            .await
+            .unwrap();
+        assert_eq!(seqs, [[1]]);
+        let ids: Vec<SessionId> = sessions.iter().map(|(id, ..)| id.clone()).collect();
+        let mut seen: Vec<(SessionId, i64)> = db
+            .session_times(&ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.last_seen_at))
+            .collect();
+        seen.sort_by_key(|(id, _)| ids.iter().position(|i| i == id));
+        let last_seen: Vec<i64> = seen.into_iter().map(|(_, at)| at).collect();
+        assert_eq!(last_seen, [2_000, 100, 1_000]);
     }
 }

@@ -37,6 +37,22 @@ impl fmt::Display for SessionId {
     }
 }
 
+/// A session was used at `at`: its idle time starts again, if it is still live then (not
+/// past its absolute end, nor idle since before `idle_before`), so that a touch queued just
+/// before the session ended never brings it back. Written by the hub's writer in its next
+/// group commit (`Hub::touch_session`), never by a transaction of its own: on SQLite one
+/// would contend for the write lock with the commit every room waits for.
+#[derive(Clone, Debug)]
+pub struct Touch {
+    pub session: SessionId,
+    pub at: i64,
+    pub idle_before: i64,
+}
+
+/// [`Touch`]'s statement: `$1` the time, `$2` the session's public id, `$3` `idle_before`.
+pub const TOUCH_SQL: &str = "UPDATE sessions SET last_seen_at = $1 \
+     WHERE public_id = $2 AND expires_at > $1 AND last_seen_at >= $3";
+
 /// A session as authentication sees it, with what decides whether it is restricted.
 #[derive(Clone, Debug)]
 pub struct SessionRow {
@@ -206,35 +222,6 @@ impl Db {
             .collect()
     }
 
-    /// Records activity on a live session by its public id (a write on its socket); a
-    /// session already past its idle or absolute end stays ended.
-    pub async fn touch_live_session(
-        &self,
-        id: &SessionId,
-        now: i64,
-        idle_before: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE sessions SET last_seen_at = $1 \
-             WHERE public_id = $2 AND expires_at > $1 AND last_seen_at >= $3",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .bind(idle_before)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
-            .bind(now)
-            .bind(id_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Ends a session by its public id (its room tokens go with it); false if it was gone.
     pub async fn delete_session(&self, id: &SessionId) -> Result<bool> {
         let done = sqlx::query("DELETE FROM sessions WHERE public_id = $1")
@@ -333,4 +320,17 @@ impl Db {
         })
         .transpose()
     }
+}
+
+/// Writes the touches in the caller's transaction.
+pub async fn touch_in(conn: &mut sqlx::AnyConnection, touches: &[Touch]) -> Result<()> {
+    for touch in touches {
+        sqlx::query(TOUCH_SQL)
+            .bind(touch.at)
+            .bind(touch.session.as_str())
+            .bind(touch.idle_before)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }

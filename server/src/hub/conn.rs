@@ -237,10 +237,14 @@ pub async fn ws_handler(
         // Split before the task's future is built, so that it holds the halves only.
         let mut halves = socket.split();
         async move {
-            match conn {
-                Ok(conn) => conn.run(halves).await,
-                Err(cap) => refuse(&mut halves, cap).await,
-            }
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(cap) => return refuse(&mut halves, cap).await,
+            };
+            // Boxed, as every rare await before `run`: the task keeps room for the largest
+            // future it awaits for the socket's whole life.
+            let ended = Box::pin(conn.ended_meanwhile()).await;
+            conn.run(halves, ended).await
         }
         .instrument(span)
     })
@@ -309,8 +313,13 @@ pub async fn yjs_handler(
                 Ok(conn) => conn,
                 Err(cap) => return refuse(&mut halves, cap).await,
             };
-            if Box::pin(conn.open(DocId::Room(room))).await.is_ok() {
-                conn.run(halves).await;
+            // The token's check of membership was the open's: straight to the room. The
+            // session is looked at again meanwhile, not after: nothing of the room reaches the
+            // socket before `run` has the answer.
+            let ended = Box::pin(conn.ended_meanwhile());
+            let (entered, ended) = tokio::join!(Box::pin(conn.enter(DocId::Room(room))), ended);
+            if entered.is_ok() {
+                conn.run(halves, ended).await;
             }
         }
         .instrument(span)
@@ -394,18 +403,23 @@ impl Connection {
     /// twice in the task for the connection's whole life (as arguments, then as the
     /// body's own copies), and the unsplit socket beside its halves; the block below holds
     /// the boxed `Connection` and the halves only.
-    fn run(mut self: Box<Self>, halves: Halves) -> impl Future<Output = ()> + Send {
+    ///
+    /// `ended` is [`Connection::ended_meanwhile`]'s answer: the socket is closed with it
+    /// before anything is sent.
+    fn run(
+        mut self: Box<Self>,
+        halves: Halves,
+        ended: Option<SessionEnd>,
+    ) -> impl Future<Output = ()> + Send {
         let (mut sink, mut stream) = halves;
         async move {
             let mut ping = tokio::time::interval(PING_EVERY);
             let mut last_heard = Instant::now();
             let (limits, kick) = (self.limits, self.peer.kick.clone());
-            // Registered before this check: a session or account ended between the handshake's
-            // authentication and the registration is caught here, any later end by `control`.
-            // Boxed here and below: a future awaited in `run` is part of every connection's task
-            // for as long as the connection lives, so what is rare or reads the database waits
-            // on the heap, and an idle connection's task stays small.
-            if let Some(ended) = Box::pin(self.ended_meanwhile()).await {
+            // Boxed below: a future awaited in `run` is part of every connection's task for as
+            // long as the connection lives, so what is rare or reads the database waits on the
+            // heap, and an idle connection's task stays small.
+            if let Some(ended) = ended {
                 let close = CloseFrame {
                     code: SESSION_END_CODE,
                     reason: ended.as_str().into(),
@@ -555,7 +569,9 @@ impl Connection {
     }
 
     /// Counts a write as the session's activity, at most once a minute per connection.
-    async fn note_activity(&mut self) {
+    /// Not waited for: the write behind it goes to the same writer after it, so it is
+    /// stored in the same commit as the write or an earlier one.
+    fn note_activity(&mut self) {
         let now = self.state.clock.now_ms();
         if self
             .touched_at
@@ -564,22 +580,26 @@ impl Connection {
             return;
         }
         self.touched_at = Some(now);
-        if let Err(e) =
-            crate::auth::session_end::touch_from_socket(&self.state, &self.session).await
-        {
-            warn!(error = %e, "recording session activity failed");
-        }
+        let touch = crate::auth::session_end::touch(&self.state, &self.session);
+        self.hub().touch_session_soon(touch);
     }
 
-    /// Whether the session or the account ended before this connection was registered.
-    async fn ended_meanwhile(&self) -> Option<SessionEnd> {
-        match self.state.db.user(self.user).await {
-            Ok(Some(u)) if !u.disabled => {}
-            _ => return Some(SessionEnd::AccountDisabled),
-        }
-        match crate::auth::session_state(&self.state, &self.session).await {
-            Ok(ended) => ended,
-            Err(_) => Some(SessionEnd::Ended),
+    /// Whether the session or the account ended before this connection was registered:
+    /// registered first (in [`Connection::new`]), so an end between the handshake's
+    /// authentication and the registration is caught here, any later one by `control`.
+    /// Borrows nothing, so that `/yjs` asks while it enters its room.
+    fn ended_meanwhile(&self) -> impl Future<Output = Option<SessionEnd>> + Send + 'static {
+        let (state, user, session) = (self.state.clone(), self.user, self.session.clone());
+        async move {
+            let (account, session) = tokio::join!(
+                state.db.user(user),
+                crate::auth::session_state(&state, &session)
+            );
+            match account {
+                Ok(Some(u)) if !u.disabled => {}
+                _ => return Some(SessionEnd::AccountDisabled),
+            }
+            session.unwrap_or(Some(SessionEnd::Ended))
         }
     }
 
@@ -660,7 +680,7 @@ impl Connection {
             Frame::Sync { doc, ack, message } => {
                 if ack.is_some() {
                     // The app's own writes (they carry an ack), not sync chatter.
-                    Box::pin(self.note_activity()).await;
+                    self.note_activity();
                 }
                 if self.opened.contains_key(&doc) {
                     self.forward(doc, ack, message).await;
@@ -697,6 +717,12 @@ impl Connection {
         if !allowed {
             return Err(renraku_sync::frame::denied::NOT_A_MEMBER.into());
         }
+        self.enter(doc).await
+    }
+
+    /// Joins a document's room the user was found allowed to read (by [`Connection::open`],
+    /// or for `/yjs` by its token's check), once the open is in the audit log.
+    async fn enter(&mut self, doc: DocId) -> Result<(), String> {
         // Started (read from storage, if it is not in memory) while the audit row commits:
         // nothing of it reaches this client before its `Join`, below.
         self.hub().room(doc);

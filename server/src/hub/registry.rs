@@ -4,7 +4,7 @@ use super::room::{Room, RoomCmd, RoomHandle};
 use super::writer::Writer;
 use crate::cluster::{Cluster, Order, Presence, RoomNews};
 use crate::db::audit::AuditEntry;
-use crate::db::sessions::SessionId;
+use crate::db::sessions::{SessionId, Touch};
 use crate::db::Db;
 use crate::domain::audit::AuditAction;
 use renraku_sync::{DocId, RoomId, SessionEnd, UserId, Violation};
@@ -271,6 +271,16 @@ impl Hub {
     /// Writes an audit entry through the group-committing writer.
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), String> {
         self.writer.audit(entry).await
+    }
+
+    /// Records a use of a session in the next group commit; returns once it is stored.
+    pub async fn touch_session(&self, touch: Touch) -> Result<(), String> {
+        self.writer.touch(touch).await
+    }
+
+    /// [`Hub::touch_session`], not waited for (a socket's write: see `Connection`).
+    pub fn touch_session_soon(&self, touch: Touch) {
+        self.writer.touch_soon(touch);
     }
 
     pub async fn may_open(&self, user: UserId, room: RoomId) -> anyhow::Result<bool> {

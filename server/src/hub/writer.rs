@@ -15,6 +15,7 @@ use crate::db::doc_log::{Appended, DocAppend, Snapshot};
 use crate::db::log_thread::LogThread;
 use crate::db::posts::{NewPost, Projection};
 use crate::db::search::INDEX_STEP;
+use crate::db::sessions::Touch;
 use crate::db::Db;
 use renraku_sync::UserId;
 use sqlx::pool::PoolConnection;
@@ -47,6 +48,11 @@ enum Job {
     Audit {
         entry: AuditEntry,
         done: Done<()>,
+    },
+    /// A session used: written in the commit, like the rest (see [`Touch`]).
+    Touch {
+        touch: Touch,
+        done: Option<Done<()>>,
     },
     /// Not waited for: a failed compaction only leaves a longer log to replay. Not in the
     /// group commit either, which rooms wait for (see [`Compactions`]).
@@ -116,6 +122,25 @@ impl Writer {
     pub async fn audit(&self, entry: AuditEntry) -> Result<(), String> {
         let (done, wait) = oneshot::channel();
         self.submit(Job::Audit { entry, done }, wait).await
+    }
+
+    /// Records a use of a session; returns once committed.
+    pub async fn touch(&self, touch: Touch) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        let job = Job::Touch {
+            touch,
+            done: Some(done),
+        };
+        self.submit(job, wait).await
+    }
+
+    /// [`Writer::touch`], not waited for. Queued behind whatever this task handed the
+    /// writer before (so in the same commit or an earlier one than what it hands in
+    /// after); dropped if the queue is full, when the session's next use touches it.
+    pub fn touch_soon(&self, touch: Touch) {
+        if let Err(e) = self.tx.try_send(Job::Touch { touch, done: None }) {
+            tracing::warn!(error = %e, "session activity not queued");
+        }
     }
 
     /// Queues a compaction of `doc` into `state`, covering its log up to `up_to_seq`.
@@ -232,6 +257,7 @@ async fn run(
         let mut appends = Vec::new();
         let mut binds = Vec::new();
         let mut audits = Vec::new();
+        let mut touches = Vec::new();
         for job in jobs.drain(..) {
             match job {
                 Job::Append {
@@ -243,6 +269,7 @@ async fn run(
                 } => appends.push((doc, rows, bind, projection, done)),
                 Job::Bind { bind, done } => binds.push((bind, done)),
                 Job::Audit { entry, done } => audits.push((entry, done)),
+                Job::Touch { touch, done } => touches.push((touch, done)),
                 Job::Compact {
                     doc,
                     state,
@@ -250,10 +277,11 @@ async fn run(
                 } => compactions.queue(doc, state, up_to_seq),
             }
         }
-        if appends.is_empty() && binds.is_empty() && audits.is_empty() {
+        if appends.is_empty() && binds.is_empty() && audits.is_empty() && touches.is_empty() {
             continue; // compactions only
         }
-        let jobs_taken = appends.len() + binds.len() + audits.len();
+        let jobs_taken = appends.len() + binds.len() + audits.len() + touches.len();
+        let touched: Vec<Touch> = touches.iter().map(|(touch, _)| touch.clone()).collect();
         // Rows alone (the steady state of a busy server): on the log thread, one wake for
         // the whole commit. Anything else, with sqlx, in one transaction as ever.
         let rows_alone = binds.is_empty()
@@ -267,7 +295,7 @@ async fn run(
                 .iter_mut()
                 .map(|(doc, rows, ..)| (doc.clone(), std::mem::take(rows)))
                 .collect();
-            let appended = thread.append(shares).await;
+            let appended = thread.append(shares, touched).await;
             if appended.is_err() {
                 log.failed();
             }
@@ -293,7 +321,8 @@ async fn run(
             let entries: Vec<AuditEntry> = audits.iter().map(|(entry, _)| entry.clone()).collect();
             let committed = async {
                 let held = connection(&db, &mut conn).await?;
-                db.append_batch_on(held, &docs, &entries, &[]).await
+                db.append_batch_on(held, &docs, &entries, &touched, &[])
+                    .await
             }
             .await;
             if committed.is_err() {
@@ -336,6 +365,9 @@ async fn run(
                 for (_, done) in audits {
                     let _ = done.send(Ok(()));
                 }
+                for done in touches.into_iter().filter_map(|(_, done)| done) {
+                    let _ = done.send(Ok(()));
+                }
                 if held.projection.is_full() {
                     write_held(&db, &mut conn, &mut held, &activity).await;
                 }
@@ -350,6 +382,9 @@ async fn run(
                     let _ = done.send(Err(reason.clone()));
                 }
                 for (_, done) in audits {
+                    let _ = done.send(Err(reason.clone()));
+                }
+                for done in touches.into_iter().filter_map(|(_, done)| done) {
                     let _ = done.send(Err(reason.clone()));
                 }
             }
@@ -445,7 +480,7 @@ impl Compactions {
         let snapshot: Snapshot = (doc.as_str(), state.as_slice(), up_to_seq);
         let written = async {
             let held = connection(db, conn).await?;
-            db.append_batch_on(held, &[], &[], &[snapshot]).await
+            db.append_batch_on(held, &[], &[], &[], &[snapshot]).await
         }
         .await;
         if let Err(e) = written {
