@@ -160,27 +160,12 @@ fn sqlite_error(e: rusqlite::Error) -> Error {
 mod tests {
     use super::*;
     use crate::db::sessions::SessionId;
-    use renraku_sync::UserId;
-
-    /// A database of the demo's, and one of its users to write as.
-    async fn demo_db() -> (tempfile::TempDir, crate::db::Db, UserId) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::Config::with_data_dir(dir.path());
-        config.demo = true;
-        let db = crate::prepare(&config).await.unwrap();
-        let found = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        let user = UserId::new(sqlx::Row::get(&found, "id"));
-        (dir, db, user)
-    }
 
     /// What the log thread appends continues each document's seqs past its log and its
     /// snapshot, as sqlx's commit does, and reads back as stored.
     #[tokio::test]
     async fn appends_continue_each_documents_seqs_after_its_log_and_snapshot() {
-        let (_dir, db, user) = demo_db().await;
+        let (_dir, _, db, user) = crate::db::demo_db().await;
         let row = |b: u8| (user, vec![b; 3]);
         assert_eq!(
             db.append_updates("room/9001", &[row(1), row(2)])
@@ -224,7 +209,7 @@ mod tests {
     /// session ended never brings it back.
     #[tokio::test]
     async fn a_touch_renews_a_live_session_only() {
-        let (_dir, db, user) = demo_db().await;
+        let (_dir, _, db, user) = crate::db::demo_db().await;
         // (last seen, absolute end) of a live, an idle and an expired session.
         let sessions: Vec<(SessionId, i64, i64)> = [(1_000, 9_000), (100, 9_000), (1_000, 1_500)]
             .into_iter()

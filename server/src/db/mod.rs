@@ -241,3 +241,19 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// For unit tests: a database of the demo's in a directory of its own (removed with the
+/// returned guard), its configuration, and one of its users to write as.
+#[cfg(test)]
+pub(crate) async fn demo_db() -> (tempfile::TempDir, crate::Config, Db, renraku_sync::UserId) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::Config::with_data_dir(dir.path());
+    config.demo = true;
+    let db = crate::prepare(&config).await.unwrap();
+    let row = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let user = renraku_sync::UserId::new(row.get("id"));
+    (dir, config, db, user)
+}

@@ -908,15 +908,7 @@ mod tests {
     /// whose session is alive or has just ended; how many log rows the document then has,
     /// and whether the writer heard `Saved`.
     async fn stored_after_write(alive: bool) -> (usize, bool) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::Config::with_data_dir(dir.path());
-        config.demo = true; // for a user to write as
-        let db = crate::prepare(&config).await.unwrap();
-        let row = sqlx::query("SELECT id FROM users ORDER BY id LIMIT 1")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        let user = UserId::new(sqlx::Row::get(&row, "id"));
+        let (_dir, config, db, user) = crate::db::demo_db().await;
         let hub = Hub::new(db.clone(), config.hub());
         let doc = DocId::Personal(user);
         let room = hub.room(doc);
