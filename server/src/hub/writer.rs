@@ -282,8 +282,8 @@ async fn run(
         }
         let jobs_taken = appends.len() + binds.len() + audits.len() + touches.len();
         let touched: Vec<Touch> = touches.iter().map(|(touch, _)| touch.clone()).collect();
-        // Rows alone (the steady state of a busy server): on the log thread, one wake for
-        // the whole commit. Anything else, with sqlx, in one transaction as ever.
+        // Rows alone, with any sessions' touches (the steady state of a busy server): on
+        // the log thread, one wake for the whole commit. Anything else, with sqlx, in one transaction as ever.
         let rows_alone = binds.is_empty()
             && audits.is_empty()
             && appends
