@@ -7,6 +7,7 @@
 //! (b) 10,000 mostly idle clients / 1,000 rooms at 1,000 updates/s, with memory per idle
 //! connection measured at 5,000; (c) opening a 10,000-post room.
 
+mod disk;
 mod load;
 mod procfs;
 mod report;
@@ -940,6 +941,11 @@ async fn main() -> Result<()> {
     log(format!("open-files limit {nofile}; params {p:?}"));
     let started = Instant::now();
     let (build_us, read_us) = load::self_cost(5_000);
+    // Before any server starts, on the quiet machine, where `start` puts their data.
+    let sync_count = (p.a_rate * if args.quick { 1.0 } else { 5.0 }) as usize;
+    let disk_sync = disk::sync_latency(&std::env::temp_dir(), p.a_rate, sync_count)
+        .map_err(|e| log(format!("the disk's sync latency not measured: {e}")))
+        .ok();
     let kinds: Vec<Kind> = Kind::ALL
         .into_iter()
         .filter(|k| args.servers.iter().any(|s| s == k.arg()))
@@ -980,6 +986,7 @@ async fn main() -> Result<()> {
         elapsed_secs: started.elapsed().as_secs_f64(),
         build_us,
         read_us,
+        disk_sync,
         ysweet_version: kinds
             .contains(&Kind::YSweet)
             .then(|| tool_version(&env.ysweet_bin, "version"))

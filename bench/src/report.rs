@@ -14,6 +14,8 @@ pub struct Meta {
     /// Generator cost per post built / per delivery read, µs.
     pub build_us: f64,
     pub read_us: f64,
+    /// The disk's `fdatasync` of a 4 KiB append at scenario a's rate (`disk.rs`).
+    pub disk_sync: Option<crate::stats::Percentiles>,
     /// What `y-sweet version` printed.
     pub ysweet_version: Option<String>,
 }
@@ -220,6 +222,15 @@ pub fn render(m: &Meta, p: &Params, results: &[(Kind, ServerResults)]) -> String
          its own cost: {:.1} µs to build and frame a post, {:.1} µs to read a delivery (single core).\n",
         m.build_us, m.read_us
     );
+    if let Some(d) = &m.disk_sync {
+        let _ = writeln!(
+            s,
+            "- the disk under the servers' data (the system temp directory), alone, before the runs: `fdatasync` of a 4 KiB append, {} times at {} /s: p50 {:.2}, p99 {:.2}, max {:.2} ms. \
+             Every Renraku update waits for one (a group commit shares it among the updates it carries) before `saved` and the broadcast; \
+             y-websocket and y-sweet wait for none, so this p99 is a floor under Renraku's p99 that theirs do not have.\n",
+            d.count, p.a_rate, d.p50_ms, d.p99_ms, d.max_ms
+        );
+    }
 
     // Verdicts first.
     let _ = writeln!(
@@ -244,10 +255,14 @@ pub fn render(m: &Meta, p: &Params, results: &[(Kind, ServerResults)]) -> String
     let sweet_p99 = c.get(Kind::YSweet).and_then(p99);
     let _ = writeln!(
         s,
-        "- p99 fan-out latency at {} updates/s at most y-sweet's: {} ms: {}",
+        "- p99 fan-out latency at {} updates/s at most y-sweet's: {} ms: {}{}",
         p.a_rate,
         values(&c, 2, "", p99),
-        per_endpoint(&c, |_, r| Some(p99(r)? <= sweet_p99?))
+        per_endpoint(&c, |_, r| Some(p99(r)? <= sweet_p99?)),
+        m.disk_sync.map_or(String::new(), |d| format!(
+            " (the disk's own p99 `fdatasync` here: {:.2} ms)",
+            d.p99_ms
+        ))
     );
     let cpu = |r: &ServerResults| r.steady.as_ref().map(LoadResult::cpu_us_per_update);
     let yws_cpu = c.get(Kind::YWebsocket).and_then(cpu);

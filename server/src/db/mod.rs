@@ -135,6 +135,28 @@ impl Db {
         self.sqlite_file.as_deref()
     }
 
+    /// A connection outside the pool for writes that the update log alone can make again
+    /// (the posts projection, the search index, compactions), on SQLite with
+    /// `synchronous = NORMAL`: its commits are not synced themselves. WAL frames are made
+    /// durable in order, so the next synced commit (an acknowledged update's, within
+    /// milliseconds on a busy server) makes them durable with its own; a power cut loses only
+    /// the latest of them, whose marks go with them (what is projected or indexed up to which
+    /// seq, what a compaction deleted), and they are made again from the log. A process crash
+    /// loses nothing: the kernel holds what was written. Each of them saved an fsync that
+    /// every room's next commit waited behind (bench/HISTORY.md). `None` where there is no
+    /// file (PostgreSQL, memory): the pool's connections serve.
+    pub async fn rebuildable_writer(&self) -> Result<Option<sqlx::AnyConnection>> {
+        use sqlx::Connection;
+        let Some(file) = self.sqlite_file() else {
+            return Ok(None);
+        };
+        let mut conn =
+            sqlx::AnyConnection::connect(&format!("sqlite://{}", file.display())).await?;
+        conn.execute(dialect::SQLITE_PRAGMAS).await?;
+        conn.execute("PRAGMA synchronous = NORMAL").await?;
+        Ok(Some(conn))
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -256,4 +278,42 @@ pub(crate) async fn demo_db() -> (tempfile::TempDir, crate::Config, Db, renraku_
         .unwrap();
     let user = renraku_sync::UserId::new(row.get("id"));
     (dir, config, db, user)
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    async fn synchronous(conn: &mut sqlx::AnyConnection) -> i64 {
+        sqlx::query("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// What is acknowledged is synced by its own commit; what the log can make again is
+    /// not, and the rest of the server reads it as soon as it is committed.
+    #[tokio::test]
+    async fn only_rebuildable_writes_skip_their_own_sync() {
+        let (_dir, _config, db, _) = super::demo_db().await;
+        let mut pooled = db.pool().acquire().await.unwrap();
+        assert_eq!(synchronous(&mut pooled).await, 2, "FULL on the pool");
+        let mut own = db.rebuildable_writer().await.unwrap().expect("a file");
+        assert_eq!(
+            synchronous(&mut own).await,
+            1,
+            "NORMAL for what the log rebuilds"
+        );
+        sqlx::query("UPDATE posts_fts_indexed SET upto = 12345")
+            .execute(&mut own)
+            .await
+            .unwrap();
+        let upto: i64 = sqlx::query("SELECT upto FROM posts_fts_indexed")
+            .fetch_one(&mut *pooled)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(upto, 12345);
+    }
 }

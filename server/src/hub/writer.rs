@@ -207,6 +207,8 @@ async fn run(
     // The writer's own connection, kept between commits (see `Db::append_batch_on`); given
     // back to the pool after a failed commit, and taken again for the next.
     let mut conn: Option<PoolConnection<Any>> = None;
+    // Another, for what the log alone can make again (see `RebuildableConn`).
+    let mut rebuildable = RebuildableConn::default();
     // Between commits, on the same connection: the index's transaction never waits on the
     // group commit's lock, nor a commit on the index's (SQLite would make either sleep).
     let mut index_every = tokio::time::interval(every.index);
@@ -218,36 +220,36 @@ async fn run(
             got = rx.recv_many(&mut jobs, MAX_JOBS) => if got == 0 {
                 // Shutting down: what is held is written now, or at the next start.
                 if !held.projection.is_empty() {
-                    write_held(&db, &mut conn, &mut held, &activity).await;
+                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
                 }
                 while !compactions.is_empty() {
-                    compactions.write_one(&db, &mut conn).await;
+                    compactions.write_one(&db, &mut rebuildable).await;
                 }
                 return;
             },
             // Between commits, one at a time: a room's compaction never rides in a commit
             // that other rooms wait for.
             _ = std::future::ready(()), if !compactions.is_empty() => {
-                compactions.write_one(&db, &mut conn).await;
+                compactions.write_one(&db, &mut rebuildable).await;
                 continue;
             }
             _ = project_every.tick(), if !held.projection.is_empty() => {
-                write_held(&db, &mut conn, &mut held, &activity).await;
+                write_held(&db, &mut rebuildable, &mut held, &activity).await;
                 continue;
             }
             _ = lag.wanted() => {
                 if !held.projection.is_empty() {
-                    write_held(&db, &mut conn, &mut held, &activity).await;
+                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
                 }
                 continue;
             }
             _ = index_every.tick() => {
-                match index_pending(&db, &mut conn).await {
+                match index_pending(&db, &mut rebuildable).await {
                     // The next step right after the commits queued meanwhile.
                     Ok(true) => index_every.reset_immediately(),
                     Ok(false) => {}
                     Err(e) => {
-                        conn = None;
+                        rebuildable.failed();
                         tracing::warn!(error = %e, "search indexing failed; again in a second");
                     }
                 }
@@ -369,7 +371,7 @@ async fn run(
                     let _ = done.send(Ok(()));
                 }
                 if held.projection.is_full() {
-                    write_held(&db, &mut conn, &mut held, &activity).await;
+                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
                 }
             }
             Err(e) => {
@@ -399,7 +401,7 @@ async fn run(
 /// again from its log at the next start.
 async fn write_held(
     db: &Db,
-    conn: &mut Option<PoolConnection<Any>>,
+    conn: &mut RebuildableConn,
     held: &mut Held,
     activity: &mpsc::Sender<Vec<NewPost>>,
 ) {
@@ -418,20 +420,20 @@ async fn write_held(
                 .iter()
                 .map(|(doc, seq)| (doc.as_str(), *seq))
                 .collect();
-            let held_conn = connection(db, conn).await?;
+            let held_conn = conn.get(db).await?;
             db.project_following_on(held_conn, &refs, &marks).await
         }
         .await;
         match written {
             Ok(posts) => new_posts.extend(posts),
             Err(e) if split => {
-                *conn = None;
+                conn.failed();
                 error!(error = %e, doc = %marks[part.start].0,
                     "the posts projection of a room cannot be written; it is projected \
                      again from its log at the next start");
             }
             Err(e) => {
-                *conn = None;
+                conn.failed();
                 held.failures += 1;
                 error!(error = %e, rooms = projections.len(),
                     "writing the posts projection failed; again at the next tick");
@@ -473,18 +475,18 @@ impl Compactions {
     }
 
     /// Writes the oldest; a failure drops it (the log stays longer, nothing is lost).
-    async fn write_one(&mut self, db: &Db, conn: &mut Option<PoolConnection<Any>>) {
+    async fn write_one(&mut self, db: &Db, conn: &mut RebuildableConn) {
         let Some((doc, state, up_to_seq)) = self.due.pop_front() else {
             return;
         };
         let snapshot: Snapshot = (doc.as_str(), state.as_slice(), up_to_seq);
         let written = async {
-            let held = connection(db, conn).await?;
+            let held = conn.get(db).await?;
             db.append_batch_on(held, &[], &[], &[], &[snapshot]).await
         }
         .await;
         if let Err(e) = written {
-            *conn = None;
+            conn.failed();
             tracing::warn!(doc = %doc, error = %e, "compaction failed; the log stays as it is");
         }
     }
@@ -538,14 +540,46 @@ async fn connection<'c>(
 /// Indexes the posts stored since the last time, if any (one read when there are none), a
 /// step of at most [`INDEX_STEP`]; `true` when some are still pending (the next step then
 /// comes after the group commits queued meanwhile).
-async fn index_pending(db: &Db, conn: &mut Option<PoolConnection<Any>>) -> crate::Result<bool> {
+async fn index_pending(db: &Db, conn: &mut RebuildableConn) -> crate::Result<bool> {
     if !db.backend().indexes_search_later() {
         return Ok(false);
     }
-    let conn = connection(db, conn).await?;
+    let conn = conn.get(db).await?;
     let (taken, indexed) = db.index_pending_posts_on(conn, INDEX_STEP).await?;
     tracing::trace!(posts = indexed, "search index updated");
     Ok(taken >= INDEX_STEP as u64)
+}
+
+/// The writer's connection for what the update log alone can make again: the posts
+/// projection, the search index and compactions. Its own, with unsynced commits, where the
+/// database allows (`Db::rebuildable_writer`: SQLite), so that none of them costs an fsync
+/// that every room's next commit waits behind; else one from the pool. Dropped after a
+/// failure and opened again for the next write.
+#[derive(Default)]
+struct RebuildableConn(Option<HeldConn>);
+
+enum HeldConn {
+    Own(sqlx::AnyConnection),
+    Pooled(PoolConnection<Any>),
+}
+
+impl RebuildableConn {
+    async fn get(&mut self, db: &Db) -> crate::Result<&mut sqlx::AnyConnection> {
+        if self.0.is_none() {
+            self.0 = Some(match db.rebuildable_writer().await? {
+                Some(own) => HeldConn::Own(own),
+                None => HeldConn::Pooled(db.pool().acquire().await?),
+            });
+        }
+        Ok(match self.0.as_mut().expect("opened above") {
+            HeldConn::Own(conn) => conn,
+            HeldConn::Pooled(conn) => conn,
+        })
+    }
+
+    fn failed(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// Checkpoints SQLite's WAL every second on a connection of its own, so that the copy into
