@@ -23,7 +23,7 @@
 
 use crate::error::Result;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -153,6 +153,34 @@ pub async fn checkpoint(pool: &AnyPool, backend: Backend) -> Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// Copies what is left of the WAL into the SQLite database file and starts the WAL over
+/// from its beginning (`RESTART`), if it can at once: nothing else may be writing, and no
+/// reader may still need the WAL. Under a steady load the next writer never starts it over
+/// by itself after a `PASSIVE` checkpoint (seen: the WAL grew by every commit, without
+/// bound), so the hub's writer calls this between its commits. False, with nothing waited
+/// for, when someone was in the way.
+pub async fn restart_wal(conn: &mut AnyConnection, backend: Backend) -> Result<bool> {
+    if !backend.checkpoints_wal() {
+        return Ok(true);
+    }
+    let busy_timeout: i64 = sqlx::query("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    // Not waiting for readers and writers: the rooms wait while this runs.
+    sqlx::query("PRAGMA busy_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+        .fetch_one(&mut *conn)
+        .await;
+    sqlx::query(&format!("PRAGMA busy_timeout = {busy_timeout}"))
+        .execute(&mut *conn)
+        .await?;
+    let busy: i64 = row?.try_get(0)?;
+    Ok(busy == 0)
 }
 
 /// Serializes appenders and compactions of one document inside the caller's transaction

@@ -235,6 +235,11 @@ impl Db {
         dialect::checkpoint(&self.pool, self.backend).await
     }
 
+    /// Starts SQLite's WAL over, on a connection the caller holds (`dialect::restart_wal`).
+    pub async fn restart_wal_on(&self, conn: &mut sqlx::AnyConnection) -> Result<bool> {
+        dialect::restart_wal(conn, self.backend).await
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -315,5 +320,53 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(upto, 12345);
+    }
+
+    async fn wal_frames(conn: &mut sqlx::AnyConnection) -> i64 {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(1)
+    }
+
+    /// The writer starts the WAL over between its commits, so that a steady load does not
+    /// grow it for ever; a reader that still needs the WAL is not waited for.
+    #[tokio::test]
+    async fn the_wal_starts_over_unless_a_reader_still_needs_it() {
+        let (_dir, _config, db, _) = super::demo_db().await;
+        let mut writer = db.rebuildable_writer().await.unwrap().expect("a file");
+        for upto in 0..50 {
+            sqlx::query("UPDATE posts_fts_indexed SET upto = $1")
+                .bind(upto)
+                .execute(&mut writer)
+                .await
+                .unwrap();
+        }
+        // A request in the middle of a read, on a snapshot the WAL holds.
+        let mut reader = db.pool().begin().await.unwrap();
+        sqlx::query("SELECT upto FROM posts_fts_indexed")
+            .fetch_one(&mut *reader)
+            .await
+            .unwrap();
+        assert!(!db.restart_wal_on(&mut writer).await.unwrap(), "in the way");
+        let timeout: i64 = sqlx::query("PRAGMA busy_timeout")
+            .fetch_one(&mut writer)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(timeout, 5000, "the connection waits for locks again");
+        reader.commit().await.unwrap();
+
+        assert!(db.restart_wal_on(&mut writer).await.unwrap());
+        sqlx::query("UPDATE posts_fts_indexed SET upto = 51")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        let frames = wal_frames(&mut writer).await;
+        assert!(
+            frames <= 2,
+            "the next commit wrote from the start: {frames} frames"
+        );
     }
 }
