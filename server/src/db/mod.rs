@@ -289,12 +289,13 @@ pub(crate) async fn demo_db() -> (tempfile::TempDir, crate::Config, Db, renraku_
 mod tests {
     use sqlx::Row;
 
-    async fn synchronous(conn: &mut sqlx::AnyConnection) -> i64 {
-        sqlx::query("PRAGMA synchronous")
+    /// Column `at` of the first row `sql` answers.
+    async fn value(conn: &mut sqlx::AnyConnection, sql: &str, at: usize) -> i64 {
+        sqlx::query(sql)
             .fetch_one(&mut *conn)
             .await
             .unwrap()
-            .get(0)
+            .get(at)
     }
 
     /// What is acknowledged is synced by its own commit; what the log can make again is
@@ -303,31 +304,20 @@ mod tests {
     async fn only_rebuildable_writes_skip_their_own_sync() {
         let (_dir, _config, db, _) = super::demo_db().await;
         let mut pooled = db.pool().acquire().await.unwrap();
-        assert_eq!(synchronous(&mut pooled).await, 2, "FULL on the pool");
-        let mut own = db.rebuildable_writer().await.unwrap().expect("a file");
         assert_eq!(
-            synchronous(&mut own).await,
-            1,
-            "NORMAL for what the log rebuilds"
+            value(&mut pooled, "PRAGMA synchronous", 0).await,
+            2,
+            "FULL on the pool"
         );
+        let mut own = db.rebuildable_writer().await.unwrap().expect("a file");
+        let own_sync = value(&mut own, "PRAGMA synchronous", 0).await;
+        assert_eq!(own_sync, 1, "NORMAL for what the log rebuilds");
         sqlx::query("UPDATE posts_fts_indexed SET upto = 12345")
             .execute(&mut own)
             .await
             .unwrap();
-        let upto: i64 = sqlx::query("SELECT upto FROM posts_fts_indexed")
-            .fetch_one(&mut *pooled)
-            .await
-            .unwrap()
-            .get(0);
+        let upto = value(&mut pooled, "SELECT upto FROM posts_fts_indexed", 0).await;
         assert_eq!(upto, 12345);
-    }
-
-    async fn wal_frames(conn: &mut sqlx::AnyConnection) -> i64 {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
-            .get(1)
     }
 
     /// The writer starts the WAL over between its commits, so that a steady load does not
@@ -350,11 +340,7 @@ mod tests {
             .await
             .unwrap();
         assert!(!db.restart_wal_on(&mut writer).await.unwrap(), "in the way");
-        let timeout: i64 = sqlx::query("PRAGMA busy_timeout")
-            .fetch_one(&mut writer)
-            .await
-            .unwrap()
-            .get(0);
+        let timeout = value(&mut writer, "PRAGMA busy_timeout", 0).await;
         assert_eq!(timeout, 5000, "the connection waits for locks again");
         reader.commit().await.unwrap();
 
@@ -363,7 +349,8 @@ mod tests {
             .execute(&mut writer)
             .await
             .unwrap();
-        let frames = wal_frames(&mut writer).await;
+        // (busy, frames in the WAL, frames copied)
+        let frames = value(&mut writer, "PRAGMA wal_checkpoint(PASSIVE)", 1).await;
         assert!(
             frames <= 2,
             "the next commit wrote from the start: {frames} frames"
