@@ -237,17 +237,13 @@ async fn run(
                 compactions.write_one(&db, &mut rebuildable).await;
                 continue;
             }
+            // Not restarted when a request is in the way: again after the next checkpoint.
             _ = std::future::ready(()), if restart_wal => {
                 restart_wal = false;
-                match rebuildable.get(&db).await {
-                    // Busy (a request reading or writing): again after the next checkpoint.
-                    Ok(conn) => {
-                        if let Err(e) = db.restart_wal_on(conn).await {
-                            rebuildable.failed();
-                            tracing::warn!(error = %e, "WAL restart failed");
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "WAL restart failed"),
+                let restarted = async { db.restart_wal_on(rebuildable.get(&db).await?).await }.await;
+                if let Err(e) = restarted {
+                    rebuildable.failed();
+                    tracing::warn!(error = %e, "WAL restart failed");
                 }
                 continue;
             }
@@ -304,7 +300,8 @@ async fn run(
         let jobs_taken = appends.len() + binds.len() + audits.len() + touches.len();
         let touched: Vec<Touch> = touches.iter().map(|(touch, _)| touch.clone()).collect();
         // Rows alone, with any sessions' touches (the steady state of a busy server): on
-        // the log thread, one wake for the whole commit. Anything else, with sqlx, in one transaction as ever.
+        // the log thread, one wake for the whole commit. Anything else, with sqlx, in one
+        // transaction as ever.
         let rows_alone = binds.is_empty()
             && audits.is_empty()
             && appends
@@ -605,9 +602,8 @@ impl RebuildableConn {
 /// the database file (and its fsync) never happens inside a commit that rooms wait for;
 /// then the writer copies the few frames committed meanwhile and starts the WAL over,
 /// between two commits. Without that, under a steady load the WAL never started over: it
-/// grew by every commit (2.4 MB/s at 200 updates/s, without bound), and every commit grew
-/// the file, which costs a synchronous write of its inode besides the data's
-/// (bench/HISTORY.md). Ends with the writer.
+/// grew by every commit (2.4 MB/s at 200 updates/s, without bound; bench/HISTORY.md).
+/// Ends with the writer.
 async fn checkpoints(db: Db, writer: mpsc::WeakSender<Job>) {
     if !db.backend().checkpoints_wal() {
         return;
