@@ -60,6 +60,36 @@ impl Backend {
         }
     }
 
+    /// `sql` with its `$1, $2, …` as SQLite's anonymous `?`, when each number appears once
+    /// and in order (as the statements of many rows, `batch::placeholders`, write them):
+    /// SQLite finds a named parameter's value by walking the statement's list of names, so
+    /// binding n of them takes n²/2 steps — at 4,000 updates/s the posts projection's
+    /// 448-parameter inserts spent 4 % of the server's CPU in that walk; an anonymous one
+    /// takes one. Any other text, and PostgreSQL's, is returned as it is.
+    pub fn positional(self, sql: String) -> String {
+        if self != Backend::Sqlite {
+            return sql;
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut rest = sql.as_str();
+        let mut next = 1;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if rest[at + 1..at + 1 + digits].parse::<usize>() != Ok(next) {
+                return sql;
+            }
+            next += 1;
+            out.push_str(&rest[..at]);
+            out.push('?');
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// Whether the database has a write-ahead log for [`checkpoint`] to copy back (SQLite in
     /// WAL mode); the writer runs its checkpoint task only then.
     pub fn checkpoints_wal(self) -> bool {
@@ -230,5 +260,31 @@ mod tests {
             "to_char(to_timestamp((p.stored_at + 32400000) / 1000.0) AT TIME ZONE 'UTC', \
              'YYYY-MM')"
         );
+    }
+
+    /// Numbered parameters become anonymous on SQLite only where binding in order means the
+    /// same: each number once, counting up from 1.
+    #[test]
+    fn parameters_become_anonymous_only_where_their_order_is_their_number() {
+        let sql = |s: &str| s.to_owned();
+        let rows = "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) RETURNING a";
+        assert_eq!(
+            Backend::Sqlite.positional(sql(rows)),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) RETURNING a"
+        );
+        assert_eq!(Backend::Postgres.positional(sql(rows)), rows);
+        for kept in [
+            "SELECT $1 WHERE a = $1",         // repeated
+            "SELECT $2, $1",                  // out of order
+            "SELECT $2",                      // not from 1
+            "SELECT a FROM t WHERE b = '$x'", // not a parameter
+            "SELECT 1",
+        ] {
+            assert_eq!(Backend::Sqlite.positional(sql(kept)), kept);
+        }
+        let many = super::super::batch::placeholders(1, 32, 14);
+        let anonymous = Backend::Sqlite.positional(many);
+        assert_eq!(anonymous.matches('?').count(), 448);
+        assert!(!anonymous.contains('$'));
     }
 }

@@ -259,11 +259,11 @@ pub(crate) async fn project_in(
             })
             .collect();
         for chunk in super::batch::shaped_chunks(&values) {
-            let sql = format!(
+            let sql = backend.positional(format!(
                 "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING \
                  RETURNING room_id, post_id",
                 super::batch::placeholders(1, chunk.len(), 14)
-            );
+            ));
             let mut query = sqlx::query(&sql);
             for (room, id, post, row) in chunk {
                 query = row.bind(query, *room, id, post, backfill, now);
@@ -289,10 +289,10 @@ pub(crate) async fn project_in(
                 let inserted = if once {
                     batch_inserted.contains(&(room, id.as_str().to_owned()))
                 } else {
-                    let sql = format!(
+                    let sql = backend.positional(format!(
                         "{INSERT_POSTS} VALUES {} ON CONFLICT (room_id, post_id) DO NOTHING",
                         super::batch::placeholders(1, 1, 14)
-                    );
+                    ));
                     row.bind(sqlx::query(&sql), room, id, post, backfill, now)
                         .execute(&mut *tx)
                         .await?

@@ -12,13 +12,17 @@ use renraku_sync::{DocId, RoomId};
 use sqlx::Row;
 
 /// Moves documents' marks forward (never back) inside the caller's transaction.
-async fn mark_in(tx: &mut sqlx::AnyConnection, marks: &[(&str, i64)]) -> Result<()> {
+async fn mark_in(
+    tx: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    marks: &[(&str, i64)],
+) -> Result<()> {
     for chunk in super::batch::shaped_chunks(marks) {
-        let sql = format!(
+        let sql = backend.positional(format!(
             "INSERT INTO projected_upto (doc, seq) VALUES {} \
              ON CONFLICT (doc) DO UPDATE SET seq = MAX(seq, excluded.seq)",
             super::batch::placeholders(1, chunk.len(), 2)
-        );
+        ));
         let mut query = sqlx::query(&sql);
         for &(doc, seq) in chunk {
             query = query.bind(doc).bind(seq);
@@ -66,9 +70,10 @@ impl Db {
         let mut tx = self.begin_write_on(conn).await?;
         let projected =
             super::posts::project_in(&mut tx, self.backend, projections, now, false).await?;
-        let mut pushes = super::push::enqueue_in(&mut tx, &projected.new_posts, now).await?;
+        let mut pushes =
+            super::push::enqueue_in(&mut tx, self.backend, &projected.new_posts, now).await?;
         pushes += super::acks::project_in(&mut tx, projections, &projected, now, true).await?;
-        mark_in(&mut tx, marks).await?;
+        mark_in(&mut tx, self.backend, marks).await?;
         tx.commit().await?;
         if pushes > 0 {
             self.push_notifier.wake();
@@ -117,9 +122,10 @@ impl Db {
         let backfill = !super::posts::has_projected_rows_in(&mut tx, room).await?;
         let posts =
             super::posts::project_in(&mut tx, self.backend, &[&projection], now, backfill).await?;
-        let mut pushes = super::push::enqueue_in(&mut tx, &posts.new_posts, now).await?;
+        let mut pushes =
+            super::push::enqueue_in(&mut tx, self.backend, &posts.new_posts, now).await?;
         pushes += super::acks::project_in(&mut tx, &[&projection], &posts, now, !backfill).await?;
-        mark_in(&mut tx, &[(key.as_str(), head)]).await?;
+        mark_in(&mut tx, self.backend, &[(key.as_str(), head)]).await?;
         tx.commit().await?;
         if pushes > 0 {
             self.push_notifier.wake();

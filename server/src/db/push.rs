@@ -92,6 +92,7 @@ pub struct OutboxPush {
 /// Runs inside the transaction that projects the posts. Returns the number queued.
 pub(super) async fn enqueue_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: super::Backend,
     new_posts: &[NewPost],
     now: i64,
 ) -> Result<usize> {
@@ -104,7 +105,7 @@ pub(super) async fn enqueue_in(
     let mut subscribed: std::collections::HashMap<i64, Vec<sqlx::any::AnyRow>> =
         std::collections::HashMap::new();
     for list in super::batch::in_lists(&rooms) {
-        let sql = format!(
+        let sql = backend.positional(format!(
             "SELECT m.room_id, s.id AS subscription_id, m.user_id, \
                  ps.user_id AS settings_user, ps.enabled, ps.show_details, ps.quiet_start, \
                  ps.quiet_end, ps.urgent_in_quiet \
@@ -117,7 +118,7 @@ pub(super) async fn enqueue_in(
                    WHERE x.user_id = m.user_id AND x.room_id = m.room_id) \
              ORDER BY m.room_id, s.id",
             super::batch::placeholders(1, list.len(), 1)
-        );
+        ));
         let mut query = sqlx::query(&sql);
         for room in list {
             query = query.bind(room);

@@ -41,10 +41,10 @@ impl Db {
         rooms.sort_unstable_by_key(|room| room.get());
         rooms.dedup();
         for list in super::batch::in_lists(&rooms) {
-            let sql = format!(
+            let sql = self.backend.positional(format!(
                 "SELECT room_id, user_id FROM room_members WHERE room_id IN ({})",
                 super::batch::placeholders(1, list.len(), 1)
-            );
+            ));
             let mut query = sqlx::query(&sql);
             for room in list {
                 query = query.bind(room.get());

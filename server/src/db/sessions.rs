@@ -235,11 +235,11 @@ impl Db {
     pub async fn session_times(&self, ids: &[SessionId]) -> Result<Vec<SessionTimes>> {
         let mut found = Vec::with_capacity(ids.len());
         for list in super::batch::in_lists(ids) {
-            let sql = format!(
+            let sql = self.backend.positional(format!(
                 "SELECT public_id, last_seen_at, expires_at FROM sessions \
                  WHERE public_id IN ({})",
                 super::batch::placeholders(1, list.len(), 1)
-            );
+            ));
             let mut query = sqlx::query(&sql);
             for id in &list {
                 query = query.bind(id.as_str());
