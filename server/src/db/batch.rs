@@ -9,7 +9,8 @@ const ROWS_PER_STATEMENT: usize = 32;
 /// rest as descending powers of two (13 rows: 8, 4, 1). Few shapes of SQL text means each
 /// is prepared once and kept in the connection's statement cache; and small statements,
 /// because SQLite finds a `$n` parameter by walking the statement's list of names (binding
-/// is quadratic in the number of parameters).
+/// is quadratic in the number of parameters) where the text cannot bind anonymous `?`
+/// instead (`Backend::positional`).
 pub(crate) fn shaped_chunks<T>(items: &[T]) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let mut rest = items;
