@@ -61,33 +61,48 @@ async fn compact_in(
     Ok(())
 }
 
+/// The newest seq of the document named by the SQL expression `$doc`: its log's last, or
+/// its snapshot's once compaction emptied the log (NULL if it was never written). Each is a
+/// `MAX` of its own, which both databases answer with one seek to the end of the
+/// `(doc, seq)` index; a `MAX … GROUP BY doc` over several documents reads every row of each
+/// one's log instead (up to a compaction's worth).
+macro_rules! head_of {
+    ($doc:literal) => {
+        concat!(
+            "(SELECT MAX(k.s) FROM (SELECT MAX(seq) AS s FROM doc_updates u WHERE u.doc = ",
+            $doc,
+            " UNION ALL SELECT up_to_seq FROM doc_snapshots n WHERE n.doc = ",
+            $doc,
+            ") AS k)"
+        )
+    };
+}
+
 /// The next seq of a document: one past both the log and the snapshot, because compaction
 /// may have emptied the log and seqs must never be reused.
-const INSERT_FIRST: &str = "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
-     SELECT $1, COALESCE(MAX(s), 0) + 1, $2, $3, $4 FROM ( \
-         SELECT MAX(seq) AS s FROM doc_updates WHERE doc = $1 \
-         UNION ALL SELECT up_to_seq AS s FROM doc_snapshots WHERE doc = $1 \
-     ) AS known RETURNING seq";
+const INSERT_FIRST: &str = concat!(
+    "INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
+     SELECT $1, COALESCE(",
+    head_of!("$1"),
+    ", 0) + 1, $2, $3, $4 RETURNING seq"
+);
 
 /// Appends rows to the log in one statement, each document's under the seqs after its last
 /// (as in [`INSERT_FIRST`]), in the order of `i`: reading the last seqs and writing the rows
 /// is one round trip to the database, not two. `{rows}` is `($2, $3, $4, $5), …` (`i`, `doc`,
-/// `user_id`, `update_bytes`); `$1` is the time.
-///
-/// Each document's last seq is a `MAX` of its own, which both databases answer with one seek
-/// to the end of the `(doc, seq)` index; a `MAX … GROUP BY doc` over all the batch's
-/// documents read every row of each one's log instead (up to a compaction's worth, in every
-/// group commit).
-const APPEND_ROWS: &str = "WITH fresh (i, doc, user_id, update_bytes) AS (VALUES {rows}), \
-     tops (doc, s) AS (SELECT d.doc, (SELECT MAX(k.s) FROM ( \
-             SELECT MAX(seq) AS s FROM doc_updates u WHERE u.doc = d.doc \
-             UNION ALL SELECT up_to_seq FROM doc_snapshots n WHERE n.doc = d.doc) AS k) \
-         FROM (SELECT DISTINCT doc FROM fresh) AS d) \
+/// `user_id`, `update_bytes`); `$1` is the time. Each document's last seq is its own
+/// [`head_of`], one index seek per document in every group commit.
+const APPEND_ROWS: &str = concat!(
+    "WITH fresh (i, doc, user_id, update_bytes) AS (VALUES {rows}), \
+     tops (doc, s) AS (SELECT d.doc, ",
+    head_of!("d.doc"),
+    " FROM (SELECT DISTINCT doc FROM fresh) AS d) \
      INSERT INTO doc_updates (doc, seq, user_id, update_bytes, created_at) \
      SELECT f.doc, COALESCE(t.s, 0) + ROW_NUMBER() OVER (PARTITION BY f.doc ORDER BY f.i), \
          f.user_id, f.update_bytes, $1 \
      FROM fresh f LEFT JOIN tops t ON t.doc = f.doc \
-     RETURNING doc, seq";
+     RETURNING doc, seq"
+);
 
 /// One share of an append: its index in the commit, its document, its rows.
 pub(crate) type Share<'a> = (usize, &'a str, &'a [LogRow]);
@@ -387,14 +402,15 @@ impl Db {
                 .map(|i| format!("(${i})"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            // One seek per document (as in `APPEND_ROWS`), not a read of each one's whole log.
             let sql = format!(
-                "WITH asked (doc) AS (VALUES {list}), \
-                 heads (doc, head) AS (SELECT a.doc, (SELECT MAX(k.s) FROM ( \
-                     SELECT MAX(seq) AS s FROM doc_updates u WHERE u.doc = a.doc \
-                     UNION ALL SELECT up_to_seq FROM doc_snapshots n WHERE n.doc = a.doc) AS k) \
-                 FROM asked AS a) \
-                 SELECT doc, head FROM heads WHERE head IS NOT NULL"
+                concat!(
+                    "WITH asked (doc) AS (VALUES {list}), \
+                     heads (doc, head) AS (SELECT a.doc, ",
+                    head_of!("a.doc"),
+                    " FROM asked AS a) \
+                     SELECT doc, head FROM heads WHERE head IS NOT NULL"
+                ),
+                list = list
             );
             let mut query = sqlx::query(&sql);
             for doc in chunk {
