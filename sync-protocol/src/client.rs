@@ -16,7 +16,7 @@
 use crate::frame::{denied, DocId, Frame, PROTOCOL_VERSION};
 use crate::session_end::{SessionEnd, CLOSE_CODE};
 use crate::ConnRefusal;
-use crate::{MunicipalityId, PersonalDoc, RoomDoc, RoomId, UserId};
+use crate::{MunicipalityId, PersonalDoc, PostId, RoomDoc, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use yrs::sync::{Message, SyncMessage};
@@ -122,8 +122,11 @@ pub enum Effect {
     /// The server would not keep the connection (a connection cap): the session stays,
     /// and the driver should tell the user and reconnect slowly.
     ConnRefused(ConnRefusal),
-    /// A new post was stored in one of the user's rooms ([`Frame::RoomActivity`]), opened
-    /// here or not: for the room list (unread count, newest line, order).
+    /// A new post was stored in one of the user's rooms: for the room list (unread count,
+    /// newest line, order). The server tells of rooms this socket has not opened
+    /// ([`Frame::RoomActivity`]); of an opened room the session learns it from the relayed
+    /// update itself, and of the device's own post from the server's `Saved`. Each post
+    /// is told once.
     RoomActivity {
         room: RoomId,
         author: UserId,
@@ -186,6 +189,8 @@ pub struct ClientSession<O: Outbox> {
     outbox: O,
     /// The outbox in memory, by id (the ack each entry is sent with).
     pending: BTreeMap<u64, OutboxEntry>,
+    /// Entries that write a new post, by id: once saved, it is news for the room list.
+    new_posts: BTreeMap<u64, (RoomId, PostId)>,
     /// Documents the user has open, (re)opened on the server after every connect. Ordered,
     /// so that a session replays the same frames for the same inputs.
     wanted: BTreeSet<DocId>,
@@ -216,6 +221,7 @@ impl<O: Outbox> ClientSession<O> {
             docs: HashMap::new(),
             outbox,
             pending: BTreeMap::new(),
+            new_posts: BTreeMap::new(),
             wanted: BTreeSet::new(),
             synced: BTreeSet::new(),
             unanswered_step1: HashMap::new(),
@@ -252,6 +258,7 @@ impl<O: Outbox> ClientSession<O> {
     pub fn restore(&mut self, id: u64, entry: OutboxEntry) {
         let _ = self.replica(entry.doc).apply(&entry.update);
         self.wanted.insert(entry.doc);
+        self.note_new_post(id, &entry);
         self.pending.insert(id, entry);
     }
 
@@ -483,11 +490,44 @@ impl<O: Outbox> ClientSession<O> {
             ack: Some(id),
             message: Message::Sync(SyncMessage::Update(entry.update.clone())).encode_v1(),
         };
+        self.note_new_post(id, &entry);
         self.pending.insert(id, entry);
         if self.connected {
             vec![Effect::Send(frame)]
         } else {
             Vec::new()
+        }
+    }
+
+    /// Remembers that entry `id` writes a new post (not an edit, a deletion or an
+    /// acknowledgement, which name a post too), to tell of once it is saved.
+    fn note_new_post(&mut self, id: u64, entry: &OutboxEntry) {
+        let (DocId::Room(room), Some(post)) = (entry.doc, entry.post.as_deref()) else {
+            return;
+        };
+        let Some(post) = PostId::parse(post) else {
+            return;
+        };
+        if self
+            .room_if_any(room)
+            .is_some_and(|doc| doc.is_fresh_post(&post))
+        {
+            self.new_posts.insert(id, (room, post));
+        }
+    }
+
+    /// News of the device's own new posts among the entries `acks` the server saved.
+    fn own_activity(&mut self, acks: &[u64], out: &mut Vec<Effect>) {
+        for ack in acks {
+            let Some((room, id)) = self.new_posts.remove(ack) else {
+                continue;
+            };
+            // Deleted before it was saved: the server tells nobody of it either.
+            if let Some(post) = self.room_if_any(room).and_then(|doc| doc.post(&id)) {
+                if !post.deleted {
+                    out.push(activity(room, &post));
+                }
+            }
         }
     }
 
@@ -500,7 +540,10 @@ impl<O: Outbox> ClientSession<O> {
             Frame::Sync { doc, message, .. } => self.on_sync(doc, &message)?,
             Frame::Saved { doc, ack } => {
                 let acks = self.settle(doc, ack);
-                vec![Effect::Saved { doc, acks }]
+                let mut out = Vec::new();
+                self.own_activity(&acks, &mut out);
+                out.insert(0, Effect::Saved { doc, acks });
+                out
             }
             Frame::Invalid {
                 doc,
@@ -508,6 +551,10 @@ impl<O: Outbox> ClientSession<O> {
                 reason,
             } => {
                 let acks = self.settle(doc, ack);
+                // A refused post never reaches anyone.
+                for ack in &acks {
+                    self.new_posts.remove(ack);
+                }
                 self.last_refusal = Some(reason.clone());
                 let mut out = vec![Effect::Refused { doc, acks, reason }];
                 self.restart_replica(doc, &mut out);
@@ -572,8 +619,20 @@ impl<O: Outbox> ClientSession<O> {
             Message::Sync(SyncMessage::Update(update)) => (update, false),
             _ => return Ok(Vec::new()),
         };
-        if self.replicas == Replicas::Full {
-            self.replica(doc).apply(&update)?;
+        let mut news = Vec::new();
+        match (self.replicas, doc) {
+            // What another device wrote, relayed as the server stored it: its new posts are
+            // news for the room list (the server does not tell a socket of a room it has
+            // open). The state an opening brings (step 2) is not.
+            (Replicas::Full, DocId::Room(room)) if !step2 => {
+                let created = match self.replica(doc) {
+                    Replica::Room(replica) => replica.apply_remote(&update)?,
+                    Replica::Personal(_) => unreachable!("a room id names a room replica"),
+                };
+                news.extend(created.iter().map(|post| activity(room, post)));
+            }
+            (Replicas::Full, _) => self.replica(doc).apply(&update)?,
+            (Replicas::OwnWritesOnly, _) => {}
         }
         let last_answer = step2 && {
             let n = self.unanswered_step1.entry(doc).or_default();
@@ -584,7 +643,8 @@ impl<O: Outbox> ClientSession<O> {
             self.synced.insert(doc);
             Ok(vec![Effect::Synced(doc)])
         } else {
-            Ok(vec![Effect::Remote { doc, update }])
+            news.insert(0, Effect::Remote { doc, update });
+            Ok(news)
         }
     }
 
@@ -624,6 +684,16 @@ impl<O: Outbox> ClientSession<O> {
             self.outbox.remove(&ids);
         }
         ids
+    }
+}
+
+/// The room list's news of `post`, as the server words it (`Frame::RoomActivity`).
+fn activity(room: RoomId, post: &crate::room::Post) -> Effect {
+    Effect::RoomActivity {
+        room,
+        author: post.author,
+        at: post.created_at,
+        text: crate::frame::preview(&post.text),
     }
 }
 
@@ -1109,5 +1179,126 @@ mod tests {
             }]
         );
         assert!(s.room(ROOM).post(&q).is_none());
+    }
+
+    fn relayed(update: &[u8]) -> Frame {
+        Frame::Sync {
+            doc: DOC,
+            ack: None,
+            message: Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1(),
+        }
+    }
+
+    fn news(effects: &[Effect]) -> Vec<(RoomId, String)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RoomActivity { room, text, .. } => Some((*room, text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn another_devices_new_post_in_an_open_room_is_news_once_and_its_edit_is_not() {
+        let server = Server::new();
+        let mut writer = ClientSession::new(12, MemoryOutbox::new());
+        let (old, u) = new_post(&mut writer, 1, "開く前の投稿");
+        server.doc.apply_update(&u).unwrap();
+        let mut s = ClientSession::new(11, MemoryOutbox::new());
+        s.open(DOC);
+        let effects = connect(&mut s, &server);
+        assert!(
+            news(&effects).is_empty(),
+            "the state an opening brings is not news: {effects:?}"
+        );
+        assert!(s.room(ROOM).post(&old).is_some());
+
+        let (_, live) = new_post(&mut writer, 2, "いま届いた投稿\n二行目");
+        let effects = s.handle_frame(relayed(&live)).unwrap();
+        assert_eq!(news(&effects), vec![(ROOM, "いま届いた投稿".to_owned())]);
+        assert!(
+            matches!(&effects[..], [Effect::Remote { .. }, Effect::RoomActivity { author, at: 1, .. }] if *author == ME)
+        );
+        // Relayed twice (a resend the server stored once): the replica has it, no news.
+        assert!(news(&s.handle_frame(relayed(&live)).unwrap()).is_empty());
+        // An edit, a reaction and a deletion are not news.
+        let edit = writer.room(ROOM).edit(ME, &old, "訂正", 2).unwrap();
+        let react = writer.room(ROOM).react(ME, &old, crate::Reaction::Ack);
+        let delete = writer.room(ROOM).delete(ME, &old, 3).unwrap();
+        for u in [edit, react, delete] {
+            assert!(news(&s.handle_frame(relayed(&u)).unwrap()).is_empty());
+        }
+        // A reply is.
+        let reply_id = PostId::parse("01ARZ3NDEKTSV4RRFFQ69G0009").unwrap();
+        let reply = writer
+            .room(ROOM)
+            .reply(ME, reply_id, &old, "返信です", 4)
+            .unwrap();
+        assert_eq!(
+            news(&s.handle_frame(relayed(&reply)).unwrap()),
+            vec![(ROOM, "返信です".to_owned())]
+        );
+        // A session that keeps no replicas reads nothing into what it is handed.
+        let mut lean =
+            ClientSession::with_replicas(13, MemoryOutbox::new(), Replicas::OwnWritesOnly);
+        lean.open(DOC);
+        let (_, another) = new_post(&mut writer, 3, "もう一件");
+        assert!(news(&lean.handle_frame(relayed(&another)).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn my_new_post_is_news_when_saved_and_my_edit_deletion_or_refused_post_is_not() {
+        let server = Server::new();
+        let mut s = ClientSession::new(11, MemoryOutbox::new());
+        s.open(DOC);
+        connect(&mut s, &server);
+        let (mine, u) = new_post(&mut s, 1, "自分の投稿");
+        let (_, effects) = s.write(DOC, u, Some(mine.to_string()));
+        assert!(news(&effects).is_empty(), "not before it is saved");
+        let effects = exchange(&mut s, &server, effects);
+        assert_eq!(news(&effects), vec![(ROOM, "自分の投稿".to_owned())]);
+
+        // Edits, deletions and acknowledgements name a post too; they are not news.
+        let edit = s.room(ROOM).edit(ME, &mine, "訂正", 2).unwrap();
+        let (_, effects) = s.write(DOC, edit, Some(mine.to_string()));
+        assert!(news(&exchange(&mut s, &server, effects)).is_empty());
+        let ack = s.room(ROOM).acknowledge(ME, &mine, 3);
+        let (_, effects) = s.write(DOC, ack, Some(format!("ack:{mine}")));
+        assert!(news(&exchange(&mut s, &server, effects)).is_empty());
+        let delete = s.room(ROOM).delete(ME, &mine, 4).unwrap();
+        let (_, effects) = s.write(DOC, delete, Some(mine.to_string()));
+        assert!(news(&exchange(&mut s, &server, effects)).is_empty());
+
+        // Written offline, kept by the device, restored after a restart: news once saved.
+        let (offline, u) = new_post(&mut s, 2, "オフラインで書いた投稿");
+        let (_, _) = s.write(DOC, u, Some(offline.to_string()));
+        s.disconnected(None);
+        let kept = s.outbox().clone();
+        let mut restarted = ClientSession::new(11, kept.clone());
+        for (id, entry) in kept.entries() {
+            restarted.restore(id, entry);
+        }
+        let effects = connect(&mut restarted, &server);
+        assert_eq!(
+            news(&effects),
+            vec![(ROOM, "オフラインで書いた投稿".to_owned())]
+        );
+
+        // A refused post reaches nobody.
+        let (refused, u) = new_post(&mut restarted, 3, "拒否される");
+        let (ack, _) = restarted.write(DOC, u, Some(refused.to_string()));
+        let effects = restarted
+            .handle_frame(Frame::Invalid {
+                doc: DOC,
+                ack: Some(ack),
+                reason: "dated in the future".into(),
+            })
+            .unwrap();
+        assert!(news(&effects).is_empty());
+        let late = restarted
+            .handle_frame(Frame::Saved { doc: DOC, ack })
+            .unwrap();
+        assert!(news(&late).is_empty());
     }
 }

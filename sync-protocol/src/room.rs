@@ -7,8 +7,10 @@ use crate::ids::{PostId, UserId};
 use crate::schema::{self, any_i64, any_str, any_user_id, field, Root};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use yrs::types::EntryChange;
 use yrs::updates::decoder::Decode;
-use yrs::{Any, ClientID, Doc, Map, MapRef, Options, Out, ReadTxn, Transact, Update};
+use yrs::{Any, ClientID, Doc, Map, MapRef, Observable, Options, Out, ReadTxn, Transact, Update};
 
 /// The reaction buttons. The wire names are part of the stored format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -146,6 +148,44 @@ impl RoomDoc {
             .transact_mut()
             .apply_update(update)
             .map_err(|e| Error::Malformed(e.to_string()))
+    }
+
+    /// Applies another device's v1 update and returns the posts it created: new to this
+    /// replica, valid and not deleted, in id order. These are what a room list hears of
+    /// (the server's rule for `RoomActivity`); an edit, a reaction or a post this replica
+    /// already had is not among them.
+    pub fn apply_remote(&self, update: &[u8]) -> Result<Vec<Post>> {
+        // Registered for this one transaction only: a device's own writes and the state an
+        // opening brings are not news.
+        const OBSERVER: &str = "renraku:created-posts";
+        let created: Arc<Mutex<Vec<Arc<str>>>> = Arc::default();
+        let seen = Arc::clone(&created);
+        self.posts.observe(OBSERVER, move |txn, event| {
+            let inserted = event
+                .keys(txn)
+                .iter()
+                .filter(|(_, change)| matches!(change, EntryChange::Inserted(_)))
+                .map(|(key, _)| Arc::clone(key));
+            seen.lock().expect("observer lock").extend(inserted);
+        });
+        let applied = self.apply_update(update);
+        self.posts.unobserve(OBSERVER);
+        applied?;
+        let keys = std::mem::take(&mut *created.lock().expect("observer lock"));
+        let mut posts: Vec<Post> = keys
+            .iter()
+            .filter_map(|key| self.post(&PostId::parse(key)?))
+            .filter(|post| !post.deleted)
+            .collect();
+        posts.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(posts)
+    }
+
+    /// Whether the post `id` is new and standing: written, neither edited nor deleted since.
+    /// Right after a device wrote it, this tells a new post from an edit of one.
+    pub fn is_fresh_post(&self, id: &PostId) -> bool {
+        self.post(id)
+            .is_some_and(|post| !post.deleted && post.edited_at.is_none())
     }
 
     /// The whole document as one v1 update.

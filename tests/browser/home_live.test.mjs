@@ -130,3 +130,40 @@ test("the room list follows a colleague's posts live, and a 1:1 room is the othe
   await screen(nurse, "home-offline-reload");
   await nurse.setOnline(true);
 });
+
+test("a room I opened and left follows live on the list, and my own post leads my list", async () => {
+  // Opened once, a room stays in sync on the phone's socket: the list then hears of its
+  // posts from the room's own updates rather than from the server's news.
+  const nurse = await openDevice("nurse-opened");
+  const doctor = await openDevice("doctor-opened");
+  const { page } = nurse;
+  await signIn(nurse, "nurse1");
+  const rows = page.locator("ul.rooms > li.room");
+  await page.locator("ul.rooms .room-time").first().waitFor();
+  const target = SHARED[1];
+  await page.getByRole("link", { name: new RegExp(target) }).click();
+  await page.getByLabel("新しい投稿を書く").waitFor();
+  await page.goBack();
+  const row = rows.filter({ has: page.locator(".room-title", { hasText: target }) });
+  await row.waitFor();
+  const unreadBefore = await badge(row);
+  await page.evaluate(() => (window.__sameDocument = true));
+
+  const line = `褥瘡は改善傾向、処置継続します (${Date.now()})`;
+  await signIn(doctor, "doctor1");
+  await postInRoom(doctor, target, line);
+
+  await row.locator(".room-last", { hasText: line }).waitFor();
+  await until(() => badge(row), unreadBefore + 1, "the opened room's unread badge");
+  await until(async () => (await rows.locator(".room-title").first().textContent()), target, "the room on top");
+  assert.ok(await page.evaluate(() => window.__sameDocument), "no reload");
+  await screen(nurse, "home-opened-room-live");
+
+  // The doctor's own list, back from the room: his post is its newest line, not unread.
+  await doctor.page.goBack();
+  const doctorsRow = doctor.page.locator("ul.rooms > li.room", {
+    has: doctor.page.locator(".room-title", { hasText: target }),
+  });
+  await doctorsRow.locator(".room-last", { hasText: line }).waitFor();
+  assert.equal(await badge(doctorsRow), 0, "my own post is not unread to me");
+});

@@ -47,6 +47,10 @@ pub struct SyncClient {
     /// opening with), in arrival order: what the app is handed as news, where a post that
     /// arrives twice would be delivered twice.
     pub relayed: Vec<Vec<u8>>,
+    /// Every new post the room list heard of, in arrival order
+    /// ([`Effect::RoomActivity`]: told by the server, or read from what it relayed and
+    /// saved), as a `Frame::RoomActivity` reads.
+    pub news: Vec<Frame>,
 }
 
 impl SyncClient {
@@ -61,6 +65,7 @@ impl SyncClient {
             close_frame: None,
             acknowledged: Vec::new(),
             relayed: Vec::new(),
+            news: Vec::new(),
         };
         let hello = client.session.connected();
         client.run(hello).await?;
@@ -115,6 +120,17 @@ impl SyncClient {
                 Effect::Send(frame) => self.send_frame(&frame).await?,
                 Effect::Saved { acks, .. } => self.acknowledged.extend(acks),
                 Effect::Remote { update, .. } => self.relayed.push(update),
+                Effect::RoomActivity {
+                    room,
+                    author,
+                    at,
+                    text,
+                } => self.news.push(Frame::RoomActivity {
+                    room,
+                    author,
+                    at,
+                    text,
+                }),
                 _ => {}
             }
         }
@@ -163,6 +179,12 @@ impl SyncClient {
             }
             self.pump_until(deadline).await?;
         }
+    }
+
+    /// Stops syncing a room (the app leaving it); the replica stays.
+    pub async fn close(&mut self, room: RoomId) -> Result<()> {
+        let effects = self.session.close(DocId::Room(room));
+        self.run(effects).await
     }
 
     /// Sends an update the local replica produced, with an acknowledgement number; it stays
@@ -226,6 +248,18 @@ impl SyncClient {
             .map_err(|reason| anyhow!("refused: {reason}"))
     }
 
+    /// [`write`](Self::write) for an update that writes `post`, named as the app names it
+    /// (for its 送信待ち badge, and its own room list's news once saved).
+    pub async fn write_post(&mut self, room: RoomId, post: &PostId, update: Vec<u8>) -> Result<()> {
+        let (ack, effects) = self
+            .session
+            .write(DocId::Room(room), update, Some(post.to_string()));
+        self.run(effects).await?;
+        self.verdict(ack)
+            .await?
+            .map_err(|reason| anyhow!("refused: {reason}"))
+    }
+
     /// Processes incoming frames until `cond` holds for the room's replica.
     pub async fn wait_for(
         &mut self,
@@ -248,6 +282,17 @@ impl SyncClient {
         loop {
             if let Some(i) = self.events.iter().position(&pred) {
                 return Ok(self.events.remove(i));
+            }
+            self.pump_until(deadline).await?;
+        }
+    }
+
+    /// Waits for the room list's next news matching `pred` (see [`SyncClient::news`]).
+    pub async fn wait_news(&mut self, pred: impl Fn(&Frame) -> bool) -> Result<Frame> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(i) = self.news.iter().position(&pred) {
+                return Ok(self.news.remove(i));
             }
             self.pump_until(deadline).await?;
         }

@@ -3,8 +3,10 @@
 //! counts (per room, and per tab on its button), latest activity and the newest post's first
 //! line, and a filter-as-you-type box (name, kana).
 //!
-//! The list is alive: the server tells every member's socket of each new post in their rooms
-//! (`Frame::RoomActivity`, through `Engine::on_room_activity`), and the list applies it at
+//! The list is alive: each new post in my rooms is news (`Engine::on_room_activity`) — told
+//! by the server for rooms this device has not opened (`Frame::RoomActivity`), read from the
+//! relayed update for those it has, and from the server's `Saved` for my own — and the list
+//! applies it at
 //! once — unread +1 unless it is my own post, newest line and time, order — and keeps the
 //! result as its cached copy, so a reload shows the same. A room it does not know yet (I was
 //! just added) and a reconnect (news may have been missed) fetch the list again.

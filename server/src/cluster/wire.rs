@@ -2,7 +2,7 @@
 //! frames the app speaks: small, and both ends are this same binary.
 
 use crate::db::sessions::SessionId;
-use renraku_sync::{DocId, UserId};
+use renraku_sync::{DocId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -41,8 +41,12 @@ pub enum Order {
     /// Stop serving a document to a user (removed from the room).
     CloseDoc { user: UserId, doc: DocId },
     /// Send an encoded frame to every `/ws` socket of these users (room activity, register
-    /// news).
-    Tell { users: Vec<UserId>, frame: ByteBuf },
+    /// news), but those that have the room it is `about` open.
+    Tell {
+        users: Vec<UserId>,
+        about: Option<RoomId>,
+        frame: ByteBuf,
+    },
 }
 
 /// Subjects under a deployment's prefix: `<p>.doc.<kind>.<id>` for stored updates,

@@ -1,9 +1,11 @@
 //! Room activity for room lists: after a group commit stored new posts, every member of
 //! their rooms hears of each one on every `/ws` socket they have open on this node
-//! (`Frame::RoomActivity`: room, author, time, first line), whether or not they opened the
-//! room, so that a home screen's unread badges, newest lines and order follow without a
-//! reload; other nodes tell their own sockets (`cluster::Order::Tell`). Members are read at the time of sending, so only those who may read the room
-//! are told (tenancy); `/yjs/{room}` sockets speak no frames and are not told.
+//! (`Frame::RoomActivity`: room, author, time, first line), so that a home screen's unread
+//! badges, newest lines and order follow without a reload; other nodes tell their own
+//! sockets (`cluster::Order::Tell`). A socket that has the room open is not told: the
+//! update reached it, and its client reads the news from that (`renraku_sync::client`).
+//! Members are read at the time of sending, so only those who may read the room are told
+//! (tenancy); `/yjs/{room}` sockets speak no frames and are not told.
 
 use super::registry::HubInner;
 use crate::db::posts::NewPost;
@@ -44,7 +46,7 @@ pub(super) async fn fan_out(hub: Weak<HubInner>, mut rx: mpsc::Receiver<Vec<NewP
                 at: new.post.created_at,
                 text: renraku_sync::frame::preview(&new.post.text),
             };
-            hub.tell_encoded(users.clone(), frame.encode());
+            hub.tell_encoded(users.clone(), Some(new.room), frame.encode());
         }
     }
 }

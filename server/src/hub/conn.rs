@@ -8,7 +8,7 @@
 
 use super::caps::{CapReached, Slot};
 use super::limits::{ConnLimits, TokenBucket};
-use super::live::Alive;
+use super::live::{Alive, OpenRooms};
 use super::outbox::{outbox, Next, OutboxRx, Refused};
 use super::room::{Inbound, RoomCmd, RoomHandle};
 use super::Hub;
@@ -367,10 +367,15 @@ impl Connection {
         let limits = state.config.ws_limits();
         let (tx, rx) = outbox(limits.outbox_bytes);
         let conn = ConnId::next();
-        let alive = state
-            .hub
-            .live
-            .register(user.id, session.clone(), conn, wire, tx.clone());
+        let opened = Opened::default();
+        let alive = state.hub.live.register(
+            user.id,
+            session.clone(),
+            conn,
+            wire,
+            tx.clone(),
+            opened.rooms.clone(),
+        );
         let peer = Peer {
             conn,
             wire,
@@ -387,7 +392,7 @@ impl Connection {
             peer,
             rx,
             _slot: slot,
-            opened: Opened::default(),
+            opened,
             limits,
             bucket: TokenBucket::new(&limits),
             touched_at: None,
@@ -539,7 +544,7 @@ impl Connection {
                     }
                 }
             }
-            for (_, room) in self.opened.0.drain(..) {
+            for room in self.opened.drain() {
                 let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
             }
             debug!("connection closed");
@@ -632,7 +637,7 @@ impl Connection {
         match self.wire {
             Wire::Frames => self.inbound_frame(bytes).await,
             Wire::YWebsocket => {
-                let Some(&(doc, _)) = self.opened.0.first() else {
+                let Some(doc) = self.opened.first() else {
                     return;
                 };
                 let limit = self.limits.max_frame_bytes;
@@ -780,28 +785,57 @@ impl Connection {
 }
 
 /// The documents a connection has open, and their rooms. A vector, not a map: a `/yjs`
-/// socket has one, a `/ws` socket a few, and a map would keep room for four in each.
+/// socket has one, a `/ws` socket a few, and a map would keep room for four in each. The
+/// rooms among them are shared with the news teller (`LiveConnections`), which does not
+/// tell this connection of a room it has open.
 #[derive(Default)]
-struct Opened(Vec<(DocId, RoomHandle)>);
+struct Opened {
+    docs: Vec<(DocId, RoomHandle)>,
+    rooms: OpenRooms,
+}
 
 impl Opened {
     fn get(&self, doc: &DocId) -> Option<&RoomHandle> {
-        self.0.iter().find(|(d, _)| d == doc).map(|(_, room)| room)
+        self.docs
+            .iter()
+            .find(|(d, _)| d == doc)
+            .map(|(_, room)| room)
     }
 
     fn contains_key(&self, doc: &DocId) -> bool {
         self.get(doc).is_some()
     }
 
+    /// The first document opened (a `/yjs` socket's only one).
+    fn first(&self) -> Option<DocId> {
+        self.docs.first().map(|(doc, _)| *doc)
+    }
+
     fn remove(&mut self, doc: &DocId) -> Option<RoomHandle> {
-        let at = self.0.iter().position(|(d, _)| d == doc)?;
-        Some(self.0.swap_remove(at).1)
+        let at = self.docs.iter().position(|(d, _)| d == doc)?;
+        if let DocId::Room(room) = doc {
+            self.rooms.closed(*room);
+        }
+        Some(self.docs.swap_remove(at).1)
     }
 
     /// Callers remove a document's old room first.
     fn insert(&mut self, doc: DocId, room: RoomHandle) {
         debug_assert!(!self.contains_key(&doc));
-        self.0.reserve_exact(1);
-        self.0.push((doc, room));
+        if let DocId::Room(room) = doc {
+            self.rooms.opened(room);
+        }
+        self.docs.reserve_exact(1);
+        self.docs.push((doc, room));
+    }
+
+    /// Every room, each document closed.
+    fn drain(&mut self) -> Vec<RoomHandle> {
+        for (doc, _) in &self.docs {
+            if let DocId::Room(room) = doc {
+                self.rooms.closed(*room);
+            }
+        }
+        self.docs.drain(..).map(|(_, room)| room).collect()
     }
 }

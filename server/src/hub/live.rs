@@ -6,7 +6,7 @@
 use super::conn::{ConnId, Wire};
 use super::outbox::Outbox;
 use crate::db::sessions::SessionId;
-use renraku_sync::{DocId, UserId};
+use renraku_sync::{DocId, RoomId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,40 @@ pub enum Control {
     /// Send this encoded frame (`/ws` only): news for the user, such as a new post in one
     /// of their rooms (`activity.rs`).
     Frame(axum::body::Bytes),
+}
+
+/// News for users' `/ws` sockets: an encoded frame, and the room it is about, if any. A
+/// socket that has that room open is not told: the update itself reached it, and its
+/// client reads the news from it (`renraku_sync::ClientSession`). Most of a busy room's
+/// news went to such sockets, each one woken, written to and read for nothing.
+#[derive(Clone, Debug)]
+pub struct News {
+    pub about: Option<RoomId>,
+    pub frame: axum::body::Bytes,
+}
+
+/// The rooms a connection has open, kept by the connection and read by whoever tells news.
+#[derive(Clone, Default)]
+pub struct OpenRooms(Arc<Mutex<Vec<RoomId>>>);
+
+impl OpenRooms {
+    pub(super) fn opened(&self, room: RoomId) {
+        let mut rooms = self.0.lock().expect("open rooms lock");
+        if !rooms.contains(&room) {
+            rooms.push(room);
+        }
+    }
+
+    pub(super) fn closed(&self, room: RoomId) {
+        self.0
+            .lock()
+            .expect("open rooms lock")
+            .retain(|r| *r != room);
+    }
+
+    fn has(&self, room: RoomId) -> bool {
+        self.0.lock().expect("open rooms lock").contains(&room)
+    }
 }
 
 /// Whether a connection may still be served. Cleared (before the connection is told to
@@ -53,6 +87,7 @@ struct Entry {
     /// Whether it speaks frames (`/ws`), so is told news (`Control::Frame`). A `/yjs`
     /// socket would only wake to drop them.
     hears_news: bool,
+    rooms: OpenRooms,
 }
 
 /// The live connections of every user on this node.
@@ -67,7 +102,8 @@ pub struct LiveConnections {
 
 impl LiveConnections {
     /// Registers a connection of `user` through `session`, told its orders through its
-    /// `outbox`; it stays listed until [`LiveConnections::unregister`]. Returns its flag.
+    /// `outbox`, with the rooms it has open; it stays listed until
+    /// [`LiveConnections::unregister`]. Returns its flag.
     pub fn register(
         &self,
         user: UserId,
@@ -75,6 +111,7 @@ impl LiveConnections {
         conn: ConnId,
         wire: Wire,
         outbox: Outbox,
+        rooms: OpenRooms,
     ) -> Alive {
         let alive = Alive::new();
         let hears_news = wire == Wire::Frames;
@@ -84,6 +121,7 @@ impl LiveConnections {
             tx: outbox,
             alive: alive.clone(),
             hears_news,
+            rooms,
         };
         let mut map = self.by_user.lock().expect("live lock");
         let conns = map.entry(user).or_default();
@@ -121,21 +159,32 @@ impl LiveConnections {
         }
     }
 
-    /// Sends `control` to every connection of `user` (news only to those that hear it);
-    /// returns how many were reached.
+    /// Sends `control` to every connection of `user`; returns how many were reached.
     pub fn send(&self, user: UserId, control: &Control) -> usize {
-        let news = matches!(control, Control::Frame(_));
         let map = self.by_user.lock().expect("live lock");
         map.get(&user).map_or(0, |conns| {
             conns
                 .iter()
-                .filter(|entry| !news || entry.hears_news)
                 .filter(|entry| {
                     if matches!(control, Control::Disconnect { .. }) {
                         entry.alive.end();
                     }
                     entry.tx.order(control.clone())
                 })
+                .count()
+        })
+    }
+
+    /// Tells `news` to every connection of `user` that hears news and has not opened the
+    /// room it is about; returns how many were told.
+    pub fn tell(&self, user: UserId, news: &News) -> usize {
+        let map = self.by_user.lock().expect("live lock");
+        map.get(&user).map_or(0, |conns| {
+            conns
+                .iter()
+                .filter(|entry| entry.hears_news)
+                .filter(|entry| news.about.is_none_or(|room| !entry.rooms.has(room)))
+                .filter(|entry| entry.tx.order(Control::Frame(news.frame.clone())))
                 .count()
         })
     }
@@ -183,7 +232,14 @@ mod tests {
     fn register(live: &LiveConnections, user: UserId, s: &SessionId, c: u64) -> (Alive, OutboxRx) {
         let (tx, rx) = outbox(1 << 20);
         (
-            live.register(user, s.clone(), ConnId(c), Wire::Frames, tx),
+            live.register(
+                user,
+                s.clone(),
+                ConnId(c),
+                Wire::Frames,
+                tx,
+                OpenRooms::default(),
+            ),
             rx,
         )
     }
@@ -222,12 +278,22 @@ mod tests {
         let live = LiveConnections::default();
         let (session, user) = (SessionId::generate(), UserId::new(1));
         let (tx, mut yjs_rx) = outbox(1 << 20);
-        live.register(user, session.clone(), ConnId(1), Wire::YWebsocket, tx);
+        live.register(
+            user,
+            session.clone(),
+            ConnId(1),
+            Wire::YWebsocket,
+            tx,
+            OpenRooms::default(),
+        );
         assert!(!live.anyone_hears_news(), "a /yjs socket hears no news");
         let (_alive, mut ws_rx) = register(&live, user, &session, 2);
         assert!(live.anyone_hears_news());
-        let news = Control::Frame(axum::body::Bytes::from_static(b"news"));
-        assert_eq!(live.send(user, &news), 1);
+        let news = News {
+            about: None,
+            frame: axum::body::Bytes::from_static(b"news"),
+        };
+        assert_eq!(live.tell(user, &news), 1);
         assert!(matches!(
             ws_rx.try_next(),
             Some(Next::Control(Control::Frame(_)))
@@ -242,5 +308,47 @@ mod tests {
         assert!(!live.anyone_hears_news());
         live.unregister(user, ConnId(1));
         assert!(live.users().is_empty());
+    }
+
+    #[test]
+    fn news_of_a_room_skips_the_connections_that_have_it_open() {
+        let live = LiveConnections::default();
+        let (session, user) = (SessionId::generate(), UserId::new(1));
+        let (room, other) = (RoomId::new(7), RoomId::new(8));
+        let (phone_rooms, desk_rooms) = (OpenRooms::default(), OpenRooms::default());
+        let (tx, mut phone) = outbox(1 << 20);
+        live.register(
+            user,
+            session.clone(),
+            ConnId(1),
+            Wire::Frames,
+            tx,
+            phone_rooms.clone(),
+        );
+        let (tx, mut desk) = outbox(1 << 20);
+        live.register(
+            user,
+            session,
+            ConnId(2),
+            Wire::Frames,
+            tx,
+            desk_rooms.clone(),
+        );
+        phone_rooms.opened(room);
+        desk_rooms.opened(other);
+        let news = |about| News {
+            about: Some(about),
+            frame: axum::body::Bytes::from_static(b"news"),
+        };
+        assert_eq!(live.tell(user, &news(room)), 1, "the desk only");
+        assert!(phone.try_next().is_none());
+        assert!(matches!(
+            desk.try_next(),
+            Some(Next::Control(Control::Frame(_)))
+        ));
+        // Closed again: told again.
+        phone_rooms.closed(room);
+        assert_eq!(live.tell(user, &news(room)), 2);
+        assert!(phone.try_next().is_some() && desk.try_next().is_some());
     }
 }

@@ -165,7 +165,7 @@ impl Hub {
         users: impl IntoIterator<Item = UserId>,
         frame: &renraku_sync::Frame,
     ) -> usize {
-        self.tell_encoded(users.into_iter().collect(), frame.encode())
+        self.tell_encoded(users.into_iter().collect(), None, frame.encode())
     }
 
     /// Every user with an open WebSocket on this node.
@@ -212,11 +212,17 @@ impl Hub {
             Order::CloseDoc { user, doc } => {
                 self.live.send(*user, &super::live::Control::CloseDoc(*doc));
             }
-            Order::Tell { users, frame } => {
-                let control =
-                    super::live::Control::Frame(axum::body::Bytes::copy_from_slice(frame));
+            Order::Tell {
+                users,
+                about,
+                frame,
+            } => {
+                let news = super::live::News {
+                    about: *about,
+                    frame: axum::body::Bytes::copy_from_slice(frame),
+                };
                 for user in users {
-                    self.live.send(*user, &control);
+                    self.live.tell(*user, &news);
                 }
             }
         }
@@ -307,16 +313,22 @@ impl HubInner {
         }
     }
 
-    /// Sends an encoded frame to `users`' `/ws` sockets here, and has every other node do
-    /// the same; how many sockets here.
-    pub(super) fn tell_encoded(&self, users: Vec<UserId>, frame: Vec<u8>) -> usize {
-        let control = super::live::Control::Frame(axum::body::Bytes::from(frame.clone()));
-        let reached = users
-            .iter()
-            .map(|user| self.live.send(*user, &control))
-            .sum();
+    /// Sends an encoded frame to `users`' `/ws` sockets here (but those that have the room
+    /// it is `about` open), and has every other node do the same; how many sockets here.
+    pub(super) fn tell_encoded(
+        &self,
+        users: Vec<UserId>,
+        about: Option<RoomId>,
+        frame: Vec<u8>,
+    ) -> usize {
+        let news = super::live::News {
+            about,
+            frame: axum::body::Bytes::from(frame.clone()),
+        };
+        let reached = users.iter().map(|user| self.live.tell(*user, &news)).sum();
         self.spread(Order::Tell {
             users,
+            about,
             frame: frame.into(),
         });
         reached

@@ -9,6 +9,7 @@ use renraku_tests::helpers::{new_post_id, now_ms};
 use renraku_tests::process::ServerProcess;
 use renraku_tests::sync_client::SyncClient;
 use renraku_tests::{demo_args, on_backend, team_at, TestStorage};
+use std::time::Duration;
 
 use crate::BIN;
 
@@ -176,23 +177,34 @@ async fn a_members_room_list_on_another_node_hears_of_a_new_post() {
             .await
             .unwrap();
         a.open(t.room).await.unwrap();
-        // B is on node 2 with the home screen open: connected, the room not opened.
+        // B is on node 2 with the home screen open: connected, the room not opened. Her
+        // desk, on node 2 too, has the room open.
         let mut b = SyncClient::connect(&two.ws_url(), &t.b.token, 5202)
             .await
             .unwrap();
+        let mut b_desk = SyncClient::connect(&two.ws_url(), &t.b.token, 5203)
+            .await
+            .unwrap();
+        b_desk.open(t.room).await.unwrap();
         let u =
             a.doc(t.room)
                 .start_thread(t.a.id, new_post_id(), "褥瘡の処置を変更しました", now_ms());
         a.write(t.room, u).await.unwrap();
-        let heard = b
-            .wait_event(|f| matches!(f, Frame::RoomActivity { room, .. } if *room == t.room))
-            .await
-            .unwrap();
+        let in_room = |f: &Frame| matches!(f, Frame::RoomActivity { room, .. } if *room == t.room);
+        let heard = b.wait_event(in_room).await.unwrap();
         let Frame::RoomActivity { author, text, .. } = heard else {
             unreachable!()
         };
         assert_eq!(author, t.a.id);
         assert_eq!(text, "褥瘡の処置を変更しました");
+        // The desk read it from the relayed update; node 2 did not send it the frame.
+        let heard = b_desk.wait_news(in_room).await.unwrap();
+        assert!(
+            matches!(heard, Frame::RoomActivity { text, .. } if text == "褥瘡の処置を変更しました")
+        );
+        b_desk.drain(Duration::from_millis(300)).await;
+        assert!(!b_desk.events.iter().any(in_room), "{:?}", b_desk.events);
+        assert!(b_desk.news.is_empty(), "once: {:?}", b_desk.news);
     })
     .await
 }
