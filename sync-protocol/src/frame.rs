@@ -78,9 +78,10 @@ pub enum Frame {
     /// Server → client: a frame that could not be decoded at all.
     Malformed { reason: String },
     /// Server → client: a new post was stored in a room the user is a member of. Sent, once
-    /// the group commit that stored it is done, to every `/ws` socket of every member
-    /// (opened the room or not; not for edits, deletions, reactions), so that a room list
-    /// follows without asking. `at` is the post's time (unix ms), `text` its first line as
+    /// the group commit that stored it is done, to every `/ws` socket of every member that
+    /// has not opened the room (not for edits, deletions, reactions), so that a room list
+    /// follows without asking; a socket that has it open reads the same news from the
+    /// update itself (`ClientSession` does). `at` is the post's time (unix ms), `text` its first line as
     /// [`preview`] shortens it (empty for a post of attachments only).
     RoomActivity {
         room: RoomId,
