@@ -278,21 +278,24 @@ impl SyncClient {
 
     /// Waits for the next non-sync frame matching `pred`.
     pub async fn wait_event(&mut self, pred: impl Fn(&Frame) -> bool) -> Result<Frame> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            if let Some(i) = self.events.iter().position(&pred) {
-                return Ok(self.events.remove(i));
-            }
-            self.pump_until(deadline).await?;
-        }
+        self.wait_in(|c| &mut c.events, pred).await
     }
 
     /// Waits for the room list's next news matching `pred` (see [`SyncClient::news`]).
     pub async fn wait_news(&mut self, pred: impl Fn(&Frame) -> bool) -> Result<Frame> {
+        self.wait_in(|c| &mut c.news, pred).await
+    }
+
+    /// Handles frames until `list` holds one matching `pred`, and takes it out.
+    async fn wait_in(
+        &mut self,
+        list: fn(&mut SyncClient) -> &mut Vec<Frame>,
+        pred: impl Fn(&Frame) -> bool,
+    ) -> Result<Frame> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            if let Some(i) = self.news.iter().position(&pred) {
-                return Ok(self.news.remove(i));
+            if let Some(i) = list(self).iter().position(&pred) {
+                return Ok(list(self).remove(i));
             }
             self.pump_until(deadline).await?;
         }
