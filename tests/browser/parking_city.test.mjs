@@ -259,11 +259,12 @@ test("the city registers a lender and a space with hours and a photo, approves, 
   await l.screenshot("lender-confirm");
   await view(l, "lender-confirm", item);
   await confirm.getByRole("button", { name: "休止する", exact: true }).click();
-  await item.getByText("休止中").waitFor();
+  // The tag, exactly: the confirmation's own text says 休止中は… while the request is on its way.
+  await item.getByText("休止中", { exact: true }).waitFor();
   assert.equal((await api(lenderToken, `${P}/spaces/${first.id}`)).paused, true, "the pause is stored");
   await l.screenshot("lender-paused");
   await item.getByRole("button", { name: "再開する" }).click();
-  await item.getByText("受付中").waitFor();
+  await item.getByText("受付中", { exact: true }).waitFor();
   assert.equal((await api(lenderToken, `${P}/spaces/${first.id}`)).paused, false, "resumed");
 
   // The lender reports a trouble; the city reads it under トラブル報告, newest first.
