@@ -236,6 +236,30 @@ mod tests {
     use crate::ids::{PostId, RoomId};
     use crate::room::RoomDoc;
 
+    #[test]
+    fn an_update_repeating_a_clients_blocks_is_refused_not_applied() {
+        // From the fuzzer: client 0's blocks twice over (a GC range of 1, then one of 101
+        // from the same clock), which made yrs divide by zero.
+        let update = [2, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0x65, 0];
+        let mut server = ServerDoc::new(DocId::Room(RoomId::new(1)));
+        let verdict = server.check(UserId::new(1), &update, 1);
+        assert!(
+            matches!(verdict, Err(Violation::Malformed(ref why)) if why.contains("overlap")),
+            "{:?}",
+            verdict.map(|c| c.is_new)
+        );
+        // The document still takes ordinary writes.
+        let writer = crate::RoomDoc::new(5);
+        let post = writer.start_thread(
+            UserId::new(1),
+            crate::PostId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap(),
+            "ok",
+            1,
+        );
+        let checked = server.check(UserId::new(1), &post, 1).unwrap();
+        assert!(server.apply(checked).unwrap());
+    }
+
     /// The index's deleted items, kept from each transaction, are exactly yrs' own delete set
     /// (which yrs can only compute by walking the whole document).
     #[test]

@@ -206,11 +206,18 @@ pub fn validate(
     let sv = txn.state_vector();
 
     // 1. Which blocks are new, and do they continue exactly where the server's state ends?
-    let mut seen_clients = Vec::new();
+    // Where each client's next new block must start (its previous one's end).
+    let mut next_clock: HashMap<u64, u32> = HashMap::new();
     let mut new_blocks = Vec::new();
     for block in &update.blocks {
         if matches!(block.kind, BlockKind::Skip) {
             return Err(Violation::MissingDependencies);
+        }
+        // No encoder writes an empty block, nor one client's blocks twice or with a gap
+        // between them; yrs, given either, can corrupt its block list and panic (found by
+        // fuzzing `update_validator`).
+        if block.len == 0 {
+            return Err(Violation::Malformed("a block of length 0".into()));
         }
         let known = sv.get(&yrs::ClientID::new(block.client));
         if block.clock + block.len <= known {
@@ -219,12 +226,16 @@ pub fn validate(
         if block.clock < known {
             return Err(Violation::PartialOverlap);
         }
-        if !seen_clients.contains(&block.client) {
-            if block.clock > known {
-                return Err(Violation::MissingDependencies);
+        match next_clock.get(&block.client) {
+            None if block.clock > known => return Err(Violation::MissingDependencies),
+            Some(&end) if block.clock != end => {
+                return Err(Violation::Malformed(
+                    "one client's blocks overlap or leave a gap".into(),
+                ))
             }
-            seen_clients.push(block.client);
+            _ => {}
         }
+        next_clock.insert(block.client, block.clock + block.len);
         new_blocks.push(block);
     }
 
