@@ -831,11 +831,7 @@ impl Opened {
 
     /// Every room, each document closed.
     fn drain(&mut self) -> Vec<RoomHandle> {
-        for (doc, _) in &self.docs {
-            if let DocId::Room(room) = doc {
-                self.rooms.closed(*room);
-            }
-        }
+        self.rooms.clear();
         self.docs.drain(..).map(|(_, room)| room).collect()
     }
 }

@@ -53,6 +53,10 @@ impl OpenRooms {
             .retain(|r| *r != room);
     }
 
+    pub(super) fn clear(&self) {
+        self.0.lock().expect("open rooms lock").clear();
+    }
+
     fn has(&self, room: RoomId) -> bool {
         self.0.lock().expect("open rooms lock").contains(&room)
     }
