@@ -255,6 +255,47 @@ impl Db {
         Ok(found)
     }
 
+    /// Which of `ids` may no longer be live: every id of each `IN (…)` list in which fewer
+    /// sessions are live than it names (gone, past `expires_at`, or last seen no later than
+    /// `idle_before`: the negation of `auth::session_end::ended_by_time`). The sweeper looks
+    /// at every open socket's session twice a second; nearly always all are live, and a
+    /// count per list is one row to read instead of one per session.
+    pub async fn sessions_maybe_ended(
+        &self,
+        ids: &[SessionId],
+        now: i64,
+        idle_before: i64,
+    ) -> Result<Vec<SessionId>> {
+        let mut suspects = Vec::new();
+        for (chunk, list) in ids
+            .chunks(super::batch::IN_LIST_MAX)
+            .zip(super::batch::in_lists(ids))
+        {
+            let sql = self.backend.positional(format!(
+                "SELECT COUNT(*) AS n FROM sessions WHERE public_id IN ({}) \
+                 AND expires_at > ${} AND last_seen_at > ${}",
+                super::batch::placeholders(1, list.len(), 1),
+                list.len() + 1,
+                list.len() + 2,
+            ));
+            let mut query = sqlx::query(&sql);
+            for id in &list {
+                query = query.bind(id.as_str());
+            }
+            let live: i64 = query
+                .bind(now)
+                .bind(idle_before)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+            let distinct: std::collections::HashSet<&SessionId> = chunk.iter().collect();
+            if (live as usize) < distinct.len() {
+                suspects.extend_from_slice(chunk);
+            }
+        }
+        Ok(suspects)
+    }
+
     /// Forgets sessions that ended (past their absolute end, or idle since `idle_before`),
     /// with their room tokens, and expired room tokens and passkey ceremonies; the ids of
     /// the sessions forgotten.

@@ -551,3 +551,58 @@ async fn a_session_ended_elsewhere_closes_its_sockets_here() {
         .await
         .is_err());
 }
+
+test_both_dbs!(the_sweep_reads_only_the_sessions_of_a_list_that_counts_short);
+async fn the_sweep_reads_only_the_sessions_of_a_list_that_counts_short() {
+    // Twice a second the sweeper asks about every open socket's session. It counts them by
+    // lists of 256 and reads only the sessions of a list that counts short: one ended
+    // among 600 must still be found, at exactly the moment its time is up.
+    let server = TestServer::start().await;
+    let team = team(&server).await;
+    let db = server.db();
+    let now = renraku_server::db::now_ms();
+    let idle = 30 * 60_000;
+    let mut ids = Vec::new();
+    for i in 0..600 {
+        let id = renraku_server::db::sessions::SessionId::generate();
+        let hash = format!("{i:064x}");
+        db.create_session(&renraku_server::db::sessions::NewSession {
+            id_hash: &hash,
+            id: &id,
+            user: team.a.id,
+            now,
+            expires_at: now + 12 * 3_600_000,
+            user_agent: "test",
+        })
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let later = now + 60_000;
+    let suspects = |at: i64| {
+        let ids = ids.clone();
+        async move { db.sessions_maybe_ended(&ids, at, at - idle).await.unwrap() }
+    };
+    assert!(suspects(later).await.is_empty(), "all 600 are live");
+
+    // Ended elsewhere (the row is gone): its list of 256 (the third: 512..600) is read.
+    db.delete_session(&ids[550]).await.unwrap();
+    assert_eq!(suspects(later).await, ids[512..].to_vec());
+
+    // Idle exactly as long as the idle timeout at `later`: over (`ended_by_time`), so its
+    // list (the first) is read too; a millisecond earlier it was still live.
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE public_id = $2")
+        .bind(later - idle)
+        .bind(ids[3].as_str())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let found = suspects(later).await;
+    assert!(
+        found.contains(&ids[3]) && found.contains(&ids[550]),
+        "{}",
+        found.len()
+    );
+    assert_eq!(found.len(), 256 + 88);
+    assert_eq!(suspects(later - 1).await, ids[512..].to_vec());
+}
