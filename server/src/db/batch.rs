@@ -28,7 +28,7 @@ pub(crate) fn shaped_chunks<T>(items: &[T]) -> Vec<&[T]> {
 }
 
 /// Values an `IN (…)` list holds at most.
-pub(crate) const IN_LIST_MAX: usize = 256;
+const IN_LIST_MAX: usize = 256;
 
 /// `items` cut into `IN (…)` lists of at most [`IN_LIST_MAX`], each padded to a power of two
 /// by repeating its last value (which changes nothing an `IN` matches): a handful of SQL

@@ -255,45 +255,14 @@ impl Db {
         Ok(found)
     }
 
-    /// Which of `ids` may no longer be live: every id of each `IN (…)` list in which fewer
-    /// sessions are live than it names (gone, past `expires_at`, or last seen no later than
-    /// `idle_before`: the negation of `auth::session_end::ended_by_time`). The sweeper looks
-    /// at every open socket's session twice a second; nearly always all are live, and a
-    /// count per list is one row to read instead of one per session.
-    pub async fn sessions_maybe_ended(
-        &self,
-        ids: &[SessionId],
-        now: i64,
-        idle_before: i64,
-    ) -> Result<Vec<SessionId>> {
-        let mut suspects = Vec::new();
-        for (chunk, list) in ids
-            .chunks(super::batch::IN_LIST_MAX)
-            .zip(super::batch::in_lists(ids))
-        {
-            let sql = self.backend.positional(format!(
-                "SELECT COUNT(*) AS n FROM sessions WHERE public_id IN ({}) \
-                 AND expires_at > ${} AND last_seen_at > ${}",
-                super::batch::placeholders(1, list.len(), 1),
-                list.len() + 1,
-                list.len() + 2,
-            ));
-            let mut query = sqlx::query(&sql);
-            for id in &list {
-                query = query.bind(id.as_str());
-            }
-            let live: i64 = query
-                .bind(now)
-                .bind(idle_before)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-            let distinct: std::collections::HashSet<&SessionId> = chunk.iter().collect();
-            if (live as usize) < distinct.len() {
-                suspects.extend_from_slice(chunk);
-            }
-        }
-        Ok(suspects)
+    /// How many times, by any process, session rows were deleted or their times shortened
+    /// (a trigger counts them): the sweeper looks at every open socket's session again only
+    /// when this moved.
+    pub async fn session_ends(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT n FROM session_ends WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
     }
 
     /// Forgets sessions that ended (past their absolute end, or idle since `idle_before`),

@@ -552,57 +552,78 @@ async fn a_session_ended_elsewhere_closes_its_sockets_here() {
         .is_err());
 }
 
-test_both_dbs!(the_sweep_reads_only_the_sessions_of_a_list_that_counts_short);
-async fn the_sweep_reads_only_the_sessions_of_a_list_that_counts_short() {
-    // Twice a second the sweeper asks about every open socket's session. It counts them by
-    // lists of 256 and reads only the sessions of a list that counts short: one ended
-    // among 600 must still be found, at exactly the moment its time is up.
-    let server = TestServer::start().await;
+test_both_dbs!(a_quiet_sweep_reads_no_session_yet_finds_every_end);
+async fn a_quiet_sweep_reads_no_session_yet_finds_every_end() {
+    // Twice a second the sweeper looks at every open socket's session. It reads a session
+    // again only when its known deadline has come, or all of them when a session was
+    // deleted or shortened anywhere (the database counts those): 600 open sessions, a quiet
+    // look reads none, and every kind of end is still found.
+    use renraku_server::auth::sweeper::{Looked, Sweep};
+    use renraku_server::db::sessions::{NewSession, SessionId};
+    let start = renraku_server::db::now_ms();
+    let server = TestServer::start_with_clock(Clock::manual(start), |c| {
+        c.session_idle_minutes = 30;
+    })
+    .await;
     let team = team(&server).await;
     let db = server.db();
-    let now = renraku_server::db::now_ms();
-    let idle = 30 * 60_000;
     let mut ids = Vec::new();
     for i in 0..600 {
-        let id = renraku_server::db::sessions::SessionId::generate();
-        let hash = format!("{i:064x}");
-        db.create_session(&renraku_server::db::sessions::NewSession {
-            id_hash: &hash,
+        let id = SessionId::generate();
+        db.create_session(&NewSession {
+            id_hash: &format!("{i:064x}"),
             id: &id,
             user: team.a.id,
-            now,
-            expires_at: now + 12 * 3_600_000,
+            now: start,
+            expires_at: start + 12 * 3_600_000,
             user_agent: "test",
         })
         .await
         .unwrap();
         ids.push(id);
     }
-    let later = now + 60_000;
-    let suspects = |at: i64| {
-        let ids = ids.clone();
-        async move { db.sessions_maybe_ended(&ids, at, at - idle).await.unwrap() }
-    };
-    assert!(suspects(later).await.is_empty(), "all 600 are live");
+    let mut sweep = Sweep::default();
+    let looked = |read, ended| Looked { read, ended };
+    assert_eq!(
+        sweep.look(server.state(), &ids).await.unwrap(),
+        looked(600, 0)
+    );
+    assert_eq!(
+        sweep.look(server.state(), &ids).await.unwrap(),
+        looked(0, 0)
+    );
 
-    // Ended elsewhere (the row is gone): its list of 256 (the third: 512..600) is read.
+    // Ended elsewhere (`renraku` or another node deletes the row): found at the next look.
     db.delete_session(&ids[550]).await.unwrap();
-    assert_eq!(suspects(later).await, ids[512..].to_vec());
+    assert_eq!(
+        sweep.look(server.state(), &ids).await.unwrap(),
+        looked(600, 1)
+    );
+    ids.remove(550);
+    assert_eq!(sweep.look(server.state(), &ids).await.unwrap().ended, 0);
 
-    // Idle exactly as long as the idle timeout at `later`: over (`ended_by_time`), so its
-    // list (the first) is read too; a millisecond earlier it was still live.
-    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE public_id = $2")
-        .bind(later - idle)
-        .bind(ids[3].as_str())
+    // Shortened elsewhere: its old deadline no longer holds.
+    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE public_id = $2")
+        .bind(start + 60_000)
+        .bind(ids[7].as_str())
         .execute(db.pool())
         .await
         .unwrap();
-    let found = suspects(later).await;
-    assert!(
-        found.contains(&ids[3]) && found.contains(&ids[550]),
-        "{}",
-        found.len()
-    );
-    assert_eq!(found.len(), 256 + 88);
-    assert_eq!(suspects(later - 1).await, ids[512..].to_vec());
+    assert_eq!(sweep.look(server.state(), &ids).await.unwrap().ended, 0);
+    server.clock().advance(Duration::from_secs(61));
+    let after_a_minute = sweep.look(server.state(), &ids).await.unwrap();
+    assert_eq!(after_a_minute.ended, 1, "{after_a_minute:?}");
+    ids.remove(7);
+
+    // Used over a socket meanwhile (touched), one session outlives the idle timeout of the
+    // rest, which is found by their known deadlines alone.
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE public_id = $2")
+        .bind(start + 20 * 60_000)
+        .bind(ids[0].as_str())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    server.clock().advance(Duration::from_secs(30 * 60));
+    let idle = sweep.look(server.state(), &ids).await.unwrap();
+    assert_eq!(idle.ended, ids.len() - 1, "{idle:?}");
 }
