@@ -83,7 +83,7 @@ pub struct Looked {
 }
 
 impl Sweep {
-    /// Ends those of `live` (the sessions of open sockets) whose time is up or whose row is
+    /// Ends those of `live` (the sessions of open sockets, each once) whose time is up or whose row is
     /// gone. Read and judged (by [`ended_by_time`]): the sessions with no known deadline or
     /// one that has come — all of them when the database's count of ends moved.
     pub async fn look(&mut self, state: &AppState, live: &[SessionId]) -> crate::Result<Looked> {
@@ -100,12 +100,11 @@ impl Sweep {
             self.deadlines.clear();
         }
         let now = state.clock.now_ms();
-        let ask: HashSet<SessionId> = live
+        let ask: Vec<SessionId> = live
             .iter()
             .filter(|id| self.deadlines.get(*id).is_none_or(|&d| d <= now))
             .cloned()
             .collect();
-        let ask: Vec<SessionId> = ask.into_iter().collect();
         let found: HashMap<SessionId, SessionTimes> = if ask.is_empty() {
             HashMap::new()
         } else {
