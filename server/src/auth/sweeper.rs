@@ -83,9 +83,9 @@ pub struct Looked {
 }
 
 impl Sweep {
-    /// Ends those of `live` (the sessions of open sockets, each once) whose time is up or whose row is
-    /// gone. Read and judged (by [`ended_by_time`]): the sessions with no known deadline or
-    /// one that has come — all of them when the database's count of ends moved.
+    /// Ends those of `live` (the sessions of open sockets, each once) whose time is up or
+    /// whose row is gone. Read and judged (by [`ended_by_time`]): the sessions with no known
+    /// deadline or one that has come — all of them when the database's count of ends moved.
     pub async fn look(&mut self, state: &AppState, live: &[SessionId]) -> crate::Result<Looked> {
         let live_set: HashSet<&SessionId> = live.iter().collect();
         self.deadlines.retain(|id, _| live_set.contains(id));
