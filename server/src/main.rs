@@ -1,3 +1,7 @@
+/// Rust's allocations; see `memory.rs` for why not glibc's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     // Before any thread exists: see `memory.rs` for why.
     renraku_server::memory::tune_allocator();

@@ -1,24 +1,23 @@
-//! How the process returns memory to the system (glibc's allocator).
+//! How the process allocates memory, and gives it back.
 //!
+//! Rust's allocations go to jemalloc (the `#[global_allocator]` in `main.rs`). With glibc's
+//! allocator, a row a SQLite thread decodes is freed on a runtime worker and a connection's
+//! buffers are allocated by whichever thread ran its task; the arenas those frees return to
+//! are locked, and with one arena per core (below) the runtime's workers, sqlx's SQLite
+//! worker and the log thread queued on those locks — about three `futex` calls per update
+//! at a steady 200 updates/s. jemalloc's per-thread caches and its own arenas take the same
+//! load with ~8 % less CPU per update and the same memory per idle connection (7.5 KiB;
+//! bench/HISTORY.md, "The allocator").
+//!
+//! glibc still serves what C code allocates: SQLite, whose values (a room's whole document,
+//! megabytes, when it is loaded) are copied by sqlx's worker and freed on a runtime worker.
 //! glibc serves allocations of 128 KiB and more with their own `mmap` and gives them back
 //! on `free` — but only until the first such block is freed: from then on the threshold
-//! rises to that block's size (and the trim threshold to twice it). One Argon2 password
-//! hash frees a 19 MiB block, so after the first sign-in every allocation under 19 MiB —
-//! upload buffers, decoded thumbnails, step-1 encodings — comes from the per-thread
-//! arenas, and each arena keeps up to 38 MiB it no longer uses. With a worker thread per
-//! core plus the blocking pool, a server under attack (refused uploads, slow readers) held
-//! hundreds of MiB of freed memory. Fixing the threshold turns that adjustment off, so big
-//! buffers go back to the system when they are freed.
-//!
-//! glibc also gives threads arenas of their own, up to eight per core, and the server has
-//! many threads besides the runtime's workers: one per pooled SQLite connection, the
-//! blocking pool. A row a SQLite thread decodes is freed on a worker; a connection's buffers
-//! are allocated by whichever thread ran its task. Each arena keeps its own free lists, so
-//! the memory freed in one is not reused by allocations in another, and thousands of
-//! long-lived small objects spread over a dozen arenas leave a dozen half-empty heaps. One
-//! arena per core (as many as the runtime has workers) held 5,000 idle WebSockets in about
-//! 0.6 KiB less each (bench/HISTORY.md), with no change in latency under load: the
-//! per-thread caches in front of the arenas serve the small allocations that dominate.
+//! rises to that block's size (and the trim threshold to twice it), and every smaller block
+//! stays in an arena after it is freed. Fixing the threshold turns that adjustment off, so
+//! big buffers go back to the system when they are freed. glibc also gives threads arenas
+//! of their own, up to eight per core; one per core keeps the dozen SQLite threads' freed
+//! memory in a few heaps instead of a dozen half-empty ones.
 
 /// Allocations at least this large get their own mapping, returned on `free`.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
