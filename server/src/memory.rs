@@ -1,6 +1,7 @@
 //! How the process allocates memory, and gives it back.
 //!
-//! Rust's allocations go to jemalloc (the `#[global_allocator]` in `main.rs`). With glibc's
+//! The `renraku` binary's Rust allocations go to jemalloc (the `#[global_allocator]` in
+//! `main.rs`; tests that run the server in-process keep the system's). With glibc's
 //! allocator, a row a SQLite thread decodes is freed on a runtime worker and a connection's
 //! buffers are allocated by whichever thread ran its task; the arenas those frees return to
 //! are locked, and with one arena per core (below) the runtime's workers, sqlx's SQLite
