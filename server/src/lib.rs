@@ -209,10 +209,14 @@ pub async fn serve_state(
     let app = router(state);
     // With the peer address: sign-in throttling counts failures per client address.
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // `tap_io` (doing nothing) is what gives a listener of our own axum's `ConnectInfo`
-    // of the peer address.
+    // `tap_io` is also what gives a listener of our own axum's `ConnectInfo` of the peer
+    // address. Without `TCP_NODELAY`, a frame written while the last one to the same socket
+    // is not yet acknowledged waits for that acknowledgement, which the client may delay
+    // by up to 40 ms (Nagle's algorithm against delayed ACKs); the TLS listener sets it too.
     use axum::serve::ListenerExt;
-    let listener = listener::Listener::new(listener).tap_io(|_| {});
+    let listener = listener::Listener::new(listener).tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await?;
