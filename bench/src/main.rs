@@ -943,7 +943,7 @@ async fn main() -> Result<()> {
     let (build_us, read_us) = load::self_cost(5_000);
     // Before any server starts, on the quiet machine, where `start` puts their data.
     let sync_count = (p.a_rate * if args.quick { 1.0 } else { 5.0 }) as usize;
-    let disk_sync = disk::sync_latency(&std::env::temp_dir(), p.a_rate, sync_count)
+    let disk_sync = disk::probe(&std::env::temp_dir(), p.a_rate, sync_count)
         .map_err(|e| log(format!("the disk's sync latency not measured: {e}")))
         .ok();
     let kinds: Vec<Kind> = Kind::ALL

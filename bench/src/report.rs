@@ -15,7 +15,7 @@ pub struct Meta {
     pub build_us: f64,
     pub read_us: f64,
     /// The disk's `fdatasync` of a 4 KiB append at scenario a's rate (`disk.rs`).
-    pub disk_sync: Option<crate::stats::Percentiles>,
+    pub disk_sync: Option<crate::disk::DiskSync>,
     /// What `y-sweet version` printed.
     pub ysweet_version: Option<String>,
 }
@@ -225,10 +225,10 @@ pub fn render(m: &Meta, p: &Params, results: &[(Kind, ServerResults)]) -> String
     if let Some(d) = &m.disk_sync {
         let _ = writeln!(
             s,
-            "- the disk under the servers' data (the system temp directory), alone, before the runs: `fdatasync` of a 4 KiB append, {} times at {} /s: p50 {:.2}, p99 {:.2}, max {:.2} ms. \
+            "- the disk under the servers' data (the system temp directory), alone, before the runs: `fdatasync` of a 4 KiB append, {} times at {} /s: p50 {:.2}, p99 {:.2}, max {:.2} ms, and {:.0} µs of CPU each (the probing thread's CPU time with the syncs, less the same appends without them). \
              Every Renraku update waits for one (a group commit shares it among the updates it carries) before `saved` and the broadcast; \
-             y-websocket and y-sweet wait for none, so this p99 is a floor under Renraku's p99 that theirs do not have.\n",
-            d.count, p.a_rate, d.p50_ms, d.p99_ms, d.max_ms
+             y-websocket and y-sweet wait for none, so this p99 is a floor under Renraku's p99, and this CPU a part of Renraku's CPU per update at a steady rate, that theirs do not have.\n",
+            d.latency.count, p.a_rate, d.latency.p50_ms, d.latency.p99_ms, d.latency.max_ms, d.cpu_us
         );
     }
 
@@ -261,17 +261,22 @@ pub fn render(m: &Meta, p: &Params, results: &[(Kind, ServerResults)]) -> String
         per_endpoint(&c, |_, r| Some(p99(r)? <= sweet_p99?)),
         m.disk_sync.map_or(String::new(), |d| format!(
             " (the disk's own p99 `fdatasync` here: {:.2} ms)",
-            d.p99_ms
+            d.latency.p99_ms
         ))
     );
     let cpu = |r: &ServerResults| r.steady.as_ref().map(LoadResult::cpu_us_per_update);
     let yws_cpu = c.get(Kind::YWebsocket).and_then(cpu);
     let _ = writeln!(
         s,
-        "- server CPU per update at {} updates/s at most y-websocket's: {} µs: {}",
+        "- server CPU per update at {} updates/s at most y-websocket's: {} µs: {}{}",
         p.a_rate,
         values(&c, 1, "", cpu),
-        per_endpoint(&c, |_, r| Some(cpu(r)? <= yws_cpu?))
+        per_endpoint(&c, |_, r| Some(cpu(r)? <= yws_cpu?)),
+        // At this rate each update is a group commit of its own, with its own sync.
+        m.disk_sync.map_or(String::new(), |d| format!(
+            " (the disk's own CPU per `fdatasync` here: {:.0} µs)",
+            d.cpu_us
+        ))
     );
     let _ = writeln!(
         s,
