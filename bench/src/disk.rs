@@ -28,7 +28,7 @@ pub fn probe(dir: &Path, rate: f64, count: usize) -> std::io::Result<DiskSync> {
     let (_, without) = appends(dir, rate, count, false)?;
     Ok(DiskSync {
         latency: percentiles(took),
-        cpu_us: (with.saturating_sub(without)).as_secs_f64() * 1e6 / count.max(1) as f64,
+        cpu_us: with.saturating_sub(without).as_secs_f64() * 1e6 / count.max(1) as f64,
     })
 }
 

@@ -14,7 +14,8 @@ pub struct Meta {
     /// Generator cost per post built / per delivery read, µs.
     pub build_us: f64,
     pub read_us: f64,
-    /// The disk's `fdatasync` of a 4 KiB append at scenario a's rate (`disk.rs`).
+    /// The disk's `fdatasync` of a 4 KiB append at scenario a's rate: its latency and CPU
+    /// (`disk.rs`).
     pub disk_sync: Option<crate::disk::DiskSync>,
     /// What `y-sweet version` printed.
     pub ysweet_version: Option<String>,
