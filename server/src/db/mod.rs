@@ -240,6 +240,18 @@ impl Db {
         dialect::restart_wal(conn, self.backend).await
     }
 
+    /// Whether the read `sql` (its `$n` bound to `times` in order) finds a row. Housekeeping
+    /// asks this before a write that may have nothing to change: on SQLite such a write
+    /// still takes the one write lock, and under a busy hub it waited seconds in SQLite's
+    /// busy handler, then made the hub's next commit sleep in its own (bench/HISTORY.md).
+    pub(crate) async fn finds_any(&self, sql: &str, times: &[i64]) -> Result<bool> {
+        let mut query = sqlx::query(sql);
+        for &t in times {
+            query = query.bind(t);
+        }
+        Ok(query.fetch_optional(&self.pool).await?.is_some())
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -288,6 +300,34 @@ pub(crate) async fn demo_db() -> (tempfile::TempDir, crate::Config, Db, renraku_
 #[cfg(test)]
 mod tests {
     use sqlx::Row;
+
+    /// Housekeeping that finds nothing to do (the push worker's idle look, the minute's
+    /// purges) neither waits for the write lock another writer holds — the hub's commits, on a
+    /// busy server — nor takes it.
+    #[tokio::test]
+    async fn housekeeping_with_nothing_due_does_not_wait_for_the_write_lock() {
+        use sqlx::Connection;
+        let (_dir, config, db, _) = super::demo_db().await;
+        let mut writer = sqlx::AnyConnection::connect(&config.database_url())
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        let leased = db.lease_pushes(32, 30_000).await;
+        assert!(
+            matches!(&leased, Ok(l) if l.is_empty()),
+            "{:?}",
+            leased.map(|l| l.len())
+        );
+        // Nothing has ended before time 0.
+        let purged = db.purge_sessions(0, 0).await;
+        assert!(matches!(&purged, Ok(p) if p.is_empty()), "{purged:?}");
+        let swept = db.sweep_signin_failures(0).await;
+        assert!(matches!(swept, Ok(0)), "{swept:?}");
+        sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+    }
 
     /// Column `at` of the first row `sql` answers.
     async fn value(conn: &mut sqlx::AnyConnection, sql: &str, at: usize) -> i64 {

@@ -66,6 +66,11 @@ impl Db {
 
     /// Deletes the counters whose window started at or before `window_over`; how many.
     pub async fn sweep_signin_failures(&self, window_over: i64) -> Result<u64> {
+        // With a read first, as the sessions' purge beside it (`Db::finds_any`).
+        let due = "SELECT 1 AS one FROM signin_failures WHERE window_start <= $1 LIMIT 1";
+        if !self.finds_any(due, &[window_over]).await? {
+            return Ok(0);
+        }
         let done = sqlx::query("DELETE FROM signin_failures WHERE window_start <= $1")
             .bind(window_over)
             .execute(&self.pool)
