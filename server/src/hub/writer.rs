@@ -5,9 +5,10 @@
 //! it and are written one at a time between commits ([`Compactions`]).
 //!
 //! Where the posts projection follows the log ([`crate::db::Backend::projects_after_commit`])
-//! the writer holds what each commit's updates wrote and writes it every `project_every`,
-//! many commits' worth in one transaction (or at once when a reader waits for it:
-//! [`crate::db::projection_lag`]); the acknowledged commit then writes the log alone.
+//! the writer holds what each commit's updates wrote and, every `project_every`, writes what
+//! it holds, each room's posts of many commits together, in pieces between its commits (or
+//! all at once when a reader waits for it: [`crate::db::projection_lag`]); the acknowledged
+//! commit then writes the log alone.
 
 use super::held_projection::HeldProjection;
 use crate::db::audit::AuditEntry;
@@ -224,7 +225,7 @@ async fn run(
             got = rx.recv_many(&mut jobs, MAX_JOBS) => if got == 0 {
                 // Shutting down: what is held is written now, or at the next start.
                 if !held.projection.is_empty() {
-                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
+                    write_held(&db, &mut rebuildable, &mut held, &activity, Take::All).await;
                 }
                 while !compactions.is_empty() {
                     compactions.write_one(&db, &mut rebuildable).await;
@@ -248,12 +249,19 @@ async fn run(
                 continue;
             }
             _ = project_every.tick(), if !held.projection.is_empty() => {
-                write_held(&db, &mut rebuildable, &mut held, &activity).await;
+                held.projection.tick();
+                write_held(&db, &mut rebuildable, &mut held, &activity, Take::Piece).await;
+                continue;
+            }
+            // What a tick made due, a piece at a time: after each commit (below), or here
+            // when no commit is waiting.
+            _ = std::future::ready(()), if held.projection.piece_due() && rx.is_empty() => {
+                write_held(&db, &mut rebuildable, &mut held, &activity, Take::Piece).await;
                 continue;
             }
             _ = lag.wanted() => {
                 if !held.projection.is_empty() {
-                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
+                    write_held(&db, &mut rebuildable, &mut held, &activity, Take::All).await;
                 }
                 continue;
             }
@@ -386,8 +394,8 @@ async fn run(
                 for done in touches.into_iter().filter_map(|(_, done)| done) {
                     let _ = done.send(Ok(()));
                 }
-                if held.projection.is_full() {
-                    write_held(&db, &mut rebuildable, &mut held, &activity).await;
+                if held.projection.piece_due() {
+                    write_held(&db, &mut rebuildable, &mut held, &activity, Take::Piece).await;
                 }
             }
             Err(e) => {
@@ -410,8 +418,20 @@ async fn run(
     }
 }
 
-/// Writes the projection held back (see `Db::project_following_on`) and tells members'
-/// room lists of the new posts. A failed write keeps it held, for the next tick; after
+/// How much of the held projection [`write_held`] writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    /// All of it: a reader waits for it, or the writer is stopping.
+    All,
+    /// A piece ([`HeldProjection::take_piece`]): what the tick made due, a piece after each
+    /// commit. Writing a room after every commit that carried it wrote the same index pages
+    /// over and over: at 4,000 updates/s every commit carried ~100 rooms, and their
+    /// projection took three quarters of the writer's time (bench/HISTORY.md).
+    Piece,
+}
+
+/// Writes the projection held back, or a piece of it (see `Db::project_following_on`), and
+/// tells members' room lists of the new posts. A failed write keeps it held, for the next tick; after
 /// [`FAILURES_BEFORE_SPLIT`] in a row it is written room by room, so that one room's rows
 /// that cannot be written hold up no other room nor any reader: that room is projected
 /// again from its log at the next start.
@@ -420,8 +440,12 @@ async fn write_held(
     conn: &mut RebuildableConn,
     held: &mut Held,
     activity: &mpsc::Sender<Vec<NewPost>>,
+    take: Take,
 ) {
-    let (projections, marks) = held.projection.take();
+    let (projections, marks) = match take {
+        Take::All => held.projection.take(),
+        Take::Piece => held.projection.take_piece(),
+    };
     let split = held.failures >= FAILURES_BEFORE_SPLIT;
     let parts: Vec<std::ops::Range<usize>> = if split {
         (0..projections.len()).map(|i| i..i + 1).collect()
@@ -461,7 +485,10 @@ async fn write_held(
         }
     }
     held.failures = 0;
-    db.projection_lag().written(held.commits);
+    // Readers wait for every acknowledged commit's projection, so only once nothing is held.
+    if held.projection.is_empty() {
+        db.projection_lag().written(held.commits);
+    }
     if !new_posts.is_empty() && activity.try_send(new_posts).is_err() {
         tracing::warn!("room activity not queued");
     }
