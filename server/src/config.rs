@@ -17,6 +17,7 @@ pub const DEFAULT_PROJECTION_MS: u64 = 200;
 pub const DEFAULT_WS_MESSAGES_PER_SECOND: u32 = 100;
 pub const DEFAULT_WS_MESSAGE_BURST: u32 = 400;
 pub const DEFAULT_WS_SEND_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_HTTP_CLIENT_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_WS_OUTBOX_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_WS_CONNECTIONS_PER_USER: usize = 8;
 pub const DEFAULT_IMAGE_MAX_PIXELS: u64 = 50_000_000;
@@ -114,6 +115,13 @@ pub struct Config {
     /// are answered `TooLarge`, and ones over 8× this close the connection.
     #[arg(long, env = "RENRAKU_WS_MAX_FRAME_BYTES", default_value_t = renraku_sync::frame::MAX_FRAME_BYTES, global = true)]
     pub ws_max_frame_bytes: usize,
+
+    /// How long a client may take to send a whole request head (from opening the connection,
+    /// or from its last answer when kept alive), and may fall silent within a request body;
+    /// then the connection is closed, so clients that send nothing, or trickle, cannot hold
+    /// connections.
+    #[arg(long, env = "RENRAKU_HTTP_CLIENT_TIMEOUT_MS", default_value_t = DEFAULT_HTTP_CLIENT_TIMEOUT_MS, global = true)]
+    pub http_client_timeout_ms: u64,
 
     /// A WebSocket send that has not finished after this many milliseconds (a client that
     /// stopped reading) closes the connection.
@@ -270,6 +278,7 @@ impl Config {
             ws_messages_per_second: DEFAULT_WS_MESSAGES_PER_SECOND,
             ws_message_burst: DEFAULT_WS_MESSAGE_BURST,
             ws_max_frame_bytes: renraku_sync::frame::MAX_FRAME_BYTES,
+            http_client_timeout_ms: DEFAULT_HTTP_CLIENT_TIMEOUT_MS,
             ws_send_timeout_ms: DEFAULT_WS_SEND_TIMEOUT_MS,
             ws_outbox_bytes: DEFAULT_WS_OUTBOX_BYTES,
             ws_connections_per_user: DEFAULT_WS_CONNECTIONS_PER_USER,
@@ -359,6 +368,10 @@ impl Config {
         self.secret_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
+    pub fn http_client_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_client_timeout_ms.max(1))
     }
 
     pub fn session_idle(&self) -> Duration {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod domain;
@@ -206,19 +207,20 @@ pub async fn serve_state(
     if let Some(files) = tls::TlsFiles::from_config(&state.config) {
         return tls::serve(state, listener, files, shutdown).await;
     }
-    let app = router(state);
-    // With the peer address: sign-in throttling counts failures per client address.
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // `tap_io` is also what gives a listener of our own axum's `ConnectInfo` of the peer
-    // address. Without `TCP_NODELAY`, a frame written while the last one to the same socket
-    // is not yet acknowledged waits for that acknowledgement, which the client may delay
-    // by up to 40 ms (Nagle's algorithm against delayed ACKs); the TLS listener sets it too.
+    let client_timeout = state.config.http_client_timeout();
+    // Without `TCP_NODELAY`, a frame written while the last one to the same socket is not
+    // yet acknowledged waits for that acknowledgement, which the client may delay by up to
+    // 40 ms (Nagle's algorithm against delayed ACKs); the TLS listener sets it too.
     use axum::serve::ListenerExt;
     let listener = listener::Listener::new(listener).tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // With the peer address: sign-in throttling counts failures per client address.
+    let describe = |_: &_, addr: &std::net::SocketAddr| {
+        let mut extensions = axum::http::Extensions::new();
+        extensions.insert(axum::extract::ConnectInfo(*addr));
+        extensions
+    };
+    connections::serve(listener, router(state), client_timeout, describe, shutdown).await;
     Ok(())
 }

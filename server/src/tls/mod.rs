@@ -17,11 +17,8 @@ use crate::db::audit::AuditEntry;
 use crate::domain::audit::AuditAction;
 use crate::AppState;
 use anyhow::{bail, Context};
-use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::serve::IncomingStream;
+use axum::extract::ConnectInfo;
+use axum::http::Extensions;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
@@ -170,11 +167,16 @@ pub async fn serve(
         ));
     }
     tokio::spawn(accept_loop(listener, current, tx));
-    let app = crate::router(state).layer(axum::middleware::from_fn(expose_connection));
-    let service = app.into_make_service_with_connect_info::<TlsConnectInfo>();
-    axum::serve(TlsListener { rx, local }, service)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let client_timeout = state.config.http_client_timeout();
+    let app = crate::router(state);
+    crate::connections::serve(
+        TlsListener { rx, local },
+        app,
+        client_timeout,
+        describe,
+        shutdown,
+    )
+    .await;
     Ok(())
 }
 
@@ -253,37 +255,19 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// What a TLS connection tells its requests: the peer address and its certificate.
-#[derive(Clone, Debug)]
-pub struct TlsConnectInfo {
-    pub addr: SocketAddr,
-    pub certificate: PresentedCertificate,
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for TlsConnectInfo {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        let (_, conn) = stream.io().get_ref();
-        let certificate = PresentedCertificate(
-            conn.peer_certificates()
-                .and_then(|chain| chain.first())
-                .map(|leaf| fingerprint(leaf.as_ref())),
-        );
-        TlsConnectInfo {
-            addr: *stream.remote_addr(),
-            certificate,
-        }
-    }
-}
-
-/// Hands the connection's details to the handlers in the form plain HTTP gives them (the
-/// peer address, for throttling) plus the certificate, for [`guard`].
-async fn expose_connection(mut req: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(info)) = req.extensions().get::<ConnectInfo<TlsConnectInfo>>() {
-        let (addr, certificate) = (info.addr, info.certificate.clone());
-        req.extensions_mut().insert(ConnectInfo(addr));
-        req.extensions_mut().insert(certificate);
-    }
-    next.run(req).await
+/// What a TLS connection tells its requests: the peer address, in the form plain HTTP gives
+/// it (for throttling), and the client certificate, for [`guard`].
+fn describe(tls: &TlsStream<TcpStream>, addr: &SocketAddr) -> Extensions {
+    let (_, conn) = tls.get_ref();
+    let certificate = PresentedCertificate(
+        conn.peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| fingerprint(leaf.as_ref())),
+    );
+    let mut extensions = Extensions::new();
+    extensions.insert(ConnectInfo(*addr));
+    extensions.insert(certificate);
+    extensions
 }
 
 /// Re-reads the CRL whenever its content changes; see the module comment.

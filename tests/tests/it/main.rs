@@ -25,6 +25,7 @@ mod backup;
 mod browser;
 mod canary;
 mod cluster;
+mod connections;
 mod convergence;
 mod durability;
 mod first_hour;

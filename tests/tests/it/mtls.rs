@@ -165,6 +165,10 @@ struct Tls {
 
 impl Tls {
     async fn start() -> Tls {
+        Tls::start_with(|_| {}).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(&mut renraku_server::Config) + Send + 'static) -> Tls {
         let pki = Pki::new();
         let (cert, key, ca, crl) = (
             pki.path("server.pem"),
@@ -177,6 +181,7 @@ impl Tls {
             c.tls_key = Some(key);
             c.tls_client_ca = Some(ca);
             c.tls_crl = Some(crl);
+            adjust(c);
         })
         .await;
         Tls { server, pki }
@@ -543,4 +548,28 @@ async fn a_crl_revocation_closes_ws_and_yjs_sockets_with_its_reason_within_a_sec
         ws_latency.as_millis(),
         yjs_latency.as_millis()
     );
+}
+
+#[tokio::test]
+async fn a_tls_connection_that_sends_no_request_is_closed_and_others_are_served() {
+    use crate::connections::{closed_by_server as tcp_closed_by_server, CLIENT_TIMEOUT_MS};
+    let tls = Tls::start_with(|c| c.http_client_timeout_ms = CLIENT_TIMEOUT_MS).await;
+    let addr = tls.server.base_url().replacen("http://", "", 1);
+    // The handshake completes (no client certificate: allowed at the TLS layer), then nothing.
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut silent = tls
+        .pki
+        .tls_client(None)
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let sent = tcp_closed_by_server(&mut silent).await;
+    assert_eq!(
+        sent.as_deref(),
+        Some(""),
+        "a silent TLS connection is closed unanswered"
+    );
+    // The server still answers, with the peer's details reaching the handlers.
+    let response = tls.signin(None, "doctor1").await;
+    assert_eq!(response.status(), StatusCode::OK);
 }
