@@ -703,6 +703,33 @@ pub async fn time_open(
         Some(ws) => (ws, true),
         None => (fresh.insert(connect(target, token, room_id).await?), false),
     };
+    let step2 = open_until_step2(target, room_id, ws, reused).await?;
+    let took = t0.elapsed();
+    if reused {
+        let close = Frame::Close {
+            doc: DocId::Room(RoomId::new(room_id)),
+        };
+        ws.send(WsMessage::Binary(close.encode().into())).await?;
+    } else {
+        let _ = ws.close(None).await;
+    }
+    Ok((took, step2))
+}
+
+/// A fresh connection with the room opened and its sync step 2 read, left open.
+pub async fn open_held(target: &Target, token: &str, room_id: i64) -> Result<Ws> {
+    let mut ws = connect(target, token, room_id).await?;
+    open_until_step2(target, room_id, &mut ws, false).await?;
+    Ok(ws)
+}
+
+/// Opens the room on `ws` and reads until the server's sync step 2; its size.
+async fn open_until_step2(
+    target: &Target,
+    room_id: i64,
+    ws: &mut Ws,
+    reused: bool,
+) -> Result<usize> {
     let frames = if target.frames() {
         renraku_open_frames(room_id, empty_step1(), !reused)
     } else {
@@ -732,16 +759,7 @@ pub async fn time_open(
             bytes.to_vec()
         };
         if message.len() >= 2 && message[0] == MSG_SYNC && message[1] == SYNC_STEP2 {
-            let took = t0.elapsed();
-            if reused {
-                let close = Frame::Close {
-                    doc: DocId::Room(RoomId::new(room_id)),
-                };
-                ws.send(WsMessage::Binary(close.encode().into())).await?;
-            } else {
-                let _ = ws.close(None).await;
-            }
-            return Ok((took, message.len()));
+            return Ok(message.len());
         }
     }
 }

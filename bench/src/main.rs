@@ -80,6 +80,8 @@ pub struct Params {
     pub b_secs: f64,
     pub big_posts: u32,
     pub opens: usize,
+    /// Sockets that open the big room and stay open, for the memory each keeps.
+    pub big_holders: usize,
     pub storm_first_max: Duration,
     pub late_ms: u64,
 }
@@ -102,6 +104,7 @@ impl Params {
                 b_secs: 3.0,
                 big_posts: 1_000,
                 opens: 3,
+                big_holders: 10,
                 storm_first_max: Duration::from_millis(300),
                 late_ms: 1_000,
             }
@@ -121,6 +124,7 @@ impl Params {
                 b_secs: 20.0,
                 big_posts: 10_000,
                 opens: 7,
+                big_holders: 100,
                 storm_first_max: Duration::from_secs(1),
                 late_ms: 1_000,
             }
@@ -199,6 +203,8 @@ pub struct Cold {
     pub evicted_ms: Option<f64>,
     /// From storage, first open after a server restart, median ms.
     pub restart_ms: Option<f64>,
+    /// Server memory each socket keeps once it has opened the room and sits idle, KiB.
+    pub held_kib: Option<f64>,
 }
 
 impl Cold {
@@ -779,7 +785,13 @@ async fn suite_c(env: &Env, kind: Kind, p: &Params, res: &mut ServerResults) -> 
     };
     let (mut server, room, token) = match kind {
         Kind::Ws | Kind::Yjs => {
-            let evict = ["--room-evict-ms".to_owned(), "300".to_owned()];
+            // One seeded member holds every socket of the memory row: the per-user cap raised.
+            let evict = [
+                "--room-evict-ms".to_owned(),
+                "300".to_owned(),
+                "--ws-connections-per-user".to_owned(),
+                (p.big_holders + 8).to_string(),
+            ];
             let (server, seeded) =
                 start(env, kind, dir.path(), 0, 1, Some(p.big_posts), &evict).await?;
             let (room, cred) = seeded.big_room.clone().expect("seeded big room");
@@ -878,6 +890,17 @@ async fn suite_c(env: &Env, kind: Kind, p: &Params, res: &mut ServerResults) -> 
         }
         cold.loaded_socket_ms = Some(stats::median(on_socket));
     }
+    // What a socket keeps once it has opened the room: sockets open it, each reads the sync
+    // step 2 whole, and all then sit idle (still reading, as a phone's app does).
+    let pid = server.pid();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = procfs::rss_kib(pid).unwrap_or(0) as f64;
+    for _ in 0..p.big_holders {
+        keep_reading(load::open_held(&target, &token, room).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = procfs::rss_kib(pid).unwrap_or(0) as f64;
+    cold.held_kib = Some((after - before) / p.big_holders.max(1) as f64);
     log(format!("{kind:?} (c): {cold:?}"));
     res.cold = Some(cold);
     res.log_problems += server.stop().await;

@@ -444,10 +444,18 @@ pub fn render(m: &Meta, p: &Params, results: &[(Kind, ServerResults)]) -> String
         2,
         cd(|c| c.restart_ms),
     );
+    t.row(
+        &format!(
+            "server memory per socket that opened it, {} held open idle (KiB)",
+            p.big_holders
+        ),
+        0,
+        cd(|c| c.held_kib),
+    );
     s.push_str(&t.text);
     let _ = writeln!(
         s,
-        "\nOnly `/ws` opens several rooms on one socket. y-websocket keeps nothing on disk: it has no \"from storage\" case. \
+        "\nThe memory row: that many sockets open the loaded room one after another, each reads the sync step 2 whole, then all stay open and idle; the server's RSS growth divided by their number (what a socket keeps of having sent a large room; Renraku's per-user socket cap is raised for it, one seeded member holding them all). Only `/ws` opens several rooms on one socket. y-websocket keeps nothing on disk: it has no \"from storage\" case. \
          The room is seeded into storage before the server starts (Renraku: a snapshot row; y-sweet: `y-sweet convert-from-update`); \
          Renraku unloads a room 300 ms after its last socket (`--room-evict-ms 300`), y-sweet after two checkpoints without one (1 s each here), \
          which the bench waits for in its log.\n"
