@@ -1,4 +1,4 @@
-//! Serving accepted connections — HTTP/1.1 and HTTP/2, with WebSocket upgrades — within
+//! Serving accepted connections — HTTP/1.1 (with WebSocket upgrades) and HTTP/2 — within
 //! deadlines a client cannot stretch, for both the plain and the TLS listener.
 //!
 //! `axum::serve` builds hyper's connection without a timer, so hyper's `header_read_timeout`
@@ -98,8 +98,6 @@ fn builder(client_timeout: Duration) -> Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(HTTP2_PING)
-        .keep_alive_timeout(HTTP2_PING)
-        // WebSockets over HTTP/2 (RFC 8441), as `axum::serve` allows them.
-        .enable_connect_protocol();
+        .keep_alive_timeout(HTTP2_PING);
     builder
 }

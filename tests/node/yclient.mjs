@@ -40,13 +40,14 @@ function finish(code, stdout) {
   if (done) return;
   done = true;
   closeHandler = () => {}; // destroy() below closes the socket: that is no error
-  if (stdout !== undefined) process.stdout.write(stdout + "\n");
   try {
     provider?.destroy();
   } catch {
     // exiting anyway
   }
-  process.exit(code);
+  // Writes to a pipe finish later: exiting at once would cut a long dump at 64 KiB.
+  if (stdout === undefined) process.exit(code);
+  process.stdout.write(stdout + "\n", () => process.exit(code));
 }
 
 function fail(code, message) {

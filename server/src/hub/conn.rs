@@ -11,6 +11,7 @@ use super::limits::{ConnLimits, TokenBucket};
 use super::live::{Alive, OpenRooms};
 use super::outbox::{outbox, Next, OutboxRx, Refused};
 use super::room::{Inbound, RoomCmd, RoomHandle};
+use super::socket::{self, CloseFrame, Message as WsMessage, Socket, Upgrade};
 use super::Hub;
 use crate::auth::{CurrentSession, CurrentUser};
 use crate::db::audit::AuditEntry;
@@ -18,7 +19,6 @@ use crate::db::sessions::SessionId;
 use crate::domain::audit::AuditAction;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tracing::{debug, info_span, warn, Instrument};
+use tungstenite::protocol::WebSocketConfig;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(65);
@@ -145,11 +146,11 @@ impl Kick {
 }
 
 /// A socket's two ends: split once, as the handshake completes.
-type Halves = (SplitSink<WebSocket, WsMessage>, SplitStream<WebSocket>);
+type Halves = (SplitSink<Socket, WsMessage>, SplitStream<Socket>);
 
 /// Reads (and drops) until the client answers our close frame, for at most [`CLOSE_GRACE`]:
 /// a client cannot hold a closing socket open this way.
-async fn drain_until_close(stream: &mut SplitStream<WebSocket>) {
+async fn drain_until_close(stream: &mut SplitStream<Socket>) {
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while let Some(Ok(msg)) = stream.next().await {
             if matches!(msg, WsMessage::Close(_)) {
@@ -166,24 +167,22 @@ async fn drain_until_close(stream: &mut SplitStream<WebSocket>) {
 /// Boxed: a send (with its timer) is several times what an idle connection waits with, and
 /// every future a connection's loop awaits is part of its task for the socket's whole life.
 fn deliver<'a>(
-    sink: &'a mut SplitSink<WebSocket, WsMessage>,
+    sink: &'a mut SplitSink<Socket, WsMessage>,
     msg: WsMessage,
     limits: &'a ConnLimits,
     kick: &'a Kick,
 ) -> Pin<Box<impl Future<Output = bool> + Send + 'a>> {
     Box::pin(async move {
         tokio::select! {
-            sent = tokio::time::timeout(limits.send_timeout, sink.send(msg)) => matches!(sent, Ok(Ok(()))),
+            sent = tokio::time::timeout(limits.send_timeout, socket::send(sink, msg)) => matches!(sent, Ok(Ok(()))),
             _ = kick.notify.notified() => false,
         }
     })
 }
 
-/// A read that failed because the message is over the hard size limit (`tune`).
-fn over_hard_limit(e: &axum::Error) -> bool {
-    std::error::Error::source(e)
-        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+/// A read that failed because the message is over the hard size limit (`config`).
+fn over_hard_limit(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Capacity(_))
 }
 
 /// Refuses cross-site WebSocket handshakes: a browser always sends Origin.
@@ -208,9 +207,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// for a whole message once its header is read, so a large one is still read in large
 /// chunks), and every idle connection holds it. What clients send is mostly a few hundred
 /// bytes; a longer message costs one more read.
-fn tune(ws: WebSocketUpgrade, limits: &ConnLimits) -> WebSocketUpgrade {
-    ws.max_message_size(limits.hard_message_bytes())
-        .max_frame_size(limits.hard_message_bytes())
+fn config(limits: &ConnLimits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(limits.hard_message_bytes()))
+        .max_frame_size(Some(limits.hard_message_bytes()))
         .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
 }
@@ -219,7 +219,7 @@ pub async fn ws_handler(
     State(state): State<AppState>,
     CurrentSession(session): CurrentSession,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
@@ -227,13 +227,13 @@ pub async fn ws_handler(
     let span = info_span!("ws", user.id = %session.user.id);
     // Counted before the handshake completes, so simultaneous handshakes cannot pass the cap.
     let slot = state.hub.caps.admit(session.user.id);
-    let ws = tune(ws, &state.config.ws_limits());
+    let config = config(&state.config.ws_limits());
     // Built now, boxed: the upgrade's task keeps its callback's captures for the socket's
     // whole life, so the callback holds the connection only, not the state and the session
     // that built it. (Dropped, and so unregistered, if the handshake fails.)
     let conn =
         slot.map(|slot| Connection::new(state, &session.user, session.id, Wire::Frames, slot));
-    ws.on_upgrade(move |socket| {
+    ws.on_upgrade(config, move |socket| {
         // Split before the task's future is built, so that it holds the halves only.
         let mut halves = socket.split();
         async move {
@@ -256,7 +256,7 @@ async fn refuse((sink, stream): &mut Halves, cap: CapReached) {
     let (code, reason) = cap.refusal().close();
     debug!(code, reason, "connection refused");
     let close = CloseFrame {
-        code,
+        code: code.into(),
         reason: reason.into(),
     };
     // Briefly: a refused socket still holds a descriptor, and refusals can come fast.
@@ -281,7 +281,7 @@ pub async fn yjs_handler(
     Path(room): Path<String>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
@@ -302,11 +302,11 @@ pub async fn yjs_handler(
     }
     let span = info_span!("yjs", user.id = %user.id, room = %room);
     let slot = state.hub.caps.admit(user.id);
-    let ws = tune(ws, &state.config.ws_limits());
+    let config = config(&state.config.ws_limits());
     // As in `ws_handler`. The socket belongs to the session that minted the token: it ends
     // with it.
     let conn = slot.map(|slot| Connection::new(state, &user, session, Wire::YWebsocket, slot));
-    ws.on_upgrade(move |socket| {
+    ws.on_upgrade(config, move |socket| {
         let mut halves = socket.split();
         async move {
             let mut conn = match conn {
@@ -426,7 +426,7 @@ impl Connection {
             // heap, and an idle connection's task stays small.
             if let Some(ended) = ended {
                 let close = CloseFrame {
-                    code: SESSION_END_CODE,
+                    code: SESSION_END_CODE.into(),
                     reason: ended.as_str().into(),
                 };
                 deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
@@ -441,7 +441,7 @@ impl Connection {
                                 // Refused before it was buffered; the close says why (1009:
                                 // message too big), where the socket used to just drop (1006).
                                 let close = CloseFrame {
-                                    code: 1009,
+                                    code: 1009.into(),
                                     reason: format!(
                                         "message over {} bytes; closed",
                                         limits.hard_message_bytes()
@@ -485,7 +485,7 @@ impl Connection {
                             WsMessage::Binary(bytes) => Box::pin(self.inbound(&bytes)).await,
                             WsMessage::Text(_) => self.reply(Frame::Malformed { reason: "binary frames only".into() }),
                             WsMessage::Close(_) => break,
-                            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
                         }
                     }
                     next = self.rx.next() => match next {
@@ -503,7 +503,7 @@ impl Connection {
                             }
                         }
                         Next::Control(super::live::Control::Disconnect { reason }) => {
-                            let close = CloseFrame { code: SESSION_END_CODE, reason: reason.into() };
+                            let close = CloseFrame { code: SESSION_END_CODE.into(), reason: reason.into() };
                             // What the client sent meanwhile is read and dropped (the connection is
                             // dead already): unread, it would make the kernel reset the socket
                             // under the close frame, and the client would never learn why.
@@ -516,7 +516,7 @@ impl Connection {
                             if let Some(room) = self.opened.remove(&doc) {
                                 let _ = room.tx.send(RoomCmd::Leave(self.peer.conn)).await;
                                 if self.wire == Wire::YWebsocket {
-                                    let close = CloseFrame { code: 1008, reason: renraku_sync::frame::denied::REMOVED.into() };
+                                    let close = CloseFrame { code: 1008.into(), reason: renraku_sync::frame::denied::REMOVED.into() };
                                     deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                                     break;
                                 }
@@ -530,7 +530,7 @@ impl Connection {
                     },
                     _ = kick.notify.notified() => {
                         let why = kick.reason();
-                        let close = CloseFrame { code: 1013, reason: why.close_reason().into() };
+                        let close = CloseFrame { code: 1013.into(), reason: why.close_reason().into() };
                         deliver(&mut sink, WsMessage::Close(Some(close)), &limits, &kick).await;
                         break;
                     }
@@ -617,7 +617,7 @@ impl Connection {
         );
         CloseFrame {
             // 1008: policy violation.
-            code: 1008,
+            code: 1008.into(),
             reason: format!(
                 "message rate limit exceeded ({} per second, burst {}); reconnect after {retry_ms} ms",
                 self.limits.messages_per_second, self.limits.message_burst

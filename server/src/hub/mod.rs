@@ -10,6 +10,7 @@ pub mod maintenance;
 mod outbox;
 mod registry;
 mod room;
+mod socket;
 mod stored;
 mod writer;
 

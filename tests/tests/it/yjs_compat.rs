@@ -95,3 +95,47 @@ async fn the_yjs_endpoint_needs_a_valid_token_for_that_room() {
     }
     assert!(server.room_token(&t.outsider.token, t.room).await.is_err());
 }
+
+test_both_dbs!(a_room_larger_than_one_frame_reaches_ws_and_yjs_clients_whole);
+async fn a_room_larger_than_one_frame_reaches_ws_and_yjs_clients_whole() {
+    // The server sends a long message in fragments (`hub/socket.rs`); a client's WebSocket
+    // must join them into the one sync step 2 it expects: the room is ~150 KB here.
+    let server = TestServer::start().await;
+    let t = team(&server).await;
+    let mut a = SyncClient::connect(&server.ws_url(), &t.a.token, 4343)
+        .await
+        .unwrap();
+    a.open(t.room).await.unwrap();
+    let mut written = Vec::new();
+    for i in 0..120 {
+        let id = PostId::parse(&ulid::Ulid::new().to_string()).unwrap();
+        let text = format!(
+            "{i}番目の申し送り。{}",
+            "訪問時の様子を記録します。".repeat(25)
+        );
+        let u = a
+            .doc(t.room)
+            .start_thread(t.a.id, id.clone(), &text, now_ms());
+        a.write(t.room, u).await.unwrap();
+        written.push((id, text));
+    }
+
+    // A fresh /ws client opening the room has every post, whole.
+    let mut b = SyncClient::connect(&server.ws_url(), &t.b.token, 4344)
+        .await
+        .unwrap();
+    b.open(t.room).await.unwrap();
+    for (id, text) in &written {
+        assert_eq!(b.doc(t.room).post(id).map(|p| p.text), Some(text.clone()));
+    }
+
+    // So does a standard Yjs client (Node's `ws` joins the fragments).
+    let b_token = server.room_token(&t.b.token, t.room).await.unwrap();
+    let dump = node_client(&server, t.room, &b_token, &["dump"])
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(dump.trim()).unwrap();
+    for (id, text) in &written {
+        assert_eq!(json["posts"][id.as_str()]["text"], text.as_str());
+    }
+}
