@@ -11,10 +11,14 @@ use tracing::info;
 
 /// Ends one session; false if it had already ended (its sockets are closed all the same).
 pub async fn end_session(state: &AppState, id: &SessionId, why: SessionEnd) -> Result<bool> {
-    // Deleted first: a socket being registered right now re-checks its session after
-    // registering (`Connection::run`), so it either sees the row gone or is closed below.
+    // The sockets are told first, with the reason: once the row is gone, the sweeper can
+    // find it missing and close them itself, with a vaguer one ("deleted elsewhere").
+    let told = state.hub.end_session(id, why);
+    // Then deleted, and told again: a socket being registered meanwhile re-checks its
+    // session after registering (`Connection::run`), so it either sees the row gone or is
+    // closed here (sockets already told are not told twice).
     let existed = state.db.delete_session(id).await?;
-    let sockets = state.hub.end_session(id, why);
+    let sockets = told + state.hub.end_session(id, why);
     info!(session = %id, reason = %why, sockets, "session ended");
     Ok(existed)
 }

@@ -193,14 +193,15 @@ impl LiveConnections {
         })
     }
 
-    /// Ends every connection opened through `session`, with `reason` in the close frame;
-    /// returns how many there were.
+    /// Ends every connection opened through `session` that is not ending already, with
+    /// `reason` in the close frame (the first reason a connection is given is the one it
+    /// sends); returns how many were told.
     pub fn end_session(&self, session: &SessionId, reason: &'static str) -> usize {
         let map = self.by_user.lock().expect("live lock");
         let control = Control::Disconnect { reason };
         map.values()
             .flatten()
-            .filter(|entry| entry.session == *session)
+            .filter(|entry| entry.session == *session && entry.alive.get())
             .filter(|entry| {
                 entry.alive.end();
                 entry.tx.order(control.clone())
@@ -272,6 +273,9 @@ mod tests {
             }))
         ));
         assert!(c_rx.try_next().is_none());
+        // Told once: a later end (the sweeper finding the row gone, say) changes no reason.
+        assert_eq!(live.end_session(&one, "session_ended"), 0);
+        assert!(a_rx.try_next().is_none());
         live.unregister(user, ConnId(1));
         live.unregister(user, ConnId(2));
         assert_eq!(live.sessions(), vec![two]);
